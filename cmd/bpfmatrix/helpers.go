@@ -1,0 +1,296 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/bpfmatrix/bpfmatrix/registry"
+)
+
+func init() {
+	register(&command{
+		name:    "helpers",
+		summary: "query the helper registry (list, info, categories, compat)",
+		run:     runHelpers,
+	})
+}
+
+const helpersUsage = `usage:
+  bpfmatrix helpers list [--prog-type T] [--kernel V] [--category C] [--format table|json]
+  bpfmatrix helpers info NAME|ID [--format text|json]
+  bpfmatrix helpers categories [--format table|json]
+  bpfmatrix helpers compat NAME PROG_TYPE VERSION
+every subcommand takes --registry FILE to read another registry than the built-in one
+`
+
+// loadRegistry returns the registry in path, or the embedded one when path is empty. Every
+// command that reads the registry takes --registry and calls this.
+func loadRegistry(path string) (*registry.Registry, error) {
+	if path == "" {
+		return registry.Default()
+	}
+	return registry.Load(path)
+}
+
+// registryFlag adds the --registry flag every command shares.
+func registryFlag(fs *flag.FlagSet) *string {
+	return fs.String("registry", "", "registry file to use instead of the built-in one")
+}
+
+func runHelpers(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, helpersUsage)
+		return exitBadArgs
+	}
+	sub := map[string]func([]string, io.Writer, io.Writer) int{
+		"list":       helpersList,
+		"info":       helpersInfo,
+		"categories": helpersCategories,
+		"compat":     helpersCompat,
+	}
+	if args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprint(stdout, helpersUsage)
+		return exitOK
+	}
+	run, ok := sub[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "bpfmatrix helpers: unknown subcommand %q\n%s", args[0], helpersUsage)
+		return exitBadArgs
+	}
+	return run(args[1:], stdout, stderr)
+}
+
+// helpersSetup parses the flags of a helpers subcommand, checks the number of positional
+// arguments and loads the registry. It returns nil and prints the error when any of that fails.
+func helpersSetup(fs *flag.FlagSet, args []string, nargs int, stdout, stderr io.Writer) ([]string, *registry.Registry, bool) {
+	path := registryFlag(fs)
+	pos, err := parseFlags(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprint(stdout, helpersUsage+"\nflags:\n"+flagUsage(fs))
+		return nil, nil, false
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "bpfmatrix helpers %v\n", err)
+		return nil, nil, false
+	}
+	if len(pos) != nargs {
+		fmt.Fprintf(stderr, "bpfmatrix helpers %s: want %d argument(s), got %d\n%s", fs.Name(), nargs, len(pos), helpersUsage)
+		return nil, nil, false
+	}
+	reg, err := loadRegistry(*path)
+	if err != nil {
+		fmt.Fprintf(stderr, "bpfmatrix: %s\n", oneLine(err))
+		return nil, nil, false
+	}
+	return pos, reg, true
+}
+
+func checkFormat(stderr io.Writer, format string, allowed ...string) bool {
+	for _, a := range allowed {
+		if format == a {
+			return true
+		}
+	}
+	fmt.Fprintf(stderr, "bpfmatrix: unknown format %q (want %s)\n", format, strings.Join(allowed, " or "))
+	return false
+}
+
+func helpersList(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("list", flag.ContinueOnError)
+	progType := fs.String("prog-type", "", "only helpers the registry declares for this program type (e.g. xdp)")
+	kernel := fs.String("kernel", "", "only helpers available on this kernel version (e.g. 6.1)")
+	category := fs.String("category", "", "only helpers of this category")
+	format := fs.String("format", "table", "output format: table or json")
+	_, reg, ok := helpersSetup(fs, args, 0, stdout, stderr)
+	if !ok || !checkFormat(stderr, *format, "table", "json") {
+		return exitBadArgs
+	}
+	var k *registry.Version
+	if *kernel != "" {
+		v, err := registry.ParseVersion(*kernel)
+		if err != nil {
+			fmt.Fprintf(stderr, "bpfmatrix: --kernel: %v\n", err)
+			return exitBadArgs
+		}
+		k = &v
+	}
+	if *category != "" && !contains(registry.KnownCategories(), *category) {
+		fmt.Fprintf(stderr, "bpfmatrix: unknown category %q (known: %s)\n", *category, strings.Join(registry.KnownCategories(), ", "))
+		return exitBadArgs
+	}
+	hs := reg.Helpers()
+	switch {
+	case *progType != "":
+		var err error
+		if hs, err = reg.Available(*progType, k); err != nil {
+			fmt.Fprintf(stderr, "bpfmatrix: %v\n", err)
+			return exitBadArgs
+		}
+	case k != nil:
+		hs = reg.ForKernel(*k)
+	}
+	if *category != "" {
+		hs = filterHelpers(hs, func(h *registry.Helper) bool { return h.Category == *category })
+	}
+	if *format == "json" {
+		if hs == nil {
+			hs = []*registry.Helper{}
+		}
+		return writeJSON(stdout, stderr, hs)
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tNAME\tSINCE\tCATEGORY\tGPL\tPROG TYPES")
+	for _, h := range hs {
+		gpl := ""
+		if h.GPLOnly {
+			gpl = "gpl"
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", h.ID, h.CName(), h.MinKernel, h.Category, gpl, abbreviate(h.ProgTypes.String(), 60))
+	}
+	tw.Flush()
+	return exitOK
+}
+
+func helpersInfo(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("info", flag.ContinueOnError)
+	format := fs.String("format", "text", "output format: text or json")
+	pos, reg, ok := helpersSetup(fs, args, 1, stdout, stderr)
+	if !ok || !checkFormat(stderr, *format, "text", "json") {
+		return exitBadArgs
+	}
+	h, err := reg.Find(pos[0])
+	if err != nil {
+		fmt.Fprintf(stderr, "bpfmatrix: %v\n", err)
+		return exitBadArgs
+	}
+	if *format == "json" {
+		return writeJSON(stdout, stderr, h)
+	}
+	fmt.Fprint(stdout, h.Describe())
+	return exitOK
+}
+
+func helpersCategories(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("categories", flag.ContinueOnError)
+	format := fs.String("format", "table", "output format: table or json")
+	_, reg, ok := helpersSetup(fs, args, 0, stdout, stderr)
+	if !ok || !checkFormat(stderr, *format, "table", "json") {
+		return exitBadArgs
+	}
+	type cat struct {
+		Name    string `json:"name"`
+		Helpers int    `json:"helpers"`
+	}
+	var cats []cat
+	for _, c := range reg.Categories() {
+		cats = append(cats, cat{c, len(reg.ByCategory(c))})
+	}
+	if *format == "json" {
+		return writeJSON(stdout, stderr, cats)
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "CATEGORY\tHELPERS")
+	for _, c := range cats {
+		fmt.Fprintf(tw, "%s\t%d\n", c.Name, c.Helpers)
+	}
+	tw.Flush()
+	return exitOK
+}
+
+func helpersCompat(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("compat", flag.ContinueOnError)
+	pos, reg, ok := helpersSetup(fs, args, 3, stdout, stderr)
+	if !ok {
+		return exitBadArgs
+	}
+	name, progType, version := pos[0], pos[1], pos[2]
+	h, err := reg.Find(name)
+	if err != nil {
+		fmt.Fprintf(stderr, "bpfmatrix: %v\n", err)
+		return exitBadArgs
+	}
+	v, err := registry.ParseVersion(version)
+	if err != nil {
+		fmt.Fprintf(stderr, "bpfmatrix: %v\n", err)
+		return exitBadArgs
+	}
+	compatible, err := reg.Compatible(h.Name, progType, v)
+	if err != nil {
+		fmt.Fprintf(stderr, "bpfmatrix: %v\n", err)
+		return exitBadArgs
+	}
+	if compatible {
+		fmt.Fprintf(stdout, "compatible: %s may be called from %s programs on %s\n", h.CName(), progType, v)
+		return exitOK
+	}
+	fmt.Fprintf(stdout, "not compatible: %s\n", whyNot(h, progType, v))
+	return exitNo
+}
+
+// whyNot explains the first reason the registry gives for a helper not being usable.
+func whyNot(h *registry.Helper, progType string, v registry.Version) string {
+	switch {
+	case !h.ProgTypes.Contains(progType):
+		return fmt.Sprintf("%s is not offered to %s programs (declared: %s)", h.CName(), progType, h.ProgTypes)
+	case v.Less(h.MinKernel):
+		return fmt.Sprintf("%s first appeared in %s, newer than %s", h.CName(), h.MinKernel, v)
+	}
+	if since, ok := h.ProgTypeSince[progType]; ok && v.Less(since) {
+		return fmt.Sprintf("%s reached %s programs in %s, newer than %s", h.CName(), progType, since, v)
+	}
+	if until, ok := h.ProgTypeUntil[progType]; ok {
+		return fmt.Sprintf("%s was withdrawn from %s programs after %s", h.CName(), progType, until)
+	}
+	return fmt.Sprintf("%s is not usable from %s on %s", h.CName(), progType, v)
+}
+
+func filterHelpers(hs []*registry.Helper, keep func(*registry.Helper) bool) []*registry.Helper {
+	var out []*registry.Helper
+	for _, h := range hs {
+		if keep(h) {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+func writeJSON(stdout, stderr io.Writer, v any) int {
+	enc := json.NewEncoder(stdout)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		fmt.Fprintf(stderr, "bpfmatrix: %v\n", err)
+		return exitNo
+	}
+	return exitOK
+}
+
+// oneLine joins a multi-line error (the loader reports every problem it finds) so that the
+// first line names the file and the rest stay readable.
+func oneLine(err error) string {
+	lines := strings.Split(err.Error(), "\n")
+	if len(lines) == 1 {
+		return lines[0]
+	}
+	return fmt.Sprintf("%s (and %d more problem(s):\n  %s)", lines[0], len(lines)-1, strings.Join(lines[1:], "\n  "))
+}
+
+func abbreviate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n-3] + "..."
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

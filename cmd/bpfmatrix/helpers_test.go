@@ -1,0 +1,150 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/bpfmatrix/bpfmatrix/registry"
+)
+
+// run executes the CLI in-process and returns exit code, stdout and stderr.
+func run(args ...string) (int, string, string) {
+	var out, errb bytes.Buffer
+	code := dispatch(args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+var smallRegistry = filepath.Join("..", "..", "registry", "testdata", "small.yaml")
+
+func TestHelpersExitCodes(t *testing.T) {
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	if err := os.WriteFile(bad, []byte("- id: 1\n  name: x\n  colour: red\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		args   []string
+		code   int
+		stdout string // substring
+		stderr string // substring
+	}{
+		{[]string{"helpers", "compat", "ktime_get_boot_ns", "xdp", "5.7", "--registry", smallRegistry}, 1, "first appeared in 5.8", ""},
+		{[]string{"helpers", "compat", "ktime_get_boot_ns", "xdp", "6.10", "--registry", smallRegistry}, 0, "compatible", ""},
+		{[]string{"helpers", "compat", "--registry", smallRegistry, "bpf_skb_set_tstamp", "xdp", "6.10"}, 1, "not offered to xdp", ""},
+		{[]string{"helpers", "compat", "copy_from_user", "kprobe", "6.2", "--registry", smallRegistry}, 1, "withdrawn from kprobe programs after 6.1", ""},
+		{[]string{"helpers", "compat", "nosuch", "xdp", "6.1", "--registry", smallRegistry}, 2, "", `unknown helper: "nosuch"`},
+		{[]string{"helpers", "compat", "ktime_get_ns", "xdpp", "6.1", "--registry", smallRegistry}, 2, "", `unknown program type: "xdpp"`},
+		{[]string{"helpers", "compat", "ktime_get_ns", "xdp", "six", "--registry", smallRegistry}, 2, "", `malformed kernel version: "six"`},
+		{[]string{"helpers", "compat", "ktime_get_ns", "xdp", "--registry", smallRegistry}, 2, "", "want 3 argument(s), got 2"},
+		{[]string{"helpers", "info", "999", "--registry", smallRegistry}, 2, "", "unknown helper: id 999"},
+		{[]string{"helpers", "info", "192", "--registry", smallRegistry}, 0, "bpf_skb_set_tstamp (id 192)", ""},
+		{[]string{"helpers", "info", "ktime_get_ns", "--format", "yaml", "--registry", smallRegistry}, 2, "", `unknown format "yaml"`},
+		{[]string{"helpers", "list", "--prog-type", "nope", "--registry", smallRegistry}, 2, "", `unknown program type: "nope"`},
+		{[]string{"helpers", "list", "--kernel", "6.x", "--registry", smallRegistry}, 2, "", "--kernel: malformed kernel version"},
+		{[]string{"helpers", "list", "--category", "nope", "--registry", smallRegistry}, 2, "", `unknown category "nope"`},
+		{[]string{"helpers", "list", "--bogus", "--registry", smallRegistry}, 2, "", "flag provided but not defined: -bogus"},
+		{[]string{"helpers", "list", "--registry", bad}, 2, "", "bad.yaml:3: unknown key \"colour\""},
+		{[]string{"helpers", "list", "--registry", filepath.Join(t.TempDir(), "none.yaml")}, 2, "", "none.yaml: no such file"},
+		{[]string{"helpers", "categories", "--registry", smallRegistry}, 0, "network", ""},
+		{[]string{"helpers", "frobnicate"}, 2, "", `unknown subcommand "frobnicate"`},
+		{[]string{"nosuchcommand"}, 2, "", `unknown command "nosuchcommand"`},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			code, stdout, stderr := run(tt.args...)
+			if code != tt.code || !strings.Contains(stdout, tt.stdout) || !strings.Contains(stderr, tt.stderr) {
+				t.Errorf("exit %d (want %d)\nstdout: %s\nstderr: %s\nwant stdout ~ %q, stderr ~ %q", code, tt.code, stdout, stderr, tt.stdout, tt.stderr)
+			}
+			if tt.code == 2 && !strings.Contains(tt.stderr, ".yaml") && strings.Count(strings.TrimSpace(stderr), "\n") > 0 && !strings.Contains(stderr, "usage") {
+				t.Errorf("bad-input error is not one line: %q", stderr)
+			}
+		})
+	}
+}
+
+// TestHelpersListMatchesJSONFilter checks that --prog-type/--kernel give the same set a user
+// gets by filtering the full JSON list by hand with the registry's documented semantics.
+func TestHelpersListMatchesJSONFilter(t *testing.T) {
+	code, all, stderr := run("helpers", "list", "--format", "json")
+	if code != 0 {
+		t.Fatalf("list: %d %s", code, stderr)
+	}
+	var entries []struct {
+		ID            int               `json:"id"`
+		Name          string            `json:"name"`
+		MinKernel     string            `json:"min_kernel"`
+		ProgTypes     json.RawMessage   `json:"prog_types"`
+		ProgTypeSince map[string]string `json:"prog_type_since"`
+		ProgTypeUntil map[string]string `json:"prog_type_until"`
+	}
+	if err := json.Unmarshal([]byte(all), &entries); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ progType, kernel string }{{"xdp", "6.1"}, {"kprobe", "5.10"}, {"lsm", "6.12"}, {"sched_cls", "4.20"}} {
+		k := registry.MustParseVersion(tc.kernel)
+		var want []int
+		for _, e := range entries {
+			var types []string
+			offered := string(e.ProgTypes) == `"all"`
+			if !offered {
+				if err := json.Unmarshal(e.ProgTypes, &types); err != nil {
+					t.Fatal(err)
+				}
+				offered = contains(types, tc.progType)
+			}
+			if !offered || k.Less(registry.MustParseVersion(e.MinKernel)) {
+				continue
+			}
+			if s, ok := e.ProgTypeSince[tc.progType]; ok && k.Less(registry.MustParseVersion(s)) {
+				continue
+			}
+			if u, ok := e.ProgTypeUntil[tc.progType]; ok && registry.MustParseVersion(u).Less(k.Series()) {
+				continue
+			}
+			want = append(want, e.ID)
+		}
+		code, out, stderr := run("helpers", "list", "--prog-type", tc.progType, "--kernel", tc.kernel, "--format", "json")
+		if code != 0 {
+			t.Fatalf("list: %d %s", code, stderr)
+		}
+		var got []struct{ ID int }
+		if err := json.Unmarshal([]byte(out), &got); err != nil {
+			t.Fatal(err)
+		}
+		var gotIDs []int
+		for _, g := range got {
+			gotIDs = append(gotIDs, g.ID)
+		}
+		sort.Ints(gotIDs)
+		if len(want) == 0 || fmt.Sprint(gotIDs) != fmt.Sprint(want) {
+			t.Errorf("%s on %s: list gave %v, hand filter gave %v", tc.progType, tc.kernel, gotIDs, want)
+		}
+	}
+}
+
+func TestHelpersSpotChecks(t *testing.T) {
+	code, out, _ := run("helpers", "info", "192", "--format", "json")
+	var h struct {
+		Name      string `json:"name"`
+		MinKernel string `json:"min_kernel"`
+	}
+	if code != 0 || json.Unmarshal([]byte(out), &h) != nil || h.Name != "skb_set_tstamp" || h.MinKernel != "5.18" {
+		t.Errorf("helpers info 192: %d %s", code, out)
+	}
+	if code, _, _ := run("helpers", "compat", "ktime_get_boot_ns", "xdp", "5.7"); code != 1 {
+		t.Errorf("compat ktime_get_boot_ns xdp 5.7 exited %d, want 1", code)
+	}
+	if code, _, _ := run("helpers", "compat", "ktime_get_boot_ns", "xdp", "6.10"); code != 0 {
+		t.Errorf("compat ktime_get_boot_ns xdp 6.10 exited %d, want 0", code)
+	}
+	code, out, _ = run("helpers", "list", "--format", "json")
+	var all []struct{ ID int }
+	if code != 0 || json.Unmarshal([]byte(out), &all) != nil || len(all) != 211 || all[0].ID != 1 || all[210].ID != 211 {
+		t.Errorf("helpers list --format json: %d helpers", len(all))
+	}
+}

@@ -1,0 +1,116 @@
+// Command bpfmatrix answers which BPF helper functions work on which kernel and in which program
+// type: it holds the helper registry, probes kernels (the running one, or real kernels booted in
+// QEMU guests) and compares the registry with what the kernels said.
+//
+// Every subcommand lives in a file of its own and registers itself in init, so that the command
+// groups (helpers, probe, kernels, run, verify, report) stay independent of each other.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+)
+
+// Exit codes shared by every subcommand; CI scripts of our users depend on them.
+const (
+	exitOK      = 0 // success, or a positive answer
+	exitNo      = 1 // a negative answer (not compatible, a contradiction)
+	exitBadArgs = 2 // bad input: unknown helper, prog type, version, flag, file
+)
+
+// command is one top-level subcommand.
+type command struct {
+	name    string
+	summary string
+	// run gets the arguments after the subcommand's name and returns the process exit code.
+	run func(args []string, stdout, stderr io.Writer) int
+}
+
+var commands = map[string]*command{}
+
+// register adds a subcommand; it is called from the init function of the file that implements it.
+func register(c *command) {
+	if _, dup := commands[c.name]; dup {
+		panic("bpfmatrix: command registered twice: " + c.name)
+	}
+	commands[c.name] = c
+}
+
+func main() {
+	os.Exit(dispatch(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func dispatch(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(stderr)
+		if len(args) == 0 {
+			return exitBadArgs
+		}
+		return exitOK
+	}
+	c, ok := commands[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "bpfmatrix: unknown command %q (run 'bpfmatrix help')\n", args[0])
+		return exitBadArgs
+	}
+	return c.run(args[1:], stdout, stderr)
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: bpfmatrix <command> [arguments]")
+	fmt.Fprintln(w, "\ncommands:")
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].summary)
+	}
+}
+
+// parseFlags parses fs from args and returns the positional arguments. Unlike flag.Parse it
+// accepts flags after positional arguments ("helpers info 5 --format json"), which is how
+// people type commands; "--" ends flag parsing.
+func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
+	fs.SetOutput(io.Discard)
+	var positional, tail []string
+	for i, a := range args {
+		if a == "--" {
+			args, tail = args[:i], args[i+1:]
+			break
+		}
+	}
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, fmt.Errorf("%s: %w", fs.Name(), err)
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return append(positional, tail...), nil
+		}
+		positional = append(positional, rest[0])
+		args = rest[1:]
+	}
+}
+
+// flagUsage renders the flags of fs for a usage message.
+func flagUsage(fs *flag.FlagSet) string {
+	var b strings.Builder
+	fs.VisitAll(func(f *flag.Flag) {
+		fmt.Fprintf(&b, "  --%s\t%s", f.Name, f.Usage)
+		if f.DefValue != "" && f.DefValue != "false" {
+			fmt.Fprintf(&b, " (default %s)", f.DefValue)
+		}
+		b.WriteByte('\n')
+	})
+	return b.String()
+}

@@ -1,0 +1,493 @@
+package registry
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// LineError is one problem in a registry file, located by file and line.
+type LineError struct {
+	File string
+	Line int
+	Msg  string
+}
+
+func (e *LineError) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
+	}
+	return fmt.Sprintf("%s: %s", e.File, e.Msg)
+}
+
+// maxErrors bounds how many problems one load reports; past that the file is likely not a
+// registry at all and more lines would only bury the first ones.
+const maxErrors = 20
+
+var (
+	nameRE   = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
+	configRE = regexp.MustCompile(`^CONFIG_[A-Z0-9_]+$`)
+)
+
+// loader walks a parsed YAML document and collects every problem with its line.
+type loader struct {
+	file string
+	errs []error
+}
+
+func (l *loader) errorf(n *yaml.Node, format string, args ...any) {
+	line := 0
+	if n != nil {
+		line = n.Line
+	}
+	if len(l.errs) < maxErrors {
+		l.errs = append(l.errs, &LineError{File: l.file, Line: line, Msg: fmt.Sprintf(format, args...)})
+	}
+}
+
+// Parse validates data, the contents of a registry file called file, and builds a Registry.
+// Every problem found is reported (up to a bound), each as "file:line: message".
+func Parse(file string, data []byte) (reg *Registry, err error) {
+	// The YAML parser is third-party code fed arbitrary bytes; a panic in it must become an
+	// error naming the file, not a crash of a CI job.
+	defer func() {
+		if p := recover(); p != nil {
+			reg, err = nil, &LineError{File: file, Msg: fmt.Sprintf("cannot parse YAML: %v", p)}
+		}
+	}()
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, &LineError{File: file, Msg: fmt.Sprintf("cannot parse YAML: %v", err)}
+	}
+	l := &loader{file: file}
+	if doc.Kind != yaml.DocumentNode || len(doc.Content) != 1 {
+		return nil, &LineError{File: file, Msg: "empty file: want a YAML sequence of helper entries"}
+	}
+	root := doc.Content[0]
+	if root.Kind != yaml.SequenceNode {
+		l.errorf(root, "want a YAML sequence of helper entries, found %s", kindName(root))
+		return nil, errors.Join(l.errs...)
+	}
+	var helpers []*Helper
+	ids := map[int]*Helper{}
+	names := map[string]*Helper{}
+	for _, item := range root.Content {
+		h := l.helper(item)
+		if h == nil {
+			continue
+		}
+		if prev, dup := ids[h.ID]; dup {
+			l.errorf(item, "duplicate id %d (first at line %d)", h.ID, prev.line)
+			continue
+		}
+		if prev, dup := names[h.Name]; dup {
+			l.errorf(item, "duplicate name %q (first at line %d)", h.Name, prev.line)
+			continue
+		}
+		ids[h.ID], names[h.Name] = h, h
+		helpers = append(helpers, h)
+	}
+	if len(l.errs) > 0 {
+		return nil, errors.Join(l.errs...)
+	}
+	if len(helpers) == 0 {
+		return nil, &LineError{File: file, Line: root.Line, Msg: "no helper entries"}
+	}
+	return newRegistry(file, data, helpers), nil
+}
+
+// fieldSet is what one entry must and may contain; anything else is an error.
+var (
+	requiredFields = []string{"id", "name", "signature", "min_kernel", "prog_types", "gpl_only", "category", "description"}
+	optionalFields = []string{"prog_type_since", "prog_type_until", "attach_types", "sleepable_only", "kernel_config", "sources", "notes"}
+)
+
+// OptionalFields returns the names of the optional entry keys the loader knows, for documentation.
+func OptionalFields() []string { return append([]string(nil), optionalFields...) }
+
+func (l *loader) helper(n *yaml.Node) *Helper {
+	fields := l.mapping(n, "helper entry")
+	if fields == nil {
+		return nil
+	}
+	before := len(l.errs)
+	h := &Helper{line: n.Line}
+	for _, f := range requiredFields {
+		if _, ok := fields.get(f); !ok {
+			l.errorf(n, "entry is missing required key %q", f)
+		}
+	}
+	for _, kv := range fields {
+		key, v := kv.key, kv.valN
+		switch key {
+		case "id":
+			h.ID = l.positiveInt(v, "id")
+		case "name":
+			h.Name = l.str(v, "name")
+			switch {
+			case strings.HasPrefix(h.Name, "bpf_"):
+				l.errorf(v, "name %q: write it without the bpf_ prefix", h.Name)
+			case h.Name != "" && !nameRE.MatchString(h.Name):
+				l.errorf(v, "name %q: want a lower-case C identifier", h.Name)
+			}
+		case "signature":
+			h.Signature = l.signature(v)
+		case "min_kernel":
+			h.MinKernel = l.version(v, "min_kernel")
+		case "prog_types":
+			h.ProgTypes = l.progTypes(v)
+		case "gpl_only":
+			h.GPLOnly = l.boolean(v, "gpl_only")
+		case "category":
+			h.Category = l.str(v, "category")
+			if h.Category != "" && !isKnownCategory(h.Category) {
+				l.errorf(v, "unknown category %q (known: %s)", h.Category, strings.Join(knownCategories, ", "))
+			}
+		case "description":
+			h.Description = strings.TrimSpace(l.str(v, "description"))
+			if h.Description == "" {
+				l.errorf(v, "description is empty")
+			}
+		case "prog_type_since":
+			h.ProgTypeSince = l.versionMap(v, key)
+		case "prog_type_until":
+			h.ProgTypeUntil = l.versionMap(v, key)
+		case "attach_types":
+			h.AttachTypes = l.strList(v, key, nameRE)
+		case "sleepable_only":
+			h.SleepableOnly = l.boolean(v, key)
+		case "kernel_config":
+			h.KernelConfig = l.strList(v, key, configRE)
+		case "sources":
+			h.Sources = l.strMap(v, key)
+		case "notes":
+			h.Notes = strings.TrimSpace(l.str(v, key))
+		default:
+			l.errorf(kv.keyN, "unknown key %q (known: %s, %s)", key,
+				strings.Join(requiredFields, ", "), strings.Join(optionalFields, ", "))
+		}
+	}
+	if len(l.errs) > before {
+		return nil
+	}
+	l.crossCheck(h, fields)
+	if len(l.errs) > before {
+		return nil
+	}
+	return h
+}
+
+// crossCheck validates facts that involve more than one key of an entry.
+func (l *loader) crossCheck(h *Helper, fields fields) {
+	for _, key := range []string{"prog_type_since", "prog_type_until"} {
+		m := h.ProgTypeSince
+		if key == "prog_type_until" {
+			m = h.ProgTypeUntil
+		}
+		f, _ := fields.get(key)
+		for _, t := range sortedKeys(m) {
+			v, node := m[t], f.valN
+			if !h.ProgTypes.Contains(t) {
+				l.errorf(node, "%s names %s, which prog_types does not list", key, t)
+			}
+			if v.Less(h.MinKernel) {
+				l.errorf(node, "%s: %s %s is older than min_kernel %s", key, t, v, h.MinKernel)
+			}
+		}
+	}
+	for _, t := range sortedKeys(h.ProgTypeUntil) {
+		until := h.ProgTypeUntil[t]
+		if since, ok := h.ProgTypeSince[t]; ok && until.Less(since.Series()) {
+			f, _ := fields.get("prog_type_until")
+			l.errorf(f.valN, "prog_type_until: %s %s is older than its prog_type_since %s", t, until, since)
+		}
+	}
+}
+
+// field is one key of a YAML mapping with its key and value nodes.
+type field struct {
+	key        string
+	keyN, valN *yaml.Node
+}
+
+// fields is a mapping's keys in document order, so that errors come out in file order.
+type fields []field
+
+func (fs fields) get(key string) (field, bool) {
+	for _, f := range fs {
+		if f.key == key {
+			return f, true
+		}
+	}
+	return field{}, false
+}
+
+// mapping returns a mapping node's keys in order, rejecting duplicates. It returns nil (and
+// records an error) when n is not a mapping.
+func (l *loader) mapping(n *yaml.Node, what string) fields {
+	if n.Kind != yaml.MappingNode {
+		l.errorf(n, "%s: want a mapping, found %s", what, kindName(n))
+		return nil
+	}
+	out := make(fields, 0, len(n.Content)/2)
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if k.Kind != yaml.ScalarNode || k.Tag != "!!str" {
+			l.errorf(k, "%s: keys must be plain strings", what)
+			continue
+		}
+		if _, dup := out.get(k.Value); dup {
+			l.errorf(k, "%s: duplicate key %q", what, k.Value)
+			continue
+		}
+		out = append(out, field{key: k.Value, keyN: k, valN: v})
+	}
+	return out
+}
+
+func (l *loader) scalar(n *yaml.Node, what string) (string, bool) {
+	if n.Kind != yaml.ScalarNode {
+		l.errorf(n, "%s: want a scalar, found %s", what, kindName(n))
+		return "", false
+	}
+	return n.Value, true
+}
+
+func (l *loader) str(n *yaml.Node, what string) string {
+	s, ok := l.scalar(n, what)
+	if !ok {
+		return ""
+	}
+	if n.Tag != "!!str" {
+		l.errorf(n, "%s: want a string, found %s %q", what, strings.TrimPrefix(n.Tag, "!!"), s)
+		return ""
+	}
+	return s
+}
+
+func (l *loader) positiveInt(n *yaml.Node, what string) int {
+	s, ok := l.scalar(n, what)
+	if !ok {
+		return 0
+	}
+	v, err := strconv.Atoi(s)
+	if n.Tag != "!!int" || err != nil {
+		l.errorf(n, "%s: want a whole number, found %q", what, s)
+		return 0
+	}
+	if v <= 0 {
+		l.errorf(n, "%s: want a positive number, found %d", what, v)
+		return 0
+	}
+	return v
+}
+
+func (l *loader) boolean(n *yaml.Node, what string) bool {
+	s, ok := l.scalar(n, what)
+	if !ok {
+		return false
+	}
+	if n.Tag != "!!bool" || (s != "true" && s != "false") {
+		l.errorf(n, "%s: want true or false, found %q", what, s)
+		return false
+	}
+	return s == "true"
+}
+
+func (l *loader) version(n *yaml.Node, what string) Version {
+	s, ok := l.scalar(n, what)
+	if !ok {
+		return Version{}
+	}
+	if n.Tag != "!!str" {
+		// An unquoted 6.10 is the float 6.1: refuse it rather than guess what was meant.
+		l.errorf(n, "%s: write versions as quoted strings (\"%s\"), YAML reads an unquoted %s as a number", what, s, s)
+		return Version{}
+	}
+	v, err := ParseVersion(s)
+	if err != nil {
+		l.errorf(n, "%s: %v", what, err)
+		return Version{}
+	}
+	if strings.ContainsAny(s, "-+~") {
+		l.errorf(n, "%s: %q: write an upstream version such as \"5.8\", not a release string", what, s)
+	}
+	return v
+}
+
+func (l *loader) signature(n *yaml.Node) Signature {
+	fields := l.mapping(n, "signature")
+	if fields == nil {
+		return Signature{}
+	}
+	var sig Signature
+	seenReturn, seenArgs := false, false
+	for _, kv := range fields {
+		switch kv.key {
+		case "return":
+			seenReturn = true
+			sig.Return = strings.TrimSpace(l.str(kv.valN, "signature.return"))
+			if sig.Return == "" {
+				l.errorf(kv.valN, "signature.return is empty")
+			}
+		case "args":
+			seenArgs = true
+			sig.Args = l.args(kv.valN)
+		default:
+			l.errorf(kv.keyN, "signature: unknown key %q (known: return, args)", kv.key)
+		}
+	}
+	if !seenReturn || !seenArgs {
+		l.errorf(n, "signature needs both return and args (args: [] for none)")
+	}
+	return sig
+}
+
+func (l *loader) args(n *yaml.Node) []Arg {
+	if n.Kind != yaml.SequenceNode {
+		l.errorf(n, "signature.args: want a list, found %s", kindName(n))
+		return nil
+	}
+	if len(n.Content) > 5 {
+		l.errorf(n, "signature.args: %d arguments, BPF helpers take at most 5", len(n.Content))
+	}
+	args := []Arg{}
+	seen := map[string]bool{}
+	for _, a := range n.Content {
+		fields := l.mapping(a, "signature argument")
+		if fields == nil {
+			continue
+		}
+		var arg Arg
+		for _, kv := range fields {
+			switch kv.key {
+			case "name":
+				arg.Name = l.str(kv.valN, "argument name")
+			case "type":
+				arg.Type = strings.TrimSpace(l.str(kv.valN, "argument type"))
+			default:
+				l.errorf(kv.keyN, "signature argument: unknown key %q (known: name, type)", kv.key)
+			}
+		}
+		if arg.Name == "" || arg.Type == "" {
+			l.errorf(a, "signature argument needs a name and a type")
+			continue
+		}
+		if seen[arg.Name] {
+			l.errorf(a, "signature: duplicate argument name %q", arg.Name)
+		}
+		seen[arg.Name] = true
+		args = append(args, arg)
+	}
+	return args
+}
+
+func (l *loader) progTypes(n *yaml.Node) ProgTypes {
+	if n.Kind == yaml.ScalarNode {
+		if n.Value == "all" && n.Tag == "!!str" {
+			return ProgTypes{All: true}
+		}
+		l.errorf(n, "prog_types: want the word all or a list of program types, found %q", n.Value)
+		return ProgTypes{}
+	}
+	if n.Kind != yaml.SequenceNode {
+		l.errorf(n, "prog_types: want the word all or a list, found %s", kindName(n))
+		return ProgTypes{}
+	}
+	if len(n.Content) == 0 {
+		l.errorf(n, "prog_types: empty list")
+	}
+	seen := map[string]bool{}
+	for _, t := range n.Content {
+		name := l.str(t, "prog_types item")
+		if name == "" {
+			continue
+		}
+		if _, ok := ProgTypeID(name); !ok {
+			l.errorf(t, "prog_types: unknown program type %q", name)
+			continue
+		}
+		if seen[name] {
+			l.errorf(t, "prog_types: %q listed twice", name)
+		}
+		seen[name] = true
+	}
+	var types []string
+	for _, name := range KnownProgTypes {
+		if seen[name] {
+			types = append(types, name)
+		}
+	}
+	return ProgTypes{Types: types}
+}
+
+func (l *loader) versionMap(n *yaml.Node, what string) map[string]Version {
+	fields := l.mapping(n, what)
+	if fields == nil {
+		return nil
+	}
+	out := make(map[string]Version, len(fields))
+	for _, kv := range fields {
+		if _, ok := ProgTypeID(kv.key); !ok {
+			l.errorf(kv.keyN, "%s: unknown program type %q", what, kv.key)
+			continue
+		}
+		out[kv.key] = l.version(kv.valN, what+"."+kv.key)
+	}
+	return out
+}
+
+func (l *loader) strList(n *yaml.Node, what string, valid *regexp.Regexp) []string {
+	if n.Kind != yaml.SequenceNode {
+		l.errorf(n, "%s: want a list, found %s", what, kindName(n))
+		return nil
+	}
+	var out []string
+	seen := map[string]bool{}
+	for _, item := range n.Content {
+		s := l.str(item, what+" item")
+		if s == "" {
+			continue
+		}
+		if !valid.MatchString(s) {
+			l.errorf(item, "%s: malformed value %q", what, s)
+		}
+		if seen[s] {
+			l.errorf(item, "%s: %q listed twice", what, s)
+		}
+		seen[s] = true
+		out = append(out, s)
+	}
+	return out
+}
+
+func (l *loader) strMap(n *yaml.Node, what string) map[string]string {
+	fields := l.mapping(n, what)
+	if fields == nil {
+		return nil
+	}
+	out := make(map[string]string, len(fields))
+	for _, kv := range fields {
+		out[kv.key] = l.str(kv.valN, what+"."+kv.key)
+	}
+	return out
+}
+
+func kindName(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.ScalarNode:
+		return fmt.Sprintf("the value %q", n.Value)
+	case yaml.AliasNode:
+		return "an alias"
+	default:
+		return "nothing"
+	}
+}

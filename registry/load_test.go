@@ -1,0 +1,195 @@
+package registry
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// entry renders one valid helper entry with one line replaced or added, so that each error case
+// states only what it breaks. Lines are numbered from the "- id:" line, which is line 1.
+func entry(id int, name string, edits ...string) string {
+	lines := []string{
+		fmt.Sprintf("- id: %d", id),
+		fmt.Sprintf("  name: %s", name),
+		"  signature:",
+		"    return: long",
+		"    args:",
+		"      - {name: skb, type: struct __sk_buff *}",
+		`  min_kernel: "5.8"`,
+		"  prog_types: [xdp, sched_cls]",
+		"  gpl_only: false",
+		"  category: network",
+		"  description: Does one thing well.",
+	}
+	for _, e := range edits {
+		key := strings.SplitN(strings.TrimSpace(e), ":", 2)[0]
+		replaced := false
+		for i, l := range lines {
+			if strings.HasPrefix(strings.TrimSpace(l), key+":") && strings.HasPrefix(l, "  ") && !strings.HasPrefix(l, "    ") {
+				lines[i] = e
+				replaced = true
+				break
+			}
+		}
+		if !replaced {
+			lines = append(lines, e)
+		}
+	}
+	return strings.Join(lines, "\n") + "\n"
+}
+
+func without(text, key string) string {
+	var out []string
+	for _, l := range strings.Split(text, "\n") {
+		if !strings.HasPrefix(l, "  "+key+":") {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+func TestParseErrors(t *testing.T) {
+	ok := entry(1, "first")
+	tests := []struct {
+		name string
+		yaml string
+		want string // must appear in the error, file:line included
+	}{
+		{"unknown key", entry(1, "a", "  colour: blue"), "t.yaml:12: unknown key \"colour\""},
+		{"duplicate id", ok + entry(1, "second"), "t.yaml:12: duplicate id 1 (first at line 1)"},
+		{"duplicate name", ok + entry(2, "first"), "t.yaml:12: duplicate name \"first\" (first at line 1)"},
+		{"zero id", entry(0, "a"), "t.yaml:1: id: want a positive number, found 0"},
+		{"negative id", entry(-3, "a"), "t.yaml:1: id: want a positive number, found -3"},
+		{"id not a number", strings.Replace(entry(1, "a"), "id: 1", "id: one", 1), "t.yaml:1: id: want a whole number, found \"one\""},
+		{"malformed version", entry(1, "a", `  min_kernel: "5.x"`), "t.yaml:7: min_kernel: malformed kernel version: \"5.x\""},
+		{"unquoted version", entry(1, "a", `  min_kernel: 6.10`), "t.yaml:7: min_kernel: write versions as quoted strings"},
+		{"release string as version", entry(1, "a", `  min_kernel: "6.1.0-32-cloud-amd64"`), "t.yaml:7: min_kernel: \"6.1.0-32-cloud-amd64\": write an upstream version"},
+		{"unknown prog type", entry(1, "a", "  prog_types: [xdp, xdpp]"), "t.yaml:8: prog_types: unknown program type \"xdpp\""},
+		{"prog type listed twice", entry(1, "a", "  prog_types: [xdp, xdp]"), "t.yaml:8: prog_types: \"xdp\" listed twice"},
+		{"prog types neither all nor list", entry(1, "a", "  prog_types: some"), "t.yaml:8: prog_types: want the word all or a list"},
+		{"empty prog types", entry(1, "a", "  prog_types: []"), "t.yaml:8: prog_types: empty list"},
+		{"unknown category", entry(1, "a", "  category: misc"), "t.yaml:10: unknown category \"misc\""},
+		{"name with prefix", entry(1, "bpf_a"), "t.yaml:2: name \"bpf_a\": write it without the bpf_ prefix"},
+		{"name not an identifier", entry(1, "Map-Lookup"), "t.yaml:2: name \"Map-Lookup\": want a lower-case C identifier"},
+		{"gpl_only not a bool", entry(1, "a", "  gpl_only: maybe"), "t.yaml:9: gpl_only: want true or false"},
+		{"missing key", without(entry(1, "a"), "category"), "t.yaml:1: entry is missing required key \"category\""},
+		{"empty description", entry(1, "a", `  description: ""`), "t.yaml:11: description is empty"},
+		{"too many args", strings.Replace(entry(1, "a"), "      - {name: skb, type: struct __sk_buff *}", strings.Repeat("      - {name: x, type: int}\n", 1)+"      - {name: a, type: int}\n      - {name: b, type: int}\n      - {name: c, type: int}\n      - {name: d, type: int}\n      - {name: e, type: int}", 1), "t.yaml:6: signature.args: 6 arguments"},
+		{"arg without type", strings.Replace(entry(1, "a"), "{name: skb, type: struct __sk_buff *}", "{name: skb}", 1), "t.yaml:6: signature argument needs a name and a type"},
+		{"signature without args", strings.Replace(entry(1, "a"), "    args:\n      - {name: skb, type: struct __sk_buff *}\n", "", 1), "t.yaml:4: signature needs both return and args"},
+		{"since for unlisted type", entry(1, "a", `  prog_type_since: {kprobe: "6.1"}`), "t.yaml:12: prog_type_since names kprobe, which prog_types does not list"},
+		{"since older than min", entry(1, "a", `  prog_type_since: {xdp: "4.1"}`), "t.yaml:12: prog_type_since: xdp 4.1 is older than min_kernel 5.8"},
+		{"until before since", entry(1, "a", `  prog_type_since: {xdp: "6.1"}`, `  prog_type_until: {xdp: "5.10"}`), "t.yaml:13: prog_type_until: xdp 5.10 is older than its prog_type_since 6.1"},
+		{"until unknown type", entry(1, "a", `  prog_type_until: {xdpp: "6.1"}`), "t.yaml:12: prog_type_until: unknown program type \"xdpp\""},
+		{"bad kernel config", entry(1, "a", `  kernel_config: [BPF_LSM]`), "t.yaml:12: kernel_config: malformed value \"BPF_LSM\""},
+		{"not a sequence", "id: 1\n", "t.yaml:1: want a YAML sequence of helper entries"},
+		{"entry not a mapping", "- 1\n", "t.yaml:1: helper entry: want a mapping"},
+		{"empty file", "", "t.yaml: empty file"},
+		{"empty list", "[]\n", "t.yaml:1: no helper entries"},
+		{"broken yaml", "- id: [1\n", "t.yaml: cannot parse YAML"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			reg, err := Parse("t.yaml", []byte(tt.yaml))
+			if err == nil {
+				t.Fatalf("Parse accepted:\n%s\n(%d helpers)", tt.yaml, reg.Len())
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("error:\n%v\nwant it to contain:\n%s\ninput:\n%s", err, tt.want, tt.yaml)
+			}
+			var le *LineError
+			if !errors.As(err, &le) || le.File != "t.yaml" {
+				t.Errorf("error %v is not a *LineError naming t.yaml", err)
+			}
+		})
+	}
+}
+
+func TestParseDuplicateKeyAndUnknownNestedKeys(t *testing.T) {
+	tests := []struct{ name, yaml, want string }{
+		{"duplicate key in entry", strings.Replace(entry(1, "a"), "  category: network\n", "  category: network\n  category: map\n", 1), "t.yaml:11: helper entry: duplicate key \"category\""},
+		{"unknown signature key", strings.Replace(entry(1, "a"), "    return: long\n", "    return: long\n    retrun: int\n", 1), "t.yaml:5: signature: unknown key \"retrun\""},
+		{"unknown arg key", strings.Replace(entry(1, "a"), "type: struct __sk_buff *}", "type: struct __sk_buff *, size: 8}", 1), "t.yaml:6: signature argument: unknown key \"size\""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse("t.yaml", []byte(tt.yaml))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("got %v, want %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestParseReportsEveryProblem(t *testing.T) {
+	text := entry(1, "a", "  category: misc") + entry(2, "b", `  min_kernel: "x"`)
+	_, err := Parse("t.yaml", []byte(text))
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	for _, want := range []string{"t.yaml:10: unknown category", "t.yaml:18: min_kernel"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q lacks %q", err, want)
+		}
+	}
+}
+
+func TestParseAcceptsIDsBeyondTheNewestKernel(t *testing.T) {
+	// A helper newer than every kernel we know may be real; the matrix judges it, not the loader.
+	reg, err := Parse("t.yaml", []byte(entry(212, "ktime_get_real_ns")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h, ok := reg.ByID(212); !ok || h.Name != "ktime_get_real_ns" {
+		t.Fatalf("id 212 not loaded: %v", h)
+	}
+}
+
+func TestLoadFile(t *testing.T) {
+	reg, err := Load(filepath.Join("testdata", "small.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reg.File() != filepath.Join("testdata", "small.yaml") || len(reg.SHA256()) != 64 {
+		t.Errorf("provenance: %q %q", reg.File(), reg.SHA256())
+	}
+	if _, err := Load(filepath.Join(t.TempDir(), "missing.yaml")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("Load of a missing file: %v", err)
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	small, err := os.ReadFile(filepath.Join("testdata", "small.yaml"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(small)
+	f.Add(embedded)
+	f.Add([]byte(entry(1, "a")))
+	f.Add([]byte("- &a {id: 1}\n- *a\n"))
+	f.Add([]byte("- id: 1\n  name: [\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		reg, err := Parse("fuzz.yaml", data)
+		if err != nil {
+			if reg != nil {
+				t.Fatal("registry returned with an error")
+			}
+			return
+		}
+		// A registry that loads must satisfy what the loader promises.
+		seen := map[int]bool{}
+		for _, h := range reg.Helpers() {
+			if h.ID <= 0 || seen[h.ID] || h.Name == "" || h.Description == "" || h.MinKernel.IsZero() || !isKnownCategory(h.Category) {
+				t.Fatalf("invalid entry accepted: %+v", h)
+			}
+			seen[h.ID] = true
+			if got, ok := reg.ByID(h.ID); !ok || got != h {
+				t.Fatalf("ByID(%d) broken", h.ID)
+			}
+		}
+	})
+}

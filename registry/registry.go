@@ -1,0 +1,176 @@
+// Package registry holds the table of BPF helper functions (id, name, prototype, first kernel,
+// program types, GPL flag, category, description) and answers questions about it: what is id 130,
+// which helpers may an XDP program call on 6.1, is bpf_d_path usable from LSM on 5.10.
+//
+// The table is the file helpers.yaml, embedded in the binary; Load reads another file of the same
+// format. The loader is strict: unknown keys, duplicates and bad values are errors naming file and
+// line, because the file is edited by hand and a silent typo would become a wrong answer.
+package registry
+
+import (
+	"crypto/sha256"
+	_ "embed"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+//go:embed helpers.yaml
+var embedded []byte
+
+// EmbeddedFile is the name under which the embedded registry reports errors and provenance.
+const EmbeddedFile = "registry/helpers.yaml"
+
+// ErrUnknownHelper is returned (wrapped) for a helper name or id the registry does not hold.
+var ErrUnknownHelper = errors.New("unknown helper")
+
+// ErrUnknownProgType is returned (wrapped) for a program type name the kernel does not define.
+var ErrUnknownProgType = errors.New("unknown program type")
+
+// Registry is a loaded, validated helper table. It is immutable after loading and safe for
+// concurrent use.
+type Registry struct {
+	file    string
+	sum     string
+	helpers []*Helper // id order
+	byID    map[int]*Helper
+	byName  map[string]*Helper
+}
+
+// Default returns the registry embedded in the binary.
+func Default() (*Registry, error) {
+	return Parse(EmbeddedFile, embedded)
+}
+
+// Load reads and validates a registry file.
+func Load(path string) (*Registry, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("registry: %w", err)
+	}
+	return Parse(path, data)
+}
+
+// File returns the name of the file the registry was loaded from.
+func (r *Registry) File() string { return r.file }
+
+// SHA256 returns the hex sha256 of the registry file's bytes, so reports can say which registry
+// their verdicts were computed against.
+func (r *Registry) SHA256() string { return r.sum }
+
+// Helpers returns every helper in id order. The slice is a copy; the entries are shared.
+func (r *Registry) Helpers() []*Helper { return append([]*Helper(nil), r.helpers...) }
+
+// Len returns the number of helpers.
+func (r *Registry) Len() int { return len(r.helpers) }
+
+// ByID returns the helper with the given kernel id.
+func (r *Registry) ByID(id int) (*Helper, bool) {
+	h, ok := r.byID[id]
+	return h, ok
+}
+
+// Lookup returns the helper with the given name, written with or without the bpf_ prefix.
+func (r *Registry) Lookup(name string) (*Helper, bool) {
+	h, ok := r.byName[strings.TrimPrefix(name, "bpf_")]
+	return h, ok
+}
+
+// Find resolves what a person typed: a helper name (with or without bpf_) or a decimal id.
+func (r *Registry) Find(nameOrID string) (*Helper, error) {
+	if id, err := strconv.Atoi(nameOrID); err == nil {
+		if h, ok := r.ByID(id); ok {
+			return h, nil
+		}
+		return nil, fmt.Errorf("%w: id %d", ErrUnknownHelper, id)
+	}
+	if h, ok := r.Lookup(nameOrID); ok {
+		return h, nil
+	}
+	return nil, fmt.Errorf("%w: %q", ErrUnknownHelper, nameOrID)
+}
+
+// IDOf returns the kernel id of a helper name, with or without the bpf_ prefix.
+func (r *Registry) IDOf(name string) (int, error) {
+	h, ok := r.Lookup(name)
+	if !ok {
+		return 0, fmt.Errorf("%w: %q", ErrUnknownHelper, name)
+	}
+	return h.ID, nil
+}
+
+// ByCategory returns the helpers of one category in id order (none for an unknown category).
+func (r *Registry) ByCategory(category string) []*Helper {
+	return r.filter(func(h *Helper) bool { return h.Category == category })
+}
+
+// Categories returns the categories that hold at least one helper, sorted by name.
+func (r *Registry) Categories() []string {
+	seen := map[string]bool{}
+	for _, h := range r.helpers {
+		seen[h.Category] = true
+	}
+	return sortedKeys(seen)
+}
+
+// Available returns, in id order, the helpers the registry declares for progType; when kernel is
+// not nil, only those that kernel offers (first release, per-type first and last release).
+func (r *Registry) Available(progType string, kernel *Version) ([]*Helper, error) {
+	if _, ok := ProgTypeID(progType); !ok {
+		return nil, fmt.Errorf("%w: %q", ErrUnknownProgType, progType)
+	}
+	var k Version
+	if kernel != nil {
+		k = *kernel
+	}
+	return r.filter(func(h *Helper) bool { return h.OfferedTo(progType, k) }), nil
+}
+
+// Compatible reports whether the registry declares helper (a name, with or without bpf_, or an
+// id) usable from progType on kernel.
+func (r *Registry) Compatible(helper, progType string, kernel Version) (bool, error) {
+	h, err := r.Find(helper)
+	if err != nil {
+		return false, err
+	}
+	if _, ok := ProgTypeID(progType); !ok {
+		return false, fmt.Errorf("%w: %q", ErrUnknownProgType, progType)
+	}
+	return h.OfferedTo(progType, kernel), nil
+}
+
+// ForKernel returns, in id order, the helpers that exist in kernel version v in any program type.
+func (r *Registry) ForKernel(v Version) []*Helper {
+	return r.filter(func(h *Helper) bool { return !v.Less(h.MinKernel) })
+}
+
+func (r *Registry) filter(keep func(*Helper) bool) []*Helper {
+	var out []*Helper
+	for _, h := range r.helpers {
+		if keep(h) {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+func newRegistry(file string, data []byte, helpers []*Helper) *Registry {
+	sum := sha256.Sum256(data)
+	r := &Registry{
+		file:    file,
+		sum:     hex.EncodeToString(sum[:]),
+		helpers: helpers,
+		byID:    make(map[int]*Helper, len(helpers)),
+		byName:  make(map[string]*Helper, len(helpers)),
+	}
+	sort.Slice(r.helpers, func(i, j int) bool { return r.helpers[i].ID < r.helpers[j].ID })
+	for _, h := range helpers {
+		r.byID[h.ID] = h
+		r.byName[h.Name] = h
+	}
+	return r
+}
