@@ -109,10 +109,10 @@ func TestAvailableAndCompatible(t *testing.T) {
 		{"xdp", "6.10", "map_lookup_elem,ktime_get_ns,ktime_get_boot_ns"},
 		{"sched_cls", "5.18.0", "map_lookup_elem,ktime_get_ns,ktime_get_boot_ns,skb_set_tstamp"},
 		{"sched_cls", "5.17.15", "map_lookup_elem,ktime_get_ns,ktime_get_boot_ns"},
-		{"tracing", "5.4", "map_lookup_elem,ktime_get_ns"},                             // probe_read reached tracing in 5.5
-		{"tracing", "5.5", "map_lookup_elem,probe_read,ktime_get_ns"},                  // ...
+		{"tracing", "5.4", "map_lookup_elem,ktime_get_ns"},                                                // probe_read reached tracing in 5.5
+		{"tracing", "5.5", "map_lookup_elem,probe_read,ktime_get_ns"},                                     // ...
 		{"kprobe", "6.1.192", "map_lookup_elem,probe_read,ktime_get_ns,ktime_get_boot_ns,copy_from_user"}, // until 6.1 covers 6.1.x
-		{"kprobe", "6.2", "map_lookup_elem,probe_read,ktime_get_ns,ktime_get_boot_ns"},                     // withdrawn after 6.1
+		{"kprobe", "6.2", "map_lookup_elem,probe_read,ktime_get_ns,ktime_get_boot_ns"},                    // withdrawn after 6.1
 		{"lsm", "6.12", "map_lookup_elem,ktime_get_ns,ktime_get_boot_ns,copy_from_user"},
 	}
 	for _, tt := range tests {
