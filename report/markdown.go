@@ -1,0 +1,111 @@
+package report
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/bpfmatrix/bpfmatrix/verdict"
+)
+
+// WriteMarkdown writes the summary people read in a pull request: one row per kernel, verdict
+// counts, then every contradiction with its reason.
+func (r *Report) WriteMarkdown(w io.Writer) error {
+	b := &strings.Builder{}
+	fmt.Fprintf(b, "# BPF helper compatibility report\n\n")
+	fmt.Fprintf(b, "Registry `%s` (sha256 `%s`, %d helpers), %s.\n\n", r.Registry.File, short(r.Registry.SHA256), r.Registry.Helpers, r.Tool)
+
+	fmt.Fprintf(b, "## Kernels\n\n")
+	fmt.Fprintf(b, "| kernel | version | status | helpers known | unknown ids | no evidence | supported | gpl only | not for type | inconclusive | image sha256 |\n")
+	fmt.Fprintf(b, "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n")
+	for _, k := range r.Kernels {
+		status := k.Status
+		if k.Error != "" {
+			status += ": " + mdCell(firstLine(k.Error))
+		}
+		fmt.Fprintf(b, "| %s | %s | %s | %d | %d | %d | %d | %d | %d | %d | `%s` |\n",
+			mdCell(k.Name), mdCell(k.Version), status, k.HelpersKnown, k.HelpersUnknown, k.HelpersNoEvidence,
+			k.Outcomes[verdict.OutcomeSupported], k.Outcomes[verdict.OutcomeGPLOnly],
+			k.Outcomes[verdict.OutcomeNotForType], k.Outcomes[verdict.OutcomeInconclusive], short(k.SHA256))
+	}
+	for _, k := range r.Kernels {
+		if len(k.AbsentTypes) > 0 {
+			fmt.Fprintf(b, "\n%s: no answer for program types %s (absent or refused before verification).\n", mdCell(k.Name), strings.Join(k.AbsentTypes, ", "))
+		}
+	}
+
+	fmt.Fprintf(b, "\n## Verdicts\n\n| verdict | helpers |\n| --- | ---: |\n")
+	words := make([]string, 0, len(r.Summary.Verdicts))
+	for w := range r.Summary.Verdicts {
+		words = append(words, string(w))
+	}
+	sort.Strings(words)
+	for _, w := range words {
+		fmt.Fprintf(b, "| %s | %d |\n", w, r.Summary.Verdicts[verdict.Word(w)])
+	}
+
+	fmt.Fprintf(b, "\n## Contradictions\n\n")
+	if len(r.Summary.Contradicted) == 0 {
+		fmt.Fprintf(b, "None: every registry entry agrees with every kernel that answered.\n")
+	}
+	for _, hv := range r.Helpers {
+		if hv.Verdict != verdict.Contradicted {
+			continue
+		}
+		fmt.Fprintf(b, "- **bpf_%s** (id %d)\n", hv.Name, hv.ID)
+		for _, p := range hv.Problems {
+			fmt.Fprintf(b, "  - %s\n", mdCell(p))
+		}
+	}
+	if len(r.Summary.MissingTypes) > 0 {
+		fmt.Fprintf(b, "\n## Program types the registry omits\n\n")
+		for _, hv := range r.Helpers {
+			if len(hv.MissingProgTypes) > 0 {
+				fmt.Fprintf(b, "- bpf_%s: %s\n", hv.Name, strings.Join(hv.MissingProgTypes, ", "))
+			}
+		}
+	}
+	if len(r.Summary.FailedKernels) > 0 {
+		fmt.Fprintf(b, "\n## Failed kernels\n\nTheir cells are no evidence either way.\n")
+		for _, k := range r.Kernels {
+			if k.Status != "failed" {
+				continue
+			}
+			fmt.Fprintf(b, "\n### %s\n\n%s\n", k.Name, mdCell(k.Error))
+			if k.ConsoleTail != "" {
+				fmt.Fprintf(b, "\n```\n%s\n```\n", strings.ReplaceAll(tail(k.ConsoleTail, 20), "```", "'''"))
+			}
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// mdCell keeps kernel-supplied text from breaking a table row or injecting markup.
+func mdCell(s string) string {
+	s = strings.ReplaceAll(s, "\n", " ")
+	s = strings.ReplaceAll(s, "|", "\\|")
+	s = strings.ReplaceAll(s, "<", "&lt;")
+	return s
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return line
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+func short(sha string) string {
+	if len(sha) > 12 {
+		return sha[:12]
+	}
+	return sha
+}

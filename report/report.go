@@ -1,0 +1,230 @@
+// Package report turns verdicts into the compatibility report people read and CI gates on: a
+// stable JSON document, a Markdown summary and one self-contained HTML page with a heat-map of
+// helpers x kernels.
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/bpfmatrix/bpfmatrix/registry"
+	"github.com/bpfmatrix/bpfmatrix/verdict"
+)
+
+// SchemaVersion is bumped when report.json changes incompatibly; additions keep it.
+const SchemaVersion = 1
+
+// Kernel is one kernel's observations with the facts a report shows about it.
+type Kernel struct {
+	verdict.Kernel
+	Release       string  `json:"release,omitempty"`
+	Package       string  `json:"package,omitempty"`
+	DebianVersion string  `json:"debian_version,omitempty"`
+	SHA256        string  `json:"image_sha256,omitempty"`
+	Accel         string  `json:"accel,omitempty"`
+	BootSeconds   float64 `json:"boot_seconds,omitempty"`
+	ProbeSeconds  float64 `json:"probe_seconds,omitempty"`
+	ConsoleTail   string  `json:"console_tail,omitempty"`
+	BTFHelperIDs  []int   `json:"btf_helper_ids,omitempty"`
+}
+
+// KernelSummary is a kernel's row in the report.
+type KernelSummary struct {
+	Name          string         `json:"name"`
+	Version       string         `json:"version"`
+	Release       string         `json:"release,omitempty"`
+	Package       string         `json:"package,omitempty"`
+	DebianVersion string         `json:"debian_version,omitempty"`
+	SHA256        string         `json:"image_sha256,omitempty"`
+	Accel         string         `json:"accel,omitempty"`
+	BootSeconds   float64        `json:"boot_seconds,omitempty"`
+	ProbeSeconds  float64        `json:"probe_seconds,omitempty"`
+	Status        string         `json:"status"`
+	Error         string         `json:"error,omitempty"`
+	ConsoleTail   string         `json:"console_tail,omitempty"`
+	Outcomes      map[string]int `json:"outcomes"`
+	// HelpersKnown and HelpersUnknown count registry helpers whose id the kernel knows or
+	// answers "unknown id" for; HelpersNoEvidence the rest.
+	HelpersKnown      int `json:"helpers_known"`
+	HelpersUnknown    int `json:"helpers_unknown"`
+	HelpersNoEvidence int `json:"helpers_no_evidence"`
+	// AbsentTypes lists program types no variant of which could answer on this kernel.
+	AbsentTypes []string `json:"absent_prog_types,omitempty"`
+}
+
+// Report is the whole compatibility report.
+type Report struct {
+	Schema   int                     `json:"schema"`
+	Tool     string                  `json:"tool"`
+	Registry RegistryInfo            `json:"registry"`
+	Kernels  []KernelSummary         `json:"kernels"`
+	Summary  Summary                 `json:"summary"`
+	Helpers  []verdict.HelperVerdict `json:"helpers"`
+
+	categories map[int]string // helper id -> category, for the page's filter
+}
+
+// RegistryInfo says which registry the verdicts were computed against.
+type RegistryInfo struct {
+	File    string `json:"file"`
+	SHA256  string `json:"sha256"`
+	Helpers int    `json:"helpers"`
+}
+
+// Summary counts verdicts and names what needs attention.
+type Summary struct {
+	Verdicts      map[verdict.Word]int `json:"verdicts"`
+	Contradicted  []string             `json:"contradicted"`
+	MissingTypes  []string             `json:"missing_prog_types"`
+	NoEvidence    []string             `json:"no_evidence"`
+	FailedKernels []string             `json:"failed_kernels"`
+}
+
+// Build judges the registry against kernels and assembles the report. tool names the
+// bpfmatrix build that produced it.
+func Build(reg *registry.Registry, kernels []Kernel, tool string) *Report {
+	ks := append([]Kernel(nil), kernels...)
+	sort.SliceStable(ks, func(i, j int) bool { return ks[i].Version.Less(ks[j].Version) })
+	vks := make([]verdict.Kernel, len(ks))
+	for i, k := range ks {
+		vks[i] = k.Kernel
+	}
+	hvs := verdict.Judge(reg, vks)
+	r := &Report{
+		Schema:     SchemaVersion,
+		Tool:       tool,
+		Registry:   RegistryInfo{File: reg.File(), SHA256: reg.SHA256(), Helpers: reg.Len()},
+		Helpers:    hvs,
+		categories: map[int]string{},
+		Summary: Summary{
+			Verdicts:      map[verdict.Word]int{},
+			Contradicted:  []string{},
+			MissingTypes:  []string{},
+			NoEvidence:    []string{},
+			FailedKernels: []string{},
+		},
+	}
+	for _, h := range reg.Helpers() {
+		r.categories[h.ID] = h.Category
+	}
+	for i, k := range ks {
+		r.Kernels = append(r.Kernels, summarize(k, i, hvs))
+		if k.Failed {
+			r.Summary.FailedKernels = append(r.Summary.FailedKernels, k.Name)
+		}
+	}
+	for _, hv := range hvs {
+		r.Summary.Verdicts[hv.Verdict]++
+		switch hv.Verdict {
+		case verdict.Contradicted:
+			r.Summary.Contradicted = append(r.Summary.Contradicted, hv.Name)
+		case verdict.NoEvidence:
+			r.Summary.NoEvidence = append(r.Summary.NoEvidence, hv.Name)
+		}
+		if len(hv.MissingProgTypes) > 0 {
+			r.Summary.MissingTypes = append(r.Summary.MissingTypes, hv.Name)
+		}
+	}
+	return r
+}
+
+func summarize(k Kernel, col int, hvs []verdict.HelperVerdict) KernelSummary {
+	s := KernelSummary{
+		Name: k.Name, Version: k.Version.String(), Release: k.Release, Package: k.Package,
+		DebianVersion: k.DebianVersion, SHA256: k.SHA256, Accel: k.Accel,
+		BootSeconds: k.BootSeconds, ProbeSeconds: k.ProbeSeconds,
+		Status: "ok", Error: k.Error, ConsoleTail: k.ConsoleTail, Outcomes: map[string]int{},
+	}
+	if k.Failed {
+		s.Status = "failed"
+	}
+	answered := map[string]bool{}
+	seenType := map[string]bool{}
+	for _, r := range k.Results {
+		s.Outcomes[r.Outcome]++
+		seenType[r.ProgType] = true
+		if r.Outcome != verdict.OutcomeInconclusive {
+			answered[r.ProgType] = true
+		}
+	}
+	for t := range seenType {
+		if !answered[t] {
+			s.AbsentTypes = append(s.AbsentTypes, t)
+		}
+	}
+	sort.Strings(s.AbsentTypes)
+	for _, hv := range hvs {
+		switch hv.Existence.Cells[col].State {
+		case verdict.StateOffered:
+			s.HelpersKnown++
+		case verdict.StateUnknown:
+			s.HelpersUnknown++
+		default:
+			s.HelpersNoEvidence++
+		}
+	}
+	return s
+}
+
+// Failed reports whether the report should fail a CI job: a contradiction or a failed kernel.
+func (r *Report) Failed() bool {
+	return len(r.Summary.Contradicted) > 0 || len(r.Summary.FailedKernels) > 0
+}
+
+// WriteFiles writes report.json, report.md and report.html into dir and returns their paths.
+func (r *Report) WriteFiles(dir string) ([]string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("report: %w", err)
+	}
+	var paths []string
+	for _, f := range []struct {
+		name  string
+		write func(*strings.Builder) error
+	}{
+		{"report.json", func(b *strings.Builder) error { return r.WriteJSON(b) }},
+		{"report.md", func(b *strings.Builder) error { return r.WriteMarkdown(b) }},
+		{"report.html", func(b *strings.Builder) error { return r.WriteHTML(b) }},
+	} {
+		var b strings.Builder
+		if err := f.write(&b); err != nil {
+			return paths, fmt.Errorf("report: %s: %w", f.name, err)
+		}
+		p := filepath.Join(dir, f.name)
+		if err := writeAtomic(p, []byte(b.String())); err != nil {
+			return paths, err
+		}
+		paths = append(paths, p)
+	}
+	return paths, nil
+}
+
+// WriteJSON writes the report as indented JSON.
+func (r *Report) WriteJSON(w interface{ Write([]byte) (int, error) }) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", " ")
+	return enc.Encode(r)
+}
+
+func writeAtomic(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		os.Remove(tmp.Name())
+		return fmt.Errorf("report: %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("report: %s: %w", path, err)
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	return os.Rename(tmp.Name(), path)
+}

@@ -1,0 +1,118 @@
+package report
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/bpfmatrix/bpfmatrix/registry"
+	"github.com/bpfmatrix/bpfmatrix/verdict"
+)
+
+func testRegistry(t *testing.T) *registry.Registry {
+	t.Helper()
+	reg, err := registry.Load(filepath.Join("..", "registry", "testdata", "small.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return reg
+}
+
+func obs(name, version string, results ...verdict.Result) Kernel {
+	return Kernel{Kernel: verdict.Kernel{Name: name, Version: registry.MustParseVersion(version), Results: results}, SHA256: strings.Repeat("ab", 32), Package: "linux-image-" + version}
+}
+
+func res(id int, progType, outcome, detail string) verdict.Result {
+	return verdict.Result{HelperID: id, ProgType: progType, Variant: progType, Outcome: outcome, Detail: detail}
+}
+
+func sample(t *testing.T) *Report {
+	reg := testRegistry(t)
+	evil := `<script>alert("kernel")</script> R1 type=ctx expected=fp`
+	k1 := obs("5.10", "5.10.223",
+		res(5, "xdp", "supported", "processed 3 insns"),
+		res(192, "sched_cls", "unknown_id", "invalid func unknown#192"),
+		res(4, "socket_filter", "supported", evil))
+	k2 := obs("6.1", "6.1.192",
+		res(5, "xdp", "supported", "processed 3 insns"),
+		res(192, "sched_cls", "supported", "processed 3 insns"),
+		res(4, "kprobe", "gpl_only", "cannot call GPL-restricted function from non-GPL compatible program"))
+	failed := Kernel{Kernel: verdict.Kernel{Name: "7.3", Version: registry.MustParseVersion("7.3.4"), Failed: true, Error: "guest: kernel panic"}, ConsoleTail: "Kernel panic - not syncing: VFS: Unable to mount root fs\n<oops>"}
+	return Build(reg, []Kernel{failed, k2, k1}, "bpfmatrix test")
+}
+
+func TestBuildSummary(t *testing.T) {
+	r := sample(t)
+	if got := []string{r.Kernels[0].Name, r.Kernels[1].Name, r.Kernels[2].Name}; strings.Join(got, ",") != "5.10,6.1,7.3" {
+		t.Errorf("kernels not in version order: %v", got)
+	}
+	if strings.Join(r.Summary.FailedKernels, ",") != "7.3" || !r.Failed() {
+		t.Errorf("failed kernels: %v", r.Summary.FailedKernels)
+	}
+	if !contains(r.Summary.Contradicted, "probe_read") {
+		t.Errorf("probe_read offered to socket_filter (not declared) should be contradicted: %v", r.Summary.Contradicted)
+	}
+	if k := r.Kernels[0]; k.HelpersUnknown != 1 || k.HelpersKnown != 2 || k.Outcomes["supported"] != 2 {
+		t.Errorf("5.10 summary: %+v", k)
+	}
+}
+
+func contains(xs []string, s string) bool {
+	for _, x := range xs {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func TestWriteFiles(t *testing.T) {
+	r := sample(t)
+	dir := t.TempDir()
+	paths, err := r.WriteFiles(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(paths) != 3 {
+		t.Fatalf("paths: %v", paths)
+	}
+	raw, _ := os.ReadFile(filepath.Join(dir, "report.json"))
+	var doc map[string]any
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{"schema", "tool", "registry", "kernels", "summary", "helpers"} {
+		if _, ok := doc[key]; !ok {
+			t.Errorf("report.json lacks %q", key)
+		}
+	}
+	k0 := doc["kernels"].([]any)[0].(map[string]any)
+	if k0["version"] != "5.10.223" || k0["image_sha256"] == "" {
+		t.Errorf("kernel entry: %v", k0)
+	}
+
+	md, _ := os.ReadFile(filepath.Join(dir, "report.md"))
+	for _, want := range []string{"| 5.10 | 5.10.223 | ok |", "| 7.3 | 7.3.4 | failed: guest: kernel panic |", "**bpf_probe_read** (id 4)", "### 7.3", "Unable to mount root fs"} {
+		if !strings.Contains(string(md), want) {
+			t.Errorf("report.md lacks %q:\n%s", want, md)
+		}
+	}
+
+	page, _ := os.ReadFile(filepath.Join(dir, "report.html"))
+	html := string(page)
+	if strings.Contains(html, `<script>alert("kernel")`) {
+		t.Error("kernel text reached the page unescaped")
+	}
+	if strings.Count(html, "<tr data-id=") != 6 {
+		t.Errorf("want one heat-map row per helper (6), got %d", strings.Count(html, "<tr data-id="))
+	}
+	// Contradictions first.
+	if first := strings.Index(html, "<tr data-id="); !strings.HasPrefix(html[first:], `<tr data-id="4"`) {
+		t.Errorf("first row is not the contradicted probe_read: %.80s", html[first:])
+	}
+	if strings.Contains(html, "http://") || strings.Contains(html, "https://") {
+		t.Error("page refers to something outside itself")
+	}
+}
