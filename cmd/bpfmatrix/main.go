@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"sort"
 	"strings"
 )
@@ -113,4 +114,22 @@ func flagUsage(fs *flag.FlagSet) string {
 		b.WriteByte('\n')
 	})
 	return b.String()
+}
+
+// toolVersion names this build for reports: the module version and VCS revision when known.
+func toolVersion() string {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "bpfmatrix (unknown build)"
+	}
+	v := "bpfmatrix " + info.Main.Version
+	for _, s := range info.Settings {
+		if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+			v += " " + s.Value[:12]
+		}
+		if s.Key == "vcs.modified" && s.Value == "true" {
+			v += "+dirty"
+		}
+	}
+	return v
 }
