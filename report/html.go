@@ -150,7 +150,7 @@ func (r *Report) WriteHTML(w io.Writer) error {
 			}
 			text := map[verdict.State]string{verdict.StateUnknown: "unknown", verdict.StateFailed: "failed", verdict.StateNoEvidence: "?"}[c.State]
 			if c.State == verdict.StateOffered {
-				text = fmt.Sprintf("%d types", offered)
+				text = plural(offered, "type")
 			}
 			title := fmt.Sprintf("bpf_%s on %s: %s", hv.Name, c.Kernel, c.State)
 			if c.Detail != "" {
@@ -188,4 +188,11 @@ func categoryOf(r *Report, hv verdict.HelperVerdict) string {
 		return ""
 	}
 	return r.categories[hv.ID]
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
 }
