@@ -15,10 +15,13 @@ build:
 test:
 	$(GO) test -count=1 -timeout 60m ./...
 
+# lint also checks the CI workflows (ci/README.md) with actionlint, a tool of go.mod; actionlint
+# runs shellcheck on the workflows' scripts when shellcheck is installed.
 lint:
 	$(GO) vet ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
+	$(GO) tool actionlint $(wildcard .github/workflows/*.yml .github/workflows/*.yaml)
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 1x ./... 
