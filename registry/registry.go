@@ -9,7 +9,6 @@ package registry
 
 import (
 	"crypto/sha256"
-	_ "embed"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -18,9 +17,6 @@ import (
 	"strconv"
 	"strings"
 )
-
-//go:embed helpers.yaml
-var embedded []byte
 
 // EmbeddedFile is the name under which the embedded registry reports errors and provenance.
 const EmbeddedFile = "registry/helpers.yaml"
@@ -41,8 +37,19 @@ type Registry struct {
 	byName  map[string]*Helper
 }
 
+// ErrNotEmbedded is returned by Default in a guest-agent build, which leaves the table out so
+// that an edit of helpers.yaml does not change the agent binary (observations are cached by the
+// agent's hash and must survive registry edits).
+var ErrNotEmbedded = errors.New("registry: this build has no embedded helper table (built with -tags " + AgentBuildTag + ")")
+
+// AgentBuildTag is the build tag of guest-agent builds, which embed no helper table.
+const AgentBuildTag = "bpfmatrix_agent"
+
 // Default returns the registry embedded in the binary.
 func Default() (*Registry, error) {
+	if embedded == nil {
+		return nil, ErrNotEmbedded
+	}
 	return Parse(EmbeddedFile, embedded)
 }
 
