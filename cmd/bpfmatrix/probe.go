@@ -1,0 +1,239 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+
+	"github.com/bpfmatrix/bpfmatrix/probe"
+	"github.com/bpfmatrix/bpfmatrix/registry"
+)
+
+func init() {
+	register(&command{
+		name:    "probe",
+		summary: "ask the running kernel which helpers each program type offers (needs root)",
+		run:     runProbe,
+	})
+}
+
+const probeUsage = `usage: bpfmatrix probe [--format table|json] [--prog-type T[,T...]] [--helper NAME|ID[,...]]
+                       [--registry FILE] [--workers N] [--verbose]
+
+Loads one tiny program per (helper, program type variant) into the running kernel, classifies the
+verifier's answer, and prints one record per pair with the kernel's facts. Nothing stays loaded.
+--prog-type takes kernel type names (tracing) or single variants (tracing/fentry); --helper takes
+registry names (with or without bpf_) or raw ids (212: ids the registry lacks are allowed).
+The exit code is 1 when any answer is unclassified: the verifier said something no rule knows.
+`
+
+func runProbe(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("probe", flag.ContinueOnError)
+	format := fs.String("format", "table", "output format: table or json")
+	progTypes := fs.String("prog-type", "", "only these program types or type/variant pairs, comma-separated")
+	helpers := fs.String("helper", "", "only these helpers (names or ids), comma-separated")
+	workers := fs.Int("workers", 0, "parallel loads (0: one per CPU)")
+	verbose := fs.Bool("verbose", false, "print progress and every unclassified log to stderr as it happens")
+	regPath := registryFlag(fs)
+	pos, err := parseFlags(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprint(stdout, probeUsage+"\nflags:\n"+flagUsage(fs))
+		return exitOK
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "bpfmatrix %v\n", err)
+		return exitBadArgs
+	}
+	if len(pos) != 0 {
+		fmt.Fprintf(stderr, "bpfmatrix probe: unexpected argument %q\n", pos[0])
+		return exitBadArgs
+	}
+	if !checkFormat(stderr, *format, "table", "json") {
+		return exitBadArgs
+	}
+	if *workers < 0 {
+		fmt.Fprintf(stderr, "bpfmatrix probe: --workers %d: want 0 or more\n", *workers)
+		return exitBadArgs
+	}
+	reg, err := loadRegistry(*regPath)
+	if err != nil {
+		fmt.Fprintf(stderr, "bpfmatrix: %s\n", oneLine(err))
+		return exitBadArgs
+	}
+	opts := probe.Options{ProgTypes: splitList(*progTypes), Workers: *workers}
+	if *verbose {
+		opts.Log = stderr
+	}
+	if opts.Helpers, err = helperIDs(reg, splitList(*helpers)); err != nil {
+		fmt.Fprintf(stderr, "bpfmatrix probe: %v\n", err)
+		return exitBadArgs
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	p, err := probe.New(reg, opts)
+	if errors.Is(err, registry.ErrUnknownProgType) || errors.Is(err, probe.ErrUnknownVariant) {
+		fmt.Fprintf(stderr, "bpfmatrix %v\n", err)
+		return exitBadArgs
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "bpfmatrix %v\n", err)
+		return exitNo
+	}
+
+	rep := probe.Report{Facts: p.Facts()}
+	var emit func(probe.Result) error
+	var tw *tabwriter.Writer
+	switch *format {
+	case "json":
+		emit = func(r probe.Result) error {
+			rep.Results = append(rep.Results, r)
+			return nil
+		}
+	default:
+		writeFacts(stdout, rep.Facts)
+		tw = tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "RELEASE\tPROG TYPE\tVARIANT\tID\tHELPER\tOUTCOME\tDETAIL")
+		emit = func(r probe.Result) error {
+			rep.Results = append(rep.Results, r)
+			name := r.Helper
+			if name == "" {
+				name = "-"
+			}
+			_, err := fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n",
+				rep.Kernel.Release, r.ProgType, r.Variant, r.HelperID, name, r.Outcome, r.Detail)
+			return err
+		}
+	}
+	if err := p.Run(ctx, emit); err != nil {
+		fmt.Fprintf(stderr, "bpfmatrix %v\n", err)
+		return exitNo
+	}
+	if tw != nil {
+		if err := tw.Flush(); err != nil {
+			fmt.Fprintf(stderr, "bpfmatrix probe: %v\n", err)
+			return exitNo
+		}
+	} else {
+		if rep.Results == nil {
+			rep.Results = []probe.Result{}
+		}
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(rep); err != nil {
+			fmt.Fprintf(stderr, "bpfmatrix probe: %v\n", err)
+			return exitNo
+		}
+	}
+	if unclassified := summarizeProbe(stderr, &rep, p.Stats()); unclassified > 0 {
+		return exitNo
+	}
+	return exitOK
+}
+
+// splitList splits a comma-separated flag value, dropping empty items.
+func splitList(s string) []string {
+	var out []string
+	for _, item := range strings.Split(s, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
+}
+
+// helperIDs resolves --helper items: registry names, or raw ids (which may be ids the registry
+// does not hold, such as one past the kernel's last).
+func helperIDs(reg *registry.Registry, items []string) ([]int, error) {
+	var ids []int
+	for _, item := range items {
+		if id, err := strconv.Atoi(item); err == nil {
+			if id <= 0 {
+				return nil, fmt.Errorf("helper id %d: ids start at 1", id)
+			}
+			ids = append(ids, id)
+			continue
+		}
+		h, err := reg.Find(item)
+		if err != nil {
+			return nil, err
+		}
+		ids = append(ids, h.ID)
+	}
+	return ids, nil
+}
+
+// writeFacts prints the kernel facts above the table.
+func writeFacts(w io.Writer, f probe.Facts) {
+	version := f.Kernel.Version
+	if version == "" {
+		version = "version unknown"
+	}
+	fmt.Fprintf(w, "kernel %s (%s)\n", f.Kernel.Release, version)
+	if n := len(f.BTFHelperIDs); n > 0 {
+		fmt.Fprintf(w, "BTF enum bpf_func_id: %d helper ids, %d..%d\n", n, f.BTFHelperIDs[0], f.BTFHelperIDs[n-1])
+	} else {
+		fmt.Fprintln(w, "BTF enum bpf_func_id: not available (kernel without BTF)")
+	}
+	usable, total := 0, 0
+	var refused []string
+	for _, pt := range f.ProgTypes {
+		for _, v := range pt.Variants {
+			total++
+			if v.Usable {
+				usable++
+				continue
+			}
+			refused = append(refused, fmt.Sprintf("  %s/%s: %s", pt.Name, v.Name, v.Reason))
+		}
+	}
+	fmt.Fprintf(w, "variants: %d of %d load\n", usable, total)
+	for _, r := range refused {
+		fmt.Fprintln(w, r)
+	}
+	fmt.Fprintln(w)
+}
+
+// summarizeProbe writes the outcome counts to w, and every unclassified answer with its log, and
+// returns how many answers were unclassified.
+func summarizeProbe(w io.Writer, rep *probe.Report, stats probe.Stats) int {
+	counts := map[string]int{}
+	var unclassified []probe.Result
+	for _, r := range rep.Results {
+		counts[r.Outcome]++
+		if r.Outcome == probe.Unclassified {
+			unclassified = append(unclassified, r)
+		}
+	}
+	var parts []string
+	for _, o := range probe.Outcomes {
+		parts = append(parts, fmt.Sprintf("%s %d", o, counts[o]))
+	}
+	fmt.Fprintf(w, "bpfmatrix probe: %s: %d results, %d loads in %.2fs: %s\n",
+		rep.Kernel.Release, len(rep.Results), stats.Loads, stats.Duration.Seconds(), strings.Join(parts, ", "))
+	if len(unclassified) > 0 {
+		fmt.Fprintf(w, "\n!!! %d UNCLASSIFIED results: the verifier said something no classifier rule knows.\n", len(unclassified))
+		fmt.Fprintln(w, "!!! Add a rule (probe/classify.go) and the log as golden testdata; nothing was guessed.")
+		for _, r := range unclassified {
+			fmt.Fprintf(w, "!!! %s/%s id %d (%s): %s\n%s\n", r.ProgType, r.Variant, r.HelperID, r.Helper, r.Detail, indent(r.Log))
+		}
+	}
+	return len(unclassified)
+}
+
+func indent(s string) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	for i, l := range lines {
+		lines[i] = "      " + l
+	}
+	return strings.Join(lines, "\n")
+}

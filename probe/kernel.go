@@ -1,0 +1,110 @@
+package probe
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/cilium/ebpf/btf"
+)
+
+// vmlinuxBTF is where the kernel publishes its own BTF (CONFIG_DEBUG_INFO_BTF, every Debian
+// kernel since 5.10).
+const vmlinuxBTF = "/sys/kernel/btf/vmlinux"
+
+// kernelBTF holds what the probe needs from the kernel's BTF, read once: the helper ids and the
+// program and attach type names the kernel defines, and a way to resolve attach targets.
+type kernelBTF struct {
+	spec *btf.Spec
+	// helperIDs are the values of enum bpf_func_id other than BPF_FUNC_unspec and
+	// __BPF_FUNC_MAX_ID: the ids this kernel knows.
+	helperIDs []int
+	// maxID is __BPF_FUNC_MAX_ID, one past the kernel's last helper id.
+	maxID int
+	// helperNames maps an id to its enum name without BPF_FUNC_, for ids the registry lacks.
+	helperNames map[int]string
+	progTypes   map[string]uint32 // BPF_PROG_TYPE_* names
+	attachTypes map[string]uint32 // BPF_* names of enum bpf_attach_type
+}
+
+// readKernelBTF parses the running kernel's BTF. A kernel without BTF yields (nil, nil): probes
+// of variants that need an attach target then report that as their reason.
+func readKernelBTF() (*kernelBTF, error) {
+	if _, err := os.Stat(vmlinuxBTF); errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	spec, err := btf.LoadSpec(vmlinuxBTF)
+	if err != nil {
+		return nil, fmt.Errorf("read kernel BTF: %w", err)
+	}
+	k := &kernelBTF{spec: spec, helperNames: map[int]string{}}
+
+	funcIDs, err := k.enum("bpf_func_id")
+	if err != nil {
+		return nil, err
+	}
+	for _, v := range funcIDs.Values {
+		switch {
+		case v.Name == "__BPF_FUNC_MAX_ID":
+			k.maxID = int(v.Value)
+		case v.Name == "BPF_FUNC_unspec":
+		default:
+			k.helperIDs = append(k.helperIDs, int(v.Value))
+			k.helperNames[int(v.Value)] = strings.TrimPrefix(v.Name, "BPF_FUNC_")
+		}
+	}
+	sort.Ints(k.helperIDs)
+	if k.maxID == 0 && len(k.helperIDs) > 0 {
+		k.maxID = k.helperIDs[len(k.helperIDs)-1] + 1
+	}
+	if k.progTypes, err = k.enumValues("bpf_prog_type"); err != nil {
+		return nil, err
+	}
+	if k.attachTypes, err = k.enumValues("bpf_attach_type"); err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
+func (k *kernelBTF) enum(name string) (*btf.Enum, error) {
+	var e *btf.Enum
+	if err := k.spec.TypeByName(name, &e); err != nil {
+		return nil, fmt.Errorf("kernel BTF: enum %s: %w", name, err)
+	}
+	return e, nil
+}
+
+func (k *kernelBTF) enumValues(name string) (map[string]uint32, error) {
+	e, err := k.enum(name)
+	if err != nil {
+		return nil, err
+	}
+	m := make(map[string]uint32, len(e.Values))
+	for _, v := range e.Values {
+		m[v.Name] = uint32(v.Value)
+	}
+	return m, nil
+}
+
+// typeID returns the BTF id of the type called name whose kind matches want (a *btf.Func,
+// *btf.Typedef or *btf.Struct). Names are not unique across kinds: bpf_iter_task is both a
+// struct (the open-coded iterator) and the function an iter program attaches to.
+func typeID[T btf.Type](k *kernelBTF, name string) (btf.TypeID, T, bool) {
+	var zero T
+	types, err := k.spec.AnyTypesByName(name)
+	if err != nil {
+		return 0, zero, false
+	}
+	for _, t := range types {
+		if tt, ok := t.(T); ok {
+			id, err := k.spec.TypeID(t)
+			if err != nil {
+				continue
+			}
+			return id, tt, true
+		}
+	}
+	return 0, zero, false
+}

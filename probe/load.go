@@ -1,0 +1,159 @@
+package probe
+
+import (
+	"errors"
+	"runtime"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// progLoadAttr is the BPF_PROG_LOAD member of the kernel's union bpf_attr, up to attach_prog_fd
+// (5.5). Later members (core relocations, fd_array, log_true_size, tokens) are left out: the
+// kernel treats a shorter attr as zero-filled, and every kernel from 5.10 on accepts this size.
+type progLoadAttr struct {
+	progType           uint32
+	insnCnt            uint32
+	insns              uint64
+	license            uint64
+	logLevel           uint32
+	logSize            uint32
+	logBuf             uint64
+	kernVersion        uint32
+	progFlags          uint32
+	progName           [16]byte
+	progIfindex        uint32
+	expectedAttachType uint32
+	progBTFFD          uint32
+	funcInfoRecSize    uint32
+	funcInfo           uint64
+	funcInfoCnt        uint32
+	lineInfoRecSize    uint32
+	lineInfo           uint64
+	lineInfoCnt        uint32
+	attachBTFID        uint32
+	attachProgFD       uint32
+	_                  uint32 // core_relo_cnt; keeps the size a multiple of 8
+}
+
+// Licenses of probe programs. Any non-GPL string works for the second; "MIT" is what a typical
+// permissively licensed BPF library would declare.
+var (
+	licenseGPL    = []byte("GPL\x00")
+	licenseNonGPL = []byte("MIT\x00")
+)
+
+// program is everything BPF_PROG_LOAD needs except the instructions and the license.
+type program struct {
+	progType     uint32
+	attachType   uint32
+	attachBTFID  uint32
+	attachProgFD uint32
+	flags        uint32
+	btfFD        uint32
+	funcInfo     []byte // one bpf_func_info record, or nil
+}
+
+// loadResult is what one BPF_PROG_LOAD said.
+type loadResult struct {
+	errno unix.Errno // 0 when the program loaded
+	log   string
+}
+
+// loadStats counts syscalls of one worker; see Stats.
+type loadStats struct {
+	loads       int // completed BPF_PROG_LOAD calls that produced an answer
+	retries     int // EAGAIN / EINTR repeats
+	logRetries  int // ENOSPC repeats with a bigger buffer
+	maxLogBytes int // longest log seen
+}
+
+// maxSignalRetries bounds EAGAIN/EINTR repeats of one load. Go's runtime preempts goroutines
+// with signals, and a signal arriving during verification makes the kernel give up with EAGAIN;
+// a handful of repeats per thousand loads is normal, an endless stream is not.
+const maxSignalRetries = 1000
+
+// maxLogSize is the largest log buffer tried after ENOSPC: the kernel caps log_size at 16 MiB
+// (UINT_MAX >> 8 on older kernels).
+const maxLogSize = 16 << 20
+
+// loader runs BPF_PROG_LOAD with one reusable log buffer; it is owned by one goroutine.
+type loader struct {
+	logBuf []byte
+	stats  loadStats
+}
+
+func newLoader(logSize int) *loader {
+	return &loader{logBuf: make([]byte, logSize)}
+}
+
+// load loads insns (already marshalled) as prog, reads the level-1 log, and closes the program at
+// once when the kernel accepted it.
+func (l *loader) load(prog *program, insns []byte, gpl bool) loadResult {
+	_, res := l.loadFD(prog, insns, gpl, false)
+	return res
+}
+
+// loadFD is load that, when keep is set, returns the program's fd open instead of closing it
+// (-1 when the load failed). Only the ext variant's target program is kept, for the duration of
+// a probe run.
+func (l *loader) loadFD(prog *program, insns []byte, gpl, keep bool) (int, loadResult) {
+	license := licenseNonGPL
+	if gpl {
+		license = licenseGPL
+	}
+	signalRetries := 0
+	for {
+		l.logBuf[0] = 0 // a load refused before the verifier ran leaves the buffer untouched
+		attr := progLoadAttr{
+			progType:           prog.progType,
+			insnCnt:            uint32(len(insns) / 8),
+			insns:              uint64(uintptr(unsafe.Pointer(&insns[0]))),
+			license:            uint64(uintptr(unsafe.Pointer(&license[0]))),
+			logLevel:           1,
+			logSize:            uint32(len(l.logBuf)),
+			logBuf:             uint64(uintptr(unsafe.Pointer(&l.logBuf[0]))),
+			progFlags:          prog.flags,
+			expectedAttachType: prog.attachType,
+			attachBTFID:        prog.attachBTFID,
+			attachProgFD:       prog.attachProgFD,
+		}
+		if prog.funcInfo != nil {
+			attr.progBTFFD = prog.btfFD
+			attr.funcInfoRecSize = uint32(len(prog.funcInfo))
+			attr.funcInfo = uint64(uintptr(unsafe.Pointer(&prog.funcInfo[0])))
+			attr.funcInfoCnt = 1
+		}
+		fd, _, errno := unix.Syscall(unix.SYS_BPF, unix.BPF_PROG_LOAD, uintptr(unsafe.Pointer(&attr)), unsafe.Sizeof(attr))
+		runtime.KeepAlive(insns)
+		runtime.KeepAlive(license)
+		runtime.KeepAlive(prog)
+		if errno == 0 && !keep {
+			unix.Close(int(fd))
+		}
+		switch {
+		case errors.Is(errno, unix.EAGAIN) || errors.Is(errno, unix.EINTR):
+			l.stats.retries++
+			signalRetries++
+			if signalRetries < maxSignalRetries {
+				continue
+			}
+		case errors.Is(errno, unix.ENOSPC) && len(l.logBuf) < maxLogSize:
+			// The log did not fit; the classification needs all of it.
+			l.stats.logRetries++
+			l.logBuf = make([]byte, min(len(l.logBuf)*16, maxLogSize))
+			continue
+		}
+		l.stats.loads++
+		n := 0
+		for n < len(l.logBuf) && l.logBuf[n] != 0 {
+			n++
+		}
+		l.stats.maxLogBytes = max(l.stats.maxLogBytes, n)
+		res := loadResult{errno: errno, log: string(l.logBuf[:n])}
+		if errno != 0 {
+			return -1, res
+		}
+		return int(fd), res
+	}
+}

@@ -1,0 +1,356 @@
+package probe
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/bpfmatrix/bpfmatrix/registry"
+)
+
+func testRegistry(t testing.TB) *registry.Registry {
+	t.Helper()
+	reg, err := registry.Load("testdata/registry.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return reg
+}
+
+func requireRoot(t testing.TB) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("probing loads BPF programs, which needs root")
+	}
+}
+
+// hostProbe is one full probe of the running kernel, shared by the tests that only read it.
+var hostProbe struct {
+	once   sync.Once
+	report *Report
+	stats  Stats
+	err    error
+}
+
+func fullHostProbe(t *testing.T) *Report {
+	t.Helper()
+	requireRoot(t)
+	hostProbe.once.Do(func() {
+		p, err := New(testRegistry(t), Options{})
+		if err != nil {
+			hostProbe.err = err
+			return
+		}
+		rep := &Report{Facts: p.Facts()}
+		hostProbe.err = p.Run(context.Background(), func(r Result) error {
+			rep.Results = append(rep.Results, r)
+			return nil
+		})
+		hostProbe.report, hostProbe.stats = rep, p.Stats()
+	})
+	if hostProbe.err != nil {
+		t.Fatal(hostProbe.err)
+	}
+	return hostProbe.report
+}
+
+// variantInfo finds a variant's facts in a report.
+func variantInfo(t *testing.T, f Facts, progType, variant string) VariantInfo {
+	t.Helper()
+	for _, pt := range f.ProgTypes {
+		if pt.Name != progType {
+			continue
+		}
+		for _, v := range pt.Variants {
+			if v.Name == variant {
+				return v
+			}
+		}
+	}
+	t.Fatalf("no facts for %s/%s", progType, variant)
+	return VariantInfo{}
+}
+
+func find(rep *Report, progType, variant string, id int) (Result, bool) {
+	for _, r := range rep.Results {
+		if r.ProgType == progType && r.Variant == variant && r.HelperID == id {
+			return r, true
+		}
+	}
+	return Result{}, false
+}
+
+// TestKnownAnswers checks answers that follow from the kernel's source on every kernel the probe
+// targets (5.10 and later), loading real programs into the running kernel. A variant the running
+// kernel cannot load makes its cases skip with the kernel's reason.
+func TestKnownAnswers(t *testing.T) {
+	rep := fullHostProbe(t)
+	maxID := 0
+	for _, id := range rep.BTFHelperIDs {
+		maxID = max(maxID, id+1)
+	}
+	if maxID == 0 {
+		t.Fatal("no helper ids in the kernel's BTF")
+	}
+	offered := []string{Supported, GPLOnly}
+	tests := []struct {
+		name              string
+		progType, variant string
+		id                int
+		want              []string
+	}{
+		{"probe_read not offered to socket_filter", "socket_filter", "socket_filter", 4, []string{NotForType}},
+		{"probe_read offered to kprobe", "kprobe", "kprobe", 4, offered},
+		{"probe_read is GPL-only in kprobe", "kprobe", "kprobe", 4, []string{GPLOnly}},
+		{"trace_printk is GPL-only in kprobe", "kprobe", "kprobe", 6, []string{GPLOnly}},
+		{"ktime_get_ns for everyone", "socket_filter", "socket_filter", 5, []string{Supported}},
+		{"one past the last id is unknown", "socket_filter", "socket_filter", maxID, []string{UnknownID}},
+		{"one past the last id is unknown in tp_btf too", "tracing", "tp_btf", maxID, []string{UnknownID}},
+		{"d_path refused for a tracepoint target", "tracing", "tp_btf", 147, []string{NotForTarget}},
+		{"copy_from_user needs a sleepable tp_btf", "tracing", "tp_btf", 148, []string{SleepableOnly}},
+		{"copy_from_user needs a sleepable iter", "tracing", "iter", 148, []string{SleepableOnly}},
+		{"copy_from_user in a sleepable iter", "tracing", "iter.s", 148, []string{Supported}},
+		{"copy_from_user in a syscall program", "syscall", "syscall", 148, []string{Supported}},
+		{"ktime_get_ns in fentry", "tracing", "fentry", 5, []string{Supported}},
+		{"ktime_get_ns in lsm (GPL programs only)", "lsm", "lsm", 5, []string{Supported}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if v := variantInfo(t, rep.Facts, tt.progType, tt.variant); !v.Usable {
+				t.Skipf("this kernel does not load %s/%s programs: %s", tt.progType, tt.variant, v.Reason)
+			}
+			r, ok := find(rep, tt.progType, tt.variant, tt.id)
+			if !ok {
+				t.Fatalf("no result for %s/%s id %d", tt.progType, tt.variant, tt.id)
+			}
+			if !slices.Contains(tt.want, r.Outcome) {
+				t.Fatalf("%s/%s id %d: %s (%s), want %s", tt.progType, tt.variant, tt.id, r.Outcome, r.Detail, strings.Join(tt.want, " or "))
+			}
+		})
+	}
+}
+
+// TestHostProbeCoverage checks the shape of a full probe: every variant is in the facts, every
+// (variant, id) pair has exactly one result, in order, and no log went unclassified.
+func TestHostProbeCoverage(t *testing.T) {
+	rep := fullHostProbe(t)
+	maxID := rep.BTFHelperIDs[len(rep.BTFHelperIDs)-1] + 1
+	lastID := max(211, maxID)
+
+	var variants []string
+	for _, pt := range rep.ProgTypes {
+		for _, v := range pt.Variants {
+			variants = append(variants, pt.Name+"/"+v.Name)
+		}
+	}
+	if !slices.Equal(variants, VariantNames()) {
+		t.Errorf("facts list variants\n%v\nwant\n%v", variants, VariantNames())
+	}
+	if want := len(variants) * lastID; len(rep.Results) != want {
+		t.Fatalf("%d results, want %d (%d variants x ids 1..%d)", len(rep.Results), want, len(variants), lastID)
+	}
+	for i, r := range rep.Results {
+		wantVariant, wantID := variants[i/lastID], i%lastID+1
+		if r.ProgType+"/"+r.Variant != wantVariant || r.HelperID != wantID {
+			t.Fatalf("result %d is %s/%s id %d, want %s id %d", i, r.ProgType, r.Variant, r.HelperID, wantVariant, wantID)
+		}
+		if !slices.Contains(Outcomes, r.Outcome) {
+			t.Errorf("%s/%s id %d: outcome %q is not an outcome word", r.ProgType, r.Variant, r.HelperID, r.Outcome)
+		}
+		if r.Outcome == Unclassified {
+			t.Errorf("UNCLASSIFIED %s/%s id %d: %s\n%s", r.ProgType, r.Variant, r.HelperID, r.Detail, r.Log)
+		}
+		if r.Detail == "" {
+			t.Errorf("%s/%s id %d: %s without detail", r.ProgType, r.Variant, r.HelperID, r.Outcome)
+		}
+	}
+}
+
+// TestUsableVariantsAnswer checks that the variants the issue names give real answers where the
+// kernel loads them, and that variants it refuses say why in every row, without further loads.
+func TestUsableVariantsAnswer(t *testing.T) {
+	rep := fullHostProbe(t)
+	supported := map[string]int{}
+	for _, r := range rep.Results {
+		if r.Outcome == Supported || r.Outcome == GPLOnly {
+			supported[r.ProgType+"/"+r.Variant]++
+		}
+	}
+	for _, pt := range rep.ProgTypes {
+		for _, v := range pt.Variants {
+			name := pt.Name + "/" + v.Name
+			t.Run(name, func(t *testing.T) {
+				if !v.Usable {
+					if v.Reason == "" {
+						t.Fatal("unusable variant without a reason")
+					}
+					for _, r := range rep.Results {
+						if r.ProgType == pt.Name && r.Variant == v.Name && (r.Outcome != Inconclusive || r.Detail != v.Reason) {
+							t.Fatalf("id %d: %s (%s), want inconclusive with the variant's reason %q", r.HelperID, r.Outcome, r.Detail, v.Reason)
+						}
+					}
+					t.Skipf("this kernel does not load %s programs: %s", name, v.Reason)
+				}
+				if supported[name] == 0 {
+					t.Fatalf("%s loads but offers no helper", name)
+				}
+			})
+		}
+	}
+}
+
+// TestBTFAgreesWithVerifier cross-checks two independent records of which helper ids exist: the
+// kernel's BTF enum and the verifier's answers.
+func TestBTFAgreesWithVerifier(t *testing.T) {
+	rep := fullHostProbe(t)
+	inBTF := map[int]bool{}
+	for _, id := range rep.BTFHelperIDs {
+		inBTF[id] = true
+	}
+	for _, r := range rep.Results {
+		if r.Outcome == Inconclusive {
+			continue
+		}
+		if inBTF[r.HelperID] == (r.Outcome == UnknownID) {
+			t.Errorf("%s/%s id %d: %s (%s), but the id is in BTF: %v", r.ProgType, r.Variant, r.HelperID, r.Outcome, r.Detail, inBTF[r.HelperID])
+		}
+	}
+}
+
+// TestMinimalLoadsEqualEveryPair checks that the load-saving strategy gives the answers of
+// loading every pair with GPL and then, where supported, without: sentinel ids, skipped
+// variants, non-GPL first. Details must match too, except for refusals before verification,
+// which the saving strategy words per variant.
+func TestMinimalLoadsEqualEveryPair(t *testing.T) {
+	rep := fullHostProbe(t)
+	p, err := New(testRegistry(t), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.strategy = everyPair
+	i := 0
+	err = p.Run(context.Background(), func(r Result) error {
+		m := rep.Results[i]
+		i++
+		if m.HelperID != r.HelperID || m.Variant != r.Variant || m.ProgType != r.ProgType {
+			return fmt.Errorf("result %d: %s/%s id %d, want %s/%s id %d", i, r.ProgType, r.Variant, r.HelperID, m.ProgType, m.Variant, m.HelperID)
+		}
+		if m.Outcome != r.Outcome || (r.Outcome != Inconclusive && m.Detail != r.Detail) {
+			t.Errorf("%s/%s id %d: minimal %s (%s), every pair %s (%s)", r.ProgType, r.Variant, r.HelperID, m.Outcome, m.Detail, r.Outcome, r.Detail)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	every := p.Stats()
+	t.Logf("minimal: %d loads; every pair: %d loads", hostProbe.stats.Loads, every.Loads)
+	if hostProbe.stats.Loads >= every.Loads {
+		t.Errorf("the minimal strategy took %d loads, every pair %d", hostProbe.stats.Loads, every.Loads)
+	}
+}
+
+func TestOptions(t *testing.T) {
+	requireRoot(t)
+	reg := testRegistry(t)
+	tests := []struct {
+		name    string
+		opts    Options
+		wantErr error
+		want    []string // variants probed
+	}{
+		{name: "unknown type", opts: Options{ProgTypes: []string{"kprobes"}}, wantErr: registry.ErrUnknownProgType},
+		{name: "unknown variant", opts: Options{ProgTypes: []string{"tracing/fentri"}}, wantErr: ErrUnknownVariant},
+		{name: "bad id", opts: Options{Helpers: []int{0}}, wantErr: registry.ErrUnknownHelper},
+		{name: "one type", opts: Options{ProgTypes: []string{"cgroup_sockopt"}}, want: []string{"cgroup_sockopt/getsockopt", "cgroup_sockopt/setsockopt"}},
+		{name: "one variant", opts: Options{ProgTypes: []string{"tracing/iter.s", "xdp"}}, want: []string{"xdp/xdp", "tracing/iter.s"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.opts.Helpers = append(tt.opts.Helpers, 5)
+			rep, err := Probe(context.Background(), reg, tt.opts)
+			if tt.wantErr != nil {
+				if !errors.Is(err, tt.wantErr) {
+					t.Fatalf("error = %v, want %v", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, r := range rep.Results {
+				if r.HelperID != 5 || r.Helper != "ktime_get_ns" {
+					t.Errorf("result for id %d (%q), want only ktime_get_ns", r.HelperID, r.Helper)
+				}
+				got = append(got, r.ProgType+"/"+r.Variant)
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Fatalf("probed %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestRunStops(t *testing.T) {
+	requireRoot(t)
+	p, err := New(testRegistry(t), Options{ProgTypes: []string{"kprobe", "xdp"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := errors.New("enough")
+	n := 0
+	err = p.Run(context.Background(), func(Result) error {
+		if n++; n == 10 {
+			return stop
+		}
+		return nil
+	})
+	if !errors.Is(err, stop) || n != 10 {
+		t.Fatalf("emit error: Run returned %v after %d results, want %v after 10", err, n, stop)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	n = 0
+	err = p.Run(ctx, func(Result) error {
+		if n++; n == 10 {
+			cancel()
+		}
+		return nil
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled: Run returned %v after %d results, want context.Canceled", err, n)
+	}
+}
+
+// TestSmallLogBufferGrows starts with a log buffer too small for any verifier log: every load
+// that fails with ENOSPC must be repeated with a bigger one and give the same answers.
+func TestSmallLogBufferGrows(t *testing.T) {
+	requireRoot(t)
+	reg := testRegistry(t)
+	opts := Options{ProgTypes: []string{"kprobe", "tracing/tp_btf", "socket_filter"}, Helpers: []int{1, 4, 5, 147, 148, 212}}
+	collect := func(logSize int) ([]Result, Stats) {
+		p, err := newProber(reg, opts, logSize)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []Result
+		if err := p.Run(context.Background(), func(r Result) error { out = append(out, r); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		return out, p.Stats()
+	}
+	want, _ := collect(defaultLogSize)
+	got, stats := collect(16)
+	if stats.LogRetries == 0 {
+		t.Fatal("no load was repeated for a 16-byte log buffer")
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("answers with a 16-byte first buffer differ:\n%v\nwant\n%v", got, want)
+	}
+}
