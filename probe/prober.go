@@ -164,6 +164,9 @@ type Prober struct {
 	variants []*variant
 	ids      []int
 	maxID    int // __BPF_FUNC_MAX_ID from BTF, 0 when unknown
+	// btfNames names ids from the kernel's own enum bpf_func_id; they name results when the
+	// prober runs without a registry (the guest agent, whose build leaves the table out).
+	btfNames map[int]string
 	logSize  int
 	strategy strategy
 	insns    map[progKey][]byte // marshalled probe programs
@@ -177,15 +180,14 @@ const defaultLogSize = 4 << 10
 
 // New reads the running kernel's release and BTF, selects the variants and helper ids to probe,
 // and learns, with one trivial program per variant (two where the license matters), which
-// variants this kernel loads at all. Nothing stays loaded when it returns.
+// variants this kernel loads at all. Nothing stays loaded when it returns. reg may be nil (the
+// guest agent's build has no table): the ids are then 1 up to the kernel's BTF
+// __BPF_FUNC_MAX_ID and results are named after the kernel's enum bpf_func_id.
 func New(reg *registry.Registry, opts Options) (*Prober, error) {
 	return newProber(reg, opts, defaultLogSize)
 }
 
 func newProber(reg *registry.Registry, opts Options, logSize int) (*Prober, error) {
-	if reg == nil {
-		return nil, errors.New("probe: no registry")
-	}
 	specs, err := selectVariants(opts.ProgTypes)
 	if err != nil {
 		return nil, fmt.Errorf("probe: %w", err)
@@ -220,6 +222,10 @@ func newProber(reg *registry.Registry, opts Options, logSize int) (*Prober, erro
 	if kbtf != nil {
 		p.facts.BTFHelperIDs = kbtf.helperIDs
 		p.maxID = kbtf.maxID
+		p.btfNames = kbtf.helperNames
+	}
+	if reg == nil && kbtf == nil {
+		return nil, errors.New("probe: no registry and no kernel BTF: nothing says which helper ids to ask")
 	}
 	p.ids = p.selectIDs(kbtf)
 	p.insns = map[progKey][]byte{}
@@ -330,8 +336,10 @@ func (p *Prober) selectIDs(k *kernelBTF) []int {
 		return slices.Compact(ids)
 	}
 	last := 0
-	for _, h := range p.reg.Helpers() {
-		last = max(last, h.ID)
+	if p.reg != nil {
+		for _, h := range p.reg.Helpers() {
+			last = max(last, h.ID)
+		}
 	}
 	if k != nil {
 		last = max(last, k.maxID)
@@ -682,7 +690,9 @@ func (p *Prober) Run(ctx context.Context, emit func(Result) error) error {
 
 func (p *Prober) newResult(v *variant, id int) Result {
 	r := Result{HelperID: id, ProgType: v.spec.progType, Variant: v.spec.name}
-	if h, ok := p.reg.ByID(id); ok {
+	if p.reg == nil {
+		r.Helper = p.btfNames[id]
+	} else if h, ok := p.reg.ByID(id); ok {
 		r.Helper = h.Name
 	}
 	return r

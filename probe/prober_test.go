@@ -354,3 +354,39 @@ func TestSmallLogBufferGrows(t *testing.T) {
 		t.Fatalf("answers with a 16-byte first buffer differ:\n%v\nwant\n%v", got, want)
 	}
 }
+
+// TestWithoutRegistry probes the way the guest agent does, with no helper table: the ids must
+// run to the kernel's last plus one and the names must be the kernel's own, which for every id
+// both know equal the registry's.
+func TestWithoutRegistry(t *testing.T) {
+	requireRoot(t)
+	reg, err := registry.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := New(nil, Options{ProgTypes: []string{"socket_filter"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	facts := p.Facts()
+	if len(facts.BTFHelperIDs) == 0 {
+		t.Skip("the running kernel has no BTF; without BTF the prober needs a registry")
+	}
+	last := facts.BTFHelperIDs[len(facts.BTFHelperIDs)-1]
+	var got []Result
+	if err := p.Run(context.Background(), func(r Result) error { got = append(got, r); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != last+1 {
+		t.Fatalf("%d results, want ids 1..%d", len(got), last+1)
+	}
+	for _, r := range got {
+		h, ok := reg.ByID(r.HelperID)
+		switch {
+		case r.HelperID == last+1 && r.Helper != "":
+			t.Errorf("id %d past the kernel's last is named %q", r.HelperID, r.Helper)
+		case ok && r.HelperID <= last && r.Helper != h.Name:
+			t.Errorf("id %d: kernel BTF names it %q, the registry %q", r.HelperID, r.Helper, h.Name)
+		}
+	}
+}
