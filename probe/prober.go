@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cilium/ebpf/btf"
@@ -537,6 +538,10 @@ func (p *Prober) addStats(l *loader) {
 	p.stats.MaxLogBytes = max(p.stats.MaxLogBytes, l.stats.maxLogBytes)
 }
 
+// chunkSize is the number of pairs a worker takes at a time: small enough that results stream
+// out steadily, large enough that hand-offs cost nothing next to the loads.
+const chunkSize = 64
+
 // pair is one (variant, helper id) to answer.
 type pair struct {
 	v      *variant
@@ -598,10 +603,13 @@ func (p *Prober) Run(ctx context.Context, emit func(Result) error) error {
 		p.sentinels(first, pairs)
 	}
 
+	// Workers take the pairs in chunks: a channel hand-off per pair cost more than a load's
+	// user-space work in a single-vCPU TCG guest, where every futex is an emulated syscall.
 	workers := p.opts.Workers
 	p.stats.Workers = workers
-	jobs := make(chan int)
-	finished := make(chan int, workers)
+	nChunks := (len(pairs) + chunkSize - 1) / chunkSize
+	var nextChunk atomic.Int64
+	finished := make(chan int, nChunks)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	loaders := make([]*loader, workers)
@@ -615,43 +623,31 @@ func (p *Prober) Run(ctx context.Context, emit func(Result) error) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := range jobs {
-				p.answer(l, &pairs[i])
-				select {
-				case finished <- i:
-				case <-ctx.Done():
+			for ctx.Err() == nil {
+				c := int(nextChunk.Add(1) - 1)
+				if c >= nChunks {
 					return
 				}
+				for i := c * chunkSize; i < min((c+1)*chunkSize, len(pairs)); i++ {
+					if !pairs[i].done {
+						p.answer(l, &pairs[i])
+					}
+				}
+				finished <- c // buffered for every chunk: never blocks
 			}
 		}()
 	}
-	go func() {
-		defer close(jobs)
-		for i := range pairs {
-			if pairs[i].done {
-				continue
-			}
-			select {
-			case jobs <- i:
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
 
-	ready := make([]bool, len(pairs))
+	ready := make([]bool, nChunks)
 	counts := map[string]int{}
 	var runErr error
-	for next := 0; next < len(pairs); {
-		if !pairs[next].done && !ready[next] {
+	for next := 0; next < len(pairs) && runErr == nil; {
+		if c := next / chunkSize; !ready[c] {
 			select {
-			case i := <-finished:
-				ready[i] = true
+			case done := <-finished:
+				ready[done] = true
 			case <-ctx.Done():
 				runErr = ctx.Err()
-			}
-			if runErr != nil {
-				break
 			}
 			continue
 		}
