@@ -1,0 +1,320 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/bpfmatrix/bpfmatrix/vmimages"
+)
+
+func init() {
+	register(&command{name: "kernels", summary: "list or fetch the kernel images of kernels.yaml", run: runKernels})
+}
+
+const kernelsUsage = `usage:
+  bpfmatrix kernels list  [--kernels-file F] [--format table|json] [--cache-dir D]
+  bpfmatrix kernels fetch [NAME...] [--update] [--offline] [--kernels-file F] [--cache-dir D]
+
+list shows each kernel of kernels.yaml with its pin in kernels.lock and whether the pinned image
+is cached. fetch downloads the pinned images (all kernels, or the NAMEs given) and pins kernels
+that have no pin yet; --update moves the pins to the newest builds, --offline refuses to download.
+The Debian archive comes from this machine's apt configuration, or from ` + vmimages.EnvDebianMirror + `
+(and ` + vmimages.EnvDebianSecurityMirror + `) on machines whose apt is not Debian's.
+`
+
+func runKernels(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprint(stderr, kernelsUsage)
+		if len(args) == 0 {
+			return exitBadArgs
+		}
+		return exitOK
+	}
+	switch args[0] {
+	case "list":
+		return runKernelsList(args[1:], stdout, stderr)
+	case "fetch":
+		return runKernelsFetch(args[1:], stdout, stderr)
+	}
+	fmt.Fprintf(stderr, "bpfmatrix kernels: unknown subcommand %q\n%s", args[0], kernelsUsage)
+	return exitBadArgs
+}
+
+// kernelsFlags are the flags every kernels subcommand takes.
+type kernelsFlags struct {
+	file, cacheDir string
+}
+
+func (k *kernelsFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&k.file, "kernels-file", "kernels.yaml", "the kernels file")
+	fs.StringVar(&k.cacheDir, "cache-dir", "", "cache directory (default $XDG_CACHE_HOME/bpfmatrix)")
+}
+
+func runKernelsList(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("kernels list", flag.ContinueOnError)
+	var kf kernelsFlags
+	kf.register(fs)
+	format := fs.String("format", "table", "output format: table or json")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return flagError(err, fs, stderr)
+	}
+	if *format != "table" && *format != "json" {
+		fmt.Fprintf(stderr, "bpfmatrix kernels list: --format %q: use table or json\n", *format)
+		return exitBadArgs
+	}
+	cfg, err := vmimages.LoadConfig(kf.file)
+	if err != nil {
+		fmt.Fprintf(stderr, "bpfmatrix kernels list: %v\n", err)
+		return exitBadArgs
+	}
+	entries, err := cfg.Select(pos)
+	if err != nil {
+		fmt.Fprintf(stderr, "bpfmatrix kernels list: %v\n", err)
+		return exitBadArgs
+	}
+	sts, err := vmimages.Status(kf.cacheDir, entries)
+	if err != nil {
+		fmt.Fprintf(stderr, "bpfmatrix kernels list: %v\n", err)
+		return exitBadArgs
+	}
+	if *format == "json" {
+		type row struct {
+			Name          string `json:"name"`
+			Source        string `json:"source"`
+			Locked        bool   `json:"locked"`
+			Version       string `json:"version,omitempty"`
+			Release       string `json:"release,omitempty"`
+			Package       string `json:"package,omitempty"`
+			DebianVersion string `json:"debian_version,omitempty"`
+			Suite         string `json:"suite,omitempty"`
+			SHA256        string `json:"sha256,omitempty"`
+			Cached        bool   `json:"cached"`
+		}
+		rows := []row{}
+		for _, st := range sts {
+			r := row{Name: st.Entry.Name, Source: st.Entry.Source.Spec(), Cached: st.Cached}
+			if l := st.Locked; l != nil {
+				r.Locked, r.Version, r.Release, r.Package, r.DebianVersion, r.Suite, r.SHA256 = true, l.Version, l.Release, l.Package, l.DebianVersion, l.Suite, l.SHA256
+			}
+			rows = append(rows, r)
+		}
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(rows); err != nil {
+			fmt.Fprintf(stderr, "bpfmatrix kernels list: %v\n", err)
+			return exitNo
+		}
+		return exitOK
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tSOURCE\tVERSION\tRELEASE\tSHA256\tCACHED")
+	for _, st := range sts {
+		version, release, sum, cached := "(not locked)", "-", "-", "no"
+		if l := st.Locked; l != nil {
+			version, release, sum = l.Version, l.Release, short(l.SHA256)
+			if version == "" {
+				version = "-"
+			}
+		}
+		if st.Cached {
+			cached = "yes"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", st.Entry.Name, st.Entry.Source.Spec(), version, release, sum, cached)
+	}
+	tw.Flush()
+	return exitOK
+}
+
+func runKernelsFetch(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("kernels fetch", flag.ContinueOnError)
+	var kf kernelsFlags
+	kf.register(fs)
+	update := fs.Bool("update", false, "resolve the newest builds again and move the pins in kernels.lock")
+	offline := fs.Bool("offline", false, "refuse any download; fail for kernels whose image is not cached")
+	parallel := fs.Int("parallel", 0, "kernels processed at once (default: number of CPUs, at most 4)")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return flagError(err, fs, stderr)
+	}
+	if *update && *offline {
+		fmt.Fprintln(stderr, "bpfmatrix kernels fetch: --update needs the network; it cannot be combined with --offline")
+		return exitBadArgs
+	}
+	cfg, err := vmimages.LoadConfig(kf.file)
+	if err != nil {
+		fmt.Fprintf(stderr, "bpfmatrix kernels fetch: %v\n", err)
+		return exitBadArgs
+	}
+	entries, err := cfg.Select(pos)
+	if err != nil {
+		fmt.Fprintf(stderr, "bpfmatrix kernels fetch: %v\n", err)
+		return exitBadArgs
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	f := &vmimages.Fetcher{CacheDir: kf.cacheDir, Offline: *offline, Update: *update, Parallel: *parallel}
+	var live *liveBoard
+	if isTerminal(stdout) && os.Getenv("CI") == "" {
+		live = newLiveBoard(stdout, entries)
+		f.OnStep = live.step
+	} else {
+		f.Progress = stdout
+	}
+	start := time.Now()
+	images, err := f.Fetch(ctx, entries)
+	if live != nil {
+		live.finish()
+	}
+	var fe *vmimages.FetchError
+	if err != nil && !errors.As(err, &fe) {
+		fmt.Fprintf(stderr, "bpfmatrix kernels fetch: %v\n", err)
+		return exitBadArgs
+	}
+	if len(images) > 0 {
+		fmt.Fprintln(stdout)
+		tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "NAME\tVERSION\tRELEASE\tPACKAGE\tSUITE\tSHA256\tSIZE")
+		for _, img := range images {
+			size := "-"
+			if st, err := os.Stat(img.Path); err == nil {
+				size = fmt.Sprintf("%.1f MB", float64(st.Size())/1e6)
+			}
+			pkg, suite := img.Package, img.Suite
+			if pkg == "" {
+				pkg, suite = "-", "-"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", img.Name, img.Version, img.Release, pkg+" "+img.DebianVersion, suite, short(img.SHA256), size)
+		}
+		tw.Flush()
+	}
+	fmt.Fprintf(stdout, "%d of %d kernels ready in %.1fs\n", len(images), len(entries), time.Since(start).Seconds())
+	if fe != nil {
+		fmt.Fprintf(stderr, "bpfmatrix kernels fetch: %v\n", fe)
+		return exitNo
+	}
+	return exitOK
+}
+
+func flagError(err error, fs *flag.FlagSet, stderr io.Writer) int {
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprint(stderr, kernelsUsage+"\nflags:\n"+flagUsage(fs))
+		return exitOK
+	}
+	fmt.Fprintf(stderr, "bpfmatrix %v\n%s", err, flagUsage(fs))
+	return exitBadArgs
+}
+
+func short(sum string) string {
+	if len(sum) > 12 {
+		return sum[:12]
+	}
+	return sum
+}
+
+// isTerminal reports whether w is a terminal, where progress may redraw lines in place.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
+}
+
+// liveBoard shows one status line per kernel plus one for archive-wide steps, redrawn in place
+// with ANSI cursor movement; warnings are printed above the board and stay.
+type liveBoard struct {
+	w      io.Writer
+	names  []string
+	status map[string]string
+	global string
+	drawn  int
+	width  int
+}
+
+func newLiveBoard(w io.Writer, entries []vmimages.Entry) *liveBoard {
+	b := &liveBoard{w: w, status: map[string]string{}, width: 120}
+	for _, e := range entries {
+		b.names = append(b.names, e.Name)
+		b.status[e.Name] = "waiting"
+	}
+	if f, ok := w.(*os.File); ok {
+		if ws, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ); err == nil && ws.Col > 20 {
+			b.width = int(ws.Col) - 1
+		}
+	}
+	b.draw()
+	return b
+}
+
+func (b *liveBoard) step(s vmimages.Step) {
+	var permanent string
+	switch {
+	case s.Kernel == "" && strings.HasPrefix(s.Message, "warning") || strings.HasPrefix(s.Message, "apt: "):
+		permanent = s.Message
+	case s.Kernel == "":
+		b.global = s.Message
+	case s.Done && s.Err != nil:
+		b.status[s.Kernel] = "FAILED: " + s.Err.Error()
+	case s.Done:
+		b.status[s.Kernel] = "ok " + s.Message
+	default:
+		b.status[s.Kernel] = s.Message
+	}
+	b.clear()
+	if permanent != "" {
+		fmt.Fprintln(b.w, permanent)
+	}
+	b.draw()
+}
+
+func (b *liveBoard) clear() {
+	if b.drawn > 0 {
+		fmt.Fprintf(b.w, "\x1b[%dA", b.drawn)
+	}
+	for i := 0; i < b.drawn; i++ {
+		fmt.Fprint(b.w, "\r\x1b[K\n")
+	}
+	if b.drawn > 0 {
+		fmt.Fprintf(b.w, "\x1b[%dA", b.drawn)
+	}
+	b.drawn = 0
+}
+
+func (b *liveBoard) draw() {
+	lines := []string{}
+	if b.global != "" {
+		lines = append(lines, "archive  "+b.global)
+	}
+	for _, n := range b.names {
+		lines = append(lines, fmt.Sprintf("%-8s %s", n, b.status[n]))
+	}
+	for _, l := range lines {
+		if r := []rune(l); len(r) > b.width {
+			l = string(r[:b.width-1]) + "…"
+		}
+		fmt.Fprintf(b.w, "\r\x1b[K%s\n", l)
+	}
+	b.drawn = len(lines)
+}
+
+// finish leaves the final board on the screen, with full error texts below it.
+func (b *liveBoard) finish() {
+	b.clear()
+	b.width = 1 << 20
+	b.draw()
+}

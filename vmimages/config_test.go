@@ -1,0 +1,162 @@
+package vmimages
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestParseConfig(t *testing.T) {
+	src := `# test
+kernels:
+  - name: "5.10"
+    debian: {series: "5.10"}
+  - name: 6.10            # unquoted: must stay "6.10", not the number 6.1
+    debian:
+      series: 6.10
+      version: 6.10.3
+  - name: mybuild
+    path: ../linux/arch/x86/boot/bzImage
+  - name: withcfg
+    path: {image: /abs/bzImage, config: .config}
+`
+	cfg, err := ParseConfig([]byte(src), "/repo/kernels.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []struct{ name, spec string }{
+		{"5.10", "debian series=5.10"},
+		{"6.10", "debian series=6.10 version=6.10.3"},
+		{"mybuild", "path ../linux/arch/x86/boot/bzImage"},
+		{"withcfg", "path /abs/bzImage config=.config"},
+	}
+	if len(cfg.Entries) != len(want) {
+		t.Fatalf("got %d entries, want %d", len(cfg.Entries), len(want))
+	}
+	for i, w := range want {
+		e := cfg.Entries[i]
+		if e.Name != w.name || e.Source.Spec() != w.spec {
+			t.Errorf("entry %d = %s %q, want %s %q", i, e.Name, e.Source.Spec(), w.name, w.spec)
+		}
+	}
+	if got := cfg.Entries[2].Source.(*PathSource).abs("../linux/x"); got != "/linux/x" {
+		t.Errorf("relative path resolved to %q, want it relative to kernels.yaml", got)
+	}
+	if cfg.Entries[1].Line != 5 {
+		t.Errorf("entry line = %d, want 5", cfg.Entries[1].Line)
+	}
+	if cfg.LockPath() != "/repo/kernels.lock" {
+		t.Errorf("LockPath = %q", cfg.LockPath())
+	}
+}
+
+func TestParseConfigErrors(t *testing.T) {
+	tests := []struct {
+		name, src, want string
+	}{
+		{"empty", "", "kernels.yaml: empty file"},
+		{"not yaml", "kernels: [", "kernels.yaml: yaml:"},
+		{"no kernels key", "other: 1\n", `kernels.yaml:1: unknown key "other"`},
+		{"kernels not a list", "kernels: {a: 1}\n", `kernels.yaml:1: "kernels" must be a list`},
+		{"empty list", "kernels: []\n", `kernels.yaml:1: "kernels" is empty`},
+		{"entry not a mapping", "kernels:\n  - 5.10\n", "kernels.yaml:2: expected a mapping"},
+		{"missing name", "kernels:\n  - debian: {series: \"5.10\"}\n", "kernels.yaml:2: kernel entry without a name"},
+		{"bad name", "kernels:\n  - name: \"a b\"\n    debian: {series: \"5.10\"}\n", `kernels.yaml:2: kernel name "a b"`},
+		{"duplicate name", "kernels:\n  - name: x\n    debian: {series: \"5.10\"}\n  - name: x\n    debian: {series: \"6.1\"}\n", `kernels.yaml:4: kernel "x" is listed twice (first at line 2)`},
+		{"unknown key", "kernels:\n  - name: x\n    debain: {series: \"5.10\"}\n", `kernels.yaml:3: unknown key "debain" (allowed: name, debian, path)`},
+		{"duplicate key", "kernels:\n  - name: x\n    name: y\n    debian: {series: \"5.10\"}\n", `kernels.yaml:3: key "name" given twice`},
+		{"no source", "kernels:\n  - name: x\n", `kernels.yaml:2: kernel "x" has no source: add one of debian, path`},
+		{"two sources", "kernels:\n  - name: x\n    debian: {series: \"5.10\"}\n    path: /b\n", `kernels.yaml:4: kernel "x" has two sources (debian and path)`},
+		{"debian not a mapping", "kernels:\n  - name: x\n    debian: 5.10\n", "kernels.yaml:3: expected a mapping of series, version"},
+		{"debian missing series", "kernels:\n  - name: x\n    debian: {version: 5.10.1}\n", "kernels.yaml:3: debian: missing series"},
+		{"debian bad series", "kernels:\n  - name: x\n    debian: {series: \"6\"}\n", `kernels.yaml:3: debian series "6": expected major.minor`},
+		{"debian unknown key", "kernels:\n  - name: x\n    debian:\n      series: \"6.1\"\n      flavour: rt\n", `kernels.yaml:5: unknown key "flavour" (allowed: series, version)`},
+		{"debian bad version", "kernels:\n  - name: x\n    debian: {series: \"6.1\", version: latest}\n", `kernels.yaml:3: debian version "latest"`},
+		{"debian version outside series", "kernels:\n  - name: x\n    debian: {series: \"6.1\", version: \"6.12.3\"}\n", `kernels.yaml:3: debian version "6.12.3" is not in series "6.1"`},
+		{"debian empty series", "kernels:\n  - name: x\n    debian: {series: }\n", "kernels.yaml:3: series: expected a value"},
+		{"path empty", "kernels:\n  - name: x\n    path: \"\"\n", "kernels.yaml:3: path is empty"},
+		{"path mapping without image", "kernels:\n  - name: x\n    path: {config: .config}\n", "kernels.yaml:3: path: missing image"},
+		{"path list", "kernels:\n  - name: x\n    path: [a, b]\n", "kernels.yaml:3: path: expected a value"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ParseConfig([]byte(tt.src), "kernels.yaml")
+			if err == nil {
+				t.Fatalf("no error, want %q", tt.want)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error %q does not contain %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestSelect(t *testing.T) {
+	cfg, err := ParseConfig([]byte("kernels:\n  - {name: \"5.10\", debian: {series: \"5.10\"}}\n  - {name: \"6.1\", debian: {series: \"6.1\"}}\n  - {name: \"7.3\", debian: {series: \"7.3\"}}\n"), "k.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		names   []string
+		want    string
+		wantErr string
+	}{
+		{nil, "5.10,6.1,7.3", ""},
+		{[]string{"7.3", "5.10"}, "5.10,7.3", ""}, // file order
+		{[]string{"5.10,7.3"}, "5.10,7.3", ""},
+		{[]string{"7.3", "7.3"}, "7.3", ""},
+		{[]string{"6.12"}, "", `unknown kernel "6.12" (k.yaml lists: 5.10, 6.1, 7.3)`},
+		{[]string{"5.10", "4.19", "9"}, "", `unknown kernel "4.19", "9"`},
+		{[]string{","}, "", "no kernel names given"},
+	}
+	for _, tt := range tests {
+		got, err := cfg.Select(tt.names)
+		if tt.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("Select(%q) error = %v, want %q", tt.names, err, tt.wantErr)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("Select(%q): %v", tt.names, err)
+			continue
+		}
+		var names []string
+		for _, e := range got {
+			names = append(names, e.Name)
+		}
+		if strings.Join(names, ",") != tt.want {
+			t.Errorf("Select(%q) = %v, want %s", tt.names, names, tt.want)
+		}
+	}
+}
+
+// TestRepoKernelsYAML keeps the kernels.yaml at the repository root loadable and complete.
+func TestRepoKernelsYAML(t *testing.T) {
+	cfg, err := LoadConfig(filepath.Join("..", "kernels.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "5.10 6.1 6.12 6.16 6.17 6.18 6.19 7.0 7.1 7.2 7.3"
+	if got := strings.Join(cfg.Names(), " "); got != want {
+		t.Errorf("kernels.yaml lists %s, want %s", got, want)
+	}
+	for _, e := range cfg.Entries {
+		if d, ok := e.Source.(*DebianSource); !ok || d.Series != e.Name {
+			t.Errorf("%s:%d: kernel %s should be the Debian series of the same name", e.File, e.Line, e.Name)
+		}
+	}
+	if _, err := os.Stat(filepath.Join("..", "kernels.lock")); err == nil {
+		lock, err := LoadLock(filepath.Join("..", "kernels.lock"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range cfg.Entries {
+			le := lock.Find(e.Name)
+			if le == nil || le.Source != e.Source.Spec() {
+				t.Errorf("kernels.lock does not pin %s (%s): run bpfmatrix kernels fetch", e.Name, e.Source.Spec())
+			}
+		}
+	}
+}

@@ -1,0 +1,385 @@
+package vmimages
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"debug/elf"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"strings"
+)
+
+// virtioModules are the modules a guest needs for a virtio-serial channel (virtio-pci transport
+// and the console driver) on kernels that build them as modules (Debian's 5.10). Dependencies
+// outside this list are found from each module's own "depends=" and extracted as well.
+var virtioModules = []string{"virtio", "virtio_ring", "virtio_pci_modern_dev", "virtio_pci_legacy_dev", "virtio_pci", "virtio_console"}
+
+// debContents is what extractDeb found in a kernel package.
+type debContents struct {
+	Release string   // from boot/vmlinuz-<release> or usr/lib/modules/<release>/vmlinuz
+	Vmlinuz bool     // staging/vmlinuz was written
+	Config  bool     // staging/config was written
+	Modules []string // staging-relative paths ("modules/kernel/drivers/virtio/virtio.ko"), load order
+}
+
+// extractDeb extracts vmlinuz, the kernel config and the virtio modules of a kernel package into
+// staging. Both Debian layouts are understood: boot/vmlinuz-<release> with boot/config-<release>
+// and lib/modules/<release>/kernel/... (up to 6.18), and usr/lib/modules/<release>/vmlinuz (from
+// 6.19, whose config is in linux-base-<release>, at usr/lib/modules/<release>/config).
+// Compressed modules (.ko.xz, .ko.zst, .ko.gz) are stored decompressed so that the guest can load
+// them with finit_module without a decompressor.
+func extractDeb(ctx context.Context, deb, staging string) (*debContents, error) {
+	c := &debContents{}
+	builtin := map[string]bool{}
+	found := map[string]string{} // module name -> staging-relative path
+	want := map[string]bool{}
+	for _, m := range virtioModules {
+		want[m] = true
+	}
+	for pass := 0; ; pass++ {
+		err := walkDeb(ctx, deb, func(name string, hdr *tar.Header, r io.Reader) error {
+			return c.take(name, hdr, r, staging, pass == 0, want, found, builtin)
+		})
+		if err != nil {
+			return nil, err
+		}
+		if pass == 0 && !c.Vmlinuz && len(found) == 0 && !c.Config {
+			return nil, fmt.Errorf("%s: no vmlinuz, config or modules in the package", filepath.Base(deb))
+		}
+		// Pull in dependencies that are modules of this package but not in the list above.
+		missing := false
+		for _, rel := range found {
+			deps, err := moduleDepends(filepath.Join(staging, rel))
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", filepath.Base(deb), err)
+			}
+			for _, d := range deps {
+				if _, ok := found[d]; !ok && !want[d] {
+					want[d], missing = true, true
+				}
+			}
+		}
+		if !missing || pass >= 3 {
+			break
+		}
+	}
+	order, err := moduleLoadOrder(staging, found, builtin)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Base(deb), err)
+	}
+	c.Modules = order
+	return c, nil
+}
+
+// take handles one file of the package's data archive.
+func (c *debContents) take(name string, hdr *tar.Header, r io.Reader, staging string, first bool, want map[string]bool, found map[string]string, builtin map[string]bool) error {
+	name = strings.TrimPrefix(path.Clean("/"+name), "/")
+	if hdr.Typeflag != tar.TypeReg {
+		return nil
+	}
+	modRoot, rest, inModules := splitModulesPath(name)
+	switch {
+	case first && strings.HasPrefix(name, "boot/vmlinuz-"):
+		return c.takeVmlinuz(strings.TrimPrefix(name, "boot/vmlinuz-"), r, staging)
+	case first && inModules && rest == "vmlinuz":
+		return c.takeVmlinuz(modRoot, r, staging)
+	case first && strings.HasPrefix(name, "boot/config-"):
+		return c.takeConfig(strings.TrimPrefix(name, "boot/config-"), r, staging)
+	case first && inModules && rest == "config":
+		return c.takeConfig(modRoot, r, staging)
+	case first && inModules && rest == "modules.builtin":
+		data, err := io.ReadAll(r)
+		if err != nil {
+			return err
+		}
+		for _, l := range strings.Split(string(data), "\n") {
+			if l != "" {
+				builtin[moduleName(l)] = true
+			}
+		}
+	case inModules && strings.HasPrefix(rest, "kernel/"):
+		mod := moduleName(rest)
+		if !want[mod] || found[mod] != "" || !isModuleFile(rest) {
+			return nil
+		}
+		if err := c.setRelease(modRoot); err != nil {
+			return err
+		}
+		rel := "modules/" + stripCompression(rest)
+		if err := writeDecompressed(filepath.Join(staging, filepath.FromSlash(rel)), rest, r); err != nil {
+			return fmt.Errorf("extract %s: %w", name, err)
+		}
+		found[mod] = rel
+	}
+	return nil
+}
+
+// splitModulesPath splits "[usr/]lib/modules/<release>/<rest>".
+func splitModulesPath(name string) (release, rest string, ok bool) {
+	name = strings.TrimPrefix(name, "usr/")
+	if !strings.HasPrefix(name, "lib/modules/") {
+		return "", "", false
+	}
+	release, rest, ok = strings.Cut(strings.TrimPrefix(name, "lib/modules/"), "/")
+	return release, rest, ok && release != ""
+}
+
+func (c *debContents) setRelease(release string) error {
+	if c.Release != "" && c.Release != release {
+		return fmt.Errorf("package holds two kernel releases: %s and %s", c.Release, release)
+	}
+	c.Release = release
+	return nil
+}
+
+func (c *debContents) takeVmlinuz(release string, r io.Reader, staging string) error {
+	if c.Vmlinuz {
+		return fmt.Errorf("package holds more than one vmlinuz (%s and another)", release)
+	}
+	if err := c.setRelease(release); err != nil {
+		return err
+	}
+	if err := writeStream(filepath.Join(staging, "vmlinuz"), r); err != nil {
+		return fmt.Errorf("extract vmlinuz: %w", err)
+	}
+	c.Vmlinuz = true
+	return nil
+}
+
+func (c *debContents) takeConfig(release string, r io.Reader, staging string) error {
+	if err := c.setRelease(release); err != nil {
+		return err
+	}
+	if err := writeStream(filepath.Join(staging, "config"), r); err != nil {
+		return fmt.Errorf("extract config: %w", err)
+	}
+	c.Config = true
+	return nil
+}
+
+// walkDeb streams the data archive of a .deb through fn. dpkg-deb --fsys-tarfile decompresses
+// whichever format the package uses (xz for Debian kernels, zstd on Ubuntu), which the Go
+// standard library cannot.
+func walkDeb(ctx context.Context, deb string, fn func(name string, hdr *tar.Header, r io.Reader) error) error {
+	cmd := exec.CommandContext(ctx, "dpkg-deb", "--fsys-tarfile", deb)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return fmt.Errorf("dpkg-deb: %w", err)
+	}
+	if err := cmd.Start(); err != nil {
+		if errors.Is(err, exec.ErrNotFound) {
+			return fmt.Errorf("dpkg-deb not found: reading Debian packages needs it (package dpkg): %w", err)
+		}
+		return fmt.Errorf("dpkg-deb: %w", err)
+	}
+	tr := tar.NewReader(out)
+	var walkErr error
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			walkErr = fmt.Errorf("read %s: %w", filepath.Base(deb), err)
+			break
+		}
+		if err := fn(hdr.Name, hdr, tr); err != nil {
+			walkErr = err
+			break
+		}
+	}
+	_, _ = io.Copy(io.Discard, out)
+	if err := cmd.Wait(); err != nil && walkErr == nil {
+		walkErr = fmt.Errorf("dpkg-deb --fsys-tarfile %s: %w: %s", filepath.Base(deb), err, bytes.TrimSpace(stderr.Bytes()))
+	}
+	return walkErr
+}
+
+func writeStream(dst string, r io.Reader) error {
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return err
+	}
+	f, err := os.Create(dst)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, r); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+func isModuleFile(name string) bool {
+	return strings.HasSuffix(stripCompression(name), ".ko")
+}
+
+func stripCompression(name string) string {
+	for _, ext := range []string{".xz", ".zst", ".gz"} {
+		if strings.HasSuffix(name, ".ko"+ext) {
+			return strings.TrimSuffix(name, ext)
+		}
+	}
+	return name
+}
+
+// moduleName is the kernel's name for a module file: its base name without extensions, with
+// '-' read as '_' (modprobe treats them alike).
+func moduleName(p string) string {
+	base := path.Base(stripCompression(p))
+	return strings.ReplaceAll(strings.TrimSuffix(base, ".ko"), "-", "_")
+}
+
+// writeDecompressed writes a module file, decompressing it according to its extension.
+func writeDecompressed(dst, name string, r io.Reader) error {
+	switch {
+	case strings.HasSuffix(name, ".gz"):
+		zr, err := gzip.NewReader(r)
+		if err != nil {
+			return err
+		}
+		return writeStream(dst, zr)
+	case strings.HasSuffix(name, ".xz"), strings.HasSuffix(name, ".zst"):
+		tool := "xz"
+		if strings.HasSuffix(name, ".zst") {
+			tool = "zstd"
+		}
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return err
+		}
+		f, err := os.Create(dst)
+		if err != nil {
+			return err
+		}
+		cmd := exec.Command(tool, "-dc")
+		var stderr bytes.Buffer
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = r, f, &stderr
+		err = cmd.Run()
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fmt.Errorf("%s -dc (package %s-utils or %s): %w: %s", tool, tool, tool, err, bytes.TrimSpace(stderr.Bytes()))
+		}
+		return nil
+	}
+	return writeStream(dst, r)
+}
+
+// moduleDepends reads the "depends=" entry of a module's .modinfo section.
+func moduleDepends(file string) ([]string, error) {
+	f, err := elf.Open(file)
+	if err != nil {
+		return nil, fmt.Errorf("module %s: %w", filepath.Base(file), err)
+	}
+	defer f.Close()
+	sec := f.Section(".modinfo")
+	if sec == nil {
+		return nil, fmt.Errorf("module %s: no .modinfo section", filepath.Base(file))
+	}
+	data, err := sec.Data()
+	if err != nil {
+		return nil, fmt.Errorf("module %s: %w", filepath.Base(file), err)
+	}
+	for _, kv := range bytes.Split(data, []byte{0}) {
+		if v, ok := bytes.CutPrefix(kv, []byte("depends=")); ok {
+			var deps []string
+			for _, d := range strings.Split(string(v), ",") {
+				if d = strings.TrimSpace(d); d != "" {
+					deps = append(deps, strings.ReplaceAll(d, "-", "_"))
+				}
+			}
+			return deps, nil
+		}
+	}
+	return nil, nil
+}
+
+// moduleLoadOrder sorts the extracted modules so that each comes after the modules it depends
+// on (a guest loads them in this order with finit_module). A dependency that is neither extracted
+// nor built in would make the load fail in the guest, so it is an error here.
+func moduleLoadOrder(staging string, found map[string]string, builtin map[string]bool) ([]string, error) {
+	deps := map[string][]string{}
+	for _, name := range sortedKeys(found) {
+		d, err := moduleDepends(filepath.Join(staging, found[name]))
+		if err != nil {
+			return nil, err
+		}
+		for _, dep := range d {
+			if _, ok := found[dep]; !ok && !builtin[dep] {
+				return nil, fmt.Errorf("module %s depends on %s, which the package neither ships nor builds in", name, dep)
+			}
+		}
+		deps[name] = d
+	}
+	var order []string
+	state := map[string]int{} // 1 visiting, 2 done
+	var visit func(string) error
+	visit = func(n string) error {
+		switch state[n] {
+		case 1:
+			return fmt.Errorf("module dependency cycle at %s", n)
+		case 2:
+			return nil
+		}
+		state[n] = 1
+		for _, d := range deps[n] {
+			if _, ok := found[d]; ok {
+				if err := visit(d); err != nil {
+					return err
+				}
+			}
+		}
+		state[n] = 2
+		order = append(order, found[n])
+		return nil
+	}
+	for _, n := range sortedKeys(found) {
+		if err := visit(n); err != nil {
+			return nil, err
+		}
+	}
+	return order, nil
+}
+
+// bzImageRelease reads the kernel release from a bzImage's setup header (the "kernel_version"
+// string the boot protocol points to), so that a local image gets the same uname string the
+// guest will report. ok is false for files without that header (not an x86 bzImage).
+func bzImageRelease(file string) (release string, ok bool, err error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return "", false, err
+	}
+	defer f.Close()
+	buf := make([]byte, 0x10000)
+	n, err := io.ReadFull(f, buf)
+	if err != nil && err != io.ErrUnexpectedEOF {
+		return "", false, fmt.Errorf("read %s: %w", file, err)
+	}
+	buf = buf[:n]
+	if len(buf) < 0x210 || string(buf[0x202:0x206]) != "HdrS" {
+		return "", false, nil
+	}
+	off := 0x200 + (int(buf[0x20e]) | int(buf[0x20f])<<8)
+	if off <= 0x200 || off >= len(buf) {
+		return "", false, nil
+	}
+	s := buf[off:]
+	if i := bytes.IndexByte(s, 0); i >= 0 {
+		s = s[:i]
+	}
+	fields := strings.Fields(string(s))
+	if len(fields) == 0 {
+		return "", false, nil
+	}
+	return fields[0], true, nil
+}

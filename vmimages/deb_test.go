@@ -1,0 +1,167 @@
+package vmimages
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestExtractDeb(t *testing.T) {
+	const rel510 = "5.10.0-99-cloud-amd64"
+	const rel73 = "7.3.9+deb13-cloud-amd64"
+	tests := []struct {
+		name        string
+		files       map[string][]byte
+		release     string
+		wantConfig  bool
+		wantModules []string
+		wantErr     string
+	}{
+		{
+			name:       "linux-image layout (5.10 to 6.18)",
+			files:      layoutImage(t, rel510, "a", false),
+			release:    rel510,
+			wantConfig: true,
+			// virtio_pci_helper is not in the wanted list: it is pulled in as virtio_pci's dependency.
+			wantModules: []string{
+				"modules/kernel/drivers/virtio/virtio.ko",
+				"modules/kernel/drivers/virtio/virtio_ring.ko",
+				"modules/kernel/drivers/char/virtio_console.ko",
+				"modules/kernel/drivers/virtio/virtio_pci_helper.ko",
+				"modules/kernel/drivers/virtio/virtio_pci.ko",
+			},
+		},
+		{
+			name:       "compressed module",
+			files:      layoutImage(t, rel510, "b", true),
+			release:    rel510,
+			wantConfig: true,
+			wantModules: []string{
+				"modules/kernel/drivers/virtio/virtio.ko",
+				"modules/kernel/drivers/virtio/virtio_ring.ko",
+				"modules/kernel/drivers/char/virtio_console.ko",
+				"modules/kernel/drivers/virtio/virtio_pci_helper.ko",
+				"modules/kernel/drivers/virtio/virtio_pci.ko",
+			},
+		},
+		{
+			name:    "linux-binary layout (6.19 on)",
+			files:   map[string][]byte{"usr/lib/modules/" + rel73 + "/vmlinuz": fakeBzImage(rel73, "c")},
+			release: rel73,
+		},
+		{
+			name:       "linux-base (config of 6.19 on)",
+			files:      map[string][]byte{"usr/lib/modules/" + rel73 + "/config": []byte("CONFIG_BPF_LSM=y\n"), "usr/lib/modules/" + rel73 + "/System.map": []byte("x")},
+			release:    rel73,
+			wantConfig: true,
+		},
+		{
+			name: "missing dependency",
+			files: map[string][]byte{
+				"boot/vmlinuz-" + rel510:                                     fakeBzImage(rel510, "d"),
+				"lib/modules/" + rel510 + "/kernel/drivers/virtio/virtio.ko": fakeModule("virtio", "not_shipped"),
+			},
+			wantErr: "module virtio depends on not_shipped, which the package neither ships nor builds in",
+		},
+		{
+			name:    "two releases",
+			files:   map[string][]byte{"boot/vmlinuz-" + rel510: fakeBzImage(rel510, "e"), "boot/config-6.1.0-1-cloud-amd64": []byte("x")},
+			wantErr: "two kernel releases",
+		},
+		{
+			name:    "meta package",
+			files:   map[string][]byte{"usr/share/doc/linux-image-x/copyright": []byte("x")},
+			wantErr: "no vmlinuz, config or modules",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			deb := buildDeb(t, "linux-image-test", "1.0-1", tt.files)
+			staging := t.TempDir()
+			c, err := extractDeb(context.Background(), deb, staging)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("error = %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Release != tt.release || c.Config != tt.wantConfig {
+				t.Errorf("release %q config %v, want %q %v", c.Release, c.Config, tt.release, tt.wantConfig)
+			}
+			if strings.Join(c.Modules, " ") != strings.Join(tt.wantModules, " ") {
+				t.Errorf("modules (load order):\n got %v\nwant %v", c.Modules, tt.wantModules)
+			}
+			for _, m := range c.Modules {
+				data, err := os.ReadFile(filepath.Join(staging, m))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !bytes.HasPrefix(data, []byte("\x7fELF")) {
+					t.Errorf("%s is not a decompressed ELF module", m)
+				}
+			}
+			if c.Vmlinuz {
+				got, _ := os.ReadFile(filepath.Join(staging, "vmlinuz"))
+				for p, want := range tt.files {
+					if strings.Contains(p, "vmlinuz") && !bytes.Equal(got, want) {
+						t.Error("vmlinuz differs from the packaged file")
+					}
+				}
+				if r, ok, err := bzImageRelease(filepath.Join(staging, "vmlinuz")); err != nil || !ok || r != tt.release {
+					t.Errorf("bzImageRelease = %q %v %v, want %q", r, ok, err, tt.release)
+				}
+			}
+			if _, err := os.Stat(filepath.Join(staging, "modules", "kernel", "drivers", "net")); err == nil {
+				t.Error("unrelated modules were extracted")
+			}
+		})
+	}
+}
+
+func TestBzImageRelease(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct {
+		name    string
+		data    []byte
+		release string
+		ok      bool
+	}{
+		{"bzImage", fakeBzImage("6.13.0-rc1+", ""), "6.13.0-rc1+", true},
+		{"ELF vmlinux", fakeModule("x", ""), "", false},
+		{"short file", []byte("MZ"), "", false},
+	}
+	for _, tt := range tests {
+		p := filepath.Join(dir, tt.name)
+		if err := os.WriteFile(p, tt.data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		r, ok, err := bzImageRelease(p)
+		if err != nil || r != tt.release || ok != tt.ok {
+			t.Errorf("%s: bzImageRelease = %q %v %v, want %q %v", tt.name, r, ok, err, tt.release, tt.ok)
+		}
+	}
+}
+
+func TestReadKernelConfig(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "config")
+	os.WriteFile(p, []byte("#\n# comment\nCONFIG_BPF_LSM=y\nCONFIG_VIRTIO=m\n# CONFIG_FUNCTION_ERROR_INJECTION is not set\nCONFIG_LSM=\"lockdown,yama,bpf\"\nCONFIG_NR_CPUS=64\n"), 0o644)
+	got, err := ReadKernelConfig(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"CONFIG_BPF_LSM": "y", "CONFIG_VIRTIO": "m", "CONFIG_FUNCTION_ERROR_INJECTION": "n", "CONFIG_LSM": "lockdown,yama,bpf", "CONFIG_NR_CPUS": "64"}
+	if len(got) != len(want) {
+		t.Errorf("got %v", got)
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %q, want %q", k, got[k], v)
+		}
+	}
+}

@@ -1,0 +1,427 @@
+package vmimages
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Image is a kernel ready to boot: every path is inside the cache and was checked against its
+// recorded sha256 when the Image was returned.
+type Image struct {
+	Name          string   // the kernels.yaml name (6.12, mybuild)
+	Source        string   // the source spec ("debian series=6.12", "path ./bzImage")
+	Package       string   // Debian package holding vmlinuz; empty for local images
+	Version       string   // upstream kernel version (6.12.117)
+	DebianVersion string   // Debian package version (6.12.117-1); empty for local images
+	Release       string   // what uname -r says in the guest (6.12.117+deb13-cloud-amd64)
+	Suite         string   // Debian suite the package came from
+	SHA256        string   // of vmlinuz
+	Path          string   // vmlinuz
+	ConfigPath    string   // the kernel's .config; empty when the source has none
+	Modules       []string // virtio modules when the kernel builds them as modules, in load order
+}
+
+// Step is one progress event of a fetch.
+type Step struct {
+	Kernel  string // empty for steps that concern every kernel (updating the package index)
+	Message string
+	Done    bool  // the kernel is finished; Err tells whether it failed
+	Err     error // set when Done and the kernel failed
+}
+
+// Fetcher resolves kernels.yaml entries to images in the cache.
+type Fetcher struct {
+	// CacheDir holds images, downloaded packages and the private apt state; empty means
+	// DefaultCacheDir().
+	CacheDir string
+	// LockPath overrides where kernels.lock is read and written; empty means next to the entries'
+	// kernels.yaml.
+	LockPath string
+	// Offline forbids any download: kernels must be pinned in kernels.lock and their image (or
+	// package) cached, or they fail with an error naming them.
+	Offline bool
+	// Update re-resolves every fetched kernel (newest package of its series, current local image)
+	// and moves its pin in kernels.lock.
+	Update bool
+	// Progress, when set, receives one plain line per step.
+	Progress io.Writer
+	// OnStep, when set, receives every step (for a live display).
+	OnStep func(Step)
+	// Parallel is how many kernels are processed at once; 0 means the number of CPUs, at most 4.
+	// Downloads share the network; extraction (xz decompression) is what uses the CPUs.
+	Parallel int
+	// Getenv reads the mirror overrides; nil means os.Getenv.
+	Getenv func(string) string
+	// AptSourcesList and AptSourceParts are the apt configuration the Debian archive address is
+	// taken from; empty means /etc/apt/sources.list and /etc/apt/sources.list.d.
+	AptSourcesList, AptSourceParts string
+}
+
+// FetchError reports the kernels that could not be fetched; the others were fetched.
+type FetchError struct {
+	Kernels []string // in kernels.yaml order
+	Errs    []error  // Errs[i] is why Kernels[i] failed
+}
+
+// Error lists each failed kernel with its reason, grouping kernels that failed for the same
+// reason (no Debian archive configured, say) into one line.
+func (e *FetchError) Error() string {
+	var order []string
+	groups := map[string][]string{}
+	for i, k := range e.Kernels {
+		msg := e.Errs[i].Error()
+		if _, ok := groups[msg]; !ok {
+			order = append(order, msg)
+		}
+		groups[msg] = append(groups[msg], k)
+	}
+	var b strings.Builder
+	for i, msg := range order {
+		if i > 0 {
+			b.WriteString("\n")
+		}
+		word := "kernel"
+		if len(groups[msg]) > 1 {
+			word = "kernels"
+		}
+		fmt.Fprintf(&b, "%s %s: %s", word, strings.Join(groups[msg], ", "), msg)
+	}
+	return b.String()
+}
+
+// Unwrap exposes the per-kernel errors to errors.Is and errors.As.
+func (e *FetchError) Unwrap() []error { return e.Errs }
+
+// Fetch makes every entry's image available and returns the images that succeeded, in entry
+// order. kernels.lock is read first and written afterwards with the pins of the kernels fetched
+// now (entries no longer in kernels.yaml are dropped). When some kernels fail, the error is a
+// *FetchError naming each of them, and the images of the others are still returned.
+func (f *Fetcher) Fetch(ctx context.Context, entries []Entry) ([]Image, error) {
+	if len(entries) == 0 {
+		return nil, nil
+	}
+	run, err := f.newRun(entries)
+	if err != nil {
+		return nil, err
+	}
+	type result struct {
+		img  Image
+		lock LockEntry
+		err  error
+	}
+	results := make([]result, len(entries))
+	parallel := f.Parallel
+	if parallel <= 0 {
+		parallel = min(runtime.NumCPU(), 4)
+	}
+	sem := make(chan struct{}, parallel)
+	var wg sync.WaitGroup
+	for i, e := range entries {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				results[i].err = ctx.Err()
+				run.step(Step{Kernel: e.Name, Done: true, Err: ctx.Err(), Message: "failed: " + ctx.Err().Error()})
+				return
+			}
+			defer func() { <-sem }()
+			start := time.Now()
+			var locked *LockEntry
+			if le := run.lock.Find(e.Name); le != nil && !f.Update {
+				if le.Source == e.Source.Spec() {
+					c := *le
+					locked = &c
+				} else {
+					run.step(Step{Kernel: e.Name, Message: fmt.Sprintf("kernels.lock pins %q, kernels.yaml now says %q: resolving again", le.Source, e.Source.Spec())})
+				}
+			}
+			m, le, err := e.Source.fetch(ctx, run, e, locked)
+			if err != nil {
+				results[i].err = err
+				run.step(Step{Kernel: e.Name, Done: true, Err: err, Message: "failed: " + err.Error()})
+				return
+			}
+			le.Name = e.Name
+			results[i] = result{img: run.cache.image(e.Name, m), lock: le}
+			run.step(Step{Kernel: e.Name, Done: true, Message: fmt.Sprintf("ready: %s %s sha256 %s (%.1fs)", m.Version, m.Release, shortSum(m.SHA256), time.Since(start).Seconds())})
+		}()
+	}
+	wg.Wait()
+
+	var images []Image
+	fe := &FetchError{}
+	for i, r := range results {
+		if r.err != nil {
+			fe.Kernels = append(fe.Kernels, entries[i].Name)
+			fe.Errs = append(fe.Errs, r.err)
+			continue
+		}
+		images = append(images, r.img)
+		if old := run.lock.Find(entries[i].Name); old != nil {
+			r.lock.Line = old.Line
+			*old = r.lock
+		} else {
+			run.lock.Entries = append(run.lock.Entries, r.lock)
+		}
+	}
+	if !f.Offline {
+		if err := run.writeLock(entries); err != nil {
+			fe.Kernels = append(fe.Kernels, "(all)")
+			fe.Errs = append(fe.Errs, err)
+		}
+	}
+	if len(fe.Kernels) > 0 {
+		return images, fe
+	}
+	return images, nil
+}
+
+// fetchRun is the state one Fetch call shares between kernels.
+type fetchRun struct {
+	f        *Fetcher
+	cache    imageCache
+	lock     *Lock
+	origLock []byte
+
+	progressMu sync.Mutex
+
+	aptOnce sync.Once
+	apt     *apt
+	aptErr  error
+
+	indexMu  sync.Mutex // serializes list updates and the index load
+	index    *packageIndex
+	indexErr error
+}
+
+func (f *Fetcher) newRun(entries []Entry) (*fetchRun, error) {
+	cacheDir := f.CacheDir
+	if cacheDir == "" {
+		d, err := DefaultCacheDir()
+		if err != nil {
+			return nil, err
+		}
+		cacheDir = d
+	}
+	lockPath := f.LockPath
+	if lockPath == "" {
+		lockPath = entries[0].lockPath()
+		for _, e := range entries[1:] {
+			if e.lockPath() != lockPath {
+				return nil, fmt.Errorf("entries come from two kernels files (%s and %s)", entries[0].File, e.File)
+			}
+		}
+	}
+	lock, err := LoadLock(lockPath)
+	if err != nil {
+		return nil, err
+	}
+	return &fetchRun{f: f, cache: imageCache{dir: cacheDir}, lock: lock, origLock: lock.Marshal()}, nil
+}
+
+// step reports progress to the Fetcher's writer and callback.
+func (r *fetchRun) step(s Step) {
+	r.progressMu.Lock()
+	defer r.progressMu.Unlock()
+	if r.f.Progress != nil {
+		who := s.Kernel
+		if who == "" {
+			who = "*"
+		}
+		fmt.Fprintf(r.f.Progress, "%-8s %s\n", who, s.Message)
+	}
+	if r.f.OnStep != nil {
+		r.f.OnStep(s)
+	}
+}
+
+// writeLock writes kernels.lock when a pin changed, ordering entries as kernels.yaml does and
+// dropping pins of kernels that kernels.yaml no longer lists.
+func (r *fetchRun) writeLock(entries []Entry) error {
+	if cfg := entries[0].cfg; cfg != nil {
+		var kept []LockEntry
+		for _, name := range cfg.Names() {
+			if le := r.lock.Find(name); le != nil {
+				kept = append(kept, *le)
+			}
+		}
+		r.lock.Entries = kept
+	}
+	data := r.lock.Marshal()
+	if string(data) == string(r.origLock) {
+		if _, err := os.Stat(r.lock.Path); err == nil {
+			return nil
+		}
+	}
+	if len(r.lock.Entries) == 0 {
+		return nil
+	}
+	return r.lock.Write()
+}
+
+// getApt sets up the private apt state once per run.
+func (r *fetchRun) getApt() (*apt, error) {
+	r.aptOnce.Do(func() {
+		getenv := r.f.Getenv
+		if getenv == nil {
+			getenv = os.Getenv
+		}
+		list, parts := r.f.AptSourcesList, r.f.AptSourceParts
+		if list == "" && parts == "" {
+			list, parts = "/etc/apt/sources.list", "/etc/apt/sources.list.d"
+		}
+		srcs, err := ReadAptSources(list, parts)
+		if err != nil {
+			r.aptErr = err
+			return
+		}
+		archive, err := FindDebianArchive(srcs, getenv)
+		if err != nil {
+			r.aptErr = err
+			return
+		}
+		if archive.SecurityMirror == "" {
+			r.step(Step{Message: fmt.Sprintf("warning: no Debian security archive configured (set %s): the newest 5.10, 6.1 and 6.12 builds live there", EnvDebianSecurityMirror)})
+		}
+		r.apt = &apt{dir: r.cache.dir + "/apt", archive: archive}
+	})
+	return r.apt, r.aptErr
+}
+
+// packageIndex returns the package index, refreshed from the archive once per run (resolving
+// "the newest build" must not use stale lists). Offline, the lists already on disk are used.
+func (r *fetchRun) packageIndex(ctx context.Context) (*packageIndex, error) {
+	a, err := r.getApt()
+	if err != nil {
+		return nil, err
+	}
+	r.indexMu.Lock()
+	defer r.indexMu.Unlock()
+	if r.index != nil || r.indexErr != nil {
+		return r.index, r.indexErr
+	}
+	if !r.f.Offline {
+		if err := r.updateLists(ctx, a); err != nil {
+			r.indexErr = err // every kernel fails for the same reason; do not ask again per kernel
+			return nil, err
+		}
+	}
+	start := time.Now()
+	r.index, r.indexErr = a.loadIndex(ctx)
+	if r.indexErr == nil {
+		r.step(Step{Message: fmt.Sprintf("read package index: %d kernel-related packages (%.1fs)", len(r.index.byName), time.Since(start).Seconds())})
+	}
+	return r.index, r.indexErr
+}
+
+// ensureLists makes sure apt has package lists to download a pinned version from, without
+// refreshing lists that exist (a pinned download does not need the newest lists).
+func (r *fetchRun) ensureLists(ctx context.Context, a *apt) error {
+	r.indexMu.Lock()
+	defer r.indexMu.Unlock()
+	if files, err := a.indexFiles(ctx); err == nil && len(files) > 0 {
+		return nil
+	}
+	return r.updateLists(ctx, a)
+}
+
+// updateLists runs apt-get update, at most once per run.
+func (r *fetchRun) updateLists(ctx context.Context, a *apt) error {
+	if a.isUpdated() {
+		return nil
+	}
+	if !r.f.Update && a.fresh() {
+		r.step(Step{Message: fmt.Sprintf("package index is less than %v old: reusing it", listsFreshFor)})
+	} else {
+		r.step(Step{Message: fmt.Sprintf("updating Debian package index (%d suites)", len(debianSuites))})
+	}
+	start := time.Now()
+	ran, err := a.update(ctx, r.f.Update, func(w string) { r.step(Step{Message: w}) })
+	if err != nil {
+		return err
+	}
+	if ran {
+		r.step(Step{Message: fmt.Sprintf("package index updated (%.1fs)", time.Since(start).Seconds())})
+	}
+	return nil
+}
+
+// ensureDeb returns the path of a cached, verified package file, downloading it when allowed.
+func (r *fetchRun) ensureDeb(ctx context.Context, kernel, pkg, version, sum string, size int64) (string, error) {
+	dir := r.cache.debsDir()
+	path := dir + "/" + debFileName(pkg, version)
+	if got, err := sha256File(path); err == nil {
+		if got == sum {
+			return path, nil
+		}
+		r.step(Step{Kernel: kernel, Message: fmt.Sprintf("cached %s is damaged (sha256 %s, want %s): downloading again", debFileName(pkg, version), shortSum(got), shortSum(sum))})
+		os.Remove(path)
+	}
+	if r.f.Offline {
+		return "", fmt.Errorf("package %s=%s is not cached and --offline forbids downloading it", pkg, version)
+	}
+	a, err := r.getApt()
+	if err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("cache: %w", err)
+	}
+	if err := r.ensureLists(ctx, a); err != nil {
+		return "", err
+	}
+	what := pkg + " " + version
+	if size > 0 {
+		what += fmt.Sprintf(" (%.1f MB)", float64(size)/1e6)
+	}
+	r.step(Step{Kernel: kernel, Message: "downloading " + what})
+	start := time.Now()
+	path, err = a.download(ctx, pkg, version, dir)
+	if errors.Is(err, ErrNotInIndex) {
+		// The lists may predate the version (or the archive dropped it): refresh once and retry.
+		r.indexMu.Lock()
+		ierr := r.updateLists(ctx, a)
+		r.indexMu.Unlock()
+		if ierr != nil {
+			return "", ierr
+		}
+		path, err = a.download(ctx, pkg, version, dir)
+	}
+	if err != nil {
+		return "", err
+	}
+	got, err := sha256File(path)
+	if err != nil {
+		return "", err
+	}
+	if got != sum {
+		os.Remove(path)
+		return "", fmt.Errorf("%s: sha256 %s, expected %s", debFileName(pkg, version), got, sum)
+	}
+	st, _ := os.Stat(path)
+	r.step(Step{Kernel: kernel, Message: fmt.Sprintf("downloaded %s (%.1f MB in %.1fs)", debFileName(pkg, version), float64(st.Size())/1e6, time.Since(start).Seconds())})
+	return path, nil
+}
+
+// cached returns the verified cache entry for a pin, reporting a corrupt entry as a step.
+func (r *fetchRun) cached(kernel, sum string) (*Manifest, bool) {
+	m, err := r.cache.load(sum)
+	if err == nil {
+		r.step(Step{Kernel: kernel, Message: "cached image verified (sha256 " + shortSum(sum) + ")"})
+		return m, true
+	}
+	if errors.Is(err, errCacheMiss) && err != errCacheMiss {
+		r.step(Step{Kernel: kernel, Message: err.Error() + ": fetching again"})
+	}
+	return nil, false
+}

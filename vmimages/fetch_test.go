@@ -1,0 +1,298 @@
+package vmimages
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// offlineDebianFixture sets up a kernels.yaml with one Debian entry, a kernels.lock pinning a
+// package built by the test, and a cache holding that package: enough for an offline fetch
+// that extracts the package without any network.
+type offlineDebianFixture struct {
+	dir, cache string
+	cfg        *Config
+	vmlinuz    []byte
+	deb        string // the cached package
+}
+
+func newOfflineDebianFixture(t *testing.T) *offlineDebianFixture {
+	t.Helper()
+	const release = "5.10.0-99-cloud-amd64"
+	const pkg, ver = "linux-image-5.10.0-99-cloud-amd64", "5.10.999-1"
+	files := layoutImage(t, release, "fixture", false)
+	vmlinuz := files["boot/vmlinuz-"+release]
+	built := buildDeb(t, pkg, ver, files)
+	fx := &offlineDebianFixture{dir: t.TempDir(), cache: t.TempDir(), vmlinuz: vmlinuz}
+	fx.deb = filepath.Join(fx.cache, "debs", debFileName(pkg, ver))
+	data, err := os.ReadFile(built)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Dir(fx.deb), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(fx.deb, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	debSum, _ := sha256File(fx.deb)
+	vmSum := sha256Bytes(vmlinuz)
+	writeFile(t, filepath.Join(fx.dir, "kernels.yaml"), "kernels:\n  - name: \"5.10\"\n    debian: {series: \"5.10\"}\n")
+	lock := &Lock{Path: filepath.Join(fx.dir, "kernels.lock"), Entries: []LockEntry{{
+		Name: "5.10", Source: "debian series=5.10", Version: "5.10.999", Release: release, SHA256: vmSum,
+		Package: pkg, DebianVersion: ver, Suite: "bullseye-security", DebSHA256: debSum,
+	}}}
+	if err := lock.Write(); err != nil {
+		t.Fatal(err)
+	}
+	fx.cfg, err = LoadConfig(filepath.Join(fx.dir, "kernels.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fx
+}
+
+func (fx *offlineDebianFixture) fetch(t *testing.T) ([]Image, string, error) {
+	t.Helper()
+	var progress bytes.Buffer
+	f := &Fetcher{CacheDir: fx.cache, Offline: true, Progress: &progress}
+	imgs, err := f.Fetch(context.Background(), fx.cfg.Entries)
+	return imgs, progress.String(), err
+}
+
+func TestFetchOfflineFromCachedPackage(t *testing.T) {
+	fx := newOfflineDebianFixture(t)
+	imgs, progress, err := fx.fetch(t)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, progress)
+	}
+	img := imgs[0]
+	if img.Name != "5.10" || img.Version != "5.10.999" || img.Release != "5.10.0-99-cloud-amd64" || img.Suite != "bullseye-security" || img.DebianVersion != "5.10.999-1" {
+		t.Errorf("image = %+v", img)
+	}
+	if got, _ := os.ReadFile(img.Path); !bytes.Equal(got, fx.vmlinuz) {
+		t.Error("vmlinuz differs from the packaged one")
+	}
+	if img.ConfigPath == "" {
+		t.Error("no config")
+	}
+	if len(img.Modules) != 5 || !strings.HasSuffix(img.Modules[0], "/modules/kernel/drivers/virtio/virtio.ko") {
+		t.Errorf("modules = %v", img.Modules)
+	}
+	for _, m := range img.Modules {
+		if !filepath.IsAbs(m) {
+			t.Errorf("module path %s is not absolute", m)
+		}
+	}
+	if img.Path != filepath.Join(fx.cache, "images", img.SHA256, "vmlinuz") {
+		t.Errorf("image path %s is not keyed by its sha256", img.Path)
+	}
+}
+
+// TestFetchDetectsCorruptCache damages a cached entry in the ways a crash or a full disk would,
+// and checks that the next fetch notices and rebuilds the entry.
+func TestFetchDetectsCorruptCache(t *testing.T) {
+	damages := []struct {
+		name   string
+		damage func(img Image) error
+	}{
+		{"truncated vmlinuz", func(img Image) error { return os.Truncate(img.Path, 100) }},
+		{"empty vmlinuz", func(img Image) error { return os.WriteFile(img.Path, nil, 0o644) }},
+		{"changed config", func(img Image) error { return os.WriteFile(img.ConfigPath, []byte("CONFIG_X=y\n"), 0o644) }},
+		{"truncated module", func(img Image) error { return os.Truncate(img.Modules[2], 10) }},
+		{"missing module", func(img Image) error { return os.Remove(img.Modules[0]) }},
+		{"no manifest (half-written)", func(img Image) error { return os.Remove(filepath.Join(filepath.Dir(img.Path), "manifest.json")) }},
+		{"garbled manifest", func(img Image) error {
+			return os.WriteFile(filepath.Join(filepath.Dir(img.Path), "manifest.json"), []byte("{"), 0o644)
+		}},
+	}
+	for _, d := range damages {
+		t.Run(d.name, func(t *testing.T) {
+			fx := newOfflineDebianFixture(t)
+			imgs, progress, err := fx.fetch(t)
+			if err != nil {
+				t.Fatalf("%v\n%s", err, progress)
+			}
+			if err := d.damage(imgs[0]); err != nil {
+				t.Fatal(err)
+			}
+			if err := (imageCache{dir: fx.cache}).Status(imgs[0].SHA256); err == nil {
+				t.Fatal("Status does not notice the damage")
+			}
+			imgs2, progress, err := fx.fetch(t)
+			if err != nil {
+				t.Fatalf("refetch: %v\n%s", err, progress)
+			}
+			if !strings.Contains(progress, "was invalid and has been removed") {
+				t.Errorf("progress does not report the corrupt entry:\n%s", progress)
+			}
+			if got, _ := os.ReadFile(imgs2[0].Path); !bytes.Equal(got, fx.vmlinuz) {
+				t.Error("vmlinuz not restored")
+			}
+			if err := (imageCache{dir: fx.cache}).Status(imgs2[0].SHA256); err != nil {
+				t.Errorf("entry still invalid after refetch: %v", err)
+			}
+			// A third fetch is a plain cache hit.
+			_, progress, err = fx.fetch(t)
+			if err != nil || !strings.Contains(progress, "cached image verified") {
+				t.Errorf("third fetch: %v\n%s", err, progress)
+			}
+		})
+	}
+}
+
+func TestFetchOfflineErrors(t *testing.T) {
+	t.Run("damaged package", func(t *testing.T) {
+		fx := newOfflineDebianFixture(t)
+		if err := os.Truncate(fx.deb, 1000); err != nil {
+			t.Fatal(err)
+		}
+		_, progress, err := fx.fetch(t)
+		var fe *FetchError
+		if !errors.As(err, &fe) || fe.Kernels[0] != "5.10" || !strings.Contains(err.Error(), "kernel 5.10: package linux-image-5.10.0-99-cloud-amd64=5.10.999-1 is not cached and --offline forbids downloading it") {
+			t.Errorf("error = %v", err)
+		}
+		if !strings.Contains(progress, "is damaged") {
+			t.Errorf("progress does not report the damaged package:\n%s", progress)
+		}
+	})
+	t.Run("not pinned", func(t *testing.T) {
+		fx := newOfflineDebianFixture(t)
+		writeFile(t, filepath.Join(fx.dir, "kernels.yaml"), "kernels:\n  - name: \"5.10\"\n    debian: {series: \"5.10\"}\n  - name: \"7.3\"\n    debian: {series: \"7.3\"}\n  - name: \"7.2\"\n    debian: {series: \"7.2\"}\n")
+		cfg, err := LoadConfig(filepath.Join(fx.dir, "kernels.yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		imgs, err := (&Fetcher{CacheDir: fx.cache, Offline: true}).Fetch(context.Background(), cfg.Entries)
+		if len(imgs) != 1 || imgs[0].Name != "5.10" {
+			t.Errorf("images = %v, want the pinned 5.10 only", imgs)
+		}
+		// Same reason, one line naming both kernels.
+		if err == nil || !strings.Contains(err.Error(), "kernels 7.3, 7.2: not pinned in kernels.lock") {
+			t.Errorf("error = %v", err)
+		}
+	})
+	t.Run("edited entry", func(t *testing.T) {
+		fx := newOfflineDebianFixture(t)
+		writeFile(t, filepath.Join(fx.dir, "kernels.yaml"), "kernels:\n  - name: \"5.10\"\n    debian: {series: \"5.10\", version: \"5.10.223\"}\n")
+		cfg, _ := LoadConfig(filepath.Join(fx.dir, "kernels.yaml"))
+		var progress bytes.Buffer
+		_, err := (&Fetcher{CacheDir: fx.cache, Offline: true, Progress: &progress}).Fetch(context.Background(), cfg.Entries)
+		if err == nil || !strings.Contains(progress.String(), `kernels.yaml now says "debian series=5.10 version=5.10.223"`) {
+			t.Errorf("error = %v, progress:\n%s", err, progress.String())
+		}
+	})
+	t.Run("bad lock file", func(t *testing.T) {
+		fx := newOfflineDebianFixture(t)
+		writeFile(t, filepath.Join(fx.dir, "kernels.lock"), "kernels:\n  - name: x\n    bogus: 1\n")
+		_, err := (&Fetcher{CacheDir: fx.cache, Offline: true}).Fetch(context.Background(), fx.cfg.Entries)
+		var fe *FetchError
+		if err == nil || errors.As(err, &fe) || !strings.Contains(err.Error(), `kernels.lock:3: unknown key "bogus"`) {
+			t.Errorf("error = %v, want a plain error naming the lock line", err)
+		}
+	})
+}
+
+func TestFetchPathSource(t *testing.T) {
+	dir, cache := t.TempDir(), t.TempDir()
+	image := filepath.Join(dir, "build", "bzImage")
+	writeFile(t, image, string(fakeBzImage("6.13.0-rc1+", "one")))
+	writeFile(t, filepath.Join(dir, "build", ".config"), "CONFIG_BPF_LSM=y\n")
+	writeFile(t, filepath.Join(dir, "kernels.yaml"), "kernels:\n  - name: mine\n    path: {image: build/bzImage, config: build/.config}\n")
+	cfg, err := LoadConfig(filepath.Join(dir, "kernels.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fetch := func(update bool) ([]Image, error) {
+		return (&Fetcher{CacheDir: cache, Update: update}).Fetch(context.Background(), cfg.Entries)
+	}
+	imgs, err := fetch(false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if imgs[0].Release != "6.13.0-rc1+" || imgs[0].Version != "6.13.0" || imgs[0].ConfigPath == "" || imgs[0].Package != "" {
+		t.Errorf("image = %+v", imgs[0])
+	}
+	lock, err := LoadLock(filepath.Join(dir, "kernels.lock"))
+	if err != nil || lock.Find("mine") == nil || lock.Find("mine").SHA256 != imgs[0].SHA256 {
+		t.Fatalf("lock = %+v, %v", lock, err)
+	}
+
+	// A rebuilt image is refused until --update.
+	writeFile(t, image, string(fakeBzImage("6.13.0-rc2+", "two")))
+	if _, err := fetch(false); err == nil || !strings.Contains(err.Error(), "kernel mine: ") || !strings.Contains(err.Error(), "changed since kernels.lock pinned it") || !strings.Contains(err.Error(), "fetch --update mine") {
+		t.Errorf("error = %v", err)
+	}
+	imgs, err = fetch(true)
+	if err != nil || imgs[0].Release != "6.13.0-rc2+" {
+		t.Fatalf("update: %v %+v", err, imgs)
+	}
+	lock, _ = LoadLock(filepath.Join(dir, "kernels.lock"))
+	if lock.Find("mine").Release != "6.13.0-rc2+" {
+		t.Errorf("lock not moved: %+v", lock.Find("mine"))
+	}
+
+	// Not a bzImage.
+	writeFile(t, image, "not a kernel")
+	if _, err := fetch(true); err == nil || !strings.Contains(err.Error(), "is not an x86 bzImage") {
+		t.Errorf("error = %v", err)
+	}
+	os.Remove(image)
+	if _, err := fetch(true); err == nil || !strings.Contains(err.Error(), "kernel mine: kernel image:") {
+		t.Errorf("error = %v", err)
+	}
+}
+
+func TestFetchErrorGrouping(t *testing.T) {
+	e := &FetchError{Kernels: []string{"5.10", "6.1", "7.3"}, Errs: []error{errors.New("no archive"), errors.New("no archive"), ErrNotInIndex}}
+	want := "kernels 5.10, 6.1: no archive\nkernel 7.3: " + ErrNotInIndex.Error()
+	if e.Error() != want {
+		t.Errorf("got %q, want %q", e.Error(), want)
+	}
+	if !errors.Is(e, ErrNotInIndex) {
+		t.Error("errors.Is does not see the per-kernel error")
+	}
+}
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestFetchWithoutDebianArchive is the Ubuntu runner case: apt knows no Debian archive and the
+// environment names none, so every Debian kernel fails with instructions, reported once.
+func TestFetchWithoutDebianArchive(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "kernels.yaml"), "kernels:\n  - name: \"5.10\"\n    debian: {series: \"5.10\"}\n  - name: \"7.3\"\n    debian: {series: \"7.3\"}\n")
+	cfg, err := LoadConfig(filepath.Join(dir, "kernels.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &Fetcher{
+		CacheDir:       t.TempDir(),
+		Getenv:         func(string) string { return "" },
+		AptSourcesList: filepath.Join("testdata", "apt-ubuntu", "sources.list"),
+		AptSourceParts: filepath.Join("testdata", "apt-ubuntu", "sources.list.d"),
+	}
+	imgs, err := f.Fetch(context.Background(), cfg.Entries)
+	if len(imgs) != 0 || err == nil {
+		t.Fatalf("images %v, error %v", imgs, err)
+	}
+	msg := err.Error()
+	if !strings.HasPrefix(msg, "kernels 5.10, 7.3: no Debian archive found") || strings.Count(msg, "\n") != 0 ||
+		!strings.Contains(msg, EnvDebianMirror) || !strings.Contains(msg, "debian-archive-keyring") {
+		t.Errorf("error = %q", msg)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "kernels.lock")); err == nil {
+		t.Error("a failed fetch wrote kernels.lock")
+	}
+}

@@ -1,0 +1,209 @@
+package vmimages
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Lock is a loaded kernels.lock: for every kernel of kernels.yaml, the exact build that runs
+// use. It is written by `bpfmatrix kernels fetch` and meant to be committed, so that every
+// machine tests the same kernels until someone runs `kernels fetch --update`.
+type Lock struct {
+	Path    string
+	Entries []LockEntry
+}
+
+// LockEntry pins one kernel.
+type LockEntry struct {
+	Name    string // the kernels.yaml name
+	Source  string // the entry's Source.Spec() when it was pinned
+	Version string // upstream kernel version, e.g. 5.10.262
+	Release string // uname -r of the kernel, e.g. 5.10.0-46-cloud-amd64
+	SHA256  string // of vmlinuz: the cache key
+
+	// Debian sources only.
+	Package         string // e.g. linux-image-5.10.0-46-cloud-amd64
+	DebianVersion   string // e.g. 5.10.262-1
+	Suite           string // where it was found, e.g. bullseye-security
+	DebSHA256       string // of the .deb, from the signed index
+	ConfigPackage   string // the package holding the config when the image package does not (6.19+)
+	ConfigDebSHA256 string
+
+	Line int // in the lock file, for messages
+}
+
+// lockFields are the keys of a lock entry in the order they are written.
+var lockFields = []string{"name", "source", "version", "release", "vmlinuz_sha256", "package", "debian_version", "suite", "deb_sha256", "config_package", "config_deb_sha256"}
+
+func (e *LockEntry) field(key string) *string {
+	switch key {
+	case "name":
+		return &e.Name
+	case "source":
+		return &e.Source
+	case "version":
+		return &e.Version
+	case "release":
+		return &e.Release
+	case "vmlinuz_sha256":
+		return &e.SHA256
+	case "package":
+		return &e.Package
+	case "debian_version":
+		return &e.DebianVersion
+	case "suite":
+		return &e.Suite
+	case "deb_sha256":
+		return &e.DebSHA256
+	case "config_package":
+		return &e.ConfigPackage
+	case "config_deb_sha256":
+		return &e.ConfigDebSHA256
+	}
+	return nil
+}
+
+var releasePattern = regexp.MustCompile(`^[0-9][A-Za-z0-9.+_~-]*$`)
+
+// LoadLock reads kernels.lock. A missing file is an empty lock (nothing pinned yet); a file
+// that does not parse, has unknown keys, duplicate names or malformed values is an error naming
+// the line, because a damaged lock would silently change which kernels are tested.
+func LoadLock(path string) (*Lock, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return &Lock{Path: path}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("lock file: %w", err)
+	}
+	return ParseLock(data, path)
+}
+
+// ParseLock checks kernels.lock content; path is used in messages.
+func ParseLock(data []byte, path string) (*Lock, error) {
+	l := &Lock{Path: path}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if len(doc.Content) == 0 {
+		return l, nil
+	}
+	top, err := mappingFields(deref(doc.Content[0]), path, "kernels")
+	if err != nil {
+		return nil, err
+	}
+	list, ok := top["kernels"]
+	if !ok {
+		return l, nil
+	}
+	if list.Kind != yaml.SequenceNode {
+		if list.Tag == "!!null" {
+			return l, nil
+		}
+		return nil, fmt.Errorf("%s:%d: \"kernels\" must be a list", path, list.Line)
+	}
+	seen := map[string]int{}
+	for _, item := range list.Content {
+		fields, err := mappingFields(deref(item), path, lockFields...)
+		if err != nil {
+			return nil, err
+		}
+		e := LockEntry{Line: item.Line}
+		for k, n := range fields {
+			v, err := scalar(n, path, k)
+			if err != nil {
+				return nil, err
+			}
+			*e.field(k) = v
+		}
+		if err := e.validate(path, fields); err != nil {
+			return nil, err
+		}
+		if first, dup := seen[e.Name]; dup {
+			return nil, fmt.Errorf("%s:%d: kernel %q is pinned twice (first at line %d)", path, item.Line, e.Name, first)
+		}
+		seen[e.Name] = item.Line
+		l.Entries = append(l.Entries, e)
+	}
+	return l, nil
+}
+
+func (e *LockEntry) validate(path string, fields map[string]*yaml.Node) error {
+	line := func(k string) int {
+		if n, ok := fields[k]; ok {
+			return n.Line
+		}
+		return e.Line
+	}
+	need := []string{"name", "source", "release", "vmlinuz_sha256"}
+	if strings.HasPrefix(e.Source, "debian ") {
+		need = append(need, "version", "package", "debian_version", "suite", "deb_sha256")
+	}
+	for _, k := range need {
+		if *e.field(k) == "" {
+			return fmt.Errorf("%s:%d: kernel %q: missing %s", path, e.Line, e.Name, k)
+		}
+	}
+	for _, k := range []string{"vmlinuz_sha256", "deb_sha256", "config_deb_sha256"} {
+		if v := *e.field(k); v != "" && !isSHA256(v) {
+			return fmt.Errorf("%s:%d: kernel %q: %s %q is not a sha256 (64 lower-case hex digits)", path, line(k), e.Name, k, v)
+		}
+	}
+	if (e.ConfigPackage == "") != (e.ConfigDebSHA256 == "") {
+		return fmt.Errorf("%s:%d: kernel %q: config_package and config_deb_sha256 go together", path, e.Line, e.Name)
+	}
+	if !releasePattern.MatchString(e.Release) {
+		return fmt.Errorf("%s:%d: kernel %q: release %q is not a kernel release", path, line("release"), e.Name, e.Release)
+	}
+	if e.DebianVersion != "" {
+		if _, err := ParseDebianVersion(e.DebianVersion); err != nil {
+			return fmt.Errorf("%s:%d: kernel %q: %w", path, line("debian_version"), e.Name, err)
+		}
+	}
+	return nil
+}
+
+// Find returns the pin of the named kernel, or nil.
+func (l *Lock) Find(name string) *LockEntry {
+	for i := range l.Entries {
+		if l.Entries[i].Name == name {
+			return &l.Entries[i]
+		}
+	}
+	return nil
+}
+
+// Marshal renders the lock in its fixed key order, one "key: value" per line with every value
+// quoted, so that a changed pin shows as a one-line diff.
+func (l *Lock) Marshal() []byte {
+	var b strings.Builder
+	b.WriteString("# kernels.lock: the exact kernel builds behind kernels.yaml, written by `bpfmatrix kernels fetch`.\n")
+	b.WriteString("# Commit it: every run uses these builds (offline once cached) until\n")
+	b.WriteString("# `bpfmatrix kernels fetch --update [NAME...]` moves them. Do not edit by hand.\n")
+	b.WriteString("kernels:\n")
+	for i := range l.Entries {
+		e := &l.Entries[i]
+		prefix := "  - "
+		for _, k := range lockFields {
+			v := *e.field(k)
+			if v == "" {
+				continue
+			}
+			fmt.Fprintf(&b, "%s%s: %s\n", prefix, k, strconv.Quote(v))
+			prefix = "    "
+		}
+	}
+	return []byte(b.String())
+}
+
+// Write stores the lock atomically.
+func (l *Lock) Write() error {
+	return writeFileAtomic(l.Path, l.Marshal(), 0o644)
+}

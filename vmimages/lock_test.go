@@ -1,0 +1,80 @@
+package vmimages
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const sumA = "2e141d21dc8fa57e2ab27a7d3757c058d9405b5c27e86707497ce915cc615c1b"
+const sumB = "18d94781d1b3052e21967ac2262239e5f14fbf511d6c3e110629d7aa35340760"
+
+func TestLockRoundTrip(t *testing.T) {
+	l := &Lock{Path: filepath.Join(t.TempDir(), "kernels.lock"), Entries: []LockEntry{
+		{Name: "5.10", Source: "debian series=5.10", Version: "5.10.262", Release: "5.10.0-46-cloud-amd64", SHA256: sumA,
+			Package: "linux-image-5.10.0-46-cloud-amd64", DebianVersion: "5.10.262-1", Suite: "bullseye-security", DebSHA256: sumB},
+		{Name: "7.3", Source: "debian series=7.3", Version: "7.3.4", Release: "7.3.4+deb13-cloud-amd64", SHA256: sumB,
+			Package: "linux-binary-7.3.4+deb13-cloud-amd64", DebianVersion: "7.3.4-1~bpo13+1", Suite: "trixie-backports", DebSHA256: sumA,
+			ConfigPackage: "linux-base-7.3.4+deb13-cloud-amd64", ConfigDebSHA256: sumB},
+		{Name: "mine", Source: "path ./bzImage", Version: "6.13.0", Release: "6.13.0-rc1+", SHA256: sumA},
+	}}
+	if err := l.Write(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := LoadLock(l.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Entries) != 3 {
+		t.Fatalf("got %d entries", len(got.Entries))
+	}
+	for i := range l.Entries {
+		w, g := l.Entries[i], got.Entries[i]
+		g.Line = 0
+		if w != g {
+			t.Errorf("entry %d: got %+v, want %+v", i, g, w)
+		}
+	}
+	if string(got.Marshal()) != string(l.Marshal()) {
+		t.Error("Marshal is not stable across a round trip")
+	}
+	if le := got.Find("7.3"); le == nil || le.Line != 14 {
+		t.Errorf("Find(7.3) = %+v, want the entry at line 14", le)
+	}
+}
+
+func TestLoadLockMissing(t *testing.T) {
+	l, err := LoadLock(filepath.Join(t.TempDir(), "kernels.lock"))
+	if err != nil || len(l.Entries) != 0 {
+		t.Fatalf("missing lock = %+v, %v; want empty lock", l, err)
+	}
+}
+
+func TestParseLockErrors(t *testing.T) {
+	entry := func(extra string) string {
+		return "kernels:\n  - name: \"5.10\"\n    source: \"debian series=5.10\"\n    version: \"5.10.262\"\n    release: \"5.10.0-46-cloud-amd64\"\n    vmlinuz_sha256: \"" + sumA + "\"\n    package: \"linux-image-5.10.0-46-cloud-amd64\"\n    debian_version: \"5.10.262-1\"\n    suite: \"bullseye-security\"\n    deb_sha256: \"" + sumB + "\"\n" + extra
+	}
+	if _, err := ParseLock([]byte(entry("")), "kernels.lock"); err != nil {
+		t.Fatalf("valid lock: %v", err)
+	}
+	tests := []struct{ name, src, want string }{
+		{"unknown key", entry("    flavour: \"rt\"\n"), `kernels.lock:11: unknown key "flavour"`},
+		{"duplicate", entry("  - name: \"5.10\"\n    source: \"path /x\"\n    release: \"5.10.0\"\n    vmlinuz_sha256: \"" + sumA + "\"\n"), `kernels.lock:11: kernel "5.10" is pinned twice (first at line 2)`},
+		{"bad sha", strings.Replace(entry(""), sumA, "abc", 1), `kernels.lock:6: kernel "5.10": vmlinuz_sha256 "abc" is not a sha256`},
+		{"upper-case sha", strings.Replace(entry(""), sumB, strings.ToUpper(sumB), 1), `kernels.lock:10: kernel "5.10": deb_sha256`},
+		{"missing package", strings.Replace(entry(""), "    package: \"linux-image-5.10.0-46-cloud-amd64\"\n", "", 1), `kernels.lock:2: kernel "5.10": missing package`},
+		{"bad release", strings.Replace(entry(""), "5.10.0-46-cloud-amd64\"", "../etc\"", 1), `kernels.lock:5: kernel "5.10": release "../etc"`},
+		{"bad debian version", strings.Replace(entry(""), "5.10.262-1", "x5", 1), `kernels.lock:8: kernel "5.10": debian version "x5"`},
+		{"config pair", entry("    config_package: \"linux-base-x\"\n"), "config_package and config_deb_sha256 go together"},
+		{"not a list", "kernels: 3\n", `kernels.lock:1: "kernels" must be a list`},
+		{"empty value", strings.Replace(entry(""), "\"bullseye-security\"", "", 1), "kernels.lock:9: suite: expected a value"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ParseLock([]byte(tt.src), "kernels.lock")
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error = %v, want %q", err, tt.want)
+			}
+		})
+	}
+}

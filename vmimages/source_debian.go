@@ -1,0 +1,216 @@
+package vmimages
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// DebianSource is a "debian" entry: a Debian cloud-amd64 kernel series, resolved to the newest
+// build the archive serves, or to a pinned upstream version of it.
+//
+//	debian: {series: "6.12"}                       # newest 6.12 build
+//	debian: {series: "6.12", version: "6.12.117"}  # that upstream version (newest Debian build of it)
+type DebianSource struct {
+	Series  string // major.minor
+	Version string // optional upstream version within the series (6.12.117, 7.3-rc7)
+}
+
+var (
+	seriesPattern  = regexp.MustCompile(`^[0-9]+\.[0-9]+$`)
+	versionPattern = regexp.MustCompile(`^[0-9]+\.[0-9]+(\.[0-9]+)?(-rc[0-9]+)?$`)
+)
+
+func parseDebianSource(n *yaml.Node, file, _ string) (Source, error) {
+	fields, err := mappingFields(n, file, "series", "version")
+	if err != nil {
+		return nil, err
+	}
+	sn, ok := fields["series"]
+	if !ok {
+		return nil, fmt.Errorf("%s:%d: debian: missing series (e.g. series: \"6.12\")", file, n.Line)
+	}
+	s := &DebianSource{}
+	if s.Series, err = scalar(sn, file, "series"); err != nil {
+		return nil, err
+	}
+	if !seriesPattern.MatchString(s.Series) {
+		return nil, fmt.Errorf("%s:%d: debian series %q: expected major.minor, e.g. \"6.12\"", file, sn.Line, s.Series)
+	}
+	if vn, ok := fields["version"]; ok {
+		if s.Version, err = scalar(vn, file, "version"); err != nil {
+			return nil, err
+		}
+		if !versionPattern.MatchString(s.Version) {
+			return nil, fmt.Errorf("%s:%d: debian version %q: expected an upstream kernel version, e.g. \"6.12.117\" or \"7.3-rc7\"", file, vn.Line, s.Version)
+		}
+		if !inSeries(s.Version, s.Series) {
+			return nil, fmt.Errorf("%s:%d: debian version %q is not in series %q", file, vn.Line, s.Version, s.Series)
+		}
+	}
+	return s, nil
+}
+
+// Kind implements Source.
+func (s *DebianSource) Kind() string { return "debian" }
+
+// Spec implements Source: "debian series=6.12" or "debian series=6.12 version=6.12.117".
+func (s *DebianSource) Spec() string {
+	if s.Version != "" {
+		return "debian series=" + s.Series + " version=" + s.Version
+	}
+	return "debian series=" + s.Series
+}
+
+func (s *DebianSource) fetch(ctx context.Context, run *fetchRun, e Entry, locked *LockEntry) (*Manifest, LockEntry, error) {
+	if locked != nil {
+		if m, ok := run.cached(e.Name, locked.SHA256); ok {
+			return m, *locked, nil
+		}
+		m, err := s.install(ctx, run, e.Name, *locked, 0)
+		if err != nil {
+			return nil, LockEntry{}, err
+		}
+		return m, *locked, nil
+	}
+	if run.f.Offline {
+		return nil, LockEntry{}, errors.New("not pinned in kernels.lock, and --offline forbids resolving it from the Debian archive: run `bpfmatrix kernels fetch` once with network")
+	}
+	idx, err := run.packageIndex(ctx)
+	if err != nil {
+		return nil, LockEntry{}, err
+	}
+	rec, upstream, err := idx.resolve(s.Series, s.Version)
+	if err != nil {
+		return nil, LockEntry{}, err
+	}
+	run.step(Step{Kernel: e.Name, Message: fmt.Sprintf("resolved %s %s (%s)", rec.Package, rec.Version, rec.Suite)})
+	// --update that finds the pinned build is still the newest keeps the pin and the cached image.
+	if prev := run.lock.Find(e.Name); prev != nil && prev.Source == s.Spec() && prev.Package == rec.Package && prev.DebianVersion == rec.Version && prev.DebSHA256 == rec.SHA256 {
+		if m, ok := run.cached(e.Name, prev.SHA256); ok {
+			return m, *prev, nil
+		}
+	}
+	le := LockEntry{
+		Name: e.Name, Source: s.Spec(), Version: upstream, Package: rec.Package,
+		DebianVersion: rec.Version, Suite: rec.Suite, DebSHA256: rec.SHA256,
+	}
+	// 6.19 and later ship the config in linux-base-<release>, an exact dependency of the image.
+	missingBase := ""
+	if dep, ver, ok := exactDependency(rec.Depends, "linux-base-"); ok {
+		if drec, found := idx.lookup(dep, ver); found {
+			le.ConfigPackage, le.ConfigDebSHA256 = dep, drec.SHA256
+		} else {
+			missingBase = dep + " " + ver
+		}
+	}
+	m, err := s.install(ctx, run, e.Name, le, rec.Size)
+	if err != nil {
+		return nil, LockEntry{}, err
+	}
+	if m.Config == "" && missingBase != "" {
+		// Seen for 6.19 to 7.1: the signed image lingers in backports after the unsigned build
+		// (and its linux-base) was superseded.
+		run.step(Step{Kernel: e.Name, Message: "warning: no kernel config: the image package has none and " + missingBase + " (which would) is no longer in the archive"})
+	}
+	le.Release, le.SHA256 = m.Release, m.SHA256
+	if m.Config == "" {
+		le.ConfigPackage, le.ConfigDebSHA256 = "", ""
+	}
+	return m, le, nil
+}
+
+// install extracts a pinned package into the cache (downloading it unless it is cached) and
+// returns the entry's manifest. When le already names a vmlinuz sha256, the package must produce
+// exactly that image.
+func (s *DebianSource) install(ctx context.Context, run *fetchRun, kernel string, le LockEntry, size int64) (*Manifest, error) {
+	deb, err := run.ensureDeb(ctx, kernel, le.Package, le.DebianVersion, le.DebSHA256, size)
+	if err != nil {
+		return nil, err
+	}
+	staging, err := run.cache.newStaging()
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(staging) // gone after a successful store (renamed)
+	c, err := extractDeb(ctx, deb, staging)
+	if err != nil {
+		return nil, err
+	}
+	if !c.Vmlinuz {
+		return nil, fmt.Errorf("%s %s holds no vmlinuz (a meta package?)", le.Package, le.DebianVersion)
+	}
+	if !c.Config && le.ConfigPackage != "" {
+		cdeb, err := run.ensureDeb(ctx, kernel, le.ConfigPackage, le.DebianVersion, le.ConfigDebSHA256, 0)
+		if err != nil {
+			return nil, fmt.Errorf("config package: %w", err)
+		}
+		cc, err := extractDeb(ctx, cdeb, staging)
+		if err != nil {
+			return nil, fmt.Errorf("config package: %w", err)
+		}
+		if cc.Release != c.Release {
+			return nil, fmt.Errorf("config package %s is for release %s, the image is %s", le.ConfigPackage, cc.Release, c.Release)
+		}
+		c.Config = cc.Config
+		c.Modules = append(c.Modules, cc.Modules...)
+	}
+	sum, err := sha256File(staging + "/vmlinuz")
+	if err != nil {
+		return nil, err
+	}
+	if le.SHA256 != "" && sum != le.SHA256 {
+		return nil, fmt.Errorf("vmlinuz of %s %s has sha256 %s, kernels.lock pins %s", le.Package, le.DebianVersion, sum, le.SHA256)
+	}
+	if hdr, ok, err := bzImageRelease(staging + "/vmlinuz"); err == nil && ok && hdr != c.Release {
+		return nil, fmt.Errorf("%s: vmlinuz says release %s, its path says %s", le.Package, hdr, c.Release)
+	}
+	if err := checkVirtioModules(staging, c); err != nil {
+		run.step(Step{Kernel: kernel, Message: "warning: " + err.Error()})
+	}
+	m := &Manifest{
+		SHA256: sum, Source: s.Spec(), Package: le.Package, DebianVersion: le.DebianVersion,
+		Version: le.Version, Release: c.Release, Suite: le.Suite, Modules: c.Modules,
+	}
+	if le.ConfigPackage != "" && c.Config {
+		m.ConfigPackage = le.ConfigPackage
+	}
+	if c.Config {
+		m.Config = "config"
+	}
+	if err := run.cache.store(staging, m); err != nil {
+		return nil, err
+	}
+	mods := ""
+	if len(m.Modules) > 0 {
+		mods = fmt.Sprintf(", %d virtio modules", len(m.Modules))
+	}
+	cfg := ", no config"
+	if c.Config {
+		cfg = ", config"
+	}
+	run.step(Step{Kernel: kernel, Message: fmt.Sprintf("extracted vmlinuz %s%s%s", c.Release, cfg, mods)})
+	return run.cache.load(sum)
+}
+
+// checkVirtioModules warns when the config builds the virtio console as a module but the package
+// did not ship it: a guest of that kernel has no virtio-serial channel.
+func checkVirtioModules(staging string, c *debContents) error {
+	if !c.Config {
+		return nil
+	}
+	opts, err := ReadKernelConfig(staging + "/config")
+	if err != nil {
+		return err
+	}
+	for _, o := range []string{"CONFIG_VIRTIO", "CONFIG_VIRTIO_PCI", "CONFIG_VIRTIO_CONSOLE"} {
+		if opts[o] == "m" && len(c.Modules) == 0 {
+			return errors.New(o + "=m but the package ships no virtio modules: no virtio-serial in this guest")
+		}
+	}
+	return nil
+}

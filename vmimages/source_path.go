@@ -1,0 +1,132 @@
+package vmimages
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// PathSource is a "path" entry: a kernel image on the local disk, such as the bzImage that
+// `vng --build` or `make bzImage` leaves in arch/x86/boot/. Relative paths are relative to
+// kernels.yaml. Two forms:
+//
+//	path: ../linux/arch/x86/boot/bzImage
+//	path: {image: ../linux/arch/x86/boot/bzImage, config: ../linux/.config}
+//
+// The image is copied into the cache, so rebuilding the kernel during a run does not change what
+// the run boots; kernels.lock pins its sha256, and a rebuilt image needs `kernels fetch --update`.
+type PathSource struct {
+	Image  string // as written in kernels.yaml
+	Config string // optional .config, as written
+	dir    string // kernels.yaml's directory
+}
+
+func parsePathSource(n *yaml.Node, file, dir string) (Source, error) {
+	s := &PathSource{dir: dir}
+	var err error
+	if n.Kind == yaml.MappingNode {
+		fields, ferr := mappingFields(n, file, "image", "config")
+		if ferr != nil {
+			return nil, ferr
+		}
+		in, ok := fields["image"]
+		if !ok {
+			return nil, fmt.Errorf("%s:%d: path: missing image", file, n.Line)
+		}
+		if s.Image, err = scalar(in, file, "image"); err != nil {
+			return nil, err
+		}
+		if cn, ok := fields["config"]; ok {
+			if s.Config, err = scalar(cn, file, "config"); err != nil {
+				return nil, err
+			}
+		}
+		return s, nil
+	}
+	if s.Image, err = scalar(n, file, "path"); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Kind implements Source.
+func (s *PathSource) Kind() string { return "path" }
+
+// Spec implements Source: "path <image>" or "path <image> config=<config>", as written.
+func (s *PathSource) Spec() string {
+	if s.Config != "" {
+		return "path " + s.Image + " config=" + s.Config
+	}
+	return "path " + s.Image
+}
+
+func (s *PathSource) abs(p string) string {
+	if filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(s.dir, p)
+}
+
+var leadingVersion = regexp.MustCompile(`^[0-9]+\.[0-9]+(\.[0-9]+)?`)
+
+func (s *PathSource) fetch(ctx context.Context, run *fetchRun, e Entry, locked *LockEntry) (*Manifest, LockEntry, error) {
+	img := s.abs(s.Image)
+	sum, err := sha256File(img)
+	if err != nil {
+		return nil, LockEntry{}, fmt.Errorf("kernel image: %w", err)
+	}
+	if locked != nil && locked.SHA256 != sum {
+		return nil, LockEntry{}, fmt.Errorf("%s changed since kernels.lock pinned it (sha256 %s, now %s): run `bpfmatrix kernels fetch --update %s` to use the new build", img, shortSum(locked.SHA256), shortSum(sum), e.Name)
+	}
+	le := LockEntry{Name: e.Name, Source: s.Spec(), SHA256: sum}
+	if m, ok := run.cached(e.Name, sum); ok {
+		if m.Source == s.Spec() {
+			le.Version, le.Release = m.Version, m.Release
+			return m, le, nil
+		}
+		// The same image under another spec (a different config file): store it afresh.
+		if err := os.RemoveAll(run.cache.imageDir(sum)); err != nil {
+			return nil, LockEntry{}, fmt.Errorf("cache: %w", err)
+		}
+	}
+	release, ok, err := bzImageRelease(img)
+	if err != nil {
+		return nil, LockEntry{}, err
+	}
+	if !ok {
+		return nil, LockEntry{}, fmt.Errorf("%s is not an x86 bzImage (no boot protocol header): point the entry at arch/x86/boot/bzImage", img)
+	}
+	staging, err := run.cache.newStaging()
+	if err != nil {
+		return nil, LockEntry{}, err
+	}
+	defer os.RemoveAll(staging)
+	if err := copyFile(img, filepath.Join(staging, "vmlinuz")); err != nil {
+		return nil, LockEntry{}, fmt.Errorf("copy image: %w", err)
+	}
+	// Hash the copy: the file may have been rebuilt between the first hash and the copy.
+	if got, err := sha256File(filepath.Join(staging, "vmlinuz")); err != nil || got != sum {
+		return nil, LockEntry{}, fmt.Errorf("%s changed while it was copied; run again after the build finishes", img)
+	}
+	m := &Manifest{SHA256: sum, Source: s.Spec(), Release: release, Version: leadingVersion.FindString(release)}
+	if s.Config != "" {
+		if err := copyFile(s.abs(s.Config), filepath.Join(staging, "config")); err != nil {
+			return nil, LockEntry{}, fmt.Errorf("copy config: %w", err)
+		}
+		m.Config = "config"
+	}
+	if err := run.cache.store(staging, m); err != nil {
+		return nil, LockEntry{}, err
+	}
+	run.step(Step{Kernel: e.Name, Message: fmt.Sprintf("copied %s (release %s)", img, release)})
+	m, err = run.cache.load(sum)
+	if err != nil {
+		return nil, LockEntry{}, err
+	}
+	le.Version, le.Release = m.Version, m.Release
+	return m, le, nil
+}
