@@ -328,24 +328,30 @@ func VariantNames() []string {
 	return out
 }
 
-// selectIDs returns the helper ids to probe: the requested ones, or 1 up to the larger of the
-// registry's last id and the kernel's __BPF_FUNC_MAX_ID (one past its last helper).
+// LastKnownID is the last helper id of the newest kernel bpfmatrix knows (7.3:
+// cgrp_storage_delete, 211). A probe without a registry, as in the guest agent, still asks
+// every id up to it and one past it, so that every kernel answers the same ids whatever the
+// registry that is later judged against them holds.
+const LastKnownID = 211
+
+// selectIDs returns the helper ids to probe: the requested ones, or 1 up to one past the
+// largest of LastKnownID, the registry's last id and the kernel's last helper (BTF's
+// __BPF_FUNC_MAX_ID is one past it).
 func (p *Prober) selectIDs(k *kernelBTF) []int {
 	if len(p.opts.Helpers) > 0 {
 		ids := slices.Clone(p.opts.Helpers)
 		sort.Ints(ids)
 		return slices.Compact(ids)
 	}
-	last := 0
+	last := LastKnownID
 	if p.reg != nil {
 		for _, h := range p.reg.Helpers() {
 			last = max(last, h.ID)
 		}
 	}
+	last++
 	if k != nil {
 		last = max(last, k.maxID)
-	} else {
-		last++ // without BTF, ask one id past the registry's last instead
 	}
 	ids := make([]int, last)
 	for i := range ids {

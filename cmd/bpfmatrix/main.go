@@ -15,6 +15,8 @@ import (
 	"runtime/debug"
 	"sort"
 	"strings"
+
+	"github.com/bpfmatrix/bpfmatrix/harness/guest"
 )
 
 // Exit codes shared by every subcommand; CI scripts of our users depend on them.
@@ -43,6 +45,11 @@ func register(c *command) {
 }
 
 func main() {
+	// Inside a bpfmatrix guest this binary is the initramfs's /init: it runs the probe agent
+	// and powers the guest off instead of parsing arguments (see bpfmatrix run).
+	if guest.IsInit() {
+		runGuestAgent()
+	}
 	os.Exit(dispatch(os.Args[1:], os.Stdout, os.Stderr))
 }
 

@@ -1,0 +1,118 @@
+package harness
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+// runMatrix runs kernels with cfg once and prints wall time and per-kernel figures.
+func runMatrix(b *testing.B, cfg Config, kernels []Kernel) {
+	b.Helper()
+	start := time.Now()
+	results, err := Run(context.Background(), cfg, kernels, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	wall := time.Since(start)
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "%d kernels, %d guests at a time with %d vCPU(s), %s, channel %s (compress %v): wall %.1fs\n",
+		len(kernels), cfg.Parallel, cfg.CPUs, results[0].Guest.Accel, cfg.Channel, cfg.Compress, wall.Seconds())
+	fmt.Fprintf(&sb, "  %-8s %-6s %8s %8s %8s %10s\n", "kernel", "status", "boot s", "probe s", "results", "stream B")
+	var boot, probe float64
+	failed := 0
+	for _, r := range results {
+		g := r.Guest
+		fmt.Fprintf(&sb, "  %-8s %-6s %8.2f %8.2f %8d %10d\n", r.Kernel.Name, g.Status, g.BootSeconds, g.ProbeSeconds, len(r.Results), g.StreamBytes)
+		boot += g.BootSeconds
+		probe += g.ProbeSeconds
+		if !r.OK() {
+			failed++
+			fmt.Fprintf(&sb, "    error: %s\n", g.Error)
+		}
+	}
+	// Printed, not logged: `make bench` shows it whether or not the benchmark fails.
+	fmt.Print(sb.String())
+	b.ReportMetric(wall.Seconds(), "wall-s")
+	b.ReportMetric(boot/float64(len(results)), "boot-s/kernel")
+	b.ReportMetric(probe/float64(len(results)), "probe-s/kernel")
+	if failed > 0 {
+		b.Errorf("%d kernels failed", failed)
+	}
+}
+
+// BenchmarkMatrix is the full run `make bench` reports: every kernel of kernels.yaml, images
+// from the warm cache, the default configuration.
+func BenchmarkMatrix(b *testing.B) {
+	cfg := testConfig(b)
+	kernels := allKernels(b)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		runMatrix(b, cfg, kernels)
+	}
+}
+
+// comparisons are slow (a full matrix each); they run only when asked for.
+func needComparisons(b *testing.B) {
+	if os.Getenv("BPFMATRIX_BENCH_COMPARE") == "" {
+		b.Skip("set BPFMATRIX_BENCH_COMPARE=1 to compare layouts and channels (minutes per case)")
+	}
+}
+
+// BenchmarkLayouts compares ways to share the host's cores between guests: several guests with
+// one vCPU each, or fewer guests with more vCPUs.
+func BenchmarkLayouts(b *testing.B) {
+	needComparisons(b)
+	kernels := allKernels(b)
+	for _, l := range []struct{ parallel, cpus int }{{2, 1}, {1, 2}, {3, 1}, {2, 2}} {
+		b.Run(fmt.Sprintf("%dx%dcpu", l.parallel, l.cpus), func(b *testing.B) {
+			cfg := testConfig(b)
+			cfg.Parallel, cfg.CPUs = l.parallel, l.cpus
+			for i := 0; i < b.N; i++ {
+				runMatrix(b, cfg, kernels)
+			}
+		})
+	}
+}
+
+// BenchmarkChannels compares the result channels on the oldest and the newest kernel, one guest
+// at a time, so that the channel is the only difference.
+func BenchmarkChannels(b *testing.B) {
+	needComparisons(b)
+	kernels := testKernels(b, "5.10", "7.3")
+	for _, c := range []struct {
+		channel  string
+		compress bool
+	}{{ChannelVirtio, false}, {ChannelVirtio, true}, {ChannelSerial, true}} {
+		b.Run(fmt.Sprintf("%s-gzip=%v", c.channel, c.compress), func(b *testing.B) {
+			cfg := testConfig(b)
+			cfg.Parallel, cfg.CPUs = 1, 1
+			cfg.Channel, cfg.Compress = c.channel, c.compress
+			for i := 0; i < b.N; i++ {
+				runMatrix(b, cfg, kernels)
+			}
+		})
+	}
+}
+
+// BenchmarkInitramfs compares a gzip initramfs with an uncompressed one: the guest decompresses
+// without hardware help, the uncompressed one is bigger to load.
+func BenchmarkInitramfs(b *testing.B) {
+	needComparisons(b)
+	kernels := testKernels(b, "5.10", "7.3")
+	for _, z := range []bool{false, true} {
+		b.Run(fmt.Sprintf("gzip=%v", z), func(b *testing.B) {
+			cfg := testConfig(b)
+			cfg.Parallel, cfg.CPUs = 1, 1
+			cfg.CompressInitramfs = z
+			cfg.Helpers = []int{1}
+			cfg.ProgTypes = []string{"socket_filter"}
+			for i := 0; i < b.N; i++ {
+				runMatrix(b, cfg, kernels)
+			}
+		})
+	}
+}

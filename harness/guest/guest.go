@@ -1,0 +1,375 @@
+// Package guest is the side of the harness that runs inside a QEMU guest as its init process
+// (PID 1): it mounts the pseudo file systems a probe needs, re-executes itself so that package
+// initialisers see them, opens the result channel, runs the probe, streams the results in the
+// wire format and powers the guest off.
+//
+// The host configures the agent through the kernel command line: words of the form KEY=VALUE
+// reach init as environment variables (see the Env* constants).
+package guest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/bpfmatrix/bpfmatrix/harness/wire"
+)
+
+// Environment variables (kernel command-line words) that configure the agent.
+const (
+	// EnvChannel selects the result channel: "virtio" (a virtio-serial port named PortName) or
+	// "serial" (the second UART, /dev/ttyS1).
+	EnvChannel = "BPFMATRIX_CHANNEL"
+	// EnvCompress set to "1" gzips the result stream.
+	EnvCompress = "BPFMATRIX_COMPRESS"
+	// EnvProgTypes limits the probe to a comma-separated list of program types.
+	EnvProgTypes = "BPFMATRIX_PROG_TYPES"
+	// EnvHelpers limits the probe to a comma-separated list of helper ids.
+	EnvHelpers = "BPFMATRIX_HELPERS"
+	// EnvFault makes the agent misbehave on purpose, so that tests can check that the host
+	// reports such a guest as a failed kernel: "hang" stops after the header and sleeps forever,
+	// "panic" crashes init (a kernel panic) after the header, "truncate" powers off after
+	// TruncateAfter results without a trailer. Nothing but tests sets it.
+	EnvFault = "BPFMATRIX_AGENT_FAULT"
+	// envStage marks the re-executed agent.
+	envStage = "BPFMATRIX_AGENT_STAGE"
+)
+
+// PortName is the name of the virtio-serial port that carries results.
+const PortName = "org.bpfmatrix.results"
+
+// ModuleDir is where the initramfs holds kernel modules to load before the channel opens (the
+// virtio drivers of kernels that build them as modules), loaded in name order.
+const ModuleDir = "/lib/modules/bpfmatrix"
+
+// TruncateAfter is the number of results after which the "truncate" fault cuts the stream.
+const TruncateAfter = 10
+
+// Options is what the host asked for on the command line.
+type Options struct {
+	ProgTypes []string
+	Helpers   []int
+	// Log receives progress lines; it is the console, so keep it short.
+	Log io.Writer
+}
+
+// Probe runs the probe engine: it calls header once with the facts about the kernel, then result
+// once per result.
+type Probe func(ctx context.Context, opts Options, header func(any) error, result func(any) error) error
+
+// IsInit reports whether this process is a bpfmatrix guest's init: PID 1 started as /init, which
+// is how the kernel runs an initramfs's init. The command's main checks it before its normal
+// dispatch. Both conditions must hold, so that bpfmatrix as the entry point of a container
+// (PID 1 under another name) stays an ordinary command and never powers anything off.
+func IsInit() bool {
+	return os.Getpid() == 1 && len(os.Args) > 0 && os.Args[0] == "/init"
+}
+
+// Main is the guest's init. It never returns: it powers the guest off, or, if it cannot, exits,
+// which panics the kernel (the host then reports the console).
+func Main(p Probe) {
+	if os.Getenv(envStage) == "" {
+		if err := stage1(); err != nil {
+			fatal(err)
+		}
+	}
+	if err := stage2(p); err != nil {
+		fatal(err)
+	}
+	powerOff()
+}
+
+func fatal(err error) {
+	fmt.Fprintf(os.Stderr, "bpfmatrix agent: %v\n", err)
+	powerOff()
+}
+
+func powerOff() {
+	unix.Sync()
+	if err := unix.Reboot(unix.LINUX_REBOOT_CMD_POWER_OFF); err != nil {
+		fmt.Fprintf(os.Stderr, "bpfmatrix agent: power off: %v\n", err)
+	}
+	os.Exit(1)
+}
+
+// stage1 mounts the file systems and re-executes the binary: cilium/ebpf's rlimit package does a
+// BPF syscall in an init function, before main, and caches what it finds without /proc and /sys.
+func stage1() error {
+	mounts := []struct{ src, dst, fstype string }{
+		{"proc", "/proc", "proc"},
+		{"sysfs", "/sys", "sysfs"},
+		// devtmpfs gives us /dev/ttyS1 and the virtio ports without knowing their numbers.
+		{"devtmpfs", "/dev", "devtmpfs"},
+	}
+	for _, m := range mounts {
+		if err := unix.Mount(m.src, m.dst, m.fstype, 0, ""); err != nil && err != unix.EBUSY {
+			return fmt.Errorf("mount %s: %w", m.dst, err)
+		}
+	}
+	// Tracing types look at tracefs only on some kernels; a missing tracefs is not fatal.
+	_ = unix.Mount("tracefs", "/sys/kernel/tracing", "tracefs", 0, "")
+	// Before 5.11 BPF memory counts against RLIMIT_MEMLOCK, and init's default is small.
+	inf := &unix.Rlimit{Cur: unix.RLIM_INFINITY, Max: unix.RLIM_INFINITY}
+	if err := unix.Setrlimit(unix.RLIMIT_MEMLOCK, inf); err != nil {
+		return fmt.Errorf("setrlimit memlock: %w", err)
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		exe = "/init"
+	}
+	// os.Environ holds the KEY=VALUE words of the kernel command line; they must survive.
+	env := append(os.Environ(), envStage+"=2")
+	if err := syscall.Exec(exe, os.Args, env); err != nil {
+		return fmt.Errorf("re-exec %s: %w", exe, err)
+	}
+	return nil
+}
+
+func stage2(p Probe) error {
+	hello := wire.Hello{Uptime: uptime(), Kernel: release()}
+	if err := loadModules(); err != nil {
+		return err
+	}
+	ch, err := openChannel(os.Getenv(EnvChannel))
+	if err != nil {
+		return err
+	}
+	w := wire.NewWriter(ch, os.Getenv(EnvCompress) == "1")
+	if err := w.Hello(hello); err != nil {
+		return err
+	}
+	opts, err := options()
+	if err != nil {
+		w.Error(err.Error())
+		w.Close()
+		return ch.Close()
+	}
+	fault := os.Getenv(EnvFault)
+	header := func(v any) error {
+		if err := w.Header(v); err != nil {
+			return err
+		}
+		switch fault {
+		case "hang":
+			fmt.Fprintln(os.Stderr, "bpfmatrix agent: fault injection: hanging")
+			// Not select{}: the Go runtime would see a deadlock and exit, which panics the
+			// kernel instead of hanging.
+			for {
+				time.Sleep(time.Hour)
+			}
+		case "panic":
+			panic("bpfmatrix agent: fault injection: panic")
+		}
+		return nil
+	}
+	errCut := fmt.Errorf("fault injection: stream cut")
+	result := func(v any) error {
+		if fault == "truncate" && w.Count() == TruncateAfter {
+			return errCut
+		}
+		return w.Result(v)
+	}
+	err = p(context.Background(), opts, header, result)
+	if errors.Is(err, errCut) {
+		fmt.Fprintln(os.Stderr, "bpfmatrix agent: fault injection: cutting the stream")
+		if err := w.Flush(); err != nil {
+			return err
+		}
+		return ch.drainAndClose()
+	}
+	if err != nil {
+		w.Error(err.Error())
+	}
+	if err := w.Close(); err != nil {
+		return err
+	}
+	if err := ch.awaitAck(); err != nil {
+		return err
+	}
+	return ch.Close()
+}
+
+func options() (Options, error) {
+	opts := Options{Log: os.Stderr}
+	if s := os.Getenv(EnvProgTypes); s != "" {
+		opts.ProgTypes = strings.Split(s, ",")
+	}
+	if s := os.Getenv(EnvHelpers); s != "" {
+		for _, f := range strings.Split(s, ",") {
+			id, err := strconv.Atoi(f)
+			if err != nil {
+				return opts, fmt.Errorf("%s: %w", EnvHelpers, err)
+			}
+			opts.Helpers = append(opts.Helpers, id)
+		}
+	}
+	return opts, nil
+}
+
+func uptime() float64 {
+	b, err := os.ReadFile("/proc/uptime")
+	if err != nil {
+		return 0
+	}
+	f, _ := strconv.ParseFloat(strings.Fields(string(b) + " 0")[0], 64)
+	return f
+}
+
+func release() string {
+	var u unix.Utsname
+	if err := unix.Uname(&u); err != nil {
+		return ""
+	}
+	return unix.ByteSliceToString(u.Release[:])
+}
+
+func loadModules() error {
+	mods, err := filepath.Glob(filepath.Join(ModuleDir, "*.ko"))
+	if err != nil || len(mods) == 0 {
+		return nil
+	}
+	sort.Strings(mods)
+	for _, m := range mods {
+		f, err := os.Open(m)
+		if err != nil {
+			return fmt.Errorf("load module: %w", err)
+		}
+		err = unix.FinitModule(int(f.Fd()), "", 0)
+		f.Close()
+		if err != nil && err != unix.EEXIST {
+			return fmt.Errorf("load module %s: %w", filepath.Base(m), err)
+		}
+	}
+	return nil
+}
+
+// ackTimeout bounds the wait for the host's acknowledgement of the trailer.
+const ackTimeout = 10 * time.Second
+
+// channel is the result channel: a character device the host reads through a QEMU chardev and
+// answers on with one acknowledgement byte after the trailer.
+type channel struct {
+	f      *os.File
+	serial bool
+}
+
+func openChannel(kind string) (*channel, error) {
+	switch kind {
+	case "serial", "":
+		return openSerial("/dev/ttyS1")
+	case "virtio":
+		return openVirtio()
+	}
+	return nil, fmt.Errorf("%s: unknown channel %q", EnvChannel, kind)
+}
+
+func openSerial(dev string) (*channel, error) {
+	f, err := os.OpenFile(dev, os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open result channel: %w", err)
+	}
+	fd := int(f.Fd())
+	t, err := unix.IoctlGetTermios(fd, unix.TCGETS)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("result channel %s: %w", dev, err)
+	}
+	// Raw mode: the stream is binary, so no newline translation (OPOST/ONLCR), no echo of the
+	// host's acknowledgement and no flow control characters.
+	t.Iflag &^= unix.IGNBRK | unix.BRKINT | unix.PARMRK | unix.ISTRIP | unix.INLCR | unix.IGNCR | unix.ICRNL | unix.IXON | unix.IXOFF
+	t.Oflag &^= unix.OPOST
+	t.Lflag &^= unix.ECHO | unix.ECHONL | unix.ICANON | unix.ISIG | unix.IEXTEN
+	t.Cflag &^= unix.CSIZE | unix.PARENB | unix.CBAUD
+	t.Cflag |= unix.CS8 | unix.B115200 | unix.CLOCAL | unix.CREAD
+	t.Cc[unix.VMIN] = 1
+	t.Cc[unix.VTIME] = 0
+	if err := unix.IoctlSetTermios(fd, unix.TCSETS, t); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("result channel %s: %w", dev, err)
+	}
+	return &channel{f: f, serial: true}, nil
+}
+
+func openVirtio() (*channel, error) {
+	// The port appears asynchronously after the driver probes the device.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ports, _ := filepath.Glob("/sys/class/virtio-ports/*/name")
+		for _, p := range ports {
+			name, err := os.ReadFile(p)
+			if err != nil || string(bytes.TrimSpace(name)) != PortName {
+				continue
+			}
+			dev := "/dev/" + filepath.Base(filepath.Dir(p))
+			f, err := os.OpenFile(dev, os.O_RDWR, 0)
+			if err != nil {
+				return nil, fmt.Errorf("open result channel: %w", err)
+			}
+			return &channel{f: f}, nil
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("open result channel: no virtio-serial port named %s", PortName)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func (c *channel) Write(p []byte) (int, error) { return c.f.Write(p) }
+
+// awaitAck waits for the host's acknowledgement byte: only then has every byte left the guest
+// and its QEMU buffers, and powering off cannot cut the tail of the stream.
+func (c *channel) awaitAck() error {
+	if c.serial {
+		// tcdrain first, so the wait below does not include the UART's backlog twice.
+		if err := unix.IoctlSetInt(int(c.f.Fd()), unix.TCSBRK, 1); err != nil {
+			return fmt.Errorf("drain result channel: %w", err)
+		}
+	}
+	fds := []unix.PollFd{{Fd: int32(c.f.Fd()), Events: unix.POLLIN}}
+	deadline := time.Now().Add(ackTimeout)
+	for {
+		left := time.Until(deadline)
+		if left <= 0 {
+			return fmt.Errorf("result channel: no acknowledgement from the host within %v", ackTimeout)
+		}
+		n, err := unix.Poll(fds, int(left/time.Millisecond)+1)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("result channel: poll: %w", err)
+		}
+		if n > 0 {
+			var b [1]byte
+			if _, err := c.f.Read(b[:]); err != nil {
+				return fmt.Errorf("result channel: read acknowledgement: %w", err)
+			}
+			return nil
+		}
+	}
+}
+
+func (c *channel) Close() error { return c.f.Close() }
+
+// drainAndClose waits until a serial line sent every byte, then closes the channel; the cut
+// stream of the "truncate" fault gets no acknowledgement to wait for.
+func (c *channel) drainAndClose() error {
+	if c.serial {
+		if err := unix.IoctlSetInt(int(c.f.Fd()), unix.TCSBRK, 1); err != nil {
+			c.f.Close()
+			return fmt.Errorf("drain result channel: %w", err)
+		}
+	}
+	return c.f.Close()
+}

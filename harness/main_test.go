@@ -1,0 +1,122 @@
+package harness
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/bpfmatrix/bpfmatrix/vmimages"
+)
+
+// agentBin is the bpfmatrix binary, built statically once for every test that boots a guest.
+var (
+	agentBin string
+	agentErr error
+)
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "harness-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	// BuildAgent is what `bpfmatrix run` falls back to; the tests use it for their agent too.
+	agentBin, agentErr = BuildAgent(context.Background(), dir)
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func needAgent(t testing.TB) {
+	t.Helper()
+	if agentErr != nil {
+		t.Fatalf("building the agent: %v", agentErr)
+	}
+}
+
+// needQEMU skips a test when QEMU is not installed, except in CI, where a missing QEMU is a
+// broken setup (.ci/run installs it).
+func needQEMU(t testing.TB) string {
+	t.Helper()
+	q, err := exec.LookPath("qemu-system-x86_64")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("CI is set but qemu-system-x86_64 is missing: %v", err)
+		}
+		t.Skip("qemu-system-x86_64 is not installed (apt-get install qemu-system-x86); set CI to make this a failure")
+	}
+	return q
+}
+
+var (
+	kernelsMu    sync.Mutex
+	kernelsCache = map[string]Kernel{}
+)
+
+// testKernels returns the named kernels of the repository's kernels.yaml, fetched into the
+// image cache when they are not there yet (the first run needs the Debian archive; later runs
+// use kernels.lock and the cache).
+func testKernels(t testing.TB, names ...string) []Kernel {
+	t.Helper()
+	kernelsMu.Lock()
+	defer kernelsMu.Unlock()
+	var missing []string
+	for _, n := range names {
+		if _, ok := kernelsCache[n]; !ok {
+			missing = append(missing, n)
+		}
+	}
+	if len(missing) > 0 {
+		cfg, err := vmimages.LoadConfig(filepath.Join("..", "kernels.yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		entries, err := cfg.Select(missing)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var log strings.Builder
+		images, err := (&vmimages.Fetcher{Progress: &log}).Fetch(context.Background(), entries)
+		if err != nil {
+			t.Fatalf("fetching kernels %v: %v\n%s", missing, err, log.String())
+		}
+		for _, img := range images {
+			kernelsCache[img.Name] = Kernel{
+				Name: img.Name, Path: img.Path, Modules: img.Modules, Config: img.ConfigPath,
+				SHA256: img.SHA256, Package: img.Package, Version: img.Version,
+			}
+		}
+	}
+	out := make([]Kernel, len(names))
+	for i, n := range names {
+		out[i] = kernelsCache[n]
+	}
+	return out
+}
+
+// allKernels returns every kernel of kernels.yaml.
+func allKernels(t testing.TB) []Kernel {
+	t.Helper()
+	cfg, err := vmimages.LoadConfig(filepath.Join("..", "kernels.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return testKernels(t, cfg.Names()...)
+}
+
+// testConfig is the default configuration with the test agent, a work directory of the test's
+// own (so tests can check that it is left empty) and QEMU from PATH.
+func testConfig(t testing.TB) Config {
+	t.Helper()
+	cfg := DefaultConfig()
+	cfg.QEMU = needQEMU(t)
+	needAgent(t)
+	cfg.Agent = agentBin
+	cfg.WorkDir = t.TempDir()
+	return cfg
+}

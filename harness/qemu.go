@@ -1,0 +1,171 @@
+package harness
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/bpfmatrix/bpfmatrix/harness/guest"
+)
+
+// kvmCreateVM is the KVM_CREATE_VM ioctl: _IO(KVMIO, 0x01).
+const kvmCreateVM = 0xAE01
+
+// DetectAccel returns "kvm" when this process can create a KVM virtual machine on a CPU that
+// shows hardware virtualization, else "tcg". Opening /dev/kvm, even creating a VM, is not
+// enough: a sandbox VM may offer the node without the hardware support behind it, and then every
+// guest stops with QEMU status "internal-error" at its first instruction (seen on the project's
+// build machines).
+func DetectAccel() string {
+	if !cpuHasVirt() {
+		return "tcg"
+	}
+	f, err := os.OpenFile("/dev/kvm", os.O_RDWR|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return "tcg"
+	}
+	defer f.Close()
+	vm, _, errno := unix.Syscall(unix.SYS_IOCTL, f.Fd(), kvmCreateVM, 0)
+	if errno != 0 {
+		return "tcg"
+	}
+	unix.Close(int(vm))
+	return "kvm"
+}
+
+// cpuHasVirt reports whether /proc/cpuinfo lists the vmx or svm flag.
+func cpuHasVirt() bool {
+	f, err := os.Open("/proc/cpuinfo")
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), ":")
+		if !ok || strings.TrimSpace(k) != "flags" {
+			continue
+		}
+		for _, fl := range strings.Fields(v) {
+			if fl == "vmx" || fl == "svm" {
+				return true
+			}
+		}
+		return false
+	}
+	return false
+}
+
+// virtioBuiltin reports whether the kernel config at path builds virtio-serial in (or does not
+// say); false means the drivers are modules that the initramfs must carry.
+func virtioBuiltin(path string) (bool, error) {
+	if path == "" {
+		return true, nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return false, fmt.Errorf("kernel config: %w", err)
+	}
+	defer f.Close()
+	want := map[string]bool{"CONFIG_VIRTIO_CONSOLE": false, "CONFIG_VIRTIO_PCI": false}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), "=")
+		if _, w := want[k]; ok && w {
+			want[k] = v == "y"
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return false, fmt.Errorf("kernel config %s: %w", path, err)
+	}
+	return want["CONFIG_VIRTIO_CONSOLE"] && want["CONFIG_VIRTIO_PCI"], nil
+}
+
+// channelFor picks the result channel for k: the configured one, unless that is virtio-serial
+// and the kernel has it only as modules that nobody supplied.
+func channelFor(cfg *Config, k *Kernel) (string, error) {
+	if cfg.Channel != ChannelVirtio || len(k.Modules) > 0 {
+		return cfg.Channel, nil
+	}
+	builtin, err := virtioBuiltin(k.Config)
+	if err != nil {
+		return "", err
+	}
+	if !builtin {
+		return ChannelSerial, nil
+	}
+	return ChannelVirtio, nil
+}
+
+// cmdline is the kernel command line of a guest.
+func cmdline(cfg *Config, k *Kernel, channel string) string {
+	words := []string{
+		"console=ttyS0",
+		// Reboot at once on a panic; with -no-reboot QEMU then exits instead of hanging.
+		"panic=-1",
+		"quiet",
+		// The bpf LSM is off by default on 5.10..6.x cloud kernels; lsm programs need it.
+		"lsm=lockdown,yama,bpf",
+		guest.EnvChannel + "=" + channel,
+	}
+	if cfg.Compress || channel == ChannelSerial {
+		words = append(words, guest.EnvCompress+"=1")
+	}
+	if len(cfg.ProgTypes) > 0 {
+		words = append(words, guest.EnvProgTypes+"="+strings.Join(cfg.ProgTypes, ","))
+	}
+	if len(cfg.Helpers) > 0 {
+		ids := make([]string, len(cfg.Helpers))
+		for i, id := range cfg.Helpers {
+			ids[i] = strconv.Itoa(id)
+		}
+		words = append(words, guest.EnvHelpers+"="+strings.Join(ids, ","))
+	}
+	words = append(words, cfg.Append...)
+	words = append(words, k.Append...)
+	return strings.Join(words, " ")
+}
+
+// Names in a guest's directory, where QEMU runs.
+const (
+	guestKernel  = "kernel"
+	guestInitrd  = "initrd"
+	guestResults = "results.sock"
+	guestQMP     = "qmp.sock"
+)
+
+// qemuArgs is the QEMU command line of a guest, run in the guest's directory. The console
+// (ttyS0) is QEMU's stdout; results come on a unix socket that QEMU connects to as a client;
+// QMP listens on another socket.
+func qemuArgs(cfg *Config, k *Kernel, accel, channel string) []string {
+	args := []string{
+		"-nodefaults", "-no-user-config", "-display", "none",
+		"-no-reboot", "-nic", "none",
+		"-accel", accel,
+		"-m", strconv.Itoa(cfg.MemoryMB),
+		"-smp", strconv.Itoa(cfg.CPUs),
+		"-kernel", guestKernel,
+		"-initrd", guestInitrd,
+		"-append", cmdline(cfg, k, channel),
+		"-chardev", "stdio,id=console,signal=off",
+		"-serial", "chardev:console",
+		"-chardev", "socket,id=results,path=" + guestResults,
+		"-qmp", "unix:" + guestQMP + ",server=on,wait=off",
+	}
+	if accel == "kvm" {
+		args = append(args, "-cpu", "host")
+	}
+	switch channel {
+	case ChannelSerial:
+		args = append(args, "-serial", "chardev:results")
+	default:
+		args = append(args,
+			"-device", "virtio-serial-pci,id=vser",
+			"-device", "virtserialport,bus=vser.0,chardev=results,name="+guest.PortName)
+	}
+	return args
+}
