@@ -48,6 +48,9 @@ var (
 	// appeared (5.10); file_open is the hook most LSM programs use.
 	lsmTargets          = []string{"bpf_lsm_file_open", "bpf_lsm_bprm_check_security"}
 	lsmSleepableTargets = []string{"bpf_lsm_bprm_committed_creds", "bpf_lsm_file_open"}
+	// Cgroup LSM programs on socket_post_create get bpf_setsockopt and bpf_getsockopt on top of
+	// what every lsm_cgroup hook gets (6.0).
+	lsmCgroupTargets = []string{"bpf_lsm_socket_post_create", "bpf_lsm_file_open"}
 )
 
 // variantSpecs is every variant the probe knows, in kernel prog type order.
@@ -111,13 +114,15 @@ var variantSpecs = []variantSpec{
 	{progType: "tracing", name: "tp_btf", attachType: "BPF_TRACE_RAW_TP", target: targetTP, candidates: []string{"btf_trace_sched_switch", "btf_trace_sched_process_exec"}},
 	{progType: "tracing", name: "iter", attachType: "BPF_TRACE_ITER", target: targetFunc, candidates: []string{"bpf_iter_task", "bpf_iter_bpf_map"}},
 	{progType: "tracing", name: "iter.s", attachType: "BPF_TRACE_ITER", sleepable: true, target: targetFunc, candidates: []string{"bpf_iter_task", "bpf_iter_bpf_map"}},
+	// The tcp iterator adds bpf_setsockopt and bpf_getsockopt (5.13) to what iterators get.
+	{progType: "tracing", name: "iter.tcp", attachType: "BPF_TRACE_ITER", target: targetFunc, candidates: []string{"bpf_iter_tcp"}},
 	{progType: "struct_ops", name: "tcp_ca", target: targetMember, candidates: []string{"tcp_congestion_ops"}, member: "cong_avoid"},
 	// release() is the one tcp_congestion_ops member that may not call bpf_setsockopt.
 	{progType: "struct_ops", name: "tcp_ca.release", target: targetMember, candidates: []string{"tcp_congestion_ops"}, member: "release"},
 	{progType: "ext", name: "ext", target: targetExt},
 	{progType: "lsm", name: "lsm", attachType: "BPF_LSM_MAC", target: targetFunc, candidates: lsmTargets},
 	{progType: "lsm", name: "lsm.s", attachType: "BPF_LSM_MAC", sleepable: true, target: targetFunc, candidates: lsmSleepableTargets},
-	{progType: "lsm", name: "lsm_cgroup", attachType: "BPF_LSM_CGROUP", target: targetFunc, candidates: lsmTargets},
+	{progType: "lsm", name: "lsm_cgroup", attachType: "BPF_LSM_CGROUP", target: targetFunc, candidates: lsmCgroupTargets},
 	{progType: "sk_lookup", name: "sk_lookup", attachType: "BPF_SK_LOOKUP"},
 	// Syscall programs must be sleepable ("Syscall programs can only be sleepable").
 	{progType: "syscall", name: "syscall", sleepable: true},
