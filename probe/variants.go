@@ -53,7 +53,10 @@ var (
 	lsmCgroupTargets = []string{"bpf_lsm_socket_post_create", "bpf_lsm_file_open"}
 )
 
-// variantSpecs is every variant the probe knows, in kernel prog type order.
+// variantSpecs is every variant the probe knows, in kernel prog type order. Types whose
+// programs libbpf loads with an expected attach type (cgroup/dev, cgroup/sysctl, sockops,
+// sk_msg, flow_dissector) are probed with it too: the kernel stores whatever it is given, and
+// some helpers look at it (bpf_get_retval is refused at attach type 0, BPF_CGROUP_INET_INGRESS).
 var variantSpecs = []variantSpec{
 	{progType: "socket_filter", name: "socket_filter"},
 	{progType: "kprobe", name: "kprobe"},
@@ -74,10 +77,10 @@ var variantSpecs = []variantSpec{
 	{progType: "lwt_in", name: "lwt_in"},
 	{progType: "lwt_out", name: "lwt_out"},
 	{progType: "lwt_xmit", name: "lwt_xmit"},
-	{progType: "sock_ops", name: "sock_ops"},
+	{progType: "sock_ops", name: "sock_ops", attachType: "BPF_CGROUP_SOCK_OPS", attachOptional: true},
 	{progType: "sk_skb", name: "sk_skb"},
-	{progType: "cgroup_device", name: "cgroup_device"},
-	{progType: "sk_msg", name: "sk_msg"},
+	{progType: "cgroup_device", name: "cgroup_device", attachType: "BPF_CGROUP_DEVICE", attachOptional: true},
+	{progType: "sk_msg", name: "sk_msg", attachType: "BPF_SK_MSG_VERDICT", attachOptional: true},
 	{progType: "raw_tracepoint", name: "raw_tracepoint"},
 	{progType: "cgroup_sock_addr", name: "bind4", attachType: "BPF_CGROUP_INET4_BIND"},
 	{progType: "cgroup_sock_addr", name: "bind6", attachType: "BPF_CGROUP_INET6_BIND"},
@@ -100,8 +103,8 @@ var variantSpecs = []variantSpec{
 	{progType: "lirc_mode2", name: "lirc_mode2"},
 	// 5.14 started to require an expected attach type for sk_reuseport; before, 0 is right.
 	{progType: "sk_reuseport", name: "sk_reuseport", attachType: "BPF_SK_REUSEPORT_SELECT", attachOptional: true},
-	{progType: "flow_dissector", name: "flow_dissector"},
-	{progType: "cgroup_sysctl", name: "cgroup_sysctl"},
+	{progType: "flow_dissector", name: "flow_dissector", attachType: "BPF_FLOW_DISSECTOR", attachOptional: true},
+	{progType: "cgroup_sysctl", name: "cgroup_sysctl", attachType: "BPF_CGROUP_SYSCTL", attachOptional: true},
 	{progType: "raw_tracepoint_writable", name: "raw_tracepoint_writable"},
 	{progType: "cgroup_sockopt", name: "getsockopt", attachType: "BPF_CGROUP_GETSOCKOPT"},
 	{progType: "cgroup_sockopt", name: "setsockopt", attachType: "BPF_CGROUP_SETSOCKOPT"},
@@ -156,6 +159,11 @@ var uapiAttachTypes = map[string]uint32{
 	"BPF_CGROUP_UNIX_GETPEERNAME":  52,
 	"BPF_CGROUP_UNIX_GETSOCKNAME":  53,
 	"BPF_SK_REUSEPORT_SELECT":      unix.BPF_SK_REUSEPORT_SELECT,
+	"BPF_CGROUP_SOCK_OPS":          unix.BPF_CGROUP_SOCK_OPS,
+	"BPF_CGROUP_DEVICE":            unix.BPF_CGROUP_DEVICE,
+	"BPF_SK_MSG_VERDICT":           unix.BPF_SK_MSG_VERDICT,
+	"BPF_FLOW_DISSECTOR":           unix.BPF_FLOW_DISSECTOR,
+	"BPF_CGROUP_SYSCTL":            unix.BPF_CGROUP_SYSCTL,
 	"BPF_CGROUP_GETSOCKOPT":        unix.BPF_CGROUP_GETSOCKOPT,
 	"BPF_CGROUP_SETSOCKOPT":        unix.BPF_CGROUP_SETSOCKOPT,
 	"BPF_TRACE_FENTRY":             unix.BPF_TRACE_FENTRY,
