@@ -118,6 +118,9 @@ type Helper struct {
 	// ProgTypeUntil holds, per program type, the last release series that offers the helper to
 	// that type, where a later kernel withdrew it.
 	ProgTypeUntil map[string]Version `json:"prog_type_until,omitempty"`
+	// ProgTypeGaps holds, per program type, ranges of release series between since and until
+	// in which kernels withdrew the helper from the type and later offered it again.
+	ProgTypeGaps map[string][]Gap `json:"prog_type_gaps,omitempty"`
 	// AttachTypes names the attach variants the helper is limited to, where it is limited.
 	AttachTypes []string `json:"attach_types,omitempty"`
 	// SleepableOnly is true for helpers only sleepable programs may call.
@@ -154,6 +157,11 @@ func (h *Helper) OfferedTo(progType string, kernel Version) bool {
 	if since, ok := h.ProgTypeSince[progType]; ok && kernel.Less(since) {
 		return false
 	}
+	for _, g := range h.ProgTypeGaps[progType] {
+		if g.Contains(kernel) {
+			return false
+		}
+	}
 	if until, ok := h.ProgTypeUntil[progType]; ok {
 		// An until without a patch level names a whole series: 6.1 covers 6.1.192.
 		k := kernel
@@ -166,6 +174,25 @@ func (h *Helper) OfferedTo(progType string, kernel Version) bool {
 	}
 	return true
 }
+
+// Gap is a range of release series, both ends included, in which a helper is not offered to a
+// program type that it is offered to before and after.
+type Gap struct {
+	From, To Version
+}
+
+// Contains reports whether kernel belongs to the gap; ends without a patch level name whole
+// series (6.12 covers 6.12.118).
+func (g Gap) Contains(kernel Version) bool {
+	k := kernel.Series()
+	return !k.Less(g.From.Series()) && !g.To.Series().Less(k)
+}
+
+// String renders the gap as it is written in the registry.
+func (g Gap) String() string { return g.From.String() + ".." + g.To.String() }
+
+// MarshalJSON writes the gap as its "FROM..TO" string.
+func (g Gap) MarshalJSON() ([]byte, error) { return json.Marshal(g.String()) }
 
 // Describe renders the entry for people: prototype, facts, conditions and description.
 func (h *Helper) Describe() string {
@@ -185,6 +212,11 @@ func (h *Helper) Describe() string {
 	}
 	for _, t := range sortedKeys(h.ProgTypeUntil) {
 		fmt.Fprintf(&b, "    %s: until %s\n", t, h.ProgTypeUntil[t])
+	}
+	for _, t := range sortedKeys(h.ProgTypeGaps) {
+		for _, g := range h.ProgTypeGaps[t] {
+			fmt.Fprintf(&b, "    %s: not in %s\n", t, g)
+		}
 	}
 	if len(h.AttachTypes) > 0 {
 		fmt.Fprintf(&b, "  attach types:  %s\n", strings.Join(h.AttachTypes, ", "))

@@ -103,7 +103,7 @@ func Parse(file string, data []byte) (reg *Registry, err error) {
 // fieldSet is what one entry must and may contain; anything else is an error.
 var (
 	requiredFields = []string{"id", "name", "signature", "min_kernel", "prog_types", "gpl_only", "category", "description"}
-	optionalFields = []string{"prog_type_since", "prog_type_until", "attach_types", "sleepable_only", "kernel_config", "sources", "notes"}
+	optionalFields = []string{"prog_type_since", "prog_type_until", "prog_type_gaps", "attach_types", "sleepable_only", "kernel_config", "sources", "notes"}
 )
 
 // OptionalFields returns the names of the optional entry keys the loader knows, for documentation.
@@ -156,6 +156,8 @@ func (l *loader) helper(n *yaml.Node) *Helper {
 			h.ProgTypeSince = l.versionMap(v, key)
 		case "prog_type_until":
 			h.ProgTypeUntil = l.versionMap(v, key)
+		case "prog_type_gaps":
+			h.ProgTypeGaps = l.gapMap(v, key)
 		case "attach_types":
 			h.AttachTypes = l.strList(v, key, nameRE)
 		case "sleepable_only":
@@ -196,6 +198,13 @@ func (l *loader) crossCheck(h *Helper, fields fields) {
 			}
 			if v.Less(h.MinKernel) {
 				l.errorf(node, "%s: %s %s is older than min_kernel %s", key, t, v, h.MinKernel)
+			}
+		}
+	}
+	if f, ok := fields.get("prog_type_gaps"); ok {
+		for _, t := range sortedKeys(h.ProgTypeGaps) {
+			if !h.ProgTypes.Contains(t) {
+				l.errorf(f.valN, "prog_type_gaps names %s, which prog_types does not list", t)
 			}
 		}
 	}
@@ -437,6 +446,44 @@ func (l *loader) versionMap(n *yaml.Node, what string) map[string]Version {
 			continue
 		}
 		out[kv.key] = l.version(kv.valN, what+"."+kv.key)
+	}
+	return out
+}
+
+// gapMap reads prog_type_gaps: program type -> list of "FROM..TO" series ranges.
+func (l *loader) gapMap(n *yaml.Node, what string) map[string][]Gap {
+	fields := l.mapping(n, what)
+	if fields == nil {
+		return nil
+	}
+	out := make(map[string][]Gap, len(fields))
+	for _, kv := range fields {
+		if _, ok := ProgTypeID(kv.key); !ok {
+			l.errorf(kv.keyN, "%s: unknown program type %q", what, kv.key)
+			continue
+		}
+		if kv.valN.Kind != yaml.SequenceNode || len(kv.valN.Content) == 0 {
+			l.errorf(kv.valN, "%s.%s: want a list of \"FROM..TO\" ranges", what, kv.key)
+			continue
+		}
+		for _, item := range kv.valN.Content {
+			s := l.str(item, what+"."+kv.key+" item")
+			from, to, ok := strings.Cut(s, "..")
+			if !ok {
+				l.errorf(item, "%s.%s: %q is not a \"FROM..TO\" range", what, kv.key, s)
+				continue
+			}
+			fv, ferr := ParseVersion(from)
+			tv, terr := ParseVersion(to)
+			switch {
+			case ferr != nil || terr != nil:
+				l.errorf(item, "%s.%s: %q: %v", what, kv.key, s, errors.Join(ferr, terr))
+			case tv.Less(fv):
+				l.errorf(item, "%s.%s: %q ends before it starts", what, kv.key, s)
+			default:
+				out[kv.key] = append(out[kv.key], Gap{From: fv, To: tv})
+			}
+		}
 	}
 	return out
 }

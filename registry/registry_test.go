@@ -114,6 +114,10 @@ func TestAvailableAndCompatible(t *testing.T) {
 		{"kprobe", "6.1.192", "map_lookup_elem,probe_read,ktime_get_ns,ktime_get_boot_ns,copy_from_user"}, // until 6.1 covers 6.1.x
 		{"kprobe", "6.2", "map_lookup_elem,probe_read,ktime_get_ns,ktime_get_boot_ns"},                    // withdrawn after 6.1
 		{"lsm", "6.12", "map_lookup_elem,ktime_get_ns,ktime_get_boot_ns,copy_from_user"},
+		{"lsm", "6.1.192", "map_lookup_elem,ktime_get_ns,ktime_get_boot_ns,copy_from_user"},
+		{"lsm", "6.2", "map_lookup_elem,ktime_get_ns,ktime_get_boot_ns"},     // in the gap 6.2..6.6
+		{"lsm", "6.6.100", "map_lookup_elem,ktime_get_ns,ktime_get_boot_ns"}, // a gap end covers its series
+		{"lsm", "6.7", "map_lookup_elem,ktime_get_ns,ktime_get_boot_ns,copy_from_user"},
 	}
 	for _, tt := range tests {
 		var k *Version
