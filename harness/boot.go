@@ -1,6 +1,8 @@
 package harness
 
 import (
+	"sort"
+
 	"bytes"
 	"context"
 	"errors"
@@ -17,6 +19,7 @@ import (
 
 	"github.com/bpfmatrix/bpfmatrix/harness/guest"
 	"github.com/bpfmatrix/bpfmatrix/harness/wire"
+	"github.com/bpfmatrix/bpfmatrix/vmimages"
 )
 
 // stopGrace is how long a guest that is being stopped gets to exit after QMP "quit" before
@@ -30,6 +33,18 @@ func boot(ctx context.Context, cfg *Config, k *Kernel, accel, initrd string, pro
 		Accel: accel, ImageSHA256: k.SHA256, Package: k.Package, Version: k.Version,
 		CPUs: cfg.CPUs, MemoryMB: cfg.MemoryMB, Status: StatusFailed,
 	}}
+	if k.Config != "" {
+		opts, err := vmimages.ReadKernelConfig(k.Config)
+		if err != nil {
+			return nil, fmt.Errorf("kernel %s: %w", k.Name, err)
+		}
+		for name, v := range opts {
+			if v == "y" || v == "m" {
+				res.Guest.KernelConfig = append(res.Guest.KernelConfig, name)
+			}
+		}
+		sort.Strings(res.Guest.KernelConfig)
+	}
 	if _, err := os.Stat(k.Path); err != nil {
 		// A kernel of its own that is missing fails alone, like one that does not boot.
 		res.Guest.Error = fmt.Sprintf("kernel image: %v", err)

@@ -127,6 +127,10 @@ type Guest struct {
 	Channel  string `json:"channel"`
 	CPUs     int    `json:"cpus"`
 	MemoryMB int    `json:"memory_mb"`
+	// KernelConfig lists the build options set (=y or =m) in the kernel's config, when the
+	// image came with one: a refusal on a kernel built without an option a helper needs is no
+	// evidence against the registry. Absent when the config is unknown.
+	KernelConfig []string `json:"kernel_config,omitempty"`
 	// StreamBytes is the size of the result stream as it crossed the channel.
 	StreamBytes int64 `json:"stream_bytes"`
 	// Interrupted is set when the run was cancelled while this guest ran.

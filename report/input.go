@@ -1,9 +1,12 @@
 package report
 
 import (
+	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -23,33 +26,53 @@ type kernelFile struct {
 	BTFHelperIDs []int            `json:"btf_helper_ids"`
 	Results      []verdict.Result `json:"results"`
 	Guest        *struct {
-		BootSeconds   float64 `json:"boot_seconds"`
-		ProbeSeconds  float64 `json:"probe_seconds"`
-		Accel         string  `json:"accel"`
-		ImageSHA256   string  `json:"image_sha256"`
-		Package       string  `json:"package"`
-		Version       string  `json:"version"`
-		DebianVersion string  `json:"debian_version"`
-		Status        string  `json:"status"`
-		Error         string  `json:"error"`
-		ConsoleTail   string  `json:"console_tail"`
+		BootSeconds   float64  `json:"boot_seconds"`
+		ProbeSeconds  float64  `json:"probe_seconds"`
+		Accel         string   `json:"accel"`
+		ImageSHA256   string   `json:"image_sha256"`
+		Package       string   `json:"package"`
+		Version       string   `json:"version"`
+		DebianVersion string   `json:"debian_version"`
+		Status        string   `json:"status"`
+		Error         string   `json:"error"`
+		ConsoleTail   string   `json:"console_tail"`
+		KernelConfig  []string `json:"kernel_config"`
 	} `json:"guest"`
 }
 
 // ReadKernelFile reads one per-kernel observation file. The kernel's name is the file's base
 // name without .json, as `bpfmatrix run` names them. A guest whose status is not "ok" becomes a
 // failed kernel: its results, if any, are kept in the file but are no evidence.
+//
+// A file whose name ends in .json.gz is gunzipped first (recorded observations are kept that way).
 func ReadKernelFile(path string) (Kernel, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return Kernel{}, fmt.Errorf("observations: %w", err)
 	}
+	base := filepath.Base(path)
+	if strings.HasSuffix(base, ".gz") {
+		zr, err := gzip.NewReader(bytes.NewReader(data))
+		if err != nil {
+			return Kernel{}, fmt.Errorf("observations: %s: %w", path, err)
+		}
+		if data, err = io.ReadAll(zr); err != nil {
+			return Kernel{}, fmt.Errorf("observations: %s: %w", path, err)
+		}
+		base = strings.TrimSuffix(base, ".gz")
+	}
+	return ParseKernel(strings.TrimSuffix(base, ".json"), path, data)
+}
+
+// ParseKernel reads one kernel's observations (the document ReadKernelFile reads) from data;
+// name names the kernel and path is where data came from, for errors.
+func ParseKernel(name, path string, data []byte) (Kernel, error) {
 	var f kernelFile
 	if err := json.Unmarshal(data, &f); err != nil {
 		return Kernel{}, fmt.Errorf("observations: %s: %w", path, err)
 	}
 	k := Kernel{
-		Kernel:       verdict.Kernel{Name: strings.TrimSuffix(filepath.Base(path), ".json"), Results: f.Results},
+		Kernel:       verdict.Kernel{Name: name, Results: f.Results},
 		Release:      f.Kernel.Release,
 		BTFHelperIDs: f.BTFHelperIDs,
 	}
@@ -58,6 +81,12 @@ func ReadKernelFile(path string) (Kernel, error) {
 		k.BootSeconds, k.ProbeSeconds, k.Accel = g.BootSeconds, g.ProbeSeconds, g.Accel
 		k.SHA256, k.Package, k.DebianVersion = g.ImageSHA256, g.Package, g.DebianVersion
 		k.ConsoleTail, k.Error = g.ConsoleTail, g.Error
+		if g.KernelConfig != nil {
+			k.Config = make(map[string]bool, len(g.KernelConfig))
+			for _, opt := range g.KernelConfig {
+				k.Config[opt] = true
+			}
+		}
 		if g.Status != "ok" {
 			k.Failed = true
 			if k.Error == "" {
@@ -71,8 +100,13 @@ func ReadKernelFile(path string) (Kernel, error) {
 	if version == "" {
 		version = f.Kernel.Release
 	}
+	if version == "" {
+		// A kernel that failed before its guest said anything: its name is all there is
+		// (Debian entries are named by series, "6.12").
+		version = k.Name
+	}
 	v, err := registry.ParseVersion(version)
-	if err != nil {
+	if err != nil && !k.Failed {
 		return Kernel{}, fmt.Errorf("observations: %s: kernel version: %w", path, err)
 	}
 	k.Version = v
@@ -82,7 +116,7 @@ func ReadKernelFile(path string) (Kernel, error) {
 	return k, nil
 }
 
-// ReadDir reads every *.json kernel file in dir (report files excluded), in name order. It keeps
+// ReadDir reads every *.json (or *.json.gz) kernel file in dir (report files excluded), in name order. It keeps
 // going past a bad file and returns the kernels it could read together with an error naming
 // each file it could not.
 func ReadDir(dir string) ([]Kernel, error) {
@@ -90,6 +124,8 @@ func ReadDir(dir string) ([]Kernel, error) {
 	if err != nil {
 		return nil, fmt.Errorf("observations: %w", err)
 	}
+	gz, _ := filepath.Glob(filepath.Join(dir, "*.json.gz"))
+	paths = append(paths, gz...)
 	sort.Strings(paths)
 	var ks []Kernel
 	var errs []error

@@ -70,6 +70,10 @@ type Kernel struct {
 	Error string
 	// Results are the probe's answers, one per (helper id, program type variant).
 	Results []Result
+	// Config holds the build options set in the kernel's config; nil when the config is
+	// unknown. A helper whose registry entry names kernel_config options is refused, with no
+	// fault of the registry, by a kernel built without them.
+	Config map[string]bool
 }
 
 // Result is one probe answer: what a kernel said about one helper id in one attach variant of one
@@ -212,6 +216,11 @@ func index(ks []Kernel) resultIndex {
 	return idx
 }
 
+// inheritingType is the program type whose helpers are those of another type: an extension
+// (freplace) program gets the helper set of the program it replaces (the probe's target is an
+// XDP program). A registry need not list it; when it does, it is judged like any other type.
+const inheritingType = "ext"
+
 func judgeHelper(h *registry.Helper, ks []Kernel, idx resultIndex) HelperVerdict {
 	hv := HelperVerdict{ID: h.ID, Name: h.Name}
 	hv.Existence = judgeExistence(h, ks, idx)
@@ -239,6 +248,9 @@ func judgeHelper(h *registry.Helper, ks []Kernel, idx resultIndex) HelperVerdict
 		hv.Types = append(hv.Types, judgeType(h, t, true, ks, idx))
 	}
 	for _, t := range observedOnly {
+		if t == inheritingType {
+			continue
+		}
 		tv := judgeType(h, t, false, ks, idx)
 		if tv.FirstOffered == "" {
 			continue // refused everywhere, as the registry says: nothing to show
@@ -325,6 +337,7 @@ func judgeType(h *registry.Helper, progType string, declared bool, ks []Kernel, 
 			c.State, c.Detail = StateFailed, k.Error
 		} else {
 			mergeVariants(&c, idx[i][h.ID][progType])
+			discountConfig(&c, h, k)
 		}
 		tv.Cells = append(tv.Cells, c)
 	}
@@ -498,9 +511,9 @@ func explain(tv *TypeVerdict, bad []Cell, first registry.Version) string {
 	if len(offered) > 0 {
 		c := cellOf(tv, offered[0])
 		if tv.Declared {
-			parts = append(parts, fmt.Sprintf("declared from %s, but %s offers it (%s)", first, strings.Join(offered, ", "), c.Detail))
+			parts = append(parts, fmt.Sprintf("declared from %s, but %s %s it (%s)", first, strings.Join(offered, ", "), verb(len(offered)), c.Detail))
 		} else {
-			parts = append(parts, fmt.Sprintf("not declared, but %s offers it (%s)", strings.Join(offered, ", "), c.Detail))
+			parts = append(parts, fmt.Sprintf("not declared, but %s %s it (%s)", strings.Join(offered, ", "), verb(len(offered)), c.Detail))
 		}
 	}
 	if tv.FirstOffered != "" && tv.LastOffered != "" {
@@ -566,4 +579,38 @@ func acceptsNonGPL(progType string) bool {
 		return false
 	}
 	return true
+}
+
+// verb is "offers" after one kernel's name and "offer" after a list.
+func verb(n int) string {
+	if n == 1 {
+		return "offers"
+	}
+	return "offer"
+}
+
+// discountConfig turns a refusal into no evidence when the helper needs build options
+// (kernel_config) the kernel lacks, or may lack because its config is unknown: Debian's cloud
+// kernels are built without CONFIG_BPF_KPROBE_OVERRIDE, for one, so none of them can say
+// whether bpf_override_return is offered to kprobes.
+func discountConfig(c *Cell, h *registry.Helper, k Kernel) {
+	if c.State != StateRefused || len(h.KernelConfig) == 0 {
+		return
+	}
+	if k.Config == nil {
+		c.State = StateNoEvidence
+		c.Detail = fmt.Sprintf("refused, but the helper needs %s and this kernel's config is unknown (%s)",
+			strings.Join(h.KernelConfig, ", "), c.Detail)
+		return
+	}
+	var missing []string
+	for _, opt := range h.KernelConfig {
+		if !k.Config[opt] {
+			missing = append(missing, opt)
+		}
+	}
+	if len(missing) > 0 {
+		c.State = StateNoEvidence
+		c.Detail = fmt.Sprintf("kernel built without %s (%s)", strings.Join(missing, ", "), c.Detail)
+	}
 }

@@ -220,3 +220,64 @@ func TestGPL(t *testing.T) {
 		}
 	}
 }
+
+// TestExtInheritsItsTarget: an extension program gets the helpers of the program it replaces, so
+// a registry that does not list ext is not contradicted by ext answers; one that lists it is
+// judged on them like on any type.
+func TestExtInheritsItsTarget(t *testing.T) {
+	kernels := []Kernel{
+		kernel("5.10", "5.10.262", "5 socket_filter supported", "5 xdp supported", "5 ext supported"),
+		kernel("7.3", "7.3.4", "5 socket_filter supported", "5 xdp supported", "5 ext supported"),
+	}
+	hv := find(t, Judge(reg(t, testRegistry), kernels), "ktime_get_ns")
+	if hv.Verdict == Contradicted || len(hv.MissingProgTypes) > 0 {
+		t.Errorf("undeclared ext: verdict %s, missing %v, problems %v", hv.Verdict, hv.MissingProgTypes, hv.Problems)
+	}
+	declared := strings.Replace(testRegistry, "prog_types: [socket_filter, xdp]\n  gpl_only: false\n  category: time\n  description: Monotonic time.",
+		"prog_types: [socket_filter, xdp, ext]\n  gpl_only: false\n  category: time\n  description: Monotonic time.", 1)
+	kernels[1].Results[2].Outcome = "not_for_type"
+	hv = find(t, Judge(reg(t, declared), kernels), "ktime_get_ns")
+	if hv.Verdict != Contradicted || !strings.Contains(strings.Join(hv.Problems, "\n"), "ext") {
+		t.Errorf("declared ext refused on 7.3: verdict %s, problems %v", hv.Verdict, hv.Problems)
+	}
+}
+
+// TestKernelConfig: a refusal by a kernel built without an option the entry names is no
+// evidence; so is one by a kernel whose config is unknown; a kernel that has the option and
+// refuses contradicts.
+func TestKernelConfig(t *testing.T) {
+	const text = `
+- id: 58
+  name: override_return
+  signature: {return: long, args: []}
+  min_kernel: "4.16"
+  prog_types: [kprobe]
+  gpl_only: true
+  kernel_config: [CONFIG_BPF_KPROBE_OVERRIDE]
+  category: trace
+  description: Overrides a return value.
+`
+	without := kernel("6.12", "6.12.118", "58 kprobe/kprobe not_for_type")
+	without.Config = map[string]bool{"CONFIG_BPF": true}
+	unknown := kernel("7.0", "7.0.13", "58 kprobe/kprobe not_for_type")
+	with := kernel("7.3", "7.3.4", "58 kprobe/kprobe not_for_type")
+	with.Config = map[string]bool{"CONFIG_BPF": true, "CONFIG_BPF_KPROBE_OVERRIDE": true}
+
+	tests := []struct {
+		kernels []Kernel
+		want    Word
+		detail  string
+	}{
+		{[]Kernel{without}, NoEvidence, "kernel built without CONFIG_BPF_KPROBE_OVERRIDE"},
+		{[]Kernel{unknown}, NoEvidence, "config is unknown"},
+		{[]Kernel{without, unknown, with}, Contradicted, "not_for_type"},
+	}
+	for _, tt := range tests {
+		hv := find(t, Judge(reg(t, text), tt.kernels), "override_return")
+		tv := hv.Types[0]
+		cell := tv.Cells[0]
+		if tv.Verdict != tt.want || !strings.Contains(cell.Detail+" "+strings.Join(hv.Problems, " "), tt.detail) {
+			t.Errorf("%d kernels: verdict %s (cell %q, problems %v); want %s mentioning %q", len(tt.kernels), tv.Verdict, cell.Detail, hv.Problems, tt.want, tt.detail)
+		}
+	}
+}
