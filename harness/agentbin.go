@@ -56,10 +56,10 @@ func AgentBinary(ctx context.Context, dir string) (string, error) {
 	return "", buildErr
 }
 
-// mainPackage is the import path of the command that is also the agent.
-const mainPackage = "github.com/bpfmatrix/bpfmatrix/cmd/bpfmatrix"
+// mainPackage is the import path of the agent command.
+const mainPackage = "github.com/bpfmatrix/bpfmatrix/cmd/bpfmatrix-agent"
 
-// BuildAgent builds the bpfmatrix command statically (CGO_ENABLED=0) into dir with the Go
+// BuildAgent builds the agent command (cmd/bpfmatrix-agent) statically (CGO_ENABLED=0) into dir with the Go
 // toolchain, from the module that contains the current directory. The build is a guest-agent
 // build (registry.AgentBuildTag: no embedded helper table) without VCS stamps: observations are
 // cached by the agent binary's hash, and neither a registry edit nor an uncommitted change

@@ -10,12 +10,10 @@ import (
 	"os/signal"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 
 	"github.com/bpfmatrix/bpfmatrix/harness/guest"
 	"github.com/bpfmatrix/bpfmatrix/harness/wire"
-	"github.com/bpfmatrix/bpfmatrix/probe"
 	"github.com/bpfmatrix/bpfmatrix/registry"
 )
 
@@ -33,61 +31,6 @@ Probes the running kernel exactly as the agent inside a 'bpfmatrix run' guest do
 result stream (JSON lines: hello, header, one line per result, trailer) to FILE or stdout. In a
 guest the same code runs as /init without arguments, configured by the kernel command line.
 `
-
-// probeInGuest is the probe the guest agent runs: the embedded registry if any, the options from the
-// kernel command line, the facts as header and every result as it comes.
-func probeInGuest(ctx context.Context, opts guest.Options, header, result func(any) error) error {
-	// A guest-agent build has no registry: the probe then names helpers from the kernel's BTF,
-	// and the observations do not depend on the registry that is judged against them.
-	reg, err := registry.Default()
-	if errors.Is(err, registry.ErrNotEmbedded) {
-		reg = nil
-	} else if err != nil {
-		return fmt.Errorf("registry: %w", err)
-	}
-	p, err := probe.New(reg, probe.Options{ProgTypes: opts.ProgTypes, Helpers: opts.Helpers, Log: opts.Log})
-	if err != nil {
-		return err
-	}
-	if err := header(p.Facts()); err != nil {
-		return err
-	}
-	return p.Run(ctx, func(r probe.Result) error { return result(r) })
-}
-
-// runGuestAgent is the guest's init; main calls it before dispatching when guest.IsInit says
-// this process is one. It never returns.
-func runGuestAgent() {
-	guest.Main(func(ctx context.Context, opts guest.Options, header, result func(any) error) error {
-		// The console is an emulated UART (about 100 KB/s under TCG): a chatty probe would
-		// slow the guest down, so only the first few KB of its log reach it.
-		opts.Log = &cappedWriter{w: opts.Log, left: 8 << 10}
-		return probeInGuest(ctx, opts, header, result)
-	})
-}
-
-// cappedWriter passes on the first left bytes and then one note that the rest was dropped.
-type cappedWriter struct {
-	mu   sync.Mutex
-	w    io.Writer
-	left int
-}
-
-func (c *cappedWriter) Write(p []byte) (int, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	switch {
-	case c.left <= 0:
-	case len(p) <= c.left:
-		c.w.Write(p)
-		c.left -= len(p)
-	default:
-		c.w.Write(p[:c.left])
-		fmt.Fprintln(c.w, "\n[agent: further probe log dropped]")
-		c.left = 0
-	}
-	return len(p), nil
-}
 
 func runAgent(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("agent", flag.ContinueOnError)
@@ -142,7 +85,7 @@ func runAgent(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "bpfmatrix agent: %v\n", err)
 		return exitNo
 	}
-	perr := probeInGuest(ctx, opts, sw.Header, sw.Result)
+	perr := guest.ProbeKernel(ctx, opts, sw.Header, sw.Result)
 	if perr != nil {
 		sw.Error(perr.Error())
 	}

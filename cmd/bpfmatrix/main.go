@@ -48,7 +48,7 @@ func main() {
 	// Inside a bpfmatrix guest this binary is the initramfs's /init: it runs the probe agent
 	// and powers the guest off instead of parsing arguments (see bpfmatrix run).
 	if guest.IsInit() {
-		runGuestAgent()
+		guest.RunAgent()
 	}
 	os.Exit(dispatch(os.Args[1:], os.Stdout, os.Stderr))
 }

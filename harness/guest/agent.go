@@ -1,0 +1,67 @@
+package guest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/bpfmatrix/bpfmatrix/probe"
+	"github.com/bpfmatrix/bpfmatrix/registry"
+)
+
+// ProbeKernel is the Probe every bpfmatrix agent runs: the probe engine over the options from
+// the kernel command line, the facts as header and every result as it comes. It uses the
+// embedded registry when the binary has one; a guest-agent build has none, and the probe then
+// names helpers from the kernel's BTF, so observations do not depend on the registry that is
+// later judged against them.
+func ProbeKernel(ctx context.Context, opts Options, header, result func(any) error) error {
+	reg, err := registry.Default()
+	if errors.Is(err, registry.ErrNotEmbedded) {
+		reg = nil
+	} else if err != nil {
+		return fmt.Errorf("registry: %w", err)
+	}
+	p, err := probe.New(reg, probe.Options{ProgTypes: opts.ProgTypes, Helpers: opts.Helpers, Log: opts.Log})
+	if err != nil {
+		return err
+	}
+	if err := header(p.Facts()); err != nil {
+		return err
+	}
+	return p.Run(ctx, func(r probe.Result) error { return result(r) })
+}
+
+// RunAgent is the whole life of a guest's init: Main with ProbeKernel. It never returns.
+func RunAgent() {
+	Main(func(ctx context.Context, opts Options, header, result func(any) error) error {
+		// The console is an emulated UART (about 100 KB/s under TCG): a chatty probe would
+		// slow the guest down, so only the first few KB of its log reach it.
+		opts.Log = &cappedWriter{w: opts.Log, left: 8 << 10}
+		return ProbeKernel(ctx, opts, header, result)
+	})
+}
+
+// cappedWriter passes on the first left bytes and then one note that the rest was dropped.
+type cappedWriter struct {
+	mu   sync.Mutex
+	w    io.Writer
+	left int
+}
+
+func (c *cappedWriter) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case c.left <= 0:
+	case len(p) <= c.left:
+		c.w.Write(p)
+		c.left -= len(p)
+	default:
+		c.w.Write(p[:c.left])
+		fmt.Fprintln(c.w, "\n[agent: further probe log dropped]")
+		c.left = 0
+	}
+	return len(p), nil
+}
