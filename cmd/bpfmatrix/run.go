@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"strconv"
@@ -17,6 +16,7 @@ import (
 	"time"
 
 	"github.com/bpfmatrix/bpfmatrix/harness"
+	"github.com/bpfmatrix/bpfmatrix/observe"
 	"github.com/bpfmatrix/bpfmatrix/vmimages"
 )
 
@@ -40,21 +40,10 @@ Exit status: 0 every kernel ok, 1 a kernel failed or the run was interrupted, 2 
 `
 
 func runRun(args []string, stdout, stderr io.Writer) int {
-	def := harness.DefaultConfig()
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	kernels := fs.String("kernels", "", "comma-separated kernel names of kernels.yaml (default: all)")
-	kernelsFile := fs.String("kernels-file", "kernels.yaml", "the kernels file")
-	cacheDir := fs.String("cache-dir", "", "kernel image cache (default: $XDG_CACHE_HOME/bpfmatrix)")
-	offline := fs.Bool("offline", false, "refuse to download kernels that are not cached")
 	out := fs.String("out", "out", "directory for the per-kernel reports")
-	parallel := fs.Int("parallel", def.Parallel, "guests run at the same time")
-	cpus := fs.Int("cpus", def.CPUs, "vCPUs per guest")
-	timeout := fs.Duration("timeout", def.Timeout, "time limit per guest")
-	memory := fs.Int("memory", def.MemoryMB, "memory per guest in MB")
-	qemu := fs.String("qemu", def.QEMU, "the qemu-system-x86_64 binary")
-	accel := fs.String("accel", "", "kvm or tcg (default: kvm when it works)")
-	channel := fs.String("channel", def.Channel, "result channel: virtio or serial")
-	agent := fs.String("agent", "", "static agent binary (default: this binary when static, else one built with go build)")
+	gf := addGuestFlags(fs)
 	progTypes := fs.String("prog-types", "", "probe only these program types or type/variant selectors (comma-separated)")
 	helpers := fs.String("helpers", "", "probe only these helper ids (comma-separated)")
 	rest, err := parseFlags(fs, args)
@@ -73,20 +62,9 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 		return bad(fmt.Errorf("unexpected arguments %q (name kernels with --kernels)", rest))
 	}
 
-	cfg := def
-	cfg.Parallel, cfg.CPUs, cfg.Timeout, cfg.MemoryMB = *parallel, *cpus, *timeout, *memory
-	cfg.QEMU, cfg.Accel, cfg.Channel = *qemu, *accel, *channel
-	switch {
-	case cfg.Parallel < 1 || cfg.CPUs < 1:
-		return bad(fmt.Errorf("--parallel and --cpus must be at least 1"))
-	case cfg.Timeout <= 0:
-		return bad(fmt.Errorf("--timeout must be positive"))
-	case cfg.MemoryMB < 128:
-		return bad(fmt.Errorf("--memory %d: at least 128 MB", cfg.MemoryMB))
-	case cfg.Accel != "" && cfg.Accel != "kvm" && cfg.Accel != "tcg":
-		return bad(fmt.Errorf("--accel %q: kvm or tcg", cfg.Accel))
-	case cfg.Channel != harness.ChannelVirtio && cfg.Channel != harness.ChannelSerial:
-		return bad(fmt.Errorf("--channel %q: virtio or serial", cfg.Channel))
+	cfg, err := gf.config()
+	if err != nil {
+		return bad(err)
 	}
 	if *progTypes != "" {
 		cfg.ProgTypes = strings.Split(*progTypes, ",")
@@ -100,10 +78,10 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 			cfg.Helpers = append(cfg.Helpers, id)
 		}
 	}
-	if _, err := exec.LookPath(cfg.QEMU); err != nil {
-		return bad(fmt.Errorf("--qemu: %w (install qemu-system-x86)", err))
+	if err := lookQEMU(cfg.QEMU); err != nil {
+		return bad(err)
 	}
-	kcfg, err := vmimages.LoadConfig(*kernelsFile)
+	kcfg, err := vmimages.LoadConfig(gf.kernelsFile)
 	if err != nil {
 		return bad(err)
 	}
@@ -124,7 +102,7 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 	}
 	p := newRunProgress(stderr, entries)
 
-	fetcher := &vmimages.Fetcher{CacheDir: *cacheDir, Offline: *offline, OnStep: p.fetchStep}
+	fetcher := &vmimages.Fetcher{CacheDir: gf.cacheDir, Offline: gf.offline, OnStep: p.fetchStep}
 	images, ferr := fetcher.Fetch(ctx, entries)
 	if ctx.Err() != nil {
 		p.finish()
@@ -139,27 +117,17 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 	}
 	defer os.RemoveAll(workDir)
 	cfg.WorkDir = workDir
-	if *agent != "" {
-		static, err := harness.IsStatic(*agent)
-		if err != nil {
-			return bad(fmt.Errorf("--agent: %w", err))
+	if cfg.Agent == "" {
+		if cfg.Agent, err = harness.AgentBinary(ctx, workDir); err != nil {
+			p.finish()
+			fmt.Fprintf(stderr, "bpfmatrix run: %v\n", err)
+			return exitNo
 		}
-		if !static {
-			return bad(fmt.Errorf("--agent %s is dynamically linked; build it with CGO_ENABLED=0", *agent))
-		}
-		cfg.Agent = *agent
-	} else if cfg.Agent, err = harness.AgentBinary(ctx, workDir); err != nil {
-		p.finish()
-		fmt.Fprintf(stderr, "bpfmatrix run: %v\n", err)
-		return exitNo
 	}
 
 	kernelsToRun := make([]harness.Kernel, len(images))
 	for i, img := range images {
-		kernelsToRun[i] = harness.Kernel{
-			Name: img.Name, Path: img.Path, Modules: img.Modules, Config: img.ConfigPath,
-			SHA256: img.SHA256, Package: img.Package, Version: img.Version,
-		}
+		kernelsToRun[i] = observe.HarnessKernel(img)
 	}
 	failed := 0
 	var writeErr error

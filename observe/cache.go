@@ -1,0 +1,118 @@
+package observe
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+)
+
+// Cache stores one kernel's observations per (kernel image sha256, agent binary sha256): they
+// depend on nothing else, so a registry edit reuses them and a new kernel build or probe engine
+// does not.
+type Cache struct {
+	// Dir holds the entries (DIR/<image sha256>-<agent sha256 prefix>.json).
+	Dir string
+}
+
+// entry is the file format: the key it was stored under and a checksum of the observation, so
+// that a truncated or edited file is detected rather than believed.
+type entry struct {
+	ImageSHA256   string          `json:"image_sha256"`
+	AgentSHA256   string          `json:"agent_sha256"`
+	ContentSHA256 string          `json:"content_sha256"`
+	Observation   json.RawMessage `json:"observation"`
+}
+
+// ErrCorrupt is returned (wrapped) by Get for an entry that does not verify; Get removes it.
+var ErrCorrupt = errors.New("corrupt observation cache entry")
+
+func (c Cache) path(image, agent string) string {
+	return filepath.Join(c.Dir, image+"-"+agent[:min(16, len(agent))]+".json")
+}
+
+// Get returns the cached observation for the key, or (nil, nil) when there is none. A corrupt
+// entry is deleted and reported as an error wrapping ErrCorrupt, which callers treat as a miss.
+func (c Cache) Get(image, agent string) ([]byte, error) {
+	p := c.path(image, agent)
+	data, err := os.ReadFile(p)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("observation cache: %w", err)
+	}
+	var e entry
+	bad := func(why string) ([]byte, error) {
+		os.Remove(p)
+		return nil, fmt.Errorf("%w %s: %s (removed; the kernel will be probed again)", ErrCorrupt, p, why)
+	}
+	if err := json.Unmarshal(data, &e); err != nil {
+		return bad(err.Error())
+	}
+	if e.ImageSHA256 != image || e.AgentSHA256 != agent {
+		return bad("stored under another key")
+	}
+	if sum(e.Observation) != e.ContentSHA256 {
+		return bad("checksum mismatch")
+	}
+	return []byte(e.Observation), nil
+}
+
+// Put stores an observation atomically (a reader never sees half an entry).
+func (c Cache) Put(image, agent string, observation []byte) error {
+	if err := os.MkdirAll(c.Dir, 0o755); err != nil {
+		return fmt.Errorf("observation cache: %w", err)
+	}
+	compact := &bytes.Buffer{}
+	if err := json.Compact(compact, observation); err != nil {
+		return fmt.Errorf("observation cache: observation is not JSON: %w", err)
+	}
+	data, err := json.Marshal(entry{ImageSHA256: image, AgentSHA256: agent, ContentSHA256: sum(compact.Bytes()), Observation: compact.Bytes()})
+	if err != nil {
+		return fmt.Errorf("observation cache: %w", err)
+	}
+	return writeAtomic(c.path(image, agent), data)
+}
+
+func sum(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
+// FileSHA256 returns the hex sha256 of a file: the agent binary's identity in cache keys.
+func FileSHA256(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", fmt.Errorf("hash %s: %w", path, err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+func writeAtomic(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return fmt.Errorf("observation cache: %w", err)
+	}
+	_, werr := tmp.Write(data)
+	cerr := tmp.Close()
+	if werr != nil || cerr != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("observation cache: %s: %w", path, errors.Join(werr, cerr))
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("observation cache: %w", err)
+	}
+	return nil
+}
