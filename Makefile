@@ -4,16 +4,30 @@ BIN     := bin/bpfmatrix
 # The binary is static (no cgo) because it doubles as the /init of the QEMU guests.
 export CGO_ENABLED := 0
 
-.PHONY: all build test lint bench matrix fuzz clean
+.PHONY: all build test lint bench matrix deps fuzz clean
+
+# KERNELS=5.10,7.3 limits `make matrix` to some kernels of kernels.yaml (a Ginkgo label filter).
+KERNELS ?=
+OUT     ?= out
+comma   := ,
+empty   :=
+space   := $(empty) $(empty)
+LABEL_FILTER = $(subst $(space), || ,$(addprefix kernel:,$(subst $(comma), ,$(KERNELS))))
+# The kernels `make test` boots for the suite: the oldest and the newest.
+TEST_KERNELS := 5.10,7.3
+# Plain output where nobody watches a terminal (CI logs).
+GINKGO_FLAGS ?= $(if $(CI),-ginkgo.no-color,)
 
 all: build
 
 build:
 	$(GO) build -trimpath -o $(BIN) ./cmd/bpfmatrix
 
-# The probe and harness tests load BPF programs and boot QEMU guests: run as root.
-test:
-	$(GO) test -count=1 -timeout 60m ./...
+# The probe and harness tests load BPF programs and boot QEMU guests: run as root. The matrix
+# suite runs on two real kernels here; `make matrix` runs it on all of them.
+test: deps
+	$(GO) test -count=1 -timeout 60m $$($(GO) list ./... | grep -v '/suites$$')
+	$(MAKE) --no-print-directory matrix KERNELS=$(TEST_KERNELS) OUT=$(OUT)/test
 
 # lint also checks the CI workflows (ci/README.md) with actionlint, a tool of go.mod; actionlint
 # runs shellcheck on the workflows' scripts when shellcheck is installed.
@@ -29,10 +43,25 @@ bench:
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 60s ./registry/
 
-matrix: build
-	@echo "make matrix: boots every kernel in kernels.yaml and checks the registry against them."
-	@echo "The Ginkgo matrix (issue: matrix, verdicts, reports) is not built yet." >&2
-	@exit 1
+# The suite runs as a compiled test binary so that its progress and the report paths stream to
+# the terminal (go test would hold a passing package's output back).
+matrix: deps
+	@mkdir -p $(OUT) bin
+	$(GO) test -c -o bin/suites.test ./suites
+	@cd suites && BPFMATRIX_OUT=$(abspath $(OUT)) ../bin/suites.test -test.timeout 90m \
+		-ginkgo.label-filter='$(LABEL_FILTER)' -ginkgo.junit-report=$(abspath $(OUT))/junit.xml \
+		-ginkgo.silence-skips $(GINKGO_FLAGS); \
+	rc=$$?; echo "reports: $(OUT)/report.json $(OUT)/report.md $(OUT)/report.html $(OUT)/junit.xml"; exit $$rc
+
+# deps installs what the guests need when it is missing: qemu through apt when running as root,
+# else it names the command to run. Kernel images are fetched by the run itself.
+deps:
+	@command -v qemu-system-x86_64 >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends qemu-system-x86; \
+	  else \
+	    echo "qemu-system-x86_64 is missing; install it with: sudo apt-get install qemu-system-x86" >&2; exit 1; \
+	  fi; }
 
 clean:
 	rm -rf bin out

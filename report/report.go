@@ -134,7 +134,7 @@ func Build(reg *registry.Registry, kernels []Kernel, tool string) *Report {
 
 func summarize(k Kernel, col int, hvs []verdict.HelperVerdict) KernelSummary {
 	s := KernelSummary{
-		Name: k.Name, Version: k.Version.String(), Release: k.Release, Package: k.Package,
+		Name: k.Name, Version: versionText(k.Version), Release: k.Release, Package: k.Package,
 		DebianVersion: k.DebianVersion, SHA256: k.SHA256, Accel: k.Accel,
 		BootSeconds: k.BootSeconds, ProbeSeconds: k.ProbeSeconds,
 		Status: "ok", Error: k.Error, ConsoleTail: k.ConsoleTail, Outcomes: map[string]int{},
@@ -227,4 +227,13 @@ func writeAtomic(path string, data []byte) error {
 		return fmt.Errorf("report: %w", err)
 	}
 	return os.Rename(tmp.Name(), path)
+}
+
+// versionText is a kernel's version for people; empty for a kernel that failed before anything
+// said which version it is.
+func versionText(v registry.Version) string {
+	if v.IsZero() {
+		return ""
+	}
+	return v.String()
 }

@@ -1,0 +1,267 @@
+// Package suites holds the Ginkgo matrix: one container per kernel of kernels.yaml, labelled
+// kernel:<name>, with one entry per registry helper asserting that the kernel does what the
+// registry claims. Guests boot once, before the specs, through the same observation pipeline
+// as `bpfmatrix verify` (cached per kernel image and agent); the compatibility report is written
+// after the suite.
+//
+// Run it with `make matrix` (every kernel) or, for some kernels,
+// `go test ./suites -ginkgo.label-filter='kernel:5.10 || kernel:7.3'`.
+// Environment: BPFMATRIX_REGISTRY (a registry file instead of the built-in one),
+// BPFMATRIX_KERNELS_FILE (default ../kernels.yaml), BPFMATRIX_OUT (default ../out),
+// BPFMATRIX_OFFLINE=1, BPFMATRIX_REFRESH=1 (ignore cached observations), BPFMATRIX_QEMU,
+// BPFMATRIX_PARALLEL, BPFMATRIX_TIMEOUT (per guest, a Go duration).
+package suites
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/bpfmatrix/bpfmatrix/harness"
+	"github.com/bpfmatrix/bpfmatrix/observe"
+	"github.com/bpfmatrix/bpfmatrix/registry"
+	"github.com/bpfmatrix/bpfmatrix/report"
+	"github.com/bpfmatrix/bpfmatrix/verdict"
+	"github.com/bpfmatrix/bpfmatrix/vmimages"
+)
+
+// settings are read once, before the spec tree is built.
+type settings struct {
+	registry    *registry.Registry
+	kernelsFile string
+	kernels     []string // every kernel of kernels.yaml, in file order
+	out         string
+	offline     bool
+	refresh     bool
+	harness     harness.Config
+}
+
+var cfg settings
+
+func env(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+func loadSettings() (settings, error) {
+	s := settings{
+		kernelsFile: env("BPFMATRIX_KERNELS_FILE", filepath.Join("..", "kernels.yaml")),
+		out:         env("BPFMATRIX_OUT", filepath.Join("..", "out")),
+		offline:     os.Getenv("BPFMATRIX_OFFLINE") == "1",
+		refresh:     os.Getenv("BPFMATRIX_REFRESH") == "1",
+		harness:     harness.DefaultConfig(),
+	}
+	var err error
+	if path := os.Getenv("BPFMATRIX_REGISTRY"); path != "" {
+		s.registry, err = registry.Load(path)
+	} else {
+		s.registry, err = registry.Default()
+	}
+	if err != nil {
+		return s, err
+	}
+	kc, err := vmimages.LoadConfig(s.kernelsFile)
+	if err != nil {
+		return s, err
+	}
+	s.kernels = kc.Names()
+	s.harness.QEMU = env("BPFMATRIX_QEMU", s.harness.QEMU)
+	if p := os.Getenv("BPFMATRIX_PARALLEL"); p != "" {
+		if s.harness.Parallel, err = strconv.Atoi(p); err != nil || s.harness.Parallel < 1 {
+			return s, fmt.Errorf("BPFMATRIX_PARALLEL=%q: want a positive number", p)
+		}
+	}
+	if t := os.Getenv("BPFMATRIX_TIMEOUT"); t != "" {
+		if s.harness.Timeout, err = time.ParseDuration(t); err != nil {
+			return s, fmt.Errorf("BPFMATRIX_TIMEOUT: %w", err)
+		}
+	}
+	return s, nil
+}
+
+func TestMatrix(t *testing.T) {
+	var err error
+	if cfg, err = loadSettings(); err != nil {
+		t.Fatal(err)
+	}
+	RegisterFailHandler(Fail)
+	for _, name := range cfg.kernels {
+		describeKernel(name)
+	}
+	RunSpecs(t, "bpfmatrix kernel matrix")
+}
+
+func kernelLabel(name string) string { return "kernel:" + name }
+
+// selectedKernels are the kernels whose containers the label filter keeps: only they boot.
+func selectedKernels() []string {
+	filter := GinkgoLabelFilter()
+	var out []string
+	for _, k := range cfg.kernels {
+		if filter == "" || Label(kernelLabel(k)).MatchesLabelFilter(filter) {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+func observationsDir() string { return filepath.Join(cfg.out, "observations") }
+
+// The guests boot once, in the first parallel process, all through one harness pool; every
+// process then reads the per-kernel files.
+var _ = SynchronizedBeforeSuite(func(ctx SpecContext) {
+	kernels := selectedKernels()
+	if len(kernels) == 0 {
+		return
+	}
+	// Files of kernels not run this time would mix old results into the report.
+	Expect(os.RemoveAll(observationsDir())).To(Succeed())
+	obs, err := observe.Run(ctx, observe.Options{
+		KernelsFile: cfg.kernelsFile,
+		Kernels:     kernels,
+		Offline:     cfg.offline,
+		Refresh:     cfg.refresh,
+		Harness:     cfg.harness,
+		Log:         GinkgoWriter,
+	})
+	Expect(err).NotTo(HaveOccurred(), "observing kernels %s", strings.Join(kernels, ", "))
+	_, err = observe.WriteDir(observationsDir(), obs)
+	Expect(err).NotTo(HaveOccurred())
+	for _, o := range obs {
+		how := "booted"
+		if o.Cached {
+			how = "from cache"
+		}
+		if o.Failed {
+			how = "FAILED"
+		}
+		fmt.Fprintf(GinkgoWriter, "kernel %s: %s\n", o.Name, how)
+	}
+}, func() {}, NodeTimeout(90*time.Minute))
+
+// describeKernel declares one kernel's container: its observations are read once, a failed
+// kernel fails the container (with its console tail) instead of 211 entries, and each helper is
+// an entry.
+func describeKernel(name string) {
+	Describe("kernel "+name, Ordered, ContinueOnFailure, Label(kernelLabel(name)), func() {
+		var k report.Kernel
+		verdicts := map[int]verdict.HelperVerdict{}
+
+		BeforeAll(func() {
+			var err error
+			k, err = report.ReadKernelFile(filepath.Join(observationsDir(), name+".json"))
+			Expect(err).NotTo(HaveOccurred())
+			if k.Failed {
+				Fail(fmt.Sprintf("kernel %s failed: %s\nconsole tail:\n%s", name, k.Error, k.ConsoleTail))
+			}
+			for _, hv := range verdict.Judge(cfg.registry, []verdict.Kernel{k.Kernel}) {
+				verdicts[hv.ID] = hv
+			}
+		})
+
+		var entries []TableEntry
+		for _, h := range cfg.registry.Helpers() {
+			entries = append(entries, Entry(fmt.Sprintf("bpf_%s (id %d)", h.Name, h.ID), h))
+		}
+		DescribeTable("does what the registry claims", func(h *registry.Helper) {
+			hv, ok := verdicts[h.ID]
+			Expect(ok).To(BeTrue())
+			problems := kernelProblems(h, hv, k)
+			if len(problems) > 0 {
+				Fail(strings.Join(problems, "\n"))
+			}
+		}, entries)
+	})
+}
+
+// kernelProblems lists, one sentence each, every way one kernel disagrees with a registry entry:
+// helper, program type, kernel, what the registry declares, what the kernel said and its line.
+func kernelProblems(h *registry.Helper, hv verdict.HelperVerdict, k report.Kernel) []string {
+	var out []string
+	say := func(progType string, c verdict.Cell, declared string) {
+		observed := string(c.State)
+		if len(c.Conditions) > 0 {
+			observed += " (" + strings.Join(c.Conditions, ", ") + ")"
+		}
+		out = append(out, fmt.Sprintf("bpf_%s in %s on kernel %s (%s): registry declares %s, kernel answered %s: %s",
+			h.Name, progType, k.Name, k.Version, declared, observed, c.Detail))
+	}
+	if c := hv.Existence.Cells[0]; c.Contradicts() {
+		declared := fmt.Sprintf("the helper exists from %s", h.MinKernel)
+		say("any program type", c, declared)
+	}
+	for _, tv := range hv.Types {
+		c := tv.Cells[0]
+		if !c.Contradicts() {
+			continue
+		}
+		declared := "not offered"
+		if c.Declared {
+			declared = "offered"
+		}
+		if !tv.Declared {
+			declared += " (type missing from prog_types)"
+		}
+		say(tv.ProgType, c, declared)
+	}
+	if hv.GPL != nil && hv.GPL.Verdict == verdict.Contradicted {
+		out = append(out, fmt.Sprintf("bpf_%s on kernel %s: gpl_only %s", h.Name, k.Name, hv.GPL.Evidence))
+	}
+	return out
+}
+
+// The report covers the kernels this run observed: it is written even when specs failed, since
+// a contradiction is exactly what it must show.
+var _ = ReportAfterSuite("compatibility report", func(r Report) {
+	if _, err := os.Stat(observationsDir()); err != nil {
+		return
+	}
+	kernels, err := report.ReadDir(observationsDir())
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "report: %v\n", err)
+	}
+	if len(kernels) == 0 {
+		return
+	}
+	rep := report.Build(cfg.registry, kernels, "bpfmatrix matrix suite")
+	paths, err := rep.WriteFiles(cfg.out)
+	Expect(err).NotTo(HaveOccurred())
+	png := filepath.Join(cfg.out, "report.png")
+	if err := report.Screenshot(context.Background(), filepath.Join(cfg.out, "report.html"), "", png); err == nil {
+		paths = append(paths, png)
+	} else {
+		fmt.Fprintf(os.Stderr, "report: no screenshot: %v\n", err)
+	}
+	fmt.Fprintln(os.Stderr)
+	for _, k := range rep.Kernels {
+		line := fmt.Sprintf("kernel %-6s %-9s %-6s helpers known %3d, unknown ids %3d", k.Name, k.Version, k.Status, k.HelpersKnown, k.HelpersUnknown)
+		if k.Error != "" {
+			line += ": " + strings.SplitN(k.Error, "\n", 2)[0]
+		}
+		fmt.Fprintln(os.Stderr, line)
+	}
+	var words []string
+	for _, w := range []verdict.Word{verdict.Confirmed, verdict.Interval, verdict.Consistent, verdict.Withdrawn, verdict.NoEvidence, verdict.Contradicted} {
+		words = append(words, fmt.Sprintf("%s %d", w, rep.Summary.Verdicts[w]))
+	}
+	fmt.Fprintf(os.Stderr, "verdicts: %s\n", strings.Join(words, ", "))
+	for _, name := range rep.Summary.Contradicted {
+		fmt.Fprintf(os.Stderr, "contradicted: %s\n", name)
+	}
+	fmt.Fprintf(os.Stderr, "bpfmatrix: %d kernel(s), %d helpers: %d contradicted, %d failed kernel(s)\n",
+		len(rep.Kernels), rep.Registry.Helpers, len(rep.Summary.Contradicted), len(rep.Summary.FailedKernels))
+	for _, p := range paths {
+		abs, _ := filepath.Abs(p)
+		fmt.Fprintf(os.Stderr, "  %s\n", abs)
+	}
+})
