@@ -7,9 +7,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
+
+	"github.com/bpfmatrix/bpfmatrix/internal/files"
 )
 
 // Cache stores one kernel's observations per (kernel image sha256, agent binary sha256): they
@@ -77,42 +78,10 @@ func (c Cache) Put(image, agent string, observation []byte) error {
 	if err != nil {
 		return fmt.Errorf("observation cache: %w", err)
 	}
-	return writeAtomic(c.path(image, agent), data)
+	return files.WriteAtomic(c.path(image, agent), data, 0o644)
 }
 
 func sum(b []byte) string {
 	s := sha256.Sum256(b)
 	return hex.EncodeToString(s[:])
-}
-
-// FileSHA256 returns the hex sha256 of a file: the agent binary's identity in cache keys.
-func FileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", fmt.Errorf("hash %s: %w", path, err)
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
-}
-
-func writeAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return fmt.Errorf("observation cache: %w", err)
-	}
-	_, werr := tmp.Write(data)
-	cerr := tmp.Close()
-	if werr != nil || cerr != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("observation cache: %s: %w", path, errors.Join(werr, cerr))
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("observation cache: %w", err)
-	}
-	return nil
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/bpfmatrix/bpfmatrix/harness"
+	"github.com/bpfmatrix/bpfmatrix/internal/files"
 	"github.com/bpfmatrix/bpfmatrix/vmimages"
 )
 
@@ -106,7 +107,7 @@ func Run(ctx context.Context, opts Options) ([]Observation, error) {
 				return err
 			}
 		}
-		agentSum, err = FileSHA256(hcfg.Agent)
+		agentSum, err = files.SHA256(hcfg.Agent)
 		return err
 	}
 	cache := Cache{Dir: filepath.Join(cacheDir, "observations")}
@@ -225,7 +226,7 @@ func WriteDir(dir string, obs []Observation) ([]string, error) {
 	var paths []string
 	for _, o := range obs {
 		p := filepath.Join(dir, o.Name+".json")
-		if err := writeAtomic(p, o.Data); err != nil {
+		if err := files.WriteAtomic(p, o.Data, 0o644); err != nil {
 			return paths, err
 		}
 		paths = append(paths, p)

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/bpfmatrix/bpfmatrix/internal/files"
 	"github.com/bpfmatrix/bpfmatrix/registry"
 	"github.com/bpfmatrix/bpfmatrix/verdict"
 )
@@ -194,7 +195,7 @@ func (r *Report) WriteFiles(dir string) ([]string, error) {
 			return paths, fmt.Errorf("report: %s: %w", f.name, err)
 		}
 		p := filepath.Join(dir, f.name)
-		if err := writeAtomic(p, []byte(b.String())); err != nil {
+		if err := files.WriteAtomic(p, []byte(b.String()), 0o644); err != nil {
 			return paths, err
 		}
 		paths = append(paths, p)
@@ -207,26 +208,6 @@ func (r *Report) WriteJSON(w interface{ Write([]byte) (int, error) }) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", " ")
 	return enc.Encode(r)
-}
-
-func writeAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return fmt.Errorf("report: %w", err)
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return fmt.Errorf("report: %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("report: %s: %w", path, err)
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		return fmt.Errorf("report: %w", err)
-	}
-	return os.Rename(tmp.Name(), path)
 }
 
 // versionText is a kernel's version for people; empty for a kernel that failed before anything

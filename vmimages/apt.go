@@ -16,6 +16,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/bpfmatrix/bpfmatrix/internal/files"
 )
 
 // debianSuites are the suites searched for kernel packages, oldest first. Stable releases carry
@@ -88,14 +90,14 @@ func (a *apt) prepare(ctx context.Context) error {
 			return fmt.Errorf("apt state: %w", err)
 		}
 	}
-	if err := writeFileAtomic(a.sourcesListPath(), []byte(a.sourcesList()), 0o644); err != nil {
+	if err := files.WriteAtomic(a.sourcesListPath(), []byte(a.sourcesList()), 0o644); err != nil {
 		return err
 	}
 	conf, err := privateAptConfig(ctx, a.emptyDir())
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(a.configPath(), conf, 0o644)
+	return files.WriteAtomic(a.configPath(), conf, 0o644)
 }
 
 // sourcesList renders the private sources list.
@@ -246,7 +248,7 @@ func (a *apt) update(ctx context.Context, force bool, warn func(string)) (bool, 
 		warn("apt: " + p)
 	}
 	a.updated = true
-	if err := writeFileAtomic(a.stampPath(), []byte(time.Now().UTC().Format(time.RFC3339)+"\n"), 0o644); err != nil {
+	if err := files.WriteAtomic(a.stampPath(), []byte(time.Now().UTC().Format(time.RFC3339)+"\n"), 0o644); err != nil {
 		return true, err
 	}
 	return true, nil

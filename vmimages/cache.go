@@ -1,8 +1,6 @@
 package vmimages
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +10,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/bpfmatrix/bpfmatrix/internal/files"
 )
 
 // DefaultCacheDir is $XDG_CACHE_HOME/bpfmatrix, or ~/.cache/bpfmatrix when XDG_CACHE_HOME is unset.
@@ -99,7 +99,7 @@ func verifyEntry(dir, sum string) (*Manifest, error) {
 		return nil, fmt.Errorf("manifest names sha256 %s, entry is %s", m.SHA256, sum)
 	}
 	for rel, want := range m.Files {
-		got, err := sha256File(filepath.Join(dir, rel))
+		got, err := files.SHA256(filepath.Join(dir, rel))
 		if err != nil {
 			return nil, err
 		}
@@ -120,7 +120,7 @@ func (c imageCache) store(staging string, m *Manifest) error {
 			return err
 		}
 		rel, _ := filepath.Rel(staging, p)
-		sum, err := sha256File(p)
+		sum, err := files.SHA256(p)
 		if err != nil {
 			return err
 		}
@@ -138,7 +138,7 @@ func (c imageCache) store(staging string, m *Manifest) error {
 	if err != nil {
 		return fmt.Errorf("cache: %w", err)
 	}
-	if err := writeFileAtomic(filepath.Join(staging, "manifest.json"), append(data, '\n'), 0o644); err != nil {
+	if err := files.WriteAtomic(filepath.Join(staging, "manifest.json"), append(data, '\n'), 0o644); err != nil {
 		return err
 	}
 	dst := c.imageDir(m.SHA256)
@@ -185,60 +185,6 @@ func (c imageCache) image(name string, m *Manifest) Image {
 		img.Modules = append(img.Modules, filepath.Join(dir, filepath.FromSlash(mod)))
 	}
 	return img
-}
-
-// sha256File hashes a file.
-func sha256File(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", fmt.Errorf("hash %s: %w", path, err)
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
-}
-
-// writeFileAtomic writes data to a temporary file next to path and renames it into place, so
-// that an interrupted write never leaves a half-written file under the final name.
-func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
-	return writeAtomic(path, perm, func(w io.Writer) error {
-		_, err := w.Write(data)
-		return err
-	})
-}
-
-// writeAtomic is writeFileAtomic for streamed content.
-func writeAtomic(path string, perm os.FileMode, write func(io.Writer) error) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp) // no-op after the rename
-	if err := write(f); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Chmod(tmp, perm); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
 }
 
 // copyFile copies src to dst (dst is new; the caller renames the directory holding it).

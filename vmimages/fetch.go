@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/bpfmatrix/bpfmatrix/internal/files"
 )
 
 // Image is a kernel ready to boot: every path is inside the cache and was checked against its
@@ -360,7 +362,7 @@ func (r *fetchRun) updateLists(ctx context.Context, a *apt) error {
 func (r *fetchRun) ensureDeb(ctx context.Context, kernel, pkg, version, sum string, size int64) (string, error) {
 	dir := r.cache.debsDir()
 	path := dir + "/" + debFileName(pkg, version)
-	if got, err := sha256File(path); err == nil {
+	if got, err := files.SHA256(path); err == nil {
 		if got == sum {
 			return path, nil
 		}
@@ -400,7 +402,7 @@ func (r *fetchRun) ensureDeb(ctx context.Context, kernel, pkg, version, sum stri
 	if err != nil {
 		return "", err
 	}
-	got, err := sha256File(path)
+	got, err := files.SHA256(path)
 	if err != nil {
 		return "", err
 	}

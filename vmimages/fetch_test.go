@@ -39,7 +39,7 @@ func newOfflineDebianFixture(t *testing.T) *offlineDebianFixture {
 	if err := os.WriteFile(fx.deb, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	debSum, _ := sha256File(fx.deb)
+	debSum := sha256Bytes(data)
 	vmSum := sha256Bytes(vmlinuz)
 	writeFile(t, filepath.Join(fx.dir, "kernels.yaml"), "kernels:\n  - name: \"5.10\"\n    debian: {series: \"5.10\"}\n")
 	lock := &Lock{Path: filepath.Join(fx.dir, "kernels.lock"), Entries: []LockEntry{{

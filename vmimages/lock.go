@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/bpfmatrix/bpfmatrix/internal/files"
 )
 
 // Lock is a loaded kernels.lock: for every kernel of kernels.yaml, the exact build that runs
@@ -205,5 +207,5 @@ func (l *Lock) Marshal() []byte {
 
 // Write stores the lock atomically.
 func (l *Lock) Write() error {
-	return writeFileAtomic(l.Path, l.Marshal(), 0o644)
+	return files.WriteAtomic(l.Path, l.Marshal(), 0o644)
 }

@@ -8,6 +8,8 @@ import (
 	"regexp"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/bpfmatrix/bpfmatrix/internal/files"
 )
 
 // DebianSource is a "debian" entry: a Debian cloud-amd64 kernel series, resolved to the newest
@@ -159,7 +161,7 @@ func (s *DebianSource) install(ctx context.Context, run *fetchRun, kernel string
 		c.Config = cc.Config
 		c.Modules = append(c.Modules, cc.Modules...)
 	}
-	sum, err := sha256File(staging + "/vmlinuz")
+	sum, err := files.SHA256(staging + "/vmlinuz")
 	if err != nil {
 		return nil, err
 	}

@@ -8,6 +8,8 @@ import (
 	"regexp"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/bpfmatrix/bpfmatrix/internal/files"
 )
 
 // PathSource is a "path" entry: a kernel image on the local disk, such as the bzImage that
@@ -75,7 +77,7 @@ var leadingVersion = regexp.MustCompile(`^[0-9]+\.[0-9]+(\.[0-9]+)?`)
 
 func (s *PathSource) fetch(ctx context.Context, run *fetchRun, e Entry, locked *LockEntry) (*Manifest, LockEntry, error) {
 	img := s.abs(s.Image)
-	sum, err := sha256File(img)
+	sum, err := files.SHA256(img)
 	if err != nil {
 		return nil, LockEntry{}, fmt.Errorf("kernel image: %w", err)
 	}
@@ -109,7 +111,7 @@ func (s *PathSource) fetch(ctx context.Context, run *fetchRun, e Entry, locked *
 		return nil, LockEntry{}, fmt.Errorf("copy image: %w", err)
 	}
 	// Hash the copy: the file may have been rebuilt between the first hash and the copy.
-	if got, err := sha256File(filepath.Join(staging, "vmlinuz")); err != nil || got != sum {
+	if got, err := files.SHA256(filepath.Join(staging, "vmlinuz")); err != nil || got != sum {
 		return nil, LockEntry{}, fmt.Errorf("%s changed while it was copied; run again after the build finishes", img)
 	}
 	m := &Manifest{SHA256: sum, Source: s.Spec(), Release: release, Version: leadingVersion.FindString(release)}

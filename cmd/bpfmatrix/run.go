@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/bpfmatrix/bpfmatrix/harness"
+	"github.com/bpfmatrix/bpfmatrix/internal/files"
 	"github.com/bpfmatrix/bpfmatrix/observe"
 	"github.com/bpfmatrix/bpfmatrix/vmimages"
 )
@@ -188,25 +189,7 @@ func writeReport(dir string, r *harness.Result) error {
 	if err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(dir, "."+r.Kernel.Name+"-*.json")
-	if err != nil {
-		return fmt.Errorf("report %s: %w", r.Kernel.Name, err)
-	}
-	if _, err := tmp.Write(append(b, '\n')); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return fmt.Errorf("report %s: %w", r.Kernel.Name, err)
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("report %s: %w", r.Kernel.Name, err)
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("report %s: %w", r.Kernel.Name, err)
-	}
-	if err := os.Rename(tmp.Name(), filepath.Join(dir, r.Kernel.Name+".json")); err != nil {
-		os.Remove(tmp.Name())
+	if err := files.WriteAtomic(filepath.Join(dir, r.Kernel.Name+".json"), append(b, '\n'), 0o644); err != nil {
 		return fmt.Errorf("report %s: %w", r.Kernel.Name, err)
 	}
 	return nil

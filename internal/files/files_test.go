@@ -1,0 +1,41 @@
+package files
+
+import (
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func TestWriteAtomic(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "sub", "f.json")
+	if err := WriteAtomic(p, []byte("one"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// A write that fails half-way leaves the old content and no temporary file.
+	err := WriteAtomicFunc(p, 0o644, func(w io.Writer) error {
+		w.Write([]byte("tw"))
+		return errors.New("disk full")
+	})
+	if err == nil {
+		t.Fatal("a failed write reported success")
+	}
+	b, _ := os.ReadFile(p)
+	left, _ := os.ReadDir(filepath.Dir(p))
+	if string(b) != "one" || len(left) != 1 {
+		t.Fatalf("content %q, %d files in the directory", b, len(left))
+	}
+	st, _ := os.Stat(p)
+	if st.Mode().Perm() != 0o600 {
+		t.Errorf("mode %v", st.Mode())
+	}
+	sum, err := SHA256(p)
+	if err != nil || sum != "7692c3ad3540bb803c020b3aee66cd8887123234ea0c6e7143c0add73ff431ed" {
+		t.Errorf("SHA256 = %s, %v", sum, err)
+	}
+	if _, err := SHA256(filepath.Join(dir, "missing")); err == nil {
+		t.Error("SHA256 of a missing file succeeded")
+	}
+}

@@ -1,0 +1,69 @@
+package observe
+
+import (
+	"errors"
+	"os"
+	"strings"
+	"testing"
+)
+
+// TestCache stores and finds an observation under its key, misses under any other key, and
+// detects and removes entries that were cut short, edited or moved.
+func TestCache(t *testing.T) {
+	const image, agent = "aaaa1111", "bbbb2222cccc3333dddd"
+	obs := []byte(`{"results": [{"helper_id": 1, "outcome": "supported"}], "guest": {"status": "ok"}}`)
+
+	tests := []struct {
+		name    string
+		damage  func(path string) error
+		corrupt bool
+	}{
+		{"intact", func(string) error { return nil }, false},
+		{"cut short", func(p string) error {
+			b, _ := os.ReadFile(p)
+			return os.WriteFile(p, b[:len(b)/2], 0o644)
+		}, true},
+		{"edited", func(p string) error {
+			b, _ := os.ReadFile(p)
+			return os.WriteFile(p, []byte(strings.Replace(string(b), "supported", "not_for_type", 1)), 0o644)
+		}, true},
+		{"under another key", func(p string) error {
+			c := Cache{Dir: t.TempDir()}
+			if err := c.Put("eeee", agent, obs); err != nil {
+				return err
+			}
+			b, _ := os.ReadFile(c.path("eeee", agent))
+			return os.WriteFile(p, b, 0o644)
+		}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := Cache{Dir: t.TempDir()}
+			if got, err := c.Get(image, agent); got != nil || err != nil {
+				t.Fatalf("empty cache: %s, %v", got, err)
+			}
+			if err := c.Put(image, agent, obs); err != nil {
+				t.Fatal(err)
+			}
+			if got, err := c.Get(image, "ffff"); got != nil || err != nil {
+				t.Fatalf("another agent: %s, %v", got, err)
+			}
+			if err := tt.damage(c.path(image, agent)); err != nil {
+				t.Fatal(err)
+			}
+			got, err := c.Get(image, agent)
+			if tt.corrupt {
+				if got != nil || !errors.Is(err, ErrCorrupt) {
+					t.Fatalf("damaged entry: %s, %v", got, err)
+				}
+				if _, err := os.Stat(c.path(image, agent)); !os.IsNotExist(err) {
+					t.Errorf("the damaged entry was not removed: %v", err)
+				}
+				return
+			}
+			if err != nil || !strings.Contains(string(got), `"helper_id":1`) {
+				t.Fatalf("intact entry: %s, %v", got, err)
+			}
+		})
+	}
+}
