@@ -43,7 +43,10 @@ type variantSpec struct {
 var (
 	fentryTargets    = []string{"bpf_fentry_test1", "bpf_modify_return_test", "security_file_open", "vfs_read"}
 	fmodRetTargets   = []string{"bpf_modify_return_test", "security_file_open", "security_task_alloc"}
-	sleepableTargets = []string{"bpf_modify_return_test", "__x64_sys_getpgid", "__arm64_sys_getpgid"}
+	// bpf_fentry_test1 is in the kernel's modify-return set with KF_SLEEPABLE from 6.12 (or
+	// earlier): sleepable tracing needs no error injection list there, which Debian's cloud
+	// kernels are built without.
+	sleepableTargets = []string{"bpf_modify_return_test", "__x64_sys_getpgid", "__arm64_sys_getpgid", "bpf_fentry_test1"}
 	// bpf_lsm_bprm_committed_creds has been on the sleepable LSM hook list since that list
 	// appeared (5.10); file_open is the hook most LSM programs use.
 	lsmTargets          = []string{"bpf_lsm_file_open", "bpf_lsm_bprm_check_security"}
