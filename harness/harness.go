@@ -73,6 +73,11 @@ type Config struct {
 	WorkDir string
 	// ConsoleTail is the number of console bytes kept for reports.
 	ConsoleTail int
+	// Retries is how many more times a kernel whose guest failed is booted. Kernels under TCG
+	// have crashed once in a while for no reason a second boot reproduced (a double fault in
+	// 6.17's kmalloc, once in ten full runs); a retry tells such a flake from a kernel that always
+	// fails, and the report keeps every failed attempt.
+	Retries int
 }
 
 // DefaultConfig returns the settings measured to be fastest on the host: see the package's
@@ -93,6 +98,7 @@ func DefaultConfig() Config {
 		Channel:     ChannelVirtio,
 		Compress:    false,
 		ConsoleTail: 16 << 10,
+		Retries:     1,
 	}
 }
 
@@ -135,6 +141,15 @@ type Guest struct {
 	StreamBytes int64 `json:"stream_bytes"`
 	// Interrupted is set when the run was cancelled while this guest ran.
 	Interrupted bool `json:"interrupted,omitempty"`
+	// FailedAttempts records the earlier boots of this kernel that failed before the one
+	// described above (see Config.Retries), oldest first.
+	FailedAttempts []FailedAttempt `json:"failed_attempts,omitempty"`
+}
+
+// FailedAttempt is one failed boot of a kernel that was booted again.
+type FailedAttempt struct {
+	Error       string `json:"error"`
+	ConsoleTail string `json:"console_tail"`
 }
 
 // Result is what one kernel's guest brought back.
@@ -177,7 +192,8 @@ func (r *Result) MarshalJSON() ([]byte, error) {
 type Event struct {
 	Kernel string
 	// Phase is "boot" (QEMU started), "probe" (the agent is running; Results counts what
-	// arrived so far) or "done" (Result is set).
+	// arrived so far), "retry" (the guest failed and the kernel is booted again; Result holds
+	// the failure) or "done" (Result is set).
 	Phase   string
 	Results int
 	// Elapsed is the time since the guest's QEMU started.

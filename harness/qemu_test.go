@@ -121,6 +121,7 @@ func TestKnownAnswers(t *testing.T) {
 func TestFaults(t *testing.T) {
 	cfg := testConfig(t)
 	cfg.Parallel = 3
+	cfg.Retries = 0 // every fault here is deterministic; TestRetry covers retries
 	// A small probe keeps the test short; the truncation needs more than TruncateAfter results.
 	cfg.ProgTypes = []string{"socket_filter", "xdp"}
 	cfg.Helpers = []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20}
@@ -192,6 +193,7 @@ func TestFaults(t *testing.T) {
 func TestCancel(t *testing.T) {
 	cfg := testConfig(t)
 	cfg.Parallel = 2
+	cfg.Retries = 0
 	cfg.ProgTypes = []string{"socket_filter"}
 	cfg.Helpers = []int{1, 2, 3}
 	k := testKernels(t, "7.3")[0]
@@ -246,6 +248,7 @@ func assertEmpty(t *testing.T, dir string) {
 // file, and a file QEMU refuses to load.
 func TestQEMUError(t *testing.T) {
 	cfg := testConfig(t)
+	cfg.Retries = 0
 	notKernel := filepath.Join(t.TempDir(), "bzImage")
 	if err := os.WriteFile(notKernel, []byte("not a kernel\n"), 0o644); err != nil {
 		t.Fatal(err)
@@ -270,6 +273,44 @@ func TestQEMUError(t *testing.T) {
 		if r.OK() || !strings.Contains(r.Guest.Error, tt.want) {
 			t.Errorf("%s: status %s, error %q; want a failure mentioning %q", tt.kernel.Name, r.Guest.Status, r.Guest.Error, tt.want)
 		}
+	}
+	assertEmpty(t, cfg.WorkDir)
+}
+
+// TestRetry boots a kernel that fails every time with one retry, next to a healthy one: the
+// failure is reported once, as a "retry" event and not a "done" one, the final result keeps the
+// first attempt, and the healthy kernel is booted once.
+func TestRetry(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Retries = 1
+	cfg.ProgTypes = []string{"socket_filter"}
+	cfg.Helpers = []int{1}
+	k := testKernels(t, "7.3")[0]
+	healthy, broken := k, k
+	healthy.Name = "healthy"
+	broken.Name, broken.Append = "broken", []string{"rdinit=/nonexistent"}
+	var mu sync.Mutex
+	events := map[string][]string{}
+	results, err := Run(context.Background(), cfg, []Kernel{healthy, broken}, func(e Event) {
+		mu.Lock()
+		defer mu.Unlock()
+		if e.Phase != "probe" {
+			events[e.Kernel] = append(events[e.Kernel], e.Phase)
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	failIfNotOK(t, results[0])
+	if len(results[0].Guest.FailedAttempts) != 0 || strings.Join(events["healthy"], ",") != "boot,done" {
+		t.Errorf("healthy kernel: %d failed attempts, events %v", len(results[0].Guest.FailedAttempts), events["healthy"])
+	}
+	b := results[1]
+	if b.OK() || len(b.Guest.FailedAttempts) != 1 || !strings.Contains(b.Guest.FailedAttempts[0].ConsoleTail, "Kernel panic") {
+		t.Errorf("broken kernel: status %s, failed attempts %+v", b.Guest.Status, b.Guest.FailedAttempts)
+	}
+	if got := strings.Join(events["broken"], ","); got != "boot,retry,boot,done" {
+		t.Errorf("broken kernel events %s, want boot,retry,boot,done", got)
 	}
 	assertEmpty(t, cfg.WorkDir)
 }

@@ -53,7 +53,7 @@ func Run(ctx context.Context, cfg Config, kernels []Kernel, progress func(Event)
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				results[i], errs[i] = boot(ctx, &cfg, &kernels[i], accel, initrd, progress)
+				results[i], errs[i] = bootWithRetries(ctx, &cfg, &kernels[i], accel, initrd, progress)
 			}
 		}()
 	}
@@ -73,6 +73,42 @@ feed:
 		}
 	}
 	return results, nil
+}
+
+// bootWithRetries boots a kernel up to 1+cfg.Retries times, until a guest succeeds. Only the
+// last attempt's "done" event reaches progress; each failure before it is a "retry" event, and
+// the result keeps it in FailedAttempts.
+func bootWithRetries(ctx context.Context, cfg *Config, k *Kernel, accel, initrd string, progress func(Event)) (*Result, error) {
+	var failed []FailedAttempt
+	for attempt := 0; ; attempt++ {
+		last := attempt >= cfg.Retries
+		var held *Event
+		p := progress
+		if progress != nil && !last {
+			p = func(e Event) {
+				if e.Phase == "done" {
+					held = &e
+					return
+				}
+				progress(e)
+			}
+		}
+		res, err := boot(ctx, cfg, k, accel, initrd, p)
+		if err != nil || res.OK() || res.Guest.Interrupted || ctx.Err() != nil || last {
+			if res != nil {
+				res.Guest.FailedAttempts = failed
+			}
+			if held != nil && progress != nil {
+				held.Result = res
+				progress(*held)
+			}
+			return res, err
+		}
+		failed = append(failed, FailedAttempt{Error: res.Guest.Error, ConsoleTail: res.Guest.ConsoleTail})
+		if progress != nil {
+			progress(Event{Kernel: k.Name, Phase: "retry", Result: res})
+		}
+	}
 }
 
 // schedule returns the order in which to start the kernels: newest version first. Newer

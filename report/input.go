@@ -37,6 +37,9 @@ type kernelFile struct {
 		Error         string   `json:"error"`
 		ConsoleTail   string   `json:"console_tail"`
 		KernelConfig  []string `json:"kernel_config"`
+		Failed        []struct {
+			Error string `json:"error"`
+		} `json:"failed_attempts"`
 	} `json:"guest"`
 }
 
@@ -81,6 +84,9 @@ func ParseKernel(name, path string, data []byte) (Kernel, error) {
 		k.BootSeconds, k.ProbeSeconds, k.Accel = g.BootSeconds, g.ProbeSeconds, g.Accel
 		k.SHA256, k.Package, k.DebianVersion = g.ImageSHA256, g.Package, g.DebianVersion
 		k.ConsoleTail, k.Error = g.ConsoleTail, g.Error
+		for _, a := range g.Failed {
+			k.FailedAttempts = append(k.FailedAttempts, a.Error)
+		}
 		if g.KernelConfig != nil {
 			k.Config = make(map[string]bool, len(g.KernelConfig))
 			for _, opt := range g.KernelConfig {

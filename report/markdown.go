@@ -33,6 +33,9 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 		if len(k.AbsentTypes) > 0 {
 			fmt.Fprintf(b, "\n%s: no answer for program types %s (absent or refused before verification).\n", mdCell(k.Name), strings.Join(k.AbsentTypes, ", "))
 		}
+		for _, e := range k.FailedAttempts {
+			fmt.Fprintf(b, "\n%s: an earlier boot failed and the kernel was booted again: %s\n", mdCell(k.Name), mdCell(firstLine(e)))
+		}
 	}
 
 	fmt.Fprintf(b, "\n## Verdicts\n\n| verdict | helpers |\n| --- | ---: |\n")

@@ -31,6 +31,9 @@ type Kernel struct {
 	ProbeSeconds  float64 `json:"probe_seconds,omitempty"`
 	ConsoleTail   string  `json:"console_tail,omitempty"`
 	BTFHelperIDs  []int   `json:"btf_helper_ids,omitempty"`
+	// FailedAttempts are the errors of earlier boots of this kernel that failed (the harness
+	// boots a failed kernel again): a kernel that crashed once and then answered is flaky.
+	FailedAttempts []string `json:"failed_attempts,omitempty"`
 }
 
 // KernelSummary is a kernel's row in the report.
@@ -55,6 +58,8 @@ type KernelSummary struct {
 	HelpersNoEvidence int `json:"helpers_no_evidence"`
 	// AbsentTypes lists program types no variant of which could answer on this kernel.
 	AbsentTypes []string `json:"absent_prog_types,omitempty"`
+	// FailedAttempts are the errors of earlier boots that failed before this one.
+	FailedAttempts []string `json:"failed_attempts,omitempty"`
 }
 
 // Report is the whole compatibility report.
@@ -139,6 +144,7 @@ func summarize(k Kernel, col int, hvs []verdict.HelperVerdict) KernelSummary {
 		DebianVersion: k.DebianVersion, SHA256: k.SHA256, Accel: k.Accel,
 		BootSeconds: k.BootSeconds, ProbeSeconds: k.ProbeSeconds,
 		Status: "ok", Error: k.Error, ConsoleTail: k.ConsoleTail, Outcomes: map[string]int{},
+		FailedAttempts: k.FailedAttempts,
 	}
 	if k.Failed {
 		s.Status = "failed"

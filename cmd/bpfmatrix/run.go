@@ -239,6 +239,8 @@ func (p *runProgress) guestEvent(e harness.Event) {
 		} else {
 			msg = fmt.Sprintf("probing: %d results (%.0fs)", e.Results, e.Elapsed.Seconds())
 		}
+	case "retry":
+		msg = "failed (" + oneLine(errors.New(e.Result.Guest.Error)) + "); booting it again"
 	case "done":
 		done = true
 		g := e.Result.Guest

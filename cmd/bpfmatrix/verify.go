@@ -260,6 +260,7 @@ type guestFlags struct {
 	timeout               *time.Duration
 	qemu, accel, channel  *string
 	agent                 *string
+	retries               *int
 }
 
 func addGuestFlags(fs *flag.FlagSet) *guestFlags {
@@ -275,6 +276,7 @@ func addGuestFlags(fs *flag.FlagSet) *guestFlags {
 	g.qemu = fs.String("qemu", def.QEMU, "the qemu-system-x86_64 binary")
 	g.accel = fs.String("accel", "", "kvm or tcg (default: kvm when it works)")
 	g.channel = fs.String("channel", def.Channel, "result channel: virtio or serial")
+	g.retries = fs.Int("retries", def.Retries, "boot a kernel whose guest failed this many more times")
 	g.agent = fs.String("agent", "", "static agent binary (default: a guest-agent build in the source tree, else this binary when static)")
 	return g
 }
@@ -283,8 +285,10 @@ func addGuestFlags(fs *flag.FlagSet) *guestFlags {
 func (g *guestFlags) config() (harness.Config, error) {
 	cfg := harness.DefaultConfig()
 	cfg.Parallel, cfg.CPUs, cfg.Timeout, cfg.MemoryMB = *g.parallel, *g.cpus, *g.timeout, *g.memory
-	cfg.QEMU, cfg.Accel, cfg.Channel = *g.qemu, *g.accel, *g.channel
+	cfg.QEMU, cfg.Accel, cfg.Channel, cfg.Retries = *g.qemu, *g.accel, *g.channel, *g.retries
 	switch {
+	case cfg.Retries < 0:
+		return cfg, fmt.Errorf("--retries must not be negative")
 	case cfg.Parallel < 1 || cfg.CPUs < 1:
 		return cfg, fmt.Errorf("--parallel and --cpus must be at least 1")
 	case cfg.Timeout <= 0:
