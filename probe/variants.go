@@ -41,8 +41,8 @@ type variantSpec struct {
 // (when CONFIG_FUNCTION_ERROR_INJECTION is set), which fmod_ret and sleepable fentry/fexit need.
 // __x64_sys_getpgid is error-injectable through the syscall wrappers on the same condition.
 var (
-	fentryTargets    = []string{"bpf_fentry_test1", "bpf_modify_return_test", "security_file_open", "vfs_read"}
-	fmodRetTargets   = []string{"bpf_modify_return_test", "security_file_open", "security_task_alloc"}
+	fentryTargets  = []string{"bpf_fentry_test1", "bpf_modify_return_test", "security_file_open", "vfs_read"}
+	fmodRetTargets = []string{"bpf_modify_return_test", "security_file_open", "security_task_alloc"}
 	// bpf_fentry_test1 is in the kernel's modify-return set with KF_SLEEPABLE from 6.12 (or
 	// earlier): sleepable tracing needs no error injection list there, which Debian's cloud
 	// kernels are built without.
