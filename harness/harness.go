@@ -80,10 +80,13 @@ type Config struct {
 	Retries int
 }
 
-// DefaultConfig returns the settings measured to be fastest on the host: see the package's
-// benchmarks and the measurements in the project's notes. Under TCG on a 2-core host, two guests
-// with one vCPU each finish a matrix sooner than one guest with two vCPUs, because a guest's
-// boot and its single-threaded agent cannot keep two vCPUs busy.
+// DefaultConfig returns the settings measured to be fastest on the host (BenchmarkLayouts,
+// BPFMATRIX_BENCH_COMPARE=1). Under TCG on a 2-core host, the 11 Debian kernels took 79 s as two
+// guests with one vCPU each, 74 s as one guest with two vCPUs, 75 s as three one-vCPU guests and
+// 64 s as two guests with two vCPUs each: the agent probes with one worker per vCPU, a second
+// vCPU also takes the kernel's own deferred work (RCU, freeing programs) off the probing one, and
+// a second guest fills the cores while the first boots. So: as many guests as host cores, two
+// vCPUs each.
 func DefaultConfig() Config {
 	par := runtime.NumCPU()
 	if par < 1 {
@@ -92,7 +95,7 @@ func DefaultConfig() Config {
 	return Config{
 		QEMU:        "qemu-system-x86_64",
 		MemoryMB:    1024,
-		CPUs:        1,
+		CPUs:        2,
 		Parallel:    par,
 		Timeout:     5 * time.Minute,
 		Channel:     ChannelVirtio,

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -93,7 +95,7 @@ func ParseConfig(data []byte, path string) (*Config, error) {
 	seen := map[string]int{}
 	for _, item := range list.Content {
 		item = deref(item)
-		keys := append([]string{"name"}, sortedKeys(sourceKinds)...)
+		keys := append([]string{"name"}, slices.Sorted(maps.Keys(sourceKinds))...)
 		fields, err := mappingFields(item, path, keys...)
 		if err != nil {
 			return nil, err
@@ -114,7 +116,7 @@ func ParseConfig(data []byte, path string) (*Config, error) {
 		}
 		seen[name] = nameNode.Line
 		var src Source
-		for _, kind := range sortedKeys(sourceKinds) {
+		for _, kind := range slices.Sorted(maps.Keys(sourceKinds)) {
 			n, ok := fields[kind]
 			if !ok {
 				continue
@@ -127,7 +129,7 @@ func ParseConfig(data []byte, path string) (*Config, error) {
 			}
 		}
 		if src == nil {
-			return nil, fmt.Errorf("%s:%d: kernel %q has no source: add one of %s", path, item.Line, name, strings.Join(sortedKeys(sourceKinds), ", "))
+			return nil, fmt.Errorf("%s:%d: kernel %q has no source: add one of %s", path, item.Line, name, strings.Join(slices.Sorted(maps.Keys(sourceKinds)), ", "))
 		}
 		cfg.Entries = append(cfg.Entries, Entry{Name: name, Source: src, File: path, Line: item.Line, cfg: cfg})
 	}

@@ -9,10 +9,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -309,7 +311,7 @@ func moduleDepends(file string) ([]string, error) {
 // nor built in would make the load fail in the guest, so it is an error here.
 func moduleLoadOrder(staging string, found map[string]string, builtin map[string]bool) ([]string, error) {
 	deps := map[string][]string{}
-	for _, name := range sortedKeys(found) {
+	for _, name := range slices.Sorted(maps.Keys(found)) {
 		d, err := moduleDepends(filepath.Join(staging, found[name]))
 		if err != nil {
 			return nil, err
@@ -343,7 +345,7 @@ func moduleLoadOrder(staging string, found map[string]string, builtin map[string
 		order = append(order, found[n])
 		return nil
 	}
-	for _, n := range sortedKeys(found) {
+	for _, n := range slices.Sorted(maps.Keys(found)) {
 		if err := visit(n); err != nil {
 			return nil, err
 		}

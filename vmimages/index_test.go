@@ -2,9 +2,11 @@ package vmimages
 
 import (
 	"errors"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -132,7 +134,7 @@ func TestCompareMatchesDpkg(t *testing.T) {
 			seen[r.Version] = true
 		}
 	}
-	versions := sortedKeys(seen)
+	versions := slices.Sorted(maps.Keys(seen))
 	sort.Strings(versions)
 	for i, a := range versions {
 		for _, b := range versions[i+1:] {
