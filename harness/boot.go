@@ -19,7 +19,7 @@ import (
 
 	"github.com/bpfmatrix/bpfmatrix/harness/guest"
 	"github.com/bpfmatrix/bpfmatrix/harness/wire"
-	"github.com/bpfmatrix/bpfmatrix/vmimages"
+	"github.com/bpfmatrix/bpfmatrix/internal/kconfig"
 )
 
 // stopGrace is how long a guest that is being stopped gets to exit after QMP "quit" before
@@ -34,12 +34,12 @@ func boot(ctx context.Context, cfg *Config, k *Kernel, accel, initrd string, pro
 		CPUs: cfg.CPUs, MemoryMB: cfg.MemoryMB, Status: StatusFailed,
 	}}
 	if k.Config != "" {
-		opts, err := vmimages.ReadKernelConfig(k.Config)
+		opts, err := kconfig.Read(k.Config)
 		if err != nil {
 			return nil, fmt.Errorf("kernel %s: %w", k.Name, err)
 		}
-		for name, v := range opts {
-			if v == "y" || v == "m" {
+		for name := range opts {
+			if opts.Set(name) {
 				res.Guest.KernelConfig = append(res.Guest.KernelConfig, name)
 			}
 		}
@@ -58,8 +58,8 @@ func boot(ctx context.Context, cfg *Config, k *Kernel, accel, initrd string, pro
 		return nil, fmt.Errorf("kernel %s: %w", k.Name, err)
 	}
 	res.Guest.Channel = channel
-	if len(k.Modules) > 0 && channel == ChannelVirtio {
-		if initrd, err = withModules(cfg, initrd, k); err != nil {
+	if extra := kernelFiles(k, channel); len(extra) > 0 {
+		if initrd, err = withFiles(cfg, initrd, extra); err != nil {
 			return nil, fmt.Errorf("kernel %s: %w", k.Name, err)
 		}
 		defer os.Remove(initrd)
@@ -309,9 +309,26 @@ func (l *limitedBuffer) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// withModules writes a copy of the base initramfs with k's modules appended as a second cpio
-// archive (the kernel unpacks concatenated archives), named so that the agent loads them in order.
-func withModules(cfg *Config, base string, k *Kernel) (string, error) {
+// kernelFiles are the files one kernel's guest needs on top of the shared initramfs: its virtio
+// modules when the result channel needs them (named so that the agent loads them in order), and
+// its build configuration, which the probe cites when the kernel lacks an option a variant needs.
+func kernelFiles(k *Kernel, channel string) []File {
+	var files []File
+	if channel == ChannelVirtio {
+		for i, m := range k.Modules {
+			base := strings.TrimSuffix(filepath.Base(m), ".ko")
+			files = append(files, File{Name: fmt.Sprintf("%s/%02d-%s.ko", guest.ModuleDir, i, base), Source: m, Mode: 0o644})
+		}
+	}
+	if k.Config != "" {
+		files = append(files, File{Name: guest.KernelConfigPath, Source: k.Config, Mode: 0o644})
+	}
+	return files
+}
+
+// withFiles writes a copy of the base initramfs with files appended as a second cpio archive
+// (the kernel unpacks concatenated archives).
+func withFiles(cfg *Config, base string, files []File) (string, error) {
 	f, err := os.CreateTemp(cfg.WorkDir, "initrd-*")
 	if err != nil {
 		return "", fmt.Errorf("initramfs: %w", err)
@@ -330,11 +347,6 @@ func withModules(cfg *Config, base string, k *Kernel) (string, error) {
 	src.Close()
 	if err != nil {
 		return fail(fmt.Errorf("initramfs: %w", err))
-	}
-	var files []File
-	for i, m := range k.Modules {
-		base := strings.TrimSuffix(filepath.Base(m), ".ko")
-		files = append(files, File{Name: fmt.Sprintf("%s/%02d-%s.ko", guest.ModuleDir, i, base), Source: m, Mode: 0o644})
 	}
 	// A gzip base is followed by a gzip part: the kernel accepts a mix, but not a compressed
 	// archive continued by raw bytes inside the same member.

@@ -2,7 +2,6 @@ package harness
 
 import (
 	"bufio"
-	"fmt"
 	"os"
 	"strconv"
 	"strings"
@@ -10,6 +9,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/bpfmatrix/bpfmatrix/harness/guest"
+	"github.com/bpfmatrix/bpfmatrix/internal/kconfig"
 )
 
 // kvmCreateVM is the KVM_CREATE_VM ioctl: _IO(KVMIO, 0x01).
@@ -66,23 +66,11 @@ func virtioBuiltin(path string) (bool, error) {
 	if path == "" {
 		return true, nil
 	}
-	f, err := os.Open(path)
+	c, err := kconfig.Read(path)
 	if err != nil {
-		return false, fmt.Errorf("kernel config: %w", err)
+		return false, err
 	}
-	defer f.Close()
-	want := map[string]bool{"CONFIG_VIRTIO_CONSOLE": false, "CONFIG_VIRTIO_PCI": false}
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		k, v, ok := strings.Cut(sc.Text(), "=")
-		if _, w := want[k]; ok && w {
-			want[k] = v == "y"
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return false, fmt.Errorf("kernel config %s: %w", path, err)
-	}
-	return want["CONFIG_VIRTIO_CONSOLE"] && want["CONFIG_VIRTIO_PCI"], nil
+	return c["CONFIG_VIRTIO_CONSOLE"] == "y" && c["CONFIG_VIRTIO_PCI"] == "y", nil
 }
 
 // channelFor picks the result channel for k: the configured one, unless that is virtio-serial

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	bpfasm "github.com/bpfmatrix/bpfmatrix/asm"
+	"github.com/bpfmatrix/bpfmatrix/internal/kconfig"
 	"github.com/bpfmatrix/bpfmatrix/registry"
 )
 
@@ -36,6 +37,10 @@ type Options struct {
 	Log io.Writer
 	// Workers is the number of loads run in parallel; 0 means one per CPU.
 	Workers int
+	// KernelConfig is the running kernel's build configuration, when known: a variant the
+	// kernel refuses names the options it needs that the kernel was built without. Nil means
+	// /proc/config.gz, then /boot/config-<release>, when present.
+	KernelConfig kconfig.Config
 }
 
 // KernelInfo names the probed kernel.
@@ -214,6 +219,9 @@ func newProber(reg *registry.Registry, opts Options, logSize int) (*Prober, erro
 	if err == nil {
 		p.facts.Kernel.Version = fmt.Sprintf("%d.%d.%d", version.Major, version.Minor, version.Patch)
 	}
+	if p.opts.KernelConfig == nil {
+		p.opts.KernelConfig = runningConfig(release)
+	}
 
 	kbtf, err := readKernelBTF()
 	if err != nil {
@@ -255,7 +263,11 @@ func newProber(reg *registry.Registry, opts Options, logSize int) (*Prober, erro
 	}
 	defer ext.Close()
 	for _, s := range specs {
-		p.variants = append(p.variants, p.resolve(s, kbtf, l, ext, extErr))
+		v := p.resolve(s, kbtf, l, ext, extErr)
+		if !v.info.Usable {
+			v.info.Reason += p.missingConfig(s)
+		}
+		p.variants = append(p.variants, v)
 	}
 	p.stats.BaselineLoads = l.stats.loads
 	p.addStats(l)
@@ -358,6 +370,36 @@ func (p *Prober) selectIDs(k *kernelBTF) []int {
 		ids[i] = i + 1
 	}
 	return ids
+}
+
+// runningConfig reads the running kernel's configuration from /proc/config.gz or
+// /boot/config-<release>, or returns nil when neither is there.
+func runningConfig(release string) kconfig.Config {
+	for _, path := range []string{"/proc/config.gz", "/boot/config-" + release} {
+		if c, err := kconfig.Read(path); err == nil {
+			return c
+		}
+	}
+	return nil
+}
+
+// missingConfig names the build options a variant needs that the kernel's known configuration
+// lacks, as a clause to append to the reason it is unusable: the kernel's refusal alone does not
+// say that no better probe could load it.
+func (p *Prober) missingConfig(s *variantSpec) string {
+	if p.opts.KernelConfig == nil {
+		return ""
+	}
+	var missing []string
+	for _, opt := range s.configs {
+		if !p.opts.KernelConfig.Set(opt) {
+			missing = append(missing, opt)
+		}
+	}
+	if len(missing) == 0 {
+		return ""
+	}
+	return "; this kernel is built without " + strings.Join(missing, ", ")
 }
 
 // resolve fills in a variant's load parameters from the kernel's BTF and learns with a trivial

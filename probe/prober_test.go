@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/bpfmatrix/bpfmatrix/internal/kconfig"
 	"github.com/bpfmatrix/bpfmatrix/registry"
 )
 
@@ -387,6 +388,37 @@ func TestWithoutRegistry(t *testing.T) {
 			t.Errorf("id %d past the kernel's last is named %q", r.HelperID, r.Helper)
 		case ok && r.HelperID <= last && r.Helper != h.Name:
 			t.Errorf("id %d: kernel BTF names it %q, the registry %q", r.HelperID, r.Helper, h.Name)
+		}
+	}
+}
+
+// TestMissingConfig: an unusable variant names the build options its kernel lacks, and only
+// when the kernel's configuration is known.
+func TestMissingConfig(t *testing.T) {
+	var lsm, sleepable *variantSpec
+	for i := range variantSpecs {
+		switch s := &variantSpecs[i]; s.progType + "/" + s.name {
+		case "lsm/lsm":
+			lsm = s
+		case "tracing/fentry.s":
+			sleepable = s
+		}
+	}
+	cfg := kconfig.Config{"CONFIG_BPF_LSM": "y", "CONFIG_FUNCTION_ERROR_INJECTION": "n"}
+	tests := []struct {
+		config kconfig.Config
+		spec   *variantSpec
+		want   string
+	}{
+		{cfg, lsm, ""},
+		{cfg, sleepable, "; this kernel is built without CONFIG_FUNCTION_ERROR_INJECTION"},
+		{kconfig.Config{}, lsm, "; this kernel is built without CONFIG_BPF_LSM"},
+		{nil, lsm, ""},
+	}
+	for _, tt := range tests {
+		p := &Prober{opts: Options{KernelConfig: tt.config}}
+		if got := p.missingConfig(tt.spec); got != tt.want {
+			t.Errorf("%s/%s with %v: %q, want %q", tt.spec.progType, tt.spec.name, tt.config, got, tt.want)
 		}
 	}
 }

@@ -34,6 +34,10 @@ type variantSpec struct {
 	// ret is the value the probe program returns: the verifier checks it against the attach
 	// type's allowed range after the call: recvmsg, getpeername and getsockname hooks must return 1.
 	ret int32
+	// configs are kernel build options without which the variant cannot load (or, for the
+	// sleepable tracing variants, without which its usual targets cannot be sleepable); an
+	// unusable variant names those its kernel lacks.
+	configs []string
 }
 
 // Attach targets. bpf_fentry_test1 and bpf_modify_return_test exist for the kernel's own
@@ -65,7 +69,7 @@ var variantSpecs = []variantSpec{
 	{progType: "kprobe", name: "kprobe"},
 	// Sleepable uprobes (6.6) are the one kprobe-type variant that changes the answer: helpers
 	// that may fault user memory in.
-	{progType: "kprobe", name: "uprobe.s", attachType: "BPF_TRACE_UPROBE_MULTI", sleepable: true},
+	{progType: "kprobe", name: "uprobe.s", attachType: "BPF_TRACE_UPROBE_MULTI", sleepable: true, configs: []string{"CONFIG_UPROBES"}},
 	{progType: "sched_cls", name: "sched_cls"},
 	{progType: "sched_act", name: "sched_act"},
 	{progType: "tracepoint", name: "tracepoint"},
@@ -103,7 +107,7 @@ var variantSpecs = []variantSpec{
 	{progType: "cgroup_sock_addr", name: "getpeername_unix", ret: 1, attachType: "BPF_CGROUP_UNIX_GETPEERNAME"},
 	{progType: "cgroup_sock_addr", name: "getsockname_unix", ret: 1, attachType: "BPF_CGROUP_UNIX_GETSOCKNAME"},
 	{progType: "lwt_seg6local", name: "lwt_seg6local"},
-	{progType: "lirc_mode2", name: "lirc_mode2"},
+	{progType: "lirc_mode2", name: "lirc_mode2", configs: []string{"CONFIG_BPF_LIRC_MODE2"}},
 	// 5.14 started to require an expected attach type for sk_reuseport; before, 0 is right.
 	{progType: "sk_reuseport", name: "sk_reuseport", attachType: "BPF_SK_REUSEPORT_SELECT", attachOptional: true},
 	{progType: "flow_dissector", name: "flow_dissector", attachType: "BPF_FLOW_DISSECTOR", attachOptional: true},
@@ -114,9 +118,9 @@ var variantSpecs = []variantSpec{
 	{progType: "tracing", name: "fentry", attachType: "BPF_TRACE_FENTRY", target: targetFunc, candidates: fentryTargets},
 	{progType: "tracing", name: "fexit", attachType: "BPF_TRACE_FEXIT", target: targetFunc, candidates: fentryTargets},
 	{progType: "tracing", name: "fmod_ret", attachType: "BPF_MODIFY_RETURN", target: targetFunc, candidates: fmodRetTargets},
-	{progType: "tracing", name: "fentry.s", attachType: "BPF_TRACE_FENTRY", sleepable: true, target: targetFunc, candidates: sleepableTargets},
-	{progType: "tracing", name: "fexit.s", attachType: "BPF_TRACE_FEXIT", sleepable: true, target: targetFunc, candidates: sleepableTargets},
-	{progType: "tracing", name: "fmod_ret.s", attachType: "BPF_MODIFY_RETURN", sleepable: true, target: targetFunc, candidates: sleepableTargets},
+	{progType: "tracing", name: "fentry.s", attachType: "BPF_TRACE_FENTRY", sleepable: true, target: targetFunc, candidates: sleepableTargets, configs: []string{"CONFIG_FUNCTION_ERROR_INJECTION"}},
+	{progType: "tracing", name: "fexit.s", attachType: "BPF_TRACE_FEXIT", sleepable: true, target: targetFunc, candidates: sleepableTargets, configs: []string{"CONFIG_FUNCTION_ERROR_INJECTION"}},
+	{progType: "tracing", name: "fmod_ret.s", attachType: "BPF_MODIFY_RETURN", sleepable: true, target: targetFunc, candidates: sleepableTargets, configs: []string{"CONFIG_FUNCTION_ERROR_INJECTION"}},
 	{progType: "tracing", name: "tp_btf", attachType: "BPF_TRACE_RAW_TP", target: targetTP, candidates: []string{"btf_trace_sched_switch", "btf_trace_sched_process_exec"}},
 	{progType: "tracing", name: "iter", attachType: "BPF_TRACE_ITER", target: targetFunc, candidates: []string{"bpf_iter_task", "bpf_iter_bpf_map"}},
 	{progType: "tracing", name: "iter.s", attachType: "BPF_TRACE_ITER", sleepable: true, target: targetFunc, candidates: []string{"bpf_iter_task", "bpf_iter_bpf_map"}},
@@ -126,13 +130,13 @@ var variantSpecs = []variantSpec{
 	// release() is the one tcp_congestion_ops member that may not call bpf_setsockopt.
 	{progType: "struct_ops", name: "tcp_ca.release", target: targetMember, candidates: []string{"tcp_congestion_ops"}, member: "release"},
 	{progType: "ext", name: "ext", target: targetExt},
-	{progType: "lsm", name: "lsm", attachType: "BPF_LSM_MAC", target: targetFunc, candidates: lsmTargets},
-	{progType: "lsm", name: "lsm.s", attachType: "BPF_LSM_MAC", sleepable: true, target: targetFunc, candidates: lsmSleepableTargets},
-	{progType: "lsm", name: "lsm_cgroup", attachType: "BPF_LSM_CGROUP", target: targetFunc, candidates: lsmCgroupTargets},
+	{progType: "lsm", name: "lsm", attachType: "BPF_LSM_MAC", target: targetFunc, candidates: lsmTargets, configs: []string{"CONFIG_BPF_LSM"}},
+	{progType: "lsm", name: "lsm.s", attachType: "BPF_LSM_MAC", sleepable: true, target: targetFunc, candidates: lsmSleepableTargets, configs: []string{"CONFIG_BPF_LSM"}},
+	{progType: "lsm", name: "lsm_cgroup", attachType: "BPF_LSM_CGROUP", target: targetFunc, candidates: lsmCgroupTargets, configs: []string{"CONFIG_BPF_LSM"}},
 	{progType: "sk_lookup", name: "sk_lookup", attachType: "BPF_SK_LOOKUP"},
 	// Syscall programs must be sleepable ("Syscall programs can only be sleepable").
 	{progType: "syscall", name: "syscall", sleepable: true},
-	{progType: "netfilter", name: "netfilter", attachType: "BPF_NETFILTER"},
+	{progType: "netfilter", name: "netfilter", attachType: "BPF_NETFILTER", configs: []string{"CONFIG_NETFILTER_BPF_LINK"}},
 }
 
 // uapiAttachTypes are the values of enum bpf_attach_type, used only on a kernel without BTF

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/bpfmatrix/bpfmatrix/internal/kconfig"
 )
 
 // testWriter sends progress lines to the test log.
@@ -87,7 +89,7 @@ func TestRealArchive(t *testing.T) {
 	if !strings.HasPrefix(img.Release, img.Version) || img.ConfigPath == "" {
 		t.Errorf("image = %+v", img)
 	}
-	opts, err := ReadKernelConfig(img.ConfigPath)
+	opts, err := kconfig.Read(img.ConfigPath)
 	if err != nil || opts["CONFIG_BPF_SYSCALL"] != "y" {
 		t.Errorf("config: CONFIG_BPF_SYSCALL=%q, %v", opts["CONFIG_BPF_SYSCALL"], err)
 	}

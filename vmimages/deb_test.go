@@ -147,21 +147,3 @@ func TestBzImageRelease(t *testing.T) {
 		}
 	}
 }
-
-func TestReadKernelConfig(t *testing.T) {
-	p := filepath.Join(t.TempDir(), "config")
-	os.WriteFile(p, []byte("#\n# comment\nCONFIG_BPF_LSM=y\nCONFIG_VIRTIO=m\n# CONFIG_FUNCTION_ERROR_INJECTION is not set\nCONFIG_LSM=\"lockdown,yama,bpf\"\nCONFIG_NR_CPUS=64\n"), 0o644)
-	got, err := ReadKernelConfig(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := map[string]string{"CONFIG_BPF_LSM": "y", "CONFIG_VIRTIO": "m", "CONFIG_FUNCTION_ERROR_INJECTION": "n", "CONFIG_LSM": "lockdown,yama,bpf", "CONFIG_NR_CPUS": "64"}
-	if len(got) != len(want) {
-		t.Errorf("got %v", got)
-	}
-	for k, v := range want {
-		if got[k] != v {
-			t.Errorf("%s = %q, want %q", k, got[k], v)
-		}
-	}
-}

@@ -10,6 +10,8 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/bpfmatrix/bpfmatrix/internal/files"
+
+	"github.com/bpfmatrix/bpfmatrix/internal/kconfig"
 )
 
 // DebianSource is a "debian" entry: a Debian cloud-amd64 kernel series, resolved to the newest
@@ -205,7 +207,7 @@ func checkVirtioModules(staging string, c *debContents) error {
 	if !c.Config {
 		return nil
 	}
-	opts, err := ReadKernelConfig(staging + "/config")
+	opts, err := kconfig.Read(staging + "/config")
 	if err != nil {
 		return err
 	}

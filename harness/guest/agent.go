@@ -7,9 +7,13 @@ import (
 	"io"
 	"sync"
 
+	"github.com/bpfmatrix/bpfmatrix/internal/kconfig"
 	"github.com/bpfmatrix/bpfmatrix/probe"
 	"github.com/bpfmatrix/bpfmatrix/registry"
 )
+
+// KernelConfigPath is where the harness puts the kernel's build configuration in the initramfs.
+const KernelConfigPath = "/kernel-config"
 
 // ProbeKernel is the Probe every bpfmatrix agent runs: the probe engine over the options from
 // the kernel command line, the facts as header and every result as it comes. It uses the
@@ -23,7 +27,13 @@ func ProbeKernel(ctx context.Context, opts Options, header, result func(any) err
 	} else if err != nil {
 		return fmt.Errorf("registry: %w", err)
 	}
-	p, err := probe.New(reg, probe.Options{ProgTypes: opts.ProgTypes, Helpers: opts.Helpers, Log: opts.Log})
+	popts := probe.Options{ProgTypes: opts.ProgTypes, Helpers: opts.Helpers, Log: opts.Log}
+	// The host puts the image's config here when it has one (Debian kernels do not expose
+	// /proc/config.gz); without it the probe looks for the usual places itself.
+	if c, err := kconfig.Read(KernelConfigPath); err == nil {
+		popts.KernelConfig = c
+	}
+	p, err := probe.New(reg, popts)
 	if err != nil {
 		return err
 	}
