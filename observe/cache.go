@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/bpfmatrix/bpfmatrix/internal/files"
 )
@@ -62,10 +63,32 @@ func (c Cache) Get(image, agent string) ([]byte, error) {
 	if sum(e.Observation) != e.ContentSHA256 {
 		return bad("checksum mismatch")
 	}
+	// The modification time says when an entry was last used: Put prunes by it.
+	now := time.Now()
+	os.Chtimes(p, now, now)
 	return []byte(e.Observation), nil
 }
 
-// Put stores an observation atomically (a reader never sees half an entry).
+// staleAfter is how long an entry of another agent build may go unused before Put removes it:
+// each probe change leaves a full set of observations behind (2.5 MB per kernel), while a CI
+// cache shared by two agent builds still keeps both.
+const staleAfter = 14 * 24 * time.Hour
+
+// prune removes the entries of image stored by other agents and unused for staleAfter.
+func (c Cache) prune(image, agent string) {
+	paths, _ := filepath.Glob(filepath.Join(c.Dir, image+"-*.json"))
+	for _, p := range paths {
+		if p == c.path(image, agent) {
+			continue
+		}
+		if st, err := os.Stat(p); err == nil && time.Since(st.ModTime()) > staleAfter {
+			os.Remove(p)
+		}
+	}
+}
+
+// Put stores an observation atomically (a reader never sees half an entry) and removes the
+// same kernel's entries of other agent builds that have not been used for two weeks.
 func (c Cache) Put(image, agent string, observation []byte) error {
 	if err := os.MkdirAll(c.Dir, 0o755); err != nil {
 		return fmt.Errorf("observation cache: %w", err)
@@ -78,7 +101,11 @@ func (c Cache) Put(image, agent string, observation []byte) error {
 	if err != nil {
 		return fmt.Errorf("observation cache: %w", err)
 	}
-	return files.WriteAtomic(c.path(image, agent), data, 0o644)
+	if err := files.WriteAtomic(c.path(image, agent), data, 0o644); err != nil {
+		return err
+	}
+	c.prune(image, agent)
+	return nil
 }
 
 func sum(b []byte) string {

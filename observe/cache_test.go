@@ -5,6 +5,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestCache stores and finds an observation under its key, misses under any other key, and
@@ -65,5 +66,40 @@ func TestCache(t *testing.T) {
 				t.Fatalf("intact entry: %s, %v", got, err)
 			}
 		})
+	}
+}
+
+// TestCachePrune: storing a kernel's observations removes that kernel's entries of other agents
+// that have not been used for two weeks, and keeps recent ones and other kernels'.
+func TestCachePrune(t *testing.T) {
+	c := Cache{Dir: t.TempDir()}
+	obs := []byte(`{"results":[]}`)
+	old := time.Now().Add(-30 * 24 * time.Hour)
+	for _, k := range []struct{ image, agent string }{{"img1", "oldagent"}, {"img1", "recentagent"}, {"img2", "oldagent"}} {
+		if err := c.Put(k.image, k.agent, obs); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.Chtimes(c.path("img1", "oldagent"), old, old)
+	os.Chtimes(c.path("img2", "oldagent"), old, old)
+	if err := c.Put("img1", "newagent", obs); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []struct {
+		image, agent string
+		kept         bool
+	}{{"img1", "oldagent", false}, {"img1", "recentagent", true}, {"img1", "newagent", true}, {"img2", "oldagent", true}} {
+		_, err := os.Stat(c.path(k.image, k.agent))
+		if (err == nil) != k.kept {
+			t.Errorf("%s-%s: kept %v, want %v", k.image, k.agent, err == nil, k.kept)
+		}
+	}
+	// A cache hit counts as a use.
+	os.Chtimes(c.path("img2", "oldagent"), old, old)
+	if got, err := c.Get("img2", "oldagent"); got == nil || err != nil {
+		t.Fatal(got, err)
+	}
+	if st, _ := os.Stat(c.path("img2", "oldagent")); time.Since(st.ModTime()) > time.Hour {
+		t.Errorf("a hit did not mark the entry as used: %v", st.ModTime())
 	}
 }
