@@ -76,7 +76,7 @@ func ParseKernel(name, path string, data []byte) (Kernel, error) {
 	}
 	k := Kernel{
 		Kernel:       verdict.Kernel{Name: name, Results: f.Results},
-		Release:      f.Kernel.Release,
+		ImageFacts:   ImageFacts{Release: f.Kernel.Release},
 		BTFHelperIDs: f.BTFHelperIDs,
 	}
 	version := f.Kernel.Version

@@ -22,6 +22,17 @@ const SchemaVersion = 1
 // Kernel is one kernel's observations with the facts a report shows about it.
 type Kernel struct {
 	verdict.Kernel
+	ImageFacts
+	ConsoleTail  string `json:"console_tail,omitempty"`
+	BTFHelperIDs []int  `json:"btf_helper_ids,omitempty"`
+	// FailedAttempts are the errors of earlier boots of this kernel that failed (the harness
+	// boots a failed kernel again): a kernel that crashed once and then answered is flaky.
+	FailedAttempts []string `json:"failed_attempts,omitempty"`
+}
+
+// ImageFacts say which kernel build ran and how its guest went; a kernel's observations and its
+// row in the report both carry them.
+type ImageFacts struct {
 	Release       string  `json:"release,omitempty"`
 	Package       string  `json:"package,omitempty"`
 	DebianVersion string  `json:"debian_version,omitempty"`
@@ -29,28 +40,17 @@ type Kernel struct {
 	Accel         string  `json:"accel,omitempty"`
 	BootSeconds   float64 `json:"boot_seconds,omitempty"`
 	ProbeSeconds  float64 `json:"probe_seconds,omitempty"`
-	ConsoleTail   string  `json:"console_tail,omitempty"`
-	BTFHelperIDs  []int   `json:"btf_helper_ids,omitempty"`
-	// FailedAttempts are the errors of earlier boots of this kernel that failed (the harness
-	// boots a failed kernel again): a kernel that crashed once and then answered is flaky.
-	FailedAttempts []string `json:"failed_attempts,omitempty"`
 }
 
 // KernelSummary is a kernel's row in the report.
 type KernelSummary struct {
-	Name          string         `json:"name"`
-	Version       string         `json:"version"`
-	Release       string         `json:"release,omitempty"`
-	Package       string         `json:"package,omitempty"`
-	DebianVersion string         `json:"debian_version,omitempty"`
-	SHA256        string         `json:"image_sha256,omitempty"`
-	Accel         string         `json:"accel,omitempty"`
-	BootSeconds   float64        `json:"boot_seconds,omitempty"`
-	ProbeSeconds  float64        `json:"probe_seconds,omitempty"`
-	Status        string         `json:"status"`
-	Error         string         `json:"error,omitempty"`
-	ConsoleTail   string         `json:"console_tail,omitempty"`
-	Outcomes      map[string]int `json:"outcomes"`
+	Name    string `json:"name"`
+	Version string `json:"version"`
+	ImageFacts
+	Status      string         `json:"status"`
+	Error       string         `json:"error,omitempty"`
+	ConsoleTail string         `json:"console_tail,omitempty"`
+	Outcomes    map[string]int `json:"outcomes"`
 	// HelpersKnown and HelpersUnknown count registry helpers whose id the kernel knows or
 	// answers "unknown id" for; HelpersNoEvidence the rest.
 	HelpersKnown      int `json:"helpers_known"`
@@ -140,9 +140,7 @@ func Build(reg *registry.Registry, kernels []Kernel, tool string) *Report {
 
 func summarize(k Kernel, col int, hvs []verdict.HelperVerdict) KernelSummary {
 	s := KernelSummary{
-		Name: k.Name, Version: versionText(k.Version), Release: k.Release, Package: k.Package,
-		DebianVersion: k.DebianVersion, SHA256: k.SHA256, Accel: k.Accel,
-		BootSeconds: k.BootSeconds, ProbeSeconds: k.ProbeSeconds,
+		Name: k.Name, Version: versionText(k.Version), ImageFacts: k.ImageFacts,
 		Status: "ok", Error: k.Error, ConsoleTail: k.ConsoleTail, Outcomes: map[string]int{},
 		FailedAttempts: k.FailedAttempts,
 	}

@@ -21,7 +21,7 @@ func testRegistry(t *testing.T) *registry.Registry {
 }
 
 func obs(name, version string, results ...verdict.Result) Kernel {
-	return Kernel{Kernel: verdict.Kernel{Name: name, Version: registry.MustParseVersion(version), Results: results}, SHA256: strings.Repeat("ab", 32), Package: "linux-image-" + version}
+	return Kernel{Kernel: verdict.Kernel{Name: name, Version: registry.MustParseVersion(version), Results: results}, ImageFacts: ImageFacts{SHA256: strings.Repeat("ab", 32), Package: "linux-image-" + version}}
 }
 
 func res(id int, progType, outcome, detail string) verdict.Result {
