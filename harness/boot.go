@@ -33,13 +33,15 @@ func boot(ctx context.Context, cfg *Config, k *Kernel, accel, initrd string, pro
 		Accel: accel, ImageSHA256: k.SHA256, Package: k.Package, Version: k.Version,
 		CPUs: cfg.CPUs, MemoryMB: cfg.MemoryMB, Status: StatusFailed,
 	}}
+	// The config is read once: it picks the result channel and is recorded in the report.
+	var conf kconfig.Config
 	if k.Config != "" {
-		opts, err := kconfig.Read(k.Config)
-		if err != nil {
+		var err error
+		if conf, err = kconfig.Read(k.Config); err != nil {
 			return nil, fmt.Errorf("kernel %s: %w", k.Name, err)
 		}
-		for name := range opts {
-			if opts.Set(name) {
+		for name := range conf {
+			if conf.Set(name) {
 				res.Guest.KernelConfig = append(res.Guest.KernelConfig, name)
 			}
 		}
@@ -53,12 +55,10 @@ func boot(ctx context.Context, cfg *Config, k *Kernel, accel, initrd string, pro
 		}
 		return res, nil
 	}
-	channel, err := channelFor(cfg, k)
-	if err != nil {
-		return nil, fmt.Errorf("kernel %s: %w", k.Name, err)
-	}
+	channel := channelFor(cfg, k, conf)
 	res.Guest.Channel = channel
 	if extra := kernelFiles(k, channel); len(extra) > 0 {
+		var err error
 		if initrd, err = withFiles(cfg, initrd, extra); err != nil {
 			return nil, fmt.Errorf("kernel %s: %w", k.Name, err)
 		}

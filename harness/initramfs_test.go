@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"fmt"
+	"github.com/bpfmatrix/bpfmatrix/internal/kconfig"
 	"io"
 	"os"
 	"path/filepath"
@@ -239,29 +240,33 @@ func TestCmdline(t *testing.T) {
 }
 
 func TestChannelFor(t *testing.T) {
-	dir := t.TempDir()
-	modular := filepath.Join(dir, "config-5.10")
-	builtin := filepath.Join(dir, "config-6.12")
-	os.WriteFile(modular, []byte("CONFIG_VIRTIO=m\nCONFIG_VIRTIO_PCI=m\nCONFIG_VIRTIO_CONSOLE=m\n"), 0o644)
-	os.WriteFile(builtin, []byte("CONFIG_VIRTIO=y\nCONFIG_VIRTIO_PCI=y\nCONFIG_VIRTIO_CONSOLE=y\n"), 0o644)
+	parse := func(text string) kconfig.Config {
+		c, err := kconfig.Parse(strings.NewReader(text))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	modular := parse("CONFIG_VIRTIO=m\nCONFIG_VIRTIO_PCI=m\nCONFIG_VIRTIO_CONSOLE=m\n")
+	builtin := parse("CONFIG_VIRTIO=y\nCONFIG_VIRTIO_PCI=y\nCONFIG_VIRTIO_CONSOLE=y\n")
 	tests := []struct {
 		name   string
 		config string
 		k      Kernel
+		conf   kconfig.Config
 		want   string
 	}{
-		{"built in", ChannelVirtio, Kernel{Config: builtin}, ChannelVirtio},
-		{"modules supplied", ChannelVirtio, Kernel{Config: modular, Modules: []string{"virtio.ko"}}, ChannelVirtio},
-		{"modules missing: serial", ChannelVirtio, Kernel{Config: modular}, ChannelSerial},
-		{"no config: trust virtio", ChannelVirtio, Kernel{}, ChannelVirtio},
-		{"serial asked", ChannelSerial, Kernel{Config: builtin}, ChannelSerial},
+		{"built in", ChannelVirtio, Kernel{}, builtin, ChannelVirtio},
+		{"modules supplied", ChannelVirtio, Kernel{Modules: []string{"virtio.ko"}}, modular, ChannelVirtio},
+		{"modules missing: serial", ChannelVirtio, Kernel{}, modular, ChannelSerial},
+		{"no config: trust virtio", ChannelVirtio, Kernel{}, nil, ChannelVirtio},
+		{"serial asked", ChannelSerial, Kernel{}, builtin, ChannelSerial},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := Config{Channel: tt.config}
-			got, err := channelFor(&cfg, &tt.k)
-			if err != nil || got != tt.want {
-				t.Fatalf("channelFor = %q, %v; want %q", got, err, tt.want)
+			if got := channelFor(&cfg, &tt.k, tt.conf); got != tt.want {
+				t.Fatalf("channelFor = %q; want %q", got, tt.want)
 			}
 		})
 	}

@@ -60,33 +60,17 @@ func cpuHasVirt() bool {
 	return false
 }
 
-// virtioBuiltin reports whether the kernel config at path builds virtio-serial in (or does not
-// say); false means the drivers are modules that the initramfs must carry.
-func virtioBuiltin(path string) (bool, error) {
-	if path == "" {
-		return true, nil
-	}
-	c, err := kconfig.Read(path)
-	if err != nil {
-		return false, err
-	}
-	return c["CONFIG_VIRTIO_CONSOLE"] == "y" && c["CONFIG_VIRTIO_PCI"] == "y", nil
-}
-
 // channelFor picks the result channel for k: the configured one, unless that is virtio-serial
-// and the kernel has it only as modules that nobody supplied.
-func channelFor(cfg *Config, k *Kernel) (string, error) {
-	if cfg.Channel != ChannelVirtio || len(k.Modules) > 0 {
-		return cfg.Channel, nil
+// and the kernel's config (nil when unknown: then virtio is trusted) builds the drivers as
+// modules that nobody supplied.
+func channelFor(cfg *Config, k *Kernel, conf kconfig.Config) string {
+	if cfg.Channel != ChannelVirtio || len(k.Modules) > 0 || conf == nil {
+		return cfg.Channel
 	}
-	builtin, err := virtioBuiltin(k.Config)
-	if err != nil {
-		return "", err
+	if conf["CONFIG_VIRTIO_CONSOLE"] == "y" && conf["CONFIG_VIRTIO_PCI"] == "y" {
+		return ChannelVirtio
 	}
-	if !builtin {
-		return ChannelSerial, nil
-	}
-	return ChannelVirtio, nil
+	return ChannelSerial
 }
 
 // cmdline is the kernel command line of a guest.
