@@ -166,6 +166,12 @@ type Result struct {
 	Guest   Guest
 }
 
+// Failed returns the result of a kernel that never got to boot (its image could not be fetched,
+// the run ended before its turn): failed, with why as the error.
+func Failed(name string, why error) *Result {
+	return &Result{Kernel: Kernel{Name: name}, Guest: Guest{Status: StatusFailed, Error: why.Error()}}
+}
+
 // OK reports whether the kernel's guest finished cleanly with a complete stream.
 func (r *Result) OK() bool { return r.Guest.Status == StatusOK }
 

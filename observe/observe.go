@@ -206,11 +206,7 @@ func HarnessKernel(img vmimages.Image) harness.Kernel {
 
 // failed builds the observation of a kernel that produced nothing: its guest block says why.
 func failed(name string, why error) Observation {
-	r := &harness.Result{
-		Kernel: harness.Kernel{Name: name},
-		Guest:  harness.Guest{Status: harness.StatusFailed, Error: why.Error()},
-	}
-	data, err := json.Marshal(r)
+	data, err := json.Marshal(harness.Failed(name, why))
 	if err != nil {
 		data = []byte(fmt.Sprintf(`{"results":[],"guest":{"status":"failed","error":%q}}`, why.Error()))
 	}

@@ -161,9 +161,7 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 		var fe *vmimages.FetchError
 		if errors.As(ferr, &fe) {
 			for i, name := range fe.Kernels {
-				r := &harness.Result{Kernel: harness.Kernel{Name: name}, Guest: harness.Guest{
-					Status: harness.StatusFailed, Error: "kernel image: " + fe.Errs[i].Error(),
-				}}
+				r := harness.Failed(name, fmt.Errorf("kernel image: %w", fe.Errs[i]))
 				if err := writeReport(*out, r); err != nil {
 					fmt.Fprintf(stderr, "bpfmatrix run: %v\n", err)
 					return exitNo
