@@ -8,14 +8,12 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"os/signal"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
 
-	"github.com/bpfmatrix/bpfmatrix/harness"
 	"github.com/bpfmatrix/bpfmatrix/observe"
 	"github.com/bpfmatrix/bpfmatrix/registry"
 	"github.com/bpfmatrix/bpfmatrix/report"
@@ -249,74 +247,4 @@ func printVerdicts(w io.Writer, doc verifyOutput) {
 			fmt.Fprintf(w, "  CONTRADICTED %s\n", p)
 		}
 	}
-}
-
-// guestFlags are the flags of every command that may boot guests (run, verify).
-type guestFlags struct {
-	kernelsFile, cacheDir string
-	offline               bool
-	parallel, cpus        *int
-	memory                *int
-	timeout               *time.Duration
-	qemu, accel, channel  *string
-	agent                 *string
-	retries               *int
-}
-
-func addGuestFlags(fs *flag.FlagSet) *guestFlags {
-	def := harness.DefaultConfig()
-	g := &guestFlags{}
-	fs.StringVar(&g.kernelsFile, "kernels-file", "kernels.yaml", "the kernels file")
-	fs.StringVar(&g.cacheDir, "cache-dir", "", "kernel image and observation cache (default: $XDG_CACHE_HOME/bpfmatrix)")
-	fs.BoolVar(&g.offline, "offline", false, "refuse to download kernels that are not cached")
-	g.parallel = fs.Int("parallel", def.Parallel, "guests run at the same time")
-	g.cpus = fs.Int("cpus", def.CPUs, "vCPUs per guest")
-	g.timeout = fs.Duration("timeout", def.Timeout, "time limit per guest")
-	g.memory = fs.Int("memory", def.MemoryMB, "memory per guest in MB")
-	g.qemu = fs.String("qemu", def.QEMU, "the qemu-system-x86_64 binary")
-	g.accel = fs.String("accel", "", "kvm or tcg (default: kvm when it works)")
-	g.channel = fs.String("channel", def.Channel, "result channel: virtio or serial")
-	g.retries = fs.Int("retries", def.Retries, "boot a kernel whose guest failed this many more times")
-	g.agent = fs.String("agent", "", "static agent binary (default: a guest-agent build in the source tree, else this binary when static)")
-	return g
-}
-
-// config checks the flags and returns the harness configuration they describe.
-func (g *guestFlags) config() (harness.Config, error) {
-	cfg := harness.DefaultConfig()
-	cfg.Parallel, cfg.CPUs, cfg.Timeout, cfg.MemoryMB = *g.parallel, *g.cpus, *g.timeout, *g.memory
-	cfg.QEMU, cfg.Accel, cfg.Channel, cfg.Retries = *g.qemu, *g.accel, *g.channel, *g.retries
-	switch {
-	case cfg.Retries < 0:
-		return cfg, fmt.Errorf("--retries must not be negative")
-	case cfg.Parallel < 1 || cfg.CPUs < 1:
-		return cfg, fmt.Errorf("--parallel and --cpus must be at least 1")
-	case cfg.Timeout <= 0:
-		return cfg, fmt.Errorf("--timeout must be positive")
-	case cfg.MemoryMB < 128:
-		return cfg, fmt.Errorf("--memory %d: at least 128 MB", cfg.MemoryMB)
-	case cfg.Accel != "" && cfg.Accel != "kvm" && cfg.Accel != "tcg":
-		return cfg, fmt.Errorf("--accel %q: kvm or tcg", cfg.Accel)
-	case cfg.Channel != harness.ChannelVirtio && cfg.Channel != harness.ChannelSerial:
-		return cfg, fmt.Errorf("--channel %q: virtio or serial", cfg.Channel)
-	}
-	if *g.agent != "" {
-		static, err := harness.IsStatic(*g.agent)
-		if err != nil {
-			return cfg, fmt.Errorf("--agent: %w", err)
-		}
-		if !static {
-			return cfg, fmt.Errorf("--agent %s is dynamically linked; build it with CGO_ENABLED=0", *g.agent)
-		}
-		cfg.Agent = *g.agent
-	}
-	return cfg, nil
-}
-
-// lookQEMU checks that QEMU can be run, naming the package to install when it cannot.
-func lookQEMU(qemu string) error {
-	if _, err := exec.LookPath(qemu); err != nil {
-		return fmt.Errorf("--qemu: %w (install qemu-system-x86)", err)
-	}
-	return nil
 }
