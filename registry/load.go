@@ -59,15 +59,11 @@ func Parse(file string, data []byte) (reg *Registry, err error) {
 			reg, err = nil, &LineError{File: file, Msg: fmt.Sprintf("cannot parse YAML: %v", p)}
 		}
 	}()
-	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, &LineError{File: file, Msg: fmt.Sprintf("cannot parse YAML: %v", err)}
+	root, err := document(file, data)
+	if err != nil {
+		return nil, err
 	}
 	l := &loader{file: file}
-	if doc.Kind != yaml.DocumentNode || len(doc.Content) != 1 {
-		return nil, &LineError{File: file, Msg: "empty file: want a YAML sequence of helper entries"}
-	}
-	root := doc.Content[0]
 	if root.Kind != yaml.SequenceNode {
 		l.errorf(root, "want a YAML sequence of helper entries, found %s", kindName(root))
 		return nil, errors.Join(l.errs...)

@@ -95,6 +95,12 @@ func TestParseErrors(t *testing.T) {
 		{"empty file", "", "t.yaml: empty file"},
 		{"empty list", "[]\n", "t.yaml:1: no helper entries"},
 		{"broken yaml", "- id: [1\n", "t.yaml: cannot parse YAML"},
+		// A second document would be dropped without a word: every entry after its --- is lost.
+		{"second document", ok + "---\n" + entry(2, "b"), "t.yaml:12: a second YAML document starts here"},
+		{"second document after an explicit first", "---\n" + ok + "--- # more\n" + entry(2, "b"), "t.yaml:13: a second YAML document starts here"},
+		{"second document after an end marker", ok + "...\n---\n" + entry(2, "b"), "t.yaml:13: a second YAML document starts here"},
+		{"empty second document", ok + "---\n", "t.yaml:12: a second YAML document starts here"},
+		{"second document that does not parse", ok + "\n---\n- id: [\n", "t.yaml:13: a second YAML document starts here"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -138,6 +144,14 @@ func TestParseReportsEveryProblem(t *testing.T) {
 	for _, want := range []string{"t.yaml:10: unknown category", "t.yaml:18: min_kernel"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q lacks %q", err, want)
+		}
+	}
+}
+
+func TestParseAcceptsOneExplicitDocument(t *testing.T) {
+	for _, text := range []string{"---\n" + entry(1, "a"), "# comment\n---\n" + entry(1, "a") + "...\n"} {
+		if _, err := Parse("t.yaml", []byte(text)); err != nil {
+			t.Errorf("%v\ninput:\n%s", err, text)
 		}
 	}
 }
