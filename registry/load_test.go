@@ -94,7 +94,16 @@ func TestParseErrors(t *testing.T) {
 		{"entry not a mapping", "- 1\n", "t.yaml:1: helper entry: want a mapping"},
 		{"empty file", "", "t.yaml: empty file"},
 		{"empty list", "[]\n", "t.yaml:1: no helper entries"},
-		{"broken yaml", "- id: [1\n", "t.yaml: cannot parse YAML"},
+		{"broken yaml", "- id: [1\n", "t.yaml:1: cannot parse YAML: did not find expected ',' or ']'"},
+		// Files that are not YAML at all still get a line, and the right one.
+		{"binary file", "\x7fELF\x02\x01\x01\x00\x00", "t.yaml:1: cannot parse YAML: control characters are not allowed"},
+		{"control character later", ok + "- id: 2\x01\n", "t.yaml:12: cannot parse YAML: control characters are not allowed"},
+		{"invalid UTF-8 later", ok + "- name: \xff\n", "t.yaml:12: cannot parse YAML: invalid leading UTF-8 octet"},
+		{"prose with colons", "Dear reader: this: is not YAML\n", "t.yaml:1: cannot parse YAML: mapping values are not allowed"},
+		{"shell script", "@echo off\n", "t.yaml:1: cannot parse YAML: found character that cannot start any token"},
+		{"unknown alias", ok + "- *nothing\n", "t.yaml:12: cannot parse YAML: unknown anchor 'nothing' referenced"},
+		{"mapping after the list", ok + "name: x\n", "t.yaml:12: cannot parse YAML: did not find expected '-' indicator"},
+		{"unclosed flow list later", ok + "- id: [2,\n    3\n", "t.yaml:12: cannot parse YAML: did not find expected ',' or ']'"},
 		// A second document would be dropped without a word: every entry after its --- is lost.
 		{"second document", ok + "---\n" + entry(2, "b"), "t.yaml:12: a second YAML document starts here"},
 		{"second document after an explicit first", "---\n" + ok + "--- # more\n" + entry(2, "b"), "t.yaml:13: a second YAML document starts here"},
