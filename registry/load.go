@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -81,7 +82,7 @@ func Parse(file string, data []byte) (reg *Registry, err error) {
 			continue
 		}
 		if prev, dup := names[h.Name]; dup {
-			l.errorf(item, "duplicate name %q (first at line %d)", h.Name, prev.line)
+			l.errorf(item, "duplicate name %s (first at line %d)", excerpt(h.Name), prev.line)
 			continue
 		}
 		ids[h.ID], names[h.Name] = h, h
@@ -126,9 +127,9 @@ func (l *loader) helper(n *yaml.Node) *Helper {
 			h.Name = l.str(v, "name")
 			switch {
 			case strings.HasPrefix(h.Name, "bpf_"):
-				l.errorf(v, "name %q: write it without the bpf_ prefix", h.Name)
+				l.errorf(v, "name %s: write it without the bpf_ prefix", excerpt(h.Name))
 			case h.Name != "" && !nameRE.MatchString(h.Name):
-				l.errorf(v, "name %q: want a lower-case C identifier", h.Name)
+				l.errorf(v, "name %s: want a lower-case C identifier", excerpt(h.Name))
 			}
 		case "signature":
 			h.Signature = l.signature(v)
@@ -141,7 +142,7 @@ func (l *loader) helper(n *yaml.Node) *Helper {
 		case "category":
 			h.Category = l.str(v, "category")
 			if h.Category != "" && !isKnownCategory(h.Category) {
-				l.errorf(v, "unknown category %q (known: %s)", h.Category, strings.Join(knownCategories, ", "))
+				l.errorf(v, "unknown category %s (known: %s)", excerpt(h.Category), strings.Join(knownCategories, ", "))
 			}
 		case "description":
 			h.Description = strings.TrimSpace(l.str(v, "description"))
@@ -165,7 +166,7 @@ func (l *loader) helper(n *yaml.Node) *Helper {
 		case "notes":
 			h.Notes = strings.TrimSpace(l.str(v, key))
 		default:
-			l.errorf(kv.keyN, "unknown key %q (known: %s, %s)", key,
+			l.errorf(kv.keyN, "unknown key %s (known: %s, %s)", excerpt(key),
 				strings.Join(requiredFields, ", "), strings.Join(optionalFields, ", "))
 		}
 	}
@@ -246,7 +247,7 @@ func (l *loader) mapping(n *yaml.Node, what string) fields {
 			continue
 		}
 		if _, dup := out.get(k.Value); dup {
-			l.errorf(k, "%s: duplicate key %q", what, k.Value)
+			l.errorf(k, "%s: duplicate key %s", what, excerpt(k.Value))
 			continue
 		}
 		out = append(out, field{key: k.Value, keyN: k, valN: v})
@@ -268,7 +269,7 @@ func (l *loader) str(n *yaml.Node, what string) string {
 		return ""
 	}
 	if n.Tag != "!!str" {
-		l.errorf(n, "%s: want a string, found %s %q", what, strings.TrimPrefix(n.Tag, "!!"), s)
+		l.errorf(n, "%s: want a string, found %s %s", what, strings.TrimPrefix(n.Tag, "!!"), excerpt(s))
 		return ""
 	}
 	return s
@@ -281,7 +282,7 @@ func (l *loader) positiveInt(n *yaml.Node, what string) int {
 	}
 	v, err := strconv.Atoi(s)
 	if n.Tag != "!!int" || err != nil {
-		l.errorf(n, "%s: want a whole number, found %q", what, s)
+		l.errorf(n, "%s: want a whole number, found %s", what, excerpt(s))
 		return 0
 	}
 	if v <= 0 {
@@ -297,7 +298,7 @@ func (l *loader) boolean(n *yaml.Node, what string) bool {
 		return false
 	}
 	if n.Tag != "!!bool" || (s != "true" && s != "false") {
-		l.errorf(n, "%s: want true or false, found %q", what, s)
+		l.errorf(n, "%s: want true or false, found %s", what, excerpt(s))
 		return false
 	}
 	return s == "true"
@@ -310,16 +311,16 @@ func (l *loader) version(n *yaml.Node, what string) Version {
 	}
 	if n.Tag != "!!str" {
 		// An unquoted 6.10 is the float 6.1: refuse it rather than guess what was meant.
-		l.errorf(n, "%s: write versions as quoted strings (\"%s\"), YAML reads an unquoted %s as a number", what, s, s)
+		l.errorf(n, "%s: write versions as quoted strings (%s): unquoted, YAML reads it as a %s", what, excerpt(s), strings.TrimPrefix(n.Tag, "!!"))
 		return Version{}
 	}
 	v, err := ParseVersion(s)
 	if err != nil {
-		l.errorf(n, "%s: %v", what, err)
+		l.errorf(n, "%s: %s", what, versionErr(s, err))
 		return Version{}
 	}
 	if strings.ContainsAny(s, "-+~") {
-		l.errorf(n, "%s: %q: write an upstream version such as \"5.8\", not a release string", what, s)
+		l.errorf(n, "%s: %s: write an upstream version such as \"5.8\", not a release string", what, excerpt(s))
 	}
 	return v
 }
@@ -343,7 +344,7 @@ func (l *loader) signature(n *yaml.Node) Signature {
 			seenArgs = true
 			sig.Args = l.args(kv.valN)
 		default:
-			l.errorf(kv.keyN, "signature: unknown key %q (known: return, args)", kv.key)
+			l.errorf(kv.keyN, "signature: unknown key %s (known: return, args)", excerpt(kv.key))
 		}
 	}
 	if !seenReturn || !seenArgs {
@@ -375,7 +376,7 @@ func (l *loader) args(n *yaml.Node) []Arg {
 			case "type":
 				arg.Type = strings.TrimSpace(l.str(kv.valN, "argument type"))
 			default:
-				l.errorf(kv.keyN, "signature argument: unknown key %q (known: name, type)", kv.key)
+				l.errorf(kv.keyN, "signature argument: unknown key %s (known: name, type)", excerpt(kv.key))
 			}
 		}
 		if arg.Name == "" || arg.Type == "" {
@@ -383,7 +384,7 @@ func (l *loader) args(n *yaml.Node) []Arg {
 			continue
 		}
 		if seen[arg.Name] {
-			l.errorf(a, "signature: duplicate argument name %q", arg.Name)
+			l.errorf(a, "signature: duplicate argument name %s", excerpt(arg.Name))
 		}
 		seen[arg.Name] = true
 		args = append(args, arg)
@@ -396,7 +397,7 @@ func (l *loader) progTypes(n *yaml.Node) ProgTypes {
 		if n.Value == "all" && n.Tag == "!!str" {
 			return ProgTypes{All: true}
 		}
-		l.errorf(n, "prog_types: want the word all or a list of program types, found %q", n.Value)
+		l.errorf(n, "prog_types: want the word all or a list of program types, found %s", excerpt(n.Value))
 		return ProgTypes{}
 	}
 	if n.Kind != yaml.SequenceNode {
@@ -413,11 +414,11 @@ func (l *loader) progTypes(n *yaml.Node) ProgTypes {
 			continue
 		}
 		if _, ok := ProgTypeID(name); !ok {
-			l.errorf(t, "prog_types: unknown program type %q", name)
+			l.errorf(t, "prog_types: unknown program type %s", excerpt(name))
 			continue
 		}
 		if seen[name] {
-			l.errorf(t, "prog_types: %q listed twice", name)
+			l.errorf(t, "prog_types: %s listed twice", excerpt(name))
 		}
 		seen[name] = true
 	}
@@ -438,7 +439,7 @@ func (l *loader) versionMap(n *yaml.Node, what string) map[string]Version {
 	out := make(map[string]Version, len(fields))
 	for _, kv := range fields {
 		if _, ok := ProgTypeID(kv.key); !ok {
-			l.errorf(kv.keyN, "%s: unknown program type %q", what, kv.key)
+			l.errorf(kv.keyN, "%s: unknown program type %s", what, excerpt(kv.key))
 			continue
 		}
 		out[kv.key] = l.version(kv.valN, what+"."+kv.key)
@@ -455,7 +456,7 @@ func (l *loader) gapMap(n *yaml.Node, what string) map[string][]Gap {
 	out := make(map[string][]Gap, len(fields))
 	for _, kv := range fields {
 		if _, ok := ProgTypeID(kv.key); !ok {
-			l.errorf(kv.keyN, "%s: unknown program type %q", what, kv.key)
+			l.errorf(kv.keyN, "%s: unknown program type %s", what, excerpt(kv.key))
 			continue
 		}
 		if kv.valN.Kind != yaml.SequenceNode || len(kv.valN.Content) == 0 {
@@ -466,16 +467,16 @@ func (l *loader) gapMap(n *yaml.Node, what string) map[string][]Gap {
 			s := l.str(item, what+"."+kv.key+" item")
 			from, to, ok := strings.Cut(s, "..")
 			if !ok {
-				l.errorf(item, "%s.%s: %q is not a \"FROM..TO\" range", what, kv.key, s)
+				l.errorf(item, "%s.%s: %s is not a \"FROM..TO\" range", what, kv.key, excerpt(s))
 				continue
 			}
 			fv, ferr := ParseVersion(from)
 			tv, terr := ParseVersion(to)
 			switch {
 			case ferr != nil || terr != nil:
-				l.errorf(item, "%s.%s: %q: %v", what, kv.key, s, errors.Join(ferr, terr))
+				l.errorf(item, "%s.%s: %s: %s", what, kv.key, excerpt(s), versionErr(s, errors.Join(ferr, terr)))
 			case tv.Less(fv):
-				l.errorf(item, "%s.%s: %q ends before it starts", what, kv.key, s)
+				l.errorf(item, "%s.%s: %s ends before it starts", what, kv.key, excerpt(s))
 			default:
 				out[kv.key] = append(out[kv.key], Gap{From: fv, To: tv})
 			}
@@ -497,10 +498,10 @@ func (l *loader) strList(n *yaml.Node, what string, valid *regexp.Regexp) []stri
 			continue
 		}
 		if !valid.MatchString(s) {
-			l.errorf(item, "%s: malformed value %q", what, s)
+			l.errorf(item, "%s: malformed value %s", what, excerpt(s))
 		}
 		if seen[s] {
-			l.errorf(item, "%s: %q listed twice", what, s)
+			l.errorf(item, "%s: %s listed twice", what, excerpt(s))
 		}
 		seen[s] = true
 		out = append(out, s)
@@ -527,10 +528,38 @@ func kindName(n *yaml.Node) string {
 	case yaml.SequenceNode:
 		return "a list"
 	case yaml.ScalarNode:
-		return fmt.Sprintf("the value %q", n.Value)
+		return "the value " + excerpt(n.Value)
 	case yaml.AliasNode:
 		return "an alias"
 	default:
 		return "nothing"
 	}
+}
+
+// excerptLen is how many characters of a value an error message quotes.
+const excerptLen = 80
+
+// excerpt quotes a value from the file for an error message: its first line, cut to excerptLen
+// characters, with "..." after the closing quote when anything was left out. A whole file read
+// as one scalar must not come back whole in the message.
+func excerpt(s string) string {
+	line, _, multi := strings.Cut(s, "\n")
+	line = strings.TrimSuffix(line, "\r")
+	cut := multi && strings.TrimSpace(s[len(line):]) != ""
+	if utf8.RuneCountInString(line) > excerptLen {
+		line, cut = string([]rune(line)[:excerptLen]), true
+	}
+	if cut {
+		return strconv.Quote(line) + "..."
+	}
+	return strconv.Quote(line)
+}
+
+// versionErr renders err, an error of ParseVersion about s or part of s, as it is when s is short
+// and otherwise as ErrBadVersion with an excerpt of s, so that a long value is not quoted whole.
+func versionErr(s string, err error) string {
+	if excerpt(s) == strconv.Quote(s) {
+		return err.Error()
+	}
+	return ErrBadVersion.Error() + ": " + excerpt(s)
 }

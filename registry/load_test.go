@@ -128,6 +128,34 @@ func TestParseErrors(t *testing.T) {
 	}
 }
 
+// TestParseErrorsQuoteOneLine checks that an error quotes at most one line of what it found, cut
+// to 80 characters: a prose file or a pasted block must not come back whole in the message.
+func TestParseErrorsQuoteOneLine(t *testing.T) {
+	long := strings.Repeat("0123456789", 30)
+	tests := []struct{ name, yaml, want string }{
+		{"prose file", "This file is a letter, not a registry.\nIt goes on for a while.\n\n" + long + "\n",
+			`t.yaml:1: want a YAML sequence of helper entries, found the value "This file is a letter, not a registry. It goes on for a while."...`},
+		{"block scalar file", "|\n  first line\n  second line\n  third line\n",
+			`t.yaml:1: want a YAML sequence of helper entries, found the value "first line"...`},
+		{"long name", entry(1, "A"+long), `t.yaml:2: name "A` + long[:79] + `"...: want a lower-case C identifier`},
+		{"multi-line category", entry(1, "a", "  category: |\n    network\n    and more"), `t.yaml:10: unknown category "network"... (known:`},
+		{"long version", entry(1, "a", `  min_kernel: "6.1`+long+`"`), `t.yaml:7: min_kernel: malformed kernel version: "6.1` + long[:77] + `"...`},
+		{"long gap", entry(1, "a", `  prog_type_gaps: {xdp: ["6.1..6.`+long+`"]}`), `t.yaml:12: prog_type_gaps.xdp: "6.1..6.` + long[:73] + `"...: malformed kernel version: "6.1..6.`},
+		{"long number as id", strings.Replace(entry(1, "a"), "id: 1", "id: 1.5"+long, 1), `t.yaml:1: id: want a whole number, found "1.5` + long[:77] + `"...`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse("t.yaml", []byte(tt.yaml))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("got:\n%v\nwant it to contain:\n%s", err, tt.want)
+			}
+			if strings.Contains(err.Error(), "second line") || strings.Contains(err.Error(), long[:81]) {
+				t.Errorf("error quotes more than one line or 80 characters: %v", err)
+			}
+		})
+	}
+}
+
 func TestParseDuplicateKeyAndUnknownNestedKeys(t *testing.T) {
 	tests := []struct{ name, yaml, want string }{
 		{"duplicate key in entry", strings.Replace(entry(1, "a"), "  category: network\n", "  category: network\n  category: map\n", 1), "t.yaml:11: helper entry: duplicate key \"category\""},
