@@ -7,6 +7,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // entry renders one valid helper entry with one line replaced or added, so that each error case
@@ -214,6 +217,65 @@ func TestLoadFile(t *testing.T) {
 	}
 	if _, err := Load(filepath.Join(t.TempDir(), "missing.yaml")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("Load of a missing file: %v", err)
+	}
+}
+
+// TestLoadRefusesWhatIsNotARegularFile checks that a wrong --registry path fails at once, naming
+// the file: a FIFO would block the read forever and /dev/zero would fill memory.
+func TestLoadRefusesWhatIsNotARegularFile(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo.yaml")
+	if err := unix.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	big := filepath.Join(dir, "big.yaml")
+	if err := os.WriteFile(big, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(big, 16<<20+1); err != nil { // sparse: no disk space used
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "link.yaml")
+	if err := os.Symlink(fifo, link); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct{ name, path, want string }{
+		{"fifo", fifo, fifo + ": not a regular file (a named pipe)"},
+		{"symlink to a fifo", link, link + ": not a regular file (a named pipe)"},
+		{"character device", "/dev/zero", "/dev/zero: not a regular file (a character device)"},
+		{"directory", dir, dir + ": not a regular file (a directory)"},
+		{"too large", big, big + ": larger than 16 MiB"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			done := make(chan error, 1)
+			go func() {
+				_, err := Load(tt.path)
+				done <- err
+			}()
+			select {
+			case err := <-done:
+				if err == nil || !strings.Contains(err.Error(), tt.want) {
+					t.Fatalf("Load(%s): %v, want an error containing %q", tt.path, err, tt.want)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatalf("Load(%s) still running after 5s", tt.path)
+			}
+		})
+	}
+}
+
+func TestLoadFollowsSymlinksToRegularFiles(t *testing.T) {
+	abs, err := filepath.Abs(filepath.Join("testdata", "small.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(t.TempDir(), "link.yaml")
+	if err := os.Symlink(abs, link); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(link); err != nil {
+		t.Fatal(err)
 	}
 }
 
