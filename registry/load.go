@@ -3,6 +3,7 @@ package registry
 import (
 	"errors"
 	"fmt"
+	"math"
 	"regexp"
 	"strconv"
 	"strings"
@@ -122,7 +123,7 @@ func (l *loader) helper(n *yaml.Node) *Helper {
 		key, v := kv.key, kv.valN
 		switch key {
 		case "id":
-			h.ID = l.positiveInt(v, "id")
+			h.ID = l.helperID(v)
 		case "name":
 			h.Name = l.str(v, "name")
 			switch {
@@ -275,21 +276,37 @@ func (l *loader) str(n *yaml.Node, what string) string {
 	return s
 }
 
-func (l *loader) positiveInt(n *yaml.Node, what string) int {
-	s, ok := l.scalar(n, what)
+// maxHelperID is the largest id the kernel's enum bpf_func_id can hold: a helper call carries
+// its id in the 32-bit signed immediate of the call instruction.
+const maxHelperID = math.MaxInt32
+
+// helperID reads an entry's id: a decimal number from 1 to maxHelperID.
+func (l *loader) helperID(n *yaml.Node) int {
+	s, ok := l.scalar(n, "id")
 	if !ok {
 		return 0
 	}
-	v, err := strconv.Atoi(s)
-	if n.Tag != "!!int" || err != nil {
-		l.errorf(n, "%s: want a whole number, found %s", what, excerpt(s))
+	// ParseInt reports ErrRange only for decimal digits, which YAML reads as a float when they
+	// do not fit 64 bits: those are ids out of range, not malformed ones.
+	v, err := strconv.ParseInt(s, 10, 64)
+	outOfRange := errors.Is(err, strconv.ErrRange) && (n.Tag == "!!int" || n.Tag == "!!float")
+	if !outOfRange && (n.Tag != "!!int" || err != nil) {
+		l.errorf(n, "id: want a whole number, found %s", excerpt(s))
 		return 0
 	}
-	if v <= 0 {
-		l.errorf(n, "%s: want a positive number, found %d", what, v)
+	num := s
+	if len(num) > excerptLen {
+		num = num[:excerptLen] + "..."
+	}
+	switch {
+	case v <= 0: // an out-of-range negative number parses as math.MinInt64
+		l.errorf(n, "id: want a positive number, found %s", num)
+		return 0
+	case v > maxHelperID:
+		l.errorf(n, "id: %s does not fit the kernel's enum bpf_func_id (at most %d)", num, maxHelperID)
 		return 0
 	}
-	return v
+	return int(v)
 }
 
 func (l *loader) boolean(n *yaml.Node, what string) bool {

@@ -67,6 +67,12 @@ func TestParseErrors(t *testing.T) {
 		{"duplicate name", ok + entry(2, "first"), "t.yaml:12: duplicate name \"first\" (first at line 1)"},
 		{"zero id", entry(0, "a"), "t.yaml:1: id: want a positive number, found 0"},
 		{"negative id", entry(-3, "a"), "t.yaml:1: id: want a positive number, found -3"},
+		// A helper id is the 32-bit immediate of a call instruction: the enum cannot go past 2^31-1.
+		{"id 2^31", entry(1<<31, "a"), "t.yaml:1: id: 2147483648 does not fit the kernel's enum bpf_func_id (at most 2147483647)"},
+		{"id beyond 2^32", entry(1<<32+1, "a"), "t.yaml:1: id: 4294967297 does not fit the kernel's enum bpf_func_id"},
+		{"id beyond int64", strings.Replace(entry(1, "a"), "id: 1", "id: 99999999999999999999", 1), "t.yaml:1: id: 99999999999999999999 does not fit the kernel's enum bpf_func_id"},
+		{"id below int64", strings.Replace(entry(1, "a"), "id: 1", "id: -99999999999999999999", 1), "t.yaml:1: id: want a positive number, found -99999999999999999999"},
+		{"id a quoted long number", strings.Replace(entry(1, "a"), "id: 1", `id: "99999999999999999999"`, 1), "t.yaml:1: id: want a whole number, found \"99999999999999999999\""},
 		{"id not a number", strings.Replace(entry(1, "a"), "id: 1", "id: one", 1), "t.yaml:1: id: want a whole number, found \"one\""},
 		{"malformed version", entry(1, "a", `  min_kernel: "5.x"`), "t.yaml:7: min_kernel: malformed kernel version: \"5.x\""},
 		{"unquoted version", entry(1, "a", `  min_kernel: 6.10`), "t.yaml:7: min_kernel: write versions as quoted strings"},
@@ -198,12 +204,14 @@ func TestParseAcceptsOneExplicitDocument(t *testing.T) {
 
 func TestParseAcceptsIDsBeyondTheNewestKernel(t *testing.T) {
 	// A helper newer than every kernel we know may be real; the matrix judges it, not the loader.
-	reg, err := Parse("t.yaml", []byte(entry(212, "ktime_get_real_ns")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if h, ok := reg.ByID(212); !ok || h.Name != "ktime_get_real_ns" {
-		t.Fatalf("id 212 not loaded: %v", h)
+	for _, id := range []int{212, 1<<31 - 1} {
+		reg, err := Parse("t.yaml", []byte(entry(id, "ktime_get_real_ns")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h, ok := reg.ByID(id); !ok || h.Name != "ktime_get_real_ns" {
+			t.Fatalf("id %d not loaded: %v", id, h)
+		}
 	}
 }
 
