@@ -142,37 +142,13 @@ func (h *Helper) CName() string { return "bpf_" + h.Name }
 func (h *Helper) Line() int { return h.line }
 
 // OfferedTo reports whether the registry declares the helper for progType on kernel, taking
-// MinKernel, ProgTypes, ProgTypeSince and ProgTypeUntil into account. A zero kernel means "any
-// kernel": only the program type is checked.
+// MinKernel, ProgTypes, ProgTypeSince, ProgTypeGaps and ProgTypeUntil into account. A zero kernel
+// means "any kernel": only the program type is checked. It reads the entry literally: for ext,
+// whose programs inherit the helpers of the program they replace, Registry.Check and
+// Registry.Compatible answer for the target types as well.
 func (h *Helper) OfferedTo(progType string, kernel Version) bool {
-	if !h.ProgTypes.Contains(progType) {
-		return false
-	}
-	if kernel.IsZero() {
-		return true
-	}
-	if kernel.Less(h.MinKernel) {
-		return false
-	}
-	if since, ok := h.ProgTypeSince[progType]; ok && kernel.Less(since) {
-		return false
-	}
-	for _, g := range h.ProgTypeGaps[progType] {
-		if g.Contains(kernel) {
-			return false
-		}
-	}
-	if until, ok := h.ProgTypeUntil[progType]; ok {
-		// An until without a patch level names a whole series: 6.1 covers 6.1.192.
-		k := kernel
-		if !until.HasPatch {
-			k = kernel.Series()
-		}
-		if until.Less(k) {
-			return false
-		}
-	}
-	return true
+	r, _ := h.rule(progType, kernel)
+	return r == offered
 }
 
 // Gap is a range of release series, both ends included, in which a helper is not offered to a

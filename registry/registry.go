@@ -198,7 +198,8 @@ func (r *Registry) Categories() []string {
 }
 
 // Available returns, in id order, the helpers the registry declares for progType; when kernel is
-// not nil, only those that kernel offers (first release, per-type first and last release).
+// not nil, only those that kernel offers (first release, per-type first and last release, gaps).
+// For ext it returns the helpers some program an ext program may replace can call (see Check).
 func (r *Registry) Available(progType string, kernel *Version) ([]*Helper, error) {
 	if _, ok := ProgTypeID(progType); !ok {
 		return nil, fmt.Errorf("%w: %q", ErrUnknownProgType, progType)
@@ -207,20 +208,15 @@ func (r *Registry) Available(progType string, kernel *Version) ([]*Helper, error
 	if kernel != nil {
 		k = *kernel
 	}
-	return r.filter(func(h *Helper) bool { return h.OfferedTo(progType, k) }), nil
+	return r.filter(func(h *Helper) bool { return h.check(progType, k).OK }), nil
 }
 
 // Compatible reports whether the registry declares helper (a name, with or without bpf_, or an
-// id) usable from progType on kernel.
+// id) usable from progType on kernel. For ext it reports whether some program type an ext program
+// may replace has the helper; Check says which.
 func (r *Registry) Compatible(helper, progType string, kernel Version) (bool, error) {
-	h, err := r.Find(helper)
-	if err != nil {
-		return false, err
-	}
-	if _, ok := ProgTypeID(progType); !ok {
-		return false, fmt.Errorf("%w: %q", ErrUnknownProgType, progType)
-	}
-	return h.OfferedTo(progType, kernel), nil
+	c, err := r.Check(helper, progType, kernel)
+	return c.OK, err
 }
 
 // ForKernel returns, in id order, the helpers that exist in kernel version v in any program type.

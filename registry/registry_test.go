@@ -3,6 +3,7 @@ package registry
 import (
 	"encoding/json"
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -118,6 +119,10 @@ func TestAvailableAndCompatible(t *testing.T) {
 		{"lsm", "6.2", "map_lookup_elem,ktime_get_ns,ktime_get_boot_ns"},     // in the gap 6.2..6.6
 		{"lsm", "6.6.100", "map_lookup_elem,ktime_get_ns,ktime_get_boot_ns"}, // a gap end covers its series
 		{"lsm", "6.7", "map_lookup_elem,ktime_get_ns,ktime_get_boot_ns,copy_from_user"},
+		// ext programs inherit the helpers of the program they replace: any type's will do.
+		{"ext", "5.4", "map_lookup_elem,probe_read,ktime_get_ns"},
+		{"ext", "6.4", "map_lookup_elem,probe_read,ktime_get_ns,ktime_get_boot_ns,copy_from_user,skb_set_tstamp"},
+		{"ext", "", "map_lookup_elem,probe_read,ktime_get_ns,ktime_get_boot_ns,copy_from_user,skb_set_tstamp"},
 	}
 	for _, tt := range tests {
 		var k *Version
@@ -154,6 +159,57 @@ func TestAvailableAndCompatible(t *testing.T) {
 	}
 	if _, err := reg.Compatible("nope", "xdp", v("6.1")); !errors.Is(err, ErrUnknownHelper) {
 		t.Errorf("Compatible(nope): %v", err)
+	}
+}
+
+// TestCheck checks that the reason given for an answer is the fact that decided it.
+func TestCheck(t *testing.T) {
+	text, err := os.ReadFile(filepath.Join("testdata", "small.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A helper every type has withdrawn: no program an ext program could replace still has it.
+	text = append(text, entry(300, "gone", `  prog_type_until: {xdp: "5.10", sched_cls: "5.10"}`)...)
+	reg, err := Parse("t.yaml", text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		helper, progType, kernel string
+		ok                       bool
+		reason                   string // substring; "" = none
+		targets                  string
+	}{
+		{"copy_from_user", "lsm", "6.4", false, "bpf_copy_from_user was withdrawn from lsm programs in 6.2..6.6 (prog_type_gaps), which includes 6.4", ""},
+		{"copy_from_user", "lsm", "6.6.100", false, "in 6.2..6.6 (prog_type_gaps), which includes 6.6.100", ""},
+		{"copy_from_user", "lsm", "6.7", true, "", ""},
+		{"copy_from_user", "kprobe", "6.2", false, "withdrawn from kprobe programs after 6.1", ""},
+		{"copy_from_user", "lsm", "5.9", false, "first appeared in 5.10, newer than 5.9", ""},
+		{"probe_read", "tracing", "5.4", false, "reached tracing programs in 5.5, newer than 5.4", ""},
+		{"skb_set_tstamp", "xdp", "6.10", false, "is not offered to xdp programs (declared: sched_cls, sched_act)", ""},
+		{"copy_from_user", "ext", "6.4", true, "may be called from ext programs on 6.4 that replace a program of a type that may call it: tracing, syscall", "tracing,syscall"},
+		{"skb_set_tstamp", "ext", "6.1", true, "that may call it: sched_cls, sched_act", "sched_cls,sched_act"},
+		{"ktime_get_ns", "ext", "6.1", true, "", ""}, // prog_types: all holds ext itself
+		{"copy_from_user", "ext", "5.9", false, "first appeared in 5.10, newer than 5.9", ""},
+		{"gone", "ext", "6.1", false, "bpf_gone is offered to no program type on 6.1", ""},
+		{"gone", "ext", "5.10", true, "that may call it: sched_cls, xdp", "sched_cls,xdp"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.helper+" "+tt.progType+" "+tt.kernel, func(t *testing.T) {
+			c, err := reg.Check(tt.helper, tt.progType, MustParseVersion(tt.kernel))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.OK != tt.ok || tt.reason == "" && c.Reason != "" || !strings.Contains(c.Reason, tt.reason) || strings.Join(c.Targets, ",") != tt.targets {
+				t.Errorf("Check = ok %v, reason %q, targets %v; want ok %v, reason ~ %q, targets %s", c.OK, c.Reason, c.Targets, tt.ok, tt.reason, tt.targets)
+			}
+			if tt.progType != ExtProgType && c.OK != c.Helper.OfferedTo(tt.progType, c.Kernel) {
+				t.Errorf("Check and OfferedTo disagree")
+			}
+			if why := c.Helper.WhyNotOffered(tt.progType, c.Kernel); tt.progType != ExtProgType && why != c.Reason {
+				t.Errorf("WhyNotOffered = %q, Check's reason %q", why, c.Reason)
+			}
+		})
 	}
 }
 

@@ -219,34 +219,22 @@ func helpersCompat(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "bpfmatrix: %v\n", err)
 		return exitBadArgs
 	}
-	compatible, err := reg.Compatible(h.Name, progType, v)
+	// The registry explains its answer, so that the reason printed is the one that decided it.
+	c, err := reg.Check(h.Name, progType, v)
 	if err != nil {
 		fmt.Fprintf(stderr, "bpfmatrix: %v\n", err)
 		return exitBadArgs
 	}
-	if compatible {
-		fmt.Fprintf(stdout, "compatible: %s may be called from %s programs on %s\n", h.CName(), progType, v)
-		return exitOK
-	}
-	fmt.Fprintf(stdout, "not compatible: %s\n", whyNot(h, progType, v))
-	return exitNo
-}
-
-// whyNot explains the first reason the registry gives for a helper not being usable.
-func whyNot(h *registry.Helper, progType string, v registry.Version) string {
 	switch {
-	case !h.ProgTypes.Contains(progType):
-		return fmt.Sprintf("%s is not offered to %s programs (declared: %s)", h.CName(), progType, h.ProgTypes)
-	case v.Less(h.MinKernel):
-		return fmt.Sprintf("%s first appeared in %s, newer than %s", h.CName(), h.MinKernel, v)
+	case c.OK && c.Reason != "": // ext: the answer depends on the type of the replaced program
+		fmt.Fprintf(stdout, "compatible: %s\n", c.Reason)
+	case c.OK:
+		fmt.Fprintf(stdout, "compatible: %s may be called from %s programs on %s\n", h.CName(), progType, v)
+	default:
+		fmt.Fprintf(stdout, "not compatible: %s\n", c.Reason)
+		return exitNo
 	}
-	if since, ok := h.ProgTypeSince[progType]; ok && v.Less(since) {
-		return fmt.Sprintf("%s reached %s programs in %s, newer than %s", h.CName(), progType, since, v)
-	}
-	if until, ok := h.ProgTypeUntil[progType]; ok {
-		return fmt.Sprintf("%s was withdrawn from %s programs after %s", h.CName(), progType, until)
-	}
-	return fmt.Sprintf("%s is not usable from %s on %s", h.CName(), progType, v)
+	return exitOK
 }
 
 func filterHelpers(hs []*registry.Helper, keep func(*registry.Helper) bool) []*registry.Helper {

@@ -37,6 +37,17 @@ func TestHelpersExitCodes(t *testing.T) {
 		{[]string{"helpers", "compat", "ktime_get_boot_ns", "xdp", "6.10", "--registry", smallRegistry}, 0, "compatible", ""},
 		{[]string{"helpers", "compat", "--registry", smallRegistry, "bpf_skb_set_tstamp", "xdp", "6.10"}, 1, "not offered to xdp", ""},
 		{[]string{"helpers", "compat", "copy_from_user", "kprobe", "6.2", "--registry", smallRegistry}, 1, "withdrawn from kprobe programs after 6.1", ""},
+		// Inside a prog_type_gaps range the reason is the gap, not "not offered" or an until that
+		// lies in the future.
+		{[]string{"helpers", "compat", "copy_from_user", "lsm", "6.4", "--registry", smallRegistry}, 1, "withdrawn from lsm programs in 6.2..6.6 (prog_type_gaps), which includes 6.4", ""},
+		{[]string{"helpers", "compat", "copy_from_user", "lsm", "6.7", "--registry", smallRegistry}, 0, "compatible", ""},
+		{[]string{"helpers", "compat", "skb_pull_data", "lwt_seg6local", "6.1.192"}, 1, "withdrawn from lwt_seg6local programs in 6.1..6.12 (prog_type_gaps), which includes 6.1.192", ""},
+		{[]string{"helpers", "compat", "skb_pull_data", "lwt_seg6local", "7.2"}, 1, "withdrawn from lwt_seg6local programs after 7.1", ""},
+		// An ext (freplace) program may call what the program it replaces may.
+		{[]string{"helpers", "compat", "xdp_adjust_head", "ext", "6.1"}, 0, "compatible: bpf_xdp_adjust_head may be called from ext programs on 6.1 that replace a program of a type that may call it: xdp", ""},
+		{[]string{"helpers", "compat", "xdp_adjust_head", "ext", "4.9"}, 1, "first appeared in 4.10, newer than 4.9", ""},
+		{[]string{"helpers", "compat", "copy_from_user", "ext", "6.4", "--registry", smallRegistry}, 0, "may call it: tracing, syscall", ""},
+		{[]string{"helpers", "list", "--prog-type", "ext", "--kernel", "6.1"}, 0, "bpf_xdp_adjust_head", ""},
 		{[]string{"helpers", "compat", "nosuch", "xdp", "6.1", "--registry", smallRegistry}, 2, "", `unknown helper: "nosuch"`},
 		{[]string{"helpers", "compat", "ktime_get_ns", "xdpp", "6.1", "--registry", smallRegistry}, 2, "", `unknown program type: "xdpp"`},
 		{[]string{"helpers", "compat", "ktime_get_ns", "xdp", "six", "--registry", smallRegistry}, 2, "", `malformed kernel version: "six"`},
