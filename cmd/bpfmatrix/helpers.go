@@ -78,6 +78,18 @@ func helpersSetup(fs *flag.FlagSet, args []string, nargs int, stdout, stderr io.
 		fmt.Fprintf(stderr, "bpfmatrix helpers %v\n", err)
 		return nil, nil, false
 	}
+	// An explicitly empty value (--registry "", --kernel=) is a mistake in a script or a
+	// variable that was never set; taking it as "the default" would hide that.
+	var empty []string
+	fs.Visit(func(f *flag.Flag) {
+		if f.Value.String() == "" {
+			empty = append(empty, "--"+f.Name)
+		}
+	})
+	if len(empty) > 0 {
+		fmt.Fprintf(stderr, "bpfmatrix helpers %s: %s: empty value (leave the flag out for the default)\n", fs.Name(), strings.Join(empty, ", "))
+		return nil, nil, false
+	}
 	if len(pos) != nargs {
 		fmt.Fprintf(stderr, "bpfmatrix helpers %s: want %d argument(s), got %d\n%s", fs.Name(), nargs, len(pos), helpersUsage)
 		return nil, nil, false

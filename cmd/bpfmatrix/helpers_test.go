@@ -48,6 +48,13 @@ func TestHelpersExitCodes(t *testing.T) {
 		{[]string{"helpers", "compat", "xdp_adjust_head", "ext", "4.9"}, 1, "first appeared in 4.10, newer than 4.9", ""},
 		{[]string{"helpers", "compat", "copy_from_user", "ext", "6.4", "--registry", smallRegistry}, 0, "may call it: tracing, syscall", ""},
 		{[]string{"helpers", "list", "--prog-type", "ext", "--kernel", "6.1"}, 0, "bpf_xdp_adjust_head", ""},
+		// An explicitly empty flag value is a mistake, not a request for the default.
+		{[]string{"helpers", "list", "--registry", ""}, 2, "", `--registry: empty value`},
+		{[]string{"helpers", "info", "5", "--registry="}, 2, "", `--registry: empty value`},
+		{[]string{"helpers", "compat", "ktime_get_ns", "xdp", "6.1", "--registry", ""}, 2, "", `--registry: empty value`},
+		{[]string{"helpers", "categories", "--registry", ""}, 2, "", `--registry: empty value`},
+		{[]string{"helpers", "list", "--kernel", "", "--registry", smallRegistry}, 2, "", `--kernel: empty value`},
+		{[]string{"helpers", "list", "--prog-type=", "--registry", smallRegistry}, 2, "", `--prog-type: empty value`},
 		{[]string{"helpers", "compat", "nosuch", "xdp", "6.1", "--registry", smallRegistry}, 2, "", `unknown helper: "nosuch"`},
 		{[]string{"helpers", "compat", "ktime_get_ns", "xdpp", "6.1", "--registry", smallRegistry}, 2, "", `unknown program type: "xdpp"`},
 		{[]string{"helpers", "compat", "ktime_get_ns", "xdp", "six", "--registry", smallRegistry}, 2, "", `malformed kernel version: "six"`},
