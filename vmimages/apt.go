@@ -14,7 +14,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/bpfmatrix/bpfmatrix/internal/files"
@@ -60,15 +61,19 @@ type apt struct {
 	dir     string // <cache>/apt
 	archive DebianArchive
 
-	mu       sync.Mutex
-	updated  bool // the lists were refreshed during this process's fetch
-	prepared bool
+	// mu serializes writing the private configuration and running apt-get update. It is held
+	// across apt-get update, so every method that takes it must not call another that does.
+	mu       ctxMutex
+	prepared bool        // guarded by mu
+	updated  atomic.Bool // the lists were refreshed (or found fresh) during this fetch
 }
 
 // prepareOnce writes the private configuration unless this value already did.
 func (a *apt) prepareOnce(ctx context.Context) error {
-	a.mu.Lock()
-	defer a.mu.Unlock()
+	if err := a.mu.lock(ctx); err != nil {
+		return fmt.Errorf("apt state: %w", err)
+	}
+	defer a.mu.unlock()
 	if a.prepared {
 		return nil
 	}
@@ -127,7 +132,7 @@ func (a *apt) configPath() string { return filepath.Join(a.dir, "apt.conf") }
 // must not run for a private download. The file is passed as APT_CONFIG, which apt reads before
 // its configuration directory, so that Dir::Etc::Parts can point at an empty directory.
 func privateAptConfig(ctx context.Context, emptyDir string) ([]byte, error) {
-	out, err := exec.CommandContext(ctx, "apt-config", "dump").Output()
+	out, err := command(ctx, "apt-config", "dump").Output()
 	if err != nil {
 		return nil, fmt.Errorf("apt-config dump: %w", err)
 	}
@@ -157,8 +162,20 @@ func (a *apt) options() []string {
 	}
 }
 
+// run runs apt-get with the private state. apt does not always give up when the disk fills up
+// (apt-get update was seen waiting for its http method forever on a full tmpfs), so a watch on
+// the cache's free space ends the command and reports the full cache directory instead.
 func (a *apt) run(ctx context.Context, dir string, args ...string) ([]byte, error) {
-	cmd := exec.CommandContext(ctx, "apt-get", append(a.options(), args...)...)
+	cacheDir := filepath.Dir(a.dir)
+	runCtx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	if writes := args[0] == "update" || args[0] == "download"; writes {
+		if diskFull(a.dir) {
+			return nil, &cacheFullError{dir: cacheDir, detail: "apt-get " + args[0] + " needs room for its files"}
+		}
+		go watchDiskFull(runCtx, a.dir, func() { cancel(errDiskFull) })
+	}
+	cmd := command(runCtx, "apt-get", append(a.options(), args...)...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "LC_ALL=C", "DEBIAN_FRONTEND=noninteractive", "APT_CONFIG="+a.configPath())
 	var out bytes.Buffer
@@ -167,13 +184,13 @@ func (a *apt) run(ctx context.Context, dir string, args ...string) ([]byte, erro
 	if errors.Is(err, exec.ErrNotFound) {
 		return nil, fmt.Errorf("apt-get not found: fetching Debian kernels needs apt (package apt): %w", err)
 	}
+	if errors.Is(context.Cause(runCtx), errDiskFull) {
+		return out.Bytes(), &cacheFullError{dir: cacheDir, detail: "apt-get " + args[0] + " stopped: no space left"}
+	}
+	if line := noSpaceLine(out.String()); line != "" {
+		return out.Bytes(), &cacheFullError{dir: cacheDir, detail: "apt-get " + args[0] + ": " + line}
+	}
 	return out.Bytes(), err
-}
-
-func (a *apt) isUpdated() bool {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.updated
 }
 
 // listsFreshFor is how long package lists count as current: a second fetch within this time
@@ -182,6 +199,14 @@ const listsFreshFor = 10 * time.Minute
 
 func (a *apt) stampPath() string { return filepath.Join(a.dir, "lists.updated") }
 
+// stamp is the content of the lists.updated file: the time and the sources list the lists were
+// refreshed for. The sources list is recorded here rather than compared with sources.list
+// because writing the configuration (before a pinned download, say) rewrites sources.list, which
+// would make lists of another mirror look current.
+func (a *apt) stamp() string {
+	return time.Now().UTC().Format(time.RFC3339) + "\n" + a.sourcesList()
+}
+
 // fresh reports whether the lists were refreshed less than listsFreshFor ago for the same
 // sources (a changed mirror needs new lists).
 func (a *apt) fresh() bool {
@@ -189,8 +214,12 @@ func (a *apt) fresh() bool {
 	if err != nil || time.Since(st.ModTime()) >= listsFreshFor {
 		return false
 	}
-	data, err := os.ReadFile(a.sourcesListPath())
-	return err == nil && string(data) == a.sourcesList()
+	data, err := os.ReadFile(a.stampPath())
+	if err != nil {
+		return false
+	}
+	_, sources, _ := strings.Cut(string(data), "\n")
+	return sources == a.sourcesList()
 }
 
 // update refreshes the package lists of every suite, at most once per apt value, and not when
@@ -198,13 +227,15 @@ func (a *apt) fresh() bool {
 // (the archive moved an old release away) is reported to warn and skipped, as long as some suite's
 // index is usable.
 func (a *apt) update(ctx context.Context, force bool, warn func(string)) (bool, error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.updated {
+	if err := a.mu.lock(ctx); err != nil {
+		return false, fmt.Errorf("apt-get update: %w", err)
+	}
+	defer a.mu.unlock()
+	if a.updated.Load() {
 		return false, nil
 	}
 	if !force && a.fresh() {
-		a.updated = true
+		a.updated.Store(true)
 		return false, nil
 	}
 	if err := a.prepare(ctx); err != nil {
@@ -220,16 +251,12 @@ func (a *apt) update(ctx context.Context, force bool, warn func(string)) (bool, 
 	if ctx.Err() != nil {
 		return false, fmt.Errorf("apt-get update: %w", ctx.Err())
 	}
-	var problems []string
-	answered := false // some suite's server answered: Hit (unchanged) or Get (downloaded)
-	for _, l := range strings.Split(string(out), "\n") {
-		switch {
-		case strings.HasPrefix(l, "Hit:") || strings.HasPrefix(l, "Get:"):
-			answered = true
-		case strings.HasPrefix(l, "E: ") || strings.HasPrefix(l, "W: "):
-			problems = append(problems, strings.TrimSpace(l))
-		}
+	var full *cacheFullError
+	if errors.As(runErr, &full) {
+		// Lists that fit are no reason to go on: the kernel packages will not fit either.
+		return false, runErr
 	}
+	problems, answered := updateProblems(out)
 	// Some suites failing is survivable (an old release moved off the mirror); no suite answering
 	// means the archive is unreachable, and resolving "newest" from old lists would mislead.
 	if !answered {
@@ -240,18 +267,33 @@ func (a *apt) update(ctx context.Context, force bool, warn func(string)) (bool, 
 		return false, fmt.Errorf("Debian archive unreachable: apt-get update fetched none of %d suites (%s)", len(debianSuites), first)
 	}
 	if runErr != nil {
-		if files, ierr := a.indexFiles(ctx); ierr != nil || len(files) == 0 {
+		// a.mu is held: list the index files without indexFiles, which takes it.
+		if files, ierr := a.indexTargets(ctx); ierr != nil || len(files) == 0 {
 			return false, fmt.Errorf("apt-get update: %w\n%s", runErr, strings.Join(problems, "\n"))
 		}
 	}
 	for _, p := range problems {
 		warn("apt: " + p)
 	}
-	a.updated = true
-	if err := files.WriteAtomic(a.stampPath(), []byte(time.Now().UTC().Format(time.RFC3339)+"\n"), 0o644); err != nil {
+	a.updated.Store(true)
+	if err := files.WriteAtomic(a.stampPath(), []byte(a.stamp()), 0o644); err != nil {
 		return true, err
 	}
 	return true, nil
+}
+
+// updateProblems collects apt-get update's error and warning lines, and whether any suite's
+// server answered: Hit (unchanged) or Get (downloaded).
+func updateProblems(out []byte) (problems []string, answered bool) {
+	for _, l := range strings.Split(string(out), "\n") {
+		switch {
+		case strings.HasPrefix(l, "Hit:") || strings.HasPrefix(l, "Get:"):
+			answered = true
+		case strings.HasPrefix(l, "E: ") || strings.HasPrefix(l, "W: "):
+			problems = append(problems, strings.TrimSpace(l))
+		}
+	}
+	return problems, answered
 }
 
 // indexFile is one downloaded Packages index.
@@ -266,6 +308,12 @@ func (a *apt) indexFiles(ctx context.Context) ([]indexFile, error) {
 	if err := a.prepareOnce(ctx); err != nil {
 		return nil, err
 	}
+	return a.indexTargets(ctx)
+}
+
+// indexTargets asks apt which Packages files belong to the private sources list. It takes no
+// lock, so that update can call it while holding a.mu.
+func (a *apt) indexTargets(ctx context.Context) ([]indexFile, error) {
 	out, err := a.run(ctx, a.dir, "indextargets", "--format", "$(FILENAME)\t$(RELEASE)", "Identifier: Packages")
 	if err != nil {
 		return nil, fmt.Errorf("apt-get indextargets: %w: %s", err, bytes.TrimSpace(out))
@@ -323,7 +371,7 @@ func openIndex(ctx context.Context, path string) (io.Reader, func() error, error
 		}
 	}
 	if helper != "" {
-		cmd := exec.CommandContext(ctx, helper, "cat-file", path)
+		cmd := command(ctx, helper, "cat-file", path)
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
 		out, err := cmd.StdoutPipe()
@@ -377,6 +425,10 @@ func (a *apt) download(ctx context.Context, pkg, version, dir string) (string, e
 	}
 	defer os.RemoveAll(tmp)
 	out, err := a.run(ctx, tmp, "download", pkg+"="+version)
+	var full *cacheFullError
+	if errors.As(err, &full) {
+		return "", fmt.Errorf("download %s=%s: %w", pkg, version, err)
+	}
 	if err != nil {
 		msg := string(bytes.TrimSpace(out))
 		if strings.Contains(msg, "Unable to locate package") || strings.Contains(msg, "was not found") || strings.Contains(msg, "Can't select version") {
@@ -398,6 +450,17 @@ func (a *apt) download(ctx context.Context, pkg, version, dir string) (string, e
 		}
 	}
 	return "", fmt.Errorf("apt-get download %s=%s wrote no .deb: %s", pkg, version, lastLines(string(out), 5))
+}
+
+// command prepares a child process that ctx ends completely: the whole process group is killed,
+// because apt-get's download methods (and dpkg-deb's decompressor) outlive a killed parent and
+// keep its output pipe open, and WaitDelay bounds the wait for any straggler that escaped.
+func command(ctx context.Context, name string, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 2 * time.Second
+	return cmd
 }
 
 // debFileName names a cached package the way apt does (an epoch's colon is escaped).

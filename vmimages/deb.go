@@ -170,7 +170,7 @@ func (c *debContents) takeConfig(release string, r io.Reader, staging string) er
 // whichever format the package uses (xz for Debian kernels, zstd on Ubuntu), which the Go
 // standard library cannot.
 func walkDeb(ctx context.Context, deb string, fn func(name string, hdr *tar.Header, r io.Reader) error) error {
-	cmd := exec.CommandContext(ctx, "dpkg-deb", "--fsys-tarfile", deb)
+	cmd := command(ctx, "dpkg-deb", "--fsys-tarfile", deb)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.StdoutPipe()

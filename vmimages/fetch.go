@@ -149,6 +149,7 @@ func (f *Fetcher) Fetch(ctx context.Context, entries []Entry) ([]Image, error) {
 			}
 			m, le, err := e.Source.fetch(ctx, run, e, locked)
 			if err != nil {
+				err = explainCacheFull(run.cache.dir, err)
 				results[i].err = err
 				run.step(Step{Kernel: e.Name, Done: true, Err: err, Message: "failed: " + err.Error()})
 				return
@@ -201,7 +202,7 @@ type fetchRun struct {
 	apt     *apt
 	aptErr  error
 
-	indexMu  sync.Mutex // serializes list updates and the index load
+	indexMu  ctxMutex // serializes list updates and the index load
 	index    *packageIndex
 	indexErr error
 }
@@ -307,8 +308,10 @@ func (r *fetchRun) packageIndex(ctx context.Context) (*packageIndex, error) {
 	if err != nil {
 		return nil, err
 	}
-	r.indexMu.Lock()
-	defer r.indexMu.Unlock()
+	if err := r.indexMu.lock(ctx); err != nil {
+		return nil, err
+	}
+	defer r.indexMu.unlock()
 	if r.index != nil || r.indexErr != nil {
 		return r.index, r.indexErr
 	}
@@ -329,8 +332,10 @@ func (r *fetchRun) packageIndex(ctx context.Context) (*packageIndex, error) {
 // ensureLists makes sure apt has package lists to download a pinned version from, without
 // refreshing lists that exist (a pinned download does not need the newest lists).
 func (r *fetchRun) ensureLists(ctx context.Context, a *apt) error {
-	r.indexMu.Lock()
-	defer r.indexMu.Unlock()
+	if err := r.indexMu.lock(ctx); err != nil {
+		return err
+	}
+	defer r.indexMu.unlock()
 	if files, err := a.indexFiles(ctx); err == nil && len(files) > 0 {
 		return nil
 	}
@@ -339,7 +344,7 @@ func (r *fetchRun) ensureLists(ctx context.Context, a *apt) error {
 
 // updateLists runs apt-get update, at most once per run.
 func (r *fetchRun) updateLists(ctx context.Context, a *apt) error {
-	if a.isUpdated() {
+	if a.updated.Load() {
 		return nil
 	}
 	if !r.f.Update && a.fresh() {
@@ -391,9 +396,11 @@ func (r *fetchRun) ensureDeb(ctx context.Context, kernel, pkg, version, sum stri
 	path, err = a.download(ctx, pkg, version, dir)
 	if errors.Is(err, ErrNotInIndex) {
 		// The lists may predate the version (or the archive dropped it): refresh once and retry.
-		r.indexMu.Lock()
+		if err := r.indexMu.lock(ctx); err != nil {
+			return "", err
+		}
 		ierr := r.updateLists(ctx, a)
-		r.indexMu.Unlock()
+		r.indexMu.unlock()
 		if ierr != nil {
 			return "", ierr
 		}

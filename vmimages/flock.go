@@ -1,8 +1,10 @@
 package vmimages
 
 import (
+	"context"
 	"errors"
 	"os"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -21,3 +23,25 @@ func flock(f *os.File, exclusive bool) error {
 	}
 	return err
 }
+
+// ctxMutex is a mutex whose lock gives up when ctx ends: a kernel waiting for another kernel's
+// apt-get update must still stop at Ctrl-C. The zero value is unlocked.
+type ctxMutex struct {
+	once sync.Once
+	ch   chan struct{}
+}
+
+func (m *ctxMutex) lock(ctx context.Context) error {
+	m.once.Do(func() { m.ch = make(chan struct{}, 1) })
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	select {
+	case m.ch <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (m *ctxMutex) unlock() { <-m.ch }
