@@ -192,3 +192,25 @@ func TestFetchCacheFillsUp(t *testing.T) {
 		t.Errorf("Fetch took %v to notice the full cache", d)
 	}
 }
+
+// TestListsFreshPerSources checks that lists refreshed for one mirror do not count as fresh for
+// another, even after the private configuration for the new mirror has been written (which a
+// pinned download does before any update).
+func TestListsFreshPerSources(t *testing.T) {
+	fakeApt(t, "ok")
+	dir := filepath.Join(t.TempDir(), "apt")
+	a := &apt{dir: dir, archive: DebianArchive{Mirror: "http://one.invalid/debian", Keyring: "/dev/null"}}
+	if _, err := a.update(context.Background(), false, func(string) {}); err != nil {
+		t.Fatal(err)
+	}
+	if !a.fresh() {
+		t.Fatal("lists just refreshed are not fresh")
+	}
+	b := &apt{dir: dir, archive: DebianArchive{Mirror: "http://two.invalid/debian", Keyring: "/dev/null"}}
+	if err := b.prepareOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if b.fresh() {
+		t.Error("lists of another mirror count as fresh")
+	}
+}
