@@ -1,6 +1,7 @@
 package vmimages
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -102,9 +103,11 @@ func (e *FetchError) Error() string {
 func (e *FetchError) Unwrap() []error { return e.Errs }
 
 // Fetch makes every entry's image available and returns the images that succeeded, in entry
-// order. kernels.lock is read first and written afterwards with the pins of the kernels fetched
-// now (entries no longer in kernels.yaml are dropped). When some kernels fail, the error is a
-// *FetchError naming each of them, and the images of the others are still returned.
+// order. kernels.lock is read first and afterwards gets the pins of the kernels fetched now;
+// every other pin stays as it was, including those of kernels that failed and of kernels the
+// entries' file does not list (another kernels file may share the lock). When some kernels fail,
+// the error is a *FetchError naming each of them, and the images of the others are still
+// returned.
 func (f *Fetcher) Fetch(ctx context.Context, entries []Entry) ([]Image, error) {
 	if len(entries) == 0 {
 		return nil, nil
@@ -162,6 +165,7 @@ func (f *Fetcher) Fetch(ctx context.Context, entries []Entry) ([]Image, error) {
 	wg.Wait()
 
 	var images []Image
+	var pins []LockEntry
 	fe := &FetchError{}
 	for i, r := range results {
 		if r.err != nil {
@@ -170,15 +174,10 @@ func (f *Fetcher) Fetch(ctx context.Context, entries []Entry) ([]Image, error) {
 			continue
 		}
 		images = append(images, r.img)
-		if old := run.lock.Find(entries[i].Name); old != nil {
-			r.lock.Line = old.Line
-			*old = r.lock
-		} else {
-			run.lock.Entries = append(run.lock.Entries, r.lock)
-		}
+		pins = append(pins, r.lock)
 	}
 	if !f.Offline {
-		if err := run.writeLock(entries); err != nil {
+		if err := run.writeLock(entries, pins); err != nil {
 			fe.Kernels = append(fe.Kernels, "(all)")
 			fe.Errs = append(fe.Errs, err)
 		}
@@ -191,10 +190,9 @@ func (f *Fetcher) Fetch(ctx context.Context, entries []Entry) ([]Image, error) {
 
 // fetchRun is the state one Fetch call shares between kernels.
 type fetchRun struct {
-	f        *Fetcher
-	cache    imageCache
-	lock     *Lock
-	origLock []byte
+	f     *Fetcher
+	cache imageCache
+	lock  *Lock // as read when the fetch started: the pins the sources reuse
 
 	progressMu sync.Mutex
 
@@ -229,7 +227,7 @@ func (f *Fetcher) newRun(entries []Entry) (*fetchRun, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &fetchRun{f: f, cache: imageCache{dir: cacheDir}, lock: lock, origLock: lock.Marshal()}, nil
+	return &fetchRun{f: f, cache: imageCache{dir: cacheDir}, lock: lock}, nil
 }
 
 // step reports progress to the Fetcher's writer and callback.
@@ -248,28 +246,35 @@ func (r *fetchRun) step(s Step) {
 	}
 }
 
-// writeLock writes kernels.lock when a pin changed, ordering entries as kernels.yaml does and
-// dropping pins of kernels that kernels.yaml no longer lists.
-func (r *fetchRun) writeLock(entries []Entry) error {
-	if cfg := entries[0].cfg; cfg != nil {
-		var kept []LockEntry
-		for _, name := range cfg.Names() {
-			if le := r.lock.Find(name); le != nil {
-				kept = append(kept, *le)
-			}
-		}
-		r.lock.Entries = kept
+// writeLock records pins, the kernels fetched in this call, in kernels.lock and changes nothing
+// else. A lock may serve several kernels files (an alternate --kernels-file next to kernels.yaml),
+// so a pin this call did not make is never dropped, and a kernel that failed keeps its old pin.
+// The file is read again first so that pins another process wrote meanwhile survive as well.
+func (r *fetchRun) writeLock(entries []Entry, pins []LockEntry) error {
+	if len(pins) == 0 {
+		return nil
 	}
-	data := r.lock.Marshal()
-	if string(data) == string(r.origLock) {
-		if _, err := os.Stat(r.lock.Path); err == nil {
+	lock, err := LoadLock(r.lock.Path)
+	if err != nil {
+		return err
+	}
+	before := lock.Marshal()
+	order := make([]string, len(entries))
+	for i, e := range entries {
+		order[i] = e.Name
+	}
+	if cfg := entries[0].cfg; cfg != nil {
+		order = cfg.Names()
+	}
+	for _, p := range pins {
+		lock.put(p, order)
+	}
+	if bytes.Equal(lock.Marshal(), before) {
+		if _, err := os.Stat(lock.Path); err == nil {
 			return nil
 		}
 	}
-	if len(r.lock.Entries) == 0 {
-		return nil
-	}
-	return r.lock.Write()
+	return lock.Write()
 }
 
 // getApt sets up the private apt state once per run.

@@ -296,3 +296,55 @@ func TestFetchWithoutDebianArchive(t *testing.T) {
 		t.Error("a failed fetch wrote kernels.lock")
 	}
 }
+
+// TestFetchKeepsPinsItDoesNotOwn fetches from an alternate kernels file that shares kernels.lock
+// with kernels.yaml: the lock must gain the pin of the kernel fetched and keep every other pin,
+// those of kernels the file does not list and that of the kernel whose fetch failed.
+func TestFetchKeepsPinsItDoesNotOwn(t *testing.T) {
+	dir := t.TempDir()
+	pin := func(name, series string, sum string) LockEntry {
+		return LockEntry{Name: name, Source: "debian series=" + series, Version: series + ".1", Release: series + ".0-1-cloud-amd64", SHA256: sum,
+			Package: "linux-image-" + series + ".0-1-cloud-amd64", DebianVersion: series + ".1-1", Suite: "trixie", DebSHA256: sumB}
+	}
+	lock := &Lock{Path: filepath.Join(dir, "kernels.lock"), Entries: []LockEntry{pin("5.10", "5.10", sumA), pin("6.1", "6.1", sumB), pin("7.3", "7.3", sumA)}}
+	if err := lock.Write(); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(dir, "build", "bzImage"), string(fakeBzImage("6.13.0-rc1+", "mine")))
+	writeFile(t, filepath.Join(dir, "k.yaml"), "kernels:\n  - name: \"5.10\"\n    debian: {series: \"5.10\"}\n  - name: mine\n    path: build/bzImage\n")
+	cfg, err := LoadConfig(filepath.Join(dir, "k.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// No Debian archive: the pinned 5.10 is not cached and cannot be downloaded, so it fails.
+	f := &Fetcher{
+		CacheDir:       t.TempDir(),
+		Getenv:         func(string) string { return "" },
+		AptSourcesList: filepath.Join("testdata", "apt-ubuntu", "sources.list"),
+		AptSourceParts: filepath.Join("testdata", "apt-ubuntu", "sources.list.d"),
+	}
+	for _, entries := range [][]Entry{cfg.Entries, cfg.Entries[:1]} {
+		imgs, err := f.Fetch(context.Background(), entries)
+		var fe *FetchError
+		if !errors.As(err, &fe) || len(fe.Kernels) != 1 || fe.Kernels[0] != "5.10" {
+			t.Fatalf("error = %v, want 5.10 to fail", err)
+		}
+		got, lerr := LoadLock(lock.Path)
+		if lerr != nil {
+			t.Fatal(lerr)
+		}
+		var names []string
+		for _, e := range got.Entries {
+			names = append(names, e.Name)
+		}
+		if strings.Join(names, " ") != "5.10 mine 6.1 7.3" {
+			t.Errorf("after fetching %d entries, kernels.lock pins %v, want 5.10 mine 6.1 7.3", len(entries), names)
+		}
+		if le := got.Find("5.10"); le == nil || le.SHA256 != sumA || le.Package != "linux-image-5.10.0-1-cloud-amd64" {
+			t.Errorf("the failed kernel's pin changed: %+v", le)
+		}
+		if le := got.Find("mine"); len(imgs) > 0 && (le == nil || le.SHA256 != imgs[0].SHA256) {
+			t.Errorf("mine pinned as %+v, fetched %+v", le, imgs)
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -180,6 +181,37 @@ func (l *Lock) Find(name string) *LockEntry {
 		}
 	}
 	return nil
+}
+
+// put adds the pin p or replaces the pin of the same name in place. A new pin goes after the
+// nearest kernel before it in order (its kernels file's order) that is pinned already, or else
+// before the nearest pinned one after it, so that pins keep the kernels file's order without
+// moving pins that are already there.
+func (l *Lock) put(p LockEntry, order []string) {
+	if old := l.Find(p.Name); old != nil {
+		p.Line = old.Line
+		*old = p
+		return
+	}
+	pos := len(l.Entries)
+	if i := slices.Index(order, p.Name); i >= 0 {
+		found := false
+		for j := i - 1; j >= 0 && !found; j-- {
+			if k := l.index(order[j]); k >= 0 {
+				pos, found = k+1, true
+			}
+		}
+		for j := i + 1; j < len(order) && !found; j++ {
+			if k := l.index(order[j]); k >= 0 {
+				pos, found = k, true
+			}
+		}
+	}
+	l.Entries = slices.Insert(l.Entries, pos, p)
+}
+
+func (l *Lock) index(name string) int {
+	return slices.IndexFunc(l.Entries, func(e LockEntry) bool { return e.Name == name })
 }
 
 // Marshal renders the lock in its fixed key order, one "key: value" per line with every value

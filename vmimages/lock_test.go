@@ -78,3 +78,20 @@ func TestParseLockErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestLockPutOrder checks that pins added one by one, in any order, end up in the kernels file's
+// order, and that a pin of a kernel the file does not list stays where it is.
+func TestLockPutOrder(t *testing.T) {
+	l := &Lock{Entries: []LockEntry{{Name: "other"}}}
+	order := []string{"a", "b", "c"}
+	for _, n := range []string{"c", "a", "b", "a"} {
+		l.put(LockEntry{Name: n}, order)
+	}
+	var got []string
+	for _, e := range l.Entries {
+		got = append(got, e.Name)
+	}
+	if strings.Join(got, " ") != "other a b c" {
+		t.Errorf("lock order = %v, want other a b c", got)
+	}
+}
