@@ -1,9 +1,11 @@
 package vmimages
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"os"
 	"path/filepath"
@@ -68,9 +70,9 @@ func LoadConfig(path string) (*Config, error) {
 
 // ParseConfig checks kernels.yaml content; path is used in messages and to resolve relative paths.
 func ParseConfig(data []byte, path string) (*Config, error) {
-	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+	doc, err := parseOneDocument(data, path)
+	if err != nil {
+		return nil, err
 	}
 	if doc.Kind == 0 || len(doc.Content) == 0 {
 		return nil, fmt.Errorf("%s: empty file: expected a \"kernels:\" list", path)
@@ -196,6 +198,25 @@ func quoteAll(ss []string) []string {
 		out[i] = fmt.Sprintf("%q", s)
 	}
 	return out
+}
+
+// parseOneDocument parses a file that must hold one YAML document. yaml.Unmarshal reads the first
+// document and ignores the rest, so a "---" line would silently drop every entry after it; a
+// second document is an error naming its line instead. An empty file is a document of kind 0.
+func parseOneDocument(data []byte, path string) (yaml.Node, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil && err != io.EOF {
+		return doc, fmt.Errorf("%s: %w", path, err)
+	}
+	var next yaml.Node
+	switch err := dec.Decode(&next); {
+	case err == io.EOF:
+		return doc, nil
+	case err != nil:
+		return doc, fmt.Errorf("%s: %w", path, err)
+	}
+	return doc, fmt.Errorf("%s:%d: a second YAML document starts here: the file must be one document (remove the \"---\" line)", path, next.Line)
 }
 
 // deref follows YAML aliases so that anchors work like written-out values.

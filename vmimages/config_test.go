@@ -78,6 +78,10 @@ func TestParseConfigErrors(t *testing.T) {
 		{"path empty", "kernels:\n  - name: x\n    path: \"\"\n", "kernels.yaml:3: path is empty"},
 		{"path mapping without image", "kernels:\n  - name: x\n    path: {config: .config}\n", "kernels.yaml:3: path: missing image"},
 		{"path list", "kernels:\n  - name: x\n    path: [a, b]\n", "kernels.yaml:3: path: expected a value"},
+		// A second document used to be ignored, dropping every kernel after the "---" line.
+		{"two documents", "kernels:\n  - name: x\n    debian: {series: \"5.10\"}\n---\nkernels:\n  - name: y\n    debian: {series: \"6.1\"}\n", "kernels.yaml:4: a second YAML document starts here"},
+		{"empty second document", "kernels:\n  - name: x\n    debian: {series: \"5.10\"}\n\n---\n", "kernels.yaml:5: a second YAML document"},
+		{"bad second document", "kernels:\n  - name: x\n    debian: {series: \"5.10\"}\n---\nfoo: [\n", "kernels.yaml: yaml: line 5"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -89,6 +93,15 @@ func TestParseConfigErrors(t *testing.T) {
 				t.Errorf("error %q does not contain %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestParseConfigDocumentMarkers checks that the explicit start and end markers of a single
+// document are still accepted.
+func TestParseConfigDocumentMarkers(t *testing.T) {
+	cfg, err := ParseConfig([]byte("# kernels\n---\nkernels:\n  - name: x\n    debian: {series: \"5.10\"}\n...\n"), "kernels.yaml")
+	if err != nil || len(cfg.Entries) != 1 {
+		t.Fatalf("config = %+v, %v", cfg, err)
 	}
 }
 

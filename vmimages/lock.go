@@ -91,9 +91,9 @@ func LoadLock(path string) (*Lock, error) {
 // ParseLock checks kernels.lock content; path is used in messages.
 func ParseLock(data []byte, path string) (*Lock, error) {
 	l := &Lock{Path: path}
-	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+	doc, err := parseOneDocument(data, path)
+	if err != nil {
+		return nil, err
 	}
 	if len(doc.Content) == 0 {
 		return l, nil

@@ -68,6 +68,7 @@ func TestParseLockErrors(t *testing.T) {
 		{"config pair", entry("    config_package: \"linux-base-x\"\n"), "config_package and config_deb_sha256 go together"},
 		{"not a list", "kernels: 3\n", `kernels.lock:1: "kernels" must be a list`},
 		{"empty value", strings.Replace(entry(""), "\"bullseye-security\"", "", 1), "kernels.lock:9: suite: expected a value"},
+		{"two documents", entry("---\n" + strings.Replace(entry(""), "5.10", "6.1", -1)), "kernels.lock:11: a second YAML document starts here"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
