@@ -9,6 +9,7 @@ require (
 	github.com/onsi/gomega v1.44.0
 	go.yaml.in/yaml/v3 v3.0.5
 	golang.org/x/sys v0.50.0
+	pault.ag/go/debian v0.21.4
 )
 
 require (

@@ -3,6 +3,8 @@ package vmimages
 import (
 	"fmt"
 	"strings"
+
+	"pault.ag/go/debian/version"
 )
 
 // DebianVersion is a parsed Debian package version: [epoch:]upstream[-revision].
@@ -14,43 +16,18 @@ type DebianVersion struct {
 
 // ParseDebianVersion splits a Debian version into epoch, upstream version and revision following
 // deb-version(7): the epoch ends at the first colon, the revision starts after the last hyphen.
+// Parsing and ordering are pault.ag/go/debian/version's, a port of dpkg's own code; surrounding
+// space is refused as well (the library trims it), because a version in kernels.lock is compared
+// as written.
 func ParseDebianVersion(s string) (DebianVersion, error) {
-	var v DebianVersion
-	if s == "" {
-		return v, fmt.Errorf("debian version: empty")
+	if strings.TrimSpace(s) != s {
+		return DebianVersion{}, fmt.Errorf("debian version %q: surrounding space", s)
 	}
-	rest := s
-	if i := strings.IndexByte(rest, ':'); i >= 0 {
-		epoch := 0
-		if i == 0 {
-			return v, fmt.Errorf("debian version %q: empty epoch", s)
-		}
-		for _, c := range rest[:i] {
-			if c < '0' || c > '9' {
-				return v, fmt.Errorf("debian version %q: epoch is not a number", s)
-			}
-			epoch = epoch*10 + int(c-'0')
-		}
-		v.Epoch = epoch
-		rest = rest[i+1:]
+	v, err := version.Parse(s)
+	if err != nil {
+		return DebianVersion{}, fmt.Errorf("debian version %q: %w", s, err)
 	}
-	if i := strings.LastIndexByte(rest, '-'); i >= 0 {
-		v.Upstream, v.Revision = rest[:i], rest[i+1:]
-		if v.Revision == "" {
-			return v, fmt.Errorf("debian version %q: empty revision", s)
-		}
-	} else {
-		v.Upstream = rest
-	}
-	if v.Upstream == "" || v.Upstream[0] < '0' || v.Upstream[0] > '9' {
-		return v, fmt.Errorf("debian version %q: upstream version must start with a digit", s)
-	}
-	for _, c := range v.Upstream + v.Revision {
-		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || strings.ContainsRune(".+~-:", c)) {
-			return v, fmt.Errorf("debian version %q: invalid character %q", s, c)
-		}
-	}
-	return v, nil
+	return DebianVersion{Epoch: int(v.Epoch), Upstream: v.Version, Revision: v.Revision}, nil
 }
 
 // CompareDebianVersions orders two Debian version strings the way dpkg does: negative when a < b,
@@ -70,79 +47,21 @@ func CompareDebianVersions(a, b string) int {
 	return va.Compare(vb)
 }
 
-// Compare orders v against w as dpkg does (deb-version(7)); the result is -1, 0 or 1.
+// Compare orders v against w as dpkg does (deb-version(7)); the result is -1, 0 or 1 (the
+// library returns any sign-carrying difference).
 func (v DebianVersion) Compare(w DebianVersion) int {
-	if v.Epoch != w.Epoch {
-		if v.Epoch < w.Epoch {
-			return -1
-		}
-		return 1
-	}
-	if c := compareVersionPart(v.Upstream, w.Upstream); c != 0 {
-		return c
-	}
-	return compareVersionPart(v.Revision, w.Revision)
-}
-
-// compareVersionPart implements dpkg's verrevcmp: alternating runs of non-digits (compared
-// character by character with order()) and digits (compared numerically, without overflow).
-func compareVersionPart(a, b string) int {
-	for a != "" || b != "" {
-		for (a != "" && !isDigit(a[0])) || (b != "" && !isDigit(b[0])) {
-			ac, bc := order(a), order(b)
-			if ac != bc {
-				return sign(ac - bc)
-			}
-			a, b = a[1:], b[1:] // both are non-digits here: order() differs otherwise
-		}
-		da, db := strings.TrimLeft(digitRun(a), "0"), strings.TrimLeft(digitRun(b), "0")
-		a, b = strings.TrimLeft(a, "0123456789"), strings.TrimLeft(b, "0123456789")
-		if len(da) != len(db) {
-			return sign(len(da) - len(db))
-		}
-		if c := strings.Compare(da, db); c != 0 {
-			return c
-		}
-	}
-	return 0
-}
-
-// order gives the first character of s its dpkg weight: '~' sorts before everything, even the
-// end of the string (so 7.3~rc7 < 7.3); the end and digits weigh 0; letters sort before the other
-// characters.
-func order(s string) int {
-	if s == "" || isDigit(s[0]) {
-		return 0
-	}
-	c := s[0]
+	c := version.Compare(v.library(), w.library())
 	switch {
-	case c == '~':
+	case c < 0:
 		return -1
-	case c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z':
-		return int(c)
-	default:
-		return int(c) + 256
-	}
-}
-
-func digitRun(s string) string {
-	i := 0
-	for i < len(s) && isDigit(s[i]) {
-		i++
-	}
-	return s[:i]
-}
-
-func isDigit(c byte) bool { return c >= '0' && c <= '9' }
-
-func sign(n int) int {
-	switch {
-	case n < 0:
-		return -1
-	case n > 0:
+	case c > 0:
 		return 1
 	}
 	return 0
+}
+
+func (v DebianVersion) library() version.Version {
+	return version.Version{Epoch: uint(v.Epoch), Version: v.Upstream, Revision: v.Revision}
 }
 
 // kernelUpstreamVersion derives the upstream kernel version people use ("6.12.117", "7.3-rc7")
