@@ -20,10 +20,12 @@ type cacheFullError struct {
 	detail string // what ran out of space, for the curious
 }
 
+// Error names the cache directory first and says what to do about it.
 func (e *cacheFullError) Error() string {
 	return fmt.Sprintf("cache directory %s is full (%s): free some space there or use another cache directory (XDG_CACHE_HOME)", e.dir, e.detail)
 }
 
+// Unwrap makes errors.Is(err, syscall.ENOSPC) hold, whichever way the full disk was noticed.
 func (e *cacheFullError) Unwrap() error { return syscall.ENOSPC }
 
 // errDiskFull is the cause a disk watch cancels a command with.

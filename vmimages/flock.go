@@ -3,11 +3,39 @@ package vmimages
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
+
+// lockFile takes an advisory lock (exclusive, or shared) on path, waiting until ctx ends. It
+// keeps two bpfmatrix processes (a CLI fetch and a test run) from updating the same apt lists
+// at once; apt would otherwise fail on its own lock.
+func lockFile(ctx context.Context, path string, exclusive bool) (func(), error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("lock %s: %w", path, err)
+	}
+	for {
+		err := flock(f, exclusive)
+		if err == nil {
+			return func() { f.Close() }, nil
+		}
+		if !errors.Is(err, errWouldBlock) {
+			f.Close()
+			return nil, fmt.Errorf("lock %s: %w", path, err)
+		}
+		select {
+		case <-ctx.Done():
+			f.Close()
+			return nil, fmt.Errorf("lock %s: %w", path, ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
 
 var errWouldBlock = errors.New("lock held by another process")
 
