@@ -176,13 +176,7 @@ func TestFetchCacheFullMessage(t *testing.T) {
 // small file system needs root.
 func TestFetchCacheFillsUp(t *testing.T) {
 	f := fakeApt(t, "fillhang")
-	if os.Geteuid() != 0 {
-		t.Skip("mounting a small tmpfs needs root")
-	}
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", f.CacheDir).CombinedOutput(); err != nil {
-		t.Skipf("cannot mount a tmpfs: %v: %s", err, out)
-	}
-	t.Cleanup(func() { exec.Command("umount", f.CacheDir).Run() })
+	mountTmpfs(t, f.CacheDir, "2m")
 	start := time.Now()
 	_, err := fetchWithin(t, context.Background(), f, 20*time.Second)
 	if err == nil || !strings.Contains(err.Error(), "cache directory "+f.CacheDir+" is full") || !errors.Is(err, syscall.ENOSPC) {
@@ -212,5 +206,37 @@ func TestListsFreshPerSources(t *testing.T) {
 	}
 	if b.fresh() {
 		t.Error("lists of another mirror count as fresh")
+	}
+}
+
+// mountTmpfs mounts a tmpfs of the given size on dir for the rest of the test, skipping the test
+// where that is not allowed: a real full file system is the only faithful way to test ENOSPC.
+func mountTmpfs(t *testing.T, dir, size string) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a small tmpfs needs root")
+	}
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size, "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a tmpfs: %v: %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", dir).Run() })
+}
+
+// fillDisk writes a file into dir until its file system is full.
+func fillDisk(t *testing.T, dir string) {
+	t.Helper()
+	f, err := os.Create(filepath.Join(dir, "filler"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	chunk := make([]byte, 4096)
+	for {
+		if _, err := f.Write(chunk); err != nil {
+			if !errors.Is(err, syscall.ENOSPC) {
+				t.Fatal(err)
+			}
+			return
+		}
 	}
 }

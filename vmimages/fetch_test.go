@@ -197,6 +197,24 @@ func TestFetchOfflineErrors(t *testing.T) {
 	})
 }
 
+// TestFetchExtractCacheFull extracts a cached package into a cache whose file system is full:
+// the error must name the cache directory, not just say "no space left on device".
+func TestFetchExtractCacheFull(t *testing.T) {
+	fx := newOfflineDebianFixture(t)
+	deb, err := os.ReadFile(fx.deb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mountTmpfs(t, fx.cache, "1m")
+	fx.deb = filepath.Join(fx.cache, "debs", filepath.Base(fx.deb))
+	writeFile(t, fx.deb, string(deb))
+	fillDisk(t, fx.cache)
+	_, progress, err := fx.fetch(t)
+	if err == nil || !strings.Contains(err.Error(), "kernel 5.10: cache directory "+fx.cache+" is full") {
+		t.Errorf("error = %v, want it to name the full cache directory %s\n%s", err, fx.cache, progress)
+	}
+}
+
 func TestFetchPathSource(t *testing.T) {
 	dir, cache := t.TempDir(), t.TempDir()
 	image := filepath.Join(dir, "build", "bzImage")
