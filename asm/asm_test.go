@@ -3,7 +3,7 @@ package asm
 import (
 	"errors"
 	"fmt"
-	"os"
+	"github.com/bpfmatrix/bpfmatrix/internal/testenv"
 	"strings"
 	"testing"
 
@@ -202,9 +202,7 @@ func TestCallFirstAvailable(t *testing.T) {
 // load loads insns into the running kernel and closes the program right away.
 func load(t *testing.T, typ ebpf.ProgramType, insns ebpfasm.Instructions) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("loading BPF programs needs root")
-	}
+	testenv.NeedRoot(t)
 	prog, err := ebpf.NewProgramWithOptions(&ebpf.ProgramSpec{
 		Type:         typ,
 		Instructions: insns,
@@ -279,9 +277,7 @@ func TestLoadInKernel(t *testing.T) {
 // TestLoadCatchesWrongMoves makes sure the in-kernel checks above can fail: the same call with
 // the arguments in the wrong registers is refused.
 func TestLoadCatchesWrongMoves(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("loading BPF programs needs root")
-	}
+	testenv.NeedRoot(t)
 	reg := testRegistry(t)
 	call, err := CallWithArgs(reg, "probe_read_kernel", Imm(8), Reg(ebpfasm.R6), Imm(0))
 	if err != nil {

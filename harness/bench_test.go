@@ -3,6 +3,7 @@ package harness
 import (
 	"context"
 	"fmt"
+	"github.com/bpfmatrix/bpfmatrix/harness/wire"
 	"os"
 	"strings"
 	"testing"
@@ -20,13 +21,13 @@ func runMatrix(b *testing.B, cfg Config, kernels []Kernel) {
 	wall := time.Since(start)
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "%d kernels, %d guests at a time with %d vCPU(s), %s, channel %s (compress %v): wall %.1fs\n",
-		len(kernels), cfg.Parallel, cfg.CPUs, results[0].Guest.Accel, cfg.Channel, cfg.Compress, wall.Seconds())
+		len(kernels), cfg.Parallel, cfg.CPUs, results[0].Doc.Guest.Accel, cfg.Channel, cfg.Compress, wall.Seconds())
 	fmt.Fprintf(&sb, "  %-8s %-6s %8s %8s %8s %10s\n", "kernel", "status", "boot s", "probe s", "results", "stream B")
 	var boot, probe float64
 	failed := 0
 	for _, r := range results {
-		g := r.Guest
-		fmt.Fprintf(&sb, "  %-8s %-6s %8.2f %8.2f %8d %10d\n", r.Kernel.Name, g.Status, g.BootSeconds, g.ProbeSeconds, len(r.Results), g.StreamBytes)
+		g := r.Doc.Guest
+		fmt.Fprintf(&sb, "  %-8s %-6s %8.2f %8.2f %8d %10d\n", r.Kernel.Name, g.Status, g.BootSeconds, g.ProbeSeconds, len(r.Doc.Results), g.StreamBytes)
 		boot += g.BootSeconds
 		probe += g.ProbeSeconds
 		if !r.OK() {
@@ -86,7 +87,7 @@ func BenchmarkChannels(b *testing.B) {
 	for _, c := range []struct {
 		channel  string
 		compress bool
-	}{{ChannelVirtio, false}, {ChannelVirtio, true}, {ChannelSerial, true}} {
+	}{{wire.ChannelVirtio, false}, {wire.ChannelVirtio, true}, {wire.ChannelSerial, true}} {
 		b.Run(fmt.Sprintf("%s-gzip=%v", c.channel, c.compress), func(b *testing.B) {
 			cfg := testConfig(b)
 			cfg.Parallel, cfg.CPUs = 1, 1

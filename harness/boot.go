@@ -1,10 +1,9 @@
 package harness
 
 import (
-	"sort"
-
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -12,64 +11,146 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
 
-	"github.com/bpfmatrix/bpfmatrix/harness/guest"
 	"github.com/bpfmatrix/bpfmatrix/harness/wire"
 	"github.com/bpfmatrix/bpfmatrix/internal/kconfig"
+	"github.com/bpfmatrix/bpfmatrix/observation"
 )
 
 // stopGrace is how long a guest that is being stopped gets to exit after QMP "quit" before
 // it is killed.
 const stopGrace = 3 * time.Second
 
+// guestRun is one boot of one kernel: what prepare set up, the running QEMU, and what came back.
+type guestRun struct {
+	cfg      *Config
+	k        *Kernel
+	accel    string
+	progress func(Event)
+	res      *Result
+	conf     kconfig.Config
+	channel  string
+	dir      string // QEMU's working directory, holding the names of guestKernel etc.
+	ln       *net.UnixListener
+	cleanup  []func()
+
+	cmd     *exec.Cmd
+	con     *console
+	stderr  bytes.Buffer
+	exited  chan error
+	start   time.Time
+	timeout time.Duration
+
+	mu             sync.Mutex
+	helloAt, endAt time.Time
+}
+
+// streamOut is what the reader of the result stream ends with.
+type streamOut struct {
+	s   *wire.Stream
+	err error
+}
+
+// ending says how the wait for a guest ended.
+type ending struct {
+	exitErr   error
+	stopNote  string
+	timedOut  bool
+	cancelled bool
+	// stopped is the QEMU run state of a guest that stopped running without exiting
+	// ("internal-error", "guest-panicked", ...).
+	stopped string
+}
+
 // boot runs one kernel's guest to its end and returns what it brought back; problems of the
 // guest are in the Result, the error is for problems of the host (a missing QEMU, no temp dir).
 func boot(ctx context.Context, cfg *Config, k *Kernel, accel, initrd string, progress func(Event)) (*Result, error) {
-	res := &Result{Kernel: *k, Guest: Guest{
-		Accel: accel, ImageSHA256: k.SHA256, Package: k.Package, Version: k.Version,
-		CPUs: cfg.CPUs, MemoryMB: cfg.MemoryMB, Status: StatusFailed,
-	}}
-	// The config is read once: it picks the result channel and is recorded in the report.
-	var conf kconfig.Config
-	if k.Config != "" {
-		var err error
-		if conf, err = kconfig.Read(k.Config); err != nil {
-			return nil, fmt.Errorf("kernel %s: %w", k.Name, err)
-		}
-		for name := range conf {
-			if conf.Set(name) {
-				res.Guest.KernelConfig = append(res.Guest.KernelConfig, name)
-			}
-		}
-		sort.Strings(res.Guest.KernelConfig)
-	}
-	if _, err := os.Stat(k.Path); err != nil {
-		// A kernel of its own that is missing fails alone, like one that does not boot.
-		res.Guest.Error = fmt.Sprintf("kernel image: %v", err)
-		if progress != nil {
-			progress(Event{Kernel: k.Name, Phase: "done", Result: res})
-		}
-		return res, nil
-	}
-	channel := channelFor(cfg, k, conf)
-	res.Guest.Channel = channel
-	if extra := kernelFiles(k, channel); len(extra) > 0 {
-		var err error
-		if initrd, err = withFiles(cfg, initrd, extra); err != nil {
-			return nil, fmt.Errorf("kernel %s: %w", k.Name, err)
-		}
-		defer os.Remove(initrd)
-	}
-
-	dir, err := os.MkdirTemp(cfg.WorkDir, "g")
-	if err != nil {
+	g := &guestRun{cfg: cfg, k: k, accel: accel, progress: progress}
+	defer g.close()
+	if err := g.prepare(initrd); err != nil {
 		return nil, fmt.Errorf("kernel %s: %w", k.Name, err)
 	}
-	defer os.RemoveAll(dir)
+	if g.res.Doc.Guest.Error != "" {
+		g.event(Event{Phase: "done", Result: g.res})
+		return g.res, nil
+	}
+	if err := g.startQEMU(); err != nil {
+		return nil, fmt.Errorf("kernel %s: %w", k.Name, err)
+	}
+	g.event(Event{Phase: "boot"})
+	streamDone := make(chan streamOut, 1)
+	go func() { streamDone <- g.stream() }()
+	end := g.wait(ctx)
+	out := <-streamDone
+	g.classify(out, end)
+	g.event(Event{Phase: "done", Results: len(g.res.Doc.Results), Elapsed: time.Since(g.start), Result: g.res})
+	return g.res, nil
+}
+
+func (g *guestRun) event(e Event) {
+	if g.progress != nil {
+		e.Kernel = g.k.Name
+		g.progress(e)
+	}
+}
+
+func (g *guestRun) close() {
+	for i := len(g.cleanup) - 1; i >= 0; i-- {
+		g.cleanup[i]()
+	}
+}
+
+// prepare reads the kernel's config, picks the result channel, writes the kernel's initramfs
+// and QEMU's working directory, and listens for the result stream. A kernel image that is
+// missing fails this kernel alone, like one that does not boot: the guest block says why.
+func (g *guestRun) prepare(initrd string) error {
+	cfg, k := g.cfg, g.k
+	guest := &observation.Guest{
+		Accel: g.accel, Image: k.Image, CPUs: cfg.CPUs, MemoryMB: cfg.MemoryMB, Status: observation.StatusFailed,
+	}
+	g.res = &Result{Kernel: *k, Doc: observation.Document{Guest: guest}}
+	g.timeout = cfg.Timeout
+	if k.Timeout > 0 {
+		g.timeout = k.Timeout
+	}
+	// The config is read once: it picks the result channel and is recorded in the report.
+	if k.Config != "" {
+		var err error
+		if g.conf, err = kconfig.Read(k.Config); err != nil {
+			return err
+		}
+		for name := range g.conf {
+			if g.conf.Set(name) {
+				guest.KernelConfig = append(guest.KernelConfig, name)
+			}
+		}
+		sort.Strings(guest.KernelConfig)
+	}
+	if _, err := os.Stat(k.Path); err != nil {
+		guest.Error = fmt.Sprintf("kernel image: %v", err)
+		return nil
+	}
+	g.channel = channelFor(cfg, k, g.conf)
+	guest.Channel = g.channel
+	if extra := kernelFiles(k, g.channel); len(extra) > 0 {
+		var err error
+		if initrd, err = withFiles(cfg, initrd, extra); err != nil {
+			return err
+		}
+		name := initrd
+		g.cleanup = append(g.cleanup, func() { os.Remove(name) })
+	}
+	dir, err := os.MkdirTemp(cfg.WorkDir, "g")
+	if err != nil {
+		return err
+	}
+	g.dir = dir
+	g.cleanup = append(g.cleanup, func() { os.RemoveAll(dir) })
 	// QEMU runs in dir and sees only the plain names below: its option syntax gives ',' and
 	// '=' meanings that a user's temp directory or image path may well contain.
 	for name, target := range map[string]string{guestKernel: k.Path, guestInitrd: initrd} {
@@ -78,183 +159,218 @@ func boot(ctx context.Context, cfg *Config, k *Kernel, accel, initrd string, pro
 			err = os.Symlink(abs, filepath.Join(dir, name))
 		}
 		if err != nil {
-			return nil, fmt.Errorf("kernel %s: %w", k.Name, err)
+			return err
 		}
 	}
 	resultSock := filepath.Join(dir, guestResults)
-	qmpSock := filepath.Join(dir, guestQMP)
 	// Unix socket paths are limited to 108 bytes.
 	if len(resultSock) >= 108 {
-		return nil, fmt.Errorf("kernel %s: work directory %s: path too long for a unix socket; set TMPDIR to a shorter one", k.Name, cfg.WorkDir)
+		return fmt.Errorf("work directory %s: path too long for a unix socket; set TMPDIR to a shorter one", cfg.WorkDir)
 	}
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: resultSock, Net: "unix"})
-	if err != nil {
-		return nil, fmt.Errorf("kernel %s: %w", k.Name, err)
+	if g.ln, err = net.ListenUnix("unix", &net.UnixAddr{Name: resultSock, Net: "unix"}); err != nil {
+		return err
 	}
-	defer ln.Close()
+	g.cleanup = append(g.cleanup, func() { g.ln.Close() })
+	return nil
+}
 
-	con := newConsole(cfg.ConsoleTail)
-	var stderr bytes.Buffer
-	cmd := exec.Command(cfg.QEMU, qemuArgs(cfg, k, accel, channel)...)
-	cmd.Dir = dir
-	cmd.Stdout = con
-	cmd.Stderr = &limitedBuffer{buf: &stderr, max: 8 << 10}
+// startQEMU starts the guest's QEMU with the console on its stdout.
+func (g *guestRun) startQEMU() error {
+	g.con = newConsole(g.cfg.ConsoleTail)
+	g.cmd = exec.Command(g.cfg.QEMU, qemuArgs(g.cfg, g.k, g.accel, g.channel)...)
+	g.cmd.Dir = g.dir
+	g.cmd.Stdout = g.con
+	g.cmd.Stderr = &limitedBuffer{buf: &g.stderr, max: 8 << 10}
 	// Own process group: a Ctrl-C on the terminal reaches us, and we stop guests in order.
 	// Pdeathsig: if we die anyway, the kernel kills QEMU.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	start := time.Now()
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("kernel %s: start qemu: %w", k.Name, err)
+	g.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	g.start = time.Now()
+	if err := g.cmd.Start(); err != nil {
+		return fmt.Errorf("start qemu: %w", err)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	if progress != nil {
-		progress(Event{Kernel: k.Name, Phase: "boot"})
-	}
+	g.exited = make(chan error, 1)
+	go func() { g.exited <- g.cmd.Wait() }()
+	return nil
+}
 
-	// Read the result stream as it comes.
-	var (
-		mu             sync.Mutex
-		helloAt, endAt time.Time
-	)
-	type streamOut struct {
-		s   *wire.Stream
-		err error
+// stream reads the result stream as it comes, until QEMU closes the socket.
+func (g *guestRun) stream() streamOut {
+	conn, err := g.ln.AcceptUnix()
+	if err != nil {
+		return streamOut{&wire.Stream{}, fmt.Errorf("%w: no connection from QEMU: %v", wire.ErrTruncated, err)}
 	}
-	streamDone := make(chan streamOut, 1)
-	go func() {
-		conn, err := ln.AcceptUnix()
-		if err != nil {
-			streamDone <- streamOut{&wire.Stream{}, fmt.Errorf("%w: no connection from QEMU: %v", wire.ErrTruncated, err)}
-			return
-		}
-		defer conn.Close()
-		ev := wire.Events{
-			Hello: func(wire.Hello) {
-				mu.Lock()
-				helloAt = time.Now()
-				mu.Unlock()
-				if progress != nil {
-					progress(Event{Kernel: k.Name, Phase: "probe", Elapsed: time.Since(start)})
-				}
-			},
-		}
-		if progress != nil {
-			last := time.Now()
-			ev.Result = func(n int) {
-				if time.Since(last) >= 250*time.Millisecond {
-					last = time.Now()
-					progress(Event{Kernel: k.Name, Phase: "probe", Results: n, Elapsed: time.Since(start)})
-				}
+	defer conn.Close()
+	ev := wire.Events{
+		Hello: func(wire.Hello) {
+			g.mu.Lock()
+			g.helloAt = time.Now()
+			g.mu.Unlock()
+			g.event(Event{Phase: "probe", Elapsed: time.Since(g.start)})
+		},
+	}
+	if g.progress != nil {
+		last := time.Now()
+		ev.Result = func(n int) {
+			if time.Since(last) >= 250*time.Millisecond {
+				last = time.Now()
+				g.event(Event{Phase: "probe", Results: n, Elapsed: time.Since(g.start)})
 			}
 		}
-		s, err := wire.Read(conn, ev)
-		mu.Lock()
-		endAt = time.Now()
-		mu.Unlock()
-		if s.Trailer != nil {
-			// The agent waits for this byte before it powers off, so nothing is lost in
-			// buffers on the way.
-			conn.Write([]byte{'\n'})
-		}
-		// Keep reading until QEMU closes the socket, so it never blocks on a full buffer.
-		io.Copy(io.Discard, conn)
-		streamDone <- streamOut{s, err}
-	}()
+	}
+	s, err := wire.Read(conn, ev)
+	g.mu.Lock()
+	g.endAt = time.Now()
+	g.mu.Unlock()
+	if s.Trailer != nil {
+		// The agent waits for this byte before it powers off, so nothing is lost in buffers
+		// on the way.
+		conn.Write([]byte{'\n'})
+	}
+	// Keep reading until QEMU closes the socket, so it never blocks on a full buffer.
+	io.Copy(io.Discard, conn)
+	return streamOut{s, err}
+}
 
-	// Connect QMP in the background: only a guest that must be stopped needs it.
+// wait waits for QEMU to exit, the guest's time to run out, the run to be cancelled, or the
+// guest to stop running without QEMU exiting (KVM's "internal-error", a paused VM); in all
+// but the first case it stops QEMU.
+func (g *guestRun) wait(ctx context.Context) ending {
+	// QMP is connected in the background: it tells a guest that stopped running, and stops a
+	// guest politely. Not derived from ctx: a cancelled run still wants to stop its guests so.
 	monc := make(chan *monitor, 1)
-	// Not derived from ctx: a cancelled run still wants QMP to stop its guests politely.
 	dctx, dialCancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer dialCancel()
 	go func() {
-		m, err := dialMonitor(dctx, qmpSock)
-		if err != nil {
-			monc <- nil
-			return
-		}
+		m, _ := dialMonitor(dctx, filepath.Join(g.dir, guestQMP))
 		monc <- m
 	}()
-
-	timeout := cfg.Timeout
-	if k.Timeout > 0 {
-		timeout = k.Timeout
-	}
-	timer := time.NewTimer(timeout)
+	watchCtx, stopWatch := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopWatch()
+	var m *monitor
+	stoppedState := make(chan string, 1)
+	timer := time.NewTimer(g.timeout)
 	defer timer.Stop()
-	var (
-		exitErr   error
-		stopNote  string
-		timedOut  bool
-		cancelled bool
-	)
-	select {
-	case exitErr = <-exited:
-	case <-timer.C:
-		timedOut = true
-	case <-ctx.Done():
-		cancelled = true
+	var end ending
+	for waiting := true; waiting; {
+		select {
+		case end.exitErr = <-g.exited:
+			g.exited <- end.exitErr // stop reads it again if needed
+			waiting = false
+		case <-timer.C:
+			end.timedOut = true
+			waiting = false
+		case <-ctx.Done():
+			end.cancelled = true
+			waiting = false
+		case mm := <-monc:
+			m = mm
+			monc = nil
+			if m != nil {
+				go watchRunState(watchCtx, m, stoppedState)
+			}
+		case st := <-stoppedState:
+			end.stopped = st
+			waiting = false
+		}
 	}
-	if !timedOut && !cancelled {
-		// QEMU is gone; a dial still waiting for its socket would wait in vain.
-		dialCancel()
+	stopWatch()
+	if monc != nil {
+		if end.exitErr != nil || (!end.timedOut && !end.cancelled) {
+			// QEMU is gone; a dial still waiting for its socket would wait in vain.
+			dialCancel()
+		}
+		m = <-monc
 	}
-	m := <-monc
-	if timedOut || cancelled {
-		stopNote, exitErr = stop(cmd, m, exited)
+	if end.timedOut || end.cancelled || end.stopped != "" {
+		end.stopNote, end.exitErr = stop(g.cmd, m, g.exited)
+	} else {
+		end.exitErr = <-g.exited
 	}
 	if m != nil {
 		m.close()
 	}
-	ln.Close()
-	out := <-streamDone
+	g.ln.Close()
+	return end
+}
 
-	res.Guest.ConsoleTail = con.Tail()
+// classify fills the result from the stream and how the wait ended: the facts and results
+// the agent sent, the timings, and the guest's status with the first reason it failed.
+func (g *guestRun) classify(out streamOut, end ending) {
+	guest := g.res.Doc.Guest
+	guest.ConsoleTail = g.con.Tail()
 	s := out.s
-	res.Header, res.Results = s.Header, s.Results
-	res.Guest.StreamBytes = s.Bytes
+	guest.StreamBytes = s.Bytes
+	decodeErr := decodeStream(s, &g.res.Doc)
 	if s.Hello != nil {
-		res.Guest.Release = s.Hello.Kernel
-		res.Guest.KernelSeconds = s.Hello.Uptime
-		mu.Lock()
-		res.Guest.BootSeconds = helloAt.Sub(start).Seconds()
-		res.Guest.ProbeSeconds = endAt.Sub(helloAt).Seconds()
-		mu.Unlock()
+		guest.Release = s.Hello.Kernel
+		guest.KernelSeconds = s.Hello.Uptime
+		g.mu.Lock()
+		guest.BootSeconds = g.helloAt.Sub(g.start).Seconds()
+		guest.ProbeSeconds = g.endAt.Sub(g.helloAt).Seconds()
+		g.mu.Unlock()
 	}
+	n := len(g.res.Doc.Results)
 	switch {
-	case cancelled:
-		res.Guest.Interrupted = true
-		res.Guest.Error = fmt.Sprintf("interrupted after %.1fs with %d results received%s", time.Since(start).Seconds(), len(s.Results), stopNote)
-	case timedOut:
-		res.Guest.Error = fmt.Sprintf("guest did not finish within %v (%d results received%s)", timeout, len(s.Results), stopNote)
-	case con.Trouble() != "":
-		res.Guest.Error = "kernel: " + con.Trouble()
+	case end.cancelled:
+		guest.Interrupted = true
+		guest.Error = fmt.Sprintf("interrupted after %.1fs with %d results received%s", time.Since(g.start).Seconds(), n, end.stopNote)
+	case end.stopped != "":
+		guest.Error = fmt.Sprintf("guest stopped running: QEMU run state %s after %.1fs (%d results received%s)", end.stopped, time.Since(g.start).Seconds(), n, end.stopNote)
+	case end.timedOut:
+		guest.Error = fmt.Sprintf("guest did not finish within %v (%d results received%s)", g.timeout, n, end.stopNote)
+	case g.con.Trouble() != "":
+		guest.Error = "kernel: " + g.con.Trouble()
 	case s.Error != "":
-		res.Guest.Error = "agent: " + s.Error
-	case exitErr != nil && s.Hello == nil && stderr.Len() > 0:
+		guest.Error = "agent: " + s.Error
+	case end.exitErr != nil && s.Hello == nil && g.stderr.Len() > 0:
 		// QEMU itself refused (an image it cannot load, a bad option): its words say why.
-		res.Guest.Error = fmt.Sprintf("qemu: %v%s", exitErr, stderrNote(&stderr))
+		guest.Error = fmt.Sprintf("qemu: %v%s", end.exitErr, stderrNote(&g.stderr))
 	case out.err != nil:
-		res.Guest.Error = out.err.Error()
-		if s.Hello == nil {
-			res.Guest.Error = "the agent never started: " + res.Guest.Error
-		}
-		if note := con.AgentNote(); note != "" {
-			// What the agent could not say on its channel, it said on the console.
-			res.Guest.Error += "; console: " + note
-		}
-		if exitErr != nil {
-			res.Guest.Error += fmt.Sprintf(" (qemu: %v%s)", exitErr, stderrNote(&stderr))
-		}
-	case exitErr != nil:
-		res.Guest.Error = fmt.Sprintf("qemu: %v%s", exitErr, stderrNote(&stderr))
+		guest.Error = g.streamError(out.err, s, end.exitErr)
+	case decodeErr != nil:
+		guest.Error = decodeErr.Error()
+	case end.exitErr != nil:
+		guest.Error = fmt.Sprintf("qemu: %v%s", end.exitErr, stderrNote(&g.stderr))
 	default:
-		res.Guest.Status = StatusOK
+		guest.Status = observation.StatusOK
 	}
-	if progress != nil {
-		progress(Event{Kernel: k.Name, Phase: "done", Results: len(s.Results), Elapsed: time.Since(start), Result: res})
+}
+
+// streamError explains a stream that did not end with a valid trailer.
+func (g *guestRun) streamError(err error, s *wire.Stream, exitErr error) string {
+	msg := err.Error()
+	if s.Hello == nil {
+		msg = "the agent never started: " + msg
 	}
-	return res, nil
+	if note := g.con.AgentNote(); note != "" {
+		// What the agent could not say on its channel, it said on the console.
+		msg += "; console: " + note
+	}
+	if exitErr != nil {
+		msg += fmt.Sprintf(" (qemu: %v%s)", exitErr, stderrNote(&g.stderr))
+	}
+	return msg
+}
+
+// decodeStream puts the agent's header and result lines into doc. It keeps every result that
+// decodes; the error names the first line that does not.
+func decodeStream(s *wire.Stream, doc *observation.Document) error {
+	var errs []error
+	if len(s.Header) > 0 {
+		if err := json.Unmarshal(s.Header, &doc.Facts); err != nil {
+			errs = append(errs, fmt.Errorf("agent header: %w", err))
+		}
+	}
+	doc.Results = make([]observation.Result, 0, len(s.Results))
+	for i, raw := range s.Results {
+		var r observation.Result
+		if err := json.Unmarshal(raw, &r); err != nil {
+			errs = append(errs, fmt.Errorf("agent result %d: %w", i+1, err))
+			continue
+		}
+		doc.Results = append(doc.Results, r)
+	}
+	return errors.Join(errs...)
 }
 
 // stop ends a guest that overran or whose run was cancelled: it asks QMP for the VM's state (for
@@ -314,14 +430,14 @@ func (l *limitedBuffer) Write(p []byte) (int, error) {
 // its build configuration, which the probe cites when the kernel lacks an option a variant needs.
 func kernelFiles(k *Kernel, channel string) []File {
 	var files []File
-	if channel == ChannelVirtio {
+	if channel == wire.ChannelVirtio {
 		for i, m := range k.Modules {
 			base := strings.TrimSuffix(filepath.Base(m), ".ko")
-			files = append(files, File{Name: fmt.Sprintf("%s/%02d-%s.ko", guest.ModuleDir, i, base), Source: m, Mode: 0o644})
+			files = append(files, File{Name: fmt.Sprintf("%s/%02d-%s.ko", wire.ModuleDir, i, base), Source: m, Mode: 0o644})
 		}
 	}
 	if k.Config != "" {
-		files = append(files, File{Name: guest.KernelConfigPath, Source: k.Config, Mode: 0o644})
+		files = append(files, File{Name: wire.KernelConfigPath, Source: k.Config, Mode: 0o644})
 	}
 	return files
 }

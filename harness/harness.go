@@ -8,10 +8,11 @@
 package harness
 
 import (
-	"encoding/json"
-	"fmt"
 	"runtime"
 	"time"
+
+	"github.com/bpfmatrix/bpfmatrix/harness/wire"
+	"github.com/bpfmatrix/bpfmatrix/observation"
 )
 
 // Kernel is one kernel image to boot.
@@ -25,22 +26,13 @@ type Kernel struct {
 	Modules []string
 	// Config is the kernel's config file, if known; it tells whether virtio-serial is built in.
 	Config string
-	// SHA256, Package and Version identify the image in reports.
-	SHA256, Package, Version string
+	// Image identifies the build in the observations (hash, package, versions).
+	observation.Image
 	// Append holds extra kernel command-line words for this kernel only.
 	Append []string
 	// Timeout overrides Config.Timeout for this kernel when positive.
 	Timeout time.Duration
 }
-
-// Channel names a result channel.
-const (
-	// ChannelVirtio is a virtio-serial port: fast, built into 6.x cloud kernels, modules on 5.10.
-	ChannelVirtio = "virtio"
-	// ChannelSerial is the guest's second UART (ttyS1): slow (about 100 KB/s under TCG) but
-	// present in every kernel; its stream is always compressed.
-	ChannelSerial = "serial"
-)
 
 // Config controls how guests are run.
 type Config struct {
@@ -58,7 +50,7 @@ type Config struct {
 	Timeout time.Duration
 	// Accel is "kvm" or "tcg"; empty picks KVM when it works.
 	Accel string
-	// Channel is ChannelVirtio or ChannelSerial.
+	// Channel is wire.ChannelVirtio or wire.ChannelSerial.
 	Channel string
 	// Compress gzips the result stream (always on for the serial channel).
 	Compress bool
@@ -73,6 +65,8 @@ type Config struct {
 	WorkDir string
 	// ConsoleTail is the number of console bytes kept for reports.
 	ConsoleTail int
+	// Notice receives the run's own messages (KVM found unusable, say); nil drops them.
+	Notice func(string)
 	// Retries is how many more times a kernel whose guest failed is booted. Kernels under TCG
 	// have crashed once in a while for no reason a second boot reproduced (a double fault in
 	// 6.17's kmalloc, once in ten full runs); a retry tells such a flake from a kernel that always
@@ -98,104 +92,30 @@ func DefaultConfig() Config {
 		CPUs:        2,
 		Parallel:    par,
 		Timeout:     5 * time.Minute,
-		Channel:     ChannelVirtio,
+		Channel:     wire.ChannelVirtio,
 		Compress:    false,
 		ConsoleTail: 16 << 10,
 		Retries:     1,
 	}
 }
 
-// Status values of a guest.
-const (
-	StatusOK     = "ok"
-	StatusFailed = "failed"
-)
-
-// Guest describes how a kernel's guest ran; it is the "guest" member of a kernel's report.
-type Guest struct {
-	// BootSeconds is the time from QEMU's start to the agent's first line.
-	BootSeconds float64 `json:"boot_seconds"`
-	// KernelSeconds is the guest's own uptime when the agent started: the part of BootSeconds
-	// the kernel spent booting (the rest is QEMU, firmware and decompressing the image).
-	KernelSeconds float64 `json:"kernel_seconds"`
-	// ProbeSeconds is the time from the agent's first line to the end of its stream.
-	ProbeSeconds float64 `json:"probe_seconds"`
-	Accel        string  `json:"accel"`
-	ImageSHA256  string  `json:"image_sha256"`
-	Package      string  `json:"package"`
-	Version      string  `json:"version"`
-	// Status is StatusOK or StatusFailed.
-	Status string `json:"status"`
-	// Error says why a failed kernel failed.
-	Error string `json:"error"`
-	// ConsoleTail is the end of the guest's console.
-	ConsoleTail string `json:"console_tail"`
-	// Release is the guest kernel's uname release, as the agent saw it.
-	Release string `json:"release,omitempty"`
-	// Channel, CPUs and MemoryMB record how the guest was run.
-	Channel  string `json:"channel"`
-	CPUs     int    `json:"cpus"`
-	MemoryMB int    `json:"memory_mb"`
-	// KernelConfig lists the build options set (=y or =m) in the kernel's config, when the
-	// image came with one: a refusal on a kernel built without an option a helper needs is no
-	// evidence against the registry. Absent when the config is unknown.
-	KernelConfig []string `json:"kernel_config,omitempty"`
-	// StreamBytes is the size of the result stream as it crossed the channel.
-	StreamBytes int64 `json:"stream_bytes"`
-	// Interrupted is set when the run was cancelled while this guest ran.
-	Interrupted bool `json:"interrupted,omitempty"`
-	// FailedAttempts records the earlier boots of this kernel that failed before the one
-	// described above (see Config.Retries), oldest first.
-	FailedAttempts []FailedAttempt `json:"failed_attempts,omitempty"`
-}
-
-// FailedAttempt is one failed boot of a kernel that was booted again.
-type FailedAttempt struct {
-	Error       string `json:"error"`
-	ConsoleTail string `json:"console_tail"`
-}
-
-// Result is what one kernel's guest brought back.
+// Result is what one kernel's guest brought back: its observation document, whose guest block
+// is always set.
 type Result struct {
 	Kernel Kernel
-	// Header is the probe's facts object (kernel, btf_helper_ids, prog_types), nil when the
-	// agent never sent it.
-	Header json.RawMessage
-	// Results holds one JSON object per (helper, variant), as the probe wrote them.
-	Results []json.RawMessage
-	Guest   Guest
+	Doc    observation.Document
 }
 
 // Failed returns the result of a kernel that never got to boot (its image could not be fetched,
 // the run ended before its turn): failed, with why as the error.
-func Failed(name string, why error) *Result {
-	return &Result{Kernel: Kernel{Name: name}, Guest: Guest{Status: StatusFailed, Error: why.Error()}}
+func Failed(k Kernel, why error) *Result {
+	return &Result{Kernel: k, Doc: observation.Document{Guest: &observation.Guest{
+		Image: k.Image, Status: observation.StatusFailed, Error: why.Error(),
+	}}}
 }
 
 // OK reports whether the kernel's guest finished cleanly with a complete stream.
-func (r *Result) OK() bool { return r.Guest.Status == StatusOK }
-
-// MarshalJSON writes the kernel's report: the probe's facts, "results" and "guest".
-func (r *Result) MarshalJSON() ([]byte, error) {
-	obj := map[string]json.RawMessage{}
-	if len(r.Header) > 0 {
-		if err := json.Unmarshal(r.Header, &obj); err != nil {
-			return nil, fmt.Errorf("report %s: header: %w", r.Kernel.Name, err)
-		}
-	}
-	results := r.Results
-	if results == nil {
-		results = []json.RawMessage{}
-	}
-	var err error
-	if obj["results"], err = json.Marshal(results); err != nil {
-		return nil, fmt.Errorf("report %s: %w", r.Kernel.Name, err)
-	}
-	if obj["guest"], err = json.Marshal(&r.Guest); err != nil {
-		return nil, fmt.Errorf("report %s: %w", r.Kernel.Name, err)
-	}
-	return json.Marshal(obj)
-}
+func (r *Result) OK() bool { return r.Doc.Guest != nil && r.Doc.Guest.Status == observation.StatusOK }
 
 // Event reports a guest's progress.
 type Event struct {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"fmt"
+	"github.com/bpfmatrix/bpfmatrix/harness/wire"
 	"github.com/bpfmatrix/bpfmatrix/internal/kconfig"
 	"io"
 	"os"
@@ -223,10 +224,10 @@ func TestCmdline(t *testing.T) {
 		compress bool
 		want     string
 	}{
-		{ChannelVirtio, false, "console=ttyS0 panic=-1 quiet lsm=lockdown,yama,bpf BPFMATRIX_CHANNEL=virtio BPFMATRIX_PROG_TYPES=xdp,tracing/fentry BPFMATRIX_HELPERS=1,130 A=1 B=2"},
-		{ChannelVirtio, true, "console=ttyS0 panic=-1 quiet lsm=lockdown,yama,bpf BPFMATRIX_CHANNEL=virtio BPFMATRIX_COMPRESS=1 BPFMATRIX_PROG_TYPES=xdp,tracing/fentry BPFMATRIX_HELPERS=1,130 A=1 B=2"},
+		{wire.ChannelVirtio, false, "console=ttyS0 panic=-1 quiet lsm=lockdown,yama,bpf BPFMATRIX_CHANNEL=virtio BPFMATRIX_PROG_TYPES=xdp,tracing/fentry BPFMATRIX_HELPERS=1,130 A=1 B=2"},
+		{wire.ChannelVirtio, true, "console=ttyS0 panic=-1 quiet lsm=lockdown,yama,bpf BPFMATRIX_CHANNEL=virtio BPFMATRIX_COMPRESS=1 BPFMATRIX_PROG_TYPES=xdp,tracing/fentry BPFMATRIX_HELPERS=1,130 A=1 B=2"},
 		// The serial line is slow enough that its stream is always compressed.
-		{ChannelSerial, false, "console=ttyS0 panic=-1 quiet lsm=lockdown,yama,bpf BPFMATRIX_CHANNEL=serial BPFMATRIX_COMPRESS=1 BPFMATRIX_PROG_TYPES=xdp,tracing/fentry BPFMATRIX_HELPERS=1,130 A=1 B=2"},
+		{wire.ChannelSerial, false, "console=ttyS0 panic=-1 quiet lsm=lockdown,yama,bpf BPFMATRIX_CHANNEL=serial BPFMATRIX_COMPRESS=1 BPFMATRIX_PROG_TYPES=xdp,tracing/fentry BPFMATRIX_HELPERS=1,130 A=1 B=2"},
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprintf("%s/%v", tt.channel, tt.compress), func(t *testing.T) {
@@ -256,11 +257,11 @@ func TestChannelFor(t *testing.T) {
 		conf   kconfig.Config
 		want   string
 	}{
-		{"built in", ChannelVirtio, Kernel{}, builtin, ChannelVirtio},
-		{"modules supplied", ChannelVirtio, Kernel{Modules: []string{"virtio.ko"}}, modular, ChannelVirtio},
-		{"modules missing: serial", ChannelVirtio, Kernel{}, modular, ChannelSerial},
-		{"no config: trust virtio", ChannelVirtio, Kernel{}, nil, ChannelVirtio},
-		{"serial asked", ChannelSerial, Kernel{}, builtin, ChannelSerial},
+		{"built in", wire.ChannelVirtio, Kernel{}, builtin, wire.ChannelVirtio},
+		{"modules supplied", wire.ChannelVirtio, Kernel{Modules: []string{"virtio.ko"}}, modular, wire.ChannelVirtio},
+		{"modules missing: serial", wire.ChannelVirtio, Kernel{}, modular, wire.ChannelSerial},
+		{"no config: trust virtio", wire.ChannelVirtio, Kernel{}, nil, wire.ChannelVirtio},
+		{"serial asked", wire.ChannelSerial, Kernel{}, builtin, wire.ChannelSerial},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -3,8 +3,9 @@ package harness
 import (
 	"context"
 	"fmt"
+	"github.com/bpfmatrix/bpfmatrix/internal/testenv"
+	"github.com/bpfmatrix/bpfmatrix/observation"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -43,14 +44,7 @@ func needAgent(t testing.TB) {
 // broken setup (.ci/run installs it).
 func needQEMU(t testing.TB) string {
 	t.Helper()
-	q, err := exec.LookPath("qemu-system-x86_64")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("CI is set but qemu-system-x86_64 is missing: %v", err)
-		}
-		t.Skip("qemu-system-x86_64 is not installed (apt-get install qemu-system-x86); set CI to make this a failure")
-	}
-	return q
+	return testenv.NeedQEMU(t)
 }
 
 var (
@@ -88,7 +82,7 @@ func testKernels(t testing.TB, names ...string) []Kernel {
 		for _, img := range images {
 			kernelsCache[img.Name] = Kernel{
 				Name: img.Name, Path: img.Path, Modules: img.Modules, Config: img.ConfigPath,
-				SHA256: img.SHA256, Package: img.Package, Version: img.Version,
+				Image: observation.Image{SHA256: img.SHA256, Package: img.Package, Version: img.Version, DebianVersion: img.DebianVersion},
 			}
 		}
 	}

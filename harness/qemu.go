@@ -8,7 +8,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/bpfmatrix/bpfmatrix/harness/guest"
+	"github.com/bpfmatrix/bpfmatrix/harness/wire"
 	"github.com/bpfmatrix/bpfmatrix/internal/kconfig"
 )
 
@@ -64,13 +64,13 @@ func cpuHasVirt() bool {
 // and the kernel's config (nil when unknown: then virtio is trusted) builds the drivers as
 // modules that nobody supplied.
 func channelFor(cfg *Config, k *Kernel, conf kconfig.Config) string {
-	if cfg.Channel != ChannelVirtio || len(k.Modules) > 0 || conf == nil {
+	if cfg.Channel != wire.ChannelVirtio || len(k.Modules) > 0 || conf == nil {
 		return cfg.Channel
 	}
 	if conf["CONFIG_VIRTIO_CONSOLE"] == "y" && conf["CONFIG_VIRTIO_PCI"] == "y" {
-		return ChannelVirtio
+		return wire.ChannelVirtio
 	}
-	return ChannelSerial
+	return wire.ChannelSerial
 }
 
 // cmdline is the kernel command line of a guest.
@@ -82,20 +82,20 @@ func cmdline(cfg *Config, k *Kernel, channel string) string {
 		"quiet",
 		// The bpf LSM is off by default on 5.10..6.x cloud kernels; lsm programs need it.
 		"lsm=lockdown,yama,bpf",
-		guest.EnvChannel + "=" + channel,
+		wire.EnvChannel + "=" + channel,
 	}
-	if cfg.Compress || channel == ChannelSerial {
-		words = append(words, guest.EnvCompress+"=1")
+	if cfg.Compress || channel == wire.ChannelSerial {
+		words = append(words, wire.EnvCompress+"=1")
 	}
 	if len(cfg.ProgTypes) > 0 {
-		words = append(words, guest.EnvProgTypes+"="+strings.Join(cfg.ProgTypes, ","))
+		words = append(words, wire.EnvProgTypes+"="+strings.Join(cfg.ProgTypes, ","))
 	}
 	if len(cfg.Helpers) > 0 {
 		ids := make([]string, len(cfg.Helpers))
 		for i, id := range cfg.Helpers {
 			ids[i] = strconv.Itoa(id)
 		}
-		words = append(words, guest.EnvHelpers+"="+strings.Join(ids, ","))
+		words = append(words, wire.EnvHelpers+"="+strings.Join(ids, ","))
 	}
 	words = append(words, cfg.Append...)
 	words = append(words, k.Append...)
@@ -132,12 +132,12 @@ func qemuArgs(cfg *Config, k *Kernel, accel, channel string) []string {
 		args = append(args, "-cpu", "host")
 	}
 	switch channel {
-	case ChannelSerial:
+	case wire.ChannelSerial:
 		args = append(args, "-serial", "chardev:results")
 	default:
 		args = append(args,
 			"-device", "virtio-serial-pci,id=vser",
-			"-device", "virtserialport,bus=vser.0,chardev=results,name="+guest.PortName)
+			"-device", "virtserialport,bus=vser.0,chardev=results,name="+wire.PortName)
 	}
 	return args
 }

@@ -2,7 +2,6 @@ package harness
 
 import (
 	"context"
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,26 +9,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bpfmatrix/bpfmatrix/harness/guest"
-	"github.com/bpfmatrix/bpfmatrix/probe"
+	"github.com/bpfmatrix/bpfmatrix/harness/wire"
+	"github.com/bpfmatrix/bpfmatrix/observation"
 )
-
-// decode returns a guest's results as probe results, failing the test on a malformed one.
-func decode(t *testing.T, r *Result) []probe.Result {
-	t.Helper()
-	out := make([]probe.Result, len(r.Results))
-	for i, raw := range r.Results {
-		if err := json.Unmarshal(raw, &out[i]); err != nil {
-			t.Fatalf("%s: result %d: %v", r.Kernel.Name, i, err)
-		}
-	}
-	return out
-}
 
 func failIfNotOK(t *testing.T, r *Result) {
 	t.Helper()
 	if !r.OK() {
-		t.Fatalf("kernel %s failed: %s\nconsole:\n%s", r.Kernel.Name, r.Guest.Error, r.Guest.ConsoleTail)
+		t.Fatalf("kernel %s failed: %s\nconsole:\n%s", r.Kernel.Name, r.Doc.Guest.Error, r.Doc.Guest.ConsoleTail)
 	}
 }
 
@@ -49,47 +36,41 @@ func TestKnownAnswers(t *testing.T) {
 		kernel string
 		id     int
 	}
-	outcomes := map[key]map[string]int{}
+	outcomes := map[key]map[observation.Outcome]int{}
 	supportedIn := map[string]map[string]int{} // kernel -> prog type -> supported results
 	for _, r := range results {
 		failIfNotOK(t, r)
-		if len(r.Header) == 0 {
-			t.Fatalf("%s: no facts header", r.Kernel.Name)
-		}
-		var facts probe.Facts
-		if err := json.Unmarshal(r.Header, &facts); err != nil {
-			t.Fatalf("%s: header: %v", r.Kernel.Name, err)
-		}
-		if facts.Kernel.Release == "" || facts.Kernel.Release != r.Guest.Release {
-			t.Errorf("%s: facts name release %q, the agent saw %q", r.Kernel.Name, facts.Kernel.Release, r.Guest.Release)
+		facts := r.Doc.Facts
+		if facts.Kernel.Release == "" || facts.Kernel.Release != r.Doc.Guest.Release {
+			t.Errorf("%s: facts name release %q, the agent saw %q", r.Kernel.Name, facts.Kernel.Release, r.Doc.Guest.Release)
 		}
 		supportedIn[r.Kernel.Name] = map[string]int{}
-		for _, pr := range decode(t, r) {
+		for _, pr := range r.Doc.Results {
 			k := key{r.Kernel.Name, pr.HelperID}
 			if outcomes[k] == nil {
-				outcomes[k] = map[string]int{}
+				outcomes[k] = map[observation.Outcome]int{}
 			}
 			outcomes[k][pr.Outcome]++
-			if pr.Outcome == probe.Supported {
+			if pr.Outcome == observation.Supported {
 				supportedIn[r.Kernel.Name][pr.ProgType+"/"+pr.Variant]++
 			}
 		}
 		t.Logf("%s (%s): %d results, boot %.1fs, probe %.1fs, %d stream bytes on %s",
-			r.Kernel.Name, r.Guest.Release, len(r.Results), r.Guest.BootSeconds, r.Guest.ProbeSeconds, r.Guest.StreamBytes, r.Guest.Channel)
+			r.Kernel.Name, r.Doc.Guest.Release, len(r.Doc.Results), r.Doc.Guest.BootSeconds, r.Doc.Guest.ProbeSeconds, r.Doc.Guest.StreamBytes, r.Doc.Guest.Channel)
 	}
 
 	tests := []struct {
 		kernel string
 		id     int
-		want   string // an outcome that must occur
-		never  string // an outcome that must not occur
+		want   observation.Outcome // an outcome that must occur
+		never  observation.Outcome // an outcome that must not occur
 	}{
-		{"5.10", 130, probe.Supported, probe.UnknownID},
-		{"7.3", 130, probe.Supported, probe.UnknownID},
-		{"5.10", 211, probe.UnknownID, probe.Supported},
-		{"7.3", 211, probe.Supported, probe.UnknownID},
-		{"5.10", 173, probe.UnknownID, probe.Supported},
-		{"7.3", 173, probe.Supported, probe.UnknownID},
+		{"5.10", 130, observation.Supported, observation.UnknownID},
+		{"7.3", 130, observation.Supported, observation.UnknownID},
+		{"5.10", 211, observation.UnknownID, observation.Supported},
+		{"7.3", 211, observation.Supported, observation.UnknownID},
+		{"5.10", 173, observation.UnknownID, observation.Supported},
+		{"7.3", 173, observation.Supported, observation.UnknownID},
 	}
 	for _, tt := range tests {
 		got := outcomes[key{tt.kernel, tt.id}]
@@ -141,9 +122,9 @@ func TestFaults(t *testing.T) {
 		{with(k73, "healthy", 0), true, nil, -1, true},
 		// The kernel finds no /init, tries to mount a root file system and panics.
 		{with(k73, "panic-at-boot", 0, "rdinit=/nonexistent"), false, []string{"kernel: ", "Kernel panic"}, 0, false},
-		{with(k510, "agent-panics", 0, guest.EnvFault+"=panic"), false, []string{"Kernel panic", "init"}, 0, true},
-		{with(k510, "agent-hangs", 45*time.Second, guest.EnvFault+"=hang"), false, []string{"did not finish within 45s", "QEMU status running"}, 0, true},
-		{with(k73, "stream-cut", 0, guest.EnvFault+"=truncate"), false, []string{"truncated after 10 results"}, guest.TruncateAfter, true},
+		{with(k510, "agent-panics", 0, wire.EnvFault+"=panic"), false, []string{"Kernel panic", "init"}, 0, true},
+		{with(k510, "agent-hangs", 45*time.Second, wire.EnvFault+"=hang"), false, []string{"did not finish within 45s", "QEMU status running"}, 0, true},
+		{with(k73, "stream-cut", 0, wire.EnvFault+"=truncate"), false, []string{"truncated after 10 results"}, wire.TruncateAfter, true},
 	}
 	var kernels []Kernel
 	for _, tt := range tests {
@@ -160,27 +141,26 @@ func TestFaults(t *testing.T) {
 		r := results[i]
 		t.Run(tt.kernel.Name, func(t *testing.T) {
 			if r.OK() != tt.ok {
-				t.Fatalf("status %s (error %q), want ok=%v\nconsole:\n%s", r.Guest.Status, r.Guest.Error, tt.ok, r.Guest.ConsoleTail)
+				t.Fatalf("status %s (error %q), want ok=%v\nconsole:\n%s", r.Doc.Guest.Status, r.Doc.Guest.Error, tt.ok, r.Doc.Guest.ConsoleTail)
 			}
 			for _, s := range tt.errContains {
-				if !strings.Contains(r.Guest.Error, s) {
-					t.Errorf("error %q does not mention %q", r.Guest.Error, s)
+				if !strings.Contains(r.Doc.Guest.Error, s) {
+					t.Errorf("error %q does not mention %q", r.Doc.Guest.Error, s)
 				}
 			}
-			if tt.results >= 0 && len(r.Results) != tt.results {
-				t.Errorf("%d results kept, want %d", len(r.Results), tt.results)
+			if tt.results >= 0 && len(r.Doc.Results) != tt.results {
+				t.Errorf("%d results kept, want %d", len(r.Doc.Results), tt.results)
 			}
-			if (len(r.Header) > 0) != tt.header {
-				t.Errorf("header present = %v, want %v", len(r.Header) > 0, tt.header)
+			if (r.Doc.Kernel.Release != "") != tt.header {
+				t.Errorf("header present = %v, want %v", r.Doc.Kernel.Release != "", tt.header)
 			}
-			if !tt.ok && r.Guest.ConsoleTail == "" {
+			if !tt.ok && r.Doc.Guest.ConsoleTail == "" {
 				t.Errorf("a failed kernel without console tail")
 			}
 			if tt.ok {
-				if len(r.Results) == 0 {
+				if len(r.Doc.Results) == 0 {
 					t.Errorf("healthy guest brought back no results")
 				}
-				decode(t, r)
 			}
 		})
 	}
@@ -199,7 +179,7 @@ func TestCancel(t *testing.T) {
 	k := testKernels(t, "7.3")[0]
 	healthy, hanging := k, k
 	healthy.Name = "healthy"
-	hanging.Name, hanging.Append = "hanging", []string{guest.EnvFault + "=hang"}
+	hanging.Name, hanging.Append = "hanging", []string{wire.EnvFault + "=hang"}
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -222,12 +202,12 @@ func TestCancel(t *testing.T) {
 		t.Fatal(err)
 	}
 	failIfNotOK(t, results[0])
-	if len(results[0].Results) == 0 {
+	if len(results[0].Doc.Results) == 0 {
 		t.Error("the finished kernel lost its results")
 	}
 	h := results[1]
-	if h.OK() || !h.Guest.Interrupted || !strings.Contains(h.Guest.Error, "interrupted") {
-		t.Errorf("hanging guest: status %s, interrupted %v, error %q", h.Guest.Status, h.Guest.Interrupted, h.Guest.Error)
+	if h.OK() || !h.Doc.Guest.Interrupted || !strings.Contains(h.Doc.Guest.Error, "interrupted") {
+		t.Errorf("hanging guest: status %s, interrupted %v, error %q", h.Doc.Guest.Status, h.Doc.Guest.Interrupted, h.Doc.Guest.Error)
 	}
 	assertEmpty(t, cfg.WorkDir)
 }
@@ -270,8 +250,8 @@ func TestQEMUError(t *testing.T) {
 	}
 	for i, tt := range tests {
 		r := results[i]
-		if r.OK() || !strings.Contains(r.Guest.Error, tt.want) {
-			t.Errorf("%s: status %s, error %q; want a failure mentioning %q", tt.kernel.Name, r.Guest.Status, r.Guest.Error, tt.want)
+		if r.OK() || !strings.Contains(r.Doc.Guest.Error, tt.want) {
+			t.Errorf("%s: status %s, error %q; want a failure mentioning %q", tt.kernel.Name, r.Doc.Guest.Status, r.Doc.Guest.Error, tt.want)
 		}
 	}
 	assertEmpty(t, cfg.WorkDir)
@@ -302,12 +282,12 @@ func TestRetry(t *testing.T) {
 		t.Fatal(err)
 	}
 	failIfNotOK(t, results[0])
-	if len(results[0].Guest.FailedAttempts) != 0 || strings.Join(events["healthy"], ",") != "boot,done" {
-		t.Errorf("healthy kernel: %d failed attempts, events %v", len(results[0].Guest.FailedAttempts), events["healthy"])
+	if len(results[0].Doc.Guest.FailedAttempts) != 0 || strings.Join(events["healthy"], ",") != "boot,done" {
+		t.Errorf("healthy kernel: %d failed attempts, events %v", len(results[0].Doc.Guest.FailedAttempts), events["healthy"])
 	}
 	b := results[1]
-	if b.OK() || len(b.Guest.FailedAttempts) != 1 || !strings.Contains(b.Guest.FailedAttempts[0].ConsoleTail, "Kernel panic") {
-		t.Errorf("broken kernel: status %s, failed attempts %+v", b.Guest.Status, b.Guest.FailedAttempts)
+	if b.OK() || len(b.Doc.Guest.FailedAttempts) != 1 || !strings.Contains(b.Doc.Guest.FailedAttempts[0].ConsoleTail, "Kernel panic") {
+		t.Errorf("broken kernel: status %s, failed attempts %+v", b.Doc.Guest.Status, b.Doc.Guest.FailedAttempts)
 	}
 	if got := strings.Join(events["broken"], ","); got != "boot,retry,boot,done" {
 		t.Errorf("broken kernel events %s, want boot,retry,boot,done", got)

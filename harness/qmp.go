@@ -120,3 +120,42 @@ func (m *monitor) close() {
 	case <-time.After(2 * time.Second):
 	}
 }
+
+// stoppedStates are the QEMU run states of a guest that will not run on by itself: KVM that
+// cannot execute the guest ("internal-error", seen under nested virtualization), a guest
+// panic QEMU noticed, a paused or suspended VM. "shutdown" is left out: with -no-reboot QEMU
+// exits right after it, and the exit says more.
+var stoppedStates = map[string]bool{
+	"internal-error": true, "guest-panicked": true, "io-error": true, "paused": true,
+	"suspended": true, "watchdog": true, "colo": true,
+}
+
+// runStatePoll is how often a guest's run state is asked for: a query costs QEMU next to
+// nothing, and a guest that stopped is then failed within a fraction of a second.
+const runStatePoll = 250 * time.Millisecond
+
+// watchRunState asks QEMU for the guest's run state until ctx ends, and sends the state on
+// stopped once the guest is in one of stoppedStates. A monitor that stops answering ends the
+// watch silently: the guest's timeout still bounds it.
+func watchRunState(ctx context.Context, m *monitor, stopped chan<- string) {
+	t := time.NewTicker(runStatePoll)
+	defer t.Stop()
+	for {
+		st, err := m.status(ctx)
+		if err != nil {
+			return
+		}
+		if stoppedStates[st] {
+			select {
+			case stopped <- st:
+			default:
+			}
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

@@ -2,7 +2,10 @@ package harness
 
 import (
 	"context"
+
 	"fmt"
+	"github.com/bpfmatrix/bpfmatrix/harness/wire"
+	"github.com/bpfmatrix/bpfmatrix/observation"
 	"os"
 	"path/filepath"
 	"sort"
@@ -22,9 +25,9 @@ func Run(ctx context.Context, cfg Config, kernels []Kernel, progress func(Event)
 	if err := cfg.check(); err != nil {
 		return nil, err
 	}
-	accel := cfg.Accel
-	if accel == "" {
-		accel = DetectAccel()
+	acc := &accelerator{accel: cfg.Accel, pinned: cfg.Accel != "", log: cfg.Notice}
+	if acc.accel == "" {
+		acc.accel = DetectAccel()
 	}
 	dir, err := os.MkdirTemp(cfg.WorkDir, "bpfmatrix-")
 	if err != nil {
@@ -53,7 +56,7 @@ func Run(ctx context.Context, cfg Config, kernels []Kernel, progress func(Event)
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				results[i], errs[i] = bootWithRetries(ctx, &cfg, &kernels[i], accel, initrd, progress)
+				results[i], errs[i] = bootWithRetries(ctx, &cfg, &kernels[i], acc, initrd, progress)
 			}
 		}()
 	}
@@ -75,28 +78,36 @@ feed:
 	return results, nil
 }
 
-// bootWithRetries boots a kernel up to 1+cfg.Retries times, until a guest succeeds. Only the
-// last attempt's "done" event reaches progress; each failure before it is a "retry" event, and
-// the result keeps it in FailedAttempts.
-func bootWithRetries(ctx context.Context, cfg *Config, k *Kernel, accel, initrd string, progress func(Event)) (*Result, error) {
-	var failed []FailedAttempt
-	for attempt := 0; ; attempt++ {
-		last := attempt >= cfg.Retries
+// bootWithRetries boots a kernel up to 1+cfg.Retries times, until a guest succeeds. Each
+// attempt's "done" event is held back: a failure that is retried becomes a "retry" event and an
+// entry of FailedAttempts, and only the last attempt's "done" reaches progress, with every
+// earlier failure attached, so that whoever writes results on "done" writes them whole.
+func bootWithRetries(ctx context.Context, cfg *Config, k *Kernel, acc *accelerator, initrd string, progress func(Event)) (*Result, error) {
+	var failed []observation.FailedAttempt
+	for attempt := 0; ; {
 		var held *Event
-		p := progress
-		if progress != nil && !last {
-			p = func(e Event) {
-				if e.Phase == "done" {
-					held = &e
-					return
-				}
+		p := func(e Event) {
+			if e.Phase == "done" {
+				held = &e
+				return
+			}
+			if progress != nil {
 				progress(e)
 			}
 		}
+		accel := acc.get()
 		res, err := boot(ctx, cfg, k, accel, initrd, p)
-		if err != nil || res.OK() || res.Guest.Interrupted || ctx.Err() != nil || last {
+		if err == nil && acc.cannotRun(accel, res) {
+			// Not the kernel's fault, and not an attempt: boot it again under TCG.
+			if progress != nil {
+				progress(Event{Kernel: k.Name, Phase: "retry", Result: res})
+			}
+			continue
+		}
+		last := attempt >= cfg.Retries
+		if err != nil || res.OK() || res.Doc.Guest.Interrupted || ctx.Err() != nil || last {
 			if res != nil {
-				res.Guest.FailedAttempts = failed
+				res.Doc.Guest.FailedAttempts = failed
 			}
 			if held != nil && progress != nil {
 				held.Result = res
@@ -104,11 +115,48 @@ func bootWithRetries(ctx context.Context, cfg *Config, k *Kernel, accel, initrd 
 			}
 			return res, err
 		}
-		failed = append(failed, FailedAttempt{Error: res.Guest.Error, ConsoleTail: res.Guest.ConsoleTail})
+		failed = append(failed, observation.FailedAttempt{Error: res.Doc.Guest.Error, ConsoleTail: res.Doc.Guest.ConsoleTail})
 		if progress != nil {
 			progress(Event{Kernel: k.Name, Phase: "retry", Result: res})
 		}
+		attempt++
 	}
+}
+
+// accelerator is the accelerator of a run. It starts as configured (or detected) and falls
+// back to TCG, once for the whole run, when KVM turns out unable to run a guest: on a nested
+// virtualization host /dev/kvm opens and creates VMs, yet every guest stops at once in run
+// state "internal-error".
+type accelerator struct {
+	mu    sync.Mutex
+	accel string
+	// pinned is set when the user chose the accelerator: then nothing falls back.
+	pinned bool
+	log    func(string)
+}
+
+func (a *accelerator) get() string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.accel
+}
+
+// cannotRun reports whether res shows that KVM cannot run guests here, and switches the run
+// to TCG when so; only the first such guest logs it.
+func (a *accelerator) cannotRun(accel string, res *Result) bool {
+	if accel != "kvm" || a.pinned || res.OK() || res.Doc.Guest.BootSeconds > 0 ||
+		!strings.Contains(res.Doc.Guest.Error, "run state internal-error") {
+		return false
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.accel == "kvm" {
+		a.accel = "tcg"
+		if a.log != nil {
+			a.log(fmt.Sprintf("KVM cannot run guests on this host (kernel %s: %s): using TCG for this run", res.Kernel.Name, res.Doc.Guest.Error))
+		}
+	}
+	return true
 }
 
 // schedule returns the order in which to start the kernels: newest version first. Newer
@@ -162,7 +210,7 @@ func (cfg *Config) check() error {
 		return fmt.Errorf("harness: cpus and parallel must be at least 1")
 	case cfg.Timeout <= 0:
 		return fmt.Errorf("harness: timeout must be positive")
-	case cfg.Channel != ChannelVirtio && cfg.Channel != ChannelSerial:
+	case cfg.Channel != wire.ChannelVirtio && cfg.Channel != wire.ChannelSerial:
 		return fmt.Errorf("harness: unknown channel %q", cfg.Channel)
 	case cfg.ConsoleTail <= 0:
 		return fmt.Errorf("harness: console tail must be positive")

@@ -2,8 +2,6 @@ package observe
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +10,7 @@ import (
 	"time"
 
 	"github.com/bpfmatrix/bpfmatrix/internal/files"
+	"github.com/bpfmatrix/bpfmatrix/observation"
 )
 
 // Cache stores one kernel's observations per (kernel image sha256, agent binary sha256): they
@@ -38,9 +37,11 @@ func (c Cache) path(image, agent string) string {
 	return filepath.Join(c.Dir, image+"-"+agent[:min(16, len(agent))]+".json")
 }
 
-// Get returns the cached observation for the key, or (nil, nil) when there is none. A corrupt
-// entry is deleted and reported as an error wrapping ErrCorrupt, which callers treat as a miss.
-func (c Cache) Get(image, agent string) ([]byte, error) {
+// Get returns the cached document for the key, or (nil, nil) when there is none. A corrupt
+// entry (bad checksum, another key, a document observation.Parse refuses) is deleted and
+// reported as an error wrapping ErrCorrupt, which callers treat as a miss; when it cannot be
+// deleted (a read-only cache), the error says so.
+func (c Cache) Get(image, agent string) (*observation.Document, error) {
 	p := c.path(image, agent)
 	data, err := os.ReadFile(p)
 	if errors.Is(err, os.ErrNotExist) {
@@ -50,8 +51,10 @@ func (c Cache) Get(image, agent string) ([]byte, error) {
 		return nil, fmt.Errorf("observation cache: %w", err)
 	}
 	var e entry
-	bad := func(why string) ([]byte, error) {
-		os.Remove(p)
+	bad := func(why string) (*observation.Document, error) {
+		if err := os.Remove(p); err != nil {
+			return nil, fmt.Errorf("%w %s: %s (could not remove it: %v; the kernel will be probed again)", ErrCorrupt, p, why, err)
+		}
 		return nil, fmt.Errorf("%w %s: %s (removed; the kernel will be probed again)", ErrCorrupt, p, why)
 	}
 	if err := json.Unmarshal(data, &e); err != nil {
@@ -60,13 +63,17 @@ func (c Cache) Get(image, agent string) ([]byte, error) {
 	if e.ImageSHA256 != image || e.AgentSHA256 != agent {
 		return bad("stored under another key")
 	}
-	if sum(e.Observation) != e.ContentSHA256 {
+	if observation.Checksum(e.Observation) != e.ContentSHA256 {
 		return bad("checksum mismatch")
+	}
+	doc, err := observation.Parse(p, e.Observation)
+	if err != nil {
+		return bad(err.Error())
 	}
 	// The modification time says when an entry was last used: Put prunes by it.
 	now := time.Now()
 	os.Chtimes(p, now, now)
-	return []byte(e.Observation), nil
+	return doc, nil
 }
 
 // staleAfter is how long an entry of another agent build may go unused before Put removes it:
@@ -87,28 +94,26 @@ func (c Cache) prune(image, agent string) {
 	}
 }
 
-// Put stores an observation atomically (a reader never sees half an entry) and removes the
-// same kernel's entries of other agent builds that have not been used for two weeks.
-func (c Cache) Put(image, agent string, observation []byte) error {
+// Put stores a document atomically (a reader never sees half an entry) and removes the same
+// kernel's entries of other agent builds that have not been used for two weeks.
+func (c Cache) Put(image, agent string, doc *observation.Document) error {
 	if err := os.MkdirAll(c.Dir, 0o755); err != nil {
 		return fmt.Errorf("observation cache: %w", err)
 	}
-	compact := &bytes.Buffer{}
-	if err := json.Compact(compact, observation); err != nil {
-		return fmt.Errorf("observation cache: observation is not JSON: %w", err)
-	}
-	data, err := json.Marshal(entry{ImageSHA256: image, AgentSHA256: agent, ContentSHA256: sum(compact.Bytes()), Observation: compact.Bytes()})
+	enc, err := observation.Encode(doc)
 	if err != nil {
 		return fmt.Errorf("observation cache: %w", err)
 	}
-	if err := files.WriteAtomic(c.path(image, agent), data, 0o644); err != nil {
-		return err
+	// Unescaped, as Encode wrote it: the checksum is over the document's exact bytes.
+	var data bytes.Buffer
+	je := json.NewEncoder(&data)
+	je.SetEscapeHTML(false)
+	if err := je.Encode(entry{ImageSHA256: image, AgentSHA256: agent, ContentSHA256: observation.Checksum(enc), Observation: enc}); err != nil {
+		return fmt.Errorf("observation cache: %w", err)
+	}
+	if err := files.WriteAtomic(c.path(image, agent), data.Bytes(), 0o644); err != nil {
+		return fmt.Errorf("observation cache: %w", err)
 	}
 	c.prune(image, agent)
 	return nil
-}
-
-func sum(b []byte) string {
-	s := sha256.Sum256(b)
-	return hex.EncodeToString(s[:])
 }

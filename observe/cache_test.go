@@ -6,13 +6,18 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/bpfmatrix/bpfmatrix/internal/testenv"
+	"github.com/bpfmatrix/bpfmatrix/observation"
 )
 
 // TestCache stores and finds an observation under its key, misses under any other key, and
 // detects and removes entries that were cut short, edited or moved.
 func TestCache(t *testing.T) {
 	const image, agent = "aaaa1111", "bbbb2222cccc3333dddd"
-	obs := []byte(`{"results": [{"helper_id": 1, "outcome": "supported"}], "guest": {"status": "ok"}}`)
+	obs := testDoc()
 
 	tests := []struct {
 		name    string
@@ -41,13 +46,13 @@ func TestCache(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			c := Cache{Dir: t.TempDir()}
 			if got, err := c.Get(image, agent); got != nil || err != nil {
-				t.Fatalf("empty cache: %s, %v", got, err)
+				t.Fatalf("empty cache: %v, %v", got, err)
 			}
 			if err := c.Put(image, agent, obs); err != nil {
 				t.Fatal(err)
 			}
 			if got, err := c.Get(image, "ffff"); got != nil || err != nil {
-				t.Fatalf("another agent: %s, %v", got, err)
+				t.Fatalf("another agent: %v, %v", got, err)
 			}
 			if err := tt.damage(c.path(image, agent)); err != nil {
 				t.Fatal(err)
@@ -55,15 +60,15 @@ func TestCache(t *testing.T) {
 			got, err := c.Get(image, agent)
 			if tt.corrupt {
 				if got != nil || !errors.Is(err, ErrCorrupt) {
-					t.Fatalf("damaged entry: %s, %v", got, err)
+					t.Fatalf("damaged entry: %v, %v", got, err)
 				}
 				if _, err := os.Stat(c.path(image, agent)); !os.IsNotExist(err) {
 					t.Errorf("the damaged entry was not removed: %v", err)
 				}
 				return
 			}
-			if err != nil || !strings.Contains(string(got), `"helper_id":1`) {
-				t.Fatalf("intact entry: %s, %v", got, err)
+			if err != nil || got == nil || len(got.Results) != 1 || got.Results[0].Detail != obs.Results[0].Detail {
+				t.Fatalf("intact entry: %+v, %v", got, err)
 			}
 		})
 	}
@@ -73,7 +78,7 @@ func TestCache(t *testing.T) {
 // that have not been used for two weeks, and keeps recent ones and other kernels'.
 func TestCachePrune(t *testing.T) {
 	c := Cache{Dir: t.TempDir()}
-	obs := []byte(`{"results":[]}`)
+	obs := testDoc()
 	old := time.Now().Add(-30 * 24 * time.Hour)
 	for _, k := range []struct{ image, agent string }{{"img1", "oldagent"}, {"img1", "recentagent"}, {"img2", "oldagent"}} {
 		if err := c.Put(k.image, k.agent, obs); err != nil {
@@ -102,4 +107,52 @@ func TestCachePrune(t *testing.T) {
 	if st, _ := os.Stat(c.path("img2", "oldagent")); time.Since(st.ModTime()) > time.Hour {
 		t.Errorf("a hit did not mark the entry as used: %v", st.ModTime())
 	}
+}
+
+// testDoc is a small valid document: one program type, one result whose detail holds the
+// characters JSON encoders like to escape.
+func testDoc() *observation.Document {
+	return &observation.Document{
+		Facts: observation.Facts{
+			Kernel:    observation.KernelInfo{Release: "7.3.4+deb13-cloud-amd64", Version: "7.3.4"},
+			ProgTypes: []observation.ProgTypeInfo{{Name: "xdp", Present: true, Variants: []observation.VariantInfo{{Name: "xdp", Usable: true}}}},
+		},
+		Results: []observation.Result{{HelperID: 1, Helper: "map_lookup_elem", ProgType: "xdp", Variant: "xdp",
+			Outcome: observation.Supported, Detail: "R1 type=scalar expected=map_ptr & <ptr_>"}},
+		Guest: &observation.Guest{Status: observation.StatusOK},
+	}
+}
+
+// TestCacheReadOnly: a corrupt entry in a cache that cannot be written is reported as kept,
+// not as removed.
+func TestCacheReadOnly(t *testing.T) {
+	testenv.NeedRoot(t)
+	c := Cache{Dir: t.TempDir()}
+	if err := c.Put("img", "agent", testDoc()); err != nil {
+		t.Fatal(err)
+	}
+	p := c.path("img", "agent")
+	if err := os.WriteFile(p, []byte("{"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := makeReadOnly(t, c.Dir); err != nil {
+		t.Fatal(err)
+	}
+	_, err := c.Get("img", "agent")
+	if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "could not remove") || strings.Contains(err.Error(), "(removed") {
+		t.Fatalf("error %v: want a corrupt entry reported as not removed", err)
+	}
+	if _, err := os.Stat(p); err != nil {
+		t.Fatalf("entry: %v", err)
+	}
+}
+
+// makeReadOnly bind-mounts dir read-only onto itself until the test ends: permissions alone do
+// not stop root, who runs these tests.
+func makeReadOnly(t *testing.T, dir string) error {
+	if err := unix.Mount(dir, dir, "", unix.MS_BIND, ""); err != nil {
+		return err
+	}
+	t.Cleanup(func() { unix.Unmount(dir, unix.MNT_DETACH) })
+	return unix.Mount("", dir, "", unix.MS_REMOUNT|unix.MS_BIND|unix.MS_RDONLY, "")
 }

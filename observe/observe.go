@@ -1,15 +1,14 @@
-// Package observe gets each kernel's probe results: from the observation cache when the same
+// Package observe gets each kernel's observations: from the observation cache when the same
 // kernel image was already probed by the same agent, otherwise by fetching the kernel and booting
-// it in a QEMU guest. It is the one pipeline behind `make matrix`, `bpfmatrix verify` and the
-// Ginkgo suite, so all three agree on what was observed and reuse each other's work.
+// it in a QEMU guest. It is the one pipeline behind `bpfmatrix run`, `bpfmatrix verify`, the
+// Ginkgo suite and `make bench`, so all of them agree on what was observed, reuse each other's
+// work and report progress the same way.
 package observe
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"sync"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/bpfmatrix/bpfmatrix/harness"
 	"github.com/bpfmatrix/bpfmatrix/internal/files"
+	"github.com/bpfmatrix/bpfmatrix/observation"
 	"github.com/bpfmatrix/bpfmatrix/vmimages"
 )
 
@@ -30,40 +30,77 @@ type Options struct {
 	CacheDir string
 	// Offline forbids downloads (kernels must be pinned in kernels.lock and cached).
 	Offline bool
-	// Refresh ignores cached observations and boots every kernel.
+	// Refresh ignores cached observations and boots every kernel; what it observes is still
+	// stored in the cache.
 	Refresh bool
-	// Harness configures the guests. An empty Agent is found or built (harness.AgentBinary).
+	// Harness configures the guests. An empty Agent is found or built (harness.AgentBinary)
+	// in a temporary directory that Run removes.
 	Harness harness.Config
-	// Log receives one line per step (fetches, cache hits, guests); nil discards them.
-	Log io.Writer
-	// OnEvent receives the guests' progress events, for a live display.
-	OnEvent func(harness.Event)
+	// OnEvent receives every step as it happens (fetches, cache hits, guests booting and
+	// probing, finished kernels), one call at a time; nil discards them.
+	OnEvent func(Event)
 	// NeedQEMU, when set, is called before the first guest boots; its error ends the run (QEMU
 	// missing, say) while runs that are answered from the cache never call it.
 	NeedQEMU func() error
 }
 
-// Observation is one kernel's per-kernel report (the probe's facts, results and the guest
-// block, as `bpfmatrix run` writes DIR/<name>.json).
+// Observation is one kernel's observations and how they were obtained.
 type Observation struct {
+	// Name is the kernel's name in kernels.yaml.
 	Name string
-	// Data is the JSON document.
-	Data []byte
-	// Cached is true when Data came from the cache and no guest was booted.
+	// Doc is the kernel's document; its guest block is always set.
+	Doc *observation.Document
+	// Cached is true when Doc came from the cache and no guest was booted.
 	Cached bool
 	// Failed is true when the kernel could not be fetched or its guest failed.
 	Failed bool
 }
 
+// pipeline is the state of one Run.
+type pipeline struct {
+	opts    Options
+	cache   Cache
+	entries []vmimages.Entry
+	hcfg    harness.Config
+	// agentSum is the agent binary's hash, the second half of the cache key.
+	agentSum string
+	cleanup  []func()
+
+	mu  sync.Mutex
+	obs map[string]*Observation
+}
+
 // Run observes the selected kernels and returns one Observation per kernel, in kernels.yaml
 // order. A kernel that cannot be fetched or whose guest fails is an Observation with Failed set
-// and the reason in its guest block; the others are unaffected. The error reports problems that
-// concern every kernel (a bad kernels.yaml, no QEMU, no agent binary).
+// and the reason in its guest block; the others are unaffected. When ctx is cancelled, the
+// kernels finished so far keep their observations and the others are failed ("not run"). The
+// error reports problems that concern every kernel (a bad kernels.yaml, no QEMU, no agent).
 func Run(ctx context.Context, opts Options) ([]Observation, error) {
-	log := opts.Log
-	if log == nil {
-		log = io.Discard
+	p, err := newPipeline(opts)
+	if err != nil {
+		return nil, err
 	}
+	defer p.close()
+	images, err := p.fetch(ctx)
+	if err != nil {
+		return nil, err
+	}
+	boot := images
+	if !opts.Refresh && len(images) > 0 {
+		if err := p.needAgent(ctx); err != nil {
+			return nil, err
+		}
+		boot = p.fromCache(images)
+	}
+	if len(boot) > 0 {
+		if err := p.boot(ctx, boot); err != nil {
+			return nil, err
+		}
+	}
+	return p.collect(ctx), nil
+}
+
+func newPipeline(opts Options) (*pipeline, error) {
 	cfg, err := vmimages.LoadConfig(opts.KernelsFile)
 	if err != nil {
 		return nil, err
@@ -72,160 +109,253 @@ func Run(ctx context.Context, opts Options) ([]Observation, error) {
 	if err != nil {
 		return nil, err
 	}
-	cacheDir := opts.CacheDir
-	if cacheDir == "" {
-		if cacheDir, err = vmimages.DefaultCacheDir(); err != nil {
+	if opts.CacheDir == "" {
+		if opts.CacheDir, err = vmimages.DefaultCacheDir(); err != nil {
 			return nil, err
 		}
 	}
-	fetcher := &vmimages.Fetcher{CacheDir: cacheDir, Offline: opts.Offline, Progress: log}
-	images, fetchErr := fetcher.Fetch(ctx, entries)
-	var fe *vmimages.FetchError
-	if fetchErr != nil && !errors.As(fetchErr, &fe) {
-		return nil, fetchErr
+	if opts.OnEvent != nil {
+		// Fetches and guests report from their own goroutines; displays want one at a time.
+		var mu sync.Mutex
+		f := opts.OnEvent
+		opts.OnEvent = func(e Event) { mu.Lock(); defer mu.Unlock(); f(e) }
 	}
-	failedFetch := map[string]error{}
-	if fe != nil {
-		for i, k := range fe.Kernels {
-			failedFetch[k] = fe.Errs[i]
-		}
-	}
+	return &pipeline{
+		opts: opts, entries: entries, hcfg: opts.Harness,
+		cache: Cache{Dir: filepath.Join(opts.CacheDir, "observations")},
+		obs:   map[string]*Observation{},
+	}, nil
+}
 
-	hcfg := opts.Harness
-	var agentSum string
-	needAgent := func() error {
-		if agentSum != "" {
-			return nil
-		}
-		if hcfg.Agent == "" {
-			dir, err := os.MkdirTemp("", "bpfmatrix-agent-")
-			if err != nil {
-				return err
-			}
-			// The binary must outlive this call only while guests run; the OS cleans temp dirs.
-			if hcfg.Agent, err = harness.AgentBinary(ctx, dir); err != nil {
-				return err
-			}
-		}
-		agentSum, err = files.SHA256(hcfg.Agent)
-		return err
+func (p *pipeline) close() {
+	for _, f := range p.cleanup {
+		f()
 	}
-	cache := Cache{Dir: filepath.Join(cacheDir, "observations")}
-	byName := map[string]*Observation{}
-	var boot []harness.Kernel
-	// Cached observations are read (and their checksums checked) in parallel: with every kernel
-	// cached, this is most of what a registry check costs.
-	cachedData := make([][]byte, len(images))
-	if !opts.Refresh && len(images) > 0 {
-		if err := needAgent(); err != nil {
-			return nil, fmt.Errorf("observe: agent: %w", err)
-		}
-		errs := make([]error, len(images))
-		var wg sync.WaitGroup
-		for i, img := range images {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				cachedData[i], errs[i] = cache.Get(img.SHA256, agentSum)
-			}()
-		}
-		wg.Wait()
-		for i, err := range errs {
-			if err != nil {
-				fmt.Fprintf(log, "%s: %v\n", images[i].Name, err)
-			}
-		}
+}
+
+func (p *pipeline) event(e Event) {
+	if p.opts.OnEvent != nil {
+		p.opts.OnEvent(e)
 	}
-	for i, img := range images {
-		if data := cachedData[i]; data != nil {
-			fmt.Fprintf(log, "%s: cached observations (image %.12s, agent %.12s)\n", img.Name, img.SHA256, agentSum)
-			byName[img.Name] = &Observation{Name: img.Name, Data: data, Cached: true}
-			continue
-		}
-		boot = append(boot, HarnessKernel(img))
-	}
-	if len(boot) > 0 {
-		if opts.NeedQEMU != nil {
-			if err := opts.NeedQEMU(); err != nil {
-				return nil, err
+}
+
+// finish records a kernel's final observation and reports it.
+func (p *pipeline) finish(o *Observation) {
+	p.mu.Lock()
+	p.obs[o.Name] = o
+	p.mu.Unlock()
+	p.event(Event{Kernel: o.Name, Phase: PhaseDone, Message: doneMessage(o), Results: len(o.Doc.Results), Failed: o.Failed, Observation: o})
+}
+
+// fetch makes the kernels' images available. A kernel whose image cannot be had is finished
+// as failed; the error is for problems of every kernel (a kernels.lock that cannot be read).
+func (p *pipeline) fetch(ctx context.Context) ([]vmimages.Image, error) {
+	fetcher := &vmimages.Fetcher{CacheDir: p.opts.CacheDir, Offline: p.opts.Offline,
+		OnStep: func(s vmimages.Step) {
+			if !s.Done || s.Err == nil {
+				p.event(fetchEvent(s))
 			}
-		}
-		if err := needAgent(); err != nil {
-			return nil, fmt.Errorf("observe: agent: %w", err)
-		}
-		start := time.Now()
-		fmt.Fprintf(log, "booting %d kernel(s) (%d at a time)\n", len(boot), hcfg.Parallel)
-		results, err := harness.Run(ctx, hcfg, boot, opts.OnEvent)
-		if err != nil && results == nil {
-			return nil, err
-		}
-		for i, r := range results {
-			if r == nil {
-				// Not started before cancellation: say so rather than drop the kernel.
-				failedFetch[boot[i].Name] = fmt.Errorf("not run: %w", context.Cause(ctx))
+		}}
+	images, err := fetcher.Fetch(ctx, p.entries)
+	var fe *vmimages.FetchError
+	if err != nil && !errors.As(err, &fe) {
+		return nil, err
+	}
+	if fe != nil {
+		for i, name := range fe.Kernels {
+			if name == "(all)" {
+				// The images are there; only the lock could not be written.
+				p.event(Event{Phase: PhaseNote, Message: fe.Errs[i].Error()})
 				continue
 			}
-			data, err := json.Marshal(r)
-			if err != nil {
-				return nil, err
-			}
-			byName[r.Kernel.Name] = &Observation{Name: r.Kernel.Name, Data: data, Failed: !r.OK()}
-			if r.OK() {
-				if err := cache.Put(r.Kernel.SHA256, agentSum, data); err != nil {
-					fmt.Fprintf(log, "%s: %v\n", r.Kernel.Name, err)
-				}
-			}
-		}
-		fmt.Fprintf(log, "guests done in %.1fs\n", time.Since(start).Seconds())
-		if err != nil {
-			fmt.Fprintf(log, "harness: %v\n", err)
+			p.finish(failedObservation(harness.Kernel{Name: name}, fmt.Errorf("kernel image: %w", fe.Errs[i])))
 		}
 	}
-	var out []Observation
-	for _, e := range entries {
-		if o, ok := byName[e.Name]; ok {
-			out = append(out, *o)
+	return images, nil
+}
+
+// needAgent finds or builds the agent binary once and hashes it.
+func (p *pipeline) needAgent(ctx context.Context) error {
+	if p.agentSum != "" {
+		return nil
+	}
+	if p.hcfg.Agent == "" {
+		dir, err := os.MkdirTemp("", "bpfmatrix-agent-")
+		if err != nil {
+			return fmt.Errorf("observe: agent: %w", err)
+		}
+		p.cleanup = append(p.cleanup, func() { os.RemoveAll(dir) })
+		if p.hcfg.Agent, err = harness.AgentBinary(ctx, dir); err != nil {
+			return fmt.Errorf("observe: agent: %w", err)
+		}
+	}
+	sum, err := files.SHA256(p.hcfg.Agent)
+	if err != nil {
+		return fmt.Errorf("observe: agent: %w", err)
+	}
+	p.agentSum = sum
+	return nil
+}
+
+// fromCache finishes the kernels whose observations are cached and returns the others.
+// Entries are read and checked in parallel: with every kernel cached, that is most of what a
+// registry check costs.
+func (p *pipeline) fromCache(images []vmimages.Image) []vmimages.Image {
+	docs := make([]*observation.Document, len(images))
+	var wg sync.WaitGroup
+	for i, img := range images {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			doc, err := p.cache.Get(img.SHA256, p.agentSum)
+			if err != nil {
+				p.event(Event{Kernel: img.Name, Phase: PhaseNote, Message: err.Error()})
+			}
+			docs[i] = doc
+		}()
+	}
+	wg.Wait()
+	var rest []vmimages.Image
+	for i, img := range images {
+		if docs[i] == nil {
+			rest = append(rest, img)
 			continue
 		}
-		why, ok := failedFetch[e.Name]
-		if !ok {
-			why = errors.New("no image and no result")
-		}
-		out = append(out, failed(e.Name, why))
+		// The cache is keyed by the image's hash: the image's other facts are the same build's,
+		// and fill what an entry stored by an older bpfmatrix lacks.
+		docs[i].Guest.Image = HarnessKernel(img).Image
+		p.finish(&Observation{Name: img.Name, Doc: docs[i], Cached: true})
 	}
-	return out, nil
+	return rest
+}
+
+// boot runs the guests of images and finishes each kernel as its guest ends, storing what an
+// ok guest observed in the cache.
+func (p *pipeline) boot(ctx context.Context, images []vmimages.Image) error {
+	if p.opts.NeedQEMU != nil {
+		if err := p.opts.NeedQEMU(); err != nil {
+			return err
+		}
+	}
+	if err := p.needAgent(ctx); err != nil {
+		return err
+	}
+	kernels := make([]harness.Kernel, len(images))
+	for i, img := range images {
+		kernels[i] = HarnessKernel(img)
+	}
+	hcfg := p.hcfg
+	hcfg.Notice = func(msg string) { p.event(Event{Phase: PhaseNote, Message: msg}) }
+	start := time.Now()
+	p.event(Event{Phase: PhaseNote, Message: fmt.Sprintf("booting %d kernel(s), %d at a time", len(kernels), hcfg.Parallel)})
+	_, err := harness.Run(ctx, hcfg, kernels, func(e harness.Event) {
+		if e.Phase == "done" {
+			p.guestDone(e.Result)
+			return
+		}
+		if ev, ok := guestEvent(e); ok {
+			p.event(ev)
+		}
+	})
+	if err != nil {
+		return err
+	}
+	p.event(Event{Phase: PhaseNote, Message: fmt.Sprintf("guests done in %.1fs", time.Since(start).Seconds())})
+	return nil
+}
+
+// guestDone finishes the kernel of a guest that ended.
+func (p *pipeline) guestDone(r *harness.Result) {
+	o := &Observation{Name: r.Kernel.Name, Doc: &r.Doc, Failed: !r.OK()}
+	if r.OK() {
+		if err := p.cache.Put(r.Kernel.SHA256, p.agentSum, o.Doc); err != nil {
+			p.event(Event{Kernel: o.Name, Phase: PhaseNote, Message: err.Error()})
+		}
+	}
+	p.finish(o)
+}
+
+// collect returns every kernel's observation in kernels.yaml order; a kernel that has none
+// (the run was cancelled before its turn) is failed with the reason.
+func (p *pipeline) collect(ctx context.Context) []Observation {
+	var out []Observation
+	for _, e := range p.entries {
+		p.mu.Lock()
+		o, ok := p.obs[e.Name]
+		p.mu.Unlock()
+		if !ok {
+			why := errors.New("no image and no result")
+			if ctx.Err() != nil {
+				why = fmt.Errorf("not run: %w", context.Cause(ctx))
+			}
+			o = failedObservation(harness.Kernel{Name: e.Name}, why)
+			p.finish(o)
+		}
+		out = append(out, *o)
+	}
+	return out
 }
 
 // HarnessKernel describes a fetched kernel image to the harness.
 func HarnessKernel(img vmimages.Image) harness.Kernel {
 	return harness.Kernel{
 		Name: img.Name, Path: img.Path, Modules: img.Modules, Config: img.ConfigPath,
-		SHA256: img.SHA256, Package: img.Package, Version: img.Version,
+		Image: observation.Image{SHA256: img.SHA256, Package: img.Package, Version: img.Version, DebianVersion: img.DebianVersion},
 	}
 }
 
-// failed builds the observation of a kernel that produced nothing: its guest block says why.
-func failed(name string, why error) Observation {
-	data, err := json.Marshal(harness.Failed(name, why))
-	if err != nil {
-		data = []byte(fmt.Sprintf(`{"results":[],"guest":{"status":"failed","error":%q}}`, why.Error()))
-	}
-	return Observation{Name: name, Data: data, Failed: true}
+// failedObservation is the observation of a kernel that produced nothing: its guest block
+// says why.
+func failedObservation(k harness.Kernel, why error) *Observation {
+	r := harness.Failed(k, why)
+	return &Observation{Name: k.Name, Doc: &r.Doc, Failed: true}
 }
 
 // WriteDir writes each observation to dir/<name>.json, the layout `bpfmatrix report --in`
 // reads, and returns the paths.
 func WriteDir(dir string, obs []Observation) ([]string, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, err
-	}
 	var paths []string
 	for _, o := range obs {
-		p := filepath.Join(dir, o.Name+".json")
-		if err := files.WriteAtomic(p, o.Data, 0o644); err != nil {
+		p, err := WriteFile(dir, o)
+		if err != nil {
 			return paths, err
 		}
 		paths = append(paths, p)
 	}
 	return paths, nil
+}
+
+// WriteFile writes one observation to dir/<name>.json through a temporary file, so that an
+// interrupted run never leaves half a document behind, and returns the path.
+func WriteFile(dir string, o Observation) (string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	data, err := observation.Encode(o.Doc)
+	if err != nil {
+		return "", fmt.Errorf("kernel %s: %w", o.Name, err)
+	}
+	p := filepath.Join(dir, o.Name+".json")
+	if err := files.WriteAtomic(p, append(data, '\n'), 0o644); err != nil {
+		return "", fmt.Errorf("kernel %s: %w", o.Name, err)
+	}
+	return p, nil
+}
+
+// Select checks the kernels file and the kernel names of opts and returns the names Run would
+// observe, so that a command can refuse a bad name before anything is fetched.
+func (o Options) Select() ([]string, error) {
+	cfg, err := vmimages.LoadConfig(o.KernelsFile)
+	if err != nil {
+		return nil, err
+	}
+	entries, err := cfg.Select(o.Kernels)
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, len(entries))
+	for i, e := range entries {
+		names[i] = e.Name
+	}
+	return names, nil
 }

@@ -3,6 +3,7 @@ package probe
 import (
 	"context"
 	"fmt"
+	"github.com/bpfmatrix/bpfmatrix/observation"
 	"testing"
 )
 
@@ -21,7 +22,7 @@ func BenchmarkProbeHost(b *testing.B) {
 					if err != nil {
 						b.Fatal(err)
 					}
-					if err := p.Run(context.Background(), func(Result) error { return nil }); err != nil {
+					if err := p.Run(context.Background(), func(observation.Result) error { return nil }); err != nil {
 						b.Fatal(err)
 					}
 					stats = p.Stats()

@@ -2,6 +2,7 @@ package probe
 
 import (
 	"fmt"
+	"github.com/bpfmatrix/bpfmatrix/observation"
 	"regexp"
 	"strings"
 
@@ -16,7 +17,7 @@ const enotsupp = unix.Errno(524)
 // messages start at column 0; the explanatory block 7.3 appends is indented or starts with a
 // heading, so anchoring keeps its prose from matching.
 type rule struct {
-	outcome string
+	outcome observation.Outcome
 	// prefix is the literal start of every line re matches: a cheap test that spares the
 	// regular expression most of the log's lines (the probe classifies a log per load, and in a
 	// TCG guest user-space time counts).
@@ -30,19 +31,19 @@ type rule struct {
 var rules = []rule{
 	// check_helper_call, in the order the verifier checks: id range, get_func_proto (type,
 	// attach type and target), GPL, the helper's own allowed() callback, sleepability.
-	{UnknownID, "invalid func ", regexp.MustCompile(`^invalid func \S*#-?\d+$`)},
-	{NotForType, "unknown func ", regexp.MustCompile(`^unknown func \S+#\d+$`)},                                                     // 5.10, 6.1
-	{NotForType, "program of this type cannot use helper ", regexp.MustCompile(`^program of this type cannot use helper \S+#\d+$`)}, // 6.12 and later
-	{GPLOnly, "cannot call GPL-restricted function from non-GPL compatible program", regexp.MustCompile(`^cannot call GPL-restricted function from non-GPL compatible program$`)},
-	{NotForTarget, "helper call is not allowed in probe", regexp.MustCompile(`^helper call is not allowed in probe$`)},
-	{SleepableOnly, "helper call might sleep in a non-sleepable prog", regexp.MustCompile(`^helper call might sleep in a non-sleepable prog$`)}, // up to 7.0
-	{SleepableOnly, "sleepable helper ", regexp.MustCompile(`^sleepable helper \S+#\d+ in non-sleepable prog$`)},                                // 7.1 and later
+	{observation.UnknownID, "invalid func ", regexp.MustCompile(`^invalid func \S*#-?\d+$`)},
+	{observation.NotForType, "unknown func ", regexp.MustCompile(`^unknown func \S+#\d+$`)},                                                     // 5.10, 6.1
+	{observation.NotForType, "program of this type cannot use helper ", regexp.MustCompile(`^program of this type cannot use helper \S+#\d+$`)}, // 6.12 and later
+	{observation.GPLOnly, "cannot call GPL-restricted function from non-GPL compatible program", regexp.MustCompile(`^cannot call GPL-restricted function from non-GPL compatible program$`)},
+	{observation.NotForTarget, "helper call is not allowed in probe", regexp.MustCompile(`^helper call is not allowed in probe$`)},
+	{observation.SleepableOnly, "helper call might sleep in a non-sleepable prog", regexp.MustCompile(`^helper call might sleep in a non-sleepable prog$`)}, // up to 7.0
+	{observation.SleepableOnly, "sleepable helper ", regexp.MustCompile(`^sleepable helper \S+#\d+ in non-sleepable prog$`)},                                // 7.1 and later
 
 	// Everything below is said only after the helper was accepted: argument checks and the
 	// checks of the call's effects. The probe passes 0 in r1..r5, so a helper that takes a
 	// pointer, a map or a dynptr complains about it.
-	{Supported, "R", regexp.MustCompile(`^R[0-9] type=\S+ expected=`)},
-	{Supported, "R", regexp.MustCompile(`^R[0-9] is not a scalar$`)},
+	{observation.Supported, "R", regexp.MustCompile(`^R[0-9] type=\S+ expected=`)},
+	{observation.Supported, "R", regexp.MustCompile(`^R[0-9] is not a scalar$`)},
 }
 
 // isTrace reports whether a log line is part of the instruction trace or the statistics, not a
@@ -82,11 +83,11 @@ var processed0 = regexp.MustCompile(`(?m)^processed 0 insns `)
 // decided it. errno is 0 when the program loaded. The whole log is searched, not its tail:
 // 7.3 appends a "Verification failed" block after the message that matters.
 //
-// A log no rule matches is Unclassified, never guessed; refusals before the verifier looked at
-// the program (an empty log, "processed 0 insns", EPERM, E2BIG, ENOTSUPP) are Inconclusive.
-func Classify(errno unix.Errno, log string) (outcome, detail string) {
+// A log no rule matches is observation.Unclassified, never guessed; refusals before the verifier looked at
+// the program (an empty log, "processed 0 insns", EPERM, E2BIG, ENOTSUPP) are observation.Inconclusive.
+func Classify(errno unix.Errno, log string) (outcome observation.Outcome, detail string) {
 	if errno == 0 {
-		return Supported, "loaded"
+		return observation.Supported, "loaded"
 	}
 	for line := range strings.Lines(log) {
 		line = strings.TrimRight(line, " \t\r\n")
@@ -99,11 +100,11 @@ func Classify(errno unix.Errno, log string) (outcome, detail string) {
 	msg := firstMessage(log)
 	switch {
 	case msg == "":
-		return Inconclusive, errnoName(errno) + " before verification (empty log)"
+		return observation.Inconclusive, errnoName(errno) + " before verification (empty log)"
 	case processed0.MatchString(log):
-		return Inconclusive, errnoName(errno) + " before verification: " + msg
+		return observation.Inconclusive, errnoName(errno) + " before verification: " + msg
 	case errno == unix.EPERM || errno == unix.E2BIG || errno == enotsupp:
-		return Inconclusive, errnoName(errno) + ": " + msg
+		return observation.Inconclusive, errnoName(errno) + ": " + msg
 	}
-	return Unclassified, errnoName(errno) + ": " + msg
+	return observation.Unclassified, errnoName(errno) + ": " + msg
 }

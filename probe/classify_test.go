@@ -1,6 +1,7 @@
 package probe
 
 import (
+	"github.com/bpfmatrix/bpfmatrix/observation"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -12,45 +13,45 @@ import (
 )
 
 // goldenKinds is the expected outcome of each kind of golden log (the file name without .log).
-var goldenKinds = map[string]string{
-	"unknown-id":                 UnknownID,
-	"not-for-type":               NotForType,
-	"gpl-only":                   GPLOnly,
-	"supported-arg-error":        Supported,
-	"supported-arg-map":          Supported,
-	"supported-arg-func":         Supported,
-	"supported-loaded":           Supported,
-	"supported-iter-sleepable":   Supported,
-	"supported-uprobe-sleepable": Supported,
-	"not-for-target":             NotForTarget,
-	"sleepable-only":             SleepableOnly,
-	"sleepable-only-iter":        SleepableOnly,
-	"lsm-non-gpl":                Inconclusive, // "LSM programs must have a GPL compatible license"
-	"lsm-supported":              Supported,
-	"lsm-eperm":                  Inconclusive,
-	"fentry":                     Supported,
-	"fentry-eperm":               Inconclusive,
-	"syscall":                    Supported,
-	"syscall-not-sleepable":      Inconclusive,
-	"netfilter":                  Supported,
-	"sk-lookup":                  Supported,
-	"cgroup-sockopt":             Supported,
-	"struct-ops":                 Supported,
-	"struct-ops-non-gpl":         Inconclusive,
-	"lirc-mode2":                 Inconclusive, // compiled out of Debian's cloud kernels
+var goldenKinds = map[string]observation.Outcome{
+	"unknown-id":                 observation.UnknownID,
+	"not-for-type":               observation.NotForType,
+	"gpl-only":                   observation.GPLOnly,
+	"supported-arg-error":        observation.Supported,
+	"supported-arg-map":          observation.Supported,
+	"supported-arg-func":         observation.Supported,
+	"supported-loaded":           observation.Supported,
+	"supported-iter-sleepable":   observation.Supported,
+	"supported-uprobe-sleepable": observation.Supported,
+	"not-for-target":             observation.NotForTarget,
+	"sleepable-only":             observation.SleepableOnly,
+	"sleepable-only-iter":        observation.SleepableOnly,
+	"lsm-non-gpl":                observation.Inconclusive, // "LSM programs must have a GPL compatible license"
+	"lsm-supported":              observation.Supported,
+	"lsm-eperm":                  observation.Inconclusive,
+	"fentry":                     observation.Supported,
+	"fentry-eperm":               observation.Inconclusive,
+	"syscall":                    observation.Supported,
+	"syscall-not-sleepable":      observation.Inconclusive,
+	"netfilter":                  observation.Supported,
+	"sk-lookup":                  observation.Supported,
+	"cgroup-sockopt":             observation.Supported,
+	"struct-ops":                 observation.Supported,
+	"struct-ops-non-gpl":         observation.Inconclusive,
+	"lirc-mode2":                 observation.Inconclusive, // compiled out of Debian's cloud kernels
 	// A return value outside the attach type's range: no rule, so it must not be guessed.
-	"recvmsg-returns-0": Unclassified,
+	"recvmsg-returns-0": observation.Unclassified,
 }
 
 // goldenExceptions are the files whose kernel answers differently from the kind's name.
-var goldenExceptions = map[string]string{
+var goldenExceptions = map[string]observation.Outcome{
 	// 5.10 offered copy_from_user to sleepable programs only: others are told "unknown func".
-	"5.10/sleepable-only":      NotForType,
-	"5.10/sleepable-only-iter": NotForType,
+	"5.10/sleepable-only":      observation.NotForType,
+	"5.10/sleepable-only-iter": observation.NotForType,
 	// syscall programs arrived in 5.14, netfilter programs in 6.4.
-	"5.10/syscall":   Inconclusive,
-	"5.10/netfilter": Inconclusive,
-	"6.1/netfilter":  Inconclusive,
+	"5.10/syscall":   observation.Inconclusive,
+	"5.10/netfilter": observation.Inconclusive,
+	"6.1/netfilter":  observation.Inconclusive,
 }
 
 var headerRE = regexp.MustCompile(`^# kernel=(\S+) errno=(\d+) \([^)]*\) variant=(\S+) id=(\d+) license=(GPL|MIT)$`)
@@ -97,8 +98,8 @@ func TestClassifyGolden(t *testing.T) {
 			// of the explanation 7.3 appends.
 			lines := strings.Split(log, "\n")
 			for i, line := range lines {
-				if callLine.MatchString(line) && i+1 < len(lines) && errno != 0 && outcome != Inconclusive {
-					if wantDetail := lines[i+1]; outcome != Unclassified && detail != wantDetail {
+				if callLine.MatchString(line) && i+1 < len(lines) && errno != 0 && outcome != observation.Inconclusive {
+					if wantDetail := lines[i+1]; outcome != observation.Unclassified && detail != wantDetail {
 						t.Errorf("detail %q, want the line after the call: %q", detail, wantDetail)
 					}
 				}
@@ -122,12 +123,12 @@ func TestClassifyWithoutLog(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.detail, func(t *testing.T) {
 			outcome, detail := Classify(tt.errno, "")
-			if outcome != Inconclusive || detail != tt.detail {
+			if outcome != observation.Inconclusive || detail != tt.detail {
 				t.Fatalf("Classify(%d, \"\") = %s, %q; want inconclusive, %q", tt.errno, outcome, detail, tt.detail)
 			}
 		})
 	}
-	if outcome, detail := Classify(0, ""); outcome != Supported || detail != "loaded" {
+	if outcome, detail := Classify(0, ""); outcome != observation.Supported || detail != "loaded" {
 		t.Fatalf("Classify(0, \"\") = %s, %q; want supported, loaded", outcome, detail)
 	}
 }

@@ -5,7 +5,7 @@
 //
 // The classification reads the whole log, because newer kernels (7.3) append a structured
 // "Verification failed" block after the message that decides the answer; a log no rule knows is
-// reported as Unclassified instead of being guessed at. Loads are raw bpf(BPF_PROG_LOAD) calls
+// reported as observation.Unclassified instead of being guessed at. Loads are raw bpf(BPF_PROG_LOAD) calls
 // with attach targets resolved once from the kernel's own BTF, and every program is closed as
 // soon as its answer is read: nothing stays loaded and nothing is attached.
 //

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/bpfmatrix/bpfmatrix/observation"
 	"io"
 	"runtime"
 	"slices"
@@ -43,88 +44,6 @@ type Options struct {
 	KernelConfig kconfig.Config
 }
 
-// KernelInfo names the probed kernel.
-type KernelInfo struct {
-	// Release is the uname release, e.g. "6.12.117+deb13-cloud-amd64".
-	Release string `json:"release"`
-	// Version is MAJOR.MINOR.PATCH parsed from the release, or "" when it cannot be parsed.
-	// Debian's 5.10 and 6.1 kernels report ABI releases whose patch level is not upstream's.
-	Version string `json:"version"`
-}
-
-// VariantInfo says how one attach variant was loaded on this kernel, or why it could not be.
-type VariantInfo struct {
-	// Name is the variant's short name, e.g. "connect4" or "lsm.s".
-	Name string `json:"name"`
-	// AttachType is the expected attach type passed, by its enum name ("" for none).
-	AttachType string `json:"attach_type,omitempty"`
-	// Target is the attach target used: a kernel function, a tracepoint typedef, a struct_ops
-	// member ("tcp_congestion_ops.cong_avoid") or the ext target program.
-	Target string `json:"target,omitempty"`
-	// Sleepable says the variant's programs are loaded with BPF_F_SLEEPABLE.
-	Sleepable bool `json:"sleepable,omitempty"`
-	// Usable is false when the kernel refused even a trivial program for the variant; every
-	// result of the variant is then Inconclusive with Reason as its detail.
-	Usable bool   `json:"usable"`
-	Reason string `json:"reason,omitempty"`
-	// GPLRequired is set when the kernel refuses non-GPL programs of this variant outright
-	// (LSM, struct_ops); helpers are then probed with a GPL license only, and GPLReason says
-	// what the kernel answered the non-GPL program.
-	GPLRequired bool   `json:"gpl_required,omitempty"`
-	GPLReason   string `json:"gpl_reason,omitempty"`
-}
-
-// ProgTypeInfo says whether the kernel has a program type, and how each of its variants fared.
-type ProgTypeInfo struct {
-	// Name is the kernel's name of the type, lower case without BPF_PROG_TYPE_.
-	Name string `json:"name"`
-	// Present is true when at least one variant of the type loads.
-	Present bool `json:"present"`
-	// Reason explains an absent type, e.g. "type absent: ..." for lirc_mode2 on Debian's
-	// cloud kernels, which do not build it.
-	Reason string `json:"reason,omitempty"`
-	// Variants are the type's attach variants, in probe order.
-	Variants []VariantInfo `json:"variants"`
-}
-
-// Facts are what the probe learned about the kernel besides helper answers.
-type Facts struct {
-	// Kernel names the running kernel.
-	Kernel KernelInfo `json:"kernel"`
-	// BTFHelperIDs lists the helper ids in the kernel's BTF enum bpf_func_id (without
-	// BPF_FUNC_unspec and __BPF_FUNC_MAX_ID): an independent record of which ids the kernel
-	// knows. Empty on a kernel without BTF.
-	BTFHelperIDs []int `json:"btf_helper_ids"`
-	// ProgTypes says, per program type the probe knows, whether the kernel loads it.
-	ProgTypes []ProgTypeInfo `json:"prog_types"`
-}
-
-// Result is the answer for one (helper, variant) pair.
-type Result struct {
-	// HelperID is the helper's number in enum bpf_func_id.
-	HelperID int `json:"helper_id"`
-	// Helper is the registry name without bpf_, or "" for an id the registry lacks.
-	Helper string `json:"helper"`
-	// ProgType is the kernel's name of the program type, e.g. "tracing".
-	ProgType string `json:"prog_type"`
-	// Variant is the attach variant's short name, equal to ProgType for single-variant types.
-	Variant string `json:"variant"`
-	// Outcome is one of the words in Outcomes.
-	Outcome string `json:"outcome"`
-	// Detail is the log line or error that decided the outcome.
-	Detail string `json:"detail"`
-	// Log is the whole verifier log, kept only for Unclassified results so that a rule can be
-	// written for it.
-	Log string `json:"log,omitempty"`
-}
-
-// Report is a whole probe of one kernel.
-type Report struct {
-	Facts
-	// Results holds one answer per (helper, variant), in variant order and then id order.
-	Results []Result `json:"results"`
-}
-
 // Stats are the costs of a probe, for benchmarks and progress lines.
 type Stats struct {
 	Pairs         int           // (helper, variant) results
@@ -158,7 +77,7 @@ type progKey struct {
 type variant struct {
 	spec        *variantSpec
 	prog        program
-	info        VariantInfo
+	info        observation.VariantInfo
 	gplRequired bool
 }
 
@@ -166,7 +85,7 @@ type variant struct {
 type Prober struct {
 	reg      *registry.Registry
 	opts     Options
-	facts    Facts
+	facts    observation.Facts
 	variants []*variant
 	ids      []int
 	maxID    int // __BPF_FUNC_MAX_ID from BTF, 0 when unknown
@@ -331,6 +250,13 @@ func selectVariants(selectors []string) ([]*variantSpec, error) {
 	return out, nil
 }
 
+// CheckSelectors reports whether every selector ("type" or "type/variant") names a program type
+// and variant the probe knows, so that a command can refuse a bad one before any guest boots.
+func CheckSelectors(selectors []string) error {
+	_, err := selectVariants(selectors)
+	return err
+}
+
 // VariantNames returns every variant the probe knows as "prog_type/variant", in probe order.
 func VariantNames() []string {
 	out := make([]string, len(variantSpecs))
@@ -405,7 +331,7 @@ func (p *Prober) missingConfig(s *variantSpec) string {
 // resolve fills in a variant's load parameters from the kernel's BTF and learns with a trivial
 // program whether the kernel loads the variant at all, and whether it loads it without GPL.
 func (p *Prober) resolve(s *variantSpec, k *kernelBTF, l *loader, ext *extTarget, extErr error) *variant {
-	v := &variant{spec: s, info: VariantInfo{Name: s.name, AttachType: s.attachType, Sleepable: s.sleepable}}
+	v := &variant{spec: s, info: observation.VariantInfo{Name: s.name, AttachType: s.attachType, Sleepable: s.sleepable}}
 	unusable := func(format string, args ...any) *variant {
 		v.info.Reason = fmt.Sprintf(format, args...)
 		return v
@@ -520,7 +446,7 @@ func (p *Prober) resolve(s *variantSpec, k *kernelBTF, l *loader, ext *extTarget
 	// Some types refuse non-GPL programs before verification (LSM, struct_ops): then every
 	// helper is asked with a GPL license only.
 	res := l.load(&v.prog, trivial, false)
-	if outcome, detail := Classify(res.errno, res.log); res.errno != 0 && outcome == Inconclusive {
+	if outcome, detail := Classify(res.errno, res.log); res.errno != 0 && outcome == observation.Inconclusive {
 		v.gplRequired = true
 		v.info.GPLRequired = true
 		v.info.GPLReason = detail
@@ -555,11 +481,11 @@ func summarize(refusals []refusal) string {
 	return strings.Join(parts, "; ")
 }
 
-func (p *Prober) progTypeFacts() []ProgTypeInfo {
-	var out []ProgTypeInfo
+func (p *Prober) progTypeFacts() []observation.ProgTypeInfo {
+	var out []observation.ProgTypeInfo
 	for _, v := range p.variants {
 		if len(out) == 0 || out[len(out)-1].Name != v.spec.progType {
-			out = append(out, ProgTypeInfo{Name: v.spec.progType})
+			out = append(out, observation.ProgTypeInfo{Name: v.spec.progType})
 		}
 		t := &out[len(out)-1]
 		t.Variants = append(t.Variants, v.info)
@@ -574,7 +500,7 @@ func (p *Prober) progTypeFacts() []ProgTypeInfo {
 }
 
 // Facts returns what New learned about the kernel.
-func (p *Prober) Facts() Facts { return p.facts }
+func (p *Prober) Facts() observation.Facts { return p.facts }
 
 // Stats returns the costs of New and the last Run.
 func (p *Prober) Stats() Stats { return p.stats }
@@ -594,7 +520,7 @@ const chunkSize = 64
 type pair struct {
 	v      *variant
 	id     int
-	result Result
+	result observation.Result
 	done   bool // answered without a load of its own
 }
 
@@ -608,14 +534,14 @@ type pair struct {
 //     verifier rejects them ("invalid func unknown#N") before it looks at the program type, so the
 //     answer holds for every variant that reaches the verifier (checked per run: when the sentinel
 //     says anything else, those ids are asked in every variant);
-//   - variants the kernel refused a trivial program for are Inconclusive without further loads;
+//   - variants the kernel refused a trivial program for are observation.Inconclusive without further loads;
 //   - every other pair is loaded once without GPL, which answers "offered?" and "GPL-only?"
 //     together (the verifier checks the helper's availability, then its GPL flag, then the
 //     rest); only a GPL-only answer is reloaded with GPL, to see whether the helper is then
 //     accepted or refused for another reason. Variants that refuse non-GPL programs outright
-//     (LSM, struct_ops) are asked with GPL only, so their offered helpers are Supported, never
+//     (LSM, struct_ops) are asked with GPL only, so their offered helpers are observation.Supported, never
 //     GPLOnly: no program of theirs can be anything but GPL.
-func (p *Prober) Run(ctx context.Context, emit func(Result) error) error {
+func (p *Prober) Run(ctx context.Context, emit func(observation.Result) error) error {
 	start := time.Now()
 	p.stats.Loads, p.stats.SignalRetries, p.stats.LogRetries = p.stats.BaselineLoads, 0, 0
 
@@ -641,7 +567,7 @@ func (p *Prober) Run(ctx context.Context, emit func(Result) error) error {
 		for _, id := range p.ids {
 			pr := pair{v: v, id: id, result: p.newResult(v, id)}
 			if !v.info.Usable && p.strategy == minimalLoads {
-				pr.result.Outcome, pr.result.Detail, pr.done = Inconclusive, v.info.Reason, true
+				pr.result.Outcome, pr.result.Detail, pr.done = observation.Inconclusive, v.info.Reason, true
 			}
 			pairs = append(pairs, pr)
 		}
@@ -687,7 +613,7 @@ func (p *Prober) Run(ctx context.Context, emit func(Result) error) error {
 	}
 
 	ready := make([]bool, nChunks)
-	counts := map[string]int{}
+	counts := map[observation.Outcome]int{}
 	var runErr error
 	for next := 0; next < len(pairs) && runErr == nil; {
 		if c := next / chunkSize; !ready[c] {
@@ -701,7 +627,7 @@ func (p *Prober) Run(ctx context.Context, emit func(Result) error) error {
 		}
 		r := pairs[next].result
 		counts[r.Outcome]++
-		if r.Outcome == Unclassified {
+		if r.Outcome == observation.Unclassified {
 			fmt.Fprintf(p.opts.Log, "probe: UNCLASSIFIED %s/%s helper %d (%s): %s\n--- verifier log ---\n%s\n--- end of log ---\n",
 				r.ProgType, r.Variant, r.HelperID, r.Helper, r.Detail, r.Log)
 		}
@@ -722,7 +648,7 @@ func (p *Prober) Run(ctx context.Context, emit func(Result) error) error {
 		return runErr
 	}
 	var summary []string
-	for _, o := range Outcomes {
+	for _, o := range observation.Outcomes {
 		if counts[o] > 0 {
 			summary = append(summary, fmt.Sprintf("%s %d", o, counts[o]))
 		}
@@ -732,8 +658,8 @@ func (p *Prober) Run(ctx context.Context, emit func(Result) error) error {
 	return nil
 }
 
-func (p *Prober) newResult(v *variant, id int) Result {
-	r := Result{HelperID: id, ProgType: v.spec.progType, Variant: v.spec.name}
+func (p *Prober) newResult(v *variant, id int) observation.Result {
+	r := observation.Result{HelperID: id, ProgType: v.spec.progType, Variant: v.spec.name}
 	if p.reg == nil {
 		r.Helper = p.btfNames[id]
 	} else if h, ok := p.reg.ByID(id); ok {
@@ -763,7 +689,7 @@ func (p *Prober) sentinels(l *loader, pairs []pair) {
 			continue
 		}
 		res := l.load(&sentinel.prog, p.insns[progKey{id, sentinel.spec.ret}], true)
-		if outcome, detail := Classify(res.errno, res.log); outcome == UnknownID {
+		if outcome, detail := Classify(res.errno, res.log); outcome == observation.UnknownID {
 			answers[id] = detail
 		} else {
 			fmt.Fprintf(p.opts.Log, "probe: id %d is past __BPF_FUNC_MAX_ID %d but %s said %s (%s): asking every variant\n",
@@ -773,7 +699,7 @@ func (p *Prober) sentinels(l *loader, pairs []pair) {
 	for i := range pairs {
 		pr := &pairs[i]
 		if detail, ok := answers[pr.id]; ok && !pr.done {
-			pr.result.Outcome, pr.result.Detail, pr.done = UnknownID, detail, true
+			pr.result.Outcome, pr.result.Detail, pr.done = observation.UnknownID, detail, true
 		}
 	}
 }
@@ -781,17 +707,18 @@ func (p *Prober) sentinels(l *loader, pairs []pair) {
 // answer loads pr's probe program as the strategy says and records the outcome.
 func (p *Prober) answer(l *loader, pr *pair) {
 	insns := p.insns[progKey{pr.id, pr.v.spec.ret}]
-	ask := func(gpl bool) (string, string, string) {
+	ask := func(gpl bool) (observation.Outcome, string, string) {
 		res := l.load(&pr.v.prog, insns, gpl)
 		o, d := Classify(res.errno, res.log)
 		return o, d, res.log
 	}
-	var outcome, detail, log string
+	var outcome observation.Outcome
+	var detail, log string
 	switch {
 	case p.strategy == everyPair:
 		outcome, detail, log = ask(true)
-		if outcome == Supported {
-			if o, d, _ := ask(false); o == GPLOnly {
+		if outcome == observation.Supported {
+			if o, d, _ := ask(false); o == observation.GPLOnly {
 				outcome, detail = o, d
 			}
 		}
@@ -800,30 +727,30 @@ func (p *Prober) answer(l *loader, pr *pair) {
 	default:
 		outcome, detail, log = ask(false)
 		switch outcome {
-		case GPLOnly:
+		case observation.GPLOnly:
 			// Offered, GPL only: a GPL program may still be refused for the target or for not
 			// sleeping, which the verifier checks after the license.
-			if o, d, lg := ask(true); o != Supported {
+			if o, d, lg := ask(true); o != observation.Supported {
 				outcome, detail, log = o, d, lg
 			}
-		case Inconclusive, Unclassified:
+		case observation.Inconclusive, observation.Unclassified:
 			outcome, detail, log = ask(true)
 		}
 	}
 	pr.result.Outcome, pr.result.Detail = outcome, detail
-	if outcome == Unclassified {
+	if outcome == observation.Unclassified {
 		pr.result.Log = log
 	}
 }
 
-// Probe is New followed by a Run that collects every result into a Report.
-func Probe(ctx context.Context, reg *registry.Registry, opts Options) (*Report, error) {
+// Probe is New followed by a Run that collects every result into a observation.Document.
+func Probe(ctx context.Context, reg *registry.Registry, opts Options) (*observation.Document, error) {
 	p, err := New(reg, opts)
 	if err != nil {
 		return nil, err
 	}
-	rep := &Report{Facts: p.Facts()}
-	err = p.Run(ctx, func(r Result) error {
+	rep := &observation.Document{Facts: p.Facts()}
+	err = p.Run(ctx, func(r observation.Result) error {
 		rep.Results = append(rep.Results, r)
 		return nil
 	})

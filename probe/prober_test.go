@@ -4,9 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
+	"github.com/bpfmatrix/bpfmatrix/internal/testenv"
+	"github.com/bpfmatrix/bpfmatrix/observation"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 
@@ -25,20 +25,18 @@ func testRegistry(t testing.TB) *registry.Registry {
 
 func requireRoot(t testing.TB) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("probing loads BPF programs, which needs root")
-	}
+	testenv.NeedRoot(t)
 }
 
 // hostProbe is one full probe of the running kernel, shared by the tests that only read it.
 var hostProbe struct {
 	once   sync.Once
-	report *Report
+	report *observation.Document
 	stats  Stats
 	err    error
 }
 
-func fullHostProbe(t *testing.T) *Report {
+func fullHostProbe(t *testing.T) *observation.Document {
 	t.Helper()
 	requireRoot(t)
 	hostProbe.once.Do(func() {
@@ -47,8 +45,8 @@ func fullHostProbe(t *testing.T) *Report {
 			hostProbe.err = err
 			return
 		}
-		rep := &Report{Facts: p.Facts()}
-		hostProbe.err = p.Run(context.Background(), func(r Result) error {
+		rep := &observation.Document{Facts: p.Facts()}
+		hostProbe.err = p.Run(context.Background(), func(r observation.Result) error {
 			rep.Results = append(rep.Results, r)
 			return nil
 		})
@@ -61,7 +59,7 @@ func fullHostProbe(t *testing.T) *Report {
 }
 
 // variantInfo finds a variant's facts in a report.
-func variantInfo(t *testing.T, f Facts, progType, variant string) VariantInfo {
+func variantInfo(t *testing.T, f observation.Facts, progType, variant string) observation.VariantInfo {
 	t.Helper()
 	for _, pt := range f.ProgTypes {
 		if pt.Name != progType {
@@ -74,16 +72,16 @@ func variantInfo(t *testing.T, f Facts, progType, variant string) VariantInfo {
 		}
 	}
 	t.Fatalf("no facts for %s/%s", progType, variant)
-	return VariantInfo{}
+	return observation.VariantInfo{}
 }
 
-func find(rep *Report, progType, variant string, id int) (Result, bool) {
+func find(rep *observation.Document, progType, variant string, id int) (observation.Result, bool) {
 	for _, r := range rep.Results {
 		if r.ProgType == progType && r.Variant == variant && r.HelperID == id {
 			return r, true
 		}
 	}
-	return Result{}, false
+	return observation.Result{}, false
 }
 
 // TestKnownAnswers checks answers that follow from the kernel's source on every kernel the probe
@@ -98,27 +96,27 @@ func TestKnownAnswers(t *testing.T) {
 	if maxID == 0 {
 		t.Fatal("no helper ids in the kernel's BTF")
 	}
-	offered := []string{Supported, GPLOnly}
+	offered := []observation.Outcome{observation.Supported, observation.GPLOnly}
 	tests := []struct {
 		name              string
 		progType, variant string
 		id                int
-		want              []string
+		want              []observation.Outcome
 	}{
-		{"probe_read not offered to socket_filter", "socket_filter", "socket_filter", 4, []string{NotForType}},
+		{"probe_read not offered to socket_filter", "socket_filter", "socket_filter", 4, []observation.Outcome{observation.NotForType}},
 		{"probe_read offered to kprobe", "kprobe", "kprobe", 4, offered},
-		{"probe_read is GPL-only in kprobe", "kprobe", "kprobe", 4, []string{GPLOnly}},
-		{"trace_printk is GPL-only in kprobe", "kprobe", "kprobe", 6, []string{GPLOnly}},
-		{"ktime_get_ns for everyone", "socket_filter", "socket_filter", 5, []string{Supported}},
-		{"one past the last id is unknown", "socket_filter", "socket_filter", maxID, []string{UnknownID}},
-		{"one past the last id is unknown in tp_btf too", "tracing", "tp_btf", maxID, []string{UnknownID}},
-		{"d_path refused for a tracepoint target", "tracing", "tp_btf", 147, []string{NotForTarget}},
-		{"copy_from_user needs a sleepable tp_btf", "tracing", "tp_btf", 148, []string{SleepableOnly}},
-		{"copy_from_user needs a sleepable iter", "tracing", "iter", 148, []string{SleepableOnly}},
-		{"copy_from_user in a sleepable iter", "tracing", "iter.s", 148, []string{Supported}},
-		{"copy_from_user in a syscall program", "syscall", "syscall", 148, []string{Supported}},
-		{"ktime_get_ns in fentry", "tracing", "fentry", 5, []string{Supported}},
-		{"ktime_get_ns in lsm (GPL programs only)", "lsm", "lsm", 5, []string{Supported}},
+		{"probe_read is GPL-only in kprobe", "kprobe", "kprobe", 4, []observation.Outcome{observation.GPLOnly}},
+		{"trace_printk is GPL-only in kprobe", "kprobe", "kprobe", 6, []observation.Outcome{observation.GPLOnly}},
+		{"ktime_get_ns for everyone", "socket_filter", "socket_filter", 5, []observation.Outcome{observation.Supported}},
+		{"one past the last id is unknown", "socket_filter", "socket_filter", maxID, []observation.Outcome{observation.UnknownID}},
+		{"one past the last id is unknown in tp_btf too", "tracing", "tp_btf", maxID, []observation.Outcome{observation.UnknownID}},
+		{"d_path refused for a tracepoint target", "tracing", "tp_btf", 147, []observation.Outcome{observation.NotForTarget}},
+		{"copy_from_user needs a sleepable tp_btf", "tracing", "tp_btf", 148, []observation.Outcome{observation.SleepableOnly}},
+		{"copy_from_user needs a sleepable iter", "tracing", "iter", 148, []observation.Outcome{observation.SleepableOnly}},
+		{"copy_from_user in a sleepable iter", "tracing", "iter.s", 148, []observation.Outcome{observation.Supported}},
+		{"copy_from_user in a syscall program", "syscall", "syscall", 148, []observation.Outcome{observation.Supported}},
+		{"ktime_get_ns in fentry", "tracing", "fentry", 5, []observation.Outcome{observation.Supported}},
+		{"ktime_get_ns in lsm (GPL programs only)", "lsm", "lsm", 5, []observation.Outcome{observation.Supported}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -130,7 +128,7 @@ func TestKnownAnswers(t *testing.T) {
 				t.Fatalf("no result for %s/%s id %d", tt.progType, tt.variant, tt.id)
 			}
 			if !slices.Contains(tt.want, r.Outcome) {
-				t.Fatalf("%s/%s id %d: %s (%s), want %s", tt.progType, tt.variant, tt.id, r.Outcome, r.Detail, strings.Join(tt.want, " or "))
+				t.Fatalf("%s/%s id %d: %s (%s), want one of %v", tt.progType, tt.variant, tt.id, r.Outcome, r.Detail, tt.want)
 			}
 		})
 	}
@@ -160,10 +158,10 @@ func TestHostProbeCoverage(t *testing.T) {
 		if r.ProgType+"/"+r.Variant != wantVariant || r.HelperID != wantID {
 			t.Fatalf("result %d is %s/%s id %d, want %s id %d", i, r.ProgType, r.Variant, r.HelperID, wantVariant, wantID)
 		}
-		if !slices.Contains(Outcomes, r.Outcome) {
+		if !slices.Contains(observation.Outcomes, r.Outcome) {
 			t.Errorf("%s/%s id %d: outcome %q is not an outcome word", r.ProgType, r.Variant, r.HelperID, r.Outcome)
 		}
-		if r.Outcome == Unclassified {
+		if r.Outcome == observation.Unclassified {
 			t.Errorf("UNCLASSIFIED %s/%s id %d: %s\n%s", r.ProgType, r.Variant, r.HelperID, r.Detail, r.Log)
 		}
 		if r.Detail == "" {
@@ -178,7 +176,7 @@ func TestUsableVariantsAnswer(t *testing.T) {
 	rep := fullHostProbe(t)
 	supported := map[string]int{}
 	for _, r := range rep.Results {
-		if r.Outcome == Supported || r.Outcome == GPLOnly {
+		if r.Outcome == observation.Supported || r.Outcome == observation.GPLOnly {
 			supported[r.ProgType+"/"+r.Variant]++
 		}
 	}
@@ -191,7 +189,7 @@ func TestUsableVariantsAnswer(t *testing.T) {
 						t.Fatal("unusable variant without a reason")
 					}
 					for _, r := range rep.Results {
-						if r.ProgType == pt.Name && r.Variant == v.Name && (r.Outcome != Inconclusive || r.Detail != v.Reason) {
+						if r.ProgType == pt.Name && r.Variant == v.Name && (r.Outcome != observation.Inconclusive || r.Detail != v.Reason) {
 							t.Fatalf("id %d: %s (%s), want inconclusive with the variant's reason %q", r.HelperID, r.Outcome, r.Detail, v.Reason)
 						}
 					}
@@ -214,10 +212,10 @@ func TestBTFAgreesWithVerifier(t *testing.T) {
 		inBTF[id] = true
 	}
 	for _, r := range rep.Results {
-		if r.Outcome == Inconclusive {
+		if r.Outcome == observation.Inconclusive {
 			continue
 		}
-		if inBTF[r.HelperID] == (r.Outcome == UnknownID) {
+		if inBTF[r.HelperID] == (r.Outcome == observation.UnknownID) {
 			t.Errorf("%s/%s id %d: %s (%s), but the id is in BTF: %v", r.ProgType, r.Variant, r.HelperID, r.Outcome, r.Detail, inBTF[r.HelperID])
 		}
 	}
@@ -235,13 +233,13 @@ func TestMinimalLoadsEqualEveryPair(t *testing.T) {
 	}
 	p.strategy = everyPair
 	i := 0
-	err = p.Run(context.Background(), func(r Result) error {
+	err = p.Run(context.Background(), func(r observation.Result) error {
 		m := rep.Results[i]
 		i++
 		if m.HelperID != r.HelperID || m.Variant != r.Variant || m.ProgType != r.ProgType {
 			return fmt.Errorf("result %d: %s/%s id %d, want %s/%s id %d", i, r.ProgType, r.Variant, r.HelperID, m.ProgType, m.Variant, m.HelperID)
 		}
-		if m.Outcome != r.Outcome || (r.Outcome != Inconclusive && m.Detail != r.Detail) {
+		if m.Outcome != r.Outcome || (r.Outcome != observation.Inconclusive && m.Detail != r.Detail) {
 			t.Errorf("%s/%s id %d: minimal %s (%s), every pair %s (%s)", r.ProgType, r.Variant, r.HelperID, m.Outcome, m.Detail, r.Outcome, r.Detail)
 		}
 		return nil
@@ -306,7 +304,7 @@ func TestRunStops(t *testing.T) {
 	}
 	stop := errors.New("enough")
 	n := 0
-	err = p.Run(context.Background(), func(Result) error {
+	err = p.Run(context.Background(), func(observation.Result) error {
 		if n++; n == 10 {
 			return stop
 		}
@@ -318,7 +316,7 @@ func TestRunStops(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	n = 0
-	err = p.Run(ctx, func(Result) error {
+	err = p.Run(ctx, func(observation.Result) error {
 		if n++; n == 10 {
 			cancel()
 		}
@@ -335,13 +333,13 @@ func TestSmallLogBufferGrows(t *testing.T) {
 	requireRoot(t)
 	reg := testRegistry(t)
 	opts := Options{ProgTypes: []string{"kprobe", "tracing/tp_btf", "socket_filter"}, Helpers: []int{1, 4, 5, 147, 148, 212}}
-	collect := func(logSize int) ([]Result, Stats) {
+	collect := func(logSize int) ([]observation.Result, Stats) {
 		p, err := newProber(reg, opts, logSize)
 		if err != nil {
 			t.Fatal(err)
 		}
-		var out []Result
-		if err := p.Run(context.Background(), func(r Result) error { out = append(out, r); return nil }); err != nil {
+		var out []observation.Result
+		if err := p.Run(context.Background(), func(r observation.Result) error { out = append(out, r); return nil }); err != nil {
 			t.Fatal(err)
 		}
 		return out, p.Stats()
@@ -374,8 +372,8 @@ func TestWithoutRegistry(t *testing.T) {
 		t.Skip("the running kernel has no BTF; without BTF the prober needs a registry")
 	}
 	last := facts.BTFHelperIDs[len(facts.BTFHelperIDs)-1]
-	var got []Result
-	if err := p.Run(context.Background(), func(r Result) error { got = append(got, r); return nil }); err != nil {
+	var got []observation.Result
+	if err := p.Run(context.Background(), func(r observation.Result) error { got = append(got, r); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if len(got) != last+1 {

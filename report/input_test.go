@@ -1,6 +1,7 @@
 package report
 
 import (
+	"github.com/bpfmatrix/bpfmatrix/observation"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -10,9 +11,15 @@ import (
 
 // TestFailedAttempts: a kernel booted again after a failed boot keeps that failure in the report.
 func TestFailedAttempts(t *testing.T) {
-	data := []byte(`{"kernel":{"release":"6.17.13+deb13-cloud-amd64","version":"6.17.13"},"results":[],
+	data := []byte(`{"kernel":{"release":"6.17.13+deb13-cloud-amd64","version":"6.17.13"},
+		"prog_types":[{"name":"xdp","present":true,"variants":[{"name":"xdp","usable":true}]}],
+		"results":[{"helper_id":5,"helper":"ktime_get_ns","prog_type":"xdp","variant":"xdp","outcome":"supported","detail":"loaded"}],
 		"guest":{"status":"ok","version":"6.17.13","failed_attempts":[{"error":"kernel: Oops: double fault","console_tail":"..."}]}}`)
-	k, err := ParseKernel("6.17", "test", data)
+	doc, err := observation.Parse("test", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := FromDocument("6.17", "test", doc)
 	if err != nil {
 		t.Fatal(err)
 	}

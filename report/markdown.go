@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/bpfmatrix/bpfmatrix/observation"
 	"github.com/bpfmatrix/bpfmatrix/verdict"
 )
 
@@ -26,8 +27,8 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 		}
 		fmt.Fprintf(b, "| %s | %s | %s | %d | %d | %d | %d | %d | %d | %d | `%s` |\n",
 			mdCell(k.Name), mdCell(k.Version), status, k.HelpersKnown, k.HelpersUnknown, k.HelpersNoEvidence,
-			k.Outcomes[verdict.OutcomeSupported], k.Outcomes[verdict.OutcomeGPLOnly],
-			k.Outcomes[verdict.OutcomeNotForType], k.Outcomes[verdict.OutcomeInconclusive], short(k.SHA256))
+			k.Outcomes[observation.Supported], k.Outcomes[observation.GPLOnly],
+			k.Outcomes[observation.NotForType], k.Outcomes[observation.Inconclusive], short(k.SHA256))
 	}
 	for _, k := range r.Kernels {
 		if len(k.AbsentTypes) > 0 {

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/bpfmatrix/bpfmatrix/internal/files"
+	"github.com/bpfmatrix/bpfmatrix/observation"
 	"github.com/bpfmatrix/bpfmatrix/registry"
 	"github.com/bpfmatrix/bpfmatrix/verdict"
 )
@@ -47,10 +48,10 @@ type KernelSummary struct {
 	Name    string `json:"name"`
 	Version string `json:"version"`
 	ImageFacts
-	Status      string         `json:"status"`
-	Error       string         `json:"error,omitempty"`
-	ConsoleTail string         `json:"console_tail,omitempty"`
-	Outcomes    map[string]int `json:"outcomes"`
+	Status      string                      `json:"status"`
+	Error       string                      `json:"error,omitempty"`
+	ConsoleTail string                      `json:"console_tail,omitempty"`
+	Outcomes    map[observation.Outcome]int `json:"outcomes"`
 	// HelpersKnown and HelpersUnknown count registry helpers whose id the kernel knows or
 	// answers "unknown id" for; HelpersNoEvidence the rest.
 	HelpersKnown      int `json:"helpers_known"`
@@ -141,7 +142,7 @@ func Build(reg *registry.Registry, kernels []Kernel, tool string) *Report {
 func summarize(k Kernel, col int, hvs []verdict.HelperVerdict) KernelSummary {
 	s := KernelSummary{
 		Name: k.Name, Version: versionText(k.Version), ImageFacts: k.ImageFacts,
-		Status: "ok", Error: k.Error, ConsoleTail: k.ConsoleTail, Outcomes: map[string]int{},
+		Status: "ok", Error: k.Error, ConsoleTail: k.ConsoleTail, Outcomes: map[observation.Outcome]int{},
 		FailedAttempts: k.FailedAttempts,
 	}
 	if k.Failed {
@@ -152,7 +153,7 @@ func summarize(k Kernel, col int, hvs []verdict.HelperVerdict) KernelSummary {
 	for _, r := range k.Results {
 		s.Outcomes[r.Outcome]++
 		seenType[r.ProgType] = true
-		if r.Outcome != verdict.OutcomeInconclusive {
+		if r.Outcome != observation.Inconclusive {
 			answered[r.ProgType] = true
 		}
 	}

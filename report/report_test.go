@@ -2,6 +2,7 @@ package report
 
 import (
 	"encoding/json"
+	"github.com/bpfmatrix/bpfmatrix/observation"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,12 +21,12 @@ func testRegistry(t *testing.T) *registry.Registry {
 	return reg
 }
 
-func obs(name, version string, results ...verdict.Result) Kernel {
+func obs(name, version string, results ...observation.Result) Kernel {
 	return Kernel{Kernel: verdict.Kernel{Name: name, Version: registry.MustParseVersion(version), Results: results}, ImageFacts: ImageFacts{SHA256: strings.Repeat("ab", 32), Package: "linux-image-" + version}}
 }
 
-func res(id int, progType, outcome, detail string) verdict.Result {
-	return verdict.Result{HelperID: id, ProgType: progType, Variant: progType, Outcome: outcome, Detail: detail}
+func res(id int, progType, outcome, detail string) observation.Result {
+	return observation.Result{HelperID: id, ProgType: progType, Variant: progType, Outcome: observation.Outcome(outcome), Detail: detail}
 }
 
 func sample(t *testing.T) *Report {

@@ -7,7 +7,8 @@
 // Run it with `make matrix` (every kernel) or, for some kernels,
 // `go test ./suites -ginkgo.label-filter='kernel:5.10 || kernel:7.3'`.
 // Environment: BPFMATRIX_REGISTRY (a registry file instead of the built-in one),
-// BPFMATRIX_KERNELS_FILE (default ../kernels.yaml), BPFMATRIX_OUT (default ../out),
+// BPFMATRIX_KERNELS_FILE (default ../kernels.yaml), BPFMATRIX_OUT (default: a new temporary
+// directory, named at the end; `make matrix` sets it to out/),
 // BPFMATRIX_OFFLINE=1, BPFMATRIX_REFRESH=1 (ignore cached observations), BPFMATRIX_QEMU,
 // BPFMATRIX_PARALLEL, BPFMATRIX_TIMEOUT (per guest, a Go duration).
 package suites
@@ -26,6 +27,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/bpfmatrix/bpfmatrix/harness"
+	"github.com/bpfmatrix/bpfmatrix/observation"
 	"github.com/bpfmatrix/bpfmatrix/observe"
 	"github.com/bpfmatrix/bpfmatrix/registry"
 	"github.com/bpfmatrix/bpfmatrix/report"
@@ -56,12 +58,18 @@ func env(key, def string) string {
 func loadSettings() (settings, error) {
 	s := settings{
 		kernelsFile: env("BPFMATRIX_KERNELS_FILE", filepath.Join("..", "kernels.yaml")),
-		out:         env("BPFMATRIX_OUT", filepath.Join("..", "out")),
+		out:         os.Getenv("BPFMATRIX_OUT"),
 		offline:     os.Getenv("BPFMATRIX_OFFLINE") == "1",
 		refresh:     os.Getenv("BPFMATRIX_REFRESH") == "1",
 		harness:     harness.DefaultConfig(),
 	}
 	var err error
+	if s.out == "" {
+		// A test run must leave the checkout as it found it.
+		if s.out, err = os.MkdirTemp("", "bpfmatrix-matrix-"); err != nil {
+			return s, err
+		}
+	}
 	if path := os.Getenv("BPFMATRIX_REGISTRY"); path != "" {
 		s.registry, err = registry.Load(path)
 	} else {
@@ -132,7 +140,9 @@ var _ = SynchronizedBeforeSuite(func(ctx SpecContext) {
 		Offline:     cfg.offline,
 		Refresh:     cfg.refresh,
 		Harness:     cfg.harness,
-		Log:         GinkgoWriter,
+		// Straight to stderr: Ginkgo holds GinkgoWriter back until a spec fails, and a cold
+		// run spends minutes fetching and booting before the first spec.
+		OnEvent: observe.LineLogger(os.Stderr),
 	})
 	Expect(err).NotTo(HaveOccurred(), "observing kernels %s", strings.Join(kernels, ", "))
 	_, err = observe.WriteDir(observationsDir(), obs)
@@ -158,8 +168,9 @@ func describeKernel(name string) {
 		verdicts := map[int]verdict.HelperVerdict{}
 
 		BeforeAll(func() {
-			var err error
-			k, err = report.ReadKernelFile(filepath.Join(observationsDir(), name+".json"))
+			doc, err := observation.ReadFile(filepath.Join(observationsDir(), name+".json"))
+			Expect(err).NotTo(HaveOccurred())
+			k, err = report.FromDocument(name, "kernel "+name, doc)
 			Expect(err).NotTo(HaveOccurred())
 			if k.Failed {
 				Fail(fmt.Sprintf("kernel %s failed: %s\nconsole tail:\n%s", name, k.Error, k.ConsoleTail))
@@ -226,9 +237,18 @@ var _ = ReportAfterSuite("compatibility report", func(r Report) {
 	if _, err := os.Stat(observationsDir()); err != nil {
 		return
 	}
-	kernels, err := report.ReadDir(observationsDir())
+	obs, err := observe.ReadDir(observationsDir())
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "report: %v\n", err)
+	}
+	var kernels []report.Kernel
+	for _, o := range obs {
+		k, err := report.FromDocument(o.Name, "kernel "+o.Name, o.Doc)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "report: %v\n", err)
+			continue
+		}
+		kernels = append(kernels, k)
 	}
 	if len(kernels) == 0 {
 		return

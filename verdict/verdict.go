@@ -20,19 +20,8 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/bpfmatrix/bpfmatrix/observation"
 	"github.com/bpfmatrix/bpfmatrix/registry"
-)
-
-// Outcome words of the probe engine, as they appear in observations.
-const (
-	OutcomeSupported     = "supported"
-	OutcomeGPLOnly       = "gpl_only"
-	OutcomeUnknownID     = "unknown_id"
-	OutcomeNotForType    = "not_for_type"
-	OutcomeNotForTarget  = "not_for_target"
-	OutcomeSleepableOnly = "sleepable_only"
-	OutcomeInconclusive  = "inconclusive"
-	OutcomeUnclassified  = "unclassified"
 )
 
 // Word is a verdict, as it appears in JSON reports.
@@ -69,22 +58,11 @@ type Kernel struct {
 	// Error says why it failed.
 	Error string
 	// Results are the probe's answers, one per (helper id, program type variant).
-	Results []Result
+	Results []observation.Result
 	// Config holds the build options set in the kernel's config; nil when the config is
 	// unknown. A helper whose registry entry names kernel_config options is refused, with no
 	// fault of the registry, by a kernel built without them.
 	Config map[string]bool
-}
-
-// Result is one probe answer: what a kernel said about one helper id in one attach variant of one
-// program type. It has the fields and JSON keys of the probe engine's results.
-type Result struct {
-	HelperID int    `json:"helper_id"`
-	Helper   string `json:"helper"`
-	ProgType string `json:"prog_type"`
-	Variant  string `json:"variant"`
-	Outcome  string `json:"outcome"`
-	Detail   string `json:"detail"`
 }
 
 // State is what one kernel said about one helper in one program type, variants merged.
@@ -106,9 +84,9 @@ func (s State) evidence() bool {
 
 // VariantAnswer is one attach variant's answer inside a cell.
 type VariantAnswer struct {
-	Variant string `json:"variant"`
-	Outcome string `json:"outcome"`
-	Detail  string `json:"detail,omitempty"`
+	Variant string              `json:"variant"`
+	Outcome observation.Outcome `json:"outcome"`
+	Detail  string              `json:"detail,omitempty"`
 }
 
 // Cell is one kernel's answer for one helper and program type.
@@ -199,15 +177,15 @@ func Judge(reg *registry.Registry, kernels []Kernel) []HelperVerdict {
 }
 
 // resultIndex maps kernel position, helper id and program type to that kernel's answers.
-type resultIndex []map[int]map[string][]Result
+type resultIndex []map[int]map[string][]observation.Result
 
 func index(ks []Kernel) resultIndex {
 	idx := make(resultIndex, len(ks))
 	for i, k := range ks {
-		m := map[int]map[string][]Result{}
+		m := map[int]map[string][]observation.Result{}
 		for _, r := range k.Results {
 			if m[r.HelperID] == nil {
-				m[r.HelperID] = map[string][]Result{}
+				m[r.HelperID] = map[string][]observation.Result{}
 			}
 			m[r.HelperID][r.ProgType] = append(m[r.HelperID][r.ProgType], r)
 		}
@@ -294,14 +272,14 @@ func judgeExistence(h *registry.Helper, ks []Kernel, idx resultIndex) TypeVerdic
 			for _, rs := range sortedTypes(idx[i][h.ID]) {
 				for _, r := range rs {
 					switch r.Outcome {
-					case OutcomeUnknownID:
+					case observation.UnknownID:
 						if c.State == StateNoEvidence {
 							c.State, c.Detail = StateUnknown, r.Detail
 						}
-					case OutcomeInconclusive, OutcomeUnclassified:
+					case observation.Inconclusive, observation.Unclassified:
 					default:
 						// Any answer that got past the id lookup proves the kernel knows it.
-						c.State, c.Detail = StateOffered, r.ProgType+"/"+r.Variant+": "+r.Outcome
+						c.State, c.Detail = StateOffered, r.ProgType+"/"+r.Variant+": "+string(r.Outcome)
 					}
 				}
 				if c.State == StateOffered {
@@ -315,13 +293,13 @@ func judgeExistence(h *registry.Helper, ks []Kernel, idx resultIndex) TypeVerdic
 	return tv
 }
 
-func sortedTypes(m map[string][]Result) [][]Result {
+func sortedTypes(m map[string][]observation.Result) [][]observation.Result {
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	out := make([][]Result, len(keys))
+	out := make([][]observation.Result, len(keys))
 	for i, k := range keys {
 		out[i] = m[k]
 	}
@@ -353,7 +331,7 @@ func judgeType(h *registry.Helper, progType string, declared bool, ks []Kernel, 
 // any variant offers; unknown when the kernel does not know the id; refused only when every
 // variant answered and refused, since a variant that could not answer (a trampoline type the
 // kernel would not load) might be the one that offers it.
-func mergeVariants(c *Cell, rs []Result) {
+func mergeVariants(c *Cell, rs []observation.Result) {
 	c.State = StateNoEvidence
 	if len(rs) == 0 {
 		c.Detail = "no answer (program type absent or not probed)"
@@ -365,19 +343,19 @@ func mergeVariants(c *Cell, rs []Result) {
 	for _, r := range rs {
 		c.Variants = append(c.Variants, VariantAnswer{Variant: r.Variant, Outcome: r.Outcome, Detail: r.Detail})
 		switch r.Outcome {
-		case OutcomeSupported:
+		case observation.Supported:
 			plain = true
 			if offerDetail == "" {
 				offerDetail = r.Variant + ": " + r.Detail
 			}
-		case OutcomeGPLOnly, OutcomeSleepableOnly, OutcomeNotForTarget:
-			conds[r.Outcome] = true
+		case observation.GPLOnly, observation.SleepableOnly, observation.NotForTarget:
+			conds[string(r.Outcome)] = true
 			if offerDetail == "" {
 				offerDetail = r.Variant + ": " + r.Detail
 			}
-		case OutcomeUnknownID:
+		case observation.UnknownID:
 			c.State, c.Detail = StateUnknown, r.Detail
-		case OutcomeNotForType:
+		case observation.NotForType:
 			refused++
 			if refuseDetail == "" {
 				refuseDetail = r.Variant + ": " + r.Detail
@@ -385,7 +363,7 @@ func mergeVariants(c *Cell, rs []Result) {
 		default:
 			inconclusive++
 			if otherDetail == "" {
-				otherDetail = r.Variant + ": " + r.Outcome + ": " + r.Detail
+				otherDetail = r.Variant + ": " + string(r.Outcome) + ": " + r.Detail
 			}
 		}
 	}
@@ -544,9 +522,9 @@ func judgeGPL(h *registry.Helper, ks []Kernel, idx resultIndex) *GPLVerdict {
 		for _, rs := range sortedTypes(idx[i][h.ID]) {
 			for _, r := range rs {
 				switch {
-				case r.Outcome == OutcomeGPLOnly && gplOn == "":
+				case r.Outcome == observation.GPLOnly && gplOn == "":
 					gplOn = fmt.Sprintf("%s refuses it to a non-GPL %s/%s program (%s)", k.Name, r.ProgType, r.Variant, r.Detail)
-				case r.Outcome == OutcomeSupported && openOn == "" && acceptsNonGPL(r.ProgType):
+				case r.Outcome == observation.Supported && openOn == "" && acceptsNonGPL(r.ProgType):
 					openOn = fmt.Sprintf("%s offers it to a non-GPL %s/%s program", k.Name, r.ProgType, r.Variant)
 				}
 			}

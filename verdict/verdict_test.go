@@ -1,6 +1,7 @@
 package verdict
 
 import (
+	"github.com/bpfmatrix/bpfmatrix/observation"
 	"strings"
 	"testing"
 
@@ -73,7 +74,7 @@ func kernel(name, version string, answers ...string) Kernel {
 		if variant == "" {
 			variant = pt
 		}
-		k.Results = append(k.Results, Result{HelperID: id, ProgType: pt, Variant: variant, Outcome: f[2], Detail: "log line for " + a})
+		k.Results = append(k.Results, observation.Result{HelperID: id, ProgType: pt, Variant: variant, Outcome: observation.Outcome(f[2]), Detail: "log line for " + a})
 	}
 	return k
 }

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/bpfmatrix/bpfmatrix/harness"
+	"github.com/bpfmatrix/bpfmatrix/harness/wire"
+	"github.com/bpfmatrix/bpfmatrix/observe"
 )
 
 // guestFlags are the flags of every command that may boot guests (run, verify).
@@ -55,7 +57,7 @@ func (g *guestFlags) config() (harness.Config, error) {
 		return cfg, fmt.Errorf("--memory %d: at least 128 MB", cfg.MemoryMB)
 	case cfg.Accel != "" && cfg.Accel != "kvm" && cfg.Accel != "tcg":
 		return cfg, fmt.Errorf("--accel %q: kvm or tcg", cfg.Accel)
-	case cfg.Channel != harness.ChannelVirtio && cfg.Channel != harness.ChannelSerial:
+	case cfg.Channel != wire.ChannelVirtio && cfg.Channel != wire.ChannelSerial:
 		return cfg, fmt.Errorf("--channel %q: virtio or serial", cfg.Channel)
 	}
 	if *g.agent != "" {
@@ -69,6 +71,22 @@ func (g *guestFlags) config() (harness.Config, error) {
 		cfg.Agent = *g.agent
 	}
 	return cfg, nil
+}
+
+// options is the pipeline's configuration from the guest flags and a --kernels value.
+func (g *guestFlags) options(kernels string) (observe.Options, error) {
+	hcfg, err := g.config()
+	if err != nil {
+		return observe.Options{}, err
+	}
+	names, err := splitList("kernels", kernels)
+	if err != nil {
+		return observe.Options{}, err
+	}
+	return observe.Options{
+		KernelsFile: g.kernelsFile, Kernels: names, CacheDir: g.cacheDir, Offline: g.offline, Harness: hcfg,
+		NeedQEMU: func() error { return lookQEMU(hcfg.QEMU) },
+	}, nil
 }
 
 // lookQEMU checks that QEMU can be run, naming the package to install when it cannot.

@@ -9,12 +9,9 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"text/tabwriter"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/bpfmatrix/bpfmatrix/vmimages"
 )
@@ -169,7 +166,7 @@ func runKernelsFetch(args []string, stdout, stderr io.Writer) int {
 	f := &vmimages.Fetcher{CacheDir: kf.cacheDir, Offline: *offline, Update: *update, Parallel: *parallel}
 	var live *liveBoard
 	if isTerminal(stdout) && os.Getenv("CI") == "" {
-		live = newLiveBoard(stdout, entries)
+		live = newLiveBoard(stdout, cfgNames(entries))
 		f.OnStep = live.step
 	} else {
 		f.Progress = stdout
@@ -225,96 +222,11 @@ func short(sum string) string {
 	return sum
 }
 
-// isTerminal reports whether w is a terminal, where progress may redraw lines in place.
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
+// cfgNames lists the names of entries.
+func cfgNames(entries []vmimages.Entry) []string {
+	names := make([]string, len(entries))
+	for i, e := range entries {
+		names[i] = e.Name
 	}
-	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
-	return err == nil
-}
-
-// liveBoard shows one status line per kernel plus one for archive-wide steps, redrawn in place
-// with ANSI cursor movement; warnings are printed above the board and stay.
-type liveBoard struct {
-	w      io.Writer
-	names  []string
-	status map[string]string
-	global string
-	drawn  int
-	width  int
-}
-
-func newLiveBoard(w io.Writer, entries []vmimages.Entry) *liveBoard {
-	b := &liveBoard{w: w, status: map[string]string{}, width: 120}
-	for _, e := range entries {
-		b.names = append(b.names, e.Name)
-		b.status[e.Name] = "waiting"
-	}
-	if f, ok := w.(*os.File); ok {
-		if ws, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ); err == nil && ws.Col > 20 {
-			b.width = int(ws.Col) - 1
-		}
-	}
-	b.draw()
-	return b
-}
-
-func (b *liveBoard) step(s vmimages.Step) {
-	var permanent string
-	switch {
-	case s.Kernel == "" && strings.HasPrefix(s.Message, "warning") || strings.HasPrefix(s.Message, "apt: "):
-		permanent = s.Message
-	case s.Kernel == "":
-		b.global = s.Message
-	case s.Done && s.Err != nil:
-		b.status[s.Kernel] = "FAILED: " + s.Err.Error()
-	case s.Done:
-		b.status[s.Kernel] = "ok " + s.Message
-	default:
-		b.status[s.Kernel] = s.Message
-	}
-	b.clear()
-	if permanent != "" {
-		fmt.Fprintln(b.w, permanent)
-	}
-	b.draw()
-}
-
-func (b *liveBoard) clear() {
-	if b.drawn > 0 {
-		fmt.Fprintf(b.w, "\x1b[%dA", b.drawn)
-	}
-	for i := 0; i < b.drawn; i++ {
-		fmt.Fprint(b.w, "\r\x1b[K\n")
-	}
-	if b.drawn > 0 {
-		fmt.Fprintf(b.w, "\x1b[%dA", b.drawn)
-	}
-	b.drawn = 0
-}
-
-func (b *liveBoard) draw() {
-	lines := []string{}
-	if b.global != "" {
-		lines = append(lines, "archive  "+b.global)
-	}
-	for _, n := range b.names {
-		lines = append(lines, fmt.Sprintf("%-8s %s", n, b.status[n]))
-	}
-	for _, l := range lines {
-		if r := []rune(l); len(r) > b.width {
-			l = string(r[:b.width-1]) + "…"
-		}
-		fmt.Fprintf(b.w, "\r\x1b[K%s\n", l)
-	}
-	b.drawn = len(lines)
-}
-
-// finish leaves the final board on the screen, with full error texts below it.
-func (b *liveBoard) finish() {
-	b.clear()
-	b.width = 1 << 20
-	b.draw()
+	return names
 }

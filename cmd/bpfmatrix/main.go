@@ -103,6 +103,9 @@ func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
 		}
 		rest := fs.Args()
 		if len(rest) == 0 {
+			if empty := emptyFlags(fs); len(empty) > 0 {
+				return nil, fmt.Errorf("%s: %s: empty value (leave the flag out for its default)", fs.Name(), strings.Join(empty, ", "))
+			}
 			return append(positional, tail...), nil
 		}
 		positional = append(positional, rest[0])

@@ -1,19 +1,15 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
-	"strconv"
 	"strings"
-	"syscall"
 	"text/tabwriter"
 
+	"github.com/bpfmatrix/bpfmatrix/observation"
 	"github.com/bpfmatrix/bpfmatrix/probe"
 	"github.com/bpfmatrix/bpfmatrix/registry"
 )
@@ -38,7 +34,7 @@ The exit code is 1 when any answer is unclassified: the verifier said something 
 
 func runProbe(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("probe", flag.ContinueOnError)
-	format := fs.String("format", "table", "output format: table or json")
+	format := formatFlag(fs, "table", "json")
 	progTypes := fs.String("prog-type", "", "only these program types or type/variant pairs, comma-separated")
 	helpers := fs.String("helper", "", "only these helpers (names or ids), comma-separated")
 	workers := fs.Int("workers", 0, "parallel loads (0: one per CPU)")
@@ -57,9 +53,6 @@ func runProbe(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "bpfmatrix probe: unexpected argument %q\n", pos[0])
 		return exitBadArgs
 	}
-	if !checkFormat(stderr, *format, "table", "json") {
-		return exitBadArgs
-	}
 	if *workers < 0 {
 		fmt.Fprintf(stderr, "bpfmatrix probe: --workers %d: want 0 or more\n", *workers)
 		return exitBadArgs
@@ -69,16 +62,23 @@ func runProbe(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "bpfmatrix: %s\n", oneLine(err))
 		return exitBadArgs
 	}
-	opts := probe.Options{ProgTypes: splitList(*progTypes), Workers: *workers}
+	opts := probe.Options{Workers: *workers}
 	if *verbose {
 		opts.Log = stderr
 	}
-	if opts.Helpers, err = helperIDs(reg, splitList(*helpers)); err != nil {
+	items, err := splitList("helper", *helpers)
+	if err == nil {
+		opts.Helpers, err = helperIDs(reg, items)
+	}
+	if err == nil {
+		opts.ProgTypes, err = splitList("prog-type", *progTypes)
+	}
+	if err != nil {
 		fmt.Fprintf(stderr, "bpfmatrix probe: %v\n", err)
 		return exitBadArgs
 	}
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signalContext()
 	defer stop()
 	p, err := probe.New(reg, opts)
 	if errors.Is(err, registry.ErrUnknownProgType) || errors.Is(err, probe.ErrUnknownVariant) {
@@ -90,12 +90,12 @@ func runProbe(args []string, stdout, stderr io.Writer) int {
 		return exitNo
 	}
 
-	rep := probe.Report{Facts: p.Facts()}
-	var emit func(probe.Result) error
+	rep := observation.Document{Facts: p.Facts()}
+	var emit func(observation.Result) error
 	var tw *tabwriter.Writer
 	switch *format {
 	case "json":
-		emit = func(r probe.Result) error {
+		emit = func(r observation.Result) error {
 			rep.Results = append(rep.Results, r)
 			return nil
 		}
@@ -103,7 +103,7 @@ func runProbe(args []string, stdout, stderr io.Writer) int {
 		writeFacts(stdout, rep.Facts)
 		tw = tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "RELEASE\tPROG TYPE\tVARIANT\tID\tHELPER\tOUTCOME\tDETAIL")
-		emit = func(r probe.Result) error {
+		emit = func(r observation.Result) error {
 			rep.Results = append(rep.Results, r)
 			name := r.Helper
 			if name == "" {
@@ -125,7 +125,7 @@ func runProbe(args []string, stdout, stderr io.Writer) int {
 		}
 	} else {
 		if rep.Results == nil {
-			rep.Results = []probe.Result{}
+			rep.Results = []observation.Result{}
 		}
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -140,27 +140,17 @@ func runProbe(args []string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
-// splitList splits a comma-separated flag value, dropping empty items.
-func splitList(s string) []string {
-	var out []string
-	for _, item := range strings.Split(s, ",") {
-		if item = strings.TrimSpace(item); item != "" {
-			out = append(out, item)
-		}
-	}
-	return out
-}
-
 // helperIDs resolves --helper items: registry names, or raw ids (which may be ids the registry
 // does not hold, such as one past the kernel's last).
 func helperIDs(reg *registry.Registry, items []string) ([]int, error) {
 	var ids []int
 	for _, item := range items {
-		if id, err := strconv.Atoi(item); err == nil {
-			if id <= 0 {
-				return nil, fmt.Errorf("helper id %d: ids start at 1", id)
+		if item[0] >= '0' && item[0] <= '9' || item[0] == '-' {
+			id, err := parseHelperIDs("helper", item)
+			if err != nil {
+				return nil, err
 			}
-			ids = append(ids, id)
+			ids = append(ids, id...)
 			continue
 		}
 		h, err := reg.Find(item)
@@ -173,7 +163,7 @@ func helperIDs(reg *registry.Registry, items []string) ([]int, error) {
 }
 
 // writeFacts prints the kernel facts above the table.
-func writeFacts(w io.Writer, f probe.Facts) {
+func writeFacts(w io.Writer, f observation.Facts) {
 	version := f.Kernel.Version
 	if version == "" {
 		version = "version unknown"
@@ -205,17 +195,17 @@ func writeFacts(w io.Writer, f probe.Facts) {
 
 // summarizeProbe writes the outcome counts to w, and every unclassified answer with its log, and
 // returns how many answers were unclassified.
-func summarizeProbe(w io.Writer, rep *probe.Report, stats probe.Stats) int {
-	counts := map[string]int{}
-	var unclassified []probe.Result
+func summarizeProbe(w io.Writer, rep *observation.Document, stats probe.Stats) int {
+	counts := map[observation.Outcome]int{}
+	var unclassified []observation.Result
 	for _, r := range rep.Results {
 		counts[r.Outcome]++
-		if r.Outcome == probe.Unclassified {
+		if r.Outcome == observation.Unclassified {
 			unclassified = append(unclassified, r)
 		}
 	}
 	var parts []string
-	for _, o := range probe.Outcomes {
+	for _, o := range observation.Outcomes {
 		parts = append(parts, fmt.Sprintf("%s %d", o, counts[o]))
 	}
 	fmt.Fprintf(w, "bpfmatrix probe: %s: %d results, %d loads in %.2fs: %s\n",

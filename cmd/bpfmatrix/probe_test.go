@@ -2,13 +2,14 @@ package main
 
 import (
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 
-	"github.com/bpfmatrix/bpfmatrix/probe"
+	"github.com/bpfmatrix/bpfmatrix/internal/testenv"
+
+	"github.com/bpfmatrix/bpfmatrix/observation"
 )
 
 var probeRegistry = filepath.Join("..", "..", "probe", "testdata", "registry.yaml")
@@ -22,7 +23,7 @@ func TestProbeBadArgs(t *testing.T) {
 		{"unknown type", []string{"probe", "--prog-type", "kprobes"}, `unknown program type: "kprobes"`},
 		{"unknown variant", []string{"probe", "--prog-type", "tracing/fentri"}, `unknown attach variant: "tracing/fentri"`},
 		{"unknown helper", []string{"probe", "--helper", "ktime_get_nss"}, `unknown helper: "ktime_get_nss"`},
-		{"id zero", []string{"probe", "--helper", "0"}, "ids start at 1"},
+		{"id zero", []string{"probe", "--helper", "0"}, "is not a helper id"},
 		{"format", []string{"probe", "--format", "yaml"}, `unknown format "yaml"`},
 		{"positional", []string{"probe", "xdp"}, `unexpected argument "xdp"`},
 	}
@@ -40,9 +41,8 @@ func TestProbeBadArgs(t *testing.T) {
 }
 
 func requireRootCLI(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("probing loads BPF programs, which needs root")
-	}
+	t.Helper()
+	testenv.NeedRoot(t)
 }
 
 func TestProbeJSON(t *testing.T) {
@@ -62,7 +62,7 @@ func TestProbeJSON(t *testing.T) {
 			Name    string `json:"name"`
 			Present bool   `json:"present"`
 		} `json:"prog_types"`
-		Results []probe.Result `json:"results"`
+		Results []observation.Result `json:"results"`
 	}
 	if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
 		t.Fatalf("%v\n%s", err, stdout)
@@ -70,9 +70,9 @@ func TestProbeJSON(t *testing.T) {
 	if rep.Kernel.Release == "" || len(rep.BTFHelperIDs) == 0 || len(rep.ProgTypes) != 2 {
 		t.Fatalf("facts missing: %+v", rep)
 	}
-	want := map[string]string{
-		"socket_filter/socket_filter/4": probe.NotForType,
-		"tracing/tp_btf/147":            probe.NotForTarget,
+	want := map[string]observation.Outcome{
+		"socket_filter/socket_filter/4": observation.NotForType,
+		"tracing/tp_btf/147":            observation.NotForTarget,
 	}
 	if len(rep.Results) != 6 {
 		t.Fatalf("%d results, want 2 variants x 3 ids", len(rep.Results))
@@ -97,7 +97,7 @@ func TestProbeTable(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("exit %d\n%s", code, stderr)
 	}
-	for _, want := range []string{"kernel ", "BTF enum bpf_func_id:", "RELEASE", "OUTCOME", "kprobe  ", " 4 ", "probe_read", probe.GPLOnly, "cannot call GPL-restricted function"} {
+	for _, want := range []string{"kernel ", "BTF enum bpf_func_id:", "RELEASE", "OUTCOME", "kprobe  ", " 4 ", "probe_read", string(observation.GPLOnly), "cannot call GPL-restricted function"} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("table lacks %q:\n%s", want, stdout)
 		}

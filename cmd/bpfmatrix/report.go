@@ -23,9 +23,11 @@ func runReport(args []string, stdout, stderr io.Writer) int {
 	in := fs.String("in", "out/observations", "directory of per-kernel observation files (<name>.json, as bpfmatrix run writes them)")
 	out := fs.String("out", "out", "directory to write the reports into")
 	regPath := registryFlag(fs)
+	sf := addSavedFlags(fs)
+	kernelsFile := fs.String("kernels-file", "kernels.yaml", "the kernels file whose kernels.lock names the images (for observations that lack the Debian version)")
 	pos, err := parseFlags(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
-		fmt.Fprintf(stdout, "usage: bpfmatrix report [--in DIR] [--out DIR] [--registry FILE]\n\nflags:\n%s", flagUsage(fs))
+		fmt.Fprintf(stdout, "usage: bpfmatrix report [--in DIR] [--out DIR] [--registry FILE] [--skip-bad]\n\nflags:\n%s", flagUsage(fs))
 		return exitOK
 	}
 	if err != nil || len(pos) != 0 {
@@ -40,13 +42,10 @@ func runReport(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "bpfmatrix: %s\n", oneLine(err))
 		return exitBadArgs
 	}
-	kernels, err := report.ReadDir(*in)
+	kernels, err := sf.read(*in, *kernelsFile, stderr)
 	if err != nil {
-		// Unreadable files are named; the report is still written from the others.
 		fmt.Fprintf(stderr, "bpfmatrix report: %v\n", err)
-		if len(kernels) == 0 {
-			return exitBadArgs
-		}
+		return exitBadArgs
 	}
 	r := report.Build(reg, kernels, toolVersion())
 	paths, err := r.WriteFiles(*out)

@@ -3,10 +3,11 @@ package main
 import (
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/bpfmatrix/bpfmatrix/internal/testenv"
 )
 
 var repoKernels = filepath.Join("..", "..", "kernels.yaml")
@@ -41,12 +42,7 @@ func TestRunBadArgs(t *testing.T) {
 
 func needQEMU(t *testing.T) {
 	t.Helper()
-	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("CI is set but qemu-system-x86_64 is missing: %v", err)
-		}
-		t.Skip("qemu-system-x86_64 is not installed (apt-get install qemu-system-x86); set CI to make this a failure")
-	}
+	testenv.NeedQEMU(t)
 }
 
 // TestRun boots a real kernel through the command, with a small probe, and checks the report it

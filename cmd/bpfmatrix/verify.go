@@ -1,17 +1,11 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
-	"strings"
-	"sync"
-	"syscall"
 	"time"
 
 	"github.com/bpfmatrix/bpfmatrix/observe"
@@ -48,6 +42,8 @@ type verifyOutput struct {
 	Helpers  []verdict.HelperVerdict `json:"helpers"`
 	// Contradicted counts the helpers above whose verdict is contradicted.
 	Contradicted int `json:"contradicted"`
+	// noEvidence is set when some helper above has no evidence.
+	noEvidence bool
 }
 
 type verifyKernel struct {
@@ -62,11 +58,13 @@ func runVerify(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
 	regPath := registryFlag(fs)
 	kernels := fs.String("kernels", "", "comma-separated kernel names of kernels.yaml (default: all)")
-	format := fs.String("format", "text", "text or json")
+	format := formatFlag(fs, "text", "json")
 	gf := addGuestFlags(fs)
+	sf := addSavedFlags(fs)
 	refresh := fs.Bool("refresh", false, "ignore cached observations and boot every kernel")
 	out := fs.String("out", "", "also write the per-kernel observations to DIR (the layout bpfmatrix report --in reads)")
 	in := fs.String("in", "", "judge the saved observations in DIR (as run, verify --out or the suite write them) instead of observing kernels")
+	verbose := fs.Bool("v", false, "show each kernel's progress on stderr (shown anyway on a terminal)")
 	pos, err := parseFlags(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
 		fmt.Fprint(stdout, verifyUsage+"\nflags:\n"+flagUsage(fs))
@@ -79,36 +77,116 @@ func runVerify(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return bad(err)
 	}
-	if *format != "text" && *format != "json" {
-		return bad(fmt.Errorf("--format %q: text or json", *format))
+	if *in != "" && (*kernels != "" || *refresh || *out != "") {
+		return bad(fmt.Errorf("--in judges saved observations: --kernels, --refresh and --out do not apply"))
 	}
 	reg, err := loadRegistry(*regPath)
 	if err != nil {
 		fmt.Fprintf(stderr, "bpfmatrix: %s\n", oneLine(err))
 		return exitBadArgs
 	}
-	var wanted []*registry.Helper
-	for _, arg := range pos {
-		h, err := reg.Find(arg)
-		if err != nil {
-			return bad(err)
-		}
-		wanted = append(wanted, h)
-	}
-	hcfg, err := gf.config()
+	wanted, err := findHelpers(reg, pos)
 	if err != nil {
 		return bad(err)
 	}
-	var names []string
-	if *kernels != "" {
-		names = strings.Split(*kernels, ",")
+	opts, err := gf.options(*kernels)
+	if err != nil {
+		return bad(err)
 	}
-
 	start := time.Now()
+	var ks []report.Kernel
+	var cached map[string]bool
+	if *in != "" {
+		if ks, err = sf.read(*in, gf.kernelsFile, stderr); err != nil {
+			return bad(err)
+		}
+	} else {
+		opts.Refresh = *refresh
+		if ks, cached, err = observeKernels(opts, *out, *verbose, stderr); err != nil {
+			if errors.Is(err, errBadInput) {
+				return bad(err)
+			}
+			fmt.Fprintf(stderr, "bpfmatrix verify: %v\n", err)
+			return exitNo
+		}
+	}
+	doc := judge(reg, ks, cached, wanted, stderr)
+	if *format == "json" {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(doc); err != nil {
+			fmt.Fprintf(stderr, "bpfmatrix verify: %v\n", err)
+			return exitNo
+		}
+	} else {
+		printVerdicts(stdout, doc)
+	}
+	okKernels := 0
+	for _, k := range doc.Kernels {
+		if k.Status == "ok" {
+			okKernels++
+		}
+	}
+	fmt.Fprintf(stderr, "bpfmatrix verify: %d helper(s) against %d kernel(s) (%d ok) in %.2fs: %d contradicted\n",
+		len(doc.Helpers), len(doc.Kernels), okKernels, time.Since(start).Seconds(), doc.Contradicted)
+	switch {
+	case doc.Contradicted > 0:
+		return exitNo
+	case okKernels == 0 || (len(wanted) > 0 && doc.noEvidence):
+		return exitNoEvidence
+	}
+	return exitOK
+}
+
+// findHelpers resolves the helpers named on the command line (names or ids).
+func findHelpers(reg *registry.Registry, args []string) ([]*registry.Helper, error) {
+	var wanted []*registry.Helper
+	for _, arg := range args {
+		h, err := reg.Find(arg)
+		if err != nil {
+			return nil, err
+		}
+		wanted = append(wanted, h)
+	}
+	return wanted, nil
+}
+
+// observeKernels runs the pipeline and returns the report's view of each kernel and which
+// ones came from the cache; with out set it also writes the documents there.
+func observeKernels(opts observe.Options, out string, verbose bool, stderr io.Writer) ([]report.Kernel, map[string]bool, error) {
+	if _, err := opts.Select(); err != nil {
+		return nil, nil, fmt.Errorf("%w: %w", errBadInput, err)
+	}
+	ctx, stop := signalContext()
+	defer stop()
+	finish := func() {}
+	if verbose || isTerminal(stderr) {
+		names, _ := opts.Select()
+		opts.OnEvent, finish = progressFor(stderr, names)
+	}
+	obs, err := observe.Run(ctx, opts)
+	finish()
+	if err != nil {
+		return nil, nil, err
+	}
+	if out != "" {
+		if _, err := observe.WriteDir(out, obs); err != nil {
+			return nil, nil, err
+		}
+	}
+	cached := map[string]bool{}
+	for _, o := range obs {
+		cached[o.Name] = o.Cached
+	}
+	return reportKernels(obs), cached, nil
+}
+
+// judge computes the verdicts of the wanted helpers (every helper when none is named).
+func judge(reg *registry.Registry, ks []report.Kernel, cached map[string]bool, wanted []*registry.Helper, stderr io.Writer) verifyOutput {
 	doc := verifyOutput{Registry: reg.File()}
-	var judged []verdict.Kernel
-	addKernel := func(k report.Kernel, cached bool) {
-		vk := verifyKernel{Name: k.Name, Status: "ok", Cached: cached}
+	judged := make([]verdict.Kernel, 0, len(ks))
+	for _, k := range ks {
+		vk := verifyKernel{Name: k.Name, Status: "ok", Cached: cached == nil || cached[k.Name]}
 		if !k.Version.IsZero() {
 			vk.Version = k.Version.String()
 		}
@@ -118,63 +196,6 @@ func runVerify(args []string, stdout, stderr io.Writer) int {
 		}
 		doc.Kernels = append(doc.Kernels, vk)
 		judged = append(judged, k.Kernel)
-	}
-	if *in != "" {
-		if *kernels != "" || *refresh || *out != "" {
-			return bad(fmt.Errorf("--in judges saved observations: --kernels, --refresh and --out do not apply"))
-		}
-		ks, err := report.ReadDir(*in)
-		if err != nil {
-			// Unreadable files are named; the others are still judged.
-			fmt.Fprintf(stderr, "bpfmatrix verify: %v\n", err)
-			if len(ks) == 0 {
-				return exitBadArgs
-			}
-		}
-		for _, k := range ks {
-			addKernel(k, true)
-		}
-	} else {
-		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-		defer stop()
-		obs, err := observe.Run(ctx, observe.Options{
-			KernelsFile: gf.kernelsFile,
-			Kernels:     names,
-			CacheDir:    gf.cacheDir,
-			Offline:     gf.offline,
-			Refresh:     *refresh,
-			Harness:     hcfg,
-			Log:         stderr,
-			NeedQEMU:    func() error { return lookQEMU(hcfg.QEMU) },
-		})
-		if err != nil {
-			return bad(err)
-		}
-		if *out != "" {
-			if _, err := observe.WriteDir(*out, obs); err != nil {
-				fmt.Fprintf(stderr, "bpfmatrix verify: %v\n", err)
-				return exitNo
-			}
-		}
-		// Parsing a few MB of JSON per kernel is most of a cached check's time: in parallel.
-		parsed := make([]report.Kernel, len(obs))
-		var wg sync.WaitGroup
-		for i, o := range obs {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				k, err := report.ParseKernel(o.Name, "observations of kernel "+o.Name, o.Data)
-				if err != nil {
-					// Unreadable observations are a failed kernel, not a reason to lose the others.
-					k = report.Kernel{Kernel: verdict.Kernel{Name: o.Name, Failed: true, Error: err.Error()}}
-				}
-				parsed[i] = k
-			}()
-		}
-		wg.Wait()
-		for i, o := range obs {
-			addKernel(parsed[i], o.Cached)
-		}
 	}
 	all := verdict.Judge(reg, judged)
 	if len(wanted) == 0 {
@@ -188,41 +209,15 @@ func runVerify(args []string, stdout, stderr io.Writer) int {
 			doc.Helpers = append(doc.Helpers, byID[h.ID])
 		}
 	}
-	noEvidence := false
-	okKernels := 0
-	for _, k := range doc.Kernels {
-		if k.Status == "ok" {
-			okKernels++
-		}
-	}
 	for _, hv := range doc.Helpers {
 		switch hv.Verdict {
 		case verdict.Contradicted:
 			doc.Contradicted++
 		case verdict.NoEvidence:
-			noEvidence = true
+			doc.noEvidence = true
 		}
 	}
-
-	if *format == "json" {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(doc); err != nil {
-			fmt.Fprintf(stderr, "bpfmatrix verify: %v\n", err)
-			return exitNo
-		}
-	} else {
-		printVerdicts(stdout, doc)
-	}
-	fmt.Fprintf(stderr, "bpfmatrix verify: %d helper(s) against %d kernel(s) (%d ok) in %.2fs: %d contradicted\n",
-		len(doc.Helpers), len(doc.Kernels), okKernels, time.Since(start).Seconds(), doc.Contradicted)
-	switch {
-	case doc.Contradicted > 0:
-		return exitNo
-	case okKernels == 0 || (len(wanted) > 0 && noEvidence):
-		return exitNoEvidence
-	}
-	return exitOK
+	return doc
 }
 
 // printVerdicts prints one block per helper: its verdict, how each program type fared, and each

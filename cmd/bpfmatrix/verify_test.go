@@ -130,7 +130,7 @@ func TestVerifyExitCodes(t *testing.T) {
 		stderr string
 	}{
 		{"unknown helper", []string{"verify", "--in", recorded, "no_such_helper"}, exitBadArgs, `unknown helper: "no_such_helper"`},
-		{"bad format", []string{"verify", "--in", recorded, "--format", "yaml"}, exitBadArgs, `--format "yaml"`},
+		{"bad format", []string{"verify", "--in", recorded, "--format", "yaml"}, exitBadArgs, `unknown format "yaml"`},
 		{"bad registry", []string{"verify", "--in", recorded, "--registry", "/nonexistent.yaml"}, exitBadArgs, "/nonexistent.yaml"},
 		{"nothing to read", []string{"verify", "--in", t.TempDir()}, exitBadArgs, "no kernel files"},
 		{"every kernel failed", []string{"verify", "--in", failedOnly, "ktime_get_ns"}, exitNoEvidence, "kernel 6.12 failed: kernel panic at boot"},

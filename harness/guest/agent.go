@@ -7,13 +7,12 @@ import (
 	"io"
 	"sync"
 
+	"github.com/bpfmatrix/bpfmatrix/harness/wire"
 	"github.com/bpfmatrix/bpfmatrix/internal/kconfig"
+	"github.com/bpfmatrix/bpfmatrix/observation"
 	"github.com/bpfmatrix/bpfmatrix/probe"
 	"github.com/bpfmatrix/bpfmatrix/registry"
 )
-
-// KernelConfigPath is where the harness puts the kernel's build configuration in the initramfs.
-const KernelConfigPath = "/kernel-config"
 
 // ProbeKernel is the Probe every bpfmatrix agent runs: the probe engine over the options from
 // the kernel command line, the facts as header and every result as it comes. It uses the
@@ -30,7 +29,7 @@ func ProbeKernel(ctx context.Context, opts Options, header, result func(any) err
 	popts := probe.Options{ProgTypes: opts.ProgTypes, Helpers: opts.Helpers, Log: opts.Log}
 	// The host puts the image's config here when it has one (Debian kernels do not expose
 	// /proc/config.gz); without it the probe looks for the usual places itself.
-	if c, err := kconfig.Read(KernelConfigPath); err == nil {
+	if c, err := kconfig.Read(wire.KernelConfigPath); err == nil {
 		popts.KernelConfig = c
 	}
 	p, err := probe.New(reg, popts)
@@ -40,7 +39,7 @@ func ProbeKernel(ctx context.Context, opts Options, header, result func(any) err
 	if err := header(p.Facts()); err != nil {
 		return err
 	}
-	return p.Run(ctx, func(r probe.Result) error { return result(r) })
+	return p.Run(ctx, func(r observation.Result) error { return result(r) })
 }
 
 // RunAgent is the whole life of a guest's init: Main with ProbeKernel. It never returns.

@@ -4,7 +4,7 @@
 // wire format and powers the guest off.
 //
 // The host configures the agent through the kernel command line: words of the form KEY=VALUE
-// reach init as environment variables (see the Env* constants).
+// reach init as environment variables (see the Env* constants of package wire).
 package guest
 
 import (
@@ -26,35 +26,8 @@ import (
 	"github.com/bpfmatrix/bpfmatrix/harness/wire"
 )
 
-// Environment variables (kernel command-line words) that configure the agent.
-const (
-	// EnvChannel selects the result channel: "virtio" (a virtio-serial port named PortName) or
-	// "serial" (the second UART, /dev/ttyS1).
-	EnvChannel = "BPFMATRIX_CHANNEL"
-	// EnvCompress set to "1" gzips the result stream.
-	EnvCompress = "BPFMATRIX_COMPRESS"
-	// EnvProgTypes limits the probe to a comma-separated list of program types.
-	EnvProgTypes = "BPFMATRIX_PROG_TYPES"
-	// EnvHelpers limits the probe to a comma-separated list of helper ids.
-	EnvHelpers = "BPFMATRIX_HELPERS"
-	// EnvFault makes the agent misbehave on purpose, so that tests can check that the host
-	// reports such a guest as a failed kernel: "hang" stops after the header and sleeps forever,
-	// "panic" crashes init (a kernel panic) after the header, "truncate" powers off after
-	// TruncateAfter results without a trailer. Nothing but tests sets it.
-	EnvFault = "BPFMATRIX_AGENT_FAULT"
-	// envStage marks the re-executed agent.
-	envStage = "BPFMATRIX_AGENT_STAGE"
-)
-
-// PortName is the name of the virtio-serial port that carries results.
-const PortName = "org.bpfmatrix.results"
-
-// ModuleDir is where the initramfs holds kernel modules to load before the channel opens (the
-// virtio drivers of kernels that build them as modules), loaded in name order.
-const ModuleDir = "/lib/modules/bpfmatrix"
-
-// TruncateAfter is the number of results after which the "truncate" fault cuts the stream.
-const TruncateAfter = 10
+// envStage marks the re-executed agent.
+const envStage = "BPFMATRIX_AGENT_STAGE"
 
 // Options is what the host asked for on the command line.
 type Options struct {
@@ -141,11 +114,11 @@ func stage2(p Probe) error {
 	if err := loadModules(); err != nil {
 		return err
 	}
-	ch, err := openChannel(os.Getenv(EnvChannel))
+	ch, err := openChannel(os.Getenv(wire.EnvChannel))
 	if err != nil {
 		return err
 	}
-	w := wire.NewWriter(ch, os.Getenv(EnvCompress) == "1")
+	w := wire.NewWriter(ch, os.Getenv(wire.EnvCompress) == "1")
 	if err := w.Hello(hello); err != nil {
 		return err
 	}
@@ -155,7 +128,7 @@ func stage2(p Probe) error {
 		w.Close()
 		return ch.Close()
 	}
-	fault := os.Getenv(EnvFault)
+	fault := os.Getenv(wire.EnvFault)
 	header := func(v any) error {
 		if err := w.Header(v); err != nil {
 			return err
@@ -175,7 +148,7 @@ func stage2(p Probe) error {
 	}
 	errCut := fmt.Errorf("fault injection: stream cut")
 	result := func(v any) error {
-		if fault == "truncate" && w.Count() == TruncateAfter {
+		if fault == "truncate" && w.Count() == wire.TruncateAfter {
 			return errCut
 		}
 		return w.Result(v)
@@ -202,14 +175,14 @@ func stage2(p Probe) error {
 
 func options() (Options, error) {
 	opts := Options{Log: os.Stderr}
-	if s := os.Getenv(EnvProgTypes); s != "" {
+	if s := os.Getenv(wire.EnvProgTypes); s != "" {
 		opts.ProgTypes = strings.Split(s, ",")
 	}
-	if s := os.Getenv(EnvHelpers); s != "" {
+	if s := os.Getenv(wire.EnvHelpers); s != "" {
 		for _, f := range strings.Split(s, ",") {
 			id, err := strconv.Atoi(f)
 			if err != nil {
-				return opts, fmt.Errorf("%s: %w", EnvHelpers, err)
+				return opts, fmt.Errorf("%s: %w", wire.EnvHelpers, err)
 			}
 			opts.Helpers = append(opts.Helpers, id)
 		}
@@ -235,7 +208,7 @@ func release() string {
 }
 
 func loadModules() error {
-	mods, err := filepath.Glob(filepath.Join(ModuleDir, "*.ko"))
+	mods, err := filepath.Glob(filepath.Join(wire.ModuleDir, "*.ko"))
 	if err != nil || len(mods) == 0 {
 		return nil
 	}
@@ -266,12 +239,12 @@ type channel struct {
 
 func openChannel(kind string) (*channel, error) {
 	switch kind {
-	case "serial", "":
+	case wire.ChannelSerial, "":
 		return openSerial("/dev/ttyS1")
-	case "virtio":
+	case wire.ChannelVirtio:
 		return openVirtio()
 	}
-	return nil, fmt.Errorf("%s: unknown channel %q", EnvChannel, kind)
+	return nil, fmt.Errorf("%s: unknown channel %q", wire.EnvChannel, kind)
 }
 
 func openSerial(dev string) (*channel, error) {
@@ -308,7 +281,7 @@ func openVirtio() (*channel, error) {
 		ports, _ := filepath.Glob("/sys/class/virtio-ports/*/name")
 		for _, p := range ports {
 			name, err := os.ReadFile(p)
-			if err != nil || string(bytes.TrimSpace(name)) != PortName {
+			if err != nil || string(bytes.TrimSpace(name)) != wire.PortName {
 				continue
 			}
 			dev := "/dev/" + filepath.Base(filepath.Dir(p))
@@ -319,7 +292,7 @@ func openVirtio() (*channel, error) {
 			return &channel{f: f}, nil
 		}
 		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("open result channel: no virtio-serial port named %s", PortName)
+			return nil, fmt.Errorf("open result channel: no virtio-serial port named %s", wire.PortName)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}

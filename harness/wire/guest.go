@@ -1,0 +1,50 @@
+package wire
+
+// What the host and the guest agent agree on besides the stream itself: how the host
+// configures the agent, where it puts files in the initramfs, and the names of the channels.
+// The host side imports only this package of the guest's, so it links neither the probe engine
+// nor cilium/ebpf.
+
+// Environment variables (kernel command-line words of the form KEY=VALUE, which reach init as
+// environment variables) that configure the agent.
+const (
+	// EnvChannel selects the result channel: ChannelVirtio or ChannelSerial.
+	EnvChannel = "BPFMATRIX_CHANNEL"
+	// EnvCompress set to "1" gzips the result stream.
+	EnvCompress = "BPFMATRIX_COMPRESS"
+	// EnvProgTypes limits the probe to a comma-separated list of program types.
+	EnvProgTypes = "BPFMATRIX_PROG_TYPES"
+	// EnvHelpers limits the probe to a comma-separated list of helper ids.
+	EnvHelpers = "BPFMATRIX_HELPERS"
+	// EnvFault makes the agent misbehave on purpose, so that tests can check that the host
+	// reports such a guest as a failed kernel: "hang" stops after the header and sleeps forever,
+	// "panic" crashes init (a kernel panic) after the header, "truncate" powers off after
+	// TruncateAfter results without a trailer. Nothing but tests sets it.
+	EnvFault = "BPFMATRIX_AGENT_FAULT"
+)
+
+// TruncateAfter is the number of results after which the "truncate" fault cuts the stream.
+const TruncateAfter = 10
+
+// Result channels.
+const (
+	// ChannelVirtio is a virtio-serial port named PortName: fast, built into 6.x cloud kernels,
+	// modules on 5.10.
+	ChannelVirtio = "virtio"
+	// ChannelSerial is the guest's second UART (ttyS1): slow (about 100 KB/s under TCG) but
+	// present in every kernel; its stream is always compressed.
+	ChannelSerial = "serial"
+)
+
+// PortName is the name of the virtio-serial port that carries results.
+const PortName = "org.bpfmatrix.results"
+
+// Paths in the initramfs.
+const (
+	// ModuleDir holds kernel modules to load before the channel opens (the virtio drivers of
+	// kernels that build them as modules), loaded in name order.
+	ModuleDir = "/lib/modules/bpfmatrix"
+	// KernelConfigPath is where the host puts the kernel's build configuration: Debian kernels
+	// do not expose /proc/config.gz, and the probe names the options a refused variant lacks.
+	KernelConfigPath = "/kernel-config"
+)

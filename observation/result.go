@@ -1,0 +1,20 @@
+package observation
+
+// Result is the answer for one (helper, variant) pair.
+type Result struct {
+	// HelperID is the helper's number in enum bpf_func_id.
+	HelperID int `json:"helper_id"`
+	// Helper is the registry name without bpf_, or "" for an id the registry lacks.
+	Helper string `json:"helper"`
+	// ProgType is the kernel's name of the program type, e.g. "tracing".
+	ProgType string `json:"prog_type"`
+	// Variant is the attach variant's short name, equal to ProgType for single-variant types.
+	Variant string `json:"variant"`
+	// Outcome is one of the words in Outcomes.
+	Outcome Outcome `json:"outcome"`
+	// Detail is the log line or error that decided the outcome.
+	Detail string `json:"detail"`
+	// Log is the whole verifier log, kept only for Unclassified results so that a rule can be
+	// written for it.
+	Log string `json:"log,omitempty"`
+}

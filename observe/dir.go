@@ -1,0 +1,93 @@
+package observe
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/bpfmatrix/bpfmatrix/observation"
+	"github.com/bpfmatrix/bpfmatrix/vmimages"
+)
+
+// ReadDir reads the per-kernel documents in dir (<name>.json, or <name>.json.gz as recorded
+// observations are kept; report.json excluded), in name order. Every file must parse: the error
+// names each one that does not, and the observations of the others are returned beside it, so
+// that a caller may choose to go on without them.
+func ReadDir(dir string) ([]Observation, error) {
+	paths, err := filepath.Glob(filepath.Join(dir, "*.json"))
+	if err != nil {
+		return nil, fmt.Errorf("observations: %w", err)
+	}
+	gz, _ := filepath.Glob(filepath.Join(dir, "*.json.gz"))
+	paths = append(paths, gz...)
+	paths = slicesDelete(paths, func(p string) bool { return filepath.Base(p) == "report.json" })
+	sort.Strings(paths)
+	if len(paths) == 0 {
+		return nil, fmt.Errorf("observations: no kernel files (*.json) in %s", dir)
+	}
+	// Parsing a few MB of JSON per kernel is most of a check's time: in parallel.
+	obs := make([]Observation, len(paths))
+	errs := make([]error, len(paths))
+	var wg sync.WaitGroup
+	for i, p := range paths {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			doc, err := observation.ReadFile(p)
+			if err != nil {
+				errs[i] = fmt.Errorf("observations: %w", err)
+				return
+			}
+			name := strings.TrimSuffix(strings.TrimSuffix(filepath.Base(p), ".gz"), ".json")
+			obs[i] = Observation{Name: name, Doc: doc, Cached: true, Failed: !doc.OK()}
+		}()
+	}
+	wg.Wait()
+	var out []Observation
+	for i := range obs {
+		if errs[i] == nil {
+			out = append(out, obs[i])
+		}
+	}
+	return out, errors.Join(errs...)
+}
+
+func slicesDelete(s []string, drop func(string) bool) []string {
+	out := s[:0]
+	for _, x := range s {
+		if !drop(x) {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// FillImages completes the image facts of documents written before the guest block carried
+// them all (the Debian package version) from the kernels.lock pins of the same image: the pin
+// and the document name the same build when their image hashes agree.
+func FillImages(obs []Observation, lock *vmimages.Lock) {
+	if lock == nil {
+		return
+	}
+	for _, o := range obs {
+		g := o.Doc.Guest
+		if g == nil || g.SHA256 == "" {
+			continue
+		}
+		for _, le := range lock.Entries {
+			if le.SHA256 != g.SHA256 {
+				continue
+			}
+			if g.DebianVersion == "" {
+				g.DebianVersion = le.DebianVersion
+			}
+			if g.Package == "" {
+				g.Package = le.Package
+			}
+			break
+		}
+	}
+}
