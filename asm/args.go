@@ -120,5 +120,5 @@ func CallWithArgs(reg *registry.Registry, nameOrID string, args ...Arg) (ebpfasm
 	if err != nil {
 		return nil, fmt.Errorf("call %s: %w", h.CName(), err)
 	}
-	return append(insns, CallID(h.ID)), nil
+	return append(insns, callID(h.ID)), nil
 }

@@ -2,6 +2,13 @@
 // over github.com/cilium/ebpf/asm: every instruction comes from that package's builders, so this
 // package adds registry awareness (names, ids, version-aware fallbacks) and never encodes an
 // instruction itself.
+//
+// For BPF library authors: Call and CallWithArgs build a helper call from a registry entry, by
+// name or id, so that a typo or a surplus argument fails when the program is built instead of
+// when a kernel refuses it; LoadArgs places arguments in r1..r5 for any call; CallFirstAvailable
+// picks the first helper of a list that the registry says a program type has on a kernel, to
+// fall back to an older helper where a newer one is missing. ProbeProgramReturning,
+// TrivialProgramReturning and Marshal build the programs the probe engine loads.
 package asm
 
 import (
@@ -35,12 +42,12 @@ func Call(reg *registry.Registry, nameOrID string) (ebpfasm.Instruction, error) 
 	if err != nil {
 		return ebpfasm.Instruction{}, fmt.Errorf("call %s: %w", nameOrID, err)
 	}
-	return CallID(h.ID), nil
+	return callID(h.ID), nil
 }
 
-// CallID returns the call instruction for a raw helper id, known to any registry or not. Probes
-// use it to ask a kernel about ids nobody has named yet (one past the kernel's last).
-func CallID(id int) ebpfasm.Instruction {
+// callID returns the call instruction for a raw helper id, known to any registry or not: probe
+// programs ask kernels about ids nobody has named yet (one past the kernel's last).
+func callID(id int) ebpfasm.Instruction {
 	return ebpfasm.BuiltinFunc(uint32(id)).Call()
 }
 

@@ -251,8 +251,8 @@ func TestLoadInKernel(t *testing.T) {
 		typ   ebpf.ProgramType
 		insns ebpfasm.Instructions
 	}{
-		{"probe program", ebpf.XDP, ProbeProgram(5)},
-		{"trivial program", ebpf.SocketFilter, TrivialProgram()},
+		{"probe program", ebpf.XDP, ProbeProgramReturning(5, 0)},
+		{"trivial program", ebpf.SocketFilter, TrivialProgramReturning(0)},
 		{"first available", ebpf.XDP, cat(ebpfasm.Instructions{first}, exit0)},
 		// The verifier accepts probe_read_kernel only with a stack pointer in r1 and a
 		// constant size in r2, so these loads check the wrapper's register moves.
@@ -292,7 +292,7 @@ func TestLoadCatchesWrongMoves(t *testing.T) {
 }
 
 func TestMarshal(t *testing.T) {
-	b, err := Marshal(ProbeProgram(212))
+	b, err := Marshal(ProbeProgramReturning(212, 0))
 	if err != nil {
 		t.Fatal(err)
 	}

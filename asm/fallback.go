@@ -29,7 +29,7 @@ func CallFirstAvailable(reg *registry.Registry, progType string, kernel registry
 			return ebpfasm.Instruction{}, nil, fmt.Errorf("call first available: %w", err)
 		}
 		if ok {
-			return CallID(h.ID), h, nil
+			return callID(h.ID), h, nil
 		}
 	}
 	return ebpfasm.Instruction{}, nil, fmt.Errorf("call first available: %w: none of %s is usable from %s on %s",
