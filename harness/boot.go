@@ -217,7 +217,14 @@ func (g *guestRun) stream() streamOut {
 			}
 		}
 	}
-	s, err := wire.Read(conn, ev)
+	var r io.Reader = conn
+	if g.cfg.StreamDir != "" {
+		if f, err := os.Create(filepath.Join(g.cfg.StreamDir, g.k.Name+".stream")); err == nil {
+			defer f.Close()
+			r = io.TeeReader(conn, f)
+		}
+	}
+	s, err := wire.Read(r, ev)
 	g.mu.Lock()
 	g.endAt = time.Now()
 	g.mu.Unlock()
@@ -322,9 +329,10 @@ func (g *guestRun) classify(out streamOut, end ending) {
 		guest.Error = "kernel: " + g.con.Trouble()
 	case s.Error != "":
 		guest.Error = "agent: " + s.Error
-	case end.exitErr != nil && s.Hello == nil && g.stderr.Len() > 0:
-		// QEMU itself refused (an image it cannot load, a bad option): its words say why.
-		guest.Error = fmt.Sprintf("qemu: %v%s", end.exitErr, stderrNote(&g.stderr))
+	case end.exitErr != nil && s.Hello == nil && (g.stderr.Len() > 0 || s.Bytes == 0):
+		// QEMU itself refused (an image it cannot load, a bad option) or is not QEMU at all:
+		// its exit and its words say why, not the channel it never opened.
+		guest.Error = fmt.Sprintf("qemu exited before the guest sent anything: %v%s", end.exitErr, stderrNote(&g.stderr))
 	case out.err != nil:
 		guest.Error = g.streamError(out.err, s, end.exitErr)
 	case decodeErr != nil:
@@ -400,7 +408,7 @@ func stop(cmd *exec.Cmd, m *monitor, exited <-chan error) (note string, exitErr 
 func stderrNote(b *bytes.Buffer) string {
 	s := strings.TrimSpace(b.String())
 	if s == "" {
-		return ""
+		return " (nothing on stderr)"
 	}
 	return ": " + s
 }

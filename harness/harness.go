@@ -65,6 +65,10 @@ type Config struct {
 	WorkDir string
 	// ConsoleTail is the number of console bytes kept for reports.
 	ConsoleTail int
+	// StreamDir, when set, also receives each guest's raw result stream, as it crossed the
+	// channel, in StreamDir/<kernel>.stream: for debugging an agent, and for recording a real
+	// guest's output as test data.
+	StreamDir string
 	// Notice receives the run's own messages (KVM found unusable, say); nil drops them.
 	Notice func(string)
 	// Retries is how many more times a kernel whose guest failed is booted. Kernels under TCG

@@ -3,6 +3,7 @@ package harness
 import (
 	"context"
 	"fmt"
+	"github.com/bpfmatrix/bpfmatrix/internal/fakeqemu"
 	"github.com/bpfmatrix/bpfmatrix/internal/testenv"
 	"github.com/bpfmatrix/bpfmatrix/observation"
 	"os"
@@ -21,6 +22,8 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	// The fault tests run this binary as their QEMU.
+	fakeqemu.Main()
 	dir, err := os.MkdirTemp("", "harness-test-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

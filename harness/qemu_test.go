@@ -238,7 +238,7 @@ func TestQEMUError(t *testing.T) {
 		want   string
 	}{
 		{Kernel{Name: "missing", Path: "/nonexistent/vmlinuz"}, "kernel image: stat /nonexistent/vmlinuz"},
-		{Kernel{Name: "garbage", Path: notKernel}, "qemu: exit status 1"},
+		{Kernel{Name: "garbage", Path: notKernel}, "qemu exited before the guest sent anything: exit status 1"},
 	}
 	var kernels []Kernel
 	for _, tt := range tests {

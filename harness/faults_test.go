@@ -1,0 +1,137 @@
+package harness
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/bpfmatrix/bpfmatrix/internal/fakeqemu"
+	"github.com/bpfmatrix/bpfmatrix/observation"
+)
+
+// fakeConfig runs this test binary as QEMU, in the given fake mode, replaying the stream a
+// real 7.3 guest sent (observe/testdata/guest-7.3).
+func fakeConfig(t *testing.T, mode string) (Config, Kernel) {
+	t.Helper()
+	rec, err := filepath.Abs(filepath.Join("..", "observe", "testdata", "guest-7.3"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(fakeqemu.EnvMode, mode)
+	t.Setenv(fakeqemu.EnvStream, filepath.Join(rec, "results.stream"))
+	cfg := DefaultConfig()
+	cfg.QEMU, cfg.Accel, cfg.Parallel = os.Args[0], "tcg", 1
+	cfg.Agent = filepath.Join(rec, "config") // any file: the fake boots nothing
+	cfg.WorkDir = t.TempDir()
+	cfg.Retries = 0
+	return cfg, Kernel{Name: "fake", Path: filepath.Join(rec, "results.stream"), Image: observation.Image{Version: "7.3.4"}}
+}
+
+// TestFaultQEMU: QEMU or its guest misbehaves; each is a failed kernel whose error names what
+// happened, results already received are kept, and nothing is left behind.
+func TestFaultQEMU(t *testing.T) {
+	tests := []struct {
+		mode    string
+		timeout time.Duration
+		want    []string
+		results bool // results received before the fault are kept
+		within  time.Duration
+	}{
+		{fakeqemu.ExitSilent, time.Minute, []string{"qemu exited before the guest sent anything: exit status 1", "nothing on stderr"}, false, 10 * time.Second},
+		{fakeqemu.ExitError, time.Minute, []string{"qemu exited before the guest sent anything", fakeqemu.ErrorText}, false, 10 * time.Second},
+		{fakeqemu.Cut, time.Minute, []string{"result stream truncated after"}, true, 10 * time.Second},
+		{fakeqemu.Hang, 3 * time.Second, []string{"did not finish within 3s", "QEMU status running"}, false, 15 * time.Second},
+		// A guest that stops running fails at once, not at its timeout.
+		{fakeqemu.Stopped, time.Minute, []string{"guest stopped running: QEMU run state internal-error"}, false, 10 * time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.mode, func(t *testing.T) {
+			cfg, k := fakeConfig(t, tt.mode)
+			cfg.Timeout = tt.timeout
+			start := time.Now()
+			results, err := Run(context.Background(), cfg, []Kernel{k}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := results[0]
+			if r.OK() {
+				t.Fatal("a misbehaving QEMU gave an ok kernel")
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(r.Doc.Guest.Error, w) {
+					t.Errorf("error %q does not say %q", r.Doc.Guest.Error, w)
+				}
+			}
+			if strings.Contains(r.Doc.Guest.Error, "use of closed network connection") {
+				t.Errorf("error %q blames the socket instead of QEMU", r.Doc.Guest.Error)
+			}
+			if got := len(r.Doc.Results) > 0; got != tt.results {
+				t.Errorf("results kept: %v, want %v", got, tt.results)
+			}
+			if d := time.Since(start); d > tt.within {
+				t.Errorf("took %v, want under %v", d, tt.within)
+			}
+			assertEmpty(t, cfg.WorkDir)
+		})
+	}
+}
+
+// TestFaultKVMCannotRun: KVM that creates VMs but cannot run them (nested virtualization)
+// fails the first guest at once; the run says so once and boots every kernel under TCG, and
+// the fallback is not counted as a failed attempt.
+func TestFaultKVMCannotRun(t *testing.T) {
+	cfg, k := fakeConfig(t, fakeqemu.KVMBroken)
+	var notices []string
+	var mu sync.Mutex
+	cfg.Notice = func(s string) { mu.Lock(); notices = append(notices, s); mu.Unlock() }
+	initrd := filepath.Join(cfg.WorkDir, "initrd")
+	if err := (&Initramfs{Files: []File{{Name: "/init", Source: cfg.Agent, Mode: 0o755}}}).WriteFile(initrd); err != nil {
+		t.Fatal(err)
+	}
+	acc := &accelerator{accel: "kvm", log: cfg.Notice}
+	start := time.Now()
+	for i := 0; i < 2; i++ {
+		res, err := bootWithRetries(context.Background(), &cfg, &k, acc, initrd, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !res.OK() || res.Doc.Guest.Accel != "tcg" || len(res.Doc.Guest.FailedAttempts) != 0 {
+			t.Fatalf("kernel %d: status %s accel %s error %q failed attempts %d", i, res.Doc.Guest.Status, res.Doc.Guest.Accel, res.Doc.Guest.Error, len(res.Doc.Guest.FailedAttempts))
+		}
+	}
+	if len(notices) != 1 || !strings.Contains(notices[0], "KVM cannot run guests") {
+		t.Errorf("notices %q: want one saying KVM cannot run guests", notices)
+	}
+	if d := time.Since(start); d > 20*time.Second {
+		t.Errorf("took %v: the broken KVM guest was not failed at once", d)
+	}
+}
+
+// TestFaultRetryKeepsAttempts: a kernel that fails on every boot is reported once, on its
+// last attempt, and that report (the "done" event whoever writes files listens to) already
+// holds the earlier failure.
+func TestFaultRetryKeepsAttempts(t *testing.T) {
+	cfg, k := fakeConfig(t, fakeqemu.Cut)
+	cfg.Retries = 1
+	var done []*Result
+	var phases []string
+	_, err := Run(context.Background(), cfg, []Kernel{k}, func(e Event) {
+		phases = append(phases, e.Phase)
+		if e.Phase == "done" {
+			done = append(done, e.Result)
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(done) != 1 {
+		t.Fatalf("%d done events (phases %v), want 1", len(done), phases)
+	}
+	if n := len(done[0].Doc.Guest.FailedAttempts); n != 1 {
+		t.Fatalf("the done event carries %d failed attempts, want 1 (phases %v)", n, phases)
+	}
+}
