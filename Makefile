@@ -4,7 +4,7 @@ BIN     := bin/bpfmatrix
 # The binary is static (no cgo) because it doubles as the /init of the QEMU guests.
 export CGO_ENABLED := 0
 
-.PHONY: all build test lint bench matrix deps fuzz clean
+.PHONY: all build test faults lint bench matrix deps fuzz clean
 
 # KERNELS=5.10,7.3 limits `make matrix` to some kernels of kernels.yaml (a Ginkgo label filter).
 KERNELS ?=
@@ -25,9 +25,16 @@ build:
 
 # The probe and harness tests load BPF programs and boot QEMU guests: run as root. The matrix
 # suite runs on two real kernels here; `make matrix` runs it on all of them.
-test: deps
-	$(GO) test -count=1 -timeout 60m $$($(GO) list ./... | grep -v '/suites$$')
+test: deps faults
+	$(GO) test -count=1 -timeout 60m -skip '^TestFault' $$($(GO) list ./... | grep -v '/suites$$')
 	$(MAKE) --no-print-directory matrix KERNELS=$(TEST_KERNELS) OUT=$(OUT)/test
+
+# faults runs the fault suite: every TestFault* test (fake QEMU binaries that exit, hang, stop
+# running or cut their stream; truncated and foreign observation files; full and read-only caches;
+# signals during fetch and run; broken registry and kernels files). Each asserts the exit code,
+# that the message names what is at fault, and that nothing already obtained is lost.
+faults: deps
+	$(GO) test -count=1 -timeout 10m -run '^TestFault' $$($(GO) list ./... | grep -v '/suites$$')
 
 # lint also checks the CI workflows (ci/README.md) with actionlint, a tool of go.mod; actionlint
 # runs shellcheck on the workflows' scripts when shellcheck is installed.
@@ -41,7 +48,7 @@ lint:
 # no observation cache) with per-kernel boot and probe times, and how long verify takes to
 # judge a registry edit from cached observations.
 bench: deps build
-	$(GO) test -run '^$$' -bench . -benchtime 1x ./probe/ ./harness/
+	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./probe/ ./observe/ ./harness/
 	@./$(BIN) verify >/dev/null 2>&1 || true
 	@sed 's/  min_kernel: "5.8"/  min_kernel: "5.9"/' registry/helpers.yaml > bin/edited-helpers.yaml
 	@./$(BIN) verify --registry bin/edited-helpers.yaml ringbuf_output 2>&1 >/dev/null | tail -1 | \

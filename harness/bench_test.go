@@ -3,11 +3,13 @@ package harness
 import (
 	"context"
 	"fmt"
-	"github.com/bpfmatrix/bpfmatrix/harness/wire"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/bpfmatrix/bpfmatrix/harness/wire"
 )
 
 // runMatrix runs kernels with cfg once and prints wall time and per-kernel figures.
@@ -42,17 +44,6 @@ func runMatrix(b *testing.B, cfg Config, kernels []Kernel) {
 	b.ReportMetric(probe/float64(len(results)), "probe-s/kernel")
 	if failed > 0 {
 		b.Errorf("%d kernels failed", failed)
-	}
-}
-
-// BenchmarkMatrix is the full run `make bench` reports: every kernel of kernels.yaml, images
-// from the warm cache, the default configuration.
-func BenchmarkMatrix(b *testing.B) {
-	cfg := testConfig(b)
-	kernels := allKernels(b)
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		runMatrix(b, cfg, kernels)
 	}
 }
 
@@ -115,5 +106,70 @@ func BenchmarkInitramfs(b *testing.B) {
 				runMatrix(b, cfg, kernels)
 			}
 		})
+	}
+}
+
+// BenchmarkCrashStudy boots one kernel many times in each of several guest configurations and
+// counts the boots that crashed (a panic, an oops, a double fault, a guest that stopped), to
+// find a configuration under TCG in which kernels do not crash at random. It runs only when
+// asked: BPFMATRIX_CRASH_STUDY=KERNEL:BOOTS (e.g. 6.17:50).
+func BenchmarkCrashStudy(b *testing.B) {
+	spec := os.Getenv("BPFMATRIX_CRASH_STUDY")
+	if spec == "" {
+		b.Skip("set BPFMATRIX_CRASH_STUDY=KERNEL:BOOTS to run the crash study (hours)")
+	}
+	name, n, ok := strings.Cut(spec, ":")
+	boots, err := strconv.Atoi(n)
+	if !ok || err != nil || boots < 1 {
+		b.Fatalf("BPFMATRIX_CRASH_STUDY=%q: want KERNEL:BOOTS", spec)
+	}
+	k := testKernels(b, name)[0]
+	configs := []struct {
+		name     string
+		thread   string
+		cpus     int
+		cpuModel string
+	}{
+		{"mttcg-2vcpu (default)", "", 2, ""},
+		{"single-thread-2vcpu", "single", 2, ""},
+		{"mttcg-1vcpu", "", 1, ""},
+		{"mttcg-2vcpu-cpu=max", "", 2, "max"},
+	}
+	if only := os.Getenv("BPFMATRIX_CRASH_CONFIGS"); only != "" {
+		keep := configs[:0]
+		for _, c := range configs {
+			if strings.Contains(only, strings.Fields(c.name)[0]) {
+				keep = append(keep, c)
+			}
+		}
+		configs = keep
+	}
+	for _, c := range configs {
+		cfg := testConfig(b)
+		cfg.TCGThread, cfg.CPUs, cfg.CPUModel, cfg.Retries = c.thread, c.cpus, c.cpuModel, 0
+		kernels := make([]Kernel, boots)
+		for i := range kernels {
+			kernels[i] = k
+			kernels[i].Name = fmt.Sprintf("%s#%d", name, i+1)
+		}
+		start := time.Now()
+		results, err := Run(context.Background(), cfg, kernels, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		crashed, probe := 0, 0.0
+		var why []string
+		for _, r := range results {
+			probe += r.Doc.Guest.ProbeSeconds
+			if !r.OK() {
+				crashed++
+				why = append(why, r.Kernel.Name+": "+strings.SplitN(r.Doc.Guest.Error, "\n", 2)[0])
+			}
+		}
+		fmt.Printf("crash study %s %-24s boots %3d crashed %2d  wall %6.1fs  probe %.1fs/boot\n",
+			name, c.name, boots, crashed, time.Since(start).Seconds(), probe/float64(boots))
+		for _, w := range why {
+			fmt.Printf("    %s\n", w)
+		}
 	}
 }

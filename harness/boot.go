@@ -296,7 +296,13 @@ func (g *guestRun) wait(ctx context.Context) ending {
 	if m != nil {
 		m.close()
 	}
-	g.ln.Close()
+	if end.timedOut || end.cancelled || end.stopped != "" {
+		g.ln.Close()
+	} else {
+		// QEMU exited by itself: a connection it made is queued on the listener even if the
+		// reader has not accepted it yet (a fast guest, a loaded host). Let the reader take it.
+		g.ln.SetDeadline(time.Now().Add(time.Second))
+	}
 	return end
 }
 

@@ -50,6 +50,12 @@ type Config struct {
 	Timeout time.Duration
 	// Accel is "kvm" or "tcg"; empty picks KVM when it works.
 	Accel string
+	// TCGThread is QEMU's TCG threading, "multi" (a host thread per vCPU) or "single" (one
+	// thread for all vCPUs); empty leaves QEMU's default (multi on x86 hosts).
+	TCGThread string
+	// CPUModel is QEMU's -cpu model for TCG guests; empty leaves QEMU's default. KVM guests
+	// always get the host's CPU.
+	CPUModel string
 	// Channel is wire.ChannelVirtio or wire.ChannelSerial.
 	Channel string
 	// Compress gzips the result stream (always on for the serial channel).

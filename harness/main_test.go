@@ -3,22 +3,25 @@ package harness
 import (
 	"context"
 	"fmt"
-	"github.com/bpfmatrix/bpfmatrix/internal/fakeqemu"
-	"github.com/bpfmatrix/bpfmatrix/internal/testenv"
-	"github.com/bpfmatrix/bpfmatrix/observation"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 
+	"github.com/bpfmatrix/bpfmatrix/internal/fakeqemu"
+	"github.com/bpfmatrix/bpfmatrix/internal/testenv"
+	"github.com/bpfmatrix/bpfmatrix/observation"
+
 	"github.com/bpfmatrix/bpfmatrix/vmimages"
 )
 
 // agentBin is the bpfmatrix binary, built statically once for every test that boots a guest.
 var (
-	agentBin string
-	agentErr error
+	agentDir  string
+	agentOnce sync.Once
+	agentBin  string
+	agentErr  error
 )
 
 func TestMain(m *testing.M) {
@@ -30,7 +33,7 @@ func TestMain(m *testing.M) {
 		os.Exit(2)
 	}
 	// BuildAgent is what `bpfmatrix run` falls back to; the tests use it for their agent too.
-	agentBin, agentErr = BuildAgent(context.Background(), dir)
+	agentDir = dir
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
@@ -38,6 +41,8 @@ func TestMain(m *testing.M) {
 
 func needAgent(t testing.TB) {
 	t.Helper()
+	// Built on first use: the fault tests, which run a fake QEMU, need no agent.
+	agentOnce.Do(func() { agentBin, agentErr = BuildAgent(context.Background(), agentDir) })
 	if agentErr != nil {
 		t.Fatalf("building the agent: %v", agentErr)
 	}

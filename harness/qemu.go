@@ -117,7 +117,7 @@ func qemuArgs(cfg *Config, k *Kernel, accel, channel string) []string {
 	args := []string{
 		"-nodefaults", "-no-user-config", "-display", "none",
 		"-no-reboot", "-nic", "none",
-		"-accel", accel,
+		"-accel", accelArg(cfg, accel),
 		"-m", strconv.Itoa(cfg.MemoryMB),
 		"-smp", strconv.Itoa(cfg.CPUs),
 		"-kernel", guestKernel,
@@ -130,6 +130,8 @@ func qemuArgs(cfg *Config, k *Kernel, accel, channel string) []string {
 	}
 	if accel == "kvm" {
 		args = append(args, "-cpu", "host")
+	} else if cfg.CPUModel != "" {
+		args = append(args, "-cpu", cfg.CPUModel)
 	}
 	switch channel {
 	case wire.ChannelSerial:
@@ -140,4 +142,12 @@ func qemuArgs(cfg *Config, k *Kernel, accel, channel string) []string {
 			"-device", "virtserialport,bus=vser.0,chardev=results,name="+wire.PortName)
 	}
 	return args
+}
+
+// accelArg is the value of QEMU's -accel option.
+func accelArg(cfg *Config, accel string) string {
+	if accel == "tcg" && cfg.TCGThread != "" {
+		return "tcg,thread=" + cfg.TCGThread
+	}
+	return accel
 }

@@ -97,9 +97,9 @@ func TestKnownAnswers(t *testing.T) {
 	}
 }
 
-// TestFaults boots guests that fail in each way a guest can, next to a healthy one, in one run:
+// TestGuestFaults boots guests that fail in each way a guest can, next to a healthy one, in one run:
 // each failure must be that kernel's alone, reported with a reason, within its timeout.
-func TestFaults(t *testing.T) {
+func TestGuestFaults(t *testing.T) {
 	cfg := testConfig(t)
 	cfg.Parallel = 3
 	cfg.Retries = 0 // every fault here is deterministic; TestRetry covers retries

@@ -210,6 +210,8 @@ func (cfg *Config) check() error {
 		return fmt.Errorf("harness: cpus and parallel must be at least 1")
 	case cfg.Timeout <= 0:
 		return fmt.Errorf("harness: timeout must be positive")
+	case cfg.TCGThread != "" && cfg.TCGThread != "single" && cfg.TCGThread != "multi":
+		return fmt.Errorf("harness: TCG threading %q: single or multi", cfg.TCGThread)
 	case cfg.Channel != wire.ChannelVirtio && cfg.Channel != wire.ChannelSerial:
 		return fmt.Errorf("harness: unknown channel %q", cfg.Channel)
 	case cfg.ConsoleTail <= 0:

@@ -123,9 +123,9 @@ func testDoc() *observation.Document {
 	}
 }
 
-// TestCacheReadOnly: a corrupt entry in a cache that cannot be written is reported as kept,
+// TestFaultCacheReadOnly: a corrupt entry in a cache that cannot be written is reported as kept,
 // not as removed.
-func TestCacheReadOnly(t *testing.T) {
+func TestFaultCacheReadOnly(t *testing.T) {
 	testenv.NeedRoot(t)
 	c := Cache{Dir: t.TempDir()}
 	if err := c.Put("img", "agent", testDoc()); err != nil {

@@ -55,7 +55,7 @@ func without(text, key string) string {
 	return strings.Join(out, "\n")
 }
 
-func TestParseErrors(t *testing.T) {
+func TestFaultRegistryParse(t *testing.T) {
 	ok := entry(1, "first")
 	tests := []struct {
 		name string
@@ -137,9 +137,9 @@ func TestParseErrors(t *testing.T) {
 	}
 }
 
-// TestParseErrorsQuoteOneLine checks that an error quotes at most one line of what it found, cut
+// TestFaultRegistryQuoteOneLine checks that an error quotes at most one line of what it found, cut
 // to 80 characters: a prose file or a pasted block must not come back whole in the message.
-func TestParseErrorsQuoteOneLine(t *testing.T) {
+func TestFaultRegistryQuoteOneLine(t *testing.T) {
 	long := strings.Repeat("0123456789", 30)
 	tests := []struct{ name, yaml, want string }{
 		{"prose file", "This file is a letter, not a registry.\nIt goes on for a while.\n\n" + long + "\n",
@@ -228,9 +228,9 @@ func TestLoadFile(t *testing.T) {
 	}
 }
 
-// TestLoadRefusesWhatIsNotARegularFile checks that a wrong --registry path fails at once, naming
+// TestFaultRegistryNotRegularFile checks that a wrong --registry path fails at once, naming
 // the file: a FIFO would block the read forever and /dev/zero would fill memory.
-func TestLoadRefusesWhatIsNotARegularFile(t *testing.T) {
+func TestFaultRegistryNotRegularFile(t *testing.T) {
 	dir := t.TempDir()
 	fifo := filepath.Join(dir, "fifo.yaml")
 	if err := unix.Mkfifo(fifo, 0o600); err != nil {

@@ -129,10 +129,10 @@ func fetchWithin(t *testing.T, ctx context.Context, f *Fetcher, limit time.Durat
 	}
 }
 
-// TestUpdatePartialFailureDoesNotHang is the bug report's hang: apt-get update fetched one suite
+// TestFaultAptPartialUpdate is the bug report's hang: apt-get update fetched one suite
 // and failed another, and update, holding the apt lock, asked for the index files through a path
 // that takes the same lock again.
-func TestUpdatePartialFailureDoesNotHang(t *testing.T) {
+func TestFaultAptPartialUpdate(t *testing.T) {
 	f := fakeApt(t, "partial")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -144,9 +144,9 @@ func TestUpdatePartialFailureDoesNotHang(t *testing.T) {
 	}
 }
 
-// TestFetchCancelEndsWaits cancels a fetch whose apt-get update never finishes while a second
+// TestFaultFetchCancel cancels a fetch whose apt-get update never finishes while a second
 // kernel waits for the same package index: both must end promptly.
-func TestFetchCancelEndsWaits(t *testing.T) {
+func TestFaultFetchCancel(t *testing.T) {
 	f := fakeApt(t, "hang")
 	f.Parallel = 2
 	ctx, cancel := context.WithCancel(context.Background())
@@ -161,9 +161,9 @@ func TestFetchCancelEndsWaits(t *testing.T) {
 	}
 }
 
-// TestFetchCacheFullMessage checks that apt's ENOSPC message becomes an error naming the cache
+// TestFaultFetchCacheFullMessage checks that apt's ENOSPC message becomes an error naming the cache
 // directory rather than a list of apt lines.
-func TestFetchCacheFullMessage(t *testing.T) {
+func TestFaultFetchCacheFullMessage(t *testing.T) {
 	f := fakeApt(t, "nospace")
 	_, err := fetchWithin(t, context.Background(), f, 20*time.Second)
 	if err == nil || !strings.Contains(err.Error(), "cache directory "+f.CacheDir+" is full") {
@@ -171,10 +171,10 @@ func TestFetchCacheFullMessage(t *testing.T) {
 	}
 }
 
-// TestFetchCacheFillsUp is the bug report's 5 MB tmpfs: apt-get fills the cache's file system and
+// TestFaultFetchCacheFillsUp is the bug report's 5 MB tmpfs: apt-get fills the cache's file system and
 // then waits forever. The fetch must end with an error naming the cache directory. Mounting the
 // small file system needs root.
-func TestFetchCacheFillsUp(t *testing.T) {
+func TestFaultFetchCacheFillsUp(t *testing.T) {
 	f := fakeApt(t, "fillhang")
 	mountTmpfs(t, f.CacheDir, "2m")
 	start := time.Now()

@@ -51,7 +51,7 @@ kernels:
 	}
 }
 
-func TestParseConfigErrors(t *testing.T) {
+func TestFaultKernelsFileParse(t *testing.T) {
 	tests := []struct {
 		name, src, want string
 	}{

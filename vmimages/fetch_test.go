@@ -197,9 +197,9 @@ func TestFetchOfflineErrors(t *testing.T) {
 	})
 }
 
-// TestFetchExtractCacheFull extracts a cached package into a cache whose file system is full:
+// TestFaultFetchExtractCacheFull extracts a cached package into a cache whose file system is full:
 // the error must name the cache directory, not just say "no space left on device".
-func TestFetchExtractCacheFull(t *testing.T) {
+func TestFaultFetchExtractCacheFull(t *testing.T) {
 	fx := newOfflineDebianFixture(t)
 	deb, err := os.ReadFile(fx.deb)
 	if err != nil {
@@ -315,10 +315,10 @@ func TestFetchWithoutDebianArchive(t *testing.T) {
 	}
 }
 
-// TestFetchKeepsPinsItDoesNotOwn fetches from an alternate kernels file that shares kernels.lock
+// TestFaultFetchKeepsPins fetches from an alternate kernels file that shares kernels.lock
 // with kernels.yaml: the lock must gain the pin of the kernel fetched and keep every other pin,
 // those of kernels the file does not list and that of the kernel whose fetch failed.
-func TestFetchKeepsPinsItDoesNotOwn(t *testing.T) {
+func TestFaultFetchKeepsPins(t *testing.T) {
 	dir := t.TempDir()
 	pin := func(name, series string, sum string) LockEntry {
 		return LockEntry{Name: name, Source: "debian series=" + series, Version: series + ".1", Release: series + ".0-1-cloud-amd64", SHA256: sum,

@@ -50,7 +50,7 @@ func TestLoadLockMissing(t *testing.T) {
 	}
 }
 
-func TestParseLockErrors(t *testing.T) {
+func TestFaultLockParse(t *testing.T) {
 	entry := func(extra string) string {
 		return "kernels:\n  - name: \"5.10\"\n    source: \"debian series=5.10\"\n    version: \"5.10.262\"\n    release: \"5.10.0-46-cloud-amd64\"\n    vmlinuz_sha256: \"" + sumA + "\"\n    package: \"linux-image-5.10.0-46-cloud-amd64\"\n    debian_version: \"5.10.262-1\"\n    suite: \"bullseye-security\"\n    deb_sha256: \"" + sumB + "\"\n" + extra
 	}

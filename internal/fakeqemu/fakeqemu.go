@@ -48,6 +48,9 @@ const (
 	// KVMBroken is Stopped when QEMU is asked for KVM (-accel kvm) and Replay otherwise: a
 	// nested-virtualization host where /dev/kvm opens but cannot run a guest.
 	KVMBroken = "kvm-broken"
+	// ByImage takes the mode from the kernel image's release string, the word after "fake-"
+	// ("7.3.4-fake-hang" hangs), so that one run can hold kernels that misbehave differently.
+	ByImage = "by-image"
 )
 
 // ErrorText is what ExitError prints.
@@ -66,6 +69,10 @@ func run(mode string, args []string) int {
 	if console := os.Getenv(EnvConsole); console != "" {
 		fmt.Print(console)
 	}
+	if mode == ByImage {
+		// QEMU runs in the guest's directory, where "kernel" is the image.
+		mode = imageMode("kernel")
+	}
 	if mode == KVMBroken {
 		mode = Replay
 		for i := 0; i+1 < len(args); i++ {
@@ -75,11 +82,15 @@ func run(mode string, args []string) int {
 		}
 	}
 	switch mode {
+	case Replay, Cut, Hang, Stopped:
 	case ExitSilent:
 		return 1
 	case ExitError:
 		fmt.Fprintln(os.Stderr, ErrorText)
 		return 1
+	default:
+		fmt.Fprintf(os.Stderr, "fakeqemu: unknown mode %q\n", mode)
+		return 2
 	}
 	results, qmpPath := sockets(args)
 	state := "running"
@@ -179,4 +190,20 @@ func serveQMP(path, state string, quit chan struct{}) {
 			}
 		}()
 	}
+}
+
+// imageMode reads the release string of an x86 boot image (at the offset its boot protocol
+// header names) and returns the word after "fake-", or "" when there is none.
+func imageMode(path string) string {
+	buf, err := os.ReadFile(path)
+	if err != nil || len(buf) < 0x210 || string(buf[0x202:0x206]) != "HdrS" {
+		return ""
+	}
+	off := 0x200 + (int(buf[0x20e]) | int(buf[0x20f])<<8)
+	if off >= len(buf) {
+		return ""
+	}
+	release, _, _ := strings.Cut(string(buf[off:]), " ")
+	_, mode, _ := strings.Cut(release, "fake-")
+	return mode
 }
