@@ -47,9 +47,9 @@ func TestRoundTrip(t *testing.T) {
 	}
 }
 
-// TestParseRefuses: every input that is not a kernel's document is an error naming the
+// TestFaultObservationParse: every input that is not a kernel's document is an error naming the
 // source and saying what is wrong, never an "ok" kernel with no results.
-func TestParseRefuses(t *testing.T) {
+func TestFaultObservationParse(t *testing.T) {
 	good, _ := Encode(validDoc())
 	tests := []struct {
 		name, data, want string
@@ -86,8 +86,8 @@ func TestParseRefuses(t *testing.T) {
 	}
 }
 
-// TestReadFile reads plain and gzipped documents and refuses what is not a regular file.
-func TestReadFile(t *testing.T) {
+// TestFaultObservationReadFile reads plain and gzipped documents and refuses what is not a regular file.
+func TestFaultObservationReadFile(t *testing.T) {
 	dir := t.TempDir()
 	good, _ := Encode(validDoc())
 	plain := filepath.Join(dir, "7.3.json")

@@ -53,6 +53,58 @@ type Facts struct {
 	// BPF_FUNC_unspec and __BPF_FUNC_MAX_ID): an independent record of which ids the kernel
 	// knows. Empty on a kernel without BTF.
 	BTFHelperIDs []int `json:"btf_helper_ids"`
+	// BTFHelperMaxID is the kernel's __BPF_FUNC_MAX_ID, one past its last helper id: an id at or
+	// past it is not a helper on this kernel, whatever a table says. 0 when unknown.
+	BTFHelperMaxID int `json:"btf_helper_max_id,omitempty"`
+	// BTFHelpers is the kernel's own definition of each helper: its name in enum bpf_func_id
+	// and, for helpers written with the kernel's BPF_CALL_n macros, the wrapper's arguments.
+	BTFHelpers []BTFHelper `json:"btf_helpers,omitempty"`
+	// HelperArgs says, per helper the kernel offers somewhere, what the verifier expects of
+	// each argument.
+	HelperArgs []HelperArgs `json:"helper_args,omitempty"`
 	// ProgTypes says, per program type the probe knows, whether the kernel loads it.
 	ProgTypes []ProgTypeInfo `json:"prog_types"`
+}
+
+// BTFHelper is one value of the kernel's enum bpf_func_id, with the prototype of the helper's
+// BPF_CALL wrapper when the kernel's BTF has one.
+type BTFHelper struct {
+	// ID is the helper's number.
+	ID int `json:"id"`
+	// Name is the enum value's name without BPF_FUNC_ (map_lookup_elem).
+	Name string `json:"name"`
+	// Wrapper is set when the kernel implements the helper through a BPF_CALL_n wrapper, a
+	// function bpf_<name> of five u64 parameters: the helper's arguments, then __ur_1 ...
+	// for the registers it leaves unused. Args then lists the arguments' names in order.
+	Wrapper bool `json:"wrapper,omitempty"`
+	// Args are the wrapper's argument names without the unused registers; empty for a helper
+	// of no arguments or without a wrapper.
+	Args []string `json:"args,omitempty"`
+}
+
+// HelperArgs is what the verifier expects of each argument of one helper, learnt by loading the
+// helper's call again and again, each time giving the argument it complained about a value of
+// the kind it asked for, until it complains about no argument.
+type HelperArgs struct {
+	// HelperID is the helper's number.
+	HelperID int `json:"helper_id"`
+	// Variant is the "prog_type/variant" the helper was asked in (one that offers it).
+	Variant string `json:"variant"`
+	// Args holds one entry per argument register the verifier looked at, R1 first.
+	Args []ArgKind `json:"args"`
+	// Complete is set when the verifier went past every argument (the program loaded, or its
+	// last complaint was not about an argument register): Args is then the whole list.
+	Complete bool `json:"complete"`
+	// Detail is the verifier's last line, for a list that is not complete.
+	Detail string `json:"detail,omitempty"`
+}
+
+// ArgKind is what the verifier expects of one argument.
+type ArgKind struct {
+	// Expected are the verifier's words for what it accepts ("map_ptr"; "fp", "pkt", ...), or
+	// "scalar" for an argument it accepted as a plain number.
+	Expected []string `json:"expected"`
+	// Given says what the probe put in the register to get past it ("map", "stack", "ctx",
+	// "scalar", ...).
+	Given string `json:"given,omitempty"`
 }

@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/cilium/ebpf/btf"
+
+	"github.com/bpfmatrix/bpfmatrix/observation"
 )
 
 // vmlinuxBTF is where the kernel publishes its own BTF (CONFIG_DEBUG_INFO_BTF, every Debian
@@ -25,6 +27,8 @@ type kernelBTF struct {
 	maxID int
 	// helperNames maps an id to its enum name without BPF_FUNC_, for ids the registry lacks.
 	helperNames map[int]string
+	// helpers are the kernel's definitions of its helpers, in id order.
+	helpers     []observation.BTFHelper
 	progTypes   map[string]uint32 // BPF_PROG_TYPE_* names
 	attachTypes map[string]uint32 // BPF_* names of enum bpf_attach_type
 }
@@ -59,6 +63,7 @@ func readKernelBTF() (*kernelBTF, error) {
 	if k.maxID == 0 && len(k.helperIDs) > 0 {
 		k.maxID = k.helperIDs[len(k.helperIDs)-1] + 1
 	}
+	k.helpers = k.helperDefinitions()
 	if k.progTypes, err = k.enumValues("bpf_prog_type"); err != nil {
 		return nil, err
 	}
@@ -107,4 +112,57 @@ func typeID[T btf.Type](k *kernelBTF, name string) (btf.TypeID, T, bool) {
 		}
 	}
 	return 0, zero, false
+}
+
+// helperDefinitions pairs each helper id with its enum name and, when the kernel has one, the
+// argument names of its BPF_CALL wrapper: a FUNC bpf_<name> whose prototype has five u64
+// parameters. A kfunc may share the bpf_ prefix but has typed parameters, so the shape of the
+// prototype tells the two apart.
+func (k *kernelBTF) helperDefinitions() []observation.BTFHelper {
+	out := make([]observation.BTFHelper, 0, len(k.helperIDs))
+	for _, id := range k.helperIDs {
+		h := observation.BTFHelper{ID: id, Name: k.helperNames[id]}
+		if args, ok := k.bpfCallArgs("bpf_" + h.Name); ok {
+			h.Wrapper, h.Args = true, args
+		}
+		out = append(out, h)
+	}
+	return out
+}
+
+// bpfCallArgs returns the argument names of the BPF_CALL wrapper called name, without the
+// __ur_N names of unused registers.
+func (k *kernelBTF) bpfCallArgs(name string) ([]string, bool) {
+	_, fn, ok := typeID[*btf.Func](k, name)
+	if !ok {
+		return nil, false
+	}
+	proto, ok := fn.Type.(*btf.FuncProto)
+	if !ok || len(proto.Params) != 5 {
+		return nil, false
+	}
+	var args []string
+	for _, p := range proto.Params {
+		if !isU64(p.Type) {
+			return nil, false
+		}
+		if !strings.HasPrefix(p.Name, "__ur_") {
+			args = append(args, p.Name)
+		}
+	}
+	return args, true
+}
+
+// isU64 reports whether t is (a typedef of) an unsigned 64-bit integer.
+func isU64(t btf.Type) bool {
+	for {
+		switch tt := t.(type) {
+		case *btf.Typedef:
+			t = tt.Type
+		case *btf.Int:
+			return tt.Size == 8 && tt.Encoding&btf.Signed == 0
+		default:
+			return false
+		}
+	}
 }

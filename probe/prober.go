@@ -159,6 +159,8 @@ func (p *Prober) readKernel() (*kernelBTF, error) {
 	p.facts.BTFHelperIDs = []int{}
 	if kbtf != nil {
 		p.facts.BTFHelperIDs = kbtf.helperIDs
+		p.facts.BTFHelperMaxID = kbtf.maxID
+		p.facts.BTFHelpers = kbtf.helpers
 		p.maxID = kbtf.maxID
 		p.btfNames = kbtf.helperNames
 	}
