@@ -14,6 +14,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/bpfmatrix/bpfmatrix"
 )
 
 // Config is a loaded kernels.yaml: the kernels a matrix run boots, in file order.
@@ -58,9 +60,30 @@ var sourceKinds = map[string]func(n *yaml.Node, file, dir string) (Source, error
 
 var namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$`)
 
+// BuiltinKernelsFile names the kernels.yaml built into the binary (the repository's, embedded by
+// package bpfmatrix) wherever a kernels file path is taken, so that an installed bpfmatrix boots
+// the same kernels as a clone without any file: LoadConfig reads it from the binary, and its
+// LockPath is BuiltinLockFile, the built-in kernels.lock, which is read-only. It is no path on
+// disk; the parentheses keep it apart from the file names people use.
+const BuiltinKernelsFile = "(built-in)/kernels.yaml"
+
+// DefaultKernelsFile is the kernels file to use when none is named: kernels.yaml in the current
+// directory (a clone of the repository) when there is one, else BuiltinKernelsFile. Only a file
+// that does not exist falls back: an unreadable kernels.yaml is reported, not silently replaced.
+func DefaultKernelsFile() string {
+	if _, err := os.Stat("kernels.yaml"); errors.Is(err, os.ErrNotExist) {
+		return BuiltinKernelsFile
+	}
+	return "kernels.yaml"
+}
+
 // LoadConfig reads and checks kernels.yaml. Unknown keys, missing or duplicate names, a missing
-// or second source key, and malformed values are errors that name the file and line.
+// or second source key, and malformed values are errors that name the file and line. The path
+// BuiltinKernelsFile reads the kernels file built into the binary.
 func LoadConfig(path string) (*Config, error) {
+	if path == BuiltinKernelsFile {
+		return ParseConfig([]byte(bpfmatrix.KernelsYAML), path)
+	}
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("kernels file: %w", err)
@@ -147,7 +170,11 @@ func (c *Config) Names() []string {
 	return names
 }
 
-// LockPath is the kernels.lock that belongs to this kernels.yaml: the same directory.
+// Builtin reports whether c is the kernels file built into the binary: its lock is read-only.
+func (c *Config) Builtin() bool { return c.Path == BuiltinKernelsFile }
+
+// LockPath is the kernels.lock that belongs to this kernels.yaml: the same directory. For the
+// built-in kernels file that is BuiltinLockFile.
 func (c *Config) LockPath() string {
 	return filepath.Join(filepath.Dir(c.Path), "kernels.lock")
 }

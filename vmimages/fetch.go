@@ -116,6 +116,12 @@ func (f *Fetcher) Fetch(ctx context.Context, entries []Entry) ([]Image, error) {
 	if err != nil {
 		return nil, err
 	}
+	if f.Update && run.lock.Builtin() {
+		// Refused before anything is fetched: moving pins that cannot be written would resolve
+		// and download the newest builds only to forget them.
+		return nil, fmt.Errorf("update: %w: these kernels come from the kernels file built into bpfmatrix; "+
+			"to move pins, run it where a kernels.yaml is (a clone of the repository) or name one with --kernels-file", ErrReadOnlyLock)
+	}
 	type result struct {
 		img  Image
 		lock LockEntry
@@ -251,7 +257,9 @@ func (r *fetchRun) step(s Step) {
 // so a pin this call did not make is never dropped, and a kernel that failed keeps its old pin.
 // The file is read again first so that pins another process wrote meanwhile survive as well.
 func (r *fetchRun) writeLock(entries []Entry, pins []LockEntry) error {
-	if len(pins) == 0 {
+	// The built-in lock is part of the binary: its pins are used, never written. A kernel it
+	// does not pin is resolved again on every run; the images are returned either way.
+	if len(pins) == 0 || r.lock.Builtin() {
 		return nil
 	}
 	lock, err := LoadLock(r.lock.Path)

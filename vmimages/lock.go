@@ -11,8 +11,17 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/bpfmatrix/bpfmatrix"
 	"github.com/bpfmatrix/bpfmatrix/internal/files"
 )
+
+// BuiltinLockFile names the kernels.lock built into the binary, the lock of BuiltinKernelsFile
+// (the same directory, as for a kernels file on disk). LoadLock reads it from the binary.
+const BuiltinLockFile = "(built-in)/kernels.lock"
+
+// ErrReadOnlyLock is returned (wrapped) by an attempt to write the built-in kernels.lock: its
+// pins are part of the binary, and moving them takes a kernels file on disk.
+var ErrReadOnlyLock = errors.New("the built-in kernels.lock is read-only")
 
 // Lock is a loaded kernels.lock: for every kernel of kernels.yaml, the exact build that runs
 // use. It is written by `bpfmatrix kernels fetch` and meant to be committed, so that every
@@ -76,8 +85,12 @@ var releasePattern = regexp.MustCompile(`^[0-9][A-Za-z0-9.+_~-]*$`)
 
 // LoadLock reads kernels.lock. A missing file is an empty lock (nothing pinned yet); a file
 // that does not parse, has unknown keys, duplicate names or malformed values is an error naming
-// the line, because a damaged lock would silently change which kernels are tested.
+// the line, because a damaged lock would silently change which kernels are tested. The path
+// BuiltinLockFile reads the lock built into the binary.
 func LoadLock(path string) (*Lock, error) {
+	if path == BuiltinLockFile {
+		return ParseLock([]byte(bpfmatrix.KernelsLock), path)
+	}
 	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return &Lock{Path: path}, nil
@@ -237,7 +250,14 @@ func (l *Lock) Marshal() []byte {
 	return []byte(b.String())
 }
 
-// Write stores the lock atomically.
+// Builtin reports whether l is the lock built into the binary, which Write refuses.
+func (l *Lock) Builtin() bool { return l.Path == BuiltinLockFile }
+
+// Write stores the lock atomically. The built-in lock is never written: the error wraps
+// ErrReadOnlyLock.
 func (l *Lock) Write() error {
+	if l.Builtin() {
+		return fmt.Errorf("%w: its pins change only with a new bpfmatrix build", ErrReadOnlyLock)
+	}
 	return files.WriteAtomic(l.Path, l.Marshal(), 0o644)
 }
