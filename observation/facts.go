@@ -59,6 +59,13 @@ type Facts struct {
 	// BTFHelpers is the kernel's own definition of each helper: its name in enum bpf_func_id
 	// and, for helpers written with the kernel's BPF_CALL_n macros, the wrapper's arguments.
 	BTFHelpers []BTFHelper `json:"btf_helpers,omitempty"`
+	// Kfuncs are the kernel functions BPF programs may call that this kernel has: those its
+	// BTF tags bpf_kfunc (vmlinux first, then module BTF), and on kernels whose BTF predates
+	// the tag (5.10, 6.1), the known names from newer kernels that its BTF has as functions.
+	Kfuncs []Kfunc `json:"kfuncs,omitempty"`
+	// KfuncsAbsent are the known kfunc names this kernel's BTF has no function for: unknown
+	// here, in every program type, without a load.
+	KfuncsAbsent []string `json:"kfuncs_absent,omitempty"`
 	// HelperArgs says, per helper the kernel offers somewhere, what the verifier expects of
 	// each argument.
 	HelperArgs []HelperArgs `json:"helper_args,omitempty"`
@@ -107,4 +114,21 @@ type ArgKind struct {
 	// Given says what the probe put in the register to get past it ("map", "stack", "ctx",
 	// "scalar", ...).
 	Given string `json:"given,omitempty"`
+}
+
+// Kfunc is a kernel function BPF programs may call (by BTF id), as the kernel defines it.
+type Kfunc struct {
+	// Name is the function's name (bpf_get_task_exe_file).
+	Name string `json:"name"`
+	// Prototype is the function's C prototype from BTF, e.g.
+	// "struct file *bpf_get_task_exe_file(struct task_struct *task)".
+	Prototype string `json:"prototype"`
+	// Module is the kernel module whose BTF defines it; empty for vmlinux.
+	Module string `json:"module,omitempty"`
+	// Tagged is set when the BTF tags the function bpf_kfunc; a known name probed on a kernel
+	// whose BTF predates the tag is not.
+	Tagged bool `json:"tagged"`
+	// Flags are what the verifier's logs showed of the kfunc's flags (sleepable, acquire,
+	// release, trusted_args, destructive, ...).
+	Flags []string `json:"flags,omitempty"`
 }

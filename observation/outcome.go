@@ -11,7 +11,7 @@ const (
 	Supported Outcome = "supported"
 	// GPLOnly: the helper is offered, but only to programs with a GPL-compatible license.
 	GPLOnly Outcome = "gpl_only"
-	// UnknownID: the kernel does not know the helper id at all.
+	// UnknownID: the kernel does not know the helper id (or the kfunc) at all.
 	UnknownID Outcome = "unknown_id"
 	// NotForType: the kernel knows the id but does not offer it to this program type or attach
 	// variant.
@@ -21,6 +21,11 @@ const (
 	NotForTarget Outcome = "not_for_target"
 	// SleepableOnly: the helper may sleep and the program is not sleepable.
 	SleepableOnly Outcome = "sleepable_only"
+	// NeedsCapability: offered, but only to a program loaded with a capability the probe's
+	// load lacked (a kfunc the kernel keeps for CAP_SYS_BOOT, say).
+	NeedsCapability Outcome = "needs_capability"
+	// DeviceBound: offered only to programs bound to a network device (XDP metadata kfuncs).
+	DeviceBound Outcome = "device_bound"
 	// Inconclusive: the kernel refused the program before it looked at the call (missing type,
 	// missing attach target, EPERM, E2BIG, ENOTSUPP...). It never counts as "not supported".
 	Inconclusive Outcome = "inconclusive"
@@ -30,7 +35,7 @@ const (
 )
 
 // Outcomes lists every outcome word in report order.
-var Outcomes = []Outcome{Supported, GPLOnly, UnknownID, NotForType, NotForTarget, SleepableOnly, Inconclusive, Unclassified}
+var Outcomes = []Outcome{Supported, GPLOnly, UnknownID, NotForType, NotForTarget, SleepableOnly, NeedsCapability, DeviceBound, Inconclusive, Unclassified}
 
 // Valid reports whether o is one of the outcome words.
 func (o Outcome) Valid() bool {
@@ -46,7 +51,7 @@ func (o Outcome) Valid() bool {
 // program type, under whatever condition (license, sleepable program, attach target).
 func (o Outcome) Offered() bool {
 	switch o {
-	case Supported, GPLOnly, NotForTarget, SleepableOnly:
+	case Supported, GPLOnly, NotForTarget, SleepableOnly, NeedsCapability, DeviceBound:
 		return true
 	}
 	return false

@@ -1,9 +1,11 @@
 package observation
 
-// Result is the answer for one (helper, variant) pair.
+// Result is the answer for one (helper, variant) or (kfunc, variant) pair.
 type Result struct {
-	// HelperID is the helper's number in enum bpf_func_id.
+	// HelperID is the helper's number in enum bpf_func_id; 0 for a kfunc's answer.
 	HelperID int `json:"helper_id"`
+	// Kfunc is the kfunc's name for a kfunc's answer; empty for a helper's.
+	Kfunc string `json:"kfunc,omitempty"`
 	// Helper is the registry name without bpf_, or "" for an id the registry lacks.
 	Helper string `json:"helper"`
 	// ProgType is the kernel's name of the program type, e.g. "tracing".

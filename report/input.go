@@ -13,7 +13,7 @@ import (
 // evidence. source names the document in errors.
 func FromDocument(name, source string, d *observation.Document) (Kernel, error) {
 	k := Kernel{
-		Kernel:       verdict.Kernel{Name: name, Results: d.Results},
+		Kernel:       verdict.Kernel{Name: name, Results: d.Results, Facts: d.Facts},
 		ImageFacts:   ImageFacts{Release: d.Kernel.Release},
 		BTFHelperIDs: d.BTFHelperIDs,
 	}

@@ -59,6 +59,9 @@ type Kernel struct {
 	Error string
 	// Results are the probe's answers, one per (helper id, program type variant).
 	Results []observation.Result
+	// Facts are the probe's facts about the kernel: its own helper definitions (BTF) and
+	// how each attach variant was loaded.
+	Facts observation.Facts `json:"-"`
 	// Config holds the build options set in the kernel's config; nil when the config is
 	// unknown. A helper whose registry entry names kernel_config options is refused, with no
 	// fault of the registry, by a kernel built without them.
@@ -150,8 +153,13 @@ type HelperVerdict struct {
 	MissingProgTypes []string `json:"missing_prog_types,omitempty"`
 	// GPL judges gpl_only; empty when no kernel could tell.
 	GPL *GPLVerdict `json:"gpl,omitempty"`
+	// Claims judges the entry's other claims against the kernels' own definitions: id and
+	// name, signature, attach_types, sleepable_only.
+	Claims []ClaimVerdict `json:"claims,omitempty"`
 	// Problems lists every contradiction in one sentence each, for people and test failures.
 	Problems []string `json:"problems,omitempty"`
+	// Findings are the contradictions grouped by reason: one per distinct finding.
+	Findings []Finding `json:"findings,omitempty"`
 }
 
 // GPLVerdict compares gpl_only with what kernels said to non-GPL programs.
@@ -237,6 +245,11 @@ func judgeHelper(h *registry.Helper, ks []Kernel, idx resultIndex) HelperVerdict
 		hv.MissingProgTypes = append(hv.MissingProgTypes, t)
 	}
 	hv.GPL = judgeGPL(h, ks, idx)
+	hv.Claims = []ClaimVerdict{judgeIdentity(h, ks), judgeSignature(h, ks)}
+	if cv, ok := judgeAttachTypes(h, ks, idx); ok {
+		hv.Claims = append(hv.Claims, cv)
+	}
+	hv.Claims = append(hv.Claims, judgeSleepable(h, ks, idx))
 
 	if hv.Existence.Verdict == Contradicted {
 		hv.Problems = append(hv.Problems, hv.Existence.Reason)
@@ -249,6 +262,8 @@ func judgeHelper(h *registry.Helper, ks []Kernel, idx resultIndex) HelperVerdict
 	if hv.GPL != nil && hv.GPL.Verdict == Contradicted {
 		hv.Problems = append(hv.Problems, "gpl_only: "+hv.GPL.Evidence)
 	}
+	hv.Problems = append(hv.Problems, claimProblems(hv.Claims)...)
+	hv.Findings = findings(&hv)
 	switch {
 	case len(hv.Problems) > 0:
 		hv.Verdict = Contradicted

@@ -225,7 +225,7 @@ func judge(reg *registry.Registry, ks []report.Kernel, cached map[string]bool, w
 func printVerdicts(w io.Writer, doc verifyOutput) {
 	for _, hv := range doc.Helpers {
 		fmt.Fprintf(w, "bpf_%s (id %d): %s\n", hv.Name, hv.ID, hv.Verdict)
-		if r := hv.Existence.Reason; r != "" {
+		if r := hv.Existence.Reason; r != "" && hv.Existence.Verdict != verdict.Contradicted {
 			fmt.Fprintf(w, "  exists: %s: %s\n", hv.Existence.Verdict, r)
 		}
 		for _, tv := range hv.Types {
@@ -238,8 +238,16 @@ func printVerdicts(w io.Writer, doc verifyOutput) {
 			}
 			fmt.Fprintf(w, "  %s: %s%s\n", tv.ProgType, tv.Verdict, span)
 		}
-		for _, p := range hv.Problems {
-			fmt.Fprintf(w, "  CONTRADICTED %s\n", p)
+		for _, c := range hv.Claims {
+			if c.Verdict != verdict.Contradicted && c.Verdict != verdict.NoEvidence {
+				fmt.Fprintf(w, "  %s: %s: %s\n", c.Claim, c.Verdict, c.Evidence)
+			}
+			for _, n := range c.Notes {
+				fmt.Fprintf(w, "  %s: note: %s\n", c.Claim, n)
+			}
+		}
+		for _, f := range hv.Findings {
+			fmt.Fprintf(w, "  CONTRADICTED %s\n", f)
 		}
 	}
 }
