@@ -157,6 +157,12 @@ func (r *Report) WriteHTML(w io.Writer) error {
 				title += ": " + c.Detail
 			}
 			class := "s-" + string(stateCode(c.State, nil))
+			if c.State == verdict.StateOffered && offered == 0 {
+				// The kernel knows the id but offers it to no program type probed here
+				// (override_return on kernels built without CONFIG_BPF_KPROBE_OVERRIDE): not green.
+				class, text = "s-R", "known, 0 types"
+				title += " (the kernel knows the id but offers it to no program type probed here)"
+			}
 			if c.Contradicts() {
 				class += " contra"
 			}

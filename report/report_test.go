@@ -117,3 +117,22 @@ func TestWriteFiles(t *testing.T) {
 		t.Error("page refers to something outside itself")
 	}
 }
+
+// TestKnownButNowhereOffered: a kernel that knows a helper's id but offers it to no program type
+// (override_return on kernels built without CONFIG_BPF_KPROBE_OVERRIDE) is not painted as
+// offered in the heat-map.
+func TestFaultKnownButNowhereOffered(t *testing.T) {
+	reg := testRegistry(t)
+	// A known id that no type is offered: every variant refuses it.
+	k := obs("7.3", "7.3.4", res(5, "xdp", "not_for_type", "program of this type cannot use helper bpf_ktime_get_ns#5"),
+		res(5, "sched_cls", "not_for_type", "program of this type cannot use helper bpf_ktime_get_ns#5"))
+	var b strings.Builder
+	if err := Build(reg, []Kernel{k}, "test").WriteHTML(&b); err != nil {
+		t.Fatal(err)
+	}
+	row := b.String()[strings.Index(b.String(), `<tr data-id="5"`):]
+	row = row[:strings.Index(row, "</tr>")]
+	if !strings.Contains(row, "known, 0 types") || strings.Contains(row, `class="s-O`) {
+		t.Errorf("row of a helper known but offered nowhere: %s", row)
+	}
+}
