@@ -3,10 +3,12 @@ package harness
 import (
 	"bufio"
 	"compress/gzip"
+	"debug/elf"
 	"fmt"
 	"io"
 	"os"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -24,7 +26,10 @@ type File struct {
 // Initramfs describes a newc cpio archive that the kernel unpacks into its root file system.
 // Besides Files it always holds the directories /dev, /proc, /sys and /tmp and the character
 // node /dev/console (5,1): without that node the kernel starts init with no stdin, stdout and
-// stderr, and a guest looks silent until its timeout.
+// stderr, and a guest looks silent until its timeout. An executable of Files that is
+// dynamically linked brings the loader and libraries it needs (SharedObjects), except those
+// Files places itself: the archive is the guest's whole file system, and without them the
+// kernel cannot start it (init fails with ENOENT and the kernel panics).
 type Initramfs struct {
 	Files []File
 	// Compress gzips the archive. The kernel unpacks an uncompressed archive as well, which
@@ -53,8 +58,12 @@ func (fs *Initramfs) WriteTo(w io.Writer) (int64, error) {
 	bw := bufio.NewWriterSize(out, 1<<20)
 	a := &cpioWriter{w: bw, ino: 1}
 
+	all, err := withSharedObjects(fs.Files)
+	if err != nil {
+		return cw.n, err
+	}
 	dirs := map[string]bool{"/dev": true, "/proc": true, "/sys": true, "/tmp": true}
-	for _, f := range fs.Files {
+	for _, f := range all {
 		if !path.IsAbs(f.Name) || path.Clean(f.Name) != f.Name {
 			return cw.n, fmt.Errorf("initramfs: file name %q is not a clean absolute path", f.Name)
 		}
@@ -76,7 +85,7 @@ func (fs *Initramfs) WriteTo(w io.Writer) (int64, error) {
 	if err := a.header("/dev/console", cpioChar|0o600, 0, 5, 1); err != nil {
 		return cw.n, err
 	}
-	for _, f := range fs.Files {
+	for _, f := range all {
 		if err := a.file(f); err != nil {
 			return cw.n, err
 		}
@@ -93,6 +102,49 @@ func (fs *Initramfs) WriteTo(w io.Writer) (int64, error) {
 		}
 	}
 	return cw.n, nil
+}
+
+// withSharedObjects returns files followed by the shared objects its dynamically linked
+// executables need that files does not hold already, each once. Files that are not executable
+// or not ELF (scripts, test data) need nothing.
+func withSharedObjects(files []File) ([]File, error) {
+	have := map[string]bool{}
+	for _, f := range files {
+		have[f.Name] = true
+	}
+	out := slices.Clone(files) // the caller's slice stays as it was
+	for _, f := range files {
+		if f.Mode&0o111 == 0 || !isDynamicELF(f.Source) {
+			continue
+		}
+		objs, err := SharedObjects(f.Source)
+		if err != nil {
+			return nil, fmt.Errorf("initramfs: %s: %w", f.Name, err)
+		}
+		for _, o := range objs {
+			if !have[o.Name] {
+				have[o.Name] = true
+				out = append(out, o)
+			}
+		}
+	}
+	return out, nil
+}
+
+// isDynamicELF reports whether p is an ELF file with an interpreter. Anything else, including
+// a file that cannot be read, is left to the copy to report.
+func isDynamicELF(p string) bool {
+	f, err := elf.Open(p)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	for _, prog := range f.Progs {
+		if prog.Type == elf.PT_INTERP {
+			return true
+		}
+	}
+	return false
 }
 
 // WriteFile writes the archive to a new file at name.
