@@ -90,6 +90,14 @@ func (s *PathSource) fetch(ctx context.Context, run *fetchRun, e Entry, locked *
 			le.Version, le.Release = m.Version, m.Release
 			return m, le, nil
 		}
+		if m.Package != "" {
+			// A copy of a Debian build the cache holds already: that entry knows the build's
+			// config and modules, and replacing it would take them from the Debian kernel too
+			// (whose guest then has no virtio modules). Use it as it is.
+			run.step(Step{Kernel: e.Name, Message: fmt.Sprintf("%s is the cached Debian build %s %s: using that entry", img, m.Package, m.DebianVersion)})
+			le.Version, le.Release = m.Version, m.Release
+			return m, le, nil
+		}
 		// The same image under another spec (a different config file): store it afresh.
 		if err := os.RemoveAll(run.cache.imageDir(sum)); err != nil {
 			return nil, LockEntry{}, fmt.Errorf("cache: %w", err)

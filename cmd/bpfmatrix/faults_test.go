@@ -72,6 +72,15 @@ func readDoc(t *testing.T, path string) *observation.Document {
 func TestFaultRunQEMU(t *testing.T) {
 	kfile := fakeKernels(t, fakeqemu.Replay, fakeqemu.Cut, fakeqemu.ExitError, fakeqemu.Hang)
 	out := t.TempDir()
+	// Nothing of the run may stay in the temporary directory (the agent binary once did, 4 MB
+	// per run).
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	defer func() {
+		if left, _ := os.ReadDir(tmp); len(left) > 0 {
+			t.Errorf("the run left %d entries in TMPDIR, e.g. %s", len(left), left[0].Name())
+		}
+	}()
 	code, _, stderr := run("run", "--kernels-file", kfile, "--qemu", os.Args[0], "--accel", "tcg",
 		"--timeout", "3s", "--retries", "0", "--out", out, "--cache-dir", t.TempDir())
 	if code != exitNo {
