@@ -9,6 +9,7 @@ import (
 	"github.com/bpfmatrix/bpfmatrix/harness"
 	"github.com/bpfmatrix/bpfmatrix/harness/wire"
 	"github.com/bpfmatrix/bpfmatrix/observe"
+	"github.com/bpfmatrix/bpfmatrix/vmimages"
 )
 
 // guestFlags are the flags of every command that may boot guests (run, verify).
@@ -21,12 +22,14 @@ type guestFlags struct {
 	qemu, accel, channel  *string
 	agent                 *string
 	retries               *int
+	// fs tells whether --kernels-file was given: only the default falls back to the built-in file.
+	fs *flag.FlagSet
 }
 
 func addGuestFlags(fs *flag.FlagSet) *guestFlags {
 	def := harness.DefaultConfig()
-	g := &guestFlags{}
-	fs.StringVar(&g.kernelsFile, "kernels-file", "kernels.yaml", "the kernels file")
+	g := &guestFlags{fs: fs}
+	fs.StringVar(&g.kernelsFile, "kernels-file", "kernels.yaml", "the kernels file; when not given and there is no kernels.yaml here, the one built into bpfmatrix")
 	fs.StringVar(&g.cacheDir, "cache-dir", "", "kernel image and observation cache (default: $XDG_CACHE_HOME/bpfmatrix)")
 	fs.BoolVar(&g.offline, "offline", false, "refuse to download kernels that are not cached")
 	g.parallel = fs.Int("parallel", def.Parallel, "guests run at the same time")
@@ -37,7 +40,7 @@ func addGuestFlags(fs *flag.FlagSet) *guestFlags {
 	g.accel = fs.String("accel", "", "kvm or tcg (default: kvm when it works)")
 	g.channel = fs.String("channel", def.Channel, "result channel: virtio or serial")
 	g.retries = fs.Int("retries", def.Retries, "boot a kernel whose guest failed this many more times")
-	g.agent = fs.String("agent", "", "static agent binary (default: a guest-agent build in the source tree, else this binary when static)")
+	g.agent = fs.String("agent", "", "static agent binary (default: a guest-agent build in the source tree, else this binary, with its loader and libraries when it is dynamically linked)")
 	return g
 }
 
@@ -73,8 +76,17 @@ func (g *guestFlags) config() (harness.Config, error) {
 	return cfg, nil
 }
 
-// options is the pipeline's configuration from the guest flags and a --kernels value.
+// options is the pipeline's configuration from the guest flags and a --kernels value. Without
+// --kernels-file it settles which kernels file the command uses (kernels.yaml here, else the
+// built-in one: an installed bpfmatrix works in any directory) and records it in g.kernelsFile,
+// which later steps (verify --in) read. A --kernels-file that was given is used as is, so a
+// missing one is still an error.
 func (g *guestFlags) options(kernels string) (observe.Options, error) {
+	given := false
+	g.fs.Visit(func(f *flag.Flag) { given = given || f.Name == "kernels-file" })
+	if !given {
+		g.kernelsFile = vmimages.DefaultKernelsFile()
+	}
 	hcfg, err := g.config()
 	if err != nil {
 		return observe.Options{}, err
