@@ -132,6 +132,21 @@ type Helper struct {
 	// Notes records disagreements between sources and other remarks for reviewers.
 	Notes string `json:"notes,omitempty"`
 
+	// Written says how the entry's author wrote it, so that findings can name the entry as it
+	// reads in the author's file: the keyword and place of an EDN entry
+	// (":ktime-get-real-ns (guide.edn:12)"), the index, name and place of a JSON one
+	// (`entry 3 "map_lookup_elem" (table.json:40)`), the name and place of a YAML one. It is
+	// empty for tables read by Parse or Default; WrittenAs falls back to the name and line.
+	Written string `json:"-"`
+	// Format is the format of the table the entry was read from (FormatYAML, FormatEDN or
+	// FormatJSON); it is empty for tables read by Parse or Default, which are YAML.
+	Format Format `json:"-"`
+	// Claims holds the registry keys (min_kernel, prog_types, gpl_only, ...) the author of a
+	// foreign table wrote for this entry. Facts of keys it lacks are neutral defaults (gpl_only
+	// false, no sources) that claim nothing; Claimed tells them apart. It is nil for entries of
+	// our own YAML format, where every required key is written and so every fact is a claim.
+	Claims Claims `json:"-"`
+
 	line int // where the entry starts in its file, for messages
 }
 

@@ -29,12 +29,13 @@ every subcommand takes --registry FILE to read another registry than the built-i
 `
 
 // loadRegistry returns the registry in path, or the embedded one when path is empty. Every
-// command that reads the registry takes --registry and calls this.
+// command that reads the registry takes --registry and calls this. Besides our YAML, path may
+// hold another library's table: EDN (a Clojure map) or a JSON array with our keys.
 func loadRegistry(path string) (*registry.Registry, error) {
 	if path == "" {
 		return registry.Default()
 	}
-	return registry.Load(path)
+	return registry.LoadTable(path)
 }
 
 // registryFlag adds the --registry flag every command shares.
@@ -159,7 +160,10 @@ func helpersList(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintln(tw, "ID\tNAME\tSINCE\tCATEGORY\tGPL\tPROG TYPES")
 	for _, h := range hs {
 		gpl := ""
-		if h.GPLOnly {
+		switch {
+		case !h.Claimed("gpl_only"):
+			gpl = "?" // a foreign table that does not say
+		case h.GPLOnly:
 			gpl = "gpl"
 		}
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", h.ID, h.CName(), h.MinKernel, h.Category, gpl, abbreviate(h.ProgTypes.String(), 60))
@@ -184,6 +188,12 @@ func helpersInfo(args []string, stdout, stderr io.Writer) int {
 		return writeJSON(stdout, stderr, h)
 	}
 	fmt.Fprint(stdout, h.Describe())
+	if h.Foreign() {
+		fmt.Fprintf(stdout, "\n  written as: %s\n", h.WrittenAs())
+		if missing := h.Unclaimed(); len(missing) > 0 {
+			fmt.Fprintf(stdout, "  not stated there (defaults shown): %s\n", strings.Join(missing, ", "))
+		}
+	}
 	return exitOK
 }
 

@@ -166,3 +166,46 @@ func TestHelpersSpotChecks(t *testing.T) {
 		t.Errorf("helpers list --format json: %d helpers", len(all))
 	}
 }
+
+var (
+	guideTable = filepath.Join("..", "..", "registry", "testdata", "guide-helpers.edn")
+	jsonTable  = filepath.Join("..", "..", "registry", "testdata", "table.json")
+)
+
+// TestHelpersForeignTables checks that --registry reads other libraries' tables (EDN, JSON),
+// says which facts they leave out, and refuses a bad one with its file and line.
+func TestHelpersForeignTables(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "helpers.clj")
+	if err := os.WriteFile(bad, []byte("(def helper-metadata\n  {:a {:id 1 :signature {:return :u64 :args []}\n  :min-kernel \"5.8\" :prog-types #{:tc} :category :time :description \"x\"}})\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	noExt := filepath.Join(dir, "table")
+	data, err := os.ReadFile(jsonTable)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(noExt, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		args           []string
+		code           int
+		stdout, stderr string
+	}{
+		{[]string{"helpers", "list", "--registry", guideTable}, 0, "217  bpf_cgroup_get_current_level       6.5    cgroup    ?    all", ""},
+		{[]string{"helpers", "info", "ktime_get_real_ns", "--registry", guideTable}, 0, "written as: :ktime-get-real-ns (" + guideTable + ":8)\n  not stated there (defaults shown): gpl_only", ""},
+		{[]string{"helpers", "compat", "skb_set_tstamp", "sched_act", "6.2", "--registry", guideTable}, 1, "first appeared in 6.3", ""},
+		{[]string{"helpers", "compat", "probe_read", "tracing", "5.4", "--registry", jsonTable}, 1, "reached tracing programs in 5.5", ""},
+		{[]string{"helpers", "info", "1", "--registry", noExt}, 0, "bpf_map_lookup_elem (id 1)", ""},
+		{[]string{"helpers", "list", "--registry", bad}, 2, "", "helpers.clj:3: :a: prog_types: unknown program type \"tc\""},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			code, stdout, stderr := run(tt.args...)
+			if code != tt.code || !strings.Contains(stdout, tt.stdout) || !strings.Contains(stderr, tt.stderr) {
+				t.Errorf("exit %d (want %d)\nstdout: %s\nstderr: %s\nwant stdout ~ %q, stderr ~ %q", code, tt.code, stdout, stderr, tt.stdout, tt.stderr)
+			}
+		})
+	}
+}
