@@ -25,37 +25,58 @@ const (
 	offeredToTarget        // ext: some program type an ext program could replace has it
 )
 
+// availability is what decides whether a function is offered to a program type on a kernel:
+// helpers and kfuncs share it, so both answer the same questions the same way.
+type availability struct {
+	minKernel Version
+	progTypes ProgTypes
+	since     map[string]Version
+	until     map[string]Version
+	gaps      map[string][]Gap
+}
+
+func (h *Helper) availability() availability {
+	return availability{h.MinKernel, h.ProgTypes, h.ProgTypeSince, h.ProgTypeUntil, h.ProgTypeGaps}
+}
+
 // rule decides whether the registry declares h for progType on kernel (a zero kernel: any
 // kernel), and returns the gap that rules it out when that is the reason.
 func (h *Helper) rule(progType string, kernel Version) (ruling, Gap) {
-	if !h.ProgTypes.Contains(progType) {
+	return h.availability().rule(progType, kernel)
+}
+
+func (a availability) rule(progType string, kernel Version) (ruling, Gap) {
+	if !a.progTypes.Contains(progType) {
 		return notListed, Gap{}
 	}
 	if kernel.IsZero() {
 		return offered, Gap{}
 	}
-	if kernel.Less(h.MinKernel) {
+	if kernel.Less(a.minKernel) {
 		return beforeMin, Gap{}
 	}
-	if since, ok := h.ProgTypeSince[progType]; ok && kernel.Less(since) {
+	if since, ok := a.since[progType]; ok && kernel.Less(since) {
 		return beforeSince, Gap{}
 	}
-	for _, g := range h.ProgTypeGaps[progType] {
+	for _, g := range a.gaps[progType] {
 		if g.Contains(kernel) {
 			return inGap, g
 		}
 	}
-	if until, ok := h.ProgTypeUntil[progType]; ok {
-		// An until without a patch level names a whole series: 6.1 covers 6.1.192.
-		k := kernel
-		if !until.HasPatch {
-			k = kernel.Series()
-		}
-		if until.Less(k) {
-			return afterUntil, Gap{}
-		}
+	if until, ok := a.until[progType]; ok && until.before(kernel) {
+		return afterUntil, Gap{}
 	}
 	return offered, Gap{}
+}
+
+// before reports whether the release v names ends before kernel: an until without a patch
+// level names a whole series (6.1 covers 6.1.192).
+func (v Version) before(kernel Version) bool {
+	k := kernel
+	if !v.HasPatch {
+		k = kernel.Series()
+	}
+	return v.Less(k)
 }
 
 // WhyNotOffered returns a sentence naming the fact of the entry that rules the helper out for

@@ -481,25 +481,33 @@ func (l *loader) gapMap(n *yaml.Node, what string) map[string][]Gap {
 			continue
 		}
 		for _, item := range kv.valN.Content {
-			s := l.str(item, what+"."+kv.key+" item")
-			from, to, ok := strings.Cut(s, "..")
-			if !ok {
-				l.errorf(item, "%s.%s: %s is not a \"FROM..TO\" range", what, kv.key, excerpt(s))
-				continue
-			}
-			fv, ferr := ParseVersion(from)
-			tv, terr := ParseVersion(to)
-			switch {
-			case ferr != nil || terr != nil:
-				l.errorf(item, "%s.%s: %s: %s", what, kv.key, excerpt(s), versionErr(s, errors.Join(ferr, terr)))
-			case tv.Less(fv):
-				l.errorf(item, "%s.%s: %s ends before it starts", what, kv.key, excerpt(s))
-			default:
-				out[kv.key] = append(out[kv.key], Gap{From: fv, To: tv})
+			if g, ok := l.gap(item, what+"."+kv.key); ok {
+				out[kv.key] = append(out[kv.key], g)
 			}
 		}
 	}
 	return out
+}
+
+// gap reads one "FROM..TO" range of release series.
+func (l *loader) gap(item *yaml.Node, what string) (Gap, bool) {
+	s := l.str(item, what+" item")
+	from, to, ok := strings.Cut(s, "..")
+	if !ok {
+		l.errorf(item, "%s: %s is not a \"FROM..TO\" range", what, excerpt(s))
+		return Gap{}, false
+	}
+	fv, ferr := ParseVersion(from)
+	tv, terr := ParseVersion(to)
+	switch {
+	case ferr != nil || terr != nil:
+		l.errorf(item, "%s: %s: %s", what, excerpt(s), versionErr(s, errors.Join(ferr, terr)))
+	case tv.Less(fv):
+		l.errorf(item, "%s: %s ends before it starts", what, excerpt(s))
+	default:
+		return Gap{From: fv, To: tv}, true
+	}
+	return Gap{}, false
 }
 
 func (l *loader) strList(n *yaml.Node, what string, valid *regexp.Regexp) []string {

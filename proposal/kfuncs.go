@@ -1,0 +1,270 @@
+// Package proposal turns observations into proposed registry entries: `bpfmatrix kfuncs sync`
+// writes kfuncs.yaml from what the kernels showed, so entries are measured rather than typed by
+// guessing. A proposal keeps what people wrote (categories, descriptions, notes, sources other
+// than the matrix's) and replaces the facts the kernels decide, each with its evidence.
+package proposal
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/bpfmatrix/bpfmatrix/registry"
+	"github.com/bpfmatrix/bpfmatrix/verdict"
+)
+
+// Change is one entry a proposal adds, changes or drops, with why.
+type Change struct {
+	Name string
+	// Kind is "added", "changed" or "kept" (present in the file, seen by no kernel: left as it is).
+	Kind string
+	// Fields names the facts that changed.
+	Fields []string
+}
+
+// kfuncSeen is what the kernels showed of one kfunc.
+type kfuncSeen struct {
+	present   []bool            // per kernel with kfunc facts
+	offered   map[string][]int8 // prog type -> per kernel: 1 offered, -1 refused, 0 no evidence
+	prototype string
+	module    string
+	flags     map[string]bool
+}
+
+// Kfuncs proposes the kfunc table: every kfunc any kernel has, with first and last releases,
+// gaps, program types and per-type releases from the kernels that recorded kfunc facts (in
+// version order; failed kernels say nothing). Releases are series of tested kernels: the real
+// first release lies between the proposed one and the previous tested kernel.
+func Kfuncs(existing *registry.Kfuncs, kernels []verdict.Kernel) ([]*registry.Kfunc, []Change) {
+	ks := usable(kernels)
+	seen := collect(ks)
+	var out []*registry.Kfunc
+	var changes []Change
+	for _, name := range sortedNames(seen) {
+		p := propose(name, seen[name], ks)
+		var old *registry.Kfunc
+		if existing != nil {
+			old, _ = existing.Lookup(name)
+		}
+		changes = append(changes, merge(p, old))
+		out = append(out, p)
+	}
+	if existing != nil {
+		for _, k := range existing.All() {
+			if _, ok := seen[k.Name]; !ok {
+				out = append(out, k)
+				changes = append(changes, Change{Name: k.Name, Kind: "kept"})
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, changes
+}
+
+// usable are the kernels that answered and recorded kfunc facts, oldest first.
+func usable(kernels []verdict.Kernel) []verdict.Kernel {
+	var ks []verdict.Kernel
+	for _, k := range kernels {
+		if !k.Failed && (len(k.Facts.Kfuncs) > 0 || len(k.Facts.KfuncsAbsent) > 0) {
+			ks = append(ks, k)
+		}
+	}
+	sort.SliceStable(ks, func(i, j int) bool { return ks[i].Version.Less(ks[j].Version) })
+	return ks
+}
+
+func collect(ks []verdict.Kernel) map[string]*kfuncSeen {
+	seen := map[string]*kfuncSeen{}
+	get := func(name string) *kfuncSeen {
+		if s, ok := seen[name]; ok {
+			return s
+		}
+		s := &kfuncSeen{present: make([]bool, len(ks)), offered: map[string][]int8{}, flags: map[string]bool{}}
+		seen[name] = s
+		return s
+	}
+	for i, k := range ks {
+		for _, f := range k.Facts.Kfuncs {
+			s := get(f.Name)
+			s.present[i] = true
+			s.prototype, s.module = f.Prototype, f.Module
+			for _, fl := range f.Flags {
+				s.flags[fl] = true
+			}
+		}
+		for _, r := range k.Results {
+			if r.Kfunc == "" {
+				continue
+			}
+			s := get(r.Kfunc)
+			if s.offered[r.ProgType] == nil {
+				s.offered[r.ProgType] = make([]int8, len(ks))
+			}
+			switch {
+			case r.Outcome.Offered():
+				s.offered[r.ProgType][i] = 1
+			case r.Outcome == "not_for_type" && s.offered[r.ProgType][i] == 0:
+				s.offered[r.ProgType][i] = -1
+			}
+		}
+	}
+	return seen
+}
+
+func sortedNames(m map[string]*kfuncSeen) []string {
+	names := make([]string, 0, len(m))
+	for n := range m {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// span is what a per-kernel presence list says: first and last kernel with it, and the runs
+// without it in between.
+func span(present []bool, ks []verdict.Kernel) (first, last registry.Version, lastIdx int, gaps []registry.Gap) {
+	firstIdx := -1
+	lastIdx = -1
+	for i, p := range present {
+		if p {
+			if firstIdx < 0 {
+				firstIdx = i
+			}
+			lastIdx = i
+		}
+	}
+	if firstIdx < 0 {
+		return first, last, -1, nil
+	}
+	first, last = ks[firstIdx].Version.Series(), ks[lastIdx].Version.Series()
+	for i := firstIdx + 1; i < lastIdx; i++ {
+		if present[i] {
+			continue
+		}
+		j := i
+		for j+1 < lastIdx && !present[j+1] {
+			j++
+		}
+		gaps = append(gaps, registry.Gap{From: ks[i].Version.Series(), To: ks[j].Version.Series()})
+		i = j
+	}
+	return first, last, lastIdx, gaps
+}
+
+func propose(name string, s *kfuncSeen, ks []verdict.Kernel) *registry.Kfunc {
+	k := &registry.Kfunc{Name: name, Prototype: s.prototype, Module: s.module, Category: Category(name)}
+	if k.Prototype == "" {
+		k.Prototype = name + "(...)"
+	}
+	first, last, lastIdx, gaps := span(s.present, ks)
+	k.MinKernel, k.Gaps = first, gaps
+	if lastIdx >= 0 && lastIdx < len(ks)-1 {
+		k.LastKernel = last
+	}
+	var types []string
+	for t, o := range s.offered {
+		offered := make([]bool, len(o))
+		any := false
+		for i, v := range o {
+			offered[i] = v > 0
+			any = any || v > 0
+		}
+		if !any {
+			continue
+		}
+		types = append(types, t)
+		tFirst, tLast, tLastIdx, tGaps := span(offered, ks)
+		if k.MinKernel.Less(tFirst) {
+			if k.ProgTypeSince == nil {
+				k.ProgTypeSince = map[string]registry.Version{}
+			}
+			k.ProgTypeSince[t] = tFirst
+		}
+		if refusedAfter(o, tLastIdx) && (k.LastKernel.IsZero() || tLast.Less(k.LastKernel)) {
+			if k.ProgTypeUntil == nil {
+				k.ProgTypeUntil = map[string]registry.Version{}
+			}
+			k.ProgTypeUntil[t] = tLast
+		}
+		if g := refusedGaps(o, tGaps, ks); len(g) > 0 {
+			if k.ProgTypeGaps == nil {
+				k.ProgTypeGaps = map[string][]registry.Gap{}
+			}
+			k.ProgTypeGaps[t] = g
+		}
+	}
+	k.ProgTypes = registry.NewProgTypes(types)
+	for f := range s.flags {
+		k.Flags = append(k.Flags, f)
+	}
+	sort.Strings(k.Flags)
+	k.Sources = map[string]string{"matrix": fmt.Sprintf("bpfmatrix kfuncs sync from the observations of %s: releases are the first and last tested kernels that have it (the release itself lies between a tested kernel and the one before)", kernelRange(ks))}
+	return k
+}
+
+// refusedAfter reports whether some kernel after idx refused (not merely said nothing).
+func refusedAfter(o []int8, idx int) bool {
+	for _, v := range o[idx+1:] {
+		if v < 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// refusedGaps keeps the gaps in which some kernel refused: a gap of kernels that said nothing
+// (type absent, inconclusive) is no evidence of withdrawal.
+func refusedGaps(o []int8, gaps []registry.Gap, ks []verdict.Kernel) []registry.Gap {
+	var out []registry.Gap
+	for _, g := range gaps {
+		for i, k := range ks {
+			if g.Contains(k.Version) && o[i] < 0 {
+				out = append(out, g)
+				break
+			}
+		}
+	}
+	return out
+}
+
+func kernelRange(ks []verdict.Kernel) string {
+	if len(ks) == 0 {
+		return "no kernel"
+	}
+	return fmt.Sprintf("%d kernels %s..%s", len(ks), ks[0].Version, ks[len(ks)-1].Version)
+}
+
+// merge keeps what people wrote in old and reports what changed.
+func merge(p, old *registry.Kfunc) Change {
+	if old == nil {
+		return Change{Name: p.Name, Kind: "added"}
+	}
+	if old.Category != "" {
+		p.Category = old.Category
+	}
+	p.Description, p.Notes = old.Description, old.Notes
+	for key, v := range old.Sources {
+		if key != "matrix" {
+			p.Sources[key] = v
+		}
+	}
+	c := Change{Name: p.Name, Kind: "changed"}
+	diff := func(field string, a, b string) {
+		if a != b {
+			c.Fields = append(c.Fields, field)
+		}
+	}
+	diff("prototype", old.Prototype, p.Prototype)
+	diff("min_kernel", old.MinKernel.String(), p.MinKernel.String())
+	diff("last_kernel", old.LastKernel.String(), p.LastKernel.String())
+	diff("gaps", fmt.Sprint(old.Gaps), fmt.Sprint(p.Gaps))
+	diff("prog_types", old.ProgTypes.String(), p.ProgTypes.String())
+	diff("prog_type_since", fmt.Sprint(old.ProgTypeSince), fmt.Sprint(p.ProgTypeSince))
+	diff("prog_type_until", fmt.Sprint(old.ProgTypeUntil), fmt.Sprint(p.ProgTypeUntil))
+	diff("prog_type_gaps", fmt.Sprint(old.ProgTypeGaps), fmt.Sprint(p.ProgTypeGaps))
+	diff("flags", strings.Join(old.Flags, ","), strings.Join(p.Flags, ","))
+	if len(c.Fields) == 0 {
+		c.Kind = "unchanged"
+	}
+	return c
+}

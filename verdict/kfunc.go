@@ -1,0 +1,180 @@
+package verdict
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+
+	"github.com/bpfmatrix/bpfmatrix/observation"
+	"github.com/bpfmatrix/bpfmatrix/registry"
+)
+
+// KfuncVerdict judges one kfunc entry: whether each kernel has the function as the entry
+// says, and, per program type, whether kernels let programs of that type call it.
+type KfuncVerdict struct {
+	Name string `json:"name"`
+	// Verdict is contradicted when anything is, no_evidence when no kernel said anything, and
+	// else the existence verdict.
+	Verdict   Word          `json:"verdict"`
+	Existence TypeVerdict   `json:"existence"`
+	Types     []TypeVerdict `json:"prog_types"`
+	// MissingProgTypes are the types kernels let call it that the entry omits.
+	MissingProgTypes []string  `json:"missing_prog_types,omitempty"`
+	Problems         []string  `json:"problems,omitempty"`
+	Findings         []Finding `json:"findings,omitempty"`
+}
+
+// kfuncIndex maps kernel position, kfunc name and program type to that kernel's answers.
+type kfuncIndex []map[string]map[string][]observation.Result
+
+func indexKfuncs(ks []Kernel) kfuncIndex {
+	idx := make(kfuncIndex, len(ks))
+	for i, k := range ks {
+		m := map[string]map[string][]observation.Result{}
+		for _, r := range k.Results {
+			if r.Kfunc == "" {
+				continue
+			}
+			if m[r.Kfunc] == nil {
+				m[r.Kfunc] = map[string][]observation.Result{}
+			}
+			m[r.Kfunc][r.ProgType] = append(m[r.Kfunc][r.ProgType], r)
+		}
+		idx[i] = m
+	}
+	return idx
+}
+
+// JudgeKfuncs computes the verdicts of every kfunc entry against kernels, in name order.
+func JudgeKfuncs(kfuncs *registry.Kfuncs, kernels []Kernel) []KfuncVerdict {
+	ks := append([]Kernel(nil), kernels...)
+	sort.SliceStable(ks, func(i, j int) bool { return ks[i].Version.Less(ks[j].Version) })
+	idx := indexKfuncs(ks)
+	var out []KfuncVerdict
+	for _, k := range kfuncs.All() {
+		out = append(out, judgeKfunc(k, ks, idx))
+	}
+	return out
+}
+
+// kfuncPresence says whether a kernel has the kfunc: as a function its BTF tags or (on kernels
+// whose BTF predates the tags) as a known name, or not at all. ok is false when the kernel
+// recorded no kfunc facts (old observations): no evidence.
+func kfuncPresence(k Kernel, name string) (present, ok bool) {
+	if len(k.Facts.Kfuncs) == 0 && len(k.Facts.KfuncsAbsent) == 0 {
+		return false, false
+	}
+	for _, f := range k.Facts.Kfuncs {
+		if f.Name == name {
+			return true, true
+		}
+	}
+	if slices.Contains(k.Facts.KfuncsAbsent, name) {
+		return false, true
+	}
+	// Not absent by name: a kernel whose BTF has tags lists every kfunc it has.
+	return false, hasTags(k)
+}
+
+func hasTags(k Kernel) bool {
+	for _, f := range k.Facts.Kfuncs {
+		if f.Tagged {
+			return true
+		}
+	}
+	return false
+}
+
+func judgeKfunc(kf *registry.Kfunc, ks []Kernel, idx kfuncIndex) KfuncVerdict {
+	kv := KfuncVerdict{Name: kf.Name}
+	kv.Existence = TypeVerdict{Declared: true}
+	for _, k := range ks {
+		declared, _ := kf.Exists(k.Version)
+		c := Cell{Kernel: k.Name, Version: k.Version.String(), Declared: declared}
+		present, ok := kfuncPresence(k, kf.Name)
+		switch {
+		case k.Failed:
+			c.State, c.Detail = StateFailed, k.Error
+		case !ok:
+			c.State, c.Detail = StateNoEvidence, "the kernel's observations list no kfuncs"
+		case present:
+			c.State, c.Detail = StateOffered, "its BTF has "+kf.Name
+		default:
+			c.State, c.Detail = StateUnknown, "its BTF has no function "+kf.Name
+		}
+		kv.Existence.Cells = append(kv.Existence.Cells, c)
+	}
+	decide(&kv.Existence, kf.MinKernel)
+	seen := map[string]bool{}
+	for _, t := range registry.ProgTypeNames() {
+		if kf.ProgTypes.Contains(t) {
+			seen[t] = true
+			kv.Types = append(kv.Types, judgeKfuncType(kf, t, true, ks, idx))
+		}
+	}
+	var others []string
+	for i := range ks {
+		for t := range idx[i][kf.Name] {
+			if !seen[t] {
+				seen[t] = true
+				others = append(others, t)
+			}
+		}
+	}
+	sort.Strings(others)
+	for _, t := range others {
+		tv := judgeKfuncType(kf, t, false, ks, idx)
+		if tv.FirstOffered != "" {
+			kv.Types = append(kv.Types, tv)
+			kv.MissingProgTypes = append(kv.MissingProgTypes, t)
+		}
+	}
+	kv.finish()
+	return kv
+}
+
+func judgeKfuncType(kf *registry.Kfunc, progType string, declared bool, ks []Kernel, idx kfuncIndex) TypeVerdict {
+	tv := TypeVerdict{ProgType: progType, Declared: declared}
+	for i, k := range ks {
+		c := Cell{Kernel: k.Name, Version: k.Version.String(), Declared: kf.OfferedTo(progType, k.Version)}
+		present, ok := kfuncPresence(k, kf.Name)
+		switch {
+		case k.Failed:
+			c.State, c.Detail = StateFailed, k.Error
+		case ok && !present:
+			c.State, c.Detail = StateUnknown, "the kernel has no "+kf.Name
+		default:
+			mergeVariants(&c, idx[i][kf.Name][progType])
+		}
+		tv.Cells = append(tv.Cells, c)
+	}
+	first := kf.MinKernel
+	if since, ok := kf.ProgTypeSince[progType]; ok {
+		first = since
+	}
+	decide(&tv, first)
+	return tv
+}
+
+// finish sets the entry's verdict, problems and findings from its parts.
+func (kv *KfuncVerdict) finish() {
+	if kv.Existence.Verdict == Contradicted {
+		kv.Problems = append(kv.Problems, "exists: "+kv.Existence.Reason)
+	}
+	for _, tv := range kv.Types {
+		if tv.Verdict == Contradicted {
+			kv.Problems = append(kv.Problems, tv.ProgType+": "+tv.Reason)
+		}
+	}
+	hv := HelperVerdict{Existence: kv.Existence, Types: kv.Types}
+	kv.Findings = findings(&hv)
+	switch {
+	case len(kv.Problems) > 0:
+		kv.Verdict = Contradicted
+	default:
+		kv.Verdict = kv.Existence.Verdict
+	}
+}
+
+// String names the entry in messages.
+func (kv KfuncVerdict) String() string { return fmt.Sprintf("%s: %s", kv.Name, kv.Verdict) }
