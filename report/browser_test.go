@@ -39,6 +39,12 @@ func TestPageInBrowser(t *testing.T) {
 		t.Errorf("row of skb_set_tstamp: %s", row)
 	}
 
+	// The kfunc heat-map: 5.10 lacks bpf_task_acquire, 6.1 lets one program type call it.
+	row = regexp.MustCompile(`(?s)<tr data-kfunc="bpf_task_acquire".*?</tr>`).FindString(dom)
+	if !strings.Contains(row, `>absent</td>`) || !strings.Contains(row, `>1 type</td>`) || !strings.Contains(row, "confirmed") {
+		t.Errorf("kfunc row of bpf_task_acquire: %s", row)
+	}
+
 	dom, err = RenderedDOM(ctx, page, "type=kprobe")
 	if err != nil {
 		t.Fatal(err)

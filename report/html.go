@@ -185,6 +185,7 @@ func (r *Report) WriteHTML(w io.Writer) error {
 		"Data":       data,
 		"Types":      types,
 		"Categories": cats,
+		"KfuncRows":  r.kfuncRows(),
 	})
 }
 

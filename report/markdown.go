@@ -70,6 +70,7 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 			}
 		}
 	}
+	r.writeKfuncsMarkdown(b)
 	if len(r.Summary.FailedKernels) > 0 {
 		fmt.Fprintf(b, "\n## Failed kernels\n\nTheir cells are no evidence either way.\n")
 		for _, k := range r.Kernels {

@@ -71,8 +71,11 @@ type Report struct {
 	Kernels  []KernelSummary         `json:"kernels"`
 	Summary  Summary                 `json:"summary"`
 	Helpers  []verdict.HelperVerdict `json:"helpers"`
+	// Kfuncs are the kfunc verdicts, when the report was given a kfunc table (AddKfuncs).
+	Kfuncs []verdict.KfuncVerdict `json:"kfuncs,omitempty"`
 
-	categories map[int]string // helper id -> category, for the page's filter
+	categories      map[int]string    // helper id -> category, for the page's filter
+	kfuncCategories map[string]string // kfunc name -> category
 }
 
 // RegistryInfo says which registry the verdicts were computed against.
@@ -89,6 +92,8 @@ type Summary struct {
 	MissingTypes  []string             `json:"missing_prog_types"`
 	NoEvidence    []string             `json:"no_evidence"`
 	FailedKernels []string             `json:"failed_kernels"`
+	// Kfuncs summarizes the kfunc verdicts, when there are any.
+	Kfuncs *KfuncSummary `json:"kfuncs,omitempty"`
 }
 
 // Build judges the registry against kernels and assembles the report. tool names the
@@ -178,7 +183,8 @@ func summarize(k Kernel, col int, hvs []verdict.HelperVerdict) KernelSummary {
 
 // Failed reports whether the report should fail a CI job: a contradiction or a failed kernel.
 func (r *Report) Failed() bool {
-	return len(r.Summary.Contradicted) > 0 || len(r.Summary.FailedKernels) > 0
+	kfuncs := r.Summary.Kfuncs != nil && len(r.Summary.Kfuncs.Contradicted) > 0
+	return len(r.Summary.Contradicted) > 0 || len(r.Summary.FailedKernels) > 0 || kfuncs
 }
 
 // WriteFiles writes report.json, report.md and report.html into dir and returns their paths.

@@ -40,8 +40,27 @@ func sample(t *testing.T) *Report {
 		res(5, "xdp", "supported", "processed 3 insns"),
 		res(192, "sched_cls", "supported", "processed 3 insns"),
 		res(4, "kprobe", "gpl_only", "cannot call GPL-restricted function from non-GPL compatible program"))
+	// 6.1 has one kfunc, callable from tracing programs; 5.10 lacks it.
+	k1.Facts.KfuncsAbsent = []string{"bpf_task_acquire"}
+	k2.Facts.Kfuncs = []observation.Kfunc{{Name: "bpf_task_acquire", Prototype: "struct task_struct *bpf_task_acquire(struct task_struct *p)"}}
+	k2.Results = append(k2.Results,
+		observation.Result{Kfunc: "bpf_task_acquire", ProgType: "tracing", Variant: "tp_btf", Outcome: observation.Supported, Detail: "arg#0 pointer type STRUCT task_struct must point"},
+		observation.Result{Kfunc: "bpf_task_acquire", ProgType: "xdp", Variant: "xdp", Outcome: observation.NotForType, Detail: "calling kernel function bpf_task_acquire is not allowed"})
 	failed := Kernel{Kernel: verdict.Kernel{Name: "7.3", Version: registry.MustParseVersion("7.3.4"), Failed: true, Error: "guest: kernel panic"}, ConsoleTail: "Kernel panic - not syncing: VFS: Unable to mount root fs\n<oops>"}
-	return Build(reg, []Kernel{failed, k2, k1}, "bpfmatrix test")
+	kernels := []Kernel{failed, k2, k1}
+	r := Build(reg, kernels, "bpfmatrix test")
+	table, err := registry.ParseKfuncs("kfuncs.yaml", []byte(`
+- name: bpf_task_acquire
+  prototype: "struct task_struct *bpf_task_acquire(struct task_struct *p)"
+  min_kernel: "6.1"
+  prog_types: [tracing]
+  category: task
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.AddKfuncs(table, kernels)
+	return r
 }
 
 func TestBuildSummary(t *testing.T) {
@@ -95,7 +114,7 @@ func TestWriteFiles(t *testing.T) {
 	}
 
 	md, _ := os.ReadFile(filepath.Join(dir, "report.md"))
-	for _, want := range []string{"| 5.10 | 5.10.223 | ok |", "| 7.3 | 7.3.4 | failed: guest: kernel panic |", "**bpf_probe_read** (id 4)", "### 7.3", "Unable to mount root fs"} {
+	for _, want := range []string{"| 5.10 | 5.10.223 | ok |", "| 7.3 | 7.3.4 | failed: guest: kernel panic |", "**bpf_probe_read** (id 4)", "### 7.3", "Unable to mount root fs", "## kfuncs", "6.1 1;"} {
 		if !strings.Contains(string(md), want) {
 			t.Errorf("report.md lacks %q:\n%s", want, md)
 		}

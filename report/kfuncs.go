@@ -1,0 +1,119 @@
+package report
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/bpfmatrix/bpfmatrix/registry"
+	"github.com/bpfmatrix/bpfmatrix/verdict"
+)
+
+// KfuncSummary counts the kfunc verdicts and names the contradicted entries.
+type KfuncSummary struct {
+	Registry     RegistryInfo         `json:"registry"`
+	Verdicts     map[verdict.Word]int `json:"verdicts"`
+	Contradicted []string             `json:"contradicted"`
+	// PerKernel counts, per kernel, the kfuncs its BTF has.
+	PerKernel map[string]int `json:"per_kernel"`
+}
+
+// AddKfuncs judges the kfunc table against the kernels the report was built from and adds the
+// verdicts, their summary and the per-kernel counts to the report.
+func (r *Report) AddKfuncs(table *registry.Kfuncs, kernels []Kernel) {
+	vks := make([]verdict.Kernel, len(kernels))
+	for i, k := range kernels {
+		vks[i] = k.Kernel
+	}
+	r.Kfuncs = verdict.JudgeKfuncs(table, vks)
+	r.kfuncCategories = map[string]string{}
+	for _, k := range table.All() {
+		r.kfuncCategories[k.Name] = k.Category
+	}
+	s := &KfuncSummary{
+		Registry:     RegistryInfo{File: table.File(), SHA256: table.SHA256(), Helpers: table.Len()},
+		Verdicts:     map[verdict.Word]int{},
+		Contradicted: []string{},
+		PerKernel:    map[string]int{},
+	}
+	for _, kv := range r.Kfuncs {
+		s.Verdicts[kv.Verdict]++
+		if kv.Verdict == verdict.Contradicted {
+			s.Contradicted = append(s.Contradicted, kv.Name)
+		}
+	}
+	for _, k := range kernels {
+		if !k.Failed {
+			s.PerKernel[k.Name] = len(k.Facts.Kfuncs)
+		}
+	}
+	r.Summary.Kfuncs = s
+}
+
+// writeKfuncsMarkdown adds the kfunc section to the Markdown summary.
+func (r *Report) writeKfuncsMarkdown(b *strings.Builder) {
+	s := r.Summary.Kfuncs
+	if s == nil {
+		return
+	}
+	fmt.Fprintf(b, "\n## kfuncs\n\n`%s` (%d kfuncs). Per kernel:", s.Registry.File, s.Registry.Helpers)
+	for _, k := range r.Kernels {
+		if n, ok := s.PerKernel[k.Name]; ok {
+			fmt.Fprintf(b, " %s %d;", mdCell(k.Name), n)
+		}
+	}
+	fmt.Fprintf(b, "\n\n| verdict | kfuncs |\n| --- | ---: |\n")
+	for _, w := range []verdict.Word{verdict.Confirmed, verdict.Interval, verdict.Consistent, verdict.Withdrawn, verdict.NoEvidence, verdict.Contradicted} {
+		if n := s.Verdicts[w]; n > 0 {
+			fmt.Fprintf(b, "| %s | %d |\n", w, n)
+		}
+	}
+	for _, kv := range r.Kfuncs {
+		if kv.Verdict != verdict.Contradicted {
+			continue
+		}
+		fmt.Fprintf(b, "- **%s**\n", kv.Name)
+		for _, f := range kv.Findings {
+			fmt.Fprintf(b, "  - %s\n", mdCell(f.String()))
+		}
+	}
+}
+
+// kfuncRow is one kfunc's row of the page's kfunc heat-map.
+type kfuncRow struct {
+	Name, Category string
+	Verdict        verdict.Word
+	Problems       string
+	Cells          []pageCell
+}
+
+// kfuncRows builds the kfunc heat-map: per kernel, whether the kernel has the kfunc and how
+// many program types may call it there.
+func (r *Report) kfuncRows() []kfuncRow {
+	var rows []kfuncRow
+	for _, kv := range r.Kfuncs {
+		row := kfuncRow{Name: kv.Name, Category: r.kfuncCategories[kv.Name], Verdict: kv.Verdict, Problems: strings.Join(kv.Problems, "\n")}
+		for i, c := range kv.Existence.Cells {
+			offered := 0
+			for _, tv := range kv.Types {
+				if i < len(tv.Cells) && tv.Cells[i].State == verdict.StateOffered {
+					offered++
+				}
+			}
+			text := map[verdict.State]string{verdict.StateUnknown: "absent", verdict.StateFailed: "failed", verdict.StateNoEvidence: "?"}[c.State]
+			class := "s-" + string(stateCode(c.State, nil))
+			if c.State == verdict.StateOffered {
+				text = plural(offered, "type")
+				if offered == 0 {
+					class = "s-R"
+				}
+			}
+			if c.Contradicts() {
+				class += " contra"
+			}
+			title := fmt.Sprintf("%s on %s: %s: %s", kv.Name, c.Kernel, c.State, c.Detail)
+			row.Cells = append(row.Cells, pageCell{Class: class, Text: text, Title: title})
+		}
+		rows = append(rows, row)
+	}
+	return rows
+}
