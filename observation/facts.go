@@ -102,18 +102,30 @@ type HelperArgs struct {
 	// Complete is set when the verifier went past every argument (the program loaded, or its
 	// last complaint was not about an argument register): Args is then the whole list.
 	Complete bool `json:"complete"`
-	// Detail is the verifier's last line, for a list that is not complete.
+	// Detail is the verifier's message that ended the walk when the last program did not load:
+	// for a list that is not complete, what the probe could not give; for a complete one, the
+	// refusal that came after the arguments (an unreleased reference, say).
 	Detail string `json:"detail,omitempty"`
 }
 
 // ArgKind is what the verifier expects of one argument.
 type ArgKind struct {
 	// Expected are the verifier's words for what it accepts ("map_ptr"; "fp", "pkt", ...), or
-	// "scalar" for an argument it accepted as a plain number.
+	// "scalar" for an argument it accepted as a plain number, or "size" for a length it refused
+	// as 0 (a positive constant is wanted).
 	Expected []string `json:"expected"`
-	// Given says what the probe put in the register to get past it ("map", "stack", "ctx",
-	// "scalar", ...).
+	// Given says what the probe put in the register to get past it: "scalar" (0), "size" (a
+	// small constant), "map" (a hash map) or "map:<type>" (a map of the type the helper
+	// wants), "stack" (a pointer to zeroed stack), "ctx", "func" (a callback returning 0),
+	// "const_str" (a frozen read-only map value), "percpu_var" (a per-CPU kernel variable),
+	// "task" (bpf_get_current_task_btf()), "sk" (skb->sk), "ringbuf_mem"
+	// (bpf_ringbuf_reserve()), or "null": 0 was accepted, yet the verifier names pointer kinds
+	// for the register, so it is a pointer that may be NULL. Empty when the walk stopped at
+	// this register before giving it anything.
 	Given string `json:"given,omitempty"`
+	// BTFType is the kernel struct a BTF pointer argument must point to, when the verifier
+	// named it ("R1 is of type task_struct but sock is expected": sock).
+	BTFType string `json:"btf_type,omitempty"`
 }
 
 // Kfunc is a kernel function BPF programs may call (by BTF id), as the kernel defines it.
