@@ -1,21 +1,24 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 
+	"github.com/bpfmatrix/bpfmatrix/internal/files"
 	"github.com/bpfmatrix/bpfmatrix/registry"
 )
 
 func init() {
 	register(&command{
 		name:    "helpers",
-		summary: "query the helper registry (list, info, categories, compat)",
+		summary: "query the helper registry (list, info, categories, compat, export)",
 		run:     runHelpers,
 	})
 }
@@ -25,7 +28,9 @@ const helpersUsage = `usage:
   bpfmatrix helpers info NAME|ID [--format text|json]
   bpfmatrix helpers categories [--format table|json]
   bpfmatrix helpers compat NAME PROG_TYPE VERSION
+  bpfmatrix helpers export [--format yaml|json|edn|c] [--out FILE]
 every subcommand takes --registry FILE to read another registry than the built-in one
+(our YAML, a Clojure library's EDN table, or a JSON array with our keys)
 `
 
 // loadRegistry returns the registry in path, or the embedded one when path is empty. Every
@@ -53,6 +58,7 @@ func runHelpers(args []string, stdout, stderr io.Writer) int {
 		"info":       helpersInfo,
 		"categories": helpersCategories,
 		"compat":     helpersCompat,
+		"export":     helpersExport,
 	}
 	if args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		fmt.Fprint(stdout, helpersUsage)
@@ -255,6 +261,39 @@ func helpersCompat(args []string, stdout, stderr io.Writer) int {
 	default:
 		fmt.Fprintf(stdout, "not compatible: %s\n", c.Reason)
 		return exitNo
+	}
+	return exitOK
+}
+
+// helpersExport writes the table in one of the formats other tools read: our YAML, the JSON of
+// helpers list, a Clojure library's EDN map, or a C header.
+func helpersExport(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("export", flag.ContinueOnError)
+	format := fs.String("format", "yaml", "output format: yaml, json, edn or c")
+	out := fs.String("out", "", "write to this file (atomically) instead of standard output")
+	_, reg, ok := helpersSetup(fs, args, 0, stdout, stderr)
+	if !ok || !checkFormat(stderr, *format, "yaml", "json", "edn", "c") {
+		return exitBadArgs
+	}
+	var opts registry.ExportOptions
+	if ext := strings.ToLower(filepath.Ext(*out)); ext == ".clj" || ext == ".cljc" {
+		opts.EDNDef = "helper-metadata" // Clojure source keeps the table in a def
+	}
+	var buf bytes.Buffer
+	if err := registry.Export(&buf, reg, registry.Format(*format), opts); err != nil {
+		fmt.Fprintf(stderr, "bpfmatrix: %v\n", err)
+		return exitBadArgs
+	}
+	if *out == "" {
+		if _, err := stdout.Write(buf.Bytes()); err != nil {
+			fmt.Fprintf(stderr, "bpfmatrix: %v\n", err)
+			return exitNo
+		}
+		return exitOK
+	}
+	if err := files.WriteAtomic(*out, buf.Bytes(), 0o644); err != nil {
+		fmt.Fprintf(stderr, "bpfmatrix: --out: %v\n", err)
+		return exitBadArgs
 	}
 	return exitOK
 }

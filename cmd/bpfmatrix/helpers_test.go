@@ -5,11 +5,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
 
+	"github.com/bpfmatrix/bpfmatrix/internal/testenv"
 	"github.com/bpfmatrix/bpfmatrix/registry"
 )
 
@@ -208,4 +210,143 @@ func TestHelpersForeignTables(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestHelpersExport checks each export format through the command line: json is what helpers
+// list prints, yaml and edn load back as the same table, and bad input exits 2.
+func TestHelpersExport(t *testing.T) {
+	dir := t.TempDir()
+	for _, reg := range []string{"", guideTable} {
+		flags := []string{}
+		if reg != "" {
+			flags = []string{"--registry", reg}
+		}
+		code, list, stderr := run(append([]string{"helpers", "list", "--format", "json"}, flags...)...)
+		if code != 0 {
+			t.Fatalf("list: %s", stderr)
+		}
+		if code, out, stderr := run(append([]string{"helpers", "export", "--format", "json"}, flags...)...); code != 0 || out != list {
+			t.Errorf("export --format json %v differs from helpers list --format json (exit %d, %s)", flags, code, stderr)
+		}
+		for _, name := range []string{"t.yaml", "t.edn", "t.clj", "t.json"} {
+			format := strings.TrimPrefix(filepath.Ext(name), ".")
+			if format == "clj" {
+				format = "edn"
+			}
+			out := filepath.Join(dir, name)
+			if code, _, stderr := run(append([]string{"helpers", "export", "--format", format, "--out", out}, flags...)...); code != 0 {
+				t.Fatalf("export %s: %s", name, stderr)
+			}
+			// YAML names the guide's nameless arguments (arg1, ...): it loads, but is not the same.
+			same := reg == "" || format != "yaml"
+			if code, back, stderr := run("helpers", "list", "--format", "json", "--registry", out); code != 0 || same && back != list {
+				t.Errorf("%s %v does not load back as the same table (exit %d, %s)", name, flags, code, stderr)
+			}
+		}
+		if data, err := os.ReadFile(filepath.Join(dir, "t.clj")); err != nil || !bytes.Contains(data, []byte("(def helper-metadata\n")) {
+			t.Errorf("t.clj is not Clojure source: %v", err)
+		}
+	}
+	tests := []struct {
+		args   []string
+		stderr string
+	}{
+		{[]string{"helpers", "export", "--format", "xml"}, `unknown format "xml"`},
+		{[]string{"helpers", "export", "--out", ""}, "--out: empty value"},
+		{[]string{"helpers", "export", "--out", filepath.Join(os.DevNull, "x.h")}, "--out: write"},
+		{[]string{"helpers", "export", "--registry", filepath.Join(dir, "none.edn")}, "none.edn: no such file"},
+		{[]string{"helpers", "export", "extra"}, "want 0 argument(s), got 1"},
+	}
+	for _, tt := range tests {
+		if code, _, stderr := run(tt.args...); code != 2 || !strings.Contains(stderr, tt.stderr) {
+			t.Errorf("%v: exit %d, stderr %q; want 2, %q", tt.args, code, stderr, tt.stderr)
+		}
+	}
+}
+
+// exportCProgram prints, for every helper, program type and kernel below, whether the
+// exported header says the helper is offered.
+const exportCProgram = `#include <stdio.h>
+#include "helpers.h"
+
+int main(void)
+{
+	static const struct bpfmatrix_version kernels[] = { KERNELS };
+	size_t i, k;
+	int t;
+
+	for (i = 0; i < BPFMATRIX_HELPER_COUNT; i++)
+		for (t = 1; t <= BPFMATRIX_PROG_netfilter; t++)
+			for (k = 0; k < sizeof kernels / sizeof kernels[0]; k++)
+				printf("%u %d %u.%u.%u %d %d\n", (unsigned)bpfmatrix_helpers[i].id, t,
+				       (unsigned)kernels[k].major, (unsigned)kernels[k].minor, (unsigned)kernels[k].patch,
+				       bpfmatrix_offered(&bpfmatrix_helpers[i], (enum bpfmatrix_prog_type)t, kernels[k]),
+				       bpfmatrix_helpers[i].gpl_only);
+	return bpfmatrix_helper_by_id(BPFMATRIX_FUNC_NAME) == NULL;
+}
+`
+
+// TestHelpersExportC compiles a C program against the exported header with -Wall -Werror and
+// checks that the header's answers are the registry's, for every helper, type and kernel below.
+func TestHelpersExportC(t *testing.T) {
+	cc := testenv.NeedCommand(t, "cc", "gcc")
+	kernels := []string{"3.19.0", "4.1.0", "4.20.0", "5.4.0", "5.5.0", "5.10.0", "6.1.5", "6.1.192", "6.2.0", "6.6.0", "6.7.0", "6.12.0", "6.13.0", "7.1.0", "7.2.0", "7.3.0"}
+	var init []string
+	for _, k := range kernels {
+		init = append(init, "{ "+strings.ReplaceAll(k, ".", ", ")+" }")
+	}
+	for _, table := range []string{"", smallRegistry, guideTable} {
+		reg, err := loadRegistry(table)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dir := t.TempDir()
+		args := []string{"helpers", "export", "--format", "c", "--out", filepath.Join(dir, "helpers.h")}
+		if table != "" {
+			args = append(args, "--registry", table)
+		}
+		if code, _, stderr := run(args...); code != 0 {
+			t.Fatalf("export --format c: %s", stderr)
+		}
+		src := strings.ReplaceAll(exportCProgram, "KERNELS", strings.Join(init, ", "))
+		src = strings.ReplaceAll(src, "BPFMATRIX_FUNC_NAME", "BPFMATRIX_FUNC_"+reg.Helpers()[0].Name)
+		if err := os.WriteFile(filepath.Join(dir, "t.c"), []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(cc, "-Wall", "-Werror", "-std=c11", "-o", "t", "t.c")
+		cmd.Dir = dir
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("cc: %v\n%s", err, out)
+		}
+		out, err := exec.Command(filepath.Join(dir, "t")).Output()
+		if err != nil {
+			t.Fatalf("the program: %v", err)
+		}
+		var want strings.Builder
+		for _, h := range reg.Helpers() {
+			gpl := map[bool]int{false: 0, true: 1}[h.GPLOnly]
+			if !h.Claimed("gpl_only") {
+				gpl = -1
+			}
+			for id, pt := range registry.ProgTypeNames() {
+				for _, k := range kernels {
+					offered := map[bool]int{false: 0, true: 1}[h.OfferedTo(pt, registry.MustParseVersion(k))]
+					fmt.Fprintf(&want, "%d %d %s %d %d\n", h.ID, id+1, k, offered, gpl)
+				}
+			}
+		}
+		if got := string(out); got != want.String() {
+			t.Errorf("%q: the header's answers differ from the registry's:\n%s", table, firstLineDiff(want.String(), got))
+		}
+	}
+}
+
+func firstLineDiff(want, got string) string {
+	wl, gl := strings.Split(want, "\n"), strings.Split(got, "\n")
+	for i := range min(len(wl), len(gl)) {
+		if wl[i] != gl[i] {
+			return fmt.Sprintf("want %s\n got %s", wl[i], gl[i])
+		}
+	}
+	return fmt.Sprintf("%d lines, want %d", len(gl), len(wl))
 }
