@@ -6,7 +6,8 @@
 //
 // Run it with `make matrix` (every kernel) or, for some kernels,
 // `go test ./suites -ginkgo.label-filter='kernel:5.10 || kernel:7.3'`.
-// Environment: BPFMATRIX_REGISTRY (a registry file instead of the built-in one),
+// Environment: BPFMATRIX_REGISTRY (a registry file instead of the built-in one), BPFMATRIX_KFUNCS
+// (a kfunc file instead of the built-in one),
 // BPFMATRIX_KERNELS_FILE (default ../kernels.yaml), BPFMATRIX_OUT (default: a new temporary
 // directory, named at the end; `make matrix` sets it to out/),
 // BPFMATRIX_OFFLINE=1, BPFMATRIX_REFRESH=1 (ignore cached observations), BPFMATRIX_QEMU,
@@ -38,6 +39,7 @@ import (
 // settings are read once, before the spec tree is built.
 type settings struct {
 	registry    *registry.Registry
+	kfuncs      *registry.Kfuncs
 	kernelsFile string
 	kernels     []string // every kernel of kernels.yaml, in file order
 	out         string
@@ -74,6 +76,14 @@ func loadSettings() (settings, error) {
 		s.registry, err = registry.Load(path)
 	} else {
 		s.registry, err = registry.Default()
+	}
+	if err != nil {
+		return s, err
+	}
+	if path := os.Getenv("BPFMATRIX_KFUNCS"); path != "" {
+		s.kfuncs, err = registry.LoadKfuncs(path)
+	} else {
+		s.kfuncs, err = registry.DefaultKfuncs()
 	}
 	if err != nil {
 		return s, err
@@ -166,6 +176,7 @@ func describeKernel(name string) {
 	Describe("kernel "+name, Ordered, ContinueOnFailure, Label(kernelLabel(name)), func() {
 		var k report.Kernel
 		verdicts := map[int]verdict.HelperVerdict{}
+		kfuncVerdicts := map[string]verdict.KfuncVerdict{}
 
 		BeforeAll(func() {
 			doc, err := observation.ReadFile(filepath.Join(observationsDir(), name+".json"))
@@ -177,6 +188,9 @@ func describeKernel(name string) {
 			}
 			for _, hv := range verdict.Judge(cfg.registry, []verdict.Kernel{k.Kernel}) {
 				verdicts[hv.ID] = hv
+			}
+			for _, kv := range verdict.JudgeKfuncs(cfg.kfuncs, []verdict.Kernel{k.Kernel}) {
+				kfuncVerdicts[kv.Name] = kv
 			}
 		})
 
@@ -192,6 +206,25 @@ func describeKernel(name string) {
 				Fail(strings.Join(problems, "\n"))
 			}
 		}, entries)
+
+		var kfuncEntries []TableEntry
+		for _, kf := range cfg.kfuncs.All() {
+			kfuncEntries = append(kfuncEntries, Entry(kf.Name, kf))
+		}
+		if len(kfuncEntries) == 0 {
+			return
+		}
+		DescribeTable("kfuncs do what kfuncs.yaml claims", func(kf *registry.Kfunc) {
+			kv, ok := kfuncVerdicts[kf.Name]
+			Expect(ok).To(BeTrue())
+			var problems []string
+			for _, f := range kv.Findings {
+				problems = append(problems, fmt.Sprintf("%s on kernel %s (%s): %s", kf.Name, k.Name, k.Version, f))
+			}
+			if len(problems) > 0 {
+				Fail(strings.Join(problems, "\n"))
+			}
+		}, kfuncEntries)
 	})
 }
 
@@ -254,6 +287,9 @@ var _ = ReportAfterSuite("compatibility report", func(r Report) {
 		return
 	}
 	rep := report.Build(cfg.registry, kernels, "bpfmatrix matrix suite")
+	if cfg.kfuncs.Len() > 0 {
+		rep.AddKfuncs(cfg.kfuncs, kernels)
+	}
 	paths, err := rep.WriteFiles(cfg.out)
 	Expect(err).NotTo(HaveOccurred())
 	png := filepath.Join(cfg.out, "report.png")
@@ -280,6 +316,12 @@ var _ = ReportAfterSuite("compatibility report", func(r Report) {
 	}
 	fmt.Fprintf(os.Stderr, "bpfmatrix: %d kernel(s), %d helpers: %d contradicted, %d failed kernel(s)\n",
 		len(rep.Kernels), rep.Registry.Helpers, len(rep.Summary.Contradicted), len(rep.Summary.FailedKernels))
+	if s := rep.Summary.Kfuncs; s != nil {
+		fmt.Fprintf(os.Stderr, "bpfmatrix: %d kfuncs: %d contradicted\n", s.Registry.Helpers, len(s.Contradicted))
+		for _, name := range s.Contradicted {
+			fmt.Fprintf(os.Stderr, "contradicted kfunc: %s\n", name)
+		}
+	}
 	for _, p := range paths {
 		abs, _ := filepath.Abs(p)
 		fmt.Fprintf(os.Stderr, "  %s\n", abs)

@@ -23,6 +23,7 @@ func runReport(args []string, stdout, stderr io.Writer) int {
 	in := fs.String("in", "out/observations", "directory of per-kernel observation files (<name>.json, as bpfmatrix run writes them)")
 	out := fs.String("out", "out", "directory to write the reports into")
 	regPath := registryFlag(fs)
+	kfuncsPath := fs.String("kfuncs", "", "kfunc file to use instead of the built-in one")
 	sf := addSavedFlags(fs)
 	kernelsFile := fs.String("kernels-file", "kernels.yaml", "the kernels file whose kernels.lock names the images (for observations that lack the Debian version)")
 	pos, err := parseFlags(fs, args)
@@ -47,7 +48,15 @@ func runReport(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "bpfmatrix report: %v\n", err)
 		return exitBadArgs
 	}
+	kfuncs, err := loadKfuncs(*kfuncsPath)
+	if err != nil {
+		fmt.Fprintf(stderr, "bpfmatrix: %s\n", oneLine(err))
+		return exitBadArgs
+	}
 	r := report.Build(reg, kernels, toolVersion())
+	if kfuncs.Len() > 0 {
+		r.AddKfuncs(kfuncs, kernels)
+	}
 	paths, err := r.WriteFiles(*out)
 	if err != nil {
 		fmt.Fprintf(stderr, "bpfmatrix report: %v\n", err)

@@ -40,7 +40,9 @@ type verifyOutput struct {
 	Registry string                  `json:"registry"`
 	Kernels  []verifyKernel          `json:"kernels"`
 	Helpers  []verdict.HelperVerdict `json:"helpers"`
-	// Contradicted counts the helpers above whose verdict is contradicted.
+	// Kfuncs are the kfunc verdicts (every kfunc when nothing is named, else the kfuncs named).
+	Kfuncs []verdict.KfuncVerdict `json:"kfuncs,omitempty"`
+	// Contradicted counts the helpers and kfuncs above whose verdict is contradicted.
 	Contradicted int `json:"contradicted"`
 	// noEvidence is set when some helper above has no evidence.
 	noEvidence bool
@@ -57,6 +59,7 @@ type verifyKernel struct {
 func runVerify(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
 	regPath := registryFlag(fs)
+	kfuncsPath := fs.String("kfuncs", "", "kfunc file to use instead of the built-in one")
 	kernels := fs.String("kernels", "", "comma-separated kernel names of kernels.yaml (default: all)")
 	format := formatFlag(fs, "text", "json")
 	gf := addGuestFlags(fs)
@@ -85,7 +88,12 @@ func runVerify(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "bpfmatrix: %s\n", oneLine(err))
 		return exitBadArgs
 	}
-	wanted, err := findHelpers(reg, pos)
+	kfuncs, err := loadKfuncs(*kfuncsPath)
+	if err != nil {
+		fmt.Fprintf(stderr, "bpfmatrix: %s\n", oneLine(err))
+		return exitBadArgs
+	}
+	wanted, wantedKfuncs, err := findEntries(reg, kfuncs, pos)
 	if err != nil {
 		return bad(err)
 	}
@@ -111,6 +119,7 @@ func runVerify(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	doc := judge(reg, ks, cached, wanted, stderr)
+	judgeKfuncs(&doc, kfuncs, ks, wantedKfuncs, len(wanted) == 0 && len(wantedKfuncs) == 0)
 	if *format == "json" {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -132,23 +141,57 @@ func runVerify(args []string, stdout, stderr io.Writer) int {
 	switch {
 	case doc.Contradicted > 0:
 		return exitNo
-	case okKernels == 0 || (len(wanted) > 0 && doc.noEvidence):
+	case okKernels == 0 || (len(wanted)+len(wantedKfuncs) > 0 && doc.noEvidence):
 		return exitNoEvidence
 	}
 	return exitOK
 }
 
-// findHelpers resolves the helpers named on the command line (names or ids).
-func findHelpers(reg *registry.Registry, args []string) ([]*registry.Helper, error) {
-	var wanted []*registry.Helper
+// findEntries resolves the entries named on the command line: helpers by name or id, else
+// kfuncs by name.
+func findEntries(reg *registry.Registry, kfuncs *registry.Kfuncs, args []string) ([]*registry.Helper, []*registry.Kfunc, error) {
+	var helpers []*registry.Helper
+	var ks []*registry.Kfunc
 	for _, arg := range args {
 		h, err := reg.Find(arg)
-		if err != nil {
-			return nil, err
+		if err == nil {
+			helpers = append(helpers, h)
+			continue
 		}
-		wanted = append(wanted, h)
+		if k, ok := kfuncs.Lookup(arg); ok {
+			ks = append(ks, k)
+			continue
+		}
+		return nil, nil, err
 	}
-	return wanted, nil
+	return helpers, ks, nil
+}
+
+// judgeKfuncs adds the verdicts of the wanted kfuncs (of all, when all is set) to doc.
+func judgeKfuncs(doc *verifyOutput, table *registry.Kfuncs, ks []report.Kernel, wanted []*registry.Kfunc, all bool) {
+	if table.Len() == 0 || (!all && len(wanted) == 0) {
+		return
+	}
+	vks := make([]verdict.Kernel, len(ks))
+	for i, k := range ks {
+		vks[i] = k.Kernel
+	}
+	for _, kv := range verdict.JudgeKfuncs(table, vks) {
+		keep := all
+		for _, w := range wanted {
+			keep = keep || w.Name == kv.Name
+		}
+		if !keep {
+			continue
+		}
+		doc.Kfuncs = append(doc.Kfuncs, kv)
+		switch kv.Verdict {
+		case verdict.Contradicted:
+			doc.Contradicted++
+		case verdict.NoEvidence:
+			doc.noEvidence = true
+		}
+	}
 }
 
 // observeKernels runs the pipeline and returns the report's view of each kernel and which
@@ -223,6 +266,7 @@ func judge(reg *registry.Registry, ks []report.Kernel, cached map[string]bool, w
 // printVerdicts prints one block per helper: its verdict, how each program type fared, and each
 // contradiction in full.
 func printVerdicts(w io.Writer, doc verifyOutput) {
+	defer printKfuncVerdicts(w, doc)
 	for _, hv := range doc.Helpers {
 		fmt.Fprintf(w, "bpf_%s (id %d): %s\n", hv.Name, hv.ID, hv.Verdict)
 		if r := hv.Existence.Reason; r != "" && hv.Existence.Verdict != verdict.Contradicted {
@@ -247,6 +291,16 @@ func printVerdicts(w io.Writer, doc verifyOutput) {
 			}
 		}
 		for _, f := range hv.Findings {
+			fmt.Fprintf(w, "  CONTRADICTED %s\n", f)
+		}
+	}
+}
+
+// printKfuncVerdicts prints one line per kfunc and one per distinct finding.
+func printKfuncVerdicts(w io.Writer, doc verifyOutput) {
+	for _, kv := range doc.Kfuncs {
+		fmt.Fprintf(w, "%s (kfunc): %s\n", kv.Name, kv.Verdict)
+		for _, f := range kv.Findings {
 			fmt.Fprintf(w, "  CONTRADICTED %s\n", f)
 		}
 	}
