@@ -73,7 +73,7 @@ func loadSettings() (settings, error) {
 		}
 	}
 	if path := os.Getenv("BPFMATRIX_REGISTRY"); path != "" {
-		s.registry, err = registry.Load(path)
+		s.registry, err = registry.LoadTable(path)
 	} else {
 		s.registry, err = registry.Default()
 	}

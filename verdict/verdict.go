@@ -142,6 +142,9 @@ type TypeVerdict struct {
 type HelperVerdict struct {
 	ID   int    `json:"id"`
 	Name string `json:"name"`
+	// Entry names the entry as its author wrote it (an EDN keyword, a JSON index, a YAML
+	// name), with its place.
+	Entry string `json:"entry,omitempty"`
 	// Verdict is contradicted when anything is, no_evidence when no kernel said anything, and
 	// else the existence verdict.
 	Verdict Word `json:"verdict"`
@@ -208,7 +211,7 @@ func index(ks []Kernel) resultIndex {
 const inheritingType = "ext"
 
 func judgeHelper(h *registry.Helper, ks []Kernel, idx resultIndex) HelperVerdict {
-	hv := HelperVerdict{ID: h.ID, Name: h.Name}
+	hv := HelperVerdict{ID: h.ID, Name: h.Name, Entry: h.WrittenAs()}
 	hv.Existence = judgeExistence(h, ks, idx)
 
 	// Program types to judge: the declared ones, then any type some kernel answered for.
@@ -244,12 +247,20 @@ func judgeHelper(h *registry.Helper, ks []Kernel, idx resultIndex) HelperVerdict
 		hv.Types = append(hv.Types, tv)
 		hv.MissingProgTypes = append(hv.MissingProgTypes, t)
 	}
-	hv.GPL = judgeGPL(h, ks, idx)
-	hv.Claims = []ClaimVerdict{judgeIdentity(h, ks), judgeSignature(h, ks)}
+	// A foreign table's entry claims only what its author wrote: the rest is not judged.
+	if h.Claimed("gpl_only") {
+		hv.GPL = judgeGPL(h, ks, idx)
+	}
+	hv.Claims = []ClaimVerdict{judgeIdentity(h, ks)}
+	if h.Claimed("signature") {
+		hv.Claims = append(hv.Claims, judgeSignature(h, ks))
+	}
 	if cv, ok := judgeAttachTypes(h, ks, idx); ok {
 		hv.Claims = append(hv.Claims, cv)
 	}
-	hv.Claims = append(hv.Claims, judgeSleepable(h, ks, idx))
+	if h.Claimed("sleepable_only") {
+		hv.Claims = append(hv.Claims, judgeSleepable(h, ks, idx))
+	}
 
 	if hv.Existence.Verdict == Contradicted {
 		hv.Problems = append(hv.Problems, hv.Existence.Reason)

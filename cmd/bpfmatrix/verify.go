@@ -268,7 +268,11 @@ func judge(reg *registry.Registry, ks []report.Kernel, cached map[string]bool, w
 func printVerdicts(w io.Writer, doc verifyOutput) {
 	defer printKfuncVerdicts(w, doc)
 	for _, hv := range doc.Helpers {
-		fmt.Fprintf(w, "bpf_%s (id %d): %s\n", hv.Name, hv.ID, hv.Verdict)
+		name := fmt.Sprintf("bpf_%s (id %d)", hv.Name, hv.ID)
+		if hv.Entry != "" && hv.Entry != name {
+			name = hv.Entry
+		}
+		fmt.Fprintf(w, "%s: %s\n", name, hv.Verdict)
 		if r := hv.Existence.Reason; r != "" && hv.Existence.Verdict != verdict.Contradicted {
 			fmt.Fprintf(w, "  exists: %s: %s\n", hv.Existence.Verdict, r)
 		}
