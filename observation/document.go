@@ -26,7 +26,9 @@ type Document struct {
 	// Schema is SchemaVersion when written by this package.
 	Schema int `json:"schema,omitempty"`
 	Facts
-	// Results holds one answer per (helper, variant), in variant order and then id order.
+	// Results holds one answer per (helper, variant), in variant order and then id order,
+	// then the kfunc pass's answers (Result.Kfunc set): one per (kfunc, variant) the pass
+	// loaded, in variant order and then kfunc name order.
 	Results []Result `json:"results"`
 	// Guest says how the kernel's guest ran; nil for a probe of the host's own kernel.
 	Guest *Guest `json:"guest,omitempty"`

@@ -63,8 +63,9 @@ type Facts struct {
 	// BTF tags bpf_kfunc (vmlinux first, then module BTF), and on kernels whose BTF predates
 	// the tag (5.10, 6.1), the known names from newer kernels that its BTF has as functions.
 	Kfuncs []Kfunc `json:"kfuncs,omitempty"`
-	// KfuncsAbsent are the known kfunc names this kernel's BTF has no function for: unknown
-	// here, in every program type, without a load.
+	// KfuncsAbsent are the known kfunc names that are no kfunc on this kernel, decided
+	// without a load: its BTF has no function of the name, or (on a kernel whose BTF tags
+	// kfuncs) has one without the bpf_kfunc tag, which no kfunc set holds.
 	KfuncsAbsent []string `json:"kfuncs_absent,omitempty"`
 	// HelperArgs says, per helper the kernel offers somewhere, what the verifier expects of
 	// each argument.
@@ -140,7 +141,10 @@ type Kfunc struct {
 	// Tagged is set when the BTF tags the function bpf_kfunc; a known name probed on a kernel
 	// whose BTF predates the tag is not.
 	Tagged bool `json:"tagged"`
-	// Flags are what the verifier's logs showed of the kfunc's flags (sleepable, acquire,
-	// release, trusted_args, destructive, ...).
+	// Flags are what the verifier's logs showed of the kfunc's flags, sorted: "acquire" (a
+	// reference left unreleased), "release", "trusted_args" (a NULL or untrusted pointer
+	// refused), "rcu", "sleepable", "destructive", "device_bound". Absent flags were not
+	// shown, which does not mean the kfunc lacks them. A probe fills them in during its run;
+	// a guest's facts, sent before it, get them from the results (Document.CollectKfuncFlags).
 	Flags []string `json:"flags,omitempty"`
 }

@@ -19,4 +19,9 @@ type Result struct {
 	// Log is the whole verifier log, kept only for Unclassified results so that a rule can be
 	// written for it.
 	Log string `json:"log,omitempty"`
+	// Flags are, for a kfunc's answer, the kfunc's flags this load's log showed (see
+	// Kfunc.Flags), sorted and joined by commas ("acquire,trusted_args"): they travel with the
+	// result because a guest sends the facts before it probes. A string keeps Result
+	// comparable.
+	Flags string `json:"flags,omitempty"`
 }
