@@ -36,6 +36,9 @@ type progLoadAttr struct {
 	_                  uint32 // core_relo_cnt; keeps the size a multiple of 8
 }
 
+// funcInfoRecSize is the size of struct bpf_func_info { __u32 insn_off; __u32 type_id; }.
+const funcInfoRecSize = 8
+
 // Licenses of probe programs. Any non-GPL string works for the second; "MIT" is what a typical
 // permissively licensed BPF library would declare.
 var (
@@ -51,7 +54,7 @@ type program struct {
 	attachProgFD uint32
 	flags        uint32
 	btfFD        uint32
-	funcInfo     []byte // one bpf_func_info record, or nil
+	funcInfo     []byte // bpf_func_info records (funcInfoRecSize bytes each), or nil
 }
 
 // loadResult is what one BPF_PROG_LOAD said.
@@ -120,9 +123,9 @@ func (l *loader) loadFD(prog *program, insns []byte, gpl, keep bool) (int, loadR
 		}
 		if prog.funcInfo != nil {
 			attr.progBTFFD = prog.btfFD
-			attr.funcInfoRecSize = uint32(len(prog.funcInfo))
+			attr.funcInfoRecSize = funcInfoRecSize
 			attr.funcInfo = uint64(uintptr(unsafe.Pointer(&prog.funcInfo[0])))
-			attr.funcInfoCnt = 1
+			attr.funcInfoCnt = uint32(len(prog.funcInfo) / funcInfoRecSize)
 		}
 		fd, _, errno := unix.Syscall(unix.SYS_BPF, unix.BPF_PROG_LOAD, uintptr(unsafe.Pointer(&attr)), unsafe.Sizeof(attr))
 		runtime.KeepAlive(insns)

@@ -44,6 +44,8 @@ type Stats struct {
 	SignalRetries int           // loads repeated after EAGAIN/EINTR
 	LogRetries    int           // loads repeated with a bigger log buffer after ENOSPC
 	MaxLogBytes   int           // longest verifier log read
+	ArgLoads      int           // loads of the argument pass (see Prober.HelperArgs), in Loads too
+	ArgDuration   time.Duration // wall time of the argument pass, in Duration too
 	Workers       int           // parallel loaders
 	Duration      time.Duration // wall time of Run
 }
@@ -87,6 +89,7 @@ type Prober struct {
 	logSize  int
 	strategy strategy
 	insns    map[progKey][]byte // marshalled probe programs
+	argFacts argFacts
 	stats    Stats
 }
 
@@ -129,6 +132,7 @@ func newProber(reg *registry.Registry, opts Options, logSize int) (*Prober, erro
 		return nil, errors.New("probe: no registry and no kernel BTF: nothing says which helper ids to ask")
 	}
 	p.ids = p.selectIDs(kbtf)
+	p.argFacts = readArgFacts(kbtf)
 	if err := p.compile(specs); err != nil {
 		return nil, err
 	}

@@ -49,6 +49,7 @@ func (p *Prober) Run(ctx context.Context, emit func(observation.Result) error) e
 	}
 	defer release()
 
+	parent := ctx // the argument pass runs after the workers' context is cancelled
 	pairs := p.newPairs()
 	first := newLoader(p.logSize)
 	if p.strategy == minimalLoads {
@@ -68,6 +69,13 @@ func (p *Prober) Run(ctx context.Context, emit func(observation.Result) error) e
 	p.stats.Duration = time.Since(start)
 	if runErr != nil {
 		return runErr
+	}
+	if p.strategy == minimalLoads {
+		p.helperArgsPass(parent, pairs)
+		p.stats.Duration = time.Since(start)
+		if err := parent.Err(); err != nil {
+			return err
+		}
 	}
 	p.logSummary(counts, len(pairs))
 	return nil
