@@ -34,6 +34,10 @@ type Options struct {
 	// kernel refuses names the options it needs that the kernel was built without. Nil means
 	// /proc/config.gz, then /boot/config-<release>, when present.
 	KernelConfig kconfig.Config
+	// Kfuncs restricts the kfunc pass to these vmlinux kfuncs, by name. Empty means every one
+	// the kernel has, unless Helpers is set: a probe narrowed to some helpers asks about no
+	// kfunc that Kfuncs does not name. The facts list every kfunc either way.
+	Kfuncs []string
 }
 
 // Stats are the costs of a probe, for benchmarks and progress lines.
@@ -48,6 +52,9 @@ type Stats struct {
 	ArgDuration   time.Duration // wall time of the argument pass, in Duration too
 	Workers       int           // parallel loaders
 	Duration      time.Duration // wall time of Run
+	KfuncPairs    int           // (kfunc, variant) results of the kfunc pass
+	KfuncLoads    int           // loads of the kfunc pass, in Loads too
+	KfuncDuration time.Duration // wall time of the kfunc pass, in Duration too
 }
 
 // strategy selects how many loads a pair costs.
@@ -91,6 +98,7 @@ type Prober struct {
 	insns    map[progKey][]byte // marshalled probe programs
 	argFacts argFacts
 	stats    Stats
+	kfunc    kfuncState // the kfunc pass (kfunc_run.go)
 }
 
 // defaultLogSize is the first log buffer each loader gets. Probe logs are under 1 KB up to 7.2
@@ -138,6 +146,7 @@ func newProber(reg *registry.Registry, opts Options, logSize int) (*Prober, erro
 	}
 	p.resolveAll(specs, kbtf)
 	p.logVariants()
+	p.discoverKfuncs(kbtf)
 	return p, nil
 }
 

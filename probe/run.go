@@ -60,6 +60,9 @@ func (p *Prober) Run(ctx context.Context, emit func(observation.Result) error) e
 	var wg sync.WaitGroup
 	loaders, finished := p.startWorkers(ctx, &wg, first, pairs)
 	counts, runErr := p.emitInOrder(ctx, finished, pairs, emit)
+	if runErr == nil {
+		runErr = p.runKfuncs(ctx, emit) // kfuncs after the helpers, on the same stream
+	}
 	cancel()
 	wg.Wait()
 	for _, l := range loaders {
