@@ -16,6 +16,9 @@ import (
 // kfuncState is the prober's kfunc pass: what New found to ask, and how.
 type kfuncState struct {
 	list []kfunc
+	// insns are the marshalled probe programs, by kfunc and return value, made once per run:
+	// workers share them read-only.
+	insns map[kfuncProg][]byte
 	// everyVariant makes the pass ask every usable variant about every kfunc: the reference
 	// the planned pass must agree with. Tests set it.
 	everyVariant bool
@@ -45,6 +48,32 @@ func (p *Prober) discoverKfuncs(k *kernelBTF) {
 	}
 }
 
+// kfuncProg names one kfunc probe program: kfunc k of kfuncState.list, returning ret.
+type kfuncProg struct {
+	k   int
+	ret int32
+}
+
+// compileKfuncs marshals the probe program of every kfunc for every return value a variant
+// needs.
+func (p *Prober) compileKfuncs() error {
+	p.kfunc.insns = map[kfuncProg][]byte{}
+	for _, v := range p.variants {
+		for k, kf := range p.kfunc.list {
+			key := kfuncProg{k, v.spec.ret}
+			if p.kfunc.insns[key] != nil {
+				continue
+			}
+			b, err := bpfasm.Marshal(bpfasm.KfuncProbeProgram(uint32(kf.id), v.spec.ret))
+			if err != nil {
+				return fmt.Errorf("probe: kfunc %s: %w", kf.name, err)
+			}
+			p.kfunc.insns[key] = b
+		}
+	}
+	return nil
+}
+
 // vmlinuxBTFDir holds the kernel's BTF and, beside it, each loaded module's.
 const vmlinuxBTFDir = "/sys/kernel/btf"
 
@@ -71,6 +100,9 @@ func (p *Prober) runKfuncs(ctx context.Context, emit func(observation.Result) er
 	start := time.Now()
 	loads := p.stats.Loads
 	p.stats.KfuncPairs = 0
+	if err := p.compileKfuncs(); err != nil {
+		return err
+	}
 	groups := p.kfuncGroups()
 	loaders := make([]*loader, p.opts.Workers)
 	for i := range loaders {
@@ -214,14 +246,8 @@ func (p *Prober) runKfuncJobs(ctx context.Context, loaders []*loader, jobs []*kf
 // answerKfunc loads j's probe program, with a GPL license (kfuncs are for GPL programs only),
 // and records the outcome.
 func (p *Prober) answerKfunc(l *loader, j *kfuncJob) {
-	kf := p.kfunc.list[j.k]
-	j.result = observation.Result{Kfunc: kf.name, ProgType: j.v.spec.progType, Variant: j.v.spec.name}
-	insns, err := bpfasm.Marshal(bpfasm.KfuncProbeProgram(uint32(kf.id), j.v.spec.ret))
-	if err != nil {
-		j.result.Outcome, j.result.Detail = observation.Inconclusive, err.Error()
-		return
-	}
-	res := l.load(&j.v.prog, insns, true)
+	j.result = observation.Result{Kfunc: p.kfunc.list[j.k].name, ProgType: j.v.spec.progType, Variant: j.v.spec.name}
+	res := l.load(&j.v.prog, p.kfunc.insns[kfuncProg{j.k, j.v.spec.ret}], true)
 	j.result.Outcome, j.result.Detail, j.flags = ClassifyKfunc(res.errno, res.log)
 	j.result.Flags = strings.Join(j.flags, ",")
 	if j.result.Outcome == observation.Unclassified {
