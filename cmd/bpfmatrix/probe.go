@@ -118,6 +118,8 @@ func runProbe(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "bpfmatrix %v\n", err)
 		return exitNo
 	}
+	// The run learns more facts (argument kinds): the report carries them all.
+	rep.Facts = p.Facts()
 	if tw != nil {
 		if err := tw.Flush(); err != nil {
 			fmt.Fprintf(stderr, "bpfmatrix probe: %v\n", err)

@@ -39,7 +39,12 @@ func ProbeKernel(ctx context.Context, opts Options, header, result func(any) err
 	if err := header(p.Facts()); err != nil {
 		return err
 	}
-	return p.Run(ctx, func(r observation.Result) error { return result(r) })
+	if err := p.Run(ctx, func(r observation.Result) error { return result(r) }); err != nil {
+		return err
+	}
+	// The run learns more about the kernel (each offered helper's argument kinds): the facts
+	// go out again, whole, and replace the first header.
+	return header(p.Facts())
 }
 
 // RunAgent is the whole life of a guest's init: Main with ProbeKernel. It never returns.

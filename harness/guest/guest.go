@@ -37,8 +37,8 @@ type Options struct {
 	Log io.Writer
 }
 
-// Probe runs the probe engine: it calls header once with the facts about the kernel, then result
-// once per result.
+// Probe runs the probe engine: it calls header with the facts about the kernel, then result once
+// per result, and header again with the facts learnt during the run (which replace the first).
 type Probe func(ctx context.Context, opts Options, header func(any) error, result func(any) error) error
 
 // IsInit reports whether this process is a bpfmatrix guest's init: PID 1 started as /init, which
@@ -129,9 +129,13 @@ func stage2(p Probe) error {
 		return ch.Close()
 	}
 	fault := os.Getenv(wire.EnvFault)
+	headers := 0
 	header := func(v any) error {
 		if err := w.Header(v); err != nil {
 			return err
+		}
+		if headers++; headers > 1 {
+			return nil
 		}
 		switch fault {
 		case "hang":

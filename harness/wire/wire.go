@@ -2,8 +2,9 @@
 // lines, optionally gzip-compressed, on a channel of their own (not the console).
 //
 // A stream is a hello line (sent as soon as the agent runs, so the host can time the boot), a
-// header line (the probe's facts about the kernel), one line per result, optionally an error
-// line (the probe failed in the guest), and a trailer with the number of results and a SHA-256
+// header line (the probe's facts about the kernel), one line per result, optionally a second
+// header line (the facts again, with what the run learnt; it replaces the first), optionally an
+// error line (the probe failed in the guest), and a trailer with the number of results and a SHA-256
 // of every line before it. A stream without a valid trailer is truncated: the host keeps the
 // results it received and reports the kernel as failed.
 //
