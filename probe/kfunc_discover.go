@@ -16,9 +16,10 @@ import (
 	"github.com/bpfmatrix/bpfmatrix/observation"
 )
 
-// knownKfuncsText lists, one a line, the kfunc names bpfmatrix knows from newer kernels' BTF
-// tags (the Debian kernels 6.12 to 7.3 and the development host). Kernels whose BTF predates
-// the tag (5.10, 6.1) are asked about these names. `bpfmatrix kfuncs sync` refreshes it.
+// knownKfuncsText lists, one a line, the kfunc names bpfmatrix knows: newer kernels' BTF tags
+// (the Debian kernels 6.12 to 7.3 and the development host) and the test kfuncs Debian's 6.1
+// registers, which later kernels moved out of vmlinux. Kernels whose BTF predates the tag (5.10,
+// 6.1) are asked about these names. `bpfmatrix kfuncs sync` refreshes it.
 //
 //go:embed knownkfuncs.txt
 var knownKfuncsText string
