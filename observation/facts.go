@@ -144,7 +144,8 @@ type Kfunc struct {
 	// Flags are what the verifier's logs showed of the kfunc's flags, sorted: "acquire" (a
 	// reference left unreleased), "release", "trusted_args" (a NULL or untrusted pointer
 	// refused), "rcu", "sleepable", "destructive", "device_bound". Absent flags were not
-	// shown, which does not mean the kfunc lacks them. A probe fills them in during its run;
-	// a guest's facts, sent before it, get them from the results (Document.CollectKfuncFlags).
+	// shown, which does not mean the kfunc lacks them. A probe fills them in during its run
+	// (the guest agent sends its facts again after the run); each result carries its own load's
+	// too (Result.Flags), from which Document.CollectKfuncFlags rebuilds them.
 	Flags []string `json:"flags,omitempty"`
 }

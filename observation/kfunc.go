@@ -5,9 +5,9 @@ import (
 	"strings"
 )
 
-// CollectKfuncFlags sets the Flags of each of d's Kfuncs to the union of the Flags of its
-// results. A guest sends its facts before it probes, so the kfunc flags its verifier logs showed
-// arrive with the results; a document assembled from such a stream calls this once.
+// CollectKfuncFlags adds to the Flags of each of d's vmlinux Kfuncs those of its results. A
+// document whose facts were taken before the probe ran (a guest stream cut before the agent's
+// second header, an older agent) gets the flags its verifier logs showed back this way.
 func (d *Document) CollectKfuncFlags() {
 	byName := map[string][]string{}
 	for _, r := range d.Results {

@@ -20,8 +20,8 @@ type Result struct {
 	// written for it.
 	Log string `json:"log,omitempty"`
 	// Flags are, for a kfunc's answer, the kfunc's flags this load's log showed (see
-	// Kfunc.Flags), sorted and joined by commas ("acquire,trusted_args"): they travel with the
-	// result because a guest sends the facts before it probes. A string keeps Result
-	// comparable.
+	// Kfunc.Flags), sorted and joined by commas ("acquire,trusted_args"): which variant showed
+	// which flag, and the flags of a stream whose facts were sent only before the run. A
+	// string keeps Result comparable.
 	Flags string `json:"flags,omitempty"`
 }
