@@ -85,6 +85,9 @@ func collect(ks []verdict.Kernel) map[string]*kfuncSeen {
 	}
 	for i, k := range ks {
 		for _, f := range k.Facts.Kfuncs {
+			if present, _ := verdict.KfuncPresent(k, f.Name); !present {
+				continue
+			}
 			s := get(f.Name)
 			s.present[i] = true
 			s.prototype, s.module = f.Prototype, f.Module
@@ -93,10 +96,10 @@ func collect(ks []verdict.Kernel) map[string]*kfuncSeen {
 			}
 		}
 		for _, r := range k.Results {
-			if r.Kfunc == "" {
+			if r.Kfunc == "" || !seenIn(seen, r.Kfunc, i) {
 				continue
 			}
-			s := get(r.Kfunc)
+			s := seen[r.Kfunc]
 			if s.offered[r.ProgType] == nil {
 				s.offered[r.ProgType] = make([]int8, len(ks))
 			}
@@ -109,6 +112,13 @@ func collect(ks []verdict.Kernel) map[string]*kfuncSeen {
 		}
 	}
 	return seen
+}
+
+// seenIn reports whether kernel i has the kfunc (its answers about a kfunc it lacks say
+// nothing of program types).
+func seenIn(seen map[string]*kfuncSeen, name string, i int) bool {
+	s, ok := seen[name]
+	return ok && s.present[i]
 }
 
 func sortedNames(m map[string]*kfuncSeen) []string {

@@ -57,22 +57,32 @@ func JudgeKfuncs(kfuncs *registry.Kfuncs, kernels []Kernel) []KfuncVerdict {
 	return out
 }
 
-// kfuncPresence says whether a kernel has the kfunc: as a function its BTF tags or (on kernels
-// whose BTF predates the tags) as a known name, or not at all. ok is false when the kernel
-// recorded no kfunc facts (old observations): no evidence.
-func kfuncPresence(k Kernel, name string) (present, ok bool) {
+// KfuncPresent says whether a kernel has the kfunc. A kernel whose BTF tags kfuncs lists every
+// kfunc it has. On a kernel whose BTF predates the tags (5.10, 6.1), a known name its BTF has
+// as a function is a kfunc only if some load got past "unknown": the function may exist without
+// being callable from BPF. ok is false when the kernel recorded no kfunc facts (observations of
+// an older agent): no evidence.
+func KfuncPresent(k Kernel, name string) (present, ok bool) {
 	if len(k.Facts.Kfuncs) == 0 && len(k.Facts.KfuncsAbsent) == 0 {
 		return false, false
-	}
-	for _, f := range k.Facts.Kfuncs {
-		if f.Name == name {
-			return true, true
-		}
 	}
 	if slices.Contains(k.Facts.KfuncsAbsent, name) {
 		return false, true
 	}
-	// Not absent by name: a kernel whose BTF has tags lists every kfunc it has.
+	for _, f := range k.Facts.Kfuncs {
+		if f.Name != name {
+			continue
+		}
+		if f.Tagged {
+			return true, true
+		}
+		for _, r := range k.Results {
+			if r.Kfunc == name && r.Outcome != observation.UnknownID && r.Outcome != observation.Inconclusive {
+				return true, true
+			}
+		}
+		return false, true
+	}
 	return false, hasTags(k)
 }
 
@@ -91,7 +101,7 @@ func judgeKfunc(kf *registry.Kfunc, ks []Kernel, idx kfuncIndex) KfuncVerdict {
 	for _, k := range ks {
 		declared, _ := kf.Exists(k.Version)
 		c := Cell{Kernel: k.Name, Version: k.Version.String(), Declared: declared}
-		present, ok := kfuncPresence(k, kf.Name)
+		present, ok := KfuncPresent(k, kf.Name)
 		switch {
 		case k.Failed:
 			c.State, c.Detail = StateFailed, k.Error
@@ -137,7 +147,7 @@ func judgeKfuncType(kf *registry.Kfunc, progType string, declared bool, ks []Ker
 	tv := TypeVerdict{ProgType: progType, Declared: declared}
 	for i, k := range ks {
 		c := Cell{Kernel: k.Name, Version: k.Version.String(), Declared: kf.OfferedTo(progType, k.Version)}
-		present, ok := kfuncPresence(k, kf.Name)
+		present, ok := KfuncPresent(k, kf.Name)
 		switch {
 		case k.Failed:
 			c.State, c.Detail = StateFailed, k.Error
