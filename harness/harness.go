@@ -62,9 +62,11 @@ type Config struct {
 	Compress bool
 	// CompressInitramfs gzips the initramfs.
 	CompressInitramfs bool
-	// ProgTypes and Helpers limit the probe; empty means everything.
+	// ProgTypes, Helpers and Kfuncs limit the probe; empty means everything
+	// (Kfuncs: []string{wire.NoKfuncs} asks about no kfunc).
 	ProgTypes []string
 	Helpers   []int
+	Kfuncs    []string
 	// Append holds extra kernel command-line words for every guest.
 	Append []string
 	// WorkDir holds per-guest temporary directories; empty means the system's temp directory.

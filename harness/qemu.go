@@ -97,6 +97,9 @@ func cmdline(cfg *Config, k *Kernel, channel string) string {
 		}
 		words = append(words, wire.EnvHelpers+"="+strings.Join(ids, ","))
 	}
+	if len(cfg.Kfuncs) > 0 {
+		words = append(words, wire.EnvKfuncs+"="+strings.Join(cfg.Kfuncs, ","))
+	}
 	words = append(words, cfg.Append...)
 	words = append(words, k.Append...)
 	return strings.Join(words, " ")

@@ -9,49 +9,58 @@ import (
 	"time"
 
 	"github.com/bpfmatrix/bpfmatrix/harness"
+	"github.com/bpfmatrix/bpfmatrix/harness/wire"
 	"github.com/bpfmatrix/bpfmatrix/internal/testenv"
 )
 
 // BenchmarkMatrix is the full run `make bench` reports: every kernel of kernels.yaml through
 // the pipeline the commands use, images from the cache (fetched when missing), observations
-// not taken from the cache, the default guest configuration. It prints the wall time and each
-// kernel's boot and probe seconds.
+// not taken from the cache, the default guest configuration; first with helpers alone, then
+// with kfuncs too, so that the cost of the kfunc pass is measured in the same run. It prints
+// the wall time and each kernel's boot and probe seconds.
 func BenchmarkMatrix(b *testing.B) {
 	hcfg := harness.DefaultConfig()
 	hcfg.QEMU = testenv.NeedQEMU(b)
 	for i := 0; i < b.N; i++ {
-		start := time.Now()
-		obs, err := Run(context.Background(), Options{
-			KernelsFile: filepath.Join("..", "kernels.yaml"),
-			Refresh:     true,
-			Harness:     hcfg,
-		})
-		if err != nil {
-			b.Fatal(err)
-		}
-		wall := time.Since(start)
-		var sb strings.Builder
-		fmt.Fprintf(&sb, "matrix: %d kernels, %d guests at a time with %d vCPU(s): wall %.1fs\n", len(obs), hcfg.Parallel, hcfg.CPUs, wall.Seconds())
-		fmt.Fprintf(&sb, "  %-8s %-6s %-4s %8s %8s %8s %10s\n", "kernel", "status", "acc", "boot s", "probe s", "results", "stream B")
-		var boot, probe float64
-		failed := 0
-		for _, o := range obs {
-			g := o.Doc.Guest
-			fmt.Fprintf(&sb, "  %-8s %-6s %-4s %8.2f %8.2f %8d %10d\n", o.Name, g.Status, g.Accel, g.BootSeconds, g.ProbeSeconds, len(o.Doc.Results), g.StreamBytes)
-			boot += g.BootSeconds
-			probe += g.ProbeSeconds
-			if o.Failed {
-				failed++
-				fmt.Fprintf(&sb, "    error: %s\n", g.Error)
-			}
-		}
-		// Printed, not logged: `make bench` shows it whether or not the benchmark fails.
-		fmt.Print(sb.String())
-		b.ReportMetric(wall.Seconds(), "wall-s")
-		b.ReportMetric(boot/float64(len(obs)), "boot-s/kernel")
-		b.ReportMetric(probe/float64(len(obs)), "probe-s/kernel")
-		if failed > 0 {
-			b.Errorf("%d kernels failed", failed)
+		helpersOnly := hcfg
+		helpersOnly.Kfuncs = []string{wire.NoKfuncs}
+		base := runMatrix(b, "helpers only", helpersOnly)
+		full := runMatrix(b, "helpers and kfuncs", hcfg)
+		fmt.Printf("matrix: kfuncs add %.0f%% to the helper-only wall time (%.1fs -> %.1fs)\n", 100*(full/base-1), base, full)
+		b.ReportMetric(full, "wall-s")
+		b.ReportMetric(base, "helpers-only-wall-s")
+	}
+}
+
+// runMatrix observes every kernel once with hcfg and prints the figures; it returns the wall
+// time in seconds.
+func runMatrix(b *testing.B, what string, hcfg harness.Config) float64 {
+	start := time.Now()
+	obs, err := Run(context.Background(), Options{
+		KernelsFile: filepath.Join("..", "kernels.yaml"),
+		Refresh:     true,
+		Harness:     hcfg,
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	wall := time.Since(start)
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "matrix (%s): %d kernels, %d guests at a time with %d vCPU(s): wall %.1fs\n", what, len(obs), hcfg.Parallel, hcfg.CPUs, wall.Seconds())
+	fmt.Fprintf(&sb, "  %-8s %-6s %-4s %8s %8s %8s %10s\n", "kernel", "status", "acc", "boot s", "probe s", "results", "stream B")
+	failed := 0
+	for _, o := range obs {
+		g := o.Doc.Guest
+		fmt.Fprintf(&sb, "  %-8s %-6s %-4s %8.2f %8.2f %8d %10d\n", o.Name, g.Status, g.Accel, g.BootSeconds, g.ProbeSeconds, len(o.Doc.Results), g.StreamBytes)
+		if o.Failed {
+			failed++
+			fmt.Fprintf(&sb, "    error: %s\n", g.Error)
 		}
 	}
+	// Printed, not logged: `make bench` shows it whether or not the benchmark fails.
+	fmt.Print(sb.String())
+	if failed > 0 {
+		b.Errorf("%d kernels failed", failed)
+	}
+	return wall.Seconds()
 }

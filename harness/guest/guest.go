@@ -33,6 +33,8 @@ const envStage = "BPFMATRIX_AGENT_STAGE"
 type Options struct {
 	ProgTypes []string
 	Helpers   []int
+	// Kfuncs limits the kfunc pass to these names (wire.NoKfuncs: none).
+	Kfuncs []string
 	// Log receives progress lines; it is the console, so keep it short.
 	Log io.Writer
 }
@@ -190,6 +192,9 @@ func options() (Options, error) {
 			}
 			opts.Helpers = append(opts.Helpers, id)
 		}
+	}
+	if s := os.Getenv(wire.EnvKfuncs); s != "" {
+		opts.Kfuncs = strings.Split(s, ",")
 	}
 	return opts, nil
 }

@@ -16,6 +16,9 @@ const (
 	EnvProgTypes = "BPFMATRIX_PROG_TYPES"
 	// EnvHelpers limits the probe to a comma-separated list of helper ids.
 	EnvHelpers = "BPFMATRIX_HELPERS"
+	// EnvKfuncs limits the kfunc pass to a comma-separated list of kfunc names; NoKfuncs asks
+	// about none (a helper-only probe, for comparisons).
+	EnvKfuncs = "BPFMATRIX_KFUNCS"
 	// EnvFault makes the agent misbehave on purpose, so that tests can check that the host
 	// reports such a guest as a failed kernel: "hang" stops after the header and sleeps forever,
 	// "panic" crashes init (a kernel panic) after the header, "truncate" powers off after
@@ -48,3 +51,7 @@ const (
 	// do not expose /proc/config.gz, and the probe names the options a refused variant lacks.
 	KernelConfigPath = "/kernel-config"
 )
+
+// NoKfuncs is the EnvKfuncs value of a probe that asks about no kfunc: no kernel has a function
+// of that name.
+const NoKfuncs = "-"
