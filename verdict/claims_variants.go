@@ -2,6 +2,7 @@ package verdict
 
 import (
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -208,17 +209,25 @@ func (f Finding) String() string {
 	return subj + ": " + f.Reason
 }
 
+// quoted matches the parenthesized verifier lines and variant names of a reason.
+var quoted = regexp.MustCompile(` \([^()]*\)`)
+
 // findings groups an entry's contradictions by their reason.
 func findings(hv *HelperVerdict) []Finding {
 	var out []Finding
+	var keys []string
 	add := func(subject, reason string) {
+		// Program types differ in the verifier line they quote (in parentheses); the finding
+		// is the same, and its first quote stands for all.
+		key := quoted.ReplaceAllString(reason, "")
 		for i := range out {
-			if out[i].Reason == reason {
+			if keys[i] == key {
 				out[i].Subjects = append(out[i].Subjects, subject)
 				return
 			}
 		}
 		out = append(out, Finding{Subjects: []string{subject}, Reason: reason})
+		keys = append(keys, key)
 	}
 	if hv.Existence.Verdict == Contradicted {
 		add("min_kernel", hv.Existence.Reason)

@@ -142,8 +142,8 @@ type TypeVerdict struct {
 type HelperVerdict struct {
 	ID   int    `json:"id"`
 	Name string `json:"name"`
-	// Entry names the entry as its author wrote it (an EDN keyword, a JSON index, a YAML
-	// name), with its place.
+	// Entry names an entry of another library's table (EDN, JSON) as its author wrote it,
+	// with its place.
 	Entry string `json:"entry,omitempty"`
 	// Verdict is contradicted when anything is, no_evidence when no kernel said anything, and
 	// else the existence verdict.
@@ -211,7 +211,10 @@ func index(ks []Kernel) resultIndex {
 const inheritingType = "ext"
 
 func judgeHelper(h *registry.Helper, ks []Kernel, idx resultIndex) HelperVerdict {
-	hv := HelperVerdict{ID: h.ID, Name: h.Name, Entry: h.WrittenAs()}
+	hv := HelperVerdict{ID: h.ID, Name: h.Name}
+	if h.Foreign() {
+		hv.Entry = h.WrittenAs()
+	}
 	hv.Existence = judgeExistence(h, ks, idx)
 
 	// Program types to judge: the declared ones, then any type some kernel answered for.

@@ -55,8 +55,17 @@ type kernelsFlags struct {
 }
 
 func (k *kernelsFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&k.file, "kernels-file", "kernels.yaml", "the kernels file")
+	fs.StringVar(&k.file, "kernels-file", "", "the kernels file (default: kernels.yaml here, else the one built into bpfmatrix)")
 	fs.StringVar(&k.cacheDir, "cache-dir", "", "cache directory (default $XDG_CACHE_HOME/bpfmatrix)")
+}
+
+// path is the kernels file to use: the one named, else kernels.yaml in the current directory,
+// else the built-in one (an installed bpfmatrix works in any directory).
+func (k *kernelsFlags) path() string {
+	if k.file != "" {
+		return k.file
+	}
+	return vmimages.DefaultKernelsFile()
 }
 
 func runKernelsList(args []string, stdout, stderr io.Writer) int {
@@ -72,7 +81,7 @@ func runKernelsList(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "bpfmatrix kernels list: --format %q: use table or json\n", *format)
 		return exitBadArgs
 	}
-	cfg, err := vmimages.LoadConfig(kf.file)
+	cfg, err := vmimages.LoadConfig(kf.path())
 	if err != nil {
 		fmt.Fprintf(stderr, "bpfmatrix kernels list: %v\n", err)
 		return exitBadArgs
@@ -150,7 +159,7 @@ func runKernelsFetch(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "bpfmatrix kernels fetch: --update needs the network; it cannot be combined with --offline")
 		return exitBadArgs
 	}
-	cfg, err := vmimages.LoadConfig(kf.file)
+	cfg, err := vmimages.LoadConfig(kf.path())
 	if err != nil {
 		fmt.Fprintf(stderr, "bpfmatrix kernels fetch: %v\n", err)
 		return exitBadArgs
