@@ -177,11 +177,17 @@ type GPLVerdict struct {
 // Judge computes the verdicts of every registry entry against kernels. Kernels may come in any
 // order; two kernels with the same version are both kept. Helpers are returned in id order.
 func Judge(reg *registry.Registry, kernels []Kernel) []HelperVerdict {
+	return JudgeHelpers(reg.Helpers(), kernels)
+}
+
+// JudgeHelpers computes the verdicts of the given entries only, in the order given: what
+// `verify NAME` needs, without judging the whole table.
+func JudgeHelpers(helpers []*registry.Helper, kernels []Kernel) []HelperVerdict {
 	ks := append([]Kernel(nil), kernels...)
 	sort.SliceStable(ks, func(i, j int) bool { return ks[i].Version.Less(ks[j].Version) })
 	idx := index(ks)
 	var out []HelperVerdict
-	for _, h := range reg.Helpers() {
+	for _, h := range helpers {
 		out = append(out, judgeHelper(h, ks, idx))
 	}
 	return out

@@ -118,8 +118,9 @@ func runVerify(args []string, stdout, stderr io.Writer) int {
 			return exitNo
 		}
 	}
-	doc := judge(reg, ks, cached, wanted, stderr)
-	judgeKfuncs(&doc, kfuncs, ks, wantedKfuncs, len(wanted) == 0 && len(wantedKfuncs) == 0)
+	all := len(wanted) == 0 && len(wantedKfuncs) == 0
+	doc := judge(reg, ks, cached, wanted, all, stderr)
+	judgeKfuncs(&doc, kfuncs, ks, wantedKfuncs, all)
 	if *format == "json" {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -224,8 +225,8 @@ func observeKernels(opts observe.Options, out string, verbose bool, stderr io.Wr
 	return reportKernels(obs), cached, nil
 }
 
-// judge computes the verdicts of the wanted helpers (every helper when none is named).
-func judge(reg *registry.Registry, ks []report.Kernel, cached map[string]bool, wanted []*registry.Helper, stderr io.Writer) verifyOutput {
+// judge computes the verdicts of the wanted helpers (of every helper when all is set).
+func judge(reg *registry.Registry, ks []report.Kernel, cached map[string]bool, wanted []*registry.Helper, all bool, stderr io.Writer) verifyOutput {
 	doc := verifyOutput{Registry: reg.File()}
 	judged := make([]verdict.Kernel, 0, len(ks))
 	for _, k := range ks {
@@ -240,17 +241,10 @@ func judge(reg *registry.Registry, ks []report.Kernel, cached map[string]bool, w
 		doc.Kernels = append(doc.Kernels, vk)
 		judged = append(judged, k.Kernel)
 	}
-	all := verdict.Judge(reg, judged)
-	if len(wanted) == 0 {
-		doc.Helpers = all
+	if all {
+		doc.Helpers = verdict.Judge(reg, judged)
 	} else {
-		byID := map[int]verdict.HelperVerdict{}
-		for _, hv := range all {
-			byID[hv.ID] = hv
-		}
-		for _, h := range wanted {
-			doc.Helpers = append(doc.Helpers, byID[h.ID])
-		}
+		doc.Helpers = verdict.JudgeHelpers(wanted, judged)
 	}
 	for _, hv := range doc.Helpers {
 		switch hv.Verdict {
