@@ -125,7 +125,13 @@ func (l *loader) kfuncField(k *Kfunc, kv field) {
 	case "gaps":
 		k.Gaps = l.gapList(v, key)
 	case "prog_types":
-		k.ProgTypes = l.progTypes(v)
+		// A kfunc may be callable from no probed program type (a struct_ops member the probe
+		// does not load, a test function): an empty list says so.
+		if v.Kind == yaml.SequenceNode && len(v.Content) == 0 {
+			k.ProgTypes = ProgTypes{}
+		} else {
+			k.ProgTypes = l.progTypes(v)
+		}
 	case "prog_type_since":
 		k.ProgTypeSince = l.versionMap(v, key)
 	case "prog_type_until":

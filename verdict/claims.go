@@ -122,8 +122,8 @@ func sortedKeys[K string | int, V any](m map[K]V) []K {
 }
 
 // verifierFilled names arguments a helper's BPF_CALL wrapper takes that no program passes: the
-// verifier fills them in (timer_set_callback's aux, the program's bpf_prog_aux).
-var verifierFilled = map[string]bool{"aux": true}
+// verifier fills them in (timer_set_callback's aux, the *_storage_get helpers' gfp_flags).
+var verifierFilled = map[string]bool{"aux": true, "gfp_flags": true}
 
 // judgeSignature compares the number of declared arguments with the BPF_CALL wrappers the
 // kernels implement the helper with. Differing argument names, a variadic declaration and

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -143,5 +144,87 @@ func TestVerifyExitCodes(t *testing.T) {
 				t.Fatalf("exit %d (want %d), stderr:\n%s\nwant it to mention %q", code, tt.code, stderr, tt.stderr)
 			}
 		})
+	}
+}
+
+// guideEntries are the example entries of the guide this project grew from, ids 212 to 217, as
+// YAML registry entries; 213 (skb_set_tstamp) is left out: its name is taken by id 192.
+const guideEntries = `- id: 212
+  name: ktime_get_real_ns
+  signature: {return: u64, args: []}
+  min_kernel: "6.3"
+  prog_types: all
+  gpl_only: false
+  category: time
+  description: Wall-clock time, as the guide has it.
+- id: 214
+  name: skb_get_nlattr
+  signature: {return: long, args: [{name: skb, type: struct __sk_buff *}, {name: attr, type: u32}]}
+  min_kernel: "6.4"
+  prog_types: [sched_cls, sched_act]
+  gpl_only: false
+  category: network
+  description: A netlink attribute of a packet, as the guide has it.
+- id: 215
+  name: get_task_exe_file
+  signature: {return: struct file *, args: [{name: task, type: struct task_struct *}]}
+  min_kernel: "6.5"
+  prog_types: [tracing, lsm]
+  gpl_only: true
+  category: info
+  description: A task's executable, as the guide has it.
+- id: 216
+  name: cgroup_set_ancestor_cgroup_id
+  signature: {return: long, args: [{name: level, type: int}]}
+  min_kernel: "6.6"
+  prog_types: [cgroup_skb]
+  gpl_only: false
+  category: cgroup
+  description: As the guide has it.
+- id: 217
+  name: cgroup_get_current_level
+  signature: {return: long, args: []}
+  min_kernel: "6.7"
+  prog_types: [cgroup_skb, cgroup_sock]
+  gpl_only: false
+  category: cgroup
+  description: As the guide has it.
+`
+
+// TestVerifyGuideEntries: the guide's example entries, appended to our registry or alone in a
+// Clojure library's table, are each contradicted with the kernels' own reason (their enum
+// bpf_func_id), and 213 as a name the kernels give id 192.
+func TestVerifyGuideEntries(t *testing.T) {
+	appended := registryWith(t, func(s string) string { return s + guideEntries })
+	code, stdout, stderr := run("verify", "--in", recorded, "--registry", appended,
+		"ktime_get_real_ns", "skb_get_nlattr", "get_task_exe_file", "cgroup_set_ancestor_cgroup_id", "cgroup_get_current_level")
+	if code != exitNo {
+		t.Fatalf("appended: exit %d, want %d\n%s\n%s", code, exitNo, stdout, stderr)
+	}
+	for _, id := range []string{"212", "214", "215", "216", "217"} {
+		want := "CONTRADICTED id and name: no kernel defines helper id " + id + ": the last id is 155 on 5.10, 209 on 6.1, 211 on 6.12..7.3"
+		if !strings.Contains(stdout, want) {
+			t.Errorf("appended: output lacks %q:\n%s", want, stdout)
+		}
+	}
+	// 213 appended: the loader refuses the duplicate name, naming both lines.
+	dup := registryWith(t, func(s string) string {
+		return s + strings.Replace(guideEntries, "- id: 214\n  name: skb_get_nlattr", "- id: 213\n  name: skb_set_tstamp", 1)
+	})
+	code, _, stderr = run("verify", "--in", recorded, "--registry", dup, "ktime_get_real_ns")
+	if code != exitBadArgs || !regexp.MustCompile(`duplicate name "?skb_set_tstamp"? \(first at line \d+\)`).MatchString(stderr) {
+		t.Errorf("duplicate skb_set_tstamp: exit %d, stderr %q", code, stderr)
+	}
+	// The guide's six in a Clojure-style table.
+	edn := filepath.Join("..", "..", "registry", "testdata", "guide-helpers.edn")
+	code, stdout, stderr = run("verify", "--in", recorded, "--registry", edn)
+	if code != exitNo {
+		t.Fatalf("edn: exit %d, want %d\n%s\n%s", code, exitNo, stdout, stderr)
+	}
+	if n := strings.Count(stdout, ": contradicted\n"); n != 6 {
+		t.Errorf("edn: %d entries contradicted, want 6:\n%s", n, stdout)
+	}
+	if !strings.Contains(stdout, "the kernels call skb_set_tstamp id 192") || !strings.Contains(stdout, ":skb-set-tstamp (") {
+		t.Errorf("edn: 213 is not contradicted with the kernels' id for its name:\n%s", stdout)
 	}
 }
