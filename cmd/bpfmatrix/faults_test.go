@@ -91,7 +91,7 @@ func TestFaultRunQEMU(t *testing.T) {
 			t.Errorf("stderr lacks %q:\n%s", want, stderr)
 		}
 	}
-	if d := readDoc(t, filepath.Join(out, "replay.json")); !d.OK() || len(d.Results) != 1908 {
+	if d := readDoc(t, filepath.Join(out, "replay.json")); !d.OK() || len(d.Results) != 4426 {
 		t.Errorf("healthy kernel: status %s, %d results", d.Guest.Status, len(d.Results))
 	}
 	if d := readDoc(t, filepath.Join(out, "cut.json")); d.OK() || len(d.Results) == 0 {
@@ -157,7 +157,7 @@ func TestFaultRunSignal(t *testing.T) {
 	if !strings.Contains(stderr.String(), "interrupted") {
 		t.Errorf("stderr does not say the run was interrupted:\n%s", stderr.String())
 	}
-	if d := readDoc(t, filepath.Join(out, "replay.json")); !d.OK() || len(d.Results) != 1908 {
+	if d := readDoc(t, filepath.Join(out, "replay.json")); !d.OK() || len(d.Results) != 4426 {
 		t.Errorf("the finished kernel lost its results: %s, %d", d.Guest.Status, len(d.Results))
 	}
 	if _, err := os.Stat(filepath.Join(out, "hang.json")); err == nil {
