@@ -43,6 +43,7 @@ var kfuncRules = []kfuncRule{
 	{observation.GPLOnly, "", "cannot call kernel function from non-GPL compatible program", re(`^cannot call kernel function from non-GPL compatible program$`)},
 	{observation.NeedsCapability, "destructive", "destructive kfunc calls require CAP_SYS_BOOT", re(`^destructive kfunc calls require CAP_SYS_BOOT capability$`)},
 	{observation.SleepableOnly, "sleepable", "program must be sleepable to call sleepable kfunc ", re(`^program must be sleepable to call sleepable kfunc \S+$`)},
+	{observation.SleepableOnly, "sleepable", "kernel function ", re(`^kernel function \S+ is sleepable but the program is not$`)}, // 6.1
 	// The kernel could call kfuncs, but not from this program: its JIT cannot.
 	{observation.Inconclusive, "", "calling kernel functions are not ", re(`^calling kernel functions are not (allowed|supported) in non-JITed programs$`)},
 	{observation.Inconclusive, "", "JIT ", re(`^JIT (does not support calling kernel function|is required for calling kernel function|does not support calling kfunc \S+#\d+)$`)},
@@ -51,6 +52,10 @@ var kfuncRules = []kfuncRule{
 
 	// The call was accepted; the arguments (all 0) or the call's effects were not.
 	{observation.Supported, "trusted_args", "Possibly NULL pointer passed to trusted arg", re(`^Possibly NULL pointer passed to trusted arg\d+$`)},
+	{observation.Supported, "trusted_args", "Possibly NULL pointer passed to trusted R", re(`^Possibly NULL pointer passed to trusted R\d+$`)}, // 7.2 and later
+	{observation.Supported, "", "kfunc ", re(`^kfunc \S+ type ID argument must be of a struct$`)},                                              // bpf_rdonly_cast
+	{observation.Supported, "", "bpf_obj_new/bpf_percpu_obj_new type ID argument", re(`^bpf_obj_new/bpf_percpu_obj_new type ID argument must be of a struct$`)},
+	{observation.Supported, "", "", re(`^\d+ bpf_preempt_enable is missing$`)}, // the disable was accepted; the exit is unbalanced
 	{observation.Supported, "trusted_args", "R", re(`^R\d+ must be referenced or trusted$`)},
 	{observation.Supported, "trusted_args", "R", re(`^R\d+ must be referenced$`)}, // 6.1
 	{observation.Supported, "rcu", "R", re(`^R\d+ must be a rcu pointer$`)},

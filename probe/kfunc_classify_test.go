@@ -48,6 +48,10 @@ var kfuncGoldenKinds = map[string]kfuncGolden{
 	"supported-obj-new":           {observation.Supported, nil},
 	"supported-throw-retval":      {observation.Supported, nil},
 	"lsm-eperm":                   {observation.Inconclusive, nil},
+	// From the guests (7.2 and later name the register; 6.12 and 6.1 word these their own way).
+	"trusted-null-r":     {observation.Supported, []string{"trusted_args"}},
+	"preempt-unbalanced": {observation.Supported, nil},
+	"rdonly-cast":        {observation.Supported, nil},
 }
 
 // kfuncGoldenExceptions are files whose kernel answers differently from their kind's name,

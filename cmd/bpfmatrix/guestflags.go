@@ -20,6 +20,7 @@ type guestFlags struct {
 	memory                *int
 	timeout               *time.Duration
 	qemu, accel, channel  *string
+	tcgThread             *string
 	agent                 *string
 	retries               *int
 	// fs tells whether --kernels-file was given: only the default falls back to the built-in file.
@@ -38,6 +39,7 @@ func addGuestFlags(fs *flag.FlagSet) *guestFlags {
 	g.memory = fs.Int("memory", def.MemoryMB, "memory per guest in MB")
 	g.qemu = fs.String("qemu", def.QEMU, "the qemu-system-x86_64 binary")
 	g.accel = fs.String("accel", "", "kvm or tcg (default: kvm when it works)")
+	g.tcgThread = fs.String("tcg-thread", def.TCGThread, "TCG threading: single (one host thread per guest) or multi (one per vCPU)")
 	g.channel = fs.String("channel", def.Channel, "result channel: virtio or serial")
 	g.retries = fs.Int("retries", def.Retries, "boot a kernel whose guest failed this many more times")
 	g.agent = fs.String("agent", "", "static agent binary (default: a guest-agent build in the source tree, else this binary, with its loader and libraries when it is dynamically linked)")
@@ -49,6 +51,7 @@ func (g *guestFlags) config() (harness.Config, error) {
 	cfg := harness.DefaultConfig()
 	cfg.Parallel, cfg.CPUs, cfg.Timeout, cfg.MemoryMB = *g.parallel, *g.cpus, *g.timeout, *g.memory
 	cfg.QEMU, cfg.Accel, cfg.Channel, cfg.Retries = *g.qemu, *g.accel, *g.channel, *g.retries
+	cfg.TCGThread = *g.tcgThread
 	switch {
 	case cfg.Retries < 0:
 		return cfg, fmt.Errorf("--retries must not be negative")
@@ -58,6 +61,8 @@ func (g *guestFlags) config() (harness.Config, error) {
 		return cfg, fmt.Errorf("--timeout must be positive")
 	case cfg.MemoryMB < 128:
 		return cfg, fmt.Errorf("--memory %d: at least 128 MB", cfg.MemoryMB)
+	case cfg.TCGThread != "" && cfg.TCGThread != "single" && cfg.TCGThread != "multi":
+		return cfg, fmt.Errorf("--tcg-thread %q: single or multi", cfg.TCGThread)
 	case cfg.Accel != "" && cfg.Accel != "kvm" && cfg.Accel != "tcg":
 		return cfg, fmt.Errorf("--accel %q: kvm or tcg", cfg.Accel)
 	case cfg.Channel != wire.ChannelVirtio && cfg.Channel != wire.ChannelSerial:

@@ -38,6 +38,7 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 	gf := addGuestFlags(fs)
 	progTypes := fs.String("prog-types", "", "probe only these program types or type/variant selectors (comma-separated)")
 	helpers := fs.String("helpers", "", "probe only these helper ids (comma-separated)")
+	kfuncs := fs.String("kfuncs", "", "probe only these kfuncs (comma-separated names; - for none)")
 	rest, err := parseFlags(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
 		fmt.Fprint(stdout, runUsage+"\nflags:\n"+flagUsage(fs))
@@ -64,6 +65,9 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 		return bad(fmt.Errorf("--prog-types: %w", err))
 	}
 	if opts.Harness.Helpers, err = parseHelperIDs("helpers", *helpers); err != nil {
+		return bad(err)
+	}
+	if opts.Harness.Kfuncs, err = splitList("kfuncs", *kfuncs); err != nil {
 		return bad(err)
 	}
 	if err := lookQEMU(opts.Harness.QEMU); err != nil {
