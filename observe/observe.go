@@ -267,7 +267,10 @@ func (p *pipeline) boot(ctx context.Context, images []vmimages.Image) error {
 // guestDone finishes the kernel of a guest that ended.
 func (p *pipeline) guestDone(r *harness.Result) {
 	o := &Observation{Name: r.Kernel.Name, Doc: &r.Doc, Failed: !r.OK()}
-	if r.OK() {
+	// A probe narrowed to some types, helpers or kfuncs is not the kernel's observation: it
+	// must not answer a later registry check from the cache.
+	h := p.hcfg
+	if r.OK() && len(h.ProgTypes) == 0 && len(h.Helpers) == 0 && len(h.Kfuncs) == 0 {
 		if err := p.cache.Put(r.Kernel.SHA256, p.agentSum, o.Doc); err != nil {
 			p.event(Event{Kernel: o.Name, Phase: PhaseNote, Message: err.Error()})
 		}

@@ -132,3 +132,44 @@ func walk(v reflect.Value, path string, filled map[string]bool) {
 		}
 	}
 }
+
+// TestFaultNarrowProbeNotCached: a probe narrowed to some helpers (bpfmatrix run --helpers) is
+// not the kernel's observation and must not be cached, or a later registry check would take it
+// for the whole kernel; a full probe is cached.
+func TestFaultNarrowProbeNotCached(t *testing.T) {
+	rec, err := filepath.Abs(filepath.Join("testdata", "guest-7.3"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	img := make([]byte, 0x1000)
+	copy(img[0x202:], "HdrS")
+	img[0x20e], img[0x20f] = 0x00, 0x03
+	copy(img[0x500:], "7.3.4-fake (test@example.org) #1 SMP\x00")
+	if err := os.WriteFile(filepath.Join(dir, "bzImage"), img, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	kfile := filepath.Join(dir, "kernels.yaml")
+	if err := os.WriteFile(kfile, []byte("kernels:\n  - name: fake\n    path: bzImage\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(fakeqemu.EnvMode, fakeqemu.Replay)
+	t.Setenv(fakeqemu.EnvStream, filepath.Join(rec, "results.stream"))
+	for _, tt := range []struct {
+		helpers []int
+		cached  bool
+	}{{[]int{1}, false}, {nil, true}} {
+		cache := t.TempDir()
+		hcfg := harness.DefaultConfig()
+		hcfg.QEMU, hcfg.Accel, hcfg.Retries, hcfg.Agent = os.Args[0], "tcg", 0, filepath.Join(rec, "config")
+		hcfg.Helpers = tt.helpers
+		obs, err := Run(context.Background(), Options{KernelsFile: kfile, CacheDir: cache, Refresh: true, Harness: hcfg})
+		if err != nil || len(obs) != 1 || obs[0].Failed {
+			t.Fatalf("helpers %v: %v %+v", tt.helpers, err, obs)
+		}
+		entries, _ := filepath.Glob(filepath.Join(cache, "observations", "*.json"))
+		if (len(entries) > 0) != tt.cached {
+			t.Errorf("helpers %v: %d cache entries, want cached=%v", tt.helpers, len(entries), tt.cached)
+		}
+	}
+}
