@@ -140,35 +140,7 @@ func (r *Report) WriteHTML(w io.Writer) error {
 			typesSeen[tv.ProgType] = true
 		}
 		data.Helpers = append(data.Helpers, ph)
-		row := pageRow{ID: hv.ID, Name: hv.Name, Category: cat, Verdict: hv.Verdict, Problems: strings.Join(hv.Problems, "\n")}
-		for i, c := range hv.Existence.Cells {
-			offered := 0
-			for _, tv := range hv.Types {
-				if i < len(tv.Cells) && tv.Cells[i].State == verdict.StateOffered {
-					offered++
-				}
-			}
-			text := map[verdict.State]string{verdict.StateUnknown: "unknown", verdict.StateFailed: "failed", verdict.StateNoEvidence: "?"}[c.State]
-			if c.State == verdict.StateOffered {
-				text = plural(offered, "type")
-			}
-			title := fmt.Sprintf("bpf_%s on %s: %s", hv.Name, c.Kernel, c.State)
-			if c.Detail != "" {
-				title += ": " + c.Detail
-			}
-			class := "s-" + string(stateCode(c.State, nil))
-			if c.State == verdict.StateOffered && offered == 0 {
-				// The kernel knows the id but offers it to no program type probed here
-				// (override_return on kernels built without CONFIG_BPF_KPROBE_OVERRIDE): not green.
-				class, text = "s-R", "known, 0 types"
-				title += " (the kernel knows the id but offers it to no program type probed here)"
-			}
-			if c.Contradicts() {
-				class += " contra"
-			}
-			row.Cells = append(row.Cells, pageCell{Class: class, Text: text, Title: title})
-		}
-		rows = append(rows, row)
+		rows = append(rows, helperRow(hv, cat))
 	}
 	var types, cats []string
 	for t := range typesSeen {
@@ -187,6 +159,40 @@ func (r *Report) WriteHTML(w io.Writer) error {
 		"Categories": cats,
 		"KfuncRows":  r.kfuncRows(),
 	})
+}
+
+// helperRow is a helper's row of the heat-map as the page first shows it: per kernel, whether
+// the kernel knows the id and how many program types it offers the helper to.
+func helperRow(hv verdict.HelperVerdict, cat string) pageRow {
+	row := pageRow{ID: hv.ID, Name: hv.Name, Category: cat, Verdict: hv.Verdict, Problems: strings.Join(hv.Problems, "\n")}
+	for i, c := range hv.Existence.Cells {
+		offered := 0
+		for _, tv := range hv.Types {
+			if i < len(tv.Cells) && tv.Cells[i].State == verdict.StateOffered {
+				offered++
+			}
+		}
+		text := map[verdict.State]string{verdict.StateUnknown: "unknown", verdict.StateFailed: "failed", verdict.StateNoEvidence: "?"}[c.State]
+		if c.State == verdict.StateOffered {
+			text = plural(offered, "type")
+		}
+		title := fmt.Sprintf("bpf_%s on %s: %s", hv.Name, c.Kernel, c.State)
+		if c.Detail != "" {
+			title += ": " + c.Detail
+		}
+		class := "s-" + string(stateCode(c.State, nil))
+		if c.State == verdict.StateOffered && offered == 0 {
+			// The kernel knows the id but offers it to no program type probed here
+			// (override_return on kernels built without CONFIG_BPF_KPROBE_OVERRIDE): not green.
+			class, text = "s-R", "known, 0 types"
+			title += " (the kernel knows the id but offers it to no program type probed here)"
+		}
+		if c.Contradicts() {
+			class += " contra"
+		}
+		row.Cells = append(row.Cells, pageCell{Class: class, Text: text, Title: title})
+	}
+	return row
 }
 
 // categoryOf finds a helper's category; verdicts do not carry it, the report's registry does.

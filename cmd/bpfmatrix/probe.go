@@ -90,30 +90,8 @@ func runProbe(args []string, stdout, stderr io.Writer) int {
 		return exitNo
 	}
 
-	rep := observation.Document{Facts: p.Facts()}
-	var emit func(observation.Result) error
-	var tw *tabwriter.Writer
-	switch *format {
-	case "json":
-		emit = func(r observation.Result) error {
-			rep.Results = append(rep.Results, r)
-			return nil
-		}
-	default:
-		writeFacts(stdout, rep.Facts)
-		tw = tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "RELEASE\tPROG TYPE\tVARIANT\tID\tHELPER\tOUTCOME\tDETAIL")
-		emit = func(r observation.Result) error {
-			rep.Results = append(rep.Results, r)
-			name := r.Helper
-			if name == "" {
-				name = "-"
-			}
-			_, err := fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n",
-				rep.Kernel.Release, r.ProgType, r.Variant, r.HelperID, name, r.Outcome, r.Detail)
-			return err
-		}
-	}
+	rep := &observation.Document{Facts: p.Facts()}
+	emit, tw := probeEmitter(rep, *format, stdout)
 	if err := p.Run(ctx, emit); err != nil {
 		fmt.Fprintf(stderr, "bpfmatrix %v\n", err)
 		return exitNo
@@ -136,7 +114,7 @@ func runProbe(args []string, stdout, stderr io.Writer) int {
 			return exitNo
 		}
 	}
-	if unclassified := summarizeProbe(stderr, &rep, p.Stats()); unclassified > 0 {
+	if unclassified := summarizeProbe(stderr, rep, p.Stats()); unclassified > 0 {
 		return exitNo
 	}
 	return exitOK
@@ -228,4 +206,31 @@ func indent(s string) string {
 		lines[i] = "      " + l
 	}
 	return strings.Join(lines, "\n")
+}
+
+// probeEmitter returns the function that takes each result as it comes: it collects them into
+// rep and, for the table format, prints each row at once (tw, flushed by the caller).
+func probeEmitter(rep *observation.Document, format string, stdout io.Writer) (func(observation.Result) error, *tabwriter.Writer) {
+	if format == "json" {
+		return func(r observation.Result) error {
+			rep.Results = append(rep.Results, r)
+			return nil
+		}, nil
+	}
+	writeFacts(stdout, rep.Facts)
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "RELEASE\tPROG TYPE\tVARIANT\tID\tHELPER\tOUTCOME\tDETAIL")
+	return func(r observation.Result) error {
+		rep.Results = append(rep.Results, r)
+		name := r.Helper
+		if r.Kfunc != "" {
+			name = r.Kfunc
+		}
+		if name == "" {
+			name = "-"
+		}
+		_, err := fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n",
+			rep.Kernel.Release, r.ProgType, r.Variant, r.HelperID, name, r.Outcome, r.Detail)
+		return err
+	}, tw
 }
