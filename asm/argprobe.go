@@ -148,6 +148,34 @@ func ArgProbeProgram(id int, ret int32, args []ArgValue) (ebpfasm.Instructions, 
 	if len(args) > MaxArgs {
 		return nil, fmt.Errorf("argument probe: %w: %d arguments", ErrTooManyArgs, len(args))
 	}
+	insns := argProbeEntry()
+	pre, err := argProbePrelude(args)
+	if err != nil {
+		return nil, err
+	}
+	insns = append(insns, pre.insns...)
+	loads, callback, err := pre.argLoads(args)
+	if err != nil {
+		return nil, err
+	}
+	insns = append(insns, loads...)
+	insns = append(insns,
+		callID(id),
+		ebpfasm.Mov.Imm(ebpfasm.R0, ret).WithSymbol(argProbeOut),
+		ebpfasm.Return(),
+	)
+	if pre.callback || callback {
+		insns = append(insns,
+			ebpfasm.Mov.Imm(ebpfasm.R0, 0).WithSymbol(ArgProbeCallback),
+			ebpfasm.Return(),
+		)
+	}
+	return insns, nil
+}
+
+// argProbeEntry saves the context in r6 and zeroes the ArgStackBytes an ArgStack argument
+// points at, so the helper reads initialised memory.
+func argProbeEntry() ebpfasm.Instructions {
 	insns := ebpfasm.Instructions{
 		ebpfasm.Mov.Reg(ebpfasm.R6, ebpfasm.R1),
 		ebpfasm.Mov.Imm(ebpfasm.R0, 0),
@@ -155,34 +183,33 @@ func ArgProbeProgram(id int, ret int32, args []ArgValue) (ebpfasm.Instructions, 
 	for off := int16(8); off <= ArgStackBytes; off += 8 {
 		insns = append(insns, ebpfasm.StoreMem(ebpfasm.R10, -off, ebpfasm.R0, ebpfasm.DWord))
 	}
+	return insns
+}
+
+// argPrelude is what an argument probe computes before it loads the argument registers: the
+// argument registers r1..r5 are clobbered by the calls that compute values, so those values wait
+// in r7..r9 and in stack dynptrs until the probed call.
+type argPrelude struct {
+	insns    ebpfasm.Instructions
+	regs     [MaxArgs]ebpfasm.Register // where a computed argument waits
+	dynptrAt [MaxArgs]int16            // the frame offset of a dynptr argument
+	callback bool                      // a helper result's argument points at the callback
+}
+
+// argProbePrelude computes the helper results, context fields and dynptrs among args.
+func argProbePrelude(args []ArgValue) (*argPrelude, error) {
+	pre := &argPrelude{}
 	saved := ebpfasm.R7
-	callback := false
-	var regs [MaxArgs]ebpfasm.Register
-	var dynptrAt [MaxArgs]int16
 	dynptrs := 0
 	for i, a := range args {
 		if a.kind == argDynptr {
-			if len(a.inner) >= MaxArgs {
-				return nil, fmt.Errorf("argument probe: %w: helper #%d has no register left for the dynptr", ErrArgValue, a.id)
-			}
 			dynptrs++
-			dynptrAt[i] = -int16(ArgStackBytes + dynptrs*dynptrBytes)
-			for j, in := range a.inner {
-				if in.needsPrelude() || in.kind == argDynptr {
-					return nil, fmt.Errorf("argument probe: %w: argument %d of helper #%d is itself computed", ErrArgValue, j+1, a.id)
-				}
-				load, err := argLoad(ebpfasm.R1+ebpfasm.Register(j), in)
-				if err != nil {
-					return nil, err
-				}
-				insns = append(insns, load...)
+			pre.dynptrAt[i] = -int16(ArgStackBytes + dynptrs*dynptrBytes)
+			insns, err := dynptrPrelude(a, pre.dynptrAt[i])
+			if err != nil {
+				return nil, err
 			}
-			ptr := ebpfasm.R1 + ebpfasm.Register(len(a.inner))
-			insns = append(insns,
-				ebpfasm.Mov.Reg(ptr, ebpfasm.R10),
-				ebpfasm.Add.Imm(ptr, int32(dynptrAt[i])),
-				callID(a.id),
-			)
+			pre.insns = append(pre.insns, insns...)
 			continue
 		}
 		if !a.needsPrelude() {
@@ -191,41 +218,98 @@ func ArgProbeProgram(id int, ret int32, args []ArgValue) (ebpfasm.Instructions, 
 		if saved > ebpfasm.R9 {
 			return nil, fmt.Errorf("argument probe: %w: more than three computed arguments", ErrArgValue)
 		}
-		switch a.kind {
-		case argHelperResult:
-			for j, in := range a.inner {
-				if in.needsPrelude() {
-					return nil, fmt.Errorf("argument probe: %w: argument %d of helper #%d is itself computed", ErrArgValue, j+1, a.id)
-				}
-				load, err := argLoad(ebpfasm.R1+ebpfasm.Register(j), in)
-				if err != nil {
-					return nil, err
-				}
-				insns = append(insns, load...)
-				callback = callback || in.kind == argSubprog
-			}
-			insns = append(insns, callID(a.id))
-		case argContextField:
-			if len(a.path) == 0 {
-				return nil, fmt.Errorf("argument probe: %w: empty context path", ErrArgValue)
-			}
-			from := ebpfasm.R6
-			for _, off := range a.path[:len(a.path)-1] {
-				insns = append(insns,
-					ebpfasm.LoadMem(ebpfasm.R0, from, off, ebpfasm.DWord),
-					ebpfasm.JEq.Imm(ebpfasm.R0, 0, argProbeOut),
-				)
-				from = ebpfasm.R0
-			}
-			insns = append(insns, ebpfasm.LoadMem(ebpfasm.R0, from, a.path[len(a.path)-1], ebpfasm.DWord))
+		insns, callback, err := computedPrelude(a, saved)
+		if err != nil {
+			return nil, err
 		}
-		insns = append(insns,
-			ebpfasm.JEq.Imm(ebpfasm.R0, 0, argProbeOut),
-			ebpfasm.Mov.Reg(saved, ebpfasm.R0),
-		)
-		regs[i] = saved
+		pre.insns = append(pre.insns, insns...)
+		pre.callback = pre.callback || callback
+		pre.regs[i] = saved
 		saved++
 	}
+	return pre, nil
+}
+
+// dynptrPrelude calls the helper that initialises dynptr argument a at frame offset at, with
+// a's own arguments followed by the dynptr's address.
+func dynptrPrelude(a ArgValue, at int16) (ebpfasm.Instructions, error) {
+	if len(a.inner) >= MaxArgs {
+		return nil, fmt.Errorf("argument probe: %w: helper #%d has no register left for the dynptr", ErrArgValue, a.id)
+	}
+	var insns ebpfasm.Instructions
+	for j, in := range a.inner {
+		if in.needsPrelude() || in.kind == argDynptr {
+			return nil, fmt.Errorf("argument probe: %w: argument %d of helper #%d is itself computed", ErrArgValue, j+1, a.id)
+		}
+		load, err := argLoad(ebpfasm.R1+ebpfasm.Register(j), in)
+		if err != nil {
+			return nil, err
+		}
+		insns = append(insns, load...)
+	}
+	ptr := ebpfasm.R1 + ebpfasm.Register(len(a.inner))
+	return append(insns,
+		ebpfasm.Mov.Reg(ptr, ebpfasm.R10),
+		ebpfasm.Add.Imm(ptr, int32(at)),
+		callID(a.id),
+	), nil
+}
+
+// computedPrelude computes helper result or context field a into saved, skipping the probed
+// call when it is 0: the helper's NULL-checked argument must be known not to be NULL. It reports
+// whether a's own arguments point at the callback.
+func computedPrelude(a ArgValue, saved ebpfasm.Register) (ebpfasm.Instructions, bool, error) {
+	var insns ebpfasm.Instructions
+	callback := false
+	switch a.kind {
+	case argHelperResult:
+		for j, in := range a.inner {
+			if in.needsPrelude() {
+				return nil, false, fmt.Errorf("argument probe: %w: argument %d of helper #%d is itself computed", ErrArgValue, j+1, a.id)
+			}
+			load, err := argLoad(ebpfasm.R1+ebpfasm.Register(j), in)
+			if err != nil {
+				return nil, false, err
+			}
+			insns = append(insns, load...)
+			callback = callback || in.kind == argSubprog
+		}
+		insns = append(insns, callID(a.id))
+	case argContextField:
+		var err error
+		if insns, err = contextFieldLoads(a.path); err != nil {
+			return nil, false, err
+		}
+	}
+	return append(insns,
+		ebpfasm.JEq.Imm(ebpfasm.R0, 0, argProbeOut),
+		ebpfasm.Mov.Reg(saved, ebpfasm.R0),
+	), callback, nil
+}
+
+// contextFieldLoads follows path from the context into r0, skipping the probed call at any NULL
+// pointer on the way, which the verifier would refuse to dereference.
+func contextFieldLoads(path []int16) (ebpfasm.Instructions, error) {
+	if len(path) == 0 {
+		return nil, fmt.Errorf("argument probe: %w: empty context path", ErrArgValue)
+	}
+	var insns ebpfasm.Instructions
+	from := ebpfasm.R6
+	for _, off := range path[:len(path)-1] {
+		insns = append(insns,
+			ebpfasm.LoadMem(ebpfasm.R0, from, off, ebpfasm.DWord),
+			ebpfasm.JEq.Imm(ebpfasm.R0, 0, argProbeOut),
+		)
+		from = ebpfasm.R0
+	}
+	return append(insns, ebpfasm.LoadMem(ebpfasm.R0, from, path[len(path)-1], ebpfasm.DWord)), nil
+}
+
+// argLoads puts every argument in its register r1..r5 (0 past len(args)), taking computed ones
+// from where the prelude left them. It reports whether an argument points at the callback.
+func (pre *argPrelude) argLoads(args []ArgValue) (ebpfasm.Instructions, bool, error) {
+	var insns ebpfasm.Instructions
+	callback := false
 	for i := range MaxArgs {
 		dst := ebpfasm.R1 + ebpfasm.Register(i)
 		var a ArgValue
@@ -233,32 +317,21 @@ func ArgProbeProgram(id int, ret int32, args []ArgValue) (ebpfasm.Instructions, 
 			a = args[i]
 		}
 		if a.needsPrelude() {
-			insns = append(insns, ebpfasm.Mov.Reg(dst, regs[i]))
+			insns = append(insns, ebpfasm.Mov.Reg(dst, pre.regs[i]))
 			continue
 		}
 		if a.kind == argDynptr {
-			insns = append(insns, ebpfasm.Mov.Reg(dst, ebpfasm.R10), ebpfasm.Add.Imm(dst, int32(dynptrAt[i])))
+			insns = append(insns, ebpfasm.Mov.Reg(dst, ebpfasm.R10), ebpfasm.Add.Imm(dst, int32(pre.dynptrAt[i])))
 			continue
 		}
 		load, err := argLoad(dst, a)
 		if err != nil {
-			return nil, fmt.Errorf("argument probe: argument %d: %w", i+1, err)
+			return nil, false, fmt.Errorf("argument probe: argument %d: %w", i+1, err)
 		}
 		insns = append(insns, load...)
 		callback = callback || a.kind == argSubprog
 	}
-	insns = append(insns,
-		callID(id),
-		ebpfasm.Mov.Imm(ebpfasm.R0, ret).WithSymbol(argProbeOut),
-		ebpfasm.Return(),
-	)
-	if callback {
-		insns = append(insns,
-			ebpfasm.Mov.Imm(ebpfasm.R0, 0).WithSymbol(ArgProbeCallback),
-			ebpfasm.Return(),
-		)
-	}
-	return insns, nil
+	return insns, callback, nil
 }
 
 // argLoad returns the instructions that put a plain (not computed) value in dst.

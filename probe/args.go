@@ -21,34 +21,6 @@ import (
 // pointer), and a helper that needs more is one the probe cannot give what it wants.
 const argLoadBudget = 12
 
-// Helper ids (uapi, never renumbered) whose results the argument pass passes on.
-const (
-	helperSkLookupTCP          = 84
-	helperRingbufReserve       = 131
-	helperGetCurrentTaskBTF    = 158
-	helperDynptrFromMem        = 197
-	helperRingbufReserveDynptr = 198
-)
-
-// skLookupTupleSize is sizeof(struct bpf_sock_tuple.ipv4): bpf_sk_lookup_tcp's tuple size.
-const skLookupTupleSize = 12
-
-// noSpinLockProgTypes may not use maps with a bpf_spin_lock: socket filters and tracing types.
-var noSpinLockProgTypes = map[string]bool{
-	"socket_filter": true, "kprobe": true, "tracepoint": true, "perf_event": true,
-	"raw_tracepoint": true, "raw_tracepoint_writable": true, "tracing": true,
-}
-
-// argSizeValue is the length the pass gives a size argument the verifier refused as 0: small
-// enough for every buffer it passes (asm.ArgStackBytes of stack, 64-byte map values).
-const argSizeValue = 8
-
-// skbSkOffset is offsetof(struct __sk_buff, sk), a socket pointer that may be NULL.
-const skbSkOffset = 168
-
-// skbProgTypes have a struct __sk_buff context whose sk field programs may read.
-var skbProgTypes = map[string]bool{"sched_cls": true, "sched_act": true, "cgroup_skb": true}
-
 // argSlot is what the pass knows and gives for one argument register.
 type argSlot struct {
 	value    bpfasm.ArgValue
@@ -113,10 +85,51 @@ func readArgFacts(k *kernelBTF) argFacts {
 func (p *Prober) helperArgsPass(ctx context.Context, pairs []pair) {
 	start := time.Now()
 	defer func() { p.stats.ArgDuration = time.Since(start) }()
-	offered := map[[2]int]bool{} // (variant index, id)
-	index := map[*variant]int{}
+	offers, byID := p.helperOffers(pairs)
+	ids := sortedHelperIDs(byID)
+	if len(ids) == 0 {
+		p.facts.HelperArgs = []observation.HelperArgs{}
+		return
+	}
+
+	maps := newArgMaps()
+	defer maps.Close()
+	out, loaders := p.walkHelpers(ctx, ids, byID, maps, offers.offers)
+	before := p.stats.Loads
+	for _, l := range loaders {
+		p.addStats(l)
+	}
+	p.stats.Loads += offers.extraLoads
+	p.stats.ArgLoads = p.stats.Loads - before
+	p.facts.HelperArgs = out
+	complete := 0
+	for _, h := range out {
+		if h.Complete {
+			complete++
+		}
+	}
+	fmt.Fprintf(p.opts.Log, "probe: argument kinds of %d helpers (%d complete) in %d loads, %v\n",
+		len(out), complete, p.stats.ArgLoads, time.Since(start).Round(time.Millisecond))
+}
+
+// variantOffers answers whether a variant offers a helper, for the helpers whose results some
+// arguments need (a task from bpf_get_current_task_btf, a socket from bpf_sk_lookup_tcp).
+type variantOffers struct {
+	mu      sync.Mutex
+	offered map[[2]int]bool // (variant index, id)
+	index   map[*variant]int
+	// asked holds the run's ids: whether a variant offers one of them is in the run's answers.
+	asked      map[int]bool
+	logSize    int
+	extraLoads int
+}
+
+// helperOffers collects the usable variants that offer each helper (byID, in the order pairs
+// gives them) and what answers whether a variant offers a helper.
+func (p *Prober) helperOffers(pairs []pair) (*variantOffers, map[int][]*variant) {
+	o := &variantOffers{offered: map[[2]int]bool{}, index: map[*variant]int{}, asked: map[int]bool{}, logSize: p.logSize}
 	for i, v := range p.variants {
-		index[v] = i
+		o.index[v] = i
 	}
 	byID := map[int][]*variant{}
 	for i := range pairs {
@@ -129,35 +142,38 @@ func (p *Prober) helperArgsPass(ctx context.Context, pairs []pair) {
 			// callback subprogram some arguments need. ext offers what XDP offers.
 			continue
 		}
-		offered[[2]int{index[pr.v], pr.id}] = true
+		o.offered[[2]int{o.index[pr.v], pr.id}] = true
 		byID[pr.id] = append(byID[pr.id], pr.v)
 	}
-	// The values some arguments need come from other helpers (a task from
-	// bpf_get_current_task_btf, a socket from bpf_sk_lookup_tcp): whether a variant offers
-	// one is in the run's answers, unless the run's ids left it out; then one load asks.
-	asked := map[int]bool{}
 	for _, id := range p.ids {
-		asked[id] = true
+		o.asked[id] = true
 	}
-	var offersMu sync.Mutex
-	extraLoads := 0
-	offers := func(v *variant, id int) bool {
-		key := [2]int{index[v], id}
-		offersMu.Lock()
-		defer offersMu.Unlock()
-		if ok, known := offered[key]; known || asked[id] {
-			return ok
-		}
-		insns, err := bpfasm.Marshal(bpfasm.ProbeProgramReturning(id, v.spec.ret))
-		if err != nil {
-			return false
-		}
-		res := newLoader(p.logSize).load(&v.prog, insns, true)
-		extraLoads++
-		outcome, _ := Classify(res.errno, res.log)
-		offered[key] = outcome == observation.Supported
-		return offered[key]
+	return o, byID
+}
+
+// offers reports whether v offers helper id: from the run's answers, or, when the run's ids left
+// the helper out, from one load that asks.
+func (o *variantOffers) offers(v *variant, id int) bool {
+	key := [2]int{o.index[v], id}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if ok, known := o.offered[key]; known || o.asked[id] {
+		return ok
 	}
+	insns, err := bpfasm.Marshal(bpfasm.ProbeProgramReturning(id, v.spec.ret))
+	if err != nil {
+		return false
+	}
+	res := newLoader(o.logSize).load(&v.prog, insns, true)
+	o.extraLoads++
+	outcome, _ := Classify(res.errno, res.log)
+	o.offered[key] = outcome == observation.Supported
+	return o.offered[key]
+}
+
+// sortedHelperIDs returns byID's helper ids in order, and puts each helper's no-target variants
+// first: they need nothing attached, so they are the ones to try first.
+func sortedHelperIDs(byID map[int][]*variant) []int {
 	var ids []int
 	for id, vs := range byID {
 		ids = append(ids, id)
@@ -166,13 +182,13 @@ func (p *Prober) helperArgsPass(ctx context.Context, pairs []pair) {
 		})
 	}
 	slices.Sort(ids)
-	if len(ids) == 0 {
-		p.facts.HelperArgs = []observation.HelperArgs{}
-		return
-	}
+	return ids
+}
 
-	maps := newArgMaps()
-	defer maps.Close()
+// walkHelpers walks the helpers' arguments on p.opts.Workers loaders at once and returns the
+// answers in ids' order, with the loaders whose counts the caller adds to the stats.
+func (p *Prober) walkHelpers(ctx context.Context, ids []int, byID map[int][]*variant, maps *argMaps,
+	offers func(v *variant, id int) bool) ([]observation.HelperArgs, []*loader) {
 	out := make([]observation.HelperArgs, len(ids))
 	workers := min(p.opts.Workers, len(ids))
 	loaders := make([]*loader, workers)
@@ -200,21 +216,7 @@ func (p *Prober) helperArgsPass(ctx context.Context, pairs []pair) {
 		}()
 	}
 	wg.Wait()
-	before := p.stats.Loads
-	for _, l := range loaders {
-		p.addStats(l)
-	}
-	p.stats.Loads += extraLoads
-	p.stats.ArgLoads = p.stats.Loads - before
-	p.facts.HelperArgs = out
-	complete := 0
-	for _, h := range out {
-		if h.Complete {
-			complete++
-		}
-	}
-	fmt.Fprintf(p.opts.Log, "probe: argument kinds of %d helpers (%d complete) in %d loads, %v\n",
-		len(out), complete, p.stats.ArgLoads, time.Since(start).Round(time.Millisecond))
+	return out, loaders
 }
 
 func boolInt(b bool) int {
@@ -304,91 +306,9 @@ func offsets(insns ebpfasm.Instructions) (call, callback int) {
 // refused a value of the kind it asked for.
 func (a *argWalk) walk() observation.HelperArgs {
 	a.v = a.cands[0]
+	complete, failedReg, detail := a.refine()
+	n := a.argsFound(complete, failedReg)
 	out := observation.HelperArgs{HelperID: a.id}
-	failedReg := 0
-	var detail string
-	complete := false
-	seen := map[string]bool{}
-	for {
-		if a.loads >= argLoadBudget {
-			detail = fmt.Sprintf("gave up after %d loads: %s", a.loads, detail)
-			break
-		}
-		res, callAt, err := a.load()
-		if err != nil {
-			detail = err.Error()
-			break
-		}
-		if res.errno == 0 {
-			complete, detail = true, ""
-			break
-		}
-		c := parseComplaint(res.log)
-		detail = c.line
-		if detail == "" {
-			_, detail = Classify(res.errno, res.log)
-		}
-		if at := lastInsn(res.log); at < callAt {
-			// Refused before the call was reached, or before any instruction was walked
-			// ("ldimm64 failed to find the address for kernel symbol ..."): the values the
-			// probe computes or names were refused, not the helper's arguments.
-			detail = "the probe's own setup was refused: " + detail
-			break
-		}
-		reg := c.reg
-		if c.kind == notAboutArg {
-			if lastInsn(res.log) != callAt {
-				complete = true // past the call: its effects, the return, a reference
-				break
-			}
-			// Refused at the call without naming a register ("map 'x' has to have BTF in
-			// order to use bpf_timer"): about the value given last, which will not do.
-			failedReg = max(failedReg, a.lastGiven)
-			break
-		}
-		switch c.kind {
-		case wrongMapType:
-			reg = a.mapSlot()
-		case needsBTFField:
-			reg = a.lastGiven
-		}
-		if reg == 0 {
-			break
-		}
-		failedReg = max(failedReg, reg)
-		key := fmt.Sprint(reg, c.line, a.state())
-		if seen[key] {
-			break // the same refusal of the same program: no progress
-		}
-		seen[key] = true
-		if !a.remedy(c, reg) {
-			break
-		}
-	}
-
-	n := a.p.argCount(a.id)
-	for i, s := range a.slots {
-		if s.given != "" {
-			n = max(n, i+1)
-		}
-	}
-	if !complete {
-		n = max(failedReg, 0)
-		for i, s := range a.slots {
-			if s.given != "" || s.expected != nil {
-				n = max(n, i+1)
-			}
-		}
-	}
-	if complete {
-		limit := n
-		if !a.p.hasWrapper(a.id) {
-			// Without a BPF_CALL wrapper the kernel's BTF does not say how many arguments
-			// the helper takes: a register that names kinds for a map pointer is one.
-			limit = bpfasm.MaxArgs
-		}
-		n = a.nullProbes(n, limit)
-	}
 	out.Variant = a.v.spec.progType + "/" + a.v.spec.name
 	out.Complete = complete
 	out.Detail = detail
@@ -402,6 +322,90 @@ func (a *argWalk) walk() observation.HelperArgs {
 		out.Args[i] = k
 	}
 	return out
+}
+
+// refine loads and remedies until the verifier accepts the call (complete), refuses something
+// the pass cannot remedy, or the load budget runs out. It returns the highest register refused
+// and why the walk stopped short ("" when complete).
+func (a *argWalk) refine() (complete bool, failedReg int, detail string) {
+	seen := map[string]bool{}
+	for {
+		if a.loads >= argLoadBudget {
+			return false, failedReg, fmt.Sprintf("gave up after %d loads: %s", a.loads, detail)
+		}
+		res, callAt, err := a.load()
+		if err != nil {
+			return false, failedReg, err.Error()
+		}
+		if res.errno == 0 {
+			return true, failedReg, ""
+		}
+		c := parseComplaint(res.log)
+		detail = c.line
+		if detail == "" {
+			_, detail = Classify(res.errno, res.log)
+		}
+		if at := lastInsn(res.log); at < callAt {
+			// Refused before the call was reached, or before any instruction was walked
+			// ("ldimm64 failed to find the address for kernel symbol ..."): the values the
+			// probe computes or names were refused, not the helper's arguments.
+			return false, failedReg, "the probe's own setup was refused: " + detail
+		}
+		reg := c.reg
+		if c.kind == notAboutArg {
+			if lastInsn(res.log) != callAt {
+				return true, failedReg, detail // past the call: its effects, the return, a reference
+			}
+			// Refused at the call without naming a register ("map 'x' has to have BTF in
+			// order to use bpf_timer"): about the value given last, which will not do.
+			return false, max(failedReg, a.lastGiven), detail
+		}
+		switch c.kind {
+		case wrongMapType:
+			reg = a.mapSlot()
+		case needsBTFField:
+			reg = a.lastGiven
+		}
+		if reg == 0 {
+			return false, failedReg, detail
+		}
+		failedReg = max(failedReg, reg)
+		key := fmt.Sprint(reg, c.line, a.state())
+		if seen[key] {
+			return false, failedReg, detail // the same refusal of the same program: no progress
+		}
+		seen[key] = true
+		if !a.remedy(c, reg) {
+			return false, failedReg, detail
+		}
+	}
+}
+
+// argsFound is the number of arguments the walk learnt the helper takes. A complete walk also
+// asks which registers it left at 0 are pointers that may be NULL.
+func (a *argWalk) argsFound(complete bool, failedReg int) int {
+	n := a.p.argCount(a.id)
+	for i, s := range a.slots {
+		if s.given != "" {
+			n = max(n, i+1)
+		}
+	}
+	if !complete {
+		n = max(failedReg, 0)
+		for i, s := range a.slots {
+			if s.given != "" || s.expected != nil {
+				n = max(n, i+1)
+			}
+		}
+		return n
+	}
+	limit := n
+	if !a.p.hasWrapper(a.id) {
+		// Without a BPF_CALL wrapper the kernel's BTF does not say how many arguments
+		// the helper takes: a register that names kinds for a map pointer is one.
+		limit = bpfasm.MaxArgs
+	}
+	return a.nullProbes(n, limit)
 }
 
 // state renders what the slots hold, to notice a refusal repeated for the same program.
@@ -422,264 +426,6 @@ func (a *argWalk) mapSlot() int {
 		}
 	}
 	return 0
-}
-
-// remedy gives register reg a value of the kind the complaint asks for, and reports whether it
-// found one it has not tried.
-func (a *argWalk) remedy(c complaint, reg int) bool {
-	s := &a.slots[reg-1]
-	a.lastGiven = reg
-	if s.tried == nil {
-		s.tried = map[string]bool{}
-	}
-	switch c.kind {
-	case wrongType:
-		if s.given == "" || s.expected == nil {
-			s.expected = c.expected
-		}
-		for _, choice := range a.choices(c.expected) {
-			if s.tried[choice] {
-				continue
-			}
-			if a.give(s, choice) {
-				return true
-			}
-		}
-		return false
-	case badSize:
-		if s.given == "" {
-			s.expected = []string{"size"}
-		}
-		return a.give(s, "size")
-	case wrongMapType:
-		want, ok := helperMapTypes[a.name]
-		if !ok || s.mapType == want {
-			return false
-		}
-		return a.giveMap(s, want)
-	case wrongBTFType:
-		s.btfType = c.expected[0]
-		switch s.btfType {
-		case "task_struct":
-			return !s.tried["task"] && a.give(s, "task")
-		case "seq_file":
-			return !s.tried["seq_file"] && a.give(s, "seq_file")
-		}
-		return false
-	case needsBTFField:
-		typ, ok := btfFieldMaps[c.got]
-		if !ok || s.mapValueType == typ {
-			return false
-		}
-		return a.giveFieldMap(s, typ)
-	case otherArg:
-		if c.expected != nil {
-			s.expected = c.expected // narrower than the first complaint's list
-		}
-		var choice string
-		switch {
-		case strings.Contains(c.line, "must be referenced"):
-			choice = "sk_ref"
-		case strings.HasPrefix(c.line, "Expected an initialized dynptr"):
-			choice = "dynptr"
-		case strings.Contains(c.line, "is an unacquired reference") && slices.Contains(s.expected, "dynptr_ptr"):
-			choice = "ringbuf_dynptr"
-		case dynptrDataRE.MatchString(c.line):
-			choice = "map_value"
-		}
-		if choice != "" && !s.tried[choice] {
-			return a.give(s, choice)
-		}
-	}
-	return false
-}
-
-// choices lists, in order of preference, what the pass can give a register the verifier wants
-// one of expected in.
-func (a *argWalk) choices(expected []string) []string {
-	var out []string
-	add := func(c string) {
-		if !slices.Contains(out, c) {
-			out = append(out, c)
-		}
-	}
-	for _, e := range expected {
-		switch {
-		case e == "map_ptr" || e == "const_map_ptr":
-			add("map")
-		case e == "ctx":
-			add("ctx")
-		case e == "func":
-			add("func")
-		case e == "fp" || e == "map_key" || e == "mem" || e == "rdonly_mem" || e == "buf":
-			add("stack")
-		case e == "percpu_ptr_":
-			add("percpu_var")
-		case e == "ringbuf_mem" || e == "alloc_mem":
-			add("ringbuf_mem")
-		case e == "sock_common" || e == "sock" || e == "sock_or_null":
-			add("sk")
-		}
-	}
-	// Pointers that only a map value or a BTF object satisfies come last: a map value stands
-	// for a constant string, a task for any trusted kernel object.
-	for _, e := range expected {
-		switch {
-		case e == "map_value":
-			add("const_str")
-		case strings.HasSuffix(e, "ptr_") && e != "percpu_ptr_":
-			add("task")
-		}
-	}
-	return out
-}
-
-// give puts a value of kind choice in s, reporting false when the pass cannot make one here.
-func (a *argWalk) give(s *argSlot, choice string) bool {
-	s.tried[choice] = true
-	switch choice {
-	case "map":
-		typ, ok := helperMapTypes[a.name]
-		if !ok {
-			// bpf_timer_init wants the map its timer is in.
-			typ = mapHash
-			for _, o := range a.slots {
-				if o.mapValueType != 0 && o.mapValueType != mapConstString {
-					typ = o.mapValueType
-				}
-			}
-		}
-		return a.giveMap(s, typ)
-	case "ctx":
-		s.value = bpfasm.ArgContext()
-	case "func":
-		s.value = bpfasm.ArgSubprog()
-	case "stack":
-		s.value = bpfasm.ArgStack()
-	case "size":
-		if s.given == "size" {
-			return false
-		}
-		s.value = bpfasm.ArgScalar(argSizeValue)
-		s.given = "size"
-		s.mapType = 0
-		return true
-	case "percpu_var":
-		if a.p.argFacts.percpuVar == 0 {
-			return false
-		}
-		s.value = bpfasm.ArgKernelVar(a.p.argFacts.percpuVar)
-	case "const_str":
-		if !a.giveFieldMap(s, mapConstString) {
-			return false
-		}
-		s.given = "const_str"
-		return true
-	case "ringbuf_mem":
-		fd, err := a.maps.fd(mapRingbuf)
-		if err != nil || !a.useVariantOffering(helperRingbufReserve) {
-			return false
-		}
-		s.value = bpfasm.ArgHelperResult(helperRingbufReserve, bpfasm.ArgMapPtr(fd), bpfasm.ArgScalar(argSizeValue), bpfasm.ArgScalar(0))
-	case "task":
-		if !a.useVariantOffering(helperGetCurrentTaskBTF) {
-			return false
-		}
-		s.value = bpfasm.ArgHelperResult(helperGetCurrentTaskBTF)
-	case "sk":
-		if !a.useVariant(func(v *variant) bool { return skbProgTypes[v.spec.progType] }) {
-			return false
-		}
-		s.value = bpfasm.ArgContextField(skbSkOffset)
-	case "map_value":
-		if !a.giveFieldMap(s, mapArray) {
-			return false
-		}
-		s.tried[choice] = true
-		return true
-	case "dynptr":
-		fd, err := a.maps.fd(mapArray)
-		if err != nil || !a.useVariantOffering(helperDynptrFromMem) {
-			return false
-		}
-		s.value = bpfasm.ArgDynptr(helperDynptrFromMem, bpfasm.ArgMapValue(fd, 0), bpfasm.ArgScalar(argSizeValue), bpfasm.ArgScalar(0))
-	case "ringbuf_dynptr":
-		fd, err := a.maps.fd(mapRingbuf)
-		if err != nil || !a.useVariantOffering(helperRingbufReserveDynptr) {
-			return false
-		}
-		s.value = bpfasm.ArgDynptr(helperRingbufReserveDynptr, bpfasm.ArgMapPtr(fd), bpfasm.ArgScalar(argSizeValue), bpfasm.ArgScalar(0))
-	case "sk_ref":
-		if !a.useVariantOffering(helperSkLookupTCP) {
-			return false
-		}
-		s.value = bpfasm.ArgHelperResult(helperSkLookupTCP, bpfasm.ArgContext(), bpfasm.ArgStack(),
-			bpfasm.ArgScalar(skLookupTupleSize), bpfasm.ArgScalar(0), bpfasm.ArgScalar(0))
-	case "seq_file":
-		// An iterator's context starts with its struct bpf_iter_meta *, which starts with
-		// the struct seq_file * the iterator writes to.
-		if !a.useVariant(func(v *variant) bool { return strings.HasPrefix(v.spec.name, "iter") }) {
-			return false
-		}
-		s.value = bpfasm.ArgContextField(0, 0)
-	default:
-		return false
-	}
-	s.given = choice
-	s.mapType, s.mapValueType = 0, 0
-	return true
-}
-
-// giveFieldMap puts a pointer to the value of the array map of type typ (mapConstString,
-// mapSpinLock, ...) in s, in a variant that may use such a map.
-func (a *argWalk) giveFieldMap(s *argSlot, typ int) bool {
-	if typ == mapSpinLock && !a.useVariant(func(v *variant) bool { return !noSpinLockProgTypes[v.spec.progType] }) {
-		return false
-	}
-	fd, err := a.maps.fd(typ)
-	if err != nil {
-		return false
-	}
-	s.value = bpfasm.ArgMapValue(fd, 0)
-	s.given = "map_value:" + mapTypeNames[typ]
-	s.mapType, s.mapValueType = 0, typ
-	return true
-}
-
-// giveMap puts a map of type typ in s.
-func (a *argWalk) giveMap(s *argSlot, typ int) bool {
-	fd, err := a.maps.fd(typ)
-	if err != nil {
-		return false
-	}
-	s.value = bpfasm.ArgMapPtr(fd)
-	s.given = "map"
-	if typ != mapHash {
-		s.given = "map:" + mapTypeNames[typ]
-	}
-	s.mapType, s.mapValueType = typ, 0
-	return true
-}
-
-// useVariantOffering keeps the current variant when it offers helper id too, or switches to the
-// first one that offers both; it reports false when none does.
-func (a *argWalk) useVariantOffering(id int) bool {
-	return a.useVariant(func(v *variant) bool { return a.offers(v, id) })
-}
-
-// useVariant keeps the current variant when ok accepts it, or switches to the first candidate
-// that ok accepts.
-func (a *argWalk) useVariant(ok func(*variant) bool) bool {
-	if ok(a.v) {
-		return true
-	}
-	for _, v := range a.cands {
-		if ok(v) {
-			a.v = v
-			return true
-		}
-	}
-	return false
 }
 
 // nullProbes asks, for every register below limit the verifier accepted as 0, whether it is a
@@ -724,14 +470,4 @@ func (p *Prober) hasWrapper(id int) bool {
 		}
 	}
 	return false
-}
-
-var mapTypeNames = map[int]string{
-	mapHash: "hash", mapArray: "array", mapProgArray: "prog_array", mapPerfEventArray: "perf_event_array",
-	mapPercpuArray: "percpu_array", mapStackTrace: "stack_trace", mapCgroupArray: "cgroup_array",
-	mapDevmap: "devmap", mapSockmap: "sockmap", mapSockhash: "sockhash", mapCgroupStorage: "cgroup_storage",
-	mapReuseportSockarr: "reuseport_sockarray", mapQueue: "queue", mapSkStorage: "sk_storage",
-	mapRingbuf: "ringbuf", mapInodeStorage: "inode_storage", mapTaskStorage: "task_storage",
-	mapUserRingbuf: "user_ringbuf", mapCgrpStorage: "cgrp_storage",
-	mapConstString: "const_str", mapSpinLock: "spin_lock", mapTimer: "timer", mapKptr: "kptr",
 }

@@ -1,0 +1,308 @@
+package probe
+
+import (
+	"slices"
+	"strings"
+
+	bpfasm "github.com/bpfmatrix/bpfmatrix/asm"
+)
+
+// This file holds how the argument pass answers a refusal: which value of the kind the verifier
+// asked for it gives a register, and the maps, helpers and variants that value needs.
+
+// Helper ids (uapi, never renumbered) whose results the argument pass passes on.
+const (
+	helperSkLookupTCP          = 84
+	helperRingbufReserve       = 131
+	helperGetCurrentTaskBTF    = 158
+	helperDynptrFromMem        = 197
+	helperRingbufReserveDynptr = 198
+)
+
+// skLookupTupleSize is sizeof(struct bpf_sock_tuple.ipv4): bpf_sk_lookup_tcp's tuple size.
+const skLookupTupleSize = 12
+
+// noSpinLockProgTypes may not use maps with a bpf_spin_lock: socket filters and tracing types.
+var noSpinLockProgTypes = map[string]bool{
+	"socket_filter": true, "kprobe": true, "tracepoint": true, "perf_event": true,
+	"raw_tracepoint": true, "raw_tracepoint_writable": true, "tracing": true,
+}
+
+// argSizeValue is the length the pass gives a size argument the verifier refused as 0: small
+// enough for every buffer it passes (asm.ArgStackBytes of stack, 64-byte map values).
+const argSizeValue = 8
+
+// skbSkOffset is offsetof(struct __sk_buff, sk), a socket pointer that may be NULL.
+const skbSkOffset = 168
+
+// skbProgTypes have a struct __sk_buff context whose sk field programs may read.
+var skbProgTypes = map[string]bool{"sched_cls": true, "sched_act": true, "cgroup_skb": true}
+
+// remedy gives register reg a value of the kind the complaint asks for, and reports whether it
+// found one it has not tried.
+func (a *argWalk) remedy(c complaint, reg int) bool {
+	s := &a.slots[reg-1]
+	a.lastGiven = reg
+	if s.tried == nil {
+		s.tried = map[string]bool{}
+	}
+	switch c.kind {
+	case wrongType:
+		if s.given == "" || s.expected == nil {
+			s.expected = c.expected
+		}
+		for _, choice := range a.choices(c.expected) {
+			if s.tried[choice] {
+				continue
+			}
+			if a.give(s, choice) {
+				return true
+			}
+		}
+		return false
+	case badSize:
+		if s.given == "" {
+			s.expected = []string{"size"}
+		}
+		return a.give(s, "size")
+	case wrongMapType:
+		want, ok := helperMapTypes[a.name]
+		if !ok || s.mapType == want {
+			return false
+		}
+		return a.giveMap(s, want)
+	case wrongBTFType:
+		s.btfType = c.expected[0]
+		switch s.btfType {
+		case "task_struct":
+			return !s.tried["task"] && a.give(s, "task")
+		case "seq_file":
+			return !s.tried["seq_file"] && a.give(s, "seq_file")
+		}
+		return false
+	case needsBTFField:
+		typ, ok := btfFieldMaps[c.got]
+		if !ok || s.mapValueType == typ {
+			return false
+		}
+		return a.giveFieldMap(s, typ)
+	case otherArg:
+		if c.expected != nil {
+			s.expected = c.expected // narrower than the first complaint's list
+		}
+		var choice string
+		switch {
+		case strings.Contains(c.line, "must be referenced"):
+			choice = "sk_ref"
+		case strings.HasPrefix(c.line, "Expected an initialized dynptr"):
+			choice = "dynptr"
+		case strings.Contains(c.line, "is an unacquired reference") && slices.Contains(s.expected, "dynptr_ptr"):
+			choice = "ringbuf_dynptr"
+		case dynptrDataRE.MatchString(c.line):
+			choice = "map_value"
+		}
+		if choice != "" && !s.tried[choice] {
+			return a.give(s, choice)
+		}
+	}
+	return false
+}
+
+// choices lists, in order of preference, what the pass can give a register the verifier wants
+// one of expected in.
+func (a *argWalk) choices(expected []string) []string {
+	var out []string
+	add := func(c string) {
+		if !slices.Contains(out, c) {
+			out = append(out, c)
+		}
+	}
+	for _, e := range expected {
+		switch {
+		case e == "map_ptr" || e == "const_map_ptr":
+			add("map")
+		case e == "ctx":
+			add("ctx")
+		case e == "func":
+			add("func")
+		case e == "fp" || e == "map_key" || e == "mem" || e == "rdonly_mem" || e == "buf":
+			add("stack")
+		case e == "percpu_ptr_":
+			add("percpu_var")
+		case e == "ringbuf_mem" || e == "alloc_mem":
+			add("ringbuf_mem")
+		case e == "sock_common" || e == "sock" || e == "sock_or_null":
+			add("sk")
+		}
+	}
+	// Pointers that only a map value or a BTF object satisfies come last: a map value stands
+	// for a constant string, a task for any trusted kernel object.
+	for _, e := range expected {
+		switch {
+		case e == "map_value":
+			add("const_str")
+		case strings.HasSuffix(e, "ptr_") && e != "percpu_ptr_":
+			add("task")
+		}
+	}
+	return out
+}
+
+// give puts a value of kind choice in s, reporting false when the pass cannot make one here.
+func (a *argWalk) give(s *argSlot, choice string) bool {
+	s.tried[choice] = true
+	switch choice {
+	case "map":
+		typ, ok := helperMapTypes[a.name]
+		if !ok {
+			// bpf_timer_init wants the map its timer is in.
+			typ = mapHash
+			for _, o := range a.slots {
+				if o.mapValueType != 0 && o.mapValueType != mapConstString {
+					typ = o.mapValueType
+				}
+			}
+		}
+		return a.giveMap(s, typ)
+	case "ctx":
+		s.value = bpfasm.ArgContext()
+	case "func":
+		s.value = bpfasm.ArgSubprog()
+	case "stack":
+		s.value = bpfasm.ArgStack()
+	case "size":
+		if s.given == "size" {
+			return false
+		}
+		s.value = bpfasm.ArgScalar(argSizeValue)
+		s.given = "size"
+		s.mapType = 0
+		return true
+	case "percpu_var":
+		if a.p.argFacts.percpuVar == 0 {
+			return false
+		}
+		s.value = bpfasm.ArgKernelVar(a.p.argFacts.percpuVar)
+	case "const_str":
+		if !a.giveFieldMap(s, mapConstString) {
+			return false
+		}
+		s.given = "const_str"
+		return true
+	case "ringbuf_mem":
+		fd, err := a.maps.fd(mapRingbuf)
+		if err != nil || !a.useVariantOffering(helperRingbufReserve) {
+			return false
+		}
+		s.value = bpfasm.ArgHelperResult(helperRingbufReserve, bpfasm.ArgMapPtr(fd), bpfasm.ArgScalar(argSizeValue), bpfasm.ArgScalar(0))
+	case "task":
+		if !a.useVariantOffering(helperGetCurrentTaskBTF) {
+			return false
+		}
+		s.value = bpfasm.ArgHelperResult(helperGetCurrentTaskBTF)
+	case "sk":
+		if !a.useVariant(func(v *variant) bool { return skbProgTypes[v.spec.progType] }) {
+			return false
+		}
+		s.value = bpfasm.ArgContextField(skbSkOffset)
+	case "map_value":
+		if !a.giveFieldMap(s, mapArray) {
+			return false
+		}
+		s.tried[choice] = true
+		return true
+	case "dynptr":
+		fd, err := a.maps.fd(mapArray)
+		if err != nil || !a.useVariantOffering(helperDynptrFromMem) {
+			return false
+		}
+		s.value = bpfasm.ArgDynptr(helperDynptrFromMem, bpfasm.ArgMapValue(fd, 0), bpfasm.ArgScalar(argSizeValue), bpfasm.ArgScalar(0))
+	case "ringbuf_dynptr":
+		fd, err := a.maps.fd(mapRingbuf)
+		if err != nil || !a.useVariantOffering(helperRingbufReserveDynptr) {
+			return false
+		}
+		s.value = bpfasm.ArgDynptr(helperRingbufReserveDynptr, bpfasm.ArgMapPtr(fd), bpfasm.ArgScalar(argSizeValue), bpfasm.ArgScalar(0))
+	case "sk_ref":
+		if !a.useVariantOffering(helperSkLookupTCP) {
+			return false
+		}
+		s.value = bpfasm.ArgHelperResult(helperSkLookupTCP, bpfasm.ArgContext(), bpfasm.ArgStack(),
+			bpfasm.ArgScalar(skLookupTupleSize), bpfasm.ArgScalar(0), bpfasm.ArgScalar(0))
+	case "seq_file":
+		// An iterator's context starts with its struct bpf_iter_meta *, which starts with
+		// the struct seq_file * the iterator writes to.
+		if !a.useVariant(func(v *variant) bool { return strings.HasPrefix(v.spec.name, "iter") }) {
+			return false
+		}
+		s.value = bpfasm.ArgContextField(0, 0)
+	default:
+		return false
+	}
+	s.given = choice
+	s.mapType, s.mapValueType = 0, 0
+	return true
+}
+
+// giveFieldMap puts a pointer to the value of the array map of type typ (mapConstString,
+// mapSpinLock, ...) in s, in a variant that may use such a map.
+func (a *argWalk) giveFieldMap(s *argSlot, typ int) bool {
+	if typ == mapSpinLock && !a.useVariant(func(v *variant) bool { return !noSpinLockProgTypes[v.spec.progType] }) {
+		return false
+	}
+	fd, err := a.maps.fd(typ)
+	if err != nil {
+		return false
+	}
+	s.value = bpfasm.ArgMapValue(fd, 0)
+	s.given = "map_value:" + mapTypeNames[typ]
+	s.mapType, s.mapValueType = 0, typ
+	return true
+}
+
+// giveMap puts a map of type typ in s.
+func (a *argWalk) giveMap(s *argSlot, typ int) bool {
+	fd, err := a.maps.fd(typ)
+	if err != nil {
+		return false
+	}
+	s.value = bpfasm.ArgMapPtr(fd)
+	s.given = "map"
+	if typ != mapHash {
+		s.given = "map:" + mapTypeNames[typ]
+	}
+	s.mapType, s.mapValueType = typ, 0
+	return true
+}
+
+// useVariantOffering keeps the current variant when it offers helper id too, or switches to the
+// first one that offers both; it reports false when none does.
+func (a *argWalk) useVariantOffering(id int) bool {
+	return a.useVariant(func(v *variant) bool { return a.offers(v, id) })
+}
+
+// useVariant keeps the current variant when ok accepts it, or switches to the first candidate
+// that ok accepts.
+func (a *argWalk) useVariant(ok func(*variant) bool) bool {
+	if ok(a.v) {
+		return true
+	}
+	for _, v := range a.cands {
+		if ok(v) {
+			a.v = v
+			return true
+		}
+	}
+	return false
+}
+
+// mapTypeNames names the map types the pass gives, as its records of given values spell them.
+var mapTypeNames = map[int]string{
+	mapHash: "hash", mapArray: "array", mapProgArray: "prog_array", mapPerfEventArray: "perf_event_array",
+	mapPercpuArray: "percpu_array", mapStackTrace: "stack_trace", mapCgroupArray: "cgroup_array",
+	mapDevmap: "devmap", mapSockmap: "sockmap", mapSockhash: "sockhash", mapCgroupStorage: "cgroup_storage",
+	mapReuseportSockarr: "reuseport_sockarray", mapQueue: "queue", mapSkStorage: "sk_storage",
+	mapRingbuf: "ringbuf", mapInodeStorage: "inode_storage", mapTaskStorage: "task_storage",
+	mapUserRingbuf: "user_ringbuf", mapCgrpStorage: "cgrp_storage",
+	mapConstString: "const_str", mapSpinLock: "spin_lock", mapTimer: "timer", mapKptr: "kptr",
+}
