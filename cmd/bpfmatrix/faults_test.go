@@ -123,6 +123,10 @@ func TestFaultRunBadProgType(t *testing.T) {
 func TestFaultRunSignal(t *testing.T) {
 	kfile := fakeKernels(t, fakeqemu.Replay, fakeqemu.Hang)
 	out := t.TempDir()
+	// The guests' directories are under this TMPDIR: the fakes of this test are told apart from
+	// those of other packages' tests running at the same time by their working directory.
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
 	cmd := exec.Command(os.Args[0], "run", "--kernels-file", kfile, "--qemu", os.Args[0], "--accel", "tcg",
 		"--parallel", "2", "--out", out, "--cache-dir", t.TempDir())
 	cmd.Env = append(os.Environ(), envCLI+"=1")
@@ -163,29 +167,34 @@ func TestFaultRunSignal(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(out, "hang.json")); err == nil {
 		t.Errorf("the interrupted kernel was written as if it had answered")
 	}
-	// The fakes run in the test's temp dirs; none may be left.
-	if procs := fakesRunning(t, kfile); len(procs) > 0 {
+	// None of this run's fakes may be left (a killed one gets a moment to be reaped).
+	var procs []string
+	for i := 0; i < 20; i++ {
+		if procs = fakesRunning(tmp); len(procs) == 0 {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if len(procs) > 0 {
 		t.Errorf("QEMU processes left behind: %v", procs)
 	}
 }
 
-// fakesRunning lists the pids of fake QEMUs started for the kernels file's images.
-func fakesRunning(t *testing.T, kfile string) []string {
+// fakesRunning lists the pids of live fake QEMUs whose working directory is under dir.
+func fakesRunning(dir string) []string {
 	entries, _ := os.ReadDir("/proc")
 	var out []string
 	for _, e := range entries {
-		env, err := os.ReadFile(filepath.Join("/proc", e.Name(), "environ"))
-		if err != nil || !bytes.Contains(env, []byte(fakeqemu.EnvMode+"=")) {
+		cwd, err := os.Readlink(filepath.Join("/proc", e.Name(), "cwd"))
+		if err != nil || !strings.HasPrefix(cwd, dir) {
 			continue
 		}
 		cmdline, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if bytes.Contains(cmdline, []byte("-kernel")) && e.Name() != "self" {
-			if st, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat")); err == nil && !bytes.Contains(st, []byte(") Z ")) {
-				out = append(out, e.Name())
-			}
+		st, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err == nil && bytes.Contains(cmdline, []byte("-kernel")) && !bytes.Contains(st, []byte(") Z ")) {
+			out = append(out, e.Name())
 		}
 	}
-	_ = kfile
 	return out
 }
 
