@@ -3,6 +3,7 @@ package vmimages
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/bpfmatrix/bpfmatrix/internal/testenv"
 )
 
 // fakeAptScript stands in for apt-get so that the apt driver's reaction to apt's failures can be
@@ -213,11 +216,9 @@ func TestListsFreshPerSources(t *testing.T) {
 // where that is not allowed: a real full file system is the only faithful way to test ENOSPC.
 func mountTmpfs(t *testing.T, dir, size string) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("mounting a small tmpfs needs root")
-	}
+	testenv.NeedRoot(t)
 	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size, "tmpfs", dir).CombinedOutput(); err != nil {
-		t.Skipf("cannot mount a tmpfs: %v: %s", err, out)
+		testenv.Need(t, fmt.Errorf("cannot mount a tmpfs: %v: %s", err, out), "run as root where mount works")
 	}
 	t.Cleanup(func() { exec.Command("umount", dir).Run() })
 }

@@ -10,6 +10,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/bpfmatrix/bpfmatrix/internal/testenv"
 )
 
 // fakeBzImage returns a file with the x86 boot protocol header that names release, padded with
@@ -57,9 +59,7 @@ func fakeModule(name, depends string) []byte {
 // buildDeb builds a .deb with dpkg-deb from files (path -> content) and returns its path.
 func buildDeb(t *testing.T, pkg, version string, files map[string][]byte) string {
 	t.Helper()
-	if _, err := exec.LookPath("dpkg-deb"); err != nil {
-		t.Skip("dpkg-deb not installed: cannot build test packages")
-	}
+	testenv.NeedCommand(t, "dpkg-deb", "dpkg")
 	root := t.TempDir()
 	tree := filepath.Join(root, "tree")
 	files["DEBIAN/control"] = []byte("Package: " + pkg + "\nVersion: " + version + "\nArchitecture: amd64\nMaintainer: test <test@example.org>\nDescription: test kernel package\n")
@@ -83,9 +83,7 @@ func buildDeb(t *testing.T, pkg, version string, files map[string][]byte) string
 // xzCompress compresses data with the xz tool, skipping the test when it is missing.
 func xzCompress(t *testing.T, data []byte) []byte {
 	t.Helper()
-	if _, err := exec.LookPath("xz"); err != nil {
-		t.Skip("xz not installed")
-	}
+	testenv.NeedCommand(t, "xz", "xz-utils")
 	cmd := exec.Command("xz", "-c")
 	cmd.Stdin = bytes.NewReader(data)
 	out, err := cmd.Output()
