@@ -262,7 +262,7 @@ func judgeHelper(h *registry.Helper, ks []Kernel, idx resultIndex) HelperVerdict
 	}
 	hv.Claims = []ClaimVerdict{judgeIdentity(h, ks)}
 	if h.Claimed("signature") {
-		hv.Claims = append(hv.Claims, judgeSignature(h, ks))
+		hv.Claims = append(hv.Claims, judgeSignature(h, ks), judgeArgKinds(h, ks))
 	}
 	if cv, ok := judgeAttachTypes(h, ks, idx); ok {
 		hv.Claims = append(hv.Claims, cv)

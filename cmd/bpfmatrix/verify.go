@@ -44,6 +44,8 @@ type verifyOutput struct {
 	Kfuncs []verdict.KfuncVerdict `json:"kfuncs,omitempty"`
 	// Contradicted counts the helpers and kfuncs above whose verdict is contradicted.
 	Contradicted int `json:"contradicted"`
+	// ArgumentsConfirmed counts the helpers above with every argument's kind confirmed.
+	ArgumentsConfirmed int `json:"arguments_confirmed"`
 	// noEvidence is set when some helper above has no evidence.
 	noEvidence bool
 }
@@ -137,8 +139,8 @@ func runVerify(args []string, stdout, stderr io.Writer) int {
 			okKernels++
 		}
 	}
-	fmt.Fprintf(stderr, "bpfmatrix verify: %d helper(s) against %d kernel(s) (%d ok) in %.2fs: %d contradicted\n",
-		len(doc.Helpers), len(doc.Kernels), okKernels, time.Since(start).Seconds(), doc.Contradicted)
+	fmt.Fprintf(stderr, "bpfmatrix verify: %d helper(s) against %d kernel(s) (%d ok) in %.2fs: %d contradicted; %d with every argument's kind confirmed\n",
+		len(doc.Helpers), len(doc.Kernels), okKernels, time.Since(start).Seconds(), doc.Contradicted, doc.ArgumentsConfirmed)
 	switch {
 	case doc.Contradicted > 0:
 		return exitNo
@@ -252,6 +254,11 @@ func judge(reg *registry.Registry, ks []report.Kernel, cached map[string]bool, w
 			doc.Contradicted++
 		case verdict.NoEvidence:
 			doc.noEvidence = true
+		}
+		for _, c := range hv.Claims {
+			if c.Claim == verdict.ClaimArgKinds && c.Verdict == verdict.Confirmed {
+				doc.ArgumentsConfirmed++
+			}
 		}
 	}
 	return doc

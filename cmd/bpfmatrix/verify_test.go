@@ -228,3 +228,23 @@ func TestVerifyGuideEntries(t *testing.T) {
 		t.Errorf("edn: 213 is not contradicted with the kernels' id for its name:\n%s", stdout)
 	}
 }
+
+// TestVerifyArgumentKinds: a declared argument type of the wrong kind (map_lookup_elem's key as
+// a u64 value) is contradicted by what the verifier expects of that argument.
+func TestVerifyArgumentKinds(t *testing.T) {
+	edited := registryWith(t, func(s string) string {
+		i := strings.Index(s, "  name: map_lookup_elem\n")
+		j := i + strings.Index(s[i:], "{name: key, type: const void *}")
+		return s[:j] + "{name: key, type: u64}" + s[j+len("{name: key, type: const void *}"):]
+	})
+	code, stdout, stderr := run("verify", "--in", recorded, "--registry", edited, "map_lookup_elem", "map_update_elem")
+	if code != exitNo {
+		t.Fatalf("exit %d, want %d\n%s\n%s", code, exitNo, stdout, stderr)
+	}
+	if !strings.Contains(stdout, "CONTRADICTED argument kinds: argument 2 (key) is declared u64 (scalar), the verifier on 7.3 expects pointer") {
+		t.Errorf("no argument-kind contradiction:\n%s", stdout)
+	}
+	if !strings.Contains(stdout, "argument kinds: confirmed: every argument has the kind the verifier on 7.3 expects") {
+		t.Errorf("map_update_elem's arguments not confirmed:\n%s", stdout)
+	}
+}
