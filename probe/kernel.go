@@ -1,6 +1,7 @@
 package probe
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -20,6 +21,8 @@ const vmlinuxBTF = "/sys/kernel/btf/vmlinux"
 // program and attach type names the kernel defines, and a way to resolve attach targets.
 type kernelBTF struct {
 	spec *btf.Spec
+	// raw is the vmlinux BTF as read, when it was read from the kernel.
+	raw []byte
 	// helperIDs are the values of enum bpf_func_id other than BPF_FUNC_unspec and
 	// __BPF_FUNC_MAX_ID: the ids this kernel knows.
 	helperIDs []int
@@ -39,11 +42,16 @@ func readKernelBTF() (*kernelBTF, error) {
 	if _, err := os.Stat(vmlinuxBTF); errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}
-	spec, err := btf.LoadSpec(vmlinuxBTF)
+	// Read once: the kfunc discovery scans the same bytes for its tags.
+	raw, err := os.ReadFile(vmlinuxBTF)
 	if err != nil {
 		return nil, fmt.Errorf("read kernel BTF: %w", err)
 	}
-	k := &kernelBTF{spec: spec, helperNames: map[int]string{}}
+	spec, err := btf.LoadSpecFromReader(bytes.NewReader(raw))
+	if err != nil {
+		return nil, fmt.Errorf("read kernel BTF: %w", err)
+	}
+	k := &kernelBTF{spec: spec, raw: raw, helperNames: map[int]string{}}
 
 	funcIDs, err := k.enum("bpf_func_id")
 	if err != nil {

@@ -54,14 +54,17 @@ type kfuncDiscovery struct {
 	notes []string
 }
 
-// discoverKfuncs finds the kfuncs of the kernel whose BTF k was read from btfDir/vmlinux: the
-// FUNCs tagged kfuncTag in vmlinux and in every module's split BTF in btfDir. When vmlinux has
-// no tag at all (its BTF predates them), the known names that vmlinux has a FUNC for stand in,
+// discoverKfuncs finds the kfuncs of the kernel whose BTF k was read from btfDir/vmlinux (the
+// bytes k holds, or the file when it holds none): the FUNCs tagged kfuncTag in vmlinux and in
+// every module's split BTF in btfDir. When vmlinux has no tag at all (its BTF predates them), the known names that vmlinux has a FUNC for stand in,
 // untagged. Known names that are no kfunc here are absent.
 func discoverKfuncs(k *kernelBTF, btfDir string, known []string) (*kfuncDiscovery, error) {
-	raw, err := os.ReadFile(filepath.Join(btfDir, "vmlinux"))
-	if err != nil {
-		return nil, fmt.Errorf("kfuncs: %w", err)
+	raw := k.raw
+	if raw == nil {
+		var err error
+		if raw, err = os.ReadFile(filepath.Join(btfDir, "vmlinux")); err != nil {
+			return nil, fmt.Errorf("kfuncs: %w", err)
+		}
 	}
 	vm, err := scanBTF(raw, 1, nil)
 	if err != nil {
