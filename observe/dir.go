@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -23,7 +24,7 @@ func ReadDir(dir string) ([]Observation, error) {
 	}
 	gz, _ := filepath.Glob(filepath.Join(dir, "*.json.gz"))
 	paths = append(paths, gz...)
-	paths = slicesDelete(paths, func(p string) bool { return filepath.Base(p) == "report.json" })
+	paths = slices.DeleteFunc(paths, func(p string) bool { return filepath.Base(p) == "report.json" })
 	sort.Strings(paths)
 	if len(paths) == 0 {
 		return nil, fmt.Errorf("observations: no kernel files (*.json) in %s", dir)
@@ -53,16 +54,6 @@ func ReadDir(dir string) ([]Observation, error) {
 		}
 	}
 	return out, errors.Join(errs...)
-}
-
-func slicesDelete(s []string, drop func(string) bool) []string {
-	out := s[:0]
-	for _, x := range s {
-		if !drop(x) {
-			out = append(out, x)
-		}
-	}
-	return out
 }
 
 // FillImages completes the image facts of documents written before the guest block carried

@@ -104,6 +104,12 @@ func kfuncsList(args []string, stdout, stderr io.Writer) int {
 			return exitBadArgs
 		}
 	}
+	if *progType != "" {
+		if _, ok := registry.ProgTypeID(*progType); !ok {
+			fmt.Fprintf(stderr, "bpfmatrix kfuncs list: %v: %q\n", registry.ErrUnknownProgType, *progType)
+			return exitBadArgs
+		}
+	}
 	var out []*registry.Kfunc
 	for _, k := range table.All() {
 		exists, _ := k.Exists(v)
@@ -113,12 +119,6 @@ func kfuncsList(args []string, stdout, stderr io.Writer) int {
 		case *progType != "" && !k.OfferedTo(*progType, v):
 		default:
 			out = append(out, k)
-		}
-	}
-	if *progType != "" {
-		if _, ok := registry.ProgTypeID(*progType); !ok {
-			fmt.Fprintf(stderr, "bpfmatrix kfuncs list: %v: %q\n", registry.ErrUnknownProgType, *progType)
-			return exitBadArgs
 		}
 	}
 	if *format == "json" {

@@ -200,14 +200,14 @@ func judgeKfuncs(doc *verifyOutput, table *registry.Kfuncs, ks []report.Kernel, 
 // observeKernels runs the pipeline and returns the report's view of each kernel and which
 // ones came from the cache; with out set it also writes the documents there.
 func observeKernels(opts observe.Options, out string, verbose bool, stderr io.Writer) ([]report.Kernel, map[string]bool, error) {
-	if _, err := opts.Select(); err != nil {
+	names, err := opts.Select()
+	if err != nil {
 		return nil, nil, fmt.Errorf("%w: %w", errBadInput, err)
 	}
 	ctx, stop := signalContext()
 	defer stop()
 	finish := func() {}
 	if verbose || isTerminal(stderr) {
-		names, _ := opts.Select()
 		opts.OnEvent, finish = progressFor(stderr, names)
 	}
 	obs, err := observe.Run(ctx, opts)
