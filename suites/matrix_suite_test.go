@@ -16,8 +16,10 @@ package suites
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -28,6 +30,8 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/bpfmatrix/bpfmatrix/harness"
+	"github.com/bpfmatrix/bpfmatrix/internal/kfunctags"
+	"github.com/bpfmatrix/bpfmatrix/internal/testenv"
 	"github.com/bpfmatrix/bpfmatrix/observation"
 	"github.com/bpfmatrix/bpfmatrix/observe"
 	"github.com/bpfmatrix/bpfmatrix/registry"
@@ -194,6 +198,10 @@ func describeKernel(name string) {
 			}
 		})
 
+		It("vmlinux kfuncs in the observation equal the image's bpf_kfunc tags", func(ctx SpecContext) {
+			checkKfuncTags(ctx, k)
+		})
+
 		var entries []TableEntry
 		for _, h := range cfg.registry.Helpers() {
 			entries = append(entries, Entry(fmt.Sprintf("bpf_%s (id %d)", h.Name, h.ID), h))
@@ -262,6 +270,43 @@ func kernelProblems(h *registry.Helper, hv verdict.HelperVerdict, k report.Kerne
 		out = append(out, fmt.Sprintf("bpf_%s on kernel %s: gpl_only %s", h.Name, k.Name, hv.GPL.Evidence))
 	}
 	return out
+}
+
+// checkKfuncTags holds the guest agent's kfunc discovery against the BTF of the image the guest
+// booted, read here on the host by code that shares none of the agent's: the vmlinux kfuncs
+// observed must be exactly the FUNCs the image tags bpf_kfunc. Module kfuncs come from module
+// BTF, not vmlinux's: they are reported apart, not compared.
+func checkKfuncTags(ctx context.Context, k report.Kernel) {
+	spec, err := vmimages.ImageBTF(ctx, "", k.SHA256)
+	if errors.Is(err, exec.ErrNotFound) {
+		testenv.Need(GinkgoTB(), err, "apt-get install xz-utils zstd lz4")
+	}
+	Expect(err).NotTo(HaveOccurred(), "kernel %s: the BTF of its image", k.Name)
+	tagged, err := kfunctags.Tagged(spec)
+	Expect(err).NotTo(HaveOccurred(), "kernel %s: the BTF of its image", k.Name)
+	if len(tagged) == 0 {
+		Skip(fmt.Sprintf("kernel %s: its image's BTF predates the %s tag; its %d kfuncs were found by known name",
+			k.Name, kfunctags.Tag, len(k.Facts.Kfuncs)))
+	}
+	d := kfunctags.Compare(tagged, k.Facts.Kfuncs)
+	modules := "none"
+	if len(d.Modules) > 0 {
+		modules = fmt.Sprintf("%d: %s", len(d.Modules), strings.Join(d.Modules, ", "))
+	}
+	AddReportEntry("kfunc tags", fmt.Sprintf("kernel %s: %d vmlinux kfuncs tagged in the image; module kfuncs (not compared): %s",
+		k.Name, len(tagged), modules))
+	var problems []string
+	if len(d.OnlyImage) > 0 {
+		problems = append(problems, fmt.Sprintf("kernel %s: %d kfuncs tagged in the image but not in the observation: %s",
+			k.Name, len(d.OnlyImage), strings.Join(d.OnlyImage, ", ")))
+	}
+	if len(d.OnlyObserved) > 0 {
+		problems = append(problems, fmt.Sprintf("kernel %s: %d vmlinux kfuncs in the observation but not tagged in the image: %s",
+			k.Name, len(d.OnlyObserved), strings.Join(d.OnlyObserved, ", ")))
+	}
+	if len(problems) > 0 {
+		Fail(strings.Join(problems, "\n"))
+	}
 }
 
 // The report covers the kernels this run observed: it is written even when specs failed, since
