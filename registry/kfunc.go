@@ -13,7 +13,7 @@ var ErrUnknownKfunc = errors.New("unknown kfunc")
 // KfuncCategories are the categories of kfuncs: what a kfunc works on.
 var KfuncCategories = []string{
 	"task", "cgroup", "cpumask", "dynptr", "iter", "graph", "object", "sync", "sched_ext", "crypto",
-	"network", "xdp", "file", "memory", "trace", "map", "string", "hid", "time", "lsm", "misc",
+	"network", "xdp", "qdisc", "file", "memory", "trace", "debug", "map", "string", "hid", "time", "lsm", "misc",
 }
 
 // Kfunc is one kfunc's registry entry: a kernel function BPF programs call by its BTF id. Unlike
