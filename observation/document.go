@@ -84,7 +84,11 @@ func Parse(source string, data []byte) (*Document, error) {
 	if trimmed[0] != '{' {
 		return nil, bad("want a JSON object, file starts with %q", firstBytes(trimmed, 20))
 	}
-	dec := json.NewDecoder(bytes.NewReader(trimmed))
+	rest, results, _, err := cutResults(trimmed)
+	if err != nil {
+		return nil, bad("%v", err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(rest))
 	dec.DisallowUnknownFields()
 	var d Document
 	if err := dec.Decode(&d); err != nil {
@@ -93,6 +97,7 @@ func Parse(source string, data []byte) (*Document, error) {
 	if dec.More() {
 		return nil, bad("more than one JSON value")
 	}
+	d.Results = results
 	if err := d.check(); err != nil {
 		return nil, bad("%v", err)
 	}
