@@ -106,6 +106,23 @@ func TestFetchDetectsCorruptCache(t *testing.T) {
 		{"truncated module", func(img Image) error { return os.Truncate(img.Modules[2], 10) }},
 		{"missing module", func(img Image) error { return os.Remove(img.Modules[0]) }},
 		{"no manifest (half-written)", func(img Image) error { return os.Remove(filepath.Join(filepath.Dir(img.Path), "manifest.json")) }},
+		{"same size and times, other bytes", func(img Image) error {
+			// The stamps file lets a verified entry skip re-hashing; a rewrite that keeps the
+			// size and the modification time still changes the change time.
+			st, err := os.Stat(img.Path)
+			if err != nil {
+				return err
+			}
+			data, err := os.ReadFile(img.Path)
+			if err != nil {
+				return err
+			}
+			data[len(data)/2] ^= 0xff
+			if err := os.WriteFile(img.Path, data, 0o644); err != nil {
+				return err
+			}
+			return os.Chtimes(img.Path, st.ModTime(), st.ModTime())
+		}},
 		{"garbled manifest", func(img Image) error {
 			return os.WriteFile(filepath.Join(filepath.Dir(img.Path), "manifest.json"), []byte("{"), 0o644)
 		}},
