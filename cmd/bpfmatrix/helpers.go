@@ -7,18 +7,22 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/bpfmatrix/bpfmatrix/internal/files"
+	"github.com/bpfmatrix/bpfmatrix/proposal"
 	"github.com/bpfmatrix/bpfmatrix/registry"
+	"github.com/bpfmatrix/bpfmatrix/report"
+	"github.com/bpfmatrix/bpfmatrix/verdict"
 )
 
 func init() {
 	register(&command{
 		name:    "helpers",
-		summary: "query the helper registry (list, info, categories, compat, export)",
+		summary: "query the helper registry (list, info, categories, compat, export) and sync its releases from the kernels",
 		run:     runHelpers,
 	})
 }
@@ -29,8 +33,11 @@ const helpersUsage = `usage:
   bpfmatrix helpers categories [--format table|json]
   bpfmatrix helpers compat NAME PROG_TYPE VERSION
   bpfmatrix helpers export [--format yaml|json|edn|c] [--out FILE]
+  bpfmatrix helpers sync [--in DIR | --kernels 5.10,7.3 ...] [--format text|json] [--write]
 every subcommand takes --registry FILE to read another registry than the built-in one
-(our YAML, a Clojure library's EDN table, or a JSON array with our keys)
+(our YAML, a Clojure library's EDN table, or a JSON array with our keys);
+sync proposes the release facts the kernels' observations contradict or the registry lacks
+and, with --write, edits them into the file (--registry, default registry/helpers.yaml)
 `
 
 // loadRegistry returns the registry in path, or the embedded one when path is empty. Every
@@ -59,6 +66,7 @@ func runHelpers(args []string, stdout, stderr io.Writer) int {
 		"categories": helpersCategories,
 		"compat":     helpersCompat,
 		"export":     helpersExport,
+		"sync":       helpersSync,
 	}
 	if args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		fmt.Fprint(stdout, helpersUsage)
@@ -294,6 +302,112 @@ func helpersExport(args []string, stdout, stderr io.Writer) int {
 	if err := files.WriteAtomic(*out, buf.Bytes(), 0o644); err != nil {
 		fmt.Fprintf(stderr, "bpfmatrix: --out: %v\n", err)
 		return exitBadArgs
+	}
+	return exitOK
+}
+
+// helpersSyncOutput is what helpers sync prints with --format json.
+type helpersSyncOutput struct {
+	Registry string                  `json:"registry"`
+	Kernels  []verifyKernel          `json:"kernels"`
+	Changes  []proposal.HelperChange `json:"changes"`
+	Written  string                  `json:"written,omitempty"`
+}
+
+// helpersSync proposes the release facts of the helper registry from observations (the saved
+// ones in --in, or the pipeline's) and, with --write, edits them into the registry file in
+// place. Its exit codes are kfuncs sync's: 0 when it proposed (or wrote), 1 when observing or
+// writing failed, 2 on bad input.
+func helpersSync(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("sync", flag.ContinueOnError)
+	in := fs.String("in", "", "propose from the saved observations in DIR instead of observing the kernels")
+	kernels := fs.String("kernels", "", "comma-separated kernel names of kernels.yaml (default: all)")
+	write := fs.Bool("write", false, "edit the proposal into the registry file")
+	format := fs.String("format", "text", "output format: text or json")
+	gf := addGuestFlags(fs)
+	sf := addSavedFlags(fs)
+	_, reg, ok := helpersSetup(fs, args, 0, stdout, stderr)
+	if !ok || !checkFormat(stderr, *format, "text", "json") {
+		return exitBadArgs
+	}
+	bad := func(err error) int {
+		fmt.Fprintf(stderr, "bpfmatrix helpers sync: %s\n", oneLine(err))
+		return exitBadArgs
+	}
+	if *in != "" && *kernels != "" {
+		return bad(fmt.Errorf("--in reads saved observations: --kernels does not apply"))
+	}
+	// --write edits a file: the proposal is made from that file, not from the built-in table.
+	dst := fs.Lookup("registry").Value.String()
+	if *write {
+		if dst == "" {
+			dst = filepath.Join("registry", "helpers.yaml")
+			if _, err := os.Stat(dst); err != nil {
+				return bad(fmt.Errorf("--write needs --registry FILE outside the source tree"))
+			}
+		}
+		var err error
+		if reg, err = registry.Load(dst); err != nil {
+			return bad(fmt.Errorf("--write edits our YAML registry: %w", err))
+		}
+	}
+	opts, err := gf.options(*kernels)
+	if err != nil {
+		return bad(err)
+	}
+	var rks []report.Kernel
+	var cached map[string]bool
+	if *in != "" {
+		if rks, err = sf.read(*in, gf.kernelsFile, stderr); err != nil {
+			return bad(err)
+		}
+	} else if rks, cached, err = observeKernels(opts, "", false, stderr); err != nil {
+		if errors.Is(err, errBadInput) {
+			return bad(err)
+		}
+		fmt.Fprintf(stderr, "bpfmatrix helpers sync: %v\n", err)
+		return exitNo
+	}
+	doc := helpersSyncOutput{Registry: reg.File()}
+	var vks []verdict.Kernel
+	failed := 0
+	for _, k := range rks {
+		vks = append(vks, k.Kernel)
+		vk := verifyKernel{Name: k.Name, Version: k.Version.String(), Status: "ok", Cached: cached == nil || cached[k.Name]}
+		if k.Failed {
+			vk.Status, vk.Error = "failed", k.Error
+			failed++
+		}
+		doc.Kernels = append(doc.Kernels, vk)
+	}
+	updated, changes := proposal.Helpers(reg, vks)
+	doc.Changes = append([]proposal.HelperChange{}, changes...)
+	if *write && len(updated) > 0 {
+		data, err := os.ReadFile(dst)
+		if err == nil {
+			data, err = registry.UpdateHelpers(dst, data, updated)
+		}
+		if err == nil {
+			err = files.WriteAtomic(dst, data, 0o644)
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "bpfmatrix helpers sync: %v\n", err)
+			return exitNo
+		}
+		doc.Written = dst
+	}
+	summary := fmt.Sprintf("%d helpers against %d kernels (%d failed): %d changes to %d helpers",
+		reg.Len(), len(rks), failed, len(changes), len(updated))
+	if *format == "json" {
+		fmt.Fprintln(stderr, summary)
+		return writeJSON(stdout, stderr, doc)
+	}
+	for _, c := range changes {
+		fmt.Fprintln(stdout, c)
+	}
+	fmt.Fprintln(stdout, summary)
+	if doc.Written != "" {
+		fmt.Fprintf(stdout, "wrote %s\n", dst)
 	}
 	return exitOK
 }
