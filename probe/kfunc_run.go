@@ -83,6 +83,8 @@ type kfuncJob struct {
 	k      int
 	result observation.Result
 	flags  []string
+	// deviceBound makes the load bind the program to a device (see kfunc_device.go).
+	deviceBound bool
 }
 
 // runKfuncs asks about every selected kfunc and emits one result per loaded (kfunc, variant), in
@@ -118,6 +120,9 @@ func (p *Prober) runKfuncs(ctx context.Context, emit func(observation.Result) er
 		for _, j := range jobs {
 			answers[kfuncKey{j.v, j.k}] = j
 		}
+	}
+	if err := p.runKfuncJobs(ctx, loaders, p.deviceBoundJobs(answers)); err != nil {
+		return err
 	}
 	for _, l := range loaders {
 		p.addStats(l)
@@ -247,7 +252,20 @@ func (p *Prober) runKfuncJobs(ctx context.Context, loaders []*loader, jobs []*kf
 // and records the outcome.
 func (p *Prober) answerKfunc(l *loader, j *kfuncJob) {
 	j.result = observation.Result{Kfunc: p.kfunc.list[j.k].name, ProgType: j.v.spec.progType, Variant: j.v.spec.name}
-	res := l.load(&j.v.prog, p.kfunc.insns[kfuncProg{j.k, j.v.spec.ret}], true)
+	insns := p.kfunc.insns[kfuncProg{j.k, j.v.spec.ret}]
+	if j.deviceBound {
+		first := j.flags // the unbound load's, which showed device_bound
+		prog := boundProgram(j.v.prog)
+		res := l.load(&prog, insns, true)
+		j.result.Outcome, j.result.Detail, j.flags = classifyDeviceBound(j.v.spec.progType, res)
+		j.flags = mergeFlags(first, j.flags)
+		j.result.Flags = strings.Join(j.flags, ",")
+		if j.result.Outcome == observation.Unclassified {
+			j.result.Log = res.log
+		}
+		return
+	}
+	res := l.load(&j.v.prog, insns, true)
 	j.result.Outcome, j.result.Detail, j.flags = ClassifyKfunc(res.errno, res.log)
 	j.result.Flags = strings.Join(j.flags, ",")
 	if j.result.Outcome == observation.Unclassified {

@@ -83,7 +83,10 @@ func TestKfuncKnownAnswers(t *testing.T) {
 		{"bpf_copy_from_user_str", "syscall", "syscall", observation.Supported, ""},
 		{"bpf_sock_destroy", "tracing", "tp_btf", observation.NotForType, ""},
 		{"bpf_sock_destroy", "tracing", "iter", observation.Supported, ""},
+		// Refused unbound in every type; other types than XDP cannot be bound to a device.
 		{"bpf_xdp_metadata_rx_hash", "xdp", "xdp", observation.DeviceBound, "device_bound"},
+		{"bpf_xdp_metadata_rx_hash", "socket_filter", "socket_filter", observation.NotForType, "device_bound"},
+		{"bpf_xdp_metadata_rx_timestamp", "sched_cls", "sched_cls", observation.NotForType, "device_bound"},
 		{"bpf_cgroup_from_id", "tracing", "tp_btf", observation.Supported, "acquire"},
 		{"tcp_reno_ssthresh", "struct_ops", "tcp_ca", observation.Supported, ""},
 	}

@@ -53,6 +53,7 @@ type program struct {
 	attachBTFID  uint32
 	attachProgFD uint32
 	flags        uint32
+	ifindex      uint32 // a network device to bind the program to (see kfunc_device.go), or 0
 	btfFD        uint32
 	funcInfo     []byte // bpf_func_info records (funcInfoRecSize bytes each), or nil
 }
@@ -117,6 +118,7 @@ func (l *loader) loadFD(prog *program, insns []byte, gpl, keep bool) (int, loadR
 			logSize:            uint32(len(l.logBuf)),
 			logBuf:             uint64(uintptr(unsafe.Pointer(&l.logBuf[0]))),
 			progFlags:          prog.flags,
+			progIfindex:        prog.ifindex,
 			expectedAttachType: prog.attachType,
 			attachBTFID:        prog.attachBTFID,
 			attachProgFD:       prog.attachProgFD,
