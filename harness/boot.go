@@ -322,6 +322,10 @@ func (g *guestRun) classify(out streamOut, end ending) {
 		guest.ProbeSeconds = g.endAt.Sub(g.helloAt).Seconds()
 		g.mu.Unlock()
 	}
+	if ps := g.cmd.ProcessState; ps != nil {
+		// QEMU's own CPU time: what the guest cost, whatever else the host was running.
+		guest.CPUSeconds = (ps.UserTime() + ps.SystemTime()).Seconds()
+	}
 	n := len(g.res.Doc.Results)
 	switch {
 	case end.cancelled:

@@ -31,6 +31,10 @@ type Guest struct {
 	KernelSeconds float64 `json:"kernel_seconds"`
 	// ProbeSeconds is the time from the agent's first line to the end of its stream.
 	ProbeSeconds float64 `json:"probe_seconds"`
+	// CPUSeconds is the CPU time QEMU used (user and system, every thread), from its start
+	// to its exit: unlike the wall times it hardly changes when other work shares the host, so
+	// it is the figure to compare runs by on a busy machine. 0 when QEMU did not exit.
+	CPUSeconds float64 `json:"cpu_seconds,omitempty"`
 	// Accel is the QEMU accelerator the guest ran under, "kvm" or "tcg".
 	Accel string `json:"accel"`
 	Image
