@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/bpfmatrix/bpfmatrix/observation"
 	"github.com/bpfmatrix/bpfmatrix/registry"
 	"github.com/bpfmatrix/bpfmatrix/verdict"
 )
@@ -15,6 +16,14 @@ type KfuncSummary struct {
 	Contradicted []string             `json:"contradicted"`
 	// PerKernel counts, per kernel, the kfuncs its BTF has.
 	PerKernel map[string]int `json:"per_kernel"`
+	// Answers counts the (kernel, kfunc, program type) answers for the kfuncs each kernel has,
+	// over the program types every ok kernel of the report loads (lirc_mode2, which Debian's
+	// kernels do not build, and types older kernels lack are left out); Inconclusive counts
+	// those whose variants all answered inconclusive, with their reasons' counts in
+	// InconclusiveReasons (by the first inconclusive variant's detail).
+	Answers             int            `json:"answers"`
+	Inconclusive        int            `json:"inconclusive"`
+	InconclusiveReasons map[string]int `json:"inconclusive_reasons"`
 }
 
 // AddKfuncs judges the kfunc table against the kernels the report was built from and adds the
@@ -46,7 +55,60 @@ func (r *Report) AddKfuncs(table *registry.Kfuncs, kernels []Kernel) {
 			s.PerKernel[k.Name] = len(k.Facts.Kfuncs)
 		}
 	}
+	s.countInconclusive(kernels)
 	r.Summary.Kfuncs = s
+}
+
+// countInconclusive fills the summary's Answers, Inconclusive and InconclusiveReasons.
+func (s *KfuncSummary) countInconclusive(kernels []Kernel) {
+	s.InconclusiveReasons = map[string]int{}
+	everywhere := map[string]int{}
+	ok := 0
+	for _, k := range kernels {
+		if k.Failed {
+			continue
+		}
+		ok++
+		for _, t := range k.Facts.ProgTypes {
+			if t.Present {
+				everywhere[t.Name]++
+			}
+		}
+	}
+	for _, k := range kernels {
+		if k.Failed {
+			continue
+		}
+		// Per (kfunc, type): inconclusive only when no variant gave a definite answer.
+		type pair struct{ kfunc, progType string }
+		type answer struct {
+			definite bool
+			why      string // the first inconclusive variant's detail
+		}
+		answers := map[pair]*answer{}
+		for _, res := range k.Results {
+			if res.Kfunc == "" || everywhere[res.ProgType] != ok || res.Outcome == observation.UnknownID {
+				continue
+			}
+			a := answers[pair{res.Kfunc, res.ProgType}]
+			if a == nil {
+				a = &answer{}
+				answers[pair{res.Kfunc, res.ProgType}] = a
+			}
+			if res.Outcome != observation.Inconclusive {
+				a.definite = true
+			} else if a.why == "" {
+				a.why = res.Detail
+			}
+		}
+		for _, a := range answers {
+			s.Answers++
+			if !a.definite {
+				s.Inconclusive++
+				s.InconclusiveReasons[a.why]++
+			}
+		}
+	}
 }
 
 // writeKfuncsMarkdown adds the kfunc section to the Markdown summary.
@@ -60,6 +122,10 @@ func (r *Report) writeKfuncsMarkdown(b *strings.Builder) {
 		if n, ok := s.PerKernel[k.Name]; ok {
 			fmt.Fprintf(b, " %s %d;", mdCell(k.Name), n)
 		}
+	}
+	if s.Answers > 0 {
+		fmt.Fprintf(b, "\n\nAnswers (kernel, kfunc, program type) over the program types every kernel loads: %d, inconclusive %d (%.2f%%).",
+			s.Answers, s.Inconclusive, 100*float64(s.Inconclusive)/float64(s.Answers))
 	}
 	fmt.Fprintf(b, "\n\n| verdict | kfuncs |\n| --- | ---: |\n")
 	for _, w := range []verdict.Word{verdict.Confirmed, verdict.Interval, verdict.Consistent, verdict.Withdrawn, verdict.NoEvidence, verdict.Contradicted} {
