@@ -26,7 +26,7 @@ type Kfunc struct {
 	// MinKernel is the first release that has it.
 	MinKernel Version `json:"min_kernel"`
 	// LastKernel is the last release series that has it, for a kfunc a later kernel removed.
-	LastKernel Version `json:"last_kernel,omitempty"`
+	LastKernel Version `json:"last_kernel,omitzero"`
 	// Gaps are release-series ranges in which kernels lacked it between MinKernel and now.
 	Gaps []Gap `json:"gaps,omitempty"`
 	// ProgTypes are the program types that may call it.

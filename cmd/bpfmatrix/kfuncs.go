@@ -222,6 +222,24 @@ func kfuncsSync(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "bpfmatrix kfuncs sync: %v\n", err)
 		return exitBadArgs
 	}
+	if *in != "" && *kernels != "" {
+		fmt.Fprintf(stderr, "bpfmatrix kfuncs sync: --kernels selects kernels to observe; with --in, the saved observations are the kernels\n")
+		return exitBadArgs
+	}
+	dst := fs.Lookup("kfuncs").Value.String()
+	if *write && dst == "" {
+		// Propose from the file that will be written, not from the table built into this
+		// binary, which may be older than the checkout's.
+		dst = filepath.Join("registry", "kfuncs.yaml")
+		if _, err := os.Stat(dst); err != nil {
+			fmt.Fprintf(stderr, "bpfmatrix kfuncs sync: --write needs --kfuncs FILE outside the source tree\n")
+			return exitBadArgs
+		}
+		if table, err = registry.LoadKfuncs(dst); err != nil {
+			fmt.Fprintf(stderr, "bpfmatrix kfuncs sync: %v\n", err)
+			return exitBadArgs
+		}
+	}
 	var vks []verdict.Kernel
 	if *in != "" {
 		rks, err := sf.read(*in, gf.kernelsFile, stderr)
@@ -256,14 +274,6 @@ func kfuncsSync(args []string, stdout, stderr io.Writer) int {
 		len(proposed), counts["added"], counts["changed"], counts["unchanged"], counts["kept"])
 	if !*write {
 		return exitOK
-	}
-	dst := fs.Lookup("kfuncs").Value.String()
-	if dst == "" {
-		dst = filepath.Join("registry", "kfuncs.yaml")
-		if _, err := os.Stat(dst); err != nil {
-			fmt.Fprintf(stderr, "bpfmatrix kfuncs sync: --write needs --kfuncs FILE outside the source tree\n")
-			return exitBadArgs
-		}
 	}
 	if err := files.WriteAtomic(dst, registry.MarshalKfuncs(proposed), 0o644); err != nil {
 		fmt.Fprintf(stderr, "bpfmatrix kfuncs sync: %v\n", err)
