@@ -88,6 +88,11 @@ func BuildAgent(ctx context.Context, dir string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("%w: no Go toolchain in PATH to build %s", ErrNoAgent, mainPackage)
 	}
+	if !inModule() {
+		// go build would say the same after starting up: an installed bpfmatrix run from any
+		// other directory (verify from a warm cache) should not pay for that.
+		return "", fmt.Errorf("%w: go build %s builds inside the bpfmatrix source tree, and no go.mod or go.work is in this directory or above", ErrNoAgent, mainPackage)
+	}
 	out := filepath.Join(dir, "bpfmatrix-agent")
 	cmd := exec.CommandContext(ctx, gobin, "build", "-trimpath", "-buildvcs=false",
 		"-tags", registry.AgentBuildTag, "-ldflags=-s -w", "-o", out, mainPackage)
@@ -385,3 +390,27 @@ var ldCache = sync.OnceValue(func() map[string]string {
 	}
 	return libs
 })
+
+// inModule reports whether the current directory is inside a Go module or workspace, as the go
+// command finds them (a go.mod or go.work here or in a parent; GOWORK set counts too).
+func inModule() bool {
+	if w := os.Getenv("GOWORK"); w != "" && w != "off" {
+		return true
+	}
+	dir, err := os.Getwd()
+	if err != nil {
+		return true // let go build decide
+	}
+	for {
+		for _, name := range []string{"go.mod", "go.work"} {
+			if _, err := os.Stat(filepath.Join(dir, name)); err == nil {
+				return true
+			}
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return false
+		}
+		dir = parent
+	}
+}
