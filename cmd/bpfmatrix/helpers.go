@@ -15,7 +15,6 @@ import (
 	"github.com/bpfmatrix/bpfmatrix/internal/files"
 	"github.com/bpfmatrix/bpfmatrix/proposal"
 	"github.com/bpfmatrix/bpfmatrix/registry"
-	"github.com/bpfmatrix/bpfmatrix/report"
 	"github.com/bpfmatrix/bpfmatrix/verdict"
 )
 
@@ -334,9 +333,6 @@ func helpersSync(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "bpfmatrix helpers sync: %s\n", oneLine(err))
 		return exitBadArgs
 	}
-	if *in != "" && *kernels != "" {
-		return bad(fmt.Errorf("--in reads saved observations: --kernels does not apply"))
-	}
 	// --write edits a file: the proposal is made from that file, not from the built-in table.
 	dst := fs.Lookup("registry").Value.String()
 	if *write {
@@ -351,20 +347,11 @@ func helpersSync(args []string, stdout, stderr io.Writer) int {
 			return bad(fmt.Errorf("--write edits our YAML registry: %w", err))
 		}
 	}
-	opts, err := gf.options(*kernels)
-	if err != nil {
+	rks, cached, err := syncKernels(*in, *kernels, gf, sf, stderr)
+	if errors.Is(err, errBadInput) {
 		return bad(err)
 	}
-	var rks []report.Kernel
-	var cached map[string]bool
-	if *in != "" {
-		if rks, err = sf.read(*in, gf.kernelsFile, stderr); err != nil {
-			return bad(err)
-		}
-	} else if rks, cached, err = observeKernels(opts, "", false, stderr); err != nil {
-		if errors.Is(err, errBadInput) {
-			return bad(err)
-		}
+	if err != nil {
 		fmt.Fprintf(stderr, "bpfmatrix helpers sync: %v\n", err)
 		return exitNo
 	}

@@ -217,15 +217,6 @@ func kfuncsSync(args []string, stdout, stderr io.Writer) int {
 	if code >= 0 {
 		return code
 	}
-	opts, err := gf.options(*kernels)
-	if err != nil {
-		fmt.Fprintf(stderr, "bpfmatrix kfuncs sync: %v\n", err)
-		return exitBadArgs
-	}
-	if *in != "" && *kernels != "" {
-		fmt.Fprintf(stderr, "bpfmatrix kfuncs sync: --kernels selects kernels to observe; with --in, the saved observations are the kernels\n")
-		return exitBadArgs
-	}
 	dst := fs.Lookup("kfuncs").Value.String()
 	if *write && dst == "" {
 		// Propose from the file that will be written, not from the table built into this
@@ -235,30 +226,23 @@ func kfuncsSync(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "bpfmatrix kfuncs sync: --write needs --kfuncs FILE outside the source tree\n")
 			return exitBadArgs
 		}
+		var err error
 		if table, err = registry.LoadKfuncs(dst); err != nil {
 			fmt.Fprintf(stderr, "bpfmatrix kfuncs sync: %v\n", err)
 			return exitBadArgs
 		}
 	}
-	var vks []verdict.Kernel
-	if *in != "" {
-		rks, err := sf.read(*in, gf.kernelsFile, stderr)
-		if err != nil {
-			fmt.Fprintf(stderr, "bpfmatrix kfuncs sync: %v\n", err)
+	rks, _, err := syncKernels(*in, *kernels, gf, sf, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "bpfmatrix kfuncs sync: %v\n", err)
+		if errors.Is(err, errBadInput) {
 			return exitBadArgs
 		}
-		for _, k := range rks {
-			vks = append(vks, k.Kernel)
-		}
-	} else {
-		rks, _, err := observeKernels(opts, "", false, stderr)
-		if err != nil {
-			fmt.Fprintf(stderr, "bpfmatrix kfuncs sync: %v\n", err)
-			return exitNo
-		}
-		for _, k := range rks {
-			vks = append(vks, k.Kernel)
-		}
+		return exitNo
+	}
+	var vks []verdict.Kernel
+	for _, k := range rks {
+		vks = append(vks, k.Kernel)
 	}
 	proposed, changes := proposal.Kfuncs(table, vks)
 	counts := map[string]int{}
