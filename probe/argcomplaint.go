@@ -35,9 +35,12 @@ const (
 	// referenced ...", "arg#0 expected pointer to stack ...", "invalid indirect read from stack
 	// R2 ...", "invalid access to map value ...").
 	otherArg
+	// unsetArg: "R3 !read_ok": the register holds no value, and the helper takes it as an
+	// argument (the verifier reads only the registers of a helper's arguments).
+	unsetArg
 )
 
-var complaintKindNames = [...]string{"not-about-arg", "wrong-type", "bad-size", "possibly-null", "wrong-btf-type", "wrong-map-type", "needs-btf-field", "other-arg"}
+var complaintKindNames = [...]string{"not-about-arg", "wrong-type", "bad-size", "possibly-null", "wrong-btf-type", "wrong-map-type", "needs-btf-field", "other-arg", "unset-arg"}
 
 func (k complaintKind) String() string { return complaintKindNames[k] }
 
@@ -57,12 +60,19 @@ type complaint struct {
 	mapType int
 	// line is the message the complaint was read from; "" when there was none.
 	line string
+	// argNum is the number of an "arg #N" the complaint named, -1 when it named none: kernels
+	// count it from 0 (6.12 on) or, in some messages, from 1 (6.1), so reg, read as counted
+	// from 0, may need correcting (argWalk.countedReg).
+	argNum int
 }
 
 var (
-	typeRE     = regexp.MustCompile(`^R(\d+) type=(\S+) expected=(.+)$`)
-	sizeRE     = regexp.MustCompile(`^R(\d+) (invalid zero-sized read|min value is negative|unbounded memory access|max value is outside|min value is outside)`)
-	nullRE     = regexp.MustCompile(`^Possibly NULL pointer passed to helper arg(\d+)`)
+	typeRE = regexp.MustCompile(`^R(\d+) type=(\S+) expected=(.+)$`)
+	sizeRE = regexp.MustCompile(`^R(\d+) (invalid zero-sized read|min value is negative|unbounded memory access|max value is outside|min value is outside)`)
+	// zeroSizeRE is 5.10's and 6.1's refusal of a size of 0, which names no register.
+	zeroSizeRE = regexp.MustCompile(`^invalid zero-sized read$`)
+	// nullRE: "helper arg2" up to 7.1, "helper R2" from 7.2; both count registers.
+	nullRE     = regexp.MustCompile(`^Possibly NULL pointer passed to helper (?:arg|R)(\d+)`)
 	btfTypeRE  = regexp.MustCompile(`^R(\d+) is of type (\S+) but (\S+) is expected`)
 	mapTypeRE  = regexp.MustCompile(`^cannot pass map_type (\d+) into func (\S+)`)
 	btfFieldRE = regexp.MustCompile(`^map '[^']*' has to have BTF in order to use (\S+)`)
@@ -71,6 +81,14 @@ var (
 	argNumRE   = regexp.MustCompile(`(?:^arg#| as arg #)(\d+)\b`)
 	argRegRE   = regexp.MustCompile(`^arg (\d+) `)
 	regStartRE = regexp.MustCompile(`^R(\d+) `)
+	unsetRE    = regexp.MustCompile(`^R(\d+) !read_ok`)
+	// namedRegRE finds the register a message names at its end: "Expected an initialized
+	// dynptr as R1" (7.2 on), "release helper bpf_sk_release expects referenced PTR_TO_BTF_ID
+	// passed to R1" (7.2 on).
+	namedRegRE = regexp.MustCompile(`(?: as| to) R(\d+)$`)
+	// refNotAcquiredRE is 5.10's refusal of a release helper's argument, which names no
+	// register: "func bpf_sk_release#86 reference has not been acquired before".
+	refNotAcquiredRE = regexp.MustCompile(`reference has not been acquired before$`)
 	// dynptrDataRE: bpf_dynptr_from_mem takes its data (R1) from a map value only.
 	dynptrDataRE = regexp.MustCompile(`^Unsupported reg type (\S+) for bpf_dynptr_from_mem data`)
 	regInsideRE  = regexp.MustCompile(`\bR(\d+)\b`)
@@ -118,7 +136,7 @@ func parseComplaint(log string) complaint {
 			return c
 		}
 	}
-	c := complaint{kind: notAboutArg}
+	c := complaint{kind: notAboutArg, argNum: -1}
 	if len(lines) > 0 {
 		c.line = lines[0]
 	}
@@ -127,7 +145,11 @@ func parseComplaint(log string) complaint {
 
 // parseComplaintLine parses one message line, reporting whether it is about an argument.
 func parseComplaintLine(line string) (complaint, bool) {
-	c := complaint{line: line}
+	c := complaint{line: line, argNum: -1}
+	if m := unsetRE.FindStringSubmatch(line); m != nil {
+		c.kind, c.reg = unsetArg, argReg(m[1])
+		return c, c.reg != 0
+	}
 	if m := typeRE.FindStringSubmatch(line); m != nil {
 		c.kind, c.reg, c.got = wrongType, argReg(m[1]), m[2]
 		c.expected = strings.Split(strings.TrimSuffix(strings.TrimSpace(m[3]), ","), ", ")
@@ -136,6 +158,10 @@ func parseComplaintLine(line string) (complaint, bool) {
 	if m := sizeRE.FindStringSubmatch(line); m != nil {
 		c.kind, c.reg = badSize, argReg(m[1])
 		return c, c.reg != 0
+	}
+	if zeroSizeRE.MatchString(line) {
+		c.kind = badSize
+		return c, true
 	}
 	if m := nullRE.FindStringSubmatch(line); m != nil {
 		c.kind, c.reg = possiblyNull, argReg(m[1])
@@ -156,8 +182,16 @@ func parseComplaintLine(line string) (complaint, bool) {
 	}
 	if m := argNumRE.FindStringSubmatch(line); m != nil {
 		n, _ := strconv.Atoi(m[1])
-		c.kind, c.reg = otherArg, argReg(strconv.Itoa(n+1))
+		c.kind, c.reg, c.argNum = otherArg, argReg(strconv.Itoa(n+1)), n
 		return c, c.reg != 0
+	}
+	if m := namedRegRE.FindStringSubmatch(line); m != nil {
+		c.kind, c.reg = otherArg, argReg(m[1])
+		return c, c.reg != 0
+	}
+	if refNotAcquiredRE.MatchString(line) {
+		c.kind = otherArg
+		return c, true
 	}
 	if m := dynptrDataRE.FindStringSubmatch(line); m != nil {
 		c.kind, c.reg, c.got, c.expected = otherArg, 1, m[1], []string{"map_value"}

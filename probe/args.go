@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -31,6 +32,17 @@ type argSlot struct {
 	mapType  int // the map type given, when given is a map
 	// mapValueType is the map type whose value is given, when given points into one.
 	mapValueType int
+	// unset leaves the register without a value: the verifier then says "R<n> !read_ok"
+	// when it checks the register as an argument, and nothing when the helper ignores it.
+	unset bool
+	// switched is set when giving the value moved the walk to another variant, whose
+	// refusal of the helper itself asks for the value's next source (retryElsewhere); home
+	// is the variant the walk was in before, and objWant and objOthers what giveBTFObject
+	// was asked for.
+	switched  bool
+	home      string
+	objWant   string
+	objOthers bool
 }
 
 // argWalk is the state of one helper's argument walk.
@@ -38,6 +50,7 @@ type argWalk struct {
 	p     *Prober
 	l     *loader
 	maps  *argMaps
+	vars  *argVariants
 	id    int
 	name  string
 	cands []*variant // variants that offer the helper, no-target ones first
@@ -60,6 +73,9 @@ type argFacts struct {
 	// percpuVar is the BTF id of a per-CPU kernel variable, for per-CPU pointer arguments
 	// (bpf_this_cpu_ptr, bpf_per_cpu_ptr); 0 when the kernel's BTF has none of the candidates.
 	percpuVar uint32
+	// btfObjects are the attach targets whose context arguments give pointers to kernel
+	// structs no helper returns (args_btfobj.go).
+	btfObjects []btfObject
 }
 
 // percpuVarNames are per-CPU variables every x86-64 and arm64 kernel has in its BTF (pahole
@@ -77,6 +93,7 @@ func readArgFacts(k *kernelBTF) argFacts {
 			break
 		}
 	}
+	f.btfObjects = resolveBTFObjects(k)
 	return f
 }
 
@@ -94,7 +111,7 @@ func (p *Prober) helperArgsPass(ctx context.Context, pairs []pair) {
 
 	maps := newArgMaps()
 	defer maps.Close()
-	out, loaders := p.walkHelpers(ctx, ids, byID, maps, offers.offers)
+	out, loaders := p.walkHelpers(ctx, ids, byID, &argShared{maps: maps, vars: newArgVariants()}, offers.offers)
 	before := p.stats.Loads
 	for _, l := range loaders {
 		p.addStats(l)
@@ -185,9 +202,16 @@ func sortedHelperIDs(byID map[int][]*variant) []int {
 	return ids
 }
 
+// argShared is what the walkers of one pass share: the maps they pass and the variants with
+// attach targets of their own.
+type argShared struct {
+	maps *argMaps
+	vars *argVariants
+}
+
 // walkHelpers walks the helpers' arguments on p.opts.Workers loaders at once and returns the
 // answers in ids' order, with the loaders whose counts the caller adds to the stats.
-func (p *Prober) walkHelpers(ctx context.Context, ids []int, byID map[int][]*variant, maps *argMaps,
+func (p *Prober) walkHelpers(ctx context.Context, ids []int, byID map[int][]*variant, sh *argShared,
 	offers func(v *variant, id int) bool) ([]observation.HelperArgs, []*loader) {
 	out := make([]observation.HelperArgs, len(ids))
 	workers := min(p.opts.Workers, len(ids))
@@ -210,8 +234,7 @@ func (p *Prober) walkHelpers(ctx context.Context, ids []int, byID map[int][]*var
 					return
 				}
 				id := ids[i]
-				a := &argWalk{p: p, l: l, maps: maps, id: id, name: p.helperName(id), cands: byID[id], offers: offers}
-				out[i] = a.walk()
+				out[i] = p.walkHelper(l, sh, id, byID[id], offers)
 			}
 		}()
 	}
@@ -256,12 +279,21 @@ func (p *Prober) argCount(id int) int {
 // load loads the helper's call with the slots' current values in the current variant.
 func (a *argWalk) load() (loadResult, int, error) {
 	args := make([]bpfasm.ArgValue, bpfasm.MaxArgs)
+	var unset []int
 	for i := range a.slots {
 		args[i] = a.slots[i].value
+		if a.slots[i].unset {
+			unset = append(unset, i+1)
+		}
 	}
 	insns, err := bpfasm.ArgProbeProgram(a.id, a.v.spec.ret, args)
 	if err != nil {
 		return loadResult{}, 0, err
+	}
+	if len(unset) > 0 {
+		if insns, err = unsetArgs(insns, unset); err != nil {
+			return loadResult{}, 0, err
+		}
 	}
 	callAt, callbackAt := offsets(insns)
 	b, err := bpfasm.Marshal(insns)
@@ -302,26 +334,70 @@ func offsets(insns ebpfasm.Instructions) (call, callback int) {
 	return call, callback
 }
 
-// walk loads the helper's call again and again, each time giving the argument the verifier
-// refused a value of the kind it asked for.
-func (a *argWalk) walk() observation.HelperArgs {
-	a.v = a.cands[0]
+// maxRewalks bounds the further variants a helper's arguments are walked in when the first
+// checks fewer arguments than the kernel's BPF_CALL wrapper has.
+const maxRewalks = 2
+
+// maxHelperLoads bounds the loads of one helper's argument pass: each walk spends at most its
+// budget and probeUntouched's.
+const maxHelperLoads = (argLoadBudget + untouchedBudget) * (1 + maxRewalks)
+
+// walkHelper walks one helper's arguments in the first variant that offers it. Where that
+// variant checks fewer arguments than the helper's BPF_CALL wrapper has, it gives the helper
+// another prototype (bpf_get_cgroup_classid of the current task in a socket filter, of the
+// packet in tc): the walk is repeated in variants of other program types, and the answer with
+// the most arguments kept.
+func (p *Prober) walkHelper(l *loader, sh *argShared, id int, cands []*variant, offers func(v *variant, id int) bool) observation.HelperArgs {
+	walk := func(v *variant) observation.HelperArgs {
+		a := &argWalk{p: p, l: l, maps: sh.maps, vars: sh.vars, id: id, name: p.helperName(id), cands: cands, offers: offers}
+		return a.walk(v)
+	}
+	out := walk(cands[0])
+	want := p.argCount(id)
+	walked := map[string]bool{cands[0].spec.progType: true}
+	rewalks := 0
+	for _, v := range cands[1:] {
+		if !out.Complete || len(out.Args) >= want || rewalks >= maxRewalks {
+			break
+		}
+		if walked[v.spec.progType] {
+			continue
+		}
+		walked[v.spec.progType] = true
+		rewalks++
+		if o := walk(v); o.Complete && len(o.Args) > len(out.Args) {
+			out = o
+		}
+	}
+	return out
+}
+
+// walk loads the helper's call in v again and again, each time giving the argument the verifier
+// refused a value of the kind it asked for, and then asks about the registers it left at 0.
+func (a *argWalk) walk(v *variant) observation.HelperArgs {
+	a.v = v
 	complete, failedReg, detail := a.refine()
 	n := a.argsFound(complete, failedReg)
 	out := observation.HelperArgs{HelperID: a.id}
-	out.Variant = a.v.spec.progType + "/" + a.v.spec.name
+	out.Variant = a.variantName()
 	out.Complete = complete
 	out.Detail = detail
 	out.Args = make([]observation.ArgKind, n)
 	for i := range n {
 		s := a.slots[i]
-		k := observation.ArgKind{Expected: s.expected, Given: s.given, BTFType: s.btfType}
-		if k.Given == "" && k.Expected == nil {
-			k.Given, k.Expected = "scalar", []string{"scalar"}
-		}
-		out.Args[i] = k
+		out.Args[i] = observation.ArgKind{Expected: s.expected, Given: s.given, BTFType: s.btfType}
 	}
 	return out
+}
+
+// variantName names the variant the walk ended in as "prog_type/variant", followed by
+// ":target" when the walk chose the attach target itself.
+func (a *argWalk) variantName() string {
+	name := a.v.spec.progType + "/" + a.v.spec.name
+	if !slices.Contains(a.p.variants, a.v) {
+		name += ":" + a.v.info.Target
+	}
+	return name
 }
 
 // refine loads and remedies until the verifier accepts the call (complete), refuses something
@@ -356,8 +432,13 @@ func (a *argWalk) refine() (complete bool, failedReg int, detail string) {
 			if lastInsn(res.log) != callAt {
 				return true, failedReg, detail // past the call: its effects, the return, a reference
 			}
-			// Refused at the call without naming a register ("map 'x' has to have BTF in
-			// order to use bpf_timer"): about the value given last, which will not do.
+			// Refused at the call without naming a register: about the value given last.
+			// When giving it moved the walk to another variant, that variant refuses the
+			// helper itself ("helper call is not allowed in probe"): the value's next source
+			// may be in one that does not.
+			if a.lastGiven > 0 && a.retryElsewhere(a.lastGiven) {
+				continue
+			}
 			return false, max(failedReg, a.lastGiven), detail
 		}
 		switch c.kind {
@@ -365,6 +446,13 @@ func (a *argWalk) refine() (complete bool, failedReg int, detail string) {
 			reg = a.mapSlot()
 		case needsBTFField:
 			reg = a.lastGiven
+		case badSize, otherArg:
+			if reg == 0 {
+				reg = a.unnamedReg(c)
+			}
+			if c.argNum >= 0 {
+				reg = a.countedReg(c)
+			}
 		}
 		if reg == 0 {
 			return false, failedReg, detail
@@ -381,37 +469,56 @@ func (a *argWalk) refine() (complete bool, failedReg int, detail string) {
 	}
 }
 
-// argsFound is the number of arguments the walk learnt the helper takes. A complete walk also
-// asks which registers it left at 0 are pointers that may be NULL.
+// unnamedReg is the register a complaint that names none is about, 0 when the pass cannot
+// tell. 5.10 and 6.1 say "invalid zero-sized read" of the size that follows a memory pointer
+// (the register after the one given memory last), and 5.10 says a release helper's "reference
+// has not been acquired before" of the value given last.
+func (a *argWalk) unnamedReg(c complaint) int {
+	switch {
+	case c.kind == badSize && a.lastGiven > 0 && a.lastGiven < bpfasm.MaxArgs &&
+		slices.Contains(a.slots[a.lastGiven-1].expected, "fp"):
+		return a.lastGiven + 1
+	case c.kind == otherArg && refNotAcquiredRE.MatchString(c.line):
+		return a.lastGiven
+	}
+	return 0
+}
+
+// countedReg is the register of an "Expected an initialized dynptr as arg #N" complaint,
+// which is always about a register the walk gave a pointer: 6.1 counts N from 1, later kernels
+// from 0, so N names either register N+1 or register N, and only one of them holds a value the
+// walk gave when they differ in that.
+func (a *argWalk) countedReg(c complaint) int {
+	if !strings.Contains(c.line, "dynptr") {
+		return c.reg
+	}
+	fromOne := argReg(strconv.Itoa(c.argNum))
+	if fromOne != 0 && a.slots[fromOne-1].given != "" && (c.reg == 0 || a.slots[c.reg-1].given == "") {
+		return fromOne
+	}
+	return c.reg
+}
+
+// argsFound is the number of arguments the walk learnt the helper takes: for a complete walk,
+// up to the last register the verifier checks (probeUntouched); otherwise up to the last one it
+// refused or was given something.
 func (a *argWalk) argsFound(complete bool, failedReg int) int {
-	n := a.p.argCount(a.id)
+	if complete {
+		return a.probeUntouched()
+	}
+	n := max(failedReg, 0)
 	for i, s := range a.slots {
-		if s.given != "" {
+		if s.given != "" || s.expected != nil {
 			n = max(n, i+1)
 		}
 	}
-	if !complete {
-		n = max(failedReg, 0)
-		for i, s := range a.slots {
-			if s.given != "" || s.expected != nil {
-				n = max(n, i+1)
-			}
-		}
-		return n
-	}
-	limit := n
-	if !a.p.hasWrapper(a.id) {
-		// Without a BPF_CALL wrapper the kernel's BTF does not say how many arguments
-		// the helper takes: a register that names kinds for a map pointer is one.
-		limit = bpfasm.MaxArgs
-	}
-	return a.nullProbes(n, limit)
+	return n
 }
 
 // state renders what the slots hold, to notice a refusal repeated for the same program.
 func (a *argWalk) state() string {
 	var b strings.Builder
-	b.WriteString(a.v.spec.name)
+	b.WriteString(a.v.spec.name + ":" + a.v.info.Target)
 	for _, s := range a.slots {
 		b.WriteString("|" + s.value.String())
 	}
@@ -426,48 +533,4 @@ func (a *argWalk) mapSlot() int {
 		}
 	}
 	return 0
-}
-
-// nullProbes asks, for every register below limit the verifier accepted as 0, whether it is a
-// pointer that may be NULL: a map pointer in its place is accepted as anything by a plain number
-// argument (root may pass pointers as numbers) and by an unused register, but refused by a
-// pointer argument, which names its kinds, and by a length, which wants a scalar. It returns n,
-// the number of arguments, raised to the last register found to be one.
-func (a *argWalk) nullProbes(n, limit int) int {
-	fd, err := a.maps.fd(mapHash)
-	if err != nil {
-		return n
-	}
-	for i := range limit {
-		s := &a.slots[i]
-		if s.given != "" || a.loads >= argLoadBudget+bpfasm.MaxArgs {
-			continue
-		}
-		s.value = bpfasm.ArgMapPtr(fd)
-		res, _, err := a.load()
-		s.value = bpfasm.ArgValue{}
-		if err != nil || res.errno == 0 {
-			continue
-		}
-		c := parseComplaint(res.log)
-		if c.kind != wrongType || c.reg != i+1 || c.got != "map_ptr" {
-			continue
-		}
-		n = max(n, i+1)
-		if !slices.Equal(c.expected, []string{"scalar"}) {
-			s.expected, s.given = c.expected, "null"
-		}
-	}
-	return n
-}
-
-// hasWrapper reports whether the kernel's BTF has the helper's BPF_CALL wrapper, whose
-// prototype gives the number of arguments.
-func (p *Prober) hasWrapper(id int) bool {
-	for _, h := range p.facts.BTFHelpers {
-		if h.ID == id {
-			return h.Wrapper
-		}
-	}
-	return false
 }

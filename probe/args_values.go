@@ -46,6 +46,7 @@ func (a *argWalk) remedy(c complaint, reg int) bool {
 	if s.tried == nil {
 		s.tried = map[string]bool{}
 	}
+	s.switched = false
 	switch c.kind {
 	case wrongType:
 		if s.given == "" || s.expected == nil {
@@ -79,7 +80,7 @@ func (a *argWalk) remedy(c complaint, reg int) bool {
 		case "seq_file":
 			return !s.tried["seq_file"] && a.give(s, "seq_file")
 		}
-		return false
+		return a.giveBTFObject(s, s.btfType, false)
 	case needsBTFField:
 		typ, ok := btfFieldMaps[c.got]
 		if !ok || s.mapValueType == typ {
@@ -92,11 +93,13 @@ func (a *argWalk) remedy(c complaint, reg int) bool {
 		}
 		var choice string
 		switch {
-		case strings.Contains(c.line, "must be referenced"):
+		case strings.Contains(c.line, "must be referenced"), strings.Contains(c.line, "expects referenced"),
+			refNotAcquiredRE.MatchString(c.line):
 			choice = "sk_ref"
 		case strings.HasPrefix(c.line, "Expected an initialized dynptr"):
 			choice = "dynptr"
-		case strings.Contains(c.line, "is an unacquired reference") && slices.Contains(s.expected, "dynptr_ptr"):
+		case strings.Contains(c.line, "is an unacquired reference") && slices.Contains(s.expected, "dynptr_ptr"),
+			strings.HasPrefix(c.line, "Expected a dynptr of type ringbuf"): // 7.2 on
 			choice = "ringbuf_dynptr"
 		case dynptrDataRE.MatchString(c.line):
 			choice = "map_value"
@@ -125,11 +128,15 @@ func (a *argWalk) choices(expected []string) []string {
 			add("ctx")
 		case e == "func":
 			add("func")
-		case e == "fp" || e == "map_key" || e == "mem" || e == "rdonly_mem" || e == "buf":
+		case e == "fp" || e == "map_key" || e == "rdonly_mem" || e == "buf":
 			add("stack")
 		case e == "percpu_ptr_":
 			add("percpu_var")
 		case e == "ringbuf_mem" || e == "alloc_mem":
+			add("ringbuf_mem")
+		case e == "mem":
+			// 5.10 calls the ring buffer's memory "mem", which the stack is not.
+			add("stack")
 			add("ringbuf_mem")
 		case e == "sock_common" || e == "sock" || e == "sock_or_null":
 			add("sk")
@@ -197,7 +204,9 @@ func (a *argWalk) give(s *argSlot, choice string) bool {
 		s.value = bpfasm.ArgHelperResult(helperRingbufReserve, bpfasm.ArgMapPtr(fd), bpfasm.ArgScalar(argSizeValue), bpfasm.ArgScalar(0))
 	case "task":
 		if !a.useVariantOffering(helperGetCurrentTaskBTF) {
-			return false
+			// Before 5.11 no helper returns a BTF task: one from a context serves,
+			// and the verifier then names the struct it wants if not a task.
+			return a.giveBTFObject(s, "task_struct", true)
 		}
 		s.value = bpfasm.ArgHelperResult(helperGetCurrentTaskBTF)
 	case "sk":
