@@ -96,9 +96,13 @@ type BTFHelper struct {
 type HelperArgs struct {
 	// HelperID is the helper's number.
 	HelperID int `json:"helper_id"`
-	// Variant is the "prog_type/variant" the helper was asked in (one that offers it).
+	// Variant is the "prog_type/variant" the helper was asked in (one that offers it), with
+	// ":<target>" when the pass chose an attach target for a BTF pointer it needed (a
+	// function whose arguments include that struct).
 	Variant string `json:"variant"`
-	// Args holds one entry per argument register the verifier looked at, R1 first.
+	// Args holds one entry per argument register the verifier looked at, R1 first; for a
+	// complete walk, only the registers the verifier reads (an argument it never reads, left
+	// unset, draws no complaint).
 	Args []ArgKind `json:"args"`
 	// Complete is set when the verifier went past every argument (the program loaded, or its
 	// last complaint was not about an argument register): Args is then the whole list.
@@ -113,13 +117,17 @@ type HelperArgs struct {
 type ArgKind struct {
 	// Expected are the verifier's words for what it accepts ("map_ptr"; "fp", "pkt", ...), or
 	// "scalar" for an argument it accepted as a plain number, or "size" for a length it refused
-	// as 0 (a positive constant is wanted).
+	// as 0 (a positive constant is wanted), or "any" for one it reads but accepts whatever it
+	// holds (refused unset, accepted as 0 and as a map pointer: the kernel's ARG_ANYTHING).
 	Expected []string `json:"expected"`
 	// Given says what the probe put in the register to get past it: "scalar" (0), "size" (a
 	// small constant), "map" (a hash map) or "map:<type>" (a map of the type the helper
 	// wants), "stack" (a pointer to zeroed stack), "ctx", "func" (a callback returning 0),
 	// "const_str" (a frozen read-only map value), "percpu_var" (a per-CPU kernel variable),
-	// "task" (bpf_get_current_task_btf()), "sk" (skb->sk), "ringbuf_mem"
+	// "task" (bpf_get_current_task_btf()), "sk" (skb->sk), "sk_ref" (a referenced socket),
+	// "seq_file" (an iterator's), "ctx_arg" (a BTF pointer read from the attach target's
+	// arguments in the context), "dynptr" or "ringbuf_dynptr" (an initialised dynptr on the
+	// stack), "map_value:<type>" (a value of a map of that type), "ringbuf_mem"
 	// (bpf_ringbuf_reserve()), or "null": 0 was accepted, yet the verifier names pointer kinds
 	// for the register, so it is a pointer that may be NULL. Empty when the walk stopped at
 	// this register before giving it anything.
