@@ -20,17 +20,16 @@ const minCompared = 20
 // reason read in the source, with that reason. Each entry must still disagree: one that
 // agrees again is stale and fails the test.
 var understood = map[string]string{
-	// The XDP metadata kfuncs are registered for XDP only (net/core/xdp.c:856). But in 6.12
-	// the verifier refuses them before it looks at the program type's kfunc sets:
-	// add_kfunc_call (kernel/bpf/verifier.c:3028, run from add_subprog_and_kfunc before
-	// do_check) calls bpf_dev_bound_kfunc_check, which answers "metadata kfuncs require
-	// device-bound program" to any program not bound to a device, whatever its type; the
-	// set lookup (check_kfunc_call, fetch_kfunc_meta) comes later. The probes' programs are
-	// not device-bound, so every type answers device_bound, which Outcome.Offered counts as
-	// offered: the matrix's answer says nothing about the type here.
-	"bpf_xdp_metadata_rx_hash":      "device-bound check precedes the program type's kfunc set (answers device_bound for every type)",
-	"bpf_xdp_metadata_rx_timestamp": "device-bound check precedes the program type's kfunc set (answers device_bound for every type)",
-	"bpf_xdp_metadata_rx_vlan_tag":  "device-bound check precedes the program type's kfunc set (answers device_bound for every type)",
+	// The verifier refuses the XDP metadata kfuncs to any program not bound to a device before
+	// it looks at the type's kfunc sets (add_kfunc_call -> bpf_dev_bound_kfunc_check), so the
+	// probe loads those pairs again bound to lo (probe/kfunc_device.go): XDP agrees with
+	// net/core/xdp.c's XDP-only registration, and every other type is refused the binding. An
+	// ext program takes its XDP target's sets (resolve_prog_type), so the source offers it the
+	// kfuncs, but the kernel will not bind an ext program to a device (bpf_prog_dev_bound_init
+	// takes XDP and sched_cls only) and cannot call them: the matrix says not offered.
+	"bpf_xdp_metadata_rx_hash":      "an ext program cannot be bound to a device, which these kfuncs need",
+	"bpf_xdp_metadata_rx_timestamp": "an ext program cannot be bound to a device, which these kfuncs need",
+	"bpf_xdp_metadata_rx_vlan_tag":  "an ext program cannot be bound to a device, which these kfuncs need",
 }
 
 // TestMatrixAgreesWithRegistrations compares, for every vmlinux kfunc of the recorded 6.12
