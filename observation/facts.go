@@ -72,6 +72,23 @@ type Facts struct {
 	HelperArgs []HelperArgs `json:"helper_args,omitempty"`
 	// ProgTypes says, per program type the probe knows, whether the kernel loads it.
 	ProgTypes []ProgTypeInfo `json:"prog_types"`
+	// Passes says what each pass of the probe's run cost in the kernel; nil before the run
+	// (and in documents of older agents).
+	Passes *PassStats `json:"passes,omitempty"`
+}
+
+// PassStats are the loads and wall seconds of a probe run's passes, measured inside the kernel
+// probed: the helper pass (with the probe's baseline loads), the argument-kind pass and the
+// kfunc pass. Within one guest the passes share the same machine conditions, so their ratio is
+// the fair measure of what a pass costs, where wall times of whole runs drift with the host's
+// other work.
+type PassStats struct {
+	HelperLoads   int     `json:"helper_loads"`
+	HelperSeconds float64 `json:"helper_seconds"`
+	ArgLoads      int     `json:"arg_loads"`
+	ArgSeconds    float64 `json:"arg_seconds"`
+	KfuncLoads    int     `json:"kfunc_loads"`
+	KfuncSeconds  float64 `json:"kfunc_seconds"`
 }
 
 // BTFHelper is one value of the kernel's enum bpf_func_id, with the prototype of the helper's

@@ -225,7 +225,8 @@ func (p *Prober) logVariants() {
 		p.facts.Kernel.Release, len(p.facts.BTFHelperIDs), p.maxID, usable, len(p.variants), len(p.ids))
 }
 
-// Facts returns what New learned about the kernel.
+// Facts returns what New learned about the kernel and, after Run, what Run learned too and
+// what its passes cost.
 func (p *Prober) Facts() observation.Facts { return p.facts }
 
 // Stats returns the costs of New and the last Run.

@@ -80,8 +80,23 @@ func (p *Prober) Run(ctx context.Context, emit func(observation.Result) error) e
 			return err
 		}
 	}
+	p.recordPasses()
 	p.logSummary(counts, len(pairs))
 	return nil
+}
+
+// recordPasses puts the run's per-pass costs into the facts.
+func (p *Prober) recordPasses() {
+	s := p.stats
+	helper := s.Duration - s.ArgDuration - s.KfuncDuration
+	p.facts.Passes = &observation.PassStats{
+		HelperLoads:   s.Loads - s.ArgLoads - s.KfuncLoads,
+		HelperSeconds: helper.Seconds(),
+		ArgLoads:      s.ArgLoads,
+		ArgSeconds:    s.ArgDuration.Seconds(),
+		KfuncLoads:    s.KfuncLoads,
+		KfuncSeconds:  s.KfuncDuration.Seconds(),
+	}
 }
 
 // freshExtTargets points every ext variant the run loads at a target program of its own: the one
