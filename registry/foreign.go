@@ -199,7 +199,7 @@ func (l *loader) foreignHelper(e foreignEntry, format Format) *Helper {
 		claims[k.Value] = true
 		switch k.Value {
 		case "signature":
-			// Checked below by foreignSignature; the loader sees a placeholder.
+			// Checked below by signature; the loader sees a placeholder.
 			sigN = v
 			v = &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Line: v.Line, Content: []*yaml.Node{
 				strNode("return", v.Line), strNode("void", v.Line),
@@ -222,7 +222,7 @@ func (l *loader) foreignHelper(e foreignEntry, format Format) *Helper {
 	h := l.helper(&yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Line: n.Line, Column: n.Column, Content: content})
 	var sig Signature
 	if sigN != nil {
-		sig = l.foreignSignature(sigN)
+		sig = l.signature(sigN, true)
 	}
 	if h == nil || len(l.errs) > start {
 		for _, err := range l.errs[start:] {
@@ -248,75 +248,4 @@ func (l *loader) foreignVersion(n *yaml.Node, what string) {
 		l.errorf(n, "%s: write the version as a string, \"%s\": as a number, 6.10 would be 6.1", what, n.Value)
 		n.Tag = "!!str"
 	}
-}
-
-// foreignSignature reads a foreign entry's signature: return and args, where an argument is a
-// mapping with a type and an optional name, or (EDN) a keyword standing for its type, kept as
-// written with its colon (":map-ptr").
-func (l *loader) foreignSignature(n *yaml.Node) Signature {
-	fields := l.mapping(n, "signature")
-	if fields == nil {
-		return Signature{}
-	}
-	sig := Signature{Args: []Arg{}}
-	seenReturn, seenArgs := false, false
-	for _, kv := range fields {
-		switch kv.key {
-		case "return":
-			seenReturn = true
-			if sig.Return = strings.TrimSpace(l.str(kv.valN, "signature.return")); sig.Return == "" && kv.valN.Tag == "!!str" {
-				l.errorf(kv.valN, "signature.return is empty")
-			}
-		case "args":
-			seenArgs = true
-			sig.Args = l.foreignArgs(kv.valN)
-		default:
-			l.errorf(kv.keyN, "signature: unknown key %s (known: return, args)", excerpt(kv.key))
-		}
-	}
-	if !seenReturn || !seenArgs {
-		l.errorf(n, "signature needs both return and args (an empty list for none)")
-	}
-	return sig
-}
-
-func (l *loader) foreignArgs(n *yaml.Node) []Arg {
-	if n.Kind != yaml.SequenceNode {
-		l.errorf(n, "signature.args: want a list, found %s", kindName(n))
-		return []Arg{}
-	}
-	if len(n.Content) > 5 {
-		l.errorf(n, "signature.args: %d arguments, BPF helpers take at most 5", len(n.Content))
-	}
-	args := []Arg{}
-	seen := map[string]bool{}
-	for _, a := range n.Content {
-		var arg Arg
-		if a.Kind == yaml.ScalarNode && a.Tag == "!!str" && strings.HasPrefix(a.Value, ":") {
-			arg.Type = a.Value
-		} else if fields := l.mapping(a, "signature argument"); fields != nil {
-			for _, kv := range fields {
-				switch kv.key {
-				case "name":
-					arg.Name = strings.TrimSpace(l.str(kv.valN, "argument name"))
-				case "type":
-					arg.Type = strings.TrimSpace(l.str(kv.valN, "argument type"))
-				default:
-					l.errorf(kv.keyN, "signature argument: unknown key %s (known: name, type)", excerpt(kv.key))
-				}
-			}
-		} else {
-			continue
-		}
-		if arg.Type == "" {
-			l.errorf(a, "signature argument needs a type")
-			continue
-		}
-		if arg.Name != "" && seen[arg.Name] {
-			l.errorf(a, "signature: duplicate argument name %s", excerpt(arg.Name))
-		}
-		seen[arg.Name] = true
-		args = append(args, arg)
-	}
-	return args
 }

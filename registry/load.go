@@ -133,7 +133,7 @@ func (l *loader) helper(n *yaml.Node) *Helper {
 				l.errorf(v, "name %s: want a lower-case C identifier", excerpt(h.Name))
 			}
 		case "signature":
-			h.Signature = l.signature(v)
+			h.Signature = l.signature(v, false)
 		case "min_kernel":
 			h.MinKernel = l.version(v, "min_kernel")
 		case "prog_types":
@@ -342,37 +342,51 @@ func (l *loader) version(n *yaml.Node, what string) Version {
 	return v
 }
 
-func (l *loader) signature(n *yaml.Node) Signature {
+// signature reads an entry's signature: return and args, each argument a mapping with a name
+// and a type. A foreign table (see foreign.go) may also write an argument as an EDN keyword
+// standing for its type, kept as written with its colon (":map-ptr"), leave argument names
+// out, and give a return that is not a string.
+func (l *loader) signature(n *yaml.Node, foreign bool) Signature {
 	fields := l.mapping(n, "signature")
 	if fields == nil {
 		return Signature{}
 	}
 	var sig Signature
+	if foreign {
+		sig.Args = []Arg{}
+	}
 	seenReturn, seenArgs := false, false
 	for _, kv := range fields {
 		switch kv.key {
 		case "return":
 			seenReturn = true
 			sig.Return = strings.TrimSpace(l.str(kv.valN, "signature.return"))
-			if sig.Return == "" {
+			if sig.Return == "" && (!foreign || kv.valN.Tag == "!!str") {
 				l.errorf(kv.valN, "signature.return is empty")
 			}
 		case "args":
 			seenArgs = true
-			sig.Args = l.args(kv.valN)
+			sig.Args = l.args(kv.valN, foreign)
 		default:
 			l.errorf(kv.keyN, "signature: unknown key %s (known: return, args)", excerpt(kv.key))
 		}
 	}
 	if !seenReturn || !seenArgs {
-		l.errorf(n, "signature needs both return and args (args: [] for none)")
+		none := "args: [] for none"
+		if foreign {
+			none = "an empty list for none"
+		}
+		l.errorf(n, "signature needs both return and args (%s)", none)
 	}
 	return sig
 }
 
-func (l *loader) args(n *yaml.Node) []Arg {
+func (l *loader) args(n *yaml.Node, foreign bool) []Arg {
 	if n.Kind != yaml.SequenceNode {
 		l.errorf(n, "signature.args: want a list, found %s", kindName(n))
+		if foreign {
+			return []Arg{}
+		}
 		return nil
 	}
 	if len(n.Content) > 5 {
@@ -381,32 +395,50 @@ func (l *loader) args(n *yaml.Node) []Arg {
 	args := []Arg{}
 	seen := map[string]bool{}
 	for _, a := range n.Content {
-		fields := l.mapping(a, "signature argument")
-		if fields == nil {
+		arg, ok := l.arg(a, foreign)
+		if !ok {
 			continue
 		}
-		var arg Arg
-		for _, kv := range fields {
-			switch kv.key {
-			case "name":
-				arg.Name = l.str(kv.valN, "argument name")
-			case "type":
-				arg.Type = strings.TrimSpace(l.str(kv.valN, "argument type"))
-			default:
-				l.errorf(kv.keyN, "signature argument: unknown key %s (known: name, type)", excerpt(kv.key))
-			}
-		}
-		if arg.Name == "" || arg.Type == "" {
-			l.errorf(a, "signature argument needs a name and a type")
-			continue
-		}
-		if seen[arg.Name] {
+		if arg.Name != "" && seen[arg.Name] {
 			l.errorf(a, "signature: duplicate argument name %s", excerpt(arg.Name))
 		}
 		seen[arg.Name] = true
 		args = append(args, arg)
 	}
 	return args
+}
+
+// arg reads one signature argument; ok is false when it is unusable (and reported).
+func (l *loader) arg(a *yaml.Node, foreign bool) (arg Arg, ok bool) {
+	if foreign && a.Kind == yaml.ScalarNode && a.Tag == "!!str" && strings.HasPrefix(a.Value, ":") {
+		return Arg{Type: a.Value}, true
+	}
+	fields := l.mapping(a, "signature argument")
+	if fields == nil {
+		return Arg{}, false
+	}
+	for _, kv := range fields {
+		switch kv.key {
+		case "name":
+			arg.Name = l.str(kv.valN, "argument name")
+			if foreign {
+				arg.Name = strings.TrimSpace(arg.Name)
+			}
+		case "type":
+			arg.Type = strings.TrimSpace(l.str(kv.valN, "argument type"))
+		default:
+			l.errorf(kv.keyN, "signature argument: unknown key %s (known: name, type)", excerpt(kv.key))
+		}
+	}
+	switch {
+	case foreign && arg.Type == "":
+		l.errorf(a, "signature argument needs a type")
+		return arg, false
+	case !foreign && (arg.Name == "" || arg.Type == ""):
+		l.errorf(a, "signature argument needs a name and a type")
+		return arg, false
+	}
+	return arg, true
 }
 
 func (l *loader) progTypes(n *yaml.Node) ProgTypes {
