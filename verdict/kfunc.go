@@ -115,23 +115,14 @@ func judgeKfunc(kf *registry.Kfunc, ks []Kernel, idx kfuncIndex) KfuncVerdict {
 		kv.Existence.Cells = append(kv.Existence.Cells, c)
 	}
 	decide(&kv.Existence, kf.MinKernel)
-	seen := map[string]bool{}
-	for _, t := range registry.ProgTypeNames() {
-		if kf.ProgTypes.Contains(t) {
-			seen[t] = true
-			kv.Types = append(kv.Types, judgeKfuncType(kf, t, true, ks, idx))
-		}
-	}
-	var others []string
+	answered := make([]map[string][]observation.Result, len(ks))
 	for i := range ks {
-		for t := range idx[i][kf.Name] {
-			if !seen[t] {
-				seen[t] = true
-				others = append(others, t)
-			}
-		}
+		answered[i] = idx[i][kf.Name]
 	}
-	sort.Strings(others)
+	declared, others := typesToJudge(kf.ProgTypes, answered)
+	for _, t := range declared {
+		kv.Types = append(kv.Types, judgeKfuncType(kf, t, true, ks, idx))
+	}
 	for _, t := range others {
 		tv := judgeKfuncType(kf, t, false, ks, idx)
 		if tv.FirstOffered != "" {
@@ -144,26 +135,14 @@ func judgeKfunc(kf *registry.Kfunc, ks []Kernel, idx kfuncIndex) KfuncVerdict {
 }
 
 func judgeKfuncType(kf *registry.Kfunc, progType string, declared bool, ks []Kernel, idx kfuncIndex) TypeVerdict {
-	tv := TypeVerdict{ProgType: progType, Declared: declared}
-	for i, k := range ks {
-		c := Cell{Kernel: k.Name, Version: k.Version.String(), Declared: kf.OfferedTo(progType, k.Version)}
-		present, ok := KfuncPresent(k, kf.Name)
-		switch {
-		case k.Failed:
-			c.State, c.Detail = StateFailed, k.Error
-		case ok && !present:
-			c.State, c.Detail = StateUnknown, "the kernel has no "+kf.Name
-		default:
-			mergeVariants(&c, idx[i][kf.Name][progType])
-		}
-		tv.Cells = append(tv.Cells, c)
-	}
-	first := kf.MinKernel
-	if since, ok := kf.ProgTypeSince[progType]; ok {
-		first = since
-	}
-	decide(&tv, first)
-	return tv
+	return judgeTypeCells(progType, declared, ks, kf.OfferedTo, firstRelease(kf.MinKernel, kf.ProgTypeSince, progType),
+		func(i int, k Kernel, c *Cell) {
+			if present, ok := KfuncPresent(k, kf.Name); ok && !present {
+				c.State, c.Detail = StateUnknown, "the kernel has no "+kf.Name
+				return
+			}
+			mergeVariants(c, idx[i][kf.Name][progType])
+		})
 }
 
 // finish sets the entry's verdict, problems and findings from its parts.

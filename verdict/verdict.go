@@ -223,25 +223,11 @@ func judgeHelper(h *registry.Helper, ks []Kernel, idx resultIndex) HelperVerdict
 	}
 	hv.Existence = judgeExistence(h, ks, idx)
 
-	// Program types to judge: the declared ones, then any type some kernel answered for.
-	seen := map[string]bool{}
-	var types []string
-	for _, t := range registry.ProgTypeNames() {
-		if h.ProgTypes.Contains(t) {
-			types = append(types, t)
-			seen[t] = true
-		}
-	}
-	var observedOnly []string
+	answered := make([]map[string][]observation.Result, len(ks))
 	for i := range ks {
-		for t := range idx[i][h.ID] {
-			if !seen[t] {
-				seen[t] = true
-				observedOnly = append(observedOnly, t)
-			}
-		}
+		answered[i] = idx[i][h.ID]
 	}
-	sort.Strings(observedOnly)
+	types, observedOnly := typesToJudge(h.ProgTypes, answered)
 	for _, t := range types {
 		hv.Types = append(hv.Types, judgeType(h, t, true, ks, idx))
 	}
@@ -343,23 +329,60 @@ func sortedTypes(m map[string][]observation.Result) [][]observation.Result {
 
 // judgeType builds the cells of one program type and decides its verdict.
 func judgeType(h *registry.Helper, progType string, declared bool, ks []Kernel, idx resultIndex) TypeVerdict {
+	return judgeTypeCells(progType, declared, ks, h.OfferedTo, firstRelease(h.MinKernel, h.ProgTypeSince, progType),
+		func(i int, k Kernel, c *Cell) {
+			mergeVariants(c, idx[i][h.ID][progType])
+			discountConfig(c, h, k)
+		})
+}
+
+// typesToJudge returns the program types an entry declares, in the kernel's order, and then,
+// sorted, the others some kernel answered for (answered holds one kernel's answers for the
+// entry by program type).
+func typesToJudge(declares registry.ProgTypes, answered []map[string][]observation.Result) (declared, observedOnly []string) {
+	seen := map[string]bool{}
+	for _, t := range registry.ProgTypeNames() {
+		if declares.Contains(t) {
+			declared = append(declared, t)
+			seen[t] = true
+		}
+	}
+	for _, byType := range answered {
+		for t := range byType {
+			if !seen[t] {
+				seen[t] = true
+				observedOnly = append(observedOnly, t)
+			}
+		}
+	}
+	sort.Strings(observedOnly)
+	return declared, observedOnly
+}
+
+// judgeTypeCells builds one program type's verdict for an entry: a cell per kernel, declared as
+// offeredTo says, a failed kernel's cell failed and the others filled by fill, decided against
+// the entry's first release for the type.
+func judgeTypeCells(progType string, declared bool, ks []Kernel, offeredTo func(string, registry.Version) bool, first registry.Version, fill func(i int, k Kernel, c *Cell)) TypeVerdict {
 	tv := TypeVerdict{ProgType: progType, Declared: declared}
 	for i, k := range ks {
-		c := Cell{Kernel: k.Name, Version: k.Version.String(), Declared: h.OfferedTo(progType, k.Version)}
+		c := Cell{Kernel: k.Name, Version: k.Version.String(), Declared: offeredTo(progType, k.Version)}
 		if k.Failed {
 			c.State, c.Detail = StateFailed, k.Error
 		} else {
-			mergeVariants(&c, idx[i][h.ID][progType])
-			discountConfig(&c, h, k)
+			fill(i, k, &c)
 		}
 		tv.Cells = append(tv.Cells, c)
 	}
-	first := h.MinKernel
-	if since, ok := h.ProgTypeSince[progType]; ok {
-		first = since
-	}
 	decide(&tv, first)
 	return tv
+}
+
+// firstRelease is an entry's first release for a program type: its own, or the type's since.
+func firstRelease(minKernel registry.Version, since map[string]registry.Version, progType string) registry.Version {
+	if v, ok := since[progType]; ok {
+		return v
+	}
+	return minKernel
 }
 
 // mergeVariants folds the answers of a type's attach variants into one cell state: offered when
