@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"os/signal"
@@ -90,4 +91,24 @@ func emptyFlags(fs *flag.FlagSet) []string {
 		}
 	})
 	return out
+}
+
+// runSubcommand runs the subcommand args[0] of the command group (helpers, kfuncs): no
+// subcommand prints usage to stderr (exit 2), help prints it to stdout (exit 0), an unknown one
+// is named (exit 2).
+func runSubcommand(group, usage string, sub map[string]func([]string, io.Writer, io.Writer) int, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitBadArgs
+	}
+	if args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprint(stdout, usage)
+		return exitOK
+	}
+	run, ok := sub[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "bpfmatrix %s: unknown subcommand %q\n%s", group, args[0], usage)
+		return exitBadArgs
+	}
+	return run(args[1:], stdout, stderr)
 }

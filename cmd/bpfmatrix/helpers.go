@@ -55,28 +55,14 @@ func registryFlag(fs *flag.FlagSet) *string {
 }
 
 func runHelpers(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, helpersUsage)
-		return exitBadArgs
-	}
-	sub := map[string]func([]string, io.Writer, io.Writer) int{
+	return runSubcommand("helpers", helpersUsage, map[string]func([]string, io.Writer, io.Writer) int{
 		"list":       helpersList,
 		"info":       helpersInfo,
 		"categories": helpersCategories,
 		"compat":     helpersCompat,
 		"export":     helpersExport,
 		"sync":       helpersSync,
-	}
-	if args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprint(stdout, helpersUsage)
-		return exitOK
-	}
-	run, ok := sub[args[0]]
-	if !ok {
-		fmt.Fprintf(stderr, "bpfmatrix helpers: unknown subcommand %q\n%s", args[0], helpersUsage)
-		return exitBadArgs
-	}
-	return run(args[1:], stdout, stderr)
+	}, args, stdout, stderr)
 }
 
 // helpersSetup parses the flags of a helpers subcommand, checks the number of positional
@@ -90,18 +76,6 @@ func helpersSetup(fs *flag.FlagSet, args []string, nargs int, stdout, stderr io.
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "bpfmatrix helpers %v\n", err)
-		return nil, nil, false
-	}
-	// An explicitly empty value (--registry "", --kernel=) is a mistake in a script or a
-	// variable that was never set; taking it as "the default" would hide that.
-	var empty []string
-	fs.Visit(func(f *flag.Flag) {
-		if f.Value.String() == "" {
-			empty = append(empty, "--"+f.Name)
-		}
-	})
-	if len(empty) > 0 {
-		fmt.Fprintf(stderr, "bpfmatrix helpers %s: %s: empty value (leave the flag out for the default)\n", fs.Name(), strings.Join(empty, ", "))
 		return nil, nil, false
 	}
 	if len(pos) != nargs {

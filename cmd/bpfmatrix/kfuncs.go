@@ -35,23 +35,9 @@ sync proposes the file from the kernels' observations and, with --write, writes 
 `
 
 func runKfuncs(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, kfuncsUsage)
-		return exitBadArgs
-	}
-	if args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprint(stdout, kfuncsUsage)
-		return exitOK
-	}
-	sub := map[string]func([]string, io.Writer, io.Writer) int{
+	return runSubcommand("kfuncs", kfuncsUsage, map[string]func([]string, io.Writer, io.Writer) int{
 		"list": kfuncsList, "info": kfuncsInfo, "categories": kfuncsCategories, "compat": kfuncsCompat, "sync": kfuncsSync,
-	}
-	run, ok := sub[args[0]]
-	if !ok {
-		fmt.Fprintf(stderr, "bpfmatrix kfuncs: unknown subcommand %q\n%s", args[0], kfuncsUsage)
-		return exitBadArgs
-	}
-	return run(args[1:], stdout, stderr)
+	}, args, stdout, stderr)
 }
 
 // loadKfuncs returns the kfunc table in path, or the embedded one when path is empty.
