@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	bpfasm "github.com/bpfmatrix/bpfmatrix/asm"
+	"github.com/bpfmatrix/bpfmatrix/probe/verifierlog"
 )
 
 // This file holds how the argument pass answers a refusal: which value of the kind the verifier
@@ -40,19 +41,19 @@ var skbProgTypes = map[string]bool{"sched_cls": true, "sched_act": true, "cgroup
 
 // remedy gives register reg a value of the kind the complaint asks for, and reports whether it
 // found one it has not tried.
-func (a *argWalk) remedy(c complaint, reg int) bool {
+func (a *argWalk) remedy(c verifierlog.Complaint, reg int) bool {
 	s := &a.slots[reg-1]
 	a.lastGiven = reg
 	if s.tried == nil {
 		s.tried = map[string]bool{}
 	}
 	s.switched = false
-	switch c.kind {
-	case wrongType:
+	switch c.Kind {
+	case verifierlog.WrongType:
 		if s.given == "" || s.expected == nil {
-			s.expected = c.expected
+			s.expected = c.Expected
 		}
-		for _, choice := range a.choices(c.expected) {
+		for _, choice := range a.choices(c.Expected) {
 			if s.tried[choice] {
 				continue
 			}
@@ -61,19 +62,19 @@ func (a *argWalk) remedy(c complaint, reg int) bool {
 			}
 		}
 		return false
-	case badSize:
+	case verifierlog.BadSize:
 		if s.given == "" {
 			s.expected = []string{"size"}
 		}
 		return a.give(s, "size")
-	case wrongMapType:
+	case verifierlog.WrongMapType:
 		want, ok := helperMapTypes[a.name]
 		if !ok || s.mapType == want {
 			return false
 		}
 		return a.giveMap(s, want)
-	case wrongBTFType:
-		s.btfType = c.expected[0]
+	case verifierlog.WrongBTFType:
+		s.btfType = c.Expected[0]
 		switch s.btfType {
 		case "task_struct":
 			return !s.tried["task"] && a.give(s, "task")
@@ -81,27 +82,25 @@ func (a *argWalk) remedy(c complaint, reg int) bool {
 			return !s.tried["seq_file"] && a.give(s, "seq_file")
 		}
 		return a.giveBTFObject(s, s.btfType, false)
-	case needsBTFField:
-		typ, ok := btfFieldMaps[c.got]
+	case verifierlog.NeedsBTFField:
+		typ, ok := btfFieldMaps[c.Got]
 		if !ok || s.mapValueType == typ {
 			return false
 		}
 		return a.giveFieldMap(s, typ)
-	case otherArg:
-		if c.expected != nil {
-			s.expected = c.expected // narrower than the first complaint's list
+	case verifierlog.OtherArg:
+		if c.Expected != nil {
+			s.expected = c.Expected // narrower than the first complaint's list
 		}
 		var choice string
 		switch {
-		case strings.Contains(c.line, "must be referenced"), strings.Contains(c.line, "expects referenced"),
-			refNotAcquiredRE.MatchString(c.line):
+		case c.Wants(verifierlog.WantsReference):
 			choice = "sk_ref"
-		case strings.HasPrefix(c.line, "Expected an initialized dynptr"):
+		case c.Wants(verifierlog.WantsDynptr):
 			choice = "dynptr"
-		case strings.Contains(c.line, "is an unacquired reference") && slices.Contains(s.expected, "dynptr_ptr"),
-			strings.HasPrefix(c.line, "Expected a dynptr of type ringbuf"): // 7.2 on
+		case c.Wants(verifierlog.WantsAcquired) && slices.Contains(s.expected, "dynptr_ptr"), c.Wants(verifierlog.WantsRingbufDynptr):
 			choice = "ringbuf_dynptr"
-		case dynptrDataRE.MatchString(c.line):
+		case c.Wants(verifierlog.WantsMapValue):
 			choice = "map_value"
 		}
 		if choice != "" && !s.tried[choice] {
