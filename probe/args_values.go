@@ -69,10 +69,7 @@ func (a *argWalk) remedy(c verifierlog.Complaint, reg int) bool {
 		return a.give(s, "size")
 	case verifierlog.WrongMapType:
 		want, ok := helperMapTypes[a.name]
-		if !ok || s.mapType == want {
-			return false
-		}
-		return a.giveMap(s, want)
+		return ok && s.mapType != want && a.giveMap(s, want)
 	case verifierlog.WrongBTFType:
 		s.btfType = c.Expected[0]
 		switch s.btfType {
@@ -84,10 +81,7 @@ func (a *argWalk) remedy(c verifierlog.Complaint, reg int) bool {
 		return a.giveBTFObject(s, s.btfType, false)
 	case verifierlog.NeedsBTFField:
 		typ, ok := btfFieldMaps[c.Got]
-		if !ok || s.mapValueType == typ {
-			return false
-		}
-		return a.giveFieldMap(s, typ)
+		return ok && s.mapValueType != typ && a.giveFieldMap(s, typ)
 	case verifierlog.OtherArg:
 		if c.Expected != nil {
 			s.expected = c.Expected // narrower than the first complaint's list
@@ -159,23 +153,7 @@ func (a *argWalk) give(s *argSlot, choice string) bool {
 	s.tried[choice] = true
 	switch choice {
 	case "map":
-		typ, ok := helperMapTypes[a.name]
-		if !ok {
-			// bpf_timer_init wants the map its timer is in.
-			typ = mapHash
-			for _, o := range a.slots {
-				if o.mapValueType != 0 && o.mapValueType != mapConstString {
-					typ = o.mapValueType
-				}
-			}
-		}
-		return a.giveMap(s, typ)
-	case "ctx":
-		s.value = bpfasm.ArgContext()
-	case "func":
-		s.value = bpfasm.ArgSubprog()
-	case "stack":
-		s.value = bpfasm.ArgStack()
+		return a.giveMap(s, a.mapTypeWanted())
 	case "size":
 		if s.given == "size" {
 			return false
@@ -184,72 +162,95 @@ func (a *argWalk) give(s *argSlot, choice string) bool {
 		s.given = "size"
 		s.mapType = 0
 		return true
-	case "percpu_var":
-		if a.p.argFacts.percpuVar == 0 {
-			return false
-		}
-		s.value = bpfasm.ArgKernelVar(a.p.argFacts.percpuVar)
 	case "const_str":
 		if !a.giveFieldMap(s, mapConstString) {
 			return false
 		}
 		s.given = "const_str"
 		return true
-	case "ringbuf_mem":
-		fd, err := a.maps.fd(mapRingbuf)
-		if err != nil || !a.useVariantOffering(helperRingbufReserve) {
-			return false
-		}
-		s.value = bpfasm.ArgHelperResult(helperRingbufReserve, bpfasm.ArgMapPtr(fd), bpfasm.ArgScalar(argSizeValue), bpfasm.ArgScalar(0))
+	case "map_value":
+		return a.giveFieldMap(s, mapArray)
 	case "task":
 		if !a.useVariantOffering(helperGetCurrentTaskBTF) {
 			// Before 5.11 no helper returns a BTF task: one from a context serves,
 			// and the verifier then names the struct it wants if not a task.
 			return a.giveBTFObject(s, "task_struct", true)
 		}
-		s.value = bpfasm.ArgHelperResult(helperGetCurrentTaskBTF)
-	case "sk":
-		if !a.useVariant(func(v *variant) bool { return skbProgTypes[v.spec.progType] }) {
-			return false
+	}
+	value, ok := a.valueOf(choice)
+	if !ok {
+		return false
+	}
+	s.value, s.given = value, choice
+	s.mapType, s.mapValueType = 0, 0
+	return true
+}
+
+// mapTypeWanted is the type of map the helper takes: its own, or, for bpf_timer_init, the map
+// its timer is in.
+func (a *argWalk) mapTypeWanted() int {
+	if typ, ok := helperMapTypes[a.name]; ok {
+		return typ
+	}
+	typ := mapHash
+	for _, o := range a.slots {
+		if o.mapValueType != 0 && o.mapValueType != mapConstString {
+			typ = o.mapValueType
 		}
-		s.value = bpfasm.ArgContextField(skbSkOffset)
-	case "map_value":
-		if !a.giveFieldMap(s, mapArray) {
-			return false
-		}
-		s.tried[choice] = true
-		return true
+	}
+	return typ
+}
+
+// valueOf builds a value of kind choice that needs no map value of its own, reporting false
+// when the pass cannot make one here.
+func (a *argWalk) valueOf(choice string) (bpfasm.ArgValue, bool) {
+	switch choice {
+	case "ctx":
+		return bpfasm.ArgContext(), true
+	case "func":
+		return bpfasm.ArgSubprog(), true
+	case "stack":
+		return bpfasm.ArgStack(), true
+	case "percpu_var":
+		return bpfasm.ArgKernelVar(a.p.argFacts.percpuVar), a.p.argFacts.percpuVar != 0
+	case "task": // give made sure the variant offers the helper
+		return bpfasm.ArgHelperResult(helperGetCurrentTaskBTF), true
+	case "ringbuf_mem":
+		m, ok := a.mapOffering(mapRingbuf, helperRingbufReserve)
+		return bpfasm.ArgHelperResult(helperRingbufReserve, m, bpfasm.ArgScalar(argSizeValue), bpfasm.ArgScalar(0)), ok
 	case "dynptr":
-		fd, err := a.maps.fd(mapArray)
-		if err != nil || !a.useVariantOffering(helperDynptrFromMem) {
-			return false
-		}
-		s.value = bpfasm.ArgDynptr(helperDynptrFromMem, bpfasm.ArgMapValue(fd, 0), bpfasm.ArgScalar(argSizeValue), bpfasm.ArgScalar(0))
+		m, ok := a.mapOffering(mapArray, helperDynptrFromMem)
+		return bpfasm.ArgDynptr(helperDynptrFromMem, m, bpfasm.ArgScalar(argSizeValue), bpfasm.ArgScalar(0)), ok
 	case "ringbuf_dynptr":
-		fd, err := a.maps.fd(mapRingbuf)
-		if err != nil || !a.useVariantOffering(helperRingbufReserveDynptr) {
-			return false
-		}
-		s.value = bpfasm.ArgDynptr(helperRingbufReserveDynptr, bpfasm.ArgMapPtr(fd), bpfasm.ArgScalar(argSizeValue), bpfasm.ArgScalar(0))
+		m, ok := a.mapOffering(mapRingbuf, helperRingbufReserveDynptr)
+		return bpfasm.ArgDynptr(helperRingbufReserveDynptr, m, bpfasm.ArgScalar(argSizeValue), bpfasm.ArgScalar(0)), ok
+	case "sk":
+		ok := a.useVariant(func(v *variant) bool { return skbProgTypes[v.spec.progType] })
+		return bpfasm.ArgContextField(skbSkOffset), ok
 	case "sk_ref":
-		if !a.useVariantOffering(helperSkLookupTCP) {
-			return false
-		}
-		s.value = bpfasm.ArgHelperResult(helperSkLookupTCP, bpfasm.ArgContext(), bpfasm.ArgStack(),
-			bpfasm.ArgScalar(skLookupTupleSize), bpfasm.ArgScalar(0), bpfasm.ArgScalar(0))
+		ok := a.useVariantOffering(helperSkLookupTCP)
+		return bpfasm.ArgHelperResult(helperSkLookupTCP, bpfasm.ArgContext(), bpfasm.ArgStack(),
+			bpfasm.ArgScalar(skLookupTupleSize), bpfasm.ArgScalar(0), bpfasm.ArgScalar(0)), ok
 	case "seq_file":
 		// An iterator's context starts with its struct bpf_iter_meta *, which starts with
 		// the struct seq_file * the iterator writes to.
-		if !a.useVariant(func(v *variant) bool { return strings.HasPrefix(v.spec.name, "iter") }) {
-			return false
-		}
-		s.value = bpfasm.ArgContextField(0, 0)
-	default:
-		return false
+		ok := a.useVariant(func(v *variant) bool { return strings.HasPrefix(v.spec.name, "iter") })
+		return bpfasm.ArgContextField(0, 0), ok
 	}
-	s.given = choice
-	s.mapType, s.mapValueType = 0, 0
-	return true
+	return bpfasm.ArgValue{}, false
+}
+
+// mapOffering returns a map of type typ as the argument helper id takes it (a ringbuf's pointer,
+// an array's value), in a variant that offers the helper; false when there is none.
+func (a *argWalk) mapOffering(typ, id int) (bpfasm.ArgValue, bool) {
+	fd, err := a.maps.fd(typ)
+	if err != nil || !a.useVariantOffering(id) {
+		return bpfasm.ArgValue{}, false
+	}
+	if typ == mapArray {
+		return bpfasm.ArgMapValue(fd, 0), true
+	}
+	return bpfasm.ArgMapPtr(fd), true
 }
 
 // giveFieldMap puts a pointer to the value of the array map of type typ (mapConstString,
