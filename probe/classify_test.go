@@ -118,6 +118,24 @@ func TestClassifyWithoutLog(t *testing.T) {
 	}
 }
 
+// TestClassifyUnknownWording checks that a helper probe's log in words no row knows is
+// reported as unclassified with the errno and the message, never guessed, even where a kfunc
+// row knows the words.
+func TestClassifyUnknownWording(t *testing.T) {
+	const call = "5: (85) call bpf_x#1234\n"
+	const stats = "processed 6 insns (limit 1000000) max_states_per_insn 0 total_states 0 peak_states 0 mark_read 0\n"
+	for _, message := range []string{
+		"helper bpf_x#1234 is not offered here",
+		"calling kernel function bpf_x is not allowed",
+		"Possibly NULL pointer passed to trusted arg0",
+	} {
+		outcome, detail := Classify(unix.EINVAL, call+message+"\n"+stats)
+		if outcome != observation.Unclassified || detail != "EINVAL: "+message {
+			t.Errorf("%q: %s (%s), want unclassified (EINVAL: %s)", message, outcome, detail, message)
+		}
+	}
+}
+
 // kfuncGolden is what ClassifyKfunc must make of one kind of golden kfunc log.
 type kfuncGolden struct {
 	outcome observation.Outcome
