@@ -22,8 +22,10 @@ type Row struct {
 	// Since and Until are the first and last kernels (of 5.10 ... 7.3) whose golden logs
 	// (probe/testdata/verifier-logs) show the message; both "" when none does yet.
 	Since, Until string
-	// Source says where a message no golden log shows is printed ("" when golden logs show
-	// it): the kernel function, and the kernels whose source has it.
+	// Source says where in the kernel a message no golden log shows yet is printed ("" when
+	// golden logs show it). Such a row is kept so that a kernel saying it is not reported as
+	// unclassified; TestGrammarGolden (package probe) asks for Since and Until instead as
+	// soon as a golden log shows it.
 	Source string
 	// Helper is what the message decides for a helper probe; "" when the helper classifier
 	// does not read it.

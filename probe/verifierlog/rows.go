@@ -36,7 +36,7 @@ var grammar = compile([]Row{
 	// check_kfunc_call and add_kfunc_call: refusals of the call itself.
 	{Name: "call-reserved-fields", Pattern: `^BPF_CALL uses reserved fields$`, Since: "5.10", Until: "5.10", Kfunc: unknownID}, // no kfunc calls at all
 	{Name: "btf-id-not-function", Pattern: `^kernel btf_id \d+ is not a function$`, Since: "6.1", Until: "7.3", Kfunc: unknownID},
-	{Name: "no-func-proto", Pattern: `^kernel function btf_id \d+ does not have a valid func_proto$`, Source: "add_kfunc_call/fetch_kfunc_meta, 5.13 on", Kfunc: unknownID},
+	{Name: "no-func-proto", Pattern: `^kernel function btf_id \d+ does not have a valid func_proto$`, Source: "verifier.c, resolving a kfunc call", Kfunc: unknownID},
 	// A FUNC in BTF that the kernel has no address for (inlined or static): not callable.
 	{Name: "no-address", Pattern: `^cannot find address for kernel function \S+$`, Since: "7.0", Until: "7.3", Kfunc: unknownID},
 	{Name: "kfunc-not-allowed", Pattern: `^calling kernel function \S+ is not allowed$`, Since: "6.1", Until: "7.3", Kfunc: notForType},
@@ -44,12 +44,12 @@ var grammar = compile([]Row{
 	// refuses every program that calls it, after finding it in the type's set.
 	{Name: "bpf-trap", Pattern: `^unexpected __bpf_trap\(\) due to uninitialized variable\?$`, Since: "6.16", Until: "7.3", Kfunc: notForType},
 	{Name: "gpl-kfunc", Pattern: `^cannot call kernel function from non-GPL compatible program$`, Since: "6.12", Until: "7.3", Kfunc: gplOnly},
-	{Name: "destructive", Pattern: `^destructive kfunc calls require CAP_SYS_BOOT capability$`, Source: "check_kfunc_call, 6.1 on", Kfunc: observation.NeedsCapability, Flag: "destructive"},
+	{Name: "destructive", Pattern: `^destructive kfunc calls require CAP_SYS_BOOT capability$`, Source: "verifier.c, check_kfunc_call", Kfunc: observation.NeedsCapability, Flag: "destructive"},
 	{Name: "sleepable-kfunc", Pattern: `^program must be sleepable to call sleepable kfunc \S+$`, Since: "6.12", Until: "7.3", Kfunc: sleepableOnly, Flag: "sleepable"},
 	{Name: "kfunc-is-sleepable", Pattern: `^kernel function \S+ is sleepable but the program is not$`, Since: "6.1", Until: "6.1", Kfunc: sleepableOnly, Flag: "sleepable"},
 	// The kernel could call kfuncs, but not from this program: its JIT cannot.
-	{Name: "kfunc-not-jited", Pattern: `^calling kernel functions are not (allowed|supported) in non-JITed programs$`, Source: "fixup_kfunc_call/add_kfunc_call, 5.13 on", Kfunc: observation.Inconclusive},
-	{Name: "jit-kfunc", Pattern: `^JIT (does not support calling kernel function|is required for calling kernel function|does not support calling kfunc \S+#\d+)$`, Source: "add_kfunc_call/check_kfunc_call, 5.13 on", Kfunc: observation.Inconclusive},
+	{Name: "kfunc-not-jited", Pattern: `^calling kernel functions are not (allowed|supported) in non-JITed programs$`, Source: "verifier.c, resolving a kfunc call", Kfunc: observation.Inconclusive},
+	{Name: "jit-kfunc", Pattern: `^JIT (does not support calling kernel function|is required for calling kernel function|does not support calling kfunc \S+#\d+)$`, Source: "verifier.c, resolving a kfunc call", Kfunc: observation.Inconclusive},
 	// XDP RX metadata kfuncs: checked when the call is first seen, before the program type is.
 	{Name: "device-bound", Pattern: `^metadata kfuncs require device-bound program$`, Since: "6.12", Until: "7.3", Kfunc: observation.DeviceBound, Flag: "device_bound"},
 
@@ -57,32 +57,32 @@ var grammar = compile([]Row{
 	{Name: "trusted-null-arg", Pattern: `^Possibly NULL pointer passed to trusted arg\d+$`, Since: "6.12", Until: "7.1", Kfunc: supported, Flag: "trusted_args"},
 	{Name: "trusted-null-reg", Pattern: `^Possibly NULL pointer passed to trusted R\d+$`, Since: "7.2", Until: "7.3", Kfunc: supported, Flag: "trusted_args"},
 	{Name: "rdonly-cast-type", Pattern: `^kfunc \S+ type ID argument must be of a struct$`, Since: "6.12", Until: "6.12", Kfunc: supported}, // bpf_rdonly_cast
-	{Name: "obj-new-type", Pattern: `^bpf_obj_new/bpf_percpu_obj_new type ID argument must be of a struct$`, Source: "check_kfunc_call, 6.2 on", Kfunc: supported},
+	{Name: "obj-new-type", Pattern: `^bpf_obj_new/bpf_percpu_obj_new type ID argument must be of a struct$`, Source: "verifier.c, check_kfunc_call", Kfunc: supported},
 	{Name: "preempt-enable-missing", Pattern: `^\d+ bpf_preempt_enable is missing$`, Since: "6.12", Until: "6.12", Kfunc: supported}, // the disable was accepted; the exit is unbalanced
-	{Name: "referenced-or-trusted", Pattern: `^R\d+ must be referenced or trusted$`, Source: "check_kfunc_args, 6.2 on", Kfunc: supported, Flag: "trusted_args"},
-	{Name: "must-be-referenced", Pattern: `^R\d+ must be referenced$`, Source: "btf_check_func_arg_match, 6.1", Kfunc: supported, Flag: "trusted_args"},
-	{Name: "rcu-pointer", Pattern: `^R\d+ must be a rcu pointer$`, Source: "check_kfunc_args, 6.4 on", Kfunc: supported, Flag: "rcu"},
+	{Name: "referenced-or-trusted", Pattern: `^R\d+ must be referenced or trusted$`, Source: "verifier.c, check_kfunc_args", Kfunc: supported, Flag: "trusted_args"},
+	{Name: "must-be-referenced", Pattern: `^R\d+ must be referenced$`, Source: "btf.c, 6.1's kfunc argument checks", Kfunc: supported, Flag: "trusted_args"},
+	{Name: "rcu-pointer", Pattern: `^R\d+ must be a rcu pointer$`, Source: "verifier.c, check_kfunc_args", Kfunc: supported, Flag: "rcu"},
 	{Name: "release-unreferenced", Pattern: `^R\d+ must be referenced when passed to release function$`, Since: "6.1", Until: "6.18", Kfunc: supported, Flag: "release"},
-	{Name: "release-refcounted", Pattern: `^release kernel function \S+ expects refcounted PTR_TO_BTF_ID$`, Source: "check_kfunc_args, 6.2 on", Kfunc: supported, Flag: "release"},
-	{Name: "kfunc-unacquired", Pattern: `^kfunc \S+#\d+ reference has not been acquired before$`, Source: "check_kfunc_call, 6.2 on", Kfunc: supported, Flag: "release"},
+	{Name: "release-refcounted", Pattern: `^release kernel function \S+ expects refcounted PTR_TO_BTF_ID$`, Source: "verifier.c, check_kfunc_args", Kfunc: supported, Flag: "release"},
+	{Name: "kfunc-unacquired", Pattern: `^kfunc \S+#\d+ reference has not been acquired before$`, Source: "verifier.c, check_kfunc_call", Kfunc: supported, Flag: "release"},
 	{Name: "unreleased", Pattern: `^Unreleased reference id=\d+ alloc_insn=\d+$`, Since: "5.10", Until: "7.3", Kfunc: supported, Flag: "acquire"},
 
 	// Argument complaints every reader knows, then the kfunc classifier's own.
 	{Name: "unset-arg", Pattern: `^R(\d+) !read_ok`, Since: "5.10", Until: "7.3", Arg: &Reading{Kind: UnsetArg, Reg: 1}},
 	{Name: "wrong-type", Pattern: `^R(\d+) type=(\S+) expected=(.*)$`, Since: "5.10", Until: "7.3", Helper: supported, Kfunc: supported,
 		Arg: &Reading{Kind: WrongType, Reg: 1, Got: 2, Expected: 3, List: true}},
-	{Name: "not-a-scalar", Pattern: `^R\d+ is not a scalar$`, Source: "bpf_set_retval in 7.2 (DESIGN.md section 4)", Helper: supported, Kfunc: supported},
-	{Name: "not-arena-or-scalar", Pattern: `^R\d+ is not a pointer to arena or scalar\.?$`, Source: "check_kfunc_args, 6.9 on", Kfunc: supported},
-	{Name: "known-constant", Pattern: `^R\d+ must be a known constant$`, Source: "check_kfunc_args, 6.2 on", Kfunc: supported},
+	{Name: "not-a-scalar", Pattern: `^R\d+ is not a scalar$`, Source: "7.2, bpf_set_retval (measured, DESIGN.md section 4)", Helper: supported, Kfunc: supported},
+	{Name: "not-arena-or-scalar", Pattern: `^R\d+ is not a pointer to arena or scalar\.?$`, Source: "verifier.c, check_kfunc_args", Kfunc: supported},
+	{Name: "known-constant", Pattern: `^R\d+ must be a known constant$`, Source: "verifier.c, check_kfunc_args", Kfunc: supported},
 	{Name: "kfunc-arg", Pattern: `^arg#\d+ (expected pointer to |pointer type |reference type\(|doesn't point to |arg#\d+ memory, len pair )`, Since: "6.1", Until: "6.19", Kfunc: supported},
-	{Name: "unrecognized-arg", Pattern: `^Unrecognized arg#\d+ type `, Source: "check_kfunc_args, 6.2 on", Kfunc: supported},
-	{Name: "kfunc-args-pointer", Pattern: `^kernel function \S+ args#\d+ expected pointer to `, Source: "btf_check_func_arg_match, 6.1", Kfunc: supported},
-	{Name: "expected-iter", Pattern: `^expected (an initialized|uninitialized) (iter_\S+|dynptr) as arg #\d+$`, Source: "process_iter_arg, 6.4 on", Kfunc: supported},
+	{Name: "unrecognized-arg", Pattern: `^Unrecognized arg#\d+ type `, Source: "verifier.c, check_kfunc_args", Kfunc: supported},
+	{Name: "kfunc-args-pointer", Pattern: `^kernel function \S+ args#\d+ expected pointer to `, Source: "btf.c, 6.1's kfunc argument checks", Kfunc: supported},
+	{Name: "expected-iter", Pattern: `^expected (an initialized|uninitialized) (iter_\S+|dynptr) as arg #\d+$`, Source: "verifier.c, iterator arguments", Kfunc: supported},
 	{Name: "expected-dynptr", Pattern: `^Expected (an initialized|uninitialized) dynptr as arg #\d+$`, Since: "6.1", Until: "6.18", Kfunc: supported},
 	{Name: "exit-in-region", Pattern: `^BPF_EXIT instruction (in main prog )?cannot be used inside \S+-ed region$`, Since: "6.16", Until: "7.3", Kfunc: supported},
 	{Name: "rcu-unlock-missing", Pattern: `^bpf_rcu_read_unlock is missing$`, Since: "6.12", Until: "6.12", Kfunc: supported},
 	{Name: "unmatched", Pattern: `^unmatched (rcu read unlock|attempt to enable preemption|attempt to restore irq flags) \(kernel function \S+\)$`, Since: "6.12", Until: "7.3", Kfunc: supported},
-	{Name: "rcu-protection", Pattern: `^kernel func \S+ requires RCU critical section protection$`, Source: "check_kfunc_call, 6.5 on", Kfunc: supported},
+	{Name: "rcu-protection", Pattern: `^kernel func \S+ requires RCU critical section protection$`, Source: "verifier.c, check_kfunc_call", Kfunc: supported},
 	{Name: "obj-new-prog-btf", Pattern: `^bpf_obj_new/bpf_percpu_obj_new requires prog BTF$`, Since: "6.12", Until: "7.3", Kfunc: supported},
 	// bpf_throw(0): the default exception callback returns the cookie, here outside the range
 	// the attach type allows.
@@ -116,5 +116,5 @@ var grammar = compile([]Row{
 	// register: "invalid access to map value, value_size=8 off=0 size=64", "invalid indirect
 	// read from stack R2 off -128+0 size 256".
 	{Name: "memory-access", Pattern: `^(invalid (indirect )?(access|read|write) |invalid stack type |access beyond )`,
-		Source: "check_mem_access/check_stack_range_initialized, 5.10 on", Shape: true, Arg: &Reading{Kind: OtherArg, RegAnywhere: true}},
+		Source: "verifier.c, memory access checks of helper arguments", Shape: true, Arg: &Reading{Kind: OtherArg, RegAnywhere: true}},
 })
