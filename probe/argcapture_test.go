@@ -11,6 +11,7 @@ import (
 
 	bpfasm "github.com/bpfmatrix/bpfmatrix/asm"
 	"github.com/bpfmatrix/bpfmatrix/observation"
+	"github.com/bpfmatrix/bpfmatrix/probe/verifierlog"
 )
 
 // argCaptureCase is one argument probe whose whole log becomes a golden file of the complaint
@@ -241,7 +242,7 @@ func TestCaptureHostArgLogs(t *testing.T) {
 		if err := os.WriteFile(filepath.Join(dir, "arg-"+c.kind+".log"), []byte(header+res.log), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		t.Logf("%s: %+v", c.kind, parseComplaint(res.log))
+		t.Logf("%s: %+v", c.kind, verifierlog.ParseComplaint(res.log))
 	}
 }
 

@@ -5,16 +5,15 @@ import (
 	"encoding/binary"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
-	ebpfasm "github.com/cilium/ebpf/asm"
-	"github.com/cilium/ebpf/btf"
-
 	bpfasm "github.com/bpfmatrix/bpfmatrix/asm"
 	"github.com/bpfmatrix/bpfmatrix/observation"
+	"github.com/bpfmatrix/bpfmatrix/probe/verifierlog"
+	ebpfasm "github.com/cilium/ebpf/asm"
+	"github.com/cilium/ebpf/btf"
 )
 
 // argLoadBudget bounds the loads spent walking one helper's arguments: each load gets past at
@@ -416,20 +415,20 @@ func (a *argWalk) refine() (complete bool, failedReg int, detail string) {
 		if res.errno == 0 {
 			return true, failedReg, ""
 		}
-		c := parseComplaint(res.log)
-		detail = c.line
+		c := verifierlog.ParseComplaint(res.log)
+		detail = c.Line
 		if detail == "" {
 			_, detail = Classify(res.errno, res.log)
 		}
-		if at := lastInsn(res.log); at < callAt {
+		if at := verifierlog.LastInsn(res.log); at < callAt {
 			// Refused before the call was reached, or before any instruction was walked
 			// ("ldimm64 failed to find the address for kernel symbol ..."): the values the
 			// probe computes or names were refused, not the helper's arguments.
 			return false, failedReg, "the probe's own setup was refused: " + detail
 		}
-		reg := c.reg
-		if c.kind == notAboutArg {
-			if lastInsn(res.log) != callAt {
+		reg := c.Reg
+		if c.Kind == verifierlog.NotAboutArg {
+			if verifierlog.LastInsn(res.log) != callAt {
 				return true, failedReg, detail // past the call: its effects, the return, a reference
 			}
 			// Refused at the call without naming a register: about the value given last.
@@ -441,16 +440,16 @@ func (a *argWalk) refine() (complete bool, failedReg int, detail string) {
 			}
 			return false, max(failedReg, a.lastGiven), detail
 		}
-		switch c.kind {
-		case wrongMapType:
+		switch c.Kind {
+		case verifierlog.WrongMapType:
 			reg = a.mapSlot()
-		case needsBTFField:
+		case verifierlog.NeedsBTFField:
 			reg = a.lastGiven
-		case badSize, otherArg:
+		case verifierlog.BadSize, verifierlog.OtherArg:
 			if reg == 0 {
 				reg = a.unnamedReg(c)
 			}
-			if c.argNum >= 0 {
+			if c.ArgNum >= 0 {
 				reg = a.countedReg(c)
 			}
 		}
@@ -458,7 +457,7 @@ func (a *argWalk) refine() (complete bool, failedReg int, detail string) {
 			return false, failedReg, detail
 		}
 		failedReg = max(failedReg, reg)
-		key := fmt.Sprint(reg, c.line, a.state())
+		key := fmt.Sprint(reg, c.Line, a.state())
 		if seen[key] {
 			return false, failedReg, detail // the same refusal of the same program: no progress
 		}
@@ -473,12 +472,12 @@ func (a *argWalk) refine() (complete bool, failedReg int, detail string) {
 // tell. 5.10 and 6.1 say "invalid zero-sized read" of the size that follows a memory pointer
 // (the register after the one given memory last), and 5.10 says a release helper's "reference
 // has not been acquired before" of the value given last.
-func (a *argWalk) unnamedReg(c complaint) int {
+func (a *argWalk) unnamedReg(c verifierlog.Complaint) int {
 	switch {
-	case c.kind == badSize && a.lastGiven > 0 && a.lastGiven < bpfasm.MaxArgs &&
+	case c.Kind == verifierlog.BadSize && a.lastGiven > 0 && a.lastGiven < bpfasm.MaxArgs &&
 		slices.Contains(a.slots[a.lastGiven-1].expected, "fp"):
 		return a.lastGiven + 1
-	case c.kind == otherArg && refNotAcquiredRE.MatchString(c.line):
+	case c.Kind == verifierlog.OtherArg && c.ReleaseUnacquired():
 		return a.lastGiven
 	}
 	return 0
@@ -488,15 +487,15 @@ func (a *argWalk) unnamedReg(c complaint) int {
 // which is always about a register the walk gave a pointer: 6.1 counts N from 1, later kernels
 // from 0, so N names either register N+1 or register N, and only one of them holds a value the
 // walk gave when they differ in that.
-func (a *argWalk) countedReg(c complaint) int {
-	if !strings.Contains(c.line, "dynptr") {
-		return c.reg
+func (a *argWalk) countedReg(c verifierlog.Complaint) int {
+	if !c.CountMayStartAtOne() {
+		return c.Reg
 	}
-	fromOne := argReg(strconv.Itoa(c.argNum))
-	if fromOne != 0 && a.slots[fromOne-1].given != "" && (c.reg == 0 || a.slots[c.reg-1].given == "") {
+	fromOne := c.ArgNum
+	if fromOne >= 1 && fromOne <= bpfasm.MaxArgs && a.slots[fromOne-1].given != "" && (c.Reg == 0 || a.slots[c.Reg-1].given == "") {
 		return fromOne
 	}
-	return c.reg
+	return c.Reg
 }
 
 // argsFound is the number of arguments the walk learnt the helper takes: for a complete walk,

@@ -4,9 +4,9 @@ import (
 	"fmt"
 	"slices"
 
-	ebpfasm "github.com/cilium/ebpf/asm"
-
 	bpfasm "github.com/bpfmatrix/bpfmatrix/asm"
+	"github.com/bpfmatrix/bpfmatrix/probe/verifierlog"
+	ebpfasm "github.com/cilium/ebpf/asm"
 )
 
 // This file holds how the argument pass learns about the registers a complete walk left at 0:
@@ -71,21 +71,21 @@ func (a *argWalk) probeUntouched() int {
 				a.slots[arg].expected, a.slots[arg].given = []string{expectAny}, "scalar"
 			}
 			return n
-		case c.kind == unsetArg && slices.Contains(rest, c.reg-1):
+		case c.Kind == verifierlog.UnsetArg && slices.Contains(rest, c.Reg-1):
 			if arg >= 0 {
 				a.slots[arg].expected, a.slots[arg].given = []string{expectAny}, "scalar"
 			}
-			arg = c.reg - 1
-			n = max(n, c.reg)
+			arg = c.Reg - 1
+			n = max(n, c.Reg)
 			rest = rest[slices.Index(rest, arg)+1:]
-		case arg >= 0 && c.kind == wrongType && c.reg == arg+1:
+		case arg >= 0 && c.Kind == verifierlog.WrongType && c.Reg == arg+1:
 			given := "null"
-			if slices.Equal(c.expected, []string{"scalar"}) || slices.Equal(c.expected, []string{"inv"}) {
+			if slices.Equal(c.Expected, []string{"scalar"}) || slices.Equal(c.Expected, []string{"inv"}) {
 				given = "scalar"
 			}
-			a.slots[arg].expected, a.slots[arg].given = c.expected, given
+			a.slots[arg].expected, a.slots[arg].given = c.Expected, given
 			arg = -1
-		case arg >= 0 && c.kind != unsetArg && (c.reg == arg+1 || c.reg == 0):
+		case arg >= 0 && c.Kind != verifierlog.UnsetArg && (c.Reg == arg+1 || c.Reg == 0):
 			// Refused for the one change from a program it took, naming that register
 			// ("R1 is not a scalar", 7.2's bpf_set_retval) or none, after the argument
 			// checks ("get_local_storage() doesn't support non-zero flags"): a number.
@@ -101,7 +101,7 @@ func (a *argWalk) probeUntouched() int {
 // askUntouched loads the walk's program with the registers of rest left without a value and,
 // when arg is one, a map pointer in register arg. It returns the complaint, or accepted when
 // the verifier went past the call; ok is false for a load refused before the call.
-func (a *argWalk) askUntouched(arg int, rest []int, fd int) (c complaint, accepted, ok bool) {
+func (a *argWalk) askUntouched(arg int, rest []int, fd int) (c verifierlog.Complaint, accepted, ok bool) {
 	for _, i := range rest {
 		a.slots[i].unset = true
 	}
@@ -115,7 +115,7 @@ func (a *argWalk) askUntouched(arg int, rest []int, fd int) (c complaint, accept
 	if arg >= 0 {
 		a.slots[arg].value = bpfasm.ArgValue{}
 	}
-	switch at := lastInsn(res.log); {
+	switch at := verifierlog.LastInsn(res.log); {
 	case err != nil:
 		return c, false, false
 	case res.errno == 0, at > callAt:
@@ -123,7 +123,7 @@ func (a *argWalk) askUntouched(arg int, rest []int, fd int) (c complaint, accept
 	case at < callAt:
 		return c, false, false
 	}
-	return parseComplaint(res.log), false, true
+	return verifierlog.ParseComplaint(res.log), false, true
 }
 
 // unsetArgs returns insns, an argument probe, with the argument registers regs (1..5) holding no

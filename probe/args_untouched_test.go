@@ -8,6 +8,7 @@ import (
 	ebpfasm "github.com/cilium/ebpf/asm"
 
 	bpfasm "github.com/bpfmatrix/bpfmatrix/asm"
+	"github.com/bpfmatrix/bpfmatrix/probe/verifierlog"
 )
 
 // TestUnsetArgs checks that the registers asked for hold no value at the probed call and that
@@ -113,16 +114,16 @@ func TestUnnamedRegisters(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, _ := parseComplaintLine(tt.line)
+			c, _ := verifierlog.ParseComplaintLine(tt.line)
 			a := &argWalk{lastGiven: tt.lastGiven}
 			for i := range a.slots {
 				a.slots[i].given, a.slots[i].expected = tt.given[i], tt.expected[i]
 			}
-			reg := c.reg
+			reg := c.Reg
 			if reg == 0 {
 				reg = a.unnamedReg(c)
 			}
-			if c.argNum >= 0 {
+			if c.ArgNum >= 0 {
 				reg = a.countedReg(c)
 			}
 			if reg != tt.want {

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	bpfasm "github.com/bpfmatrix/bpfmatrix/asm"
+	"github.com/bpfmatrix/bpfmatrix/probe/verifierlog"
 )
 
 // This file holds how the argument pass answers a refusal: which value of the kind the verifier
@@ -40,19 +41,19 @@ var skbProgTypes = map[string]bool{"sched_cls": true, "sched_act": true, "cgroup
 
 // remedy gives register reg a value of the kind the complaint asks for, and reports whether it
 // found one it has not tried.
-func (a *argWalk) remedy(c complaint, reg int) bool {
+func (a *argWalk) remedy(c verifierlog.Complaint, reg int) bool {
 	s := &a.slots[reg-1]
 	a.lastGiven = reg
 	if s.tried == nil {
 		s.tried = map[string]bool{}
 	}
 	s.switched = false
-	switch c.kind {
-	case wrongType:
+	switch c.Kind {
+	case verifierlog.WrongType:
 		if s.given == "" || s.expected == nil {
-			s.expected = c.expected
+			s.expected = c.Expected
 		}
-		for _, choice := range a.choices(c.expected) {
+		for _, choice := range a.choices(c.Expected) {
 			if s.tried[choice] {
 				continue
 			}
@@ -61,19 +62,16 @@ func (a *argWalk) remedy(c complaint, reg int) bool {
 			}
 		}
 		return false
-	case badSize:
+	case verifierlog.BadSize:
 		if s.given == "" {
 			s.expected = []string{"size"}
 		}
 		return a.give(s, "size")
-	case wrongMapType:
+	case verifierlog.WrongMapType:
 		want, ok := helperMapTypes[a.name]
-		if !ok || s.mapType == want {
-			return false
-		}
-		return a.giveMap(s, want)
-	case wrongBTFType:
-		s.btfType = c.expected[0]
+		return ok && s.mapType != want && a.giveMap(s, want)
+	case verifierlog.WrongBTFType:
+		s.btfType = c.Expected[0]
 		switch s.btfType {
 		case "task_struct":
 			return !s.tried["task"] && a.give(s, "task")
@@ -81,27 +79,22 @@ func (a *argWalk) remedy(c complaint, reg int) bool {
 			return !s.tried["seq_file"] && a.give(s, "seq_file")
 		}
 		return a.giveBTFObject(s, s.btfType, false)
-	case needsBTFField:
-		typ, ok := btfFieldMaps[c.got]
-		if !ok || s.mapValueType == typ {
-			return false
-		}
-		return a.giveFieldMap(s, typ)
-	case otherArg:
-		if c.expected != nil {
-			s.expected = c.expected // narrower than the first complaint's list
+	case verifierlog.NeedsBTFField:
+		typ, ok := btfFieldMaps[c.Got]
+		return ok && s.mapValueType != typ && a.giveFieldMap(s, typ)
+	case verifierlog.OtherArg:
+		if c.Expected != nil {
+			s.expected = c.Expected // narrower than the first complaint's list
 		}
 		var choice string
 		switch {
-		case strings.Contains(c.line, "must be referenced"), strings.Contains(c.line, "expects referenced"),
-			refNotAcquiredRE.MatchString(c.line):
+		case c.Wants(verifierlog.WantsReference):
 			choice = "sk_ref"
-		case strings.HasPrefix(c.line, "Expected an initialized dynptr"):
+		case c.Wants(verifierlog.WantsDynptr):
 			choice = "dynptr"
-		case strings.Contains(c.line, "is an unacquired reference") && slices.Contains(s.expected, "dynptr_ptr"),
-			strings.HasPrefix(c.line, "Expected a dynptr of type ringbuf"): // 7.2 on
+		case c.Wants(verifierlog.WantsAcquired) && slices.Contains(s.expected, "dynptr_ptr"), c.Wants(verifierlog.WantsRingbufDynptr):
 			choice = "ringbuf_dynptr"
-		case dynptrDataRE.MatchString(c.line):
+		case c.Wants(verifierlog.WantsMapValue):
 			choice = "map_value"
 		}
 		if choice != "" && !s.tried[choice] {
@@ -160,23 +153,7 @@ func (a *argWalk) give(s *argSlot, choice string) bool {
 	s.tried[choice] = true
 	switch choice {
 	case "map":
-		typ, ok := helperMapTypes[a.name]
-		if !ok {
-			// bpf_timer_init wants the map its timer is in.
-			typ = mapHash
-			for _, o := range a.slots {
-				if o.mapValueType != 0 && o.mapValueType != mapConstString {
-					typ = o.mapValueType
-				}
-			}
-		}
-		return a.giveMap(s, typ)
-	case "ctx":
-		s.value = bpfasm.ArgContext()
-	case "func":
-		s.value = bpfasm.ArgSubprog()
-	case "stack":
-		s.value = bpfasm.ArgStack()
+		return a.giveMap(s, a.mapTypeWanted())
 	case "size":
 		if s.given == "size" {
 			return false
@@ -185,72 +162,95 @@ func (a *argWalk) give(s *argSlot, choice string) bool {
 		s.given = "size"
 		s.mapType = 0
 		return true
-	case "percpu_var":
-		if a.p.argFacts.percpuVar == 0 {
-			return false
-		}
-		s.value = bpfasm.ArgKernelVar(a.p.argFacts.percpuVar)
 	case "const_str":
 		if !a.giveFieldMap(s, mapConstString) {
 			return false
 		}
 		s.given = "const_str"
 		return true
-	case "ringbuf_mem":
-		fd, err := a.maps.fd(mapRingbuf)
-		if err != nil || !a.useVariantOffering(helperRingbufReserve) {
-			return false
-		}
-		s.value = bpfasm.ArgHelperResult(helperRingbufReserve, bpfasm.ArgMapPtr(fd), bpfasm.ArgScalar(argSizeValue), bpfasm.ArgScalar(0))
+	case "map_value":
+		return a.giveFieldMap(s, mapArray)
 	case "task":
 		if !a.useVariantOffering(helperGetCurrentTaskBTF) {
 			// Before 5.11 no helper returns a BTF task: one from a context serves,
 			// and the verifier then names the struct it wants if not a task.
 			return a.giveBTFObject(s, "task_struct", true)
 		}
-		s.value = bpfasm.ArgHelperResult(helperGetCurrentTaskBTF)
-	case "sk":
-		if !a.useVariant(func(v *variant) bool { return skbProgTypes[v.spec.progType] }) {
-			return false
+	}
+	value, ok := a.valueOf(choice)
+	if !ok {
+		return false
+	}
+	s.value, s.given = value, choice
+	s.mapType, s.mapValueType = 0, 0
+	return true
+}
+
+// mapTypeWanted is the type of map the helper takes: its own, or, for bpf_timer_init, the map
+// its timer is in.
+func (a *argWalk) mapTypeWanted() int {
+	if typ, ok := helperMapTypes[a.name]; ok {
+		return typ
+	}
+	typ := mapHash
+	for _, o := range a.slots {
+		if o.mapValueType != 0 && o.mapValueType != mapConstString {
+			typ = o.mapValueType
 		}
-		s.value = bpfasm.ArgContextField(skbSkOffset)
-	case "map_value":
-		if !a.giveFieldMap(s, mapArray) {
-			return false
-		}
-		s.tried[choice] = true
-		return true
+	}
+	return typ
+}
+
+// valueOf builds a value of kind choice that needs no map value of its own, reporting false
+// when the pass cannot make one here.
+func (a *argWalk) valueOf(choice string) (bpfasm.ArgValue, bool) {
+	switch choice {
+	case "ctx":
+		return bpfasm.ArgContext(), true
+	case "func":
+		return bpfasm.ArgSubprog(), true
+	case "stack":
+		return bpfasm.ArgStack(), true
+	case "percpu_var":
+		return bpfasm.ArgKernelVar(a.p.argFacts.percpuVar), a.p.argFacts.percpuVar != 0
+	case "task": // give made sure the variant offers the helper
+		return bpfasm.ArgHelperResult(helperGetCurrentTaskBTF), true
+	case "ringbuf_mem":
+		m, ok := a.mapOffering(mapRingbuf, helperRingbufReserve)
+		return bpfasm.ArgHelperResult(helperRingbufReserve, m, bpfasm.ArgScalar(argSizeValue), bpfasm.ArgScalar(0)), ok
 	case "dynptr":
-		fd, err := a.maps.fd(mapArray)
-		if err != nil || !a.useVariantOffering(helperDynptrFromMem) {
-			return false
-		}
-		s.value = bpfasm.ArgDynptr(helperDynptrFromMem, bpfasm.ArgMapValue(fd, 0), bpfasm.ArgScalar(argSizeValue), bpfasm.ArgScalar(0))
+		m, ok := a.mapOffering(mapArray, helperDynptrFromMem)
+		return bpfasm.ArgDynptr(helperDynptrFromMem, m, bpfasm.ArgScalar(argSizeValue), bpfasm.ArgScalar(0)), ok
 	case "ringbuf_dynptr":
-		fd, err := a.maps.fd(mapRingbuf)
-		if err != nil || !a.useVariantOffering(helperRingbufReserveDynptr) {
-			return false
-		}
-		s.value = bpfasm.ArgDynptr(helperRingbufReserveDynptr, bpfasm.ArgMapPtr(fd), bpfasm.ArgScalar(argSizeValue), bpfasm.ArgScalar(0))
+		m, ok := a.mapOffering(mapRingbuf, helperRingbufReserveDynptr)
+		return bpfasm.ArgDynptr(helperRingbufReserveDynptr, m, bpfasm.ArgScalar(argSizeValue), bpfasm.ArgScalar(0)), ok
+	case "sk":
+		ok := a.useVariant(func(v *variant) bool { return skbProgTypes[v.spec.progType] })
+		return bpfasm.ArgContextField(skbSkOffset), ok
 	case "sk_ref":
-		if !a.useVariantOffering(helperSkLookupTCP) {
-			return false
-		}
-		s.value = bpfasm.ArgHelperResult(helperSkLookupTCP, bpfasm.ArgContext(), bpfasm.ArgStack(),
-			bpfasm.ArgScalar(skLookupTupleSize), bpfasm.ArgScalar(0), bpfasm.ArgScalar(0))
+		ok := a.useVariantOffering(helperSkLookupTCP)
+		return bpfasm.ArgHelperResult(helperSkLookupTCP, bpfasm.ArgContext(), bpfasm.ArgStack(),
+			bpfasm.ArgScalar(skLookupTupleSize), bpfasm.ArgScalar(0), bpfasm.ArgScalar(0)), ok
 	case "seq_file":
 		// An iterator's context starts with its struct bpf_iter_meta *, which starts with
 		// the struct seq_file * the iterator writes to.
-		if !a.useVariant(func(v *variant) bool { return strings.HasPrefix(v.spec.name, "iter") }) {
-			return false
-		}
-		s.value = bpfasm.ArgContextField(0, 0)
-	default:
-		return false
+		ok := a.useVariant(func(v *variant) bool { return strings.HasPrefix(v.spec.name, "iter") })
+		return bpfasm.ArgContextField(0, 0), ok
 	}
-	s.given = choice
-	s.mapType, s.mapValueType = 0, 0
-	return true
+	return bpfasm.ArgValue{}, false
+}
+
+// mapOffering returns a map of type typ as the argument helper id takes it (a ringbuf's pointer,
+// an array's value), in a variant that offers the helper; false when there is none.
+func (a *argWalk) mapOffering(typ, id int) (bpfasm.ArgValue, bool) {
+	fd, err := a.maps.fd(typ)
+	if err != nil || !a.useVariantOffering(id) {
+		return bpfasm.ArgValue{}, false
+	}
+	if typ == mapArray {
+		return bpfasm.ArgMapValue(fd, 0), true
+	}
+	return bpfasm.ArgMapPtr(fd), true
 }
 
 // giveFieldMap puts a pointer to the value of the array map of type typ (mapConstString,

@@ -2,67 +2,17 @@ package probe
 
 import (
 	"fmt"
-	"github.com/bpfmatrix/bpfmatrix/observation"
-	"regexp"
-	"strings"
+	"slices"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/bpfmatrix/bpfmatrix/observation"
+	"github.com/bpfmatrix/bpfmatrix/probe/verifierlog"
 )
 
 // enotsupp is the kernel-internal ENOTSUPP (524) that BPF_PROG_LOAD leaks to user space, e.g.
 // when a program needs a trampoline or JIT feature the kernel lacks. It is not ENOTSUP (95).
 const enotsupp = unix.Errno(524)
-
-// rule maps one verifier message, matched at the start of a log line, to an outcome. Verifier
-// messages start at column 0; the explanatory block 7.3 appends is indented or starts with a
-// heading, so anchoring keeps its prose from matching.
-type rule struct {
-	outcome observation.Outcome
-	// prefix is the literal start of every line re matches: a cheap test that spares the
-	// regular expression most of the log's lines (the probe classifies a log per load, and in a
-	// TCG guest user-space time counts).
-	prefix string
-	re     *regexp.Regexp
-}
-
-// rules are the verifier messages the classifier knows, from the logs in testdata/verifier-logs
-// (Debian kernels 5.10 to 7.3 and the host's 6.18). They are tried on every line of the log,
-// first line first, and the first line any rule matches decides.
-var rules = []rule{
-	// check_helper_call, in the order the verifier checks: id range, get_func_proto (type,
-	// attach type and target), GPL, the helper's own allowed() callback, sleepability.
-	{observation.UnknownID, "invalid func ", regexp.MustCompile(`^invalid func \S*#-?\d+$`)},
-	{observation.NotForType, "unknown func ", regexp.MustCompile(`^unknown func \S+#\d+$`)},                                                     // 5.10, 6.1
-	{observation.NotForType, "program of this type cannot use helper ", regexp.MustCompile(`^program of this type cannot use helper \S+#\d+$`)}, // 6.12 and later
-	{observation.GPLOnly, "cannot call GPL-restricted function from non-GPL compatible program", regexp.MustCompile(`^cannot call GPL-restricted function from non-GPL compatible program$`)},
-	{observation.NotForTarget, "helper call is not allowed in probe", regexp.MustCompile(`^helper call is not allowed in probe$`)},
-	{observation.SleepableOnly, "helper call might sleep in a non-sleepable prog", regexp.MustCompile(`^helper call might sleep in a non-sleepable prog$`)}, // up to 7.0
-	{observation.SleepableOnly, "sleepable helper ", regexp.MustCompile(`^sleepable helper \S+#\d+ in non-sleepable prog$`)},                                // 7.1 and later
-
-	// Everything below is said only after the helper was accepted: argument checks and the
-	// checks of the call's effects. The probe passes 0 in r1..r5, so a helper that takes a
-	// pointer, a map or a dynptr complains about it.
-	{observation.Supported, "R", regexp.MustCompile(`^R[0-9] type=\S+ expected=`)},
-	{observation.Supported, "R", regexp.MustCompile(`^R[0-9] is not a scalar$`)},
-}
-
-// isTrace reports whether a log line is part of the instruction trace or the statistics, not a
-// message: "5: (85) call bpf_probe_read#4", "0: R1=ctx() R10=fp0", "from 4 to 6: ...",
-// "processed 6 insns ...", "; source line".
-var traceRE = regexp.MustCompile(`^(\d+: |from \d+ to \d+: |processed \d+ insns |; |func#\d+ @\d+$|last_idx |regs=|parent |mark_precise: |\s*$)`)
-
-// firstMessage returns the first line of log that is a message rather than trace, or "".
-func firstMessage(log string) string {
-	for _, line := range strings.Split(log, "\n") {
-		if line == "Verification failed:" || strings.HasPrefix(line, "Verification failed: ") {
-			break // 7.3's explanatory block follows the message it explains
-		}
-		if !traceRE.MatchString(line) {
-			return strings.TrimSpace(line)
-		}
-	}
-	return ""
-}
 
 // errnoName returns the symbolic name of errno as the kernel headers spell it.
 func errnoName(errno unix.Errno) string {
@@ -75,36 +25,82 @@ func errnoName(errno unix.Errno) string {
 	return fmt.Sprintf("errno %d", int(errno))
 }
 
-// processed0 matches the statistics line of a load the verifier refused before it walked a single
-// instruction: a bad attach target, a license the type refuses, a flag the kernel lacks.
-var processed0 = regexp.MustCompile(`(?m)^processed 0 insns `)
-
 // Classify turns the result of one probe load into an outcome and the log line (or error) that
-// decided it. errno is 0 when the program loaded. The whole log is searched, not its tail:
-// 7.3 appends a "Verification failed" block after the message that matters.
+// decided it. errno is 0 when the program loaded. The first line of the log that a message of
+// verifierlog.Helpers matches decides; the whole log is searched, not its tail: 7.3 appends a
+// "Verification failed" block after the message that matters.
 //
-// A log no rule matches is observation.Unclassified, never guessed; refusals before the verifier looked at
-// the program (an empty log, "processed 0 insns", EPERM, E2BIG, ENOTSUPP) are observation.Inconclusive.
+// A log no message matches is observation.Unclassified, never guessed; refusals before the
+// verifier looked at the program (an empty log, "processed 0 insns", EPERM, E2BIG, ENOTSUPP)
+// are observation.Inconclusive.
 func Classify(errno unix.Errno, log string) (outcome observation.Outcome, detail string) {
+	outcome, detail, _ = classify(errno, log)
+	return outcome, detail
+}
+
+// classify is Classify, with the grammar's row that decided (nil when none did).
+func classify(errno unix.Errno, log string) (observation.Outcome, string, *verifierlog.Row) {
 	if errno == 0 {
-		return observation.Supported, "loaded"
+		return observation.Supported, "loaded", nil
 	}
-	for line := range strings.Lines(log) {
-		line = strings.TrimRight(line, " \t\r\n")
-		for _, r := range rules {
-			if strings.HasPrefix(line, r.prefix) && r.re.MatchString(line) {
-				return r.outcome, line
-			}
-		}
+	if row, line := verifierlog.Helpers.First(log); row != nil {
+		return row.Helper, line, row
 	}
-	msg := firstMessage(log)
+	outcome, detail := unmatched(errno, log)
+	return outcome, detail, nil
+}
+
+// unmatched classifies a refused load whose log no message of its reader matches: a refusal
+// before verification is inconclusive, anything else is wording nobody knows yet.
+func unmatched(errno unix.Errno, log string) (observation.Outcome, string) {
+	msg := verifierlog.FirstMessage(log)
 	switch {
 	case msg == "":
 		return observation.Inconclusive, errnoName(errno) + " before verification (empty log)"
-	case processed0.MatchString(log):
+	case verifierlog.BeforeVerification(log):
 		return observation.Inconclusive, errnoName(errno) + " before verification: " + msg
 	case errno == unix.EPERM || errno == unix.E2BIG || errno == enotsupp:
 		return observation.Inconclusive, errnoName(errno) + ": " + msg
 	}
 	return observation.Unclassified, errnoName(errno) + ": " + msg
+}
+
+// ClassifyKfunc turns the result of one kfunc probe load (see asm.KfuncProbeProgram) into an
+// outcome, the log line (or error) that decided it, and the kfunc's flags the log shows
+// ("acquire", "sleepable", "trusted_args", ...), sorted. errno is 0 when the program loaded.
+// The first line a message of verifierlog.Kfuncs matches decides the outcome; every matching
+// line adds its flag. A log no message matches is classified as Classify would (refusals before
+// verification are observation.Inconclusive) and is otherwise observation.Unclassified, never
+// guessed.
+func ClassifyKfunc(errno unix.Errno, log string) (outcome observation.Outcome, detail string, flags []string) {
+	outcome, detail, flags, _ = classifyKfunc(errno, log)
+	return outcome, detail, flags
+}
+
+// classifyKfunc is ClassifyKfunc, with the grammar's row that decided (nil when none did).
+func classifyKfunc(errno unix.Errno, log string) (observation.Outcome, string, []string, *verifierlog.Row) {
+	if errno == 0 {
+		return observation.Supported, "loaded", nil, nil
+	}
+	var decided *verifierlog.Row
+	var detail string
+	var flags []string
+	for row, line := range verifierlog.Kfuncs.Scan(log) {
+		if decided == nil {
+			decided, detail = row, line
+		}
+		if row.Flag != "" && !slices.Contains(flags, row.Flag) {
+			flags = append(flags, row.Flag)
+		}
+	}
+	slices.Sort(flags)
+	if decided != nil {
+		return decided.Kfunc, detail, flags, decided
+	}
+	if row, _ := verifierlog.Helpers.First(log); row != nil {
+		// A helper's message in a kfunc probe's log is still wording nobody knows here.
+		return observation.Unclassified, errnoName(errno) + ": " + verifierlog.FirstMessage(log), flags, nil
+	}
+	outcome, detail := unmatched(errno, log)
+	return outcome, detail, flags, nil
 }

@@ -1,0 +1,97 @@
+// Package verifierlog owns the BPF verifier's words: the layout of a level-1 verifier log
+// (instruction trace, register state, statistics, the explanation block 7.3 appends) and the
+// grammar of the messages kernels 5.10 to 7.3 print about a probe's call, each message with what
+// it means to the three readers of a log: the helper classifier, the kfunc classifier and the
+// argument pass.
+//
+// The package reads text only. What an errno means, and how an outcome is reported, stays with
+// the probe that made the load.
+package verifierlog
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+)
+
+var (
+	// traceRE are the lines of a log that are trace or statistics, not messages:
+	// "5: (85) call bpf_probe_read#4", "0: R1=ctx() R10=fp0", "from 4 to 6: ...",
+	// "processed 6 insns ...", "; source line".
+	traceRE = regexp.MustCompile(`^(\d+: |from \d+ to \d+: |processed \d+ insns |; |func#\d+ @\d+$|last_idx |regs=|parent |mark_precise: |\s*$)`)
+	// insnRE is an instruction line of the trace: a refusal follows the last one.
+	insnRE = regexp.MustCompile(`^\d+: \([0-9a-f]{2}\) `)
+	// stateRE are lines of register state the verifier prints around subprogram calls and
+	// callbacks at log level 1.
+	stateRE = regexp.MustCompile(`^(caller:|callee:|returning from callee:|to caller at \d+:|frame\d+: |\s)`)
+	// processed0RE is the statistics line of a load the verifier refused before it walked a
+	// single instruction: a bad attach target, a license the type refuses, a flag the kernel
+	// lacks.
+	processed0RE = regexp.MustCompile(`(?m)^processed 0 insns `)
+)
+
+// explanation reports whether line opens the block 7.3 appends after the message that decided
+// the load ("Verification failed: Policy: ..."): its prose and the instructions it quotes are
+// no messages, and the trace ends before it.
+func explanation(line string) bool {
+	return strings.HasPrefix(line, "Verification failed:")
+}
+
+// FirstMessage returns the first line of log that is a message rather than trace, trimmed, or
+// "" when the log has none before 7.3's explanation block.
+func FirstMessage(log string) string {
+	for _, line := range strings.Split(log, "\n") {
+		if explanation(line) {
+			break
+		}
+		if !traceRE.MatchString(line) {
+			return strings.TrimSpace(line)
+		}
+	}
+	return ""
+}
+
+// BeforeVerification reports whether log shows a load the verifier refused before it walked a
+// single instruction ("processed 0 insns").
+func BeforeVerification(log string) bool {
+	return processed0RE.MatchString(log)
+}
+
+// LastInsn is the index of the last instruction the log's trace shows, -1 when none.
+func LastInsn(log string) int {
+	last := -1
+	for line := range strings.Lines(log) {
+		if explanation(line) {
+			break // the explanation quotes instructions in another format
+		}
+		if insnRE.MatchString(line) {
+			var n int
+			fmt.Sscanf(line, "%d:", &n)
+			last = n
+		}
+	}
+	return last
+}
+
+// complaintLines returns the messages after the last instruction of the trace, up to the
+// statistics or 7.3's explanation block: the refusal and whatever it printed with it.
+func complaintLines(log string) []string {
+	lines := strings.Split(log, "\n")
+	start := 0
+	for i, line := range lines {
+		if insnRE.MatchString(line) {
+			start = i + 1
+		}
+	}
+	var out []string
+	for _, line := range lines[start:] {
+		if explanation(line) {
+			break
+		}
+		if traceRE.MatchString(line) || stateRE.MatchString(line) {
+			continue
+		}
+		out = append(out, strings.TrimSpace(line))
+	}
+	return out
+}

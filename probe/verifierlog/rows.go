@@ -1,0 +1,120 @@
+package verifierlog
+
+import "github.com/bpfmatrix/bpfmatrix/observation"
+
+// Outcomes, shorter, for the table.
+const (
+	supported     = observation.Supported
+	unknownID     = observation.UnknownID
+	notForType    = observation.NotForType
+	gplOnly       = observation.GPLOnly
+	sleepableOnly = observation.SleepableOnly
+)
+
+// grammar is every message of kernels 5.10 to 7.3 that one of the readers knows, from the
+// golden logs in probe/testdata/verifier-logs and, where no golden log shows one yet, from the
+// kernel source (Source). Each reader tries its own rows in this order, so a row meant for
+// several readers sits where each of them had it.
+//
+// The verifier checks a call in order: does the function exist (id range, BTF), may this
+// program type call it (get_func_proto, the type's kfunc set), with this license, capability,
+// sleepability and device binding; only then the arguments (the probe passes 0 in r1..r5, so a
+// function that takes a pointer, a map or a dynptr complains about it) and the call's effects
+// (an unreleased reference, an unclosed RCU section). Any message of the second kind means the
+// call itself was accepted.
+var grammar = compile([]Row{
+	// check_helper_call: id range, get_func_proto (type, attach type and target), GPL, the
+	// helper's own allowed() callback, sleepability.
+	{Name: "invalid-func", Pattern: `^invalid func \S*#-?\d+$`, Since: "5.10", Until: "7.3", Helper: unknownID},
+	{Name: "unknown-func", Pattern: `^unknown func \S+#\d+$`, Since: "5.10", Until: "6.1", Helper: notForType},
+	{Name: "type-cannot-use-helper", Pattern: `^program of this type cannot use helper \S+#\d+$`, Since: "6.12", Until: "7.3", Helper: notForType},
+	{Name: "gpl-helper", Pattern: `^cannot call GPL-restricted function from non-GPL compatible program$`, Since: "5.10", Until: "7.3", Helper: gplOnly},
+	{Name: "not-allowed-in-probe", Pattern: `^helper call is not allowed in probe$`, Since: "5.10", Until: "7.3", Helper: observation.NotForTarget},
+	{Name: "helper-might-sleep", Pattern: `^helper call might sleep in a non-sleepable prog$`, Since: "6.1", Until: "7.0", Helper: sleepableOnly},
+	{Name: "sleepable-helper", Pattern: `^sleepable helper \S+#\d+ in non-sleepable prog$`, Since: "7.1", Until: "7.3", Helper: sleepableOnly},
+
+	// check_kfunc_call and add_kfunc_call: refusals of the call itself.
+	{Name: "call-reserved-fields", Pattern: `^BPF_CALL uses reserved fields$`, Since: "5.10", Until: "5.10", Kfunc: unknownID}, // no kfunc calls at all
+	{Name: "btf-id-not-function", Pattern: `^kernel btf_id \d+ is not a function$`, Since: "6.1", Until: "7.3", Kfunc: unknownID},
+	{Name: "no-func-proto", Pattern: `^kernel function btf_id \d+ does not have a valid func_proto$`, Source: "verifier.c, resolving a kfunc call", Kfunc: unknownID},
+	// A FUNC in BTF that the kernel has no address for (inlined or static): not callable.
+	{Name: "no-address", Pattern: `^cannot find address for kernel function \S+$`, Since: "7.0", Until: "7.3", Kfunc: unknownID},
+	{Name: "kfunc-not-allowed", Pattern: `^calling kernel function \S+ is not allowed$`, Since: "6.1", Until: "7.3", Kfunc: notForType},
+	// __bpf_trap (6.16) is what the compiler calls for an uninitialised variable; the verifier
+	// refuses every program that calls it, after finding it in the type's set.
+	{Name: "bpf-trap", Pattern: `^unexpected __bpf_trap\(\) due to uninitialized variable\?$`, Since: "6.16", Until: "7.3", Kfunc: notForType},
+	{Name: "gpl-kfunc", Pattern: `^cannot call kernel function from non-GPL compatible program$`, Since: "6.12", Until: "7.3", Kfunc: gplOnly},
+	{Name: "destructive", Pattern: `^destructive kfunc calls require CAP_SYS_BOOT capability$`, Source: "verifier.c, check_kfunc_call", Kfunc: observation.NeedsCapability, Flag: "destructive"},
+	{Name: "sleepable-kfunc", Pattern: `^program must be sleepable to call sleepable kfunc \S+$`, Since: "6.12", Until: "7.3", Kfunc: sleepableOnly, Flag: "sleepable"},
+	{Name: "kfunc-is-sleepable", Pattern: `^kernel function \S+ is sleepable but the program is not$`, Since: "6.1", Until: "6.1", Kfunc: sleepableOnly, Flag: "sleepable"},
+	// The kernel could call kfuncs, but not from this program: its JIT cannot.
+	{Name: "kfunc-not-jited", Pattern: `^calling kernel functions are not (allowed|supported) in non-JITed programs$`, Source: "verifier.c, resolving a kfunc call", Kfunc: observation.Inconclusive},
+	{Name: "jit-kfunc", Pattern: `^JIT (does not support calling kernel function|is required for calling kernel function|does not support calling kfunc \S+#\d+)$`, Source: "verifier.c, resolving a kfunc call", Kfunc: observation.Inconclusive},
+	// XDP RX metadata kfuncs: checked when the call is first seen, before the program type is.
+	{Name: "device-bound", Pattern: `^metadata kfuncs require device-bound program$`, Since: "6.12", Until: "7.3", Kfunc: observation.DeviceBound, Flag: "device_bound"},
+
+	// The kfunc call was accepted; its arguments (all 0) or its effects were not.
+	{Name: "trusted-null-arg", Pattern: `^Possibly NULL pointer passed to trusted arg\d+$`, Since: "6.12", Until: "7.1", Kfunc: supported, Flag: "trusted_args"},
+	{Name: "trusted-null-reg", Pattern: `^Possibly NULL pointer passed to trusted R\d+$`, Since: "7.2", Until: "7.3", Kfunc: supported, Flag: "trusted_args"},
+	{Name: "rdonly-cast-type", Pattern: `^kfunc \S+ type ID argument must be of a struct$`, Since: "6.12", Until: "6.12", Kfunc: supported}, // bpf_rdonly_cast
+	{Name: "obj-new-type", Pattern: `^bpf_obj_new/bpf_percpu_obj_new type ID argument must be of a struct$`, Source: "verifier.c, check_kfunc_call", Kfunc: supported},
+	{Name: "preempt-enable-missing", Pattern: `^\d+ bpf_preempt_enable is missing$`, Since: "6.12", Until: "6.12", Kfunc: supported}, // the disable was accepted; the exit is unbalanced
+	{Name: "referenced-or-trusted", Pattern: `^R\d+ must be referenced or trusted$`, Source: "verifier.c, check_kfunc_args", Kfunc: supported, Flag: "trusted_args"},
+	{Name: "must-be-referenced", Pattern: `^R\d+ must be referenced$`, Source: "btf.c, 6.1's kfunc argument checks", Kfunc: supported, Flag: "trusted_args"},
+	{Name: "rcu-pointer", Pattern: `^R\d+ must be a rcu pointer$`, Source: "verifier.c, check_kfunc_args", Kfunc: supported, Flag: "rcu"},
+	{Name: "release-unreferenced", Pattern: `^R\d+ must be referenced when passed to release function$`, Since: "6.1", Until: "6.18", Kfunc: supported, Flag: "release"},
+	{Name: "release-refcounted", Pattern: `^release kernel function \S+ expects refcounted PTR_TO_BTF_ID$`, Source: "verifier.c, check_kfunc_args", Kfunc: supported, Flag: "release"},
+	{Name: "kfunc-unacquired", Pattern: `^kfunc \S+#\d+ reference has not been acquired before$`, Source: "verifier.c, check_kfunc_call", Kfunc: supported, Flag: "release"},
+	{Name: "unreleased", Pattern: `^Unreleased reference id=\d+ alloc_insn=\d+$`, Since: "5.10", Until: "7.3", Kfunc: supported, Flag: "acquire"},
+
+	// Argument complaints every reader knows, then the kfunc classifier's own.
+	{Name: "unset-arg", Pattern: `^R(\d+) !read_ok`, Since: "5.10", Until: "7.3", Arg: &Reading{Kind: UnsetArg, Reg: 1}},
+	{Name: "wrong-type", Pattern: `^R(\d+) type=(\S+) expected=(.*)$`, Since: "5.10", Until: "7.3", Helper: supported, Kfunc: supported,
+		Arg: &Reading{Kind: WrongType, Reg: 1, Got: 2, Expected: 3, List: true}},
+	{Name: "not-a-scalar", Pattern: `^R\d+ is not a scalar$`, Source: "7.2, bpf_set_retval (measured, DESIGN.md section 4)", Helper: supported, Kfunc: supported},
+	{Name: "not-arena-or-scalar", Pattern: `^R\d+ is not a pointer to arena or scalar\.?$`, Source: "verifier.c, check_kfunc_args", Kfunc: supported},
+	{Name: "known-constant", Pattern: `^R\d+ must be a known constant$`, Source: "verifier.c, check_kfunc_args", Kfunc: supported},
+	{Name: "kfunc-arg", Pattern: `^arg#\d+ (expected pointer to |pointer type |reference type\(|doesn't point to |arg#\d+ memory, len pair )`, Since: "6.1", Until: "6.19", Kfunc: supported},
+	{Name: "unrecognized-arg", Pattern: `^Unrecognized arg#\d+ type `, Source: "verifier.c, check_kfunc_args", Kfunc: supported},
+	{Name: "kfunc-args-pointer", Pattern: `^kernel function \S+ args#\d+ expected pointer to `, Source: "btf.c, 6.1's kfunc argument checks", Kfunc: supported},
+	{Name: "expected-iter", Pattern: `^expected (an initialized|uninitialized) (iter_\S+|dynptr) as arg #\d+$`, Source: "verifier.c, iterator arguments", Kfunc: supported},
+	{Name: "expected-dynptr", Pattern: `^Expected (an initialized|uninitialized) dynptr as arg #\d+$`, Since: "6.1", Until: "6.18", Kfunc: supported},
+	{Name: "exit-in-region", Pattern: `^BPF_EXIT instruction (in main prog )?cannot be used inside \S+-ed region$`, Since: "6.16", Until: "7.3", Kfunc: supported},
+	{Name: "rcu-unlock-missing", Pattern: `^bpf_rcu_read_unlock is missing$`, Since: "6.12", Until: "6.12", Kfunc: supported},
+	{Name: "unmatched", Pattern: `^unmatched (rcu read unlock|attempt to enable preemption|attempt to restore irq flags) \(kernel function \S+\)$`, Since: "6.12", Until: "7.3", Kfunc: supported},
+	{Name: "rcu-protection", Pattern: `^kernel func \S+ requires RCU critical section protection$`, Source: "verifier.c, check_kfunc_call", Kfunc: supported},
+	{Name: "obj-new-prog-btf", Pattern: `^bpf_obj_new/bpf_percpu_obj_new requires prog BTF$`, Since: "6.12", Until: "7.3", Kfunc: supported},
+	// bpf_throw(0): the default exception callback returns the cookie, here outside the range
+	// the attach type allows.
+	{Name: "exit-register", Pattern: `^At program exit the register R\d+ has `, Since: "6.12", Until: "7.3", Kfunc: supported},
+
+	// The argument pass's own: complaints about a helper argument the probe gave a value.
+	{Name: "bad-size", Pattern: `^R(\d+) (invalid zero-sized read|min value is negative|unbounded memory access|max value is outside|min value is outside)`,
+		Since: "6.18", Until: "7.3", Arg: &Reading{Kind: BadSize, Reg: 1}},
+	// 5.10's and 6.1's refusal of a size of 0, which names no register.
+	{Name: "zero-size", Pattern: `^invalid zero-sized read$`, Since: "5.10", Until: "6.1", Arg: &Reading{Kind: BadSize}},
+	// "helper arg2" up to 7.1, "helper R2" from 7.2; both count registers.
+	{Name: "helper-null", Pattern: `^Possibly NULL pointer passed to helper (?:arg|R)(\d+)`, Since: "6.12", Until: "7.3", Arg: &Reading{Kind: PossiblyNull, Reg: 1}},
+	{Name: "btf-type", Pattern: `^R(\d+) is of type (\S+) but (\S+) is expected`, Since: "6.1", Until: "7.3", Arg: &Reading{Kind: WrongBTFType, Reg: 1, Got: 2, Expected: 3}},
+	{Name: "map-type", Pattern: `^cannot pass map_type (\d+) into func (\S+)`, Since: "5.10", Until: "7.3", Arg: &Reading{Kind: WrongMapType, MapType: 1}},
+	{Name: "btf-field", Pattern: `^map '[^']*' has to have BTF in order to use (\S+)`, Since: "6.1", Until: "7.3", Arg: &Reading{Kind: NeedsBTFField, Got: 1}},
+	// arg#0 (kfunc-style checks of helper arguments) and "arg #0" count from 0.
+	{Name: "arg-index", Pattern: `(?:^arg#| as arg #)(\d+)\b`, Since: "6.1", Until: "6.19", Shape: true, Arg: &Reading{Kind: OtherArg, Index: 1}},
+	// The register named at the end: "Expected an initialized dynptr as R1" (7.2 on), "release
+	// helper bpf_sk_release expects referenced PTR_TO_BTF_ID passed to R1" (7.2 on).
+	{Name: "reg-at-end", Pattern: `(?: as| to) R(\d+)$`, Since: "7.3", Until: "7.3", Shape: true, Arg: &Reading{Kind: OtherArg, Reg: 1}},
+	// 5.10's refusal of a release helper's argument, which names no register: "func
+	// bpf_sk_release#86 reference has not been acquired before".
+	{Name: "reference-unacquired", Pattern: `reference has not been acquired before$`, Since: "5.10", Until: "5.10", Arg: &Reading{Kind: OtherArg}},
+	// bpf_dynptr_from_mem takes its data (R1) from a map value only.
+	{Name: "dynptr-data", Pattern: `^Unsupported reg type (\S+) for bpf_dynptr_from_mem data`, Since: "6.1", Until: "7.3",
+		Arg: &Reading{Kind: OtherArg, FixedReg: 1, Got: 1, Wants: "map_value"}},
+	// "arg 1 is an unacquired reference" names the register.
+	{Name: "arg-n", Pattern: `^arg (\d+) `, Since: "6.1", Until: "6.18", Shape: true, Arg: &Reading{Kind: OtherArg, Reg: 1}},
+	{Name: "reg-first", Pattern: `^R(\d+) `, Since: "5.10", Until: "7.3", Shape: true, Arg: &Reading{Kind: OtherArg, Reg: 1}},
+	// Complaints about the memory an argument points to, which do not always name the
+	// register: "invalid access to map value, value_size=8 off=0 size=64", "invalid indirect
+	// read from stack R2 off -128+0 size 256".
+	{Name: "memory-access", Pattern: `^(invalid (indirect )?(access|read|write) |invalid stack type |access beyond )`,
+		Source: "verifier.c, memory access checks of helper arguments", Shape: true, Arg: &Reading{Kind: OtherArg, RegAnywhere: true}},
+})
