@@ -53,7 +53,8 @@ func CheckCacheDir(dir string) (string, error) {
 			}
 			return dir, nil
 		}
-		if !errors.Is(err, os.ErrNotExist) {
+		// ENOTDIR: a part above is a file, which the next round names.
+		if !errors.Is(err, os.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR) {
 			return "", fmt.Errorf("%w %s: %w", ErrCacheDir, dir, err)
 		}
 		if filepath.Dir(p) == p {
