@@ -31,8 +31,8 @@ const verifyUsage = `usage: bpfmatrix verify [--registry FILE] [--kernels 5.10,7
 Judges registry entries (all, or the HELPERs named, by name or id) against what the kernels of
 kernels.yaml do. Observations are cached per kernel image and agent binary, so a registry edit
 is judged in about a second; kernels not observed yet are fetched and booted first.
-Exit status: 0 nothing contradicted, 1 a contradiction, 2 bad input, 3 a requested entry has no
-evidence (its kernels failed).
+Exit status: 0 nothing contradicted, 1 a contradiction or a failed kernel, 2 bad input, 3 a
+requested entry has no evidence (its kernels failed).
 `
 
 // verifyOutput is the JSON document of verify --format json.
@@ -99,7 +99,12 @@ func runVerify(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return bad(err)
 	}
-	opts, err := gf.options(*kernels)
+	// Saved observations need no cache: a missing HOME must not stop judging them.
+	options := gf.options
+	if *in != "" {
+		options = gf.guestOptions
+	}
+	opts, err := options(*kernels)
 	if err != nil {
 		return bad(err)
 	}
@@ -139,10 +144,16 @@ func runVerify(args []string, stdout, stderr io.Writer) int {
 			okKernels++
 		}
 	}
+	failedKernels := len(doc.Kernels) - okKernels
 	fmt.Fprintf(stderr, "bpfmatrix verify: %d helper(s) against %d kernel(s) (%d ok) in %.2fs: %d contradicted; %d with every argument's kind confirmed\n",
 		len(doc.Helpers), len(doc.Kernels), okKernels, time.Since(start).Seconds(), doc.Contradicted, doc.ArgumentsConfirmed)
 	switch {
 	case doc.Contradicted > 0:
+		return exitNo
+	case failedKernels > 0 && okKernels > 0:
+		// The verdicts above lack the failed kernels' word: a contradiction only they would
+		// show must not pass as consistent.
+		fmt.Fprintf(stderr, "bpfmatrix verify: %d kernel(s) failed (named above): the verdicts lack their observations\n", failedKernels)
 		return exitNo
 	case okKernels == 0 || (len(wanted)+len(wantedKfuncs) > 0 && doc.noEvidence):
 		return exitNoEvidence
