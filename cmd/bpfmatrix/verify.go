@@ -99,10 +99,9 @@ func runVerify(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return bad(err)
 	}
-	// Saved observations need no cache: a missing HOME must not stop judging them.
 	options := gf.options
 	if *in != "" {
-		options = gf.guestOptions
+		options = gf.guestOptions // saved observations need no cache (nor a HOME to find one)
 	}
 	opts, err := options(*kernels)
 	if err != nil {
@@ -129,15 +128,26 @@ func runVerify(args []string, stdout, stderr io.Writer) int {
 	doc := judge(reg, ks, cached, wanted, all, stderr)
 	judgeKfuncs(&doc, kfuncs, ks, wantedKfuncs, all)
 	if *format == "json" {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(doc); err != nil {
+		if err := encodeJSON(stdout, doc); err != nil {
 			fmt.Fprintf(stderr, "bpfmatrix verify: %v\n", err)
 			return exitNo
 		}
 	} else {
 		printVerdicts(stdout, doc)
 	}
+	return verifyExit(doc, !all, time.Since(start), stderr)
+}
+
+// encodeJSON writes v as indented JSON.
+func encodeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// verifyExit prints verify's summary line and returns its exit status: 1 for a contradiction or
+// a kernel that failed beside ok ones, 3 when nothing (or a named entry) could be judged.
+func verifyExit(doc verifyOutput, named bool, took time.Duration, stderr io.Writer) int {
 	okKernels := 0
 	for _, k := range doc.Kernels {
 		if k.Status == "ok" {
@@ -146,7 +156,7 @@ func runVerify(args []string, stdout, stderr io.Writer) int {
 	}
 	failedKernels := len(doc.Kernels) - okKernels
 	fmt.Fprintf(stderr, "bpfmatrix verify: %d helper(s) against %d kernel(s) (%d ok) in %.2fs: %d contradicted; %d with every argument's kind confirmed\n",
-		len(doc.Helpers), len(doc.Kernels), okKernels, time.Since(start).Seconds(), doc.Contradicted, doc.ArgumentsConfirmed)
+		len(doc.Helpers), len(doc.Kernels), okKernels, took.Seconds(), doc.Contradicted, doc.ArgumentsConfirmed)
 	switch {
 	case doc.Contradicted > 0:
 		return exitNo
@@ -155,7 +165,7 @@ func runVerify(args []string, stdout, stderr io.Writer) int {
 		// show must not pass as consistent.
 		fmt.Fprintf(stderr, "bpfmatrix verify: %d kernel(s) failed (named above): the verdicts lack their observations\n", failedKernels)
 		return exitNo
-	case okKernels == 0 || (len(wanted)+len(wantedKfuncs) > 0 && doc.noEvidence):
+	case okKernels == 0 || (named && doc.noEvidence):
 		return exitNoEvidence
 	}
 	return exitOK
