@@ -6,8 +6,6 @@ import (
 	"strconv"
 	"strings"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/bpfmatrix/bpfmatrix/harness/wire"
 	"github.com/bpfmatrix/bpfmatrix/internal/kconfig"
 )
@@ -21,25 +19,15 @@ const kvmCreateVM = 0xAE01
 // guest stops with QEMU status "internal-error" at its first instruction (seen on the project's
 // build machines).
 func DetectAccel() string {
-	if !cpuHasVirt() {
+	if kvmUsable() != nil {
 		return "tcg"
 	}
-	f, err := os.OpenFile("/dev/kvm", os.O_RDWR|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return "tcg"
-	}
-	defer f.Close()
-	vm, _, errno := unix.Syscall(unix.SYS_IOCTL, f.Fd(), kvmCreateVM, 0)
-	if errno != 0 {
-		return "tcg"
-	}
-	unix.Close(int(vm))
 	return "kvm"
 }
 
 // cpuHasVirt reports whether /proc/cpuinfo lists the vmx or svm flag.
 func cpuHasVirt() bool {
-	f, err := os.Open("/proc/cpuinfo")
+	f, err := os.Open(cpuinfoPath)
 	if err != nil {
 		return false
 	}

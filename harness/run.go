@@ -2,17 +2,19 @@ package harness
 
 import (
 	"context"
-
 	"fmt"
-	"github.com/bpfmatrix/bpfmatrix/harness/wire"
-	"github.com/bpfmatrix/bpfmatrix/observation"
-	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/bpfmatrix/bpfmatrix/internal/tempdir"
+	"github.com/bpfmatrix/bpfmatrix/observation"
 )
+
+// RunDirPrefix starts the name of the temporary directory of each Run (in Config.WorkDir).
+const RunDirPrefix = "bpfmatrix-"
 
 // Run boots every kernel, at most cfg.Parallel at a time, and returns one Result per kernel in
 // the order given. A kernel whose guest fails has a Result with Status failed; the others go on.
@@ -29,11 +31,15 @@ func Run(ctx context.Context, cfg Config, kernels []Kernel, progress func(Event)
 	if acc.accel == "" {
 		acc.accel = DetectAccel()
 	}
-	dir, err := os.MkdirTemp(cfg.WorkDir, "bpfmatrix-")
+	// The directories of runs killed with SIGKILL (an initramfs and the guests' sockets and
+	// consoles each, 40 MB a run with a large agent) go first; those of live runs stay.
+	tempdir.Sweep(cfg.WorkDir, RunDirPrefix, 0)
+	td, err := tempdir.New(cfg.WorkDir, RunDirPrefix)
 	if err != nil {
 		return nil, fmt.Errorf("harness: %w", err)
 	}
-	defer os.RemoveAll(dir)
+	defer td.Remove()
+	dir := td.Path
 	cfg.WorkDir = dir
 	initrd := filepath.Join(dir, "initrd")
 	fs := &Initramfs{Files: []File{{Name: "/init", Source: cfg.Agent, Mode: 0o755}}, Compress: cfg.CompressInitramfs}
@@ -204,18 +210,11 @@ func (cfg *Config) check() error {
 		return fmt.Errorf("harness: no agent binary")
 	case cfg.QEMU == "":
 		return fmt.Errorf("harness: no QEMU binary")
-	case cfg.MemoryMB < 128:
-		return fmt.Errorf("harness: guest memory %d MB is too small", cfg.MemoryMB)
-	case cfg.CPUs < 1 || cfg.Parallel < 1:
-		return fmt.Errorf("harness: cpus and parallel must be at least 1")
-	case cfg.Timeout <= 0:
-		return fmt.Errorf("harness: timeout must be positive")
-	case cfg.TCGThread != "" && cfg.TCGThread != "single" && cfg.TCGThread != "multi":
-		return fmt.Errorf("harness: TCG threading %q: single or multi", cfg.TCGThread)
-	case cfg.Channel != wire.ChannelVirtio && cfg.Channel != wire.ChannelSerial:
-		return fmt.Errorf("harness: unknown channel %q", cfg.Channel)
 	case cfg.ConsoleTail <= 0:
 		return fmt.Errorf("harness: console tail must be positive")
+	}
+	if err := cfg.Check(); err != nil {
+		return fmt.Errorf("harness: %w", err)
 	}
 	return nil
 }

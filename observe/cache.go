@@ -57,16 +57,9 @@ func (c Cache) Get(image, agent string) (*observation.Document, error) {
 		}
 		return nil, fmt.Errorf("%w %s: %s (removed; the kernel will be probed again)", ErrCorrupt, p, why)
 	}
-	head, body, ok := bytes.Cut(data, []byte("\n"))
-	var e entryHeader
-	if !ok {
-		return bad("no header line")
-	}
-	if err := json.Unmarshal(head, &e); err != nil {
-		return bad(err.Error())
-	}
-	if e.ImageSHA256 != image || e.AgentSHA256 != agent {
-		return bad("stored under another key")
+	e, body, why := readHeader(data, image, agent)
+	if why != "" {
+		return bad(why)
 	}
 	body = bytes.TrimSuffix(body, []byte("\n"))
 	if observation.Checksum(body) != e.ContentSHA256 {
@@ -80,6 +73,30 @@ func (c Cache) Get(image, agent string) (*observation.Document, error) {
 	now := time.Now()
 	os.Chtimes(p, now, now)
 	return doc, nil
+}
+
+// readHeader splits an entry into its header and body and says what is wrong with the header,
+// or "" when it names the key (image, agent) and a checksum. Each damage gets its own words: an
+// empty entry or one whose header is empty (a crash or a full disk while it was written) is not
+// one "stored under another key".
+func readHeader(data []byte, image, agent string) (e entryHeader, body []byte, why string) {
+	if len(bytes.TrimSpace(data)) == 0 {
+		return e, nil, "the entry is empty"
+	}
+	head, body, ok := bytes.Cut(data, []byte("\n"))
+	if !ok {
+		return e, nil, "no header line"
+	}
+	if err := json.Unmarshal(head, &e); err != nil {
+		return e, nil, "header: " + err.Error()
+	}
+	switch {
+	case e.ImageSHA256 == "" || e.AgentSHA256 == "" || e.ContentSHA256 == "":
+		return e, nil, "the header names no key or checksum"
+	case e.ImageSHA256 != image || e.AgentSHA256 != agent:
+		return e, nil, "stored under another key"
+	}
+	return e, body, ""
 }
 
 // staleAfter is how long an entry of another agent build may go unused before Put removes it:

@@ -156,3 +156,31 @@ func makeReadOnly(t *testing.T, dir string) error {
 	t.Cleanup(func() { unix.Unmount(dir, unix.MNT_DETACH) })
 	return unix.Mount("", dir, "", unix.MS_REMOUNT|unix.MS_BIND|unix.MS_RDONLY, "")
 }
+
+// TestFaultCacheEntryWords: an empty entry, or one whose header names no key, is reported as
+// what it is, not as an entry "stored under another key"; it is removed like any corrupt entry.
+func TestFaultCacheEntryWords(t *testing.T) {
+	const image, agent = "aaaa1111", "bbbb2222cccc3333dddd"
+	tests := []struct{ content, want string }{
+		{"", "the entry is empty"},
+		{"\n\n", "the entry is empty"},
+		{"{}\n{}\n", "the header names no key or checksum"},
+		{"null\n{}\n", "the header names no key or checksum"},
+		{"{\"image_sha256\":\"aaaa1111\"}\n{}\n", "the header names no key or checksum"},
+		{"{\"image_sha256\":\"eeee\",\"agent_sha256\":\"x\",\"content_sha256\":\"y\"}\n{}\n", "stored under another key"},
+		{"{", "no header line"},
+	}
+	for _, tt := range tests {
+		c := Cache{Dir: t.TempDir()}
+		if err := os.WriteFile(c.path(image, agent), []byte(tt.content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		got, err := c.Get(image, agent)
+		if got != nil || !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%q: %v, %v; want ErrCorrupt saying %q", tt.content, got, err, tt.want)
+		}
+		if _, err := os.Stat(c.path(image, agent)); !os.IsNotExist(err) {
+			t.Errorf("%q: not removed (%v)", tt.content, err)
+		}
+	}
+}

@@ -15,7 +15,9 @@ import (
 	"time"
 
 	"github.com/bpfmatrix/bpfmatrix/harness"
+	"github.com/bpfmatrix/bpfmatrix/internal/ctxio"
 	"github.com/bpfmatrix/bpfmatrix/internal/files"
+	"github.com/bpfmatrix/bpfmatrix/internal/tempdir"
 	"github.com/bpfmatrix/bpfmatrix/observation"
 	"github.com/bpfmatrix/bpfmatrix/vmimages"
 )
@@ -174,22 +176,27 @@ func (p *pipeline) fetch(ctx context.Context) ([]vmimages.Image, error) {
 	return images, nil
 }
 
+// agentDirPrefix starts the name of the temporary directory an agent is built in.
+const agentDirPrefix = "bpfmatrix-agent-"
+
 // needAgent finds or builds the agent binary once and hashes it.
 func (p *pipeline) needAgent(ctx context.Context) error {
 	if p.agentSum != "" {
 		return nil
 	}
 	if p.hcfg.Agent == "" {
-		dir, err := os.MkdirTemp("", "bpfmatrix-agent-")
+		// Agent builds of runs killed with SIGKILL go first (harness.Run sweeps its own).
+		tempdir.Sweep("", agentDirPrefix, 0)
+		td, err := tempdir.New("", agentDirPrefix)
 		if err != nil {
 			return fmt.Errorf("observe: agent: %w", err)
 		}
-		p.cleanup = append(p.cleanup, func() { os.RemoveAll(dir) })
-		if p.hcfg.Agent, err = harness.AgentBinary(ctx, dir); err != nil {
+		p.cleanup = append(p.cleanup, func() { td.Remove() })
+		if p.hcfg.Agent, err = harness.AgentBinary(ctx, td.Path); err != nil {
 			return fmt.Errorf("observe: agent: %w", err)
 		}
 	}
-	sum, err := files.SHA256(p.hcfg.Agent)
+	sum, err := ctxio.SHA256(ctx, p.hcfg.Agent)
 	if err != nil {
 		return fmt.Errorf("observe: agent: %w", err)
 	}

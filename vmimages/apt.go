@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/bpfmatrix/bpfmatrix/internal/files"
+	"github.com/bpfmatrix/bpfmatrix/internal/tempdir"
 )
 
 // debianSuites are the suites searched for kernel packages, oldest first. Stable releases carry
@@ -72,11 +73,12 @@ func (a *apt) listsDir() string        { return filepath.Join(a.dir, "lists") }
 // prepare writes the private sources list and apt configuration. target=Packages keeps apt from
 // downloading translations and AppStream metadata that a machine's apt.conf.d may enable.
 func (a *apt) prepare(ctx context.Context) error {
-	for _, d := range []string{a.dir, a.emptyDir(), filepath.Join(a.listsDir(), "partial"), filepath.Join(a.dir, "cache", "archives", "partial")} {
+	for _, d := range []string{a.dir, a.emptyDir(), a.tmpDir(), filepath.Join(a.listsDir(), "partial"), filepath.Join(a.dir, "cache", "archives", "partial")} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return fmt.Errorf("apt state: %w", err)
 		}
 	}
+	tempdir.Sweep(a.tmpDir(), "apt-", orphanAge)
 	if err := files.WriteAtomic(a.sourcesListPath(), []byte(a.sourcesList()), 0o644); err != nil {
 		return err
 	}
@@ -105,6 +107,7 @@ func (a *apt) sourcesList() string {
 }
 
 func (a *apt) emptyDir() string   { return filepath.Join(a.dir, "empty.d") }
+func (a *apt) tmpDir() string     { return filepath.Join(a.dir, "tmp") }
 func (a *apt) configPath() string { return filepath.Join(a.dir, "apt.conf") }
 
 // privateAptConfig keeps the network settings of the machine's apt configuration (Acquire::*:
@@ -157,12 +160,22 @@ func (a *apt) run(ctx context.Context, dir string, args ...string) ([]byte, erro
 		}
 		go watchDiskFull(runCtx, a.dir, func() { cancel(errDiskFull) })
 	}
+	// apt's own temporary files (signature checks write apt.sig.*, apt.data.* and more) go to a
+	// directory of this call, removed after it and swept by later calls when a kill kept it.
+	if err := os.MkdirAll(a.tmpDir(), 0o755); err != nil {
+		return nil, fmt.Errorf("apt state: %w", err)
+	}
+	tmp, err := tempdir.New(a.tmpDir(), "apt-")
+	if err != nil {
+		return nil, fmt.Errorf("apt-get %s: %w", args[0], err)
+	}
+	defer tmp.Remove()
 	cmd := command(runCtx, "apt-get", append(a.options(), args...)...)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "LC_ALL=C", "DEBIAN_FRONTEND=noninteractive", "APT_CONFIG="+a.configPath())
+	cmd.Env = append(os.Environ(), "LC_ALL=C", "DEBIAN_FRONTEND=noninteractive", "APT_CONFIG="+a.configPath(), "TMPDIR="+tmp.Path)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
-	err := cmd.Run()
+	err = cmd.Run()
 	if errors.Is(err, exec.ErrNotFound) {
 		return nil, fmt.Errorf("apt-get not found: fetching Debian kernels needs apt (package apt): %w", err)
 	}
@@ -216,19 +229,21 @@ func (a *apt) update(ctx context.Context, force bool, warn func(string)) (bool, 
 	if a.updated.Load() {
 		return false, nil
 	}
-	if !force && a.fresh() {
-		a.updated.Store(true)
-		return false, nil
-	}
 	if err := a.prepare(ctx); err != nil {
 		return false, err
 	}
 	a.prepared = true
+	// Freshness is judged under the lock: a second process that waited here for the first one's
+	// update finds the lists fresh and does not ask the archive again.
 	unlock, err := lockFile(ctx, filepath.Join(a.dir, "bpfmatrix.lock"), true)
 	if err != nil {
 		return false, err
 	}
 	defer unlock()
+	if !force && a.fresh() {
+		a.updated.Store(true)
+		return false, nil
+	}
 	out, runErr := a.run(ctx, a.dir, "update")
 	if ctx.Err() != nil {
 		return false, fmt.Errorf("apt-get update: %w", ctx.Err())
@@ -313,6 +328,9 @@ func (a *apt) indexTargets(ctx context.Context) ([]indexFile, error) {
 	return files, nil
 }
 
+// downloadPrefix starts the names of the directories apt-get download writes into, in debs/.
+const downloadPrefix = ".download-"
+
 // download fetches one exact package version into dir and returns the file's path. apt checks
 // the file against the hash in the signed index.
 func (a *apt) download(ctx context.Context, pkg, version, dir string) (string, error) {
@@ -324,11 +342,12 @@ func (a *apt) download(ctx context.Context, pkg, version, dir string) (string, e
 		return "", err
 	}
 	defer unlock()
-	tmp, err := os.MkdirTemp(dir, ".download-")
+	td, err := tempdir.New(dir, downloadPrefix)
 	if err != nil {
 		return "", fmt.Errorf("download %s: %w", pkg, err)
 	}
-	defer os.RemoveAll(tmp)
+	defer td.Remove()
+	tmp := td.Path
 	out, err := a.run(ctx, tmp, "download", pkg+"="+version)
 	var full *cacheFullError
 	if errors.As(err, &full) {

@@ -20,7 +20,9 @@ import (
 // fetched, another failing with an E: line and exit 100, as a security mirror that is down or a
 // full disk produces), "nospace" (the same with apt's ENOSPC message), "hang" (apt-get waiting
 // forever), "fillhang" (filling the disk and then waiting forever, as apt-get was seen doing on a
-// full tmpfs) or "ok". "indextargets" lists the Packages files
+// full tmpfs), "tmpfail" (leaving a temporary file in $TMPDIR and failing, as apt's signature
+// check does when it dies) or "ok". With FAKE_APT_LOG set, each call appends its subcommand there;
+// FAKE_APT_SLOW makes downloads take a second. "indextargets" lists the Packages files
 // in the lists directory; "download" copies $FAKE_APT_DEBS/<pkg>_<version>_amd64.deb.
 const fakeAptScript = `#!/bin/sh
 lists=
@@ -31,6 +33,7 @@ while [ $# -gt 0 ]; do
 	esac
 done
 sub=$1; shift
+[ -n "$FAKE_APT_LOG" ] && echo "$sub" >> "$FAKE_APT_LOG"
 case "$sub" in
 update)
 	case "$FAKE_APT_UPDATE" in
@@ -39,6 +42,12 @@ update)
 		echo "Get:1 http://archive.invalid/debian bullseye InRelease"
 		dd if=/dev/zero of="$lists/partial/fill" bs=65536 2>/dev/null
 		sleep 600 ;;
+	tmpfail)
+		# apt's signature check leaves its temporary files when it is killed or fails.
+		mktemp "${TMPDIR:-/tmp}/apt.sig.XXXXXX" >/dev/null
+		echo "Err:1 http://archive.invalid/debian bullseye InRelease"
+		echo "E: Failed to fetch http://archive.invalid/debian/dists/bullseye/InRelease"
+		exit 100 ;;
 	nospace)
 		echo "Get:1 http://archive.invalid/debian bullseye InRelease"
 		echo "E: Write error - write (28: No space left on device)"
@@ -59,6 +68,7 @@ indextargets)
 	done ;;
 download)
 	pkg=${1%%=*}; ver=${1#*=}
+	[ -n "$FAKE_APT_SLOW" ] && sleep 1
 	cp "$FAKE_APT_DEBS/${pkg}_${ver}_amd64.deb" . || { echo "E: Unable to locate package $pkg"; exit 100; } ;;
 *) echo "fake apt-get: $sub not faked" >&2; exit 1 ;;
 esac

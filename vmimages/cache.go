@@ -1,29 +1,66 @@
 package vmimages
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/bpfmatrix/bpfmatrix/internal/ctxio"
 	"github.com/bpfmatrix/bpfmatrix/internal/files"
+	"github.com/bpfmatrix/bpfmatrix/internal/tempdir"
 )
 
 // DefaultCacheDir is $XDG_CACHE_HOME/bpfmatrix, or ~/.cache/bpfmatrix when XDG_CACHE_HOME is unset.
+// Its error wraps ErrCacheDir.
 func DefaultCacheDir() (string, error) {
 	if d := os.Getenv("XDG_CACHE_HOME"); d != "" && filepath.IsAbs(d) {
 		return filepath.Join(d, "bpfmatrix"), nil
 	}
 	home, err := os.UserHomeDir()
 	if err != nil {
-		return "", fmt.Errorf("cache directory: set XDG_CACHE_HOME: %w", err)
+		return "", fmt.Errorf("%w: set XDG_CACHE_HOME or HOME, or name one with --cache-dir: %w", ErrCacheDir, err)
 	}
 	return filepath.Join(home, ".cache", "bpfmatrix"), nil
+}
+
+// ErrCacheDir is wrapped by the errors of a cache directory that cannot be one: none can be
+// found (no HOME, no XDG_CACHE_HOME), or the path runs through a file. It is bad setup, not a
+// kernel's failure, so commands refuse it before they start.
+var ErrCacheDir = errors.New("cache directory")
+
+// CheckCacheDir resolves dir (DefaultCacheDir when empty) and checks that it is a directory or
+// can become one: each existing part of the path must be a directory. Otherwise every kernel
+// would be reported "not cached" while the cause is the path.
+func CheckCacheDir(dir string) (string, error) {
+	if dir == "" {
+		d, err := DefaultCacheDir()
+		if err != nil {
+			return "", err
+		}
+		dir = d
+	}
+	for p := filepath.Clean(dir); ; p = filepath.Dir(p) {
+		st, err := os.Stat(p)
+		if err == nil {
+			if !st.IsDir() {
+				return "", fmt.Errorf("%w %s: %s is not a directory", ErrCacheDir, dir, p)
+			}
+			return dir, nil
+		}
+		// ENOTDIR: a part above is a file, which the next round names.
+		if !errors.Is(err, os.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR) {
+			return "", fmt.Errorf("%w %s: %w", ErrCacheDir, dir, err)
+		}
+		if filepath.Dir(p) == p {
+			return dir, nil
+		}
+	}
 }
 
 // Manifest describes one cached kernel image; it is images/<sha256>/manifest.json. Files maps
@@ -59,34 +96,44 @@ func (c imageCache) debsDir() string            { return filepath.Join(c.dir, "d
 // errCacheMiss means there is no usable entry; a corrupt entry is removed and also reported as a miss.
 var errCacheMiss = errors.New("not cached")
 
+// errCacheDamaged means an entry is corrupt and could not be removed (a read-only cache): the
+// image cannot be stored again either, so the kernel fails with this as its reason.
+var errCacheDamaged = errors.New("damaged cache entry")
+
 // load returns the verified manifest of the entry for sum. An entry that fails verification
-// (missing manifest, missing or changed file) is deleted so that it is fetched again.
-func (c imageCache) load(sum string) (*Manifest, error) {
+// (missing manifest, missing or changed file) is deleted so that it is fetched again; when it
+// cannot be deleted, the error wraps errCacheDamaged and says why.
+func (c imageCache) load(ctx context.Context, sum string) (*Manifest, error) {
 	dir := c.imageDir(sum)
-	m, err := verifyEntry(dir, sum)
+	m, err := verifyEntry(ctx, dir, sum)
 	if err == nil {
 		return m, nil
 	}
-	if _, serr := os.Stat(dir); serr == nil {
-		// Corrupt or half-written: move it out of the way first so a concurrent reader never
-		// sees a partly deleted entry, then delete it.
-		trash := dir + ".corrupt-" + fmt.Sprint(time.Now().UnixNano())
-		if rerr := os.Rename(dir, trash); rerr == nil {
-			os.RemoveAll(trash)
-		}
-		return nil, fmt.Errorf("%w (cache entry %s was invalid and has been removed: %v)", errCacheMiss, dir, err)
+	if ctx.Err() != nil {
+		return nil, err
 	}
-	return nil, errCacheMiss
+	if _, serr := os.Stat(dir); serr != nil {
+		return nil, errCacheMiss
+	}
+	// Corrupt or half-written: move it out of the way first so a concurrent reader never sees a
+	// partly deleted entry, then delete it.
+	trash := filepath.Join(c.dir, "images", corruptPrefix+sum+"-"+fmt.Sprint(time.Now().UnixNano()))
+	if rerr := os.Rename(dir, trash); rerr != nil {
+		return nil, fmt.Errorf("%w %s: %v; it could not be removed (%v), so the image cannot be stored again: "+
+			"remove it, or use a writable --cache-dir", errCacheDamaged, dir, err, rerr)
+	}
+	os.RemoveAll(trash)
+	return nil, fmt.Errorf("%w (cache entry %s was invalid and has been removed: %v)", errCacheMiss, dir, err)
 }
 
 // Status reports whether the image with this vmlinuz sha256 is in the cache and intact, without
 // changing the cache.
 func (c imageCache) Status(sum string) error {
-	_, err := verifyEntry(c.imageDir(sum), sum)
+	_, err := verifyEntry(context.Background(), c.imageDir(sum), sum)
 	return err
 }
 
-func verifyEntry(dir, sum string) (*Manifest, error) {
+func verifyEntry(ctx context.Context, dir, sum string) (*Manifest, error) {
 	data, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
 	if err != nil {
 		return nil, fmt.Errorf("manifest: %w", err)
@@ -103,7 +150,7 @@ func verifyEntry(dir, sum string) (*Manifest, error) {
 		return &m, nil
 	}
 	for rel, want := range m.Files {
-		got, err := files.SHA256(filepath.Join(dir, rel))
+		got, err := ctxio.SHA256(ctx, filepath.Join(dir, rel))
 		if err != nil {
 			return nil, err
 		}
@@ -190,14 +237,14 @@ func stampOf(path string) (fileStamp, error) {
 // store moves a fully written staging directory into place as the entry for m.SHA256, writing
 // the manifest last (after every file's hash is known), then renaming the directory: a reader
 // sees either no entry or a complete one.
-func (c imageCache) store(staging string, m *Manifest) error {
+func (c imageCache) store(ctx context.Context, staging *tempdir.Dir, m *Manifest) error {
 	m.Files = map[string]string{}
-	err := filepath.Walk(staging, func(p string, info os.FileInfo, err error) error {
-		if err != nil || info.IsDir() {
+	err := filepath.Walk(staging.Path, func(p string, info os.FileInfo, err error) error {
+		if err != nil || info.IsDir() || info.Name() == tempdir.LockName {
 			return err
 		}
-		rel, _ := filepath.Rel(staging, p)
-		sum, err := files.SHA256(p)
+		rel, _ := filepath.Rel(staging.Path, p)
+		sum, err := ctxio.SHA256(ctx, p)
 		if err != nil {
 			return err
 		}
@@ -215,36 +262,64 @@ func (c imageCache) store(staging string, m *Manifest) error {
 	if err != nil {
 		return fmt.Errorf("cache: %w", err)
 	}
-	if err := files.WriteAtomic(filepath.Join(staging, "manifest.json"), append(data, '\n'), 0o644); err != nil {
+	if err := files.WriteAtomic(filepath.Join(staging.Path, "manifest.json"), append(data, '\n'), 0o644); err != nil {
 		return err
 	}
-	dst := c.imageDir(m.SHA256)
-	if err := os.Rename(staging, dst); err != nil {
-		// Another process stored the same image meanwhile; keep theirs if it is intact.
-		if _, verr := verifyEntry(dst, m.SHA256); verr == nil {
-			os.RemoveAll(staging)
-			return nil
-		}
-		os.RemoveAll(dst)
-		if err := os.Rename(staging, dst); err != nil {
-			return fmt.Errorf("cache: %w", err)
-		}
+	return c.moveIntoPlace(ctx, staging, m.SHA256)
+}
+
+// moveIntoPlace renames a complete staging directory to the entry of sum.
+func (c imageCache) moveIntoPlace(ctx context.Context, staging *tempdir.Dir, sum string) error {
+	dst := c.imageDir(sum)
+	if err := os.Rename(staging.Path, dst); err == nil {
+		staging.Moved(dst)
+		return nil
 	}
+	// Another process stored the same image meanwhile; keep theirs if it is intact.
+	if _, verr := verifyEntry(ctx, dst, sum); verr == nil {
+		return nil // the caller removes the staging directory
+	}
+	os.RemoveAll(dst)
+	if err := os.Rename(staging.Path, dst); err != nil {
+		return fmt.Errorf("cache: %w", err)
+	}
+	staging.Moved(dst)
 	return nil
 }
 
+// Prefixes of the directories a fetch makes inside the cache: staging directories (entries being
+// written) and corrupt entries on their way out.
+const (
+	stagingPrefix = ".staging-"
+	corruptPrefix = ".corrupt-"
+)
+
+// orphanAge is the age after which a staging directory without its lock file (a process died
+// between two steps of its cleanup) is swept: the cache is bpfmatrix's own, so its prefix proves
+// whose it is, and no fetch writes one entry for a day.
+const orphanAge = 24 * time.Hour
+
 // newStaging creates a temporary directory inside images/ (same file system, so the final
-// rename is atomic).
-func (c imageCache) newStaging() (string, error) {
+// rename is atomic), locked so that a later fetch can tell it from one in use.
+func (c imageCache) newStaging() (*tempdir.Dir, error) {
 	dir := filepath.Join(c.dir, "images")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", fmt.Errorf("cache: %w", err)
+		return nil, fmt.Errorf("cache: %w", err)
 	}
-	d, err := os.MkdirTemp(dir, ".staging-")
+	d, err := tempdir.New(dir, stagingPrefix)
 	if err != nil {
-		return "", fmt.Errorf("cache: %w", err)
+		return nil, fmt.Errorf("cache: %w", err)
 	}
 	return d, nil
+}
+
+// sweep removes what killed fetches left in the cache: staging directories and partial
+// downloads whose process is gone, and corrupt entries that were moved aside but not deleted.
+func (c imageCache) sweep() {
+	images := filepath.Join(c.dir, "images")
+	tempdir.Sweep(images, stagingPrefix, orphanAge)
+	tempdir.Sweep(images, corruptPrefix, time.Nanosecond)
+	tempdir.Sweep(c.debsDir(), downloadPrefix, orphanAge)
 }
 
 // image turns a verified manifest into the Image handed to callers.
@@ -264,8 +339,9 @@ func (c imageCache) image(name string, m *Manifest) Image {
 	return img
 }
 
-// copyFile copies src to dst (dst is new; the caller renames the directory holding it).
-func copyFile(src, dst string) error {
+// copyFile copies src to dst (dst is new; the caller renames the directory holding it),
+// stopping when ctx ends.
+func copyFile(ctx context.Context, src, dst string) error {
 	in, err := os.Open(src)
 	if err != nil {
 		return err
@@ -278,7 +354,7 @@ func copyFile(src, dst string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := io.Copy(out, in); err != nil {
+	if _, err := ctxio.Copy(ctx, out, in); err != nil {
 		out.Close()
 		return fmt.Errorf("copy %s: %w", src, err)
 	}

@@ -7,12 +7,13 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/bpfmatrix/bpfmatrix/internal/files"
+	"github.com/bpfmatrix/bpfmatrix/internal/ctxio"
 )
 
 // Image is a kernel ready to boot: every path is inside the cache and was checked against its
@@ -122,53 +123,9 @@ func (f *Fetcher) Fetch(ctx context.Context, entries []Entry) ([]Image, error) {
 		return nil, fmt.Errorf("update: %w: these kernels come from the kernels file built into bpfmatrix; "+
 			"to move pins, run it where a kernels.yaml is (a clone of the repository) or name one with --kernels-file", ErrReadOnlyLock)
 	}
-	type result struct {
-		img  Image
-		lock LockEntry
-		err  error
-	}
-	results := make([]result, len(entries))
-	parallel := f.Parallel
-	if parallel <= 0 {
-		parallel = min(runtime.NumCPU(), 4)
-	}
-	sem := make(chan struct{}, parallel)
-	var wg sync.WaitGroup
-	for i, e := range entries {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			select {
-			case sem <- struct{}{}:
-			case <-ctx.Done():
-				results[i].err = ctx.Err()
-				run.step(Step{Kernel: e.Name, Done: true, Err: ctx.Err(), Message: "failed: " + ctx.Err().Error()})
-				return
-			}
-			defer func() { <-sem }()
-			start := time.Now()
-			var locked *LockEntry
-			if le := run.lock.Find(e.Name); le != nil && !f.Update {
-				if le.Source == e.Source.Spec() {
-					c := *le
-					locked = &c
-				} else {
-					run.step(Step{Kernel: e.Name, Message: fmt.Sprintf("kernels.lock pins %q, kernels.yaml now says %q: resolving again", le.Source, e.Source.Spec())})
-				}
-			}
-			m, le, err := e.Source.fetch(ctx, run, e, locked)
-			if err != nil {
-				err = explainCacheFull(run.cache.dir, err)
-				results[i].err = err
-				run.step(Step{Kernel: e.Name, Done: true, Err: err, Message: "failed: " + err.Error()})
-				return
-			}
-			le.Name = e.Name
-			results[i] = result{img: run.cache.image(e.Name, m), lock: le}
-			run.step(Step{Kernel: e.Name, Done: true, Message: fmt.Sprintf("ready: %s %s sha256 %s (%.1fs)", m.Version, m.Release, shortSum(m.SHA256), time.Since(start).Seconds())})
-		}()
-	}
-	wg.Wait()
+	// What fetches killed before (SIGKILL, the OOM killer) left in the cache goes first.
+	run.cache.sweep()
+	results := run.fetchAll(ctx, entries)
 
 	var images []Image
 	var pins []LockEntry
@@ -194,6 +151,65 @@ func (f *Fetcher) Fetch(ctx context.Context, entries []Entry) ([]Image, error) {
 	return images, nil
 }
 
+// fetchResult is one entry's outcome.
+type fetchResult struct {
+	img  Image
+	lock LockEntry
+	err  error
+}
+
+// fetchAll fetches the entries, f.Parallel at a time, and returns their outcomes in entry order.
+func (r *fetchRun) fetchAll(ctx context.Context, entries []Entry) []fetchResult {
+	results := make([]fetchResult, len(entries))
+	parallel := r.f.Parallel
+	if parallel <= 0 {
+		parallel = min(runtime.NumCPU(), 4)
+	}
+	sem := make(chan struct{}, parallel)
+	var wg sync.WaitGroup
+	for i, e := range entries {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				results[i].err = ctx.Err()
+				r.step(Step{Kernel: e.Name, Done: true, Err: ctx.Err(), Message: "failed: " + ctx.Err().Error()})
+				return
+			}
+			defer func() { <-sem }()
+			results[i] = r.fetchOne(ctx, e)
+		}()
+	}
+	wg.Wait()
+	return results
+}
+
+// fetchOne fetches one entry, from its pin unless the pin is for another source or Update asks
+// to resolve it again, and reports the outcome as a final step.
+func (r *fetchRun) fetchOne(ctx context.Context, e Entry) fetchResult {
+	start := time.Now()
+	var locked *LockEntry
+	if le := r.lock.Find(e.Name); le != nil && !r.f.Update {
+		if le.Source == e.Source.Spec() {
+			c := *le
+			locked = &c
+		} else {
+			r.step(Step{Kernel: e.Name, Message: fmt.Sprintf("kernels.lock pins %q, kernels.yaml now says %q: resolving again", le.Source, e.Source.Spec())})
+		}
+	}
+	m, le, err := e.Source.fetch(ctx, r, e, locked)
+	if err != nil {
+		err = explainCacheFull(r.cache.dir, err)
+		r.step(Step{Kernel: e.Name, Done: true, Err: err, Message: "failed: " + err.Error()})
+		return fetchResult{err: err}
+	}
+	le.Name = e.Name
+	r.step(Step{Kernel: e.Name, Done: true, Message: fmt.Sprintf("ready: %s %s sha256 %s (%.1fs)", m.Version, m.Release, shortSum(m.SHA256), time.Since(start).Seconds())})
+	return fetchResult{img: r.cache.image(e.Name, m), lock: le}
+}
+
 // fetchRun is the state one Fetch call shares between kernels.
 type fetchRun struct {
 	f     *Fetcher
@@ -212,13 +228,9 @@ type fetchRun struct {
 }
 
 func (f *Fetcher) newRun(entries []Entry) (*fetchRun, error) {
-	cacheDir := f.CacheDir
-	if cacheDir == "" {
-		d, err := DefaultCacheDir()
-		if err != nil {
-			return nil, err
-		}
-		cacheDir = d
+	cacheDir, err := CheckCacheDir(f.CacheDir)
+	if err != nil {
+		return nil, err
 	}
 	lockPath := f.LockPath
 	if lockPath == "" {
@@ -377,15 +389,13 @@ func (r *fetchRun) updateLists(ctx context.Context, a *apt) error {
 }
 
 // ensureDeb returns the path of a cached, verified package file, downloading it when allowed.
+// The package's lock is taken before deciding to download: a second process fetching the same
+// kernel waits for the first one's download and then finds the package cached.
 func (r *fetchRun) ensureDeb(ctx context.Context, kernel, pkg, version, sum string, size int64) (string, error) {
 	dir := r.cache.debsDir()
-	path := dir + "/" + debFileName(pkg, version)
-	if got, err := files.SHA256(path); err == nil {
-		if got == sum {
-			return path, nil
-		}
-		r.step(Step{Kernel: kernel, Message: fmt.Sprintf("cached %s is damaged (sha256 %s, want %s): downloading again", debFileName(pkg, version), shortSum(got), shortSum(sum))})
-		os.Remove(path)
+	path := filepath.Join(dir, debFileName(pkg, version))
+	if ok, err := r.cachedDeb(ctx, kernel, path, sum); ok || err != nil {
+		return path, err
 	}
 	if r.f.Offline {
 		return "", fmt.Errorf("package %s=%s is not cached and --offline forbids downloading it", pkg, version)
@@ -397,16 +407,48 @@ func (r *fetchRun) ensureDeb(ctx context.Context, kernel, pkg, version, sum stri
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", fmt.Errorf("cache: %w", err)
 	}
+	unlock, err := lockFile(ctx, filepath.Join(dir, "."+debFileName(pkg, version)+".lock"), true)
+	if err != nil {
+		return "", err
+	}
+	defer unlock()
+	if ok, err := r.cachedDeb(ctx, kernel, path, sum); ok || err != nil {
+		return path, err
+	}
 	if err := r.ensureLists(ctx, a); err != nil {
 		return "", err
 	}
+	return r.downloadDeb(ctx, a, kernel, pkg, version, sum, size)
+}
+
+// cachedDeb reports whether the package file at path is there with the sha256 sum; a damaged
+// one is removed (reported as a step) so that it is downloaded again.
+func (r *fetchRun) cachedDeb(ctx context.Context, kernel, path, sum string) (bool, error) {
+	got, err := ctxio.SHA256(ctx, path)
+	if ctx.Err() != nil {
+		return false, ctx.Err()
+	}
+	if err != nil {
+		return false, nil
+	}
+	if got == sum {
+		return true, nil
+	}
+	r.step(Step{Kernel: kernel, Message: fmt.Sprintf("cached %s is damaged (sha256 %s, want %s): downloading again", filepath.Base(path), shortSum(got), shortSum(sum))})
+	os.Remove(path)
+	return false, nil
+}
+
+// downloadDeb downloads a package into the cache and checks it against sum.
+func (r *fetchRun) downloadDeb(ctx context.Context, a *apt, kernel, pkg, version, sum string, size int64) (string, error) {
+	dir := r.cache.debsDir()
 	what := pkg + " " + version
 	if size > 0 {
 		what += fmt.Sprintf(" (%.1f MB)", float64(size)/1e6)
 	}
 	r.step(Step{Kernel: kernel, Message: "downloading " + what})
 	start := time.Now()
-	path, err = a.download(ctx, pkg, version, dir)
+	path, err := a.download(ctx, pkg, version, dir)
 	if errors.Is(err, ErrNotInIndex) {
 		// The lists may predate the version (or the archive dropped it): refresh once and retry.
 		if err := r.indexMu.lock(ctx); err != nil {
@@ -422,7 +464,7 @@ func (r *fetchRun) ensureDeb(ctx context.Context, kernel, pkg, version, sum stri
 	if err != nil {
 		return "", err
 	}
-	got, err := files.SHA256(path)
+	got, err := ctxio.SHA256(ctx, path)
 	if err != nil {
 		return "", err
 	}
@@ -435,15 +477,23 @@ func (r *fetchRun) ensureDeb(ctx context.Context, kernel, pkg, version, sum stri
 	return path, nil
 }
 
-// cached returns the verified cache entry for a pin, reporting a corrupt entry as a step.
-func (r *fetchRun) cached(kernel, sum string) (*Manifest, bool) {
-	m, err := r.cache.load(sum)
+// cached returns the verified cache entry for a pin, reporting a corrupt entry as a step. An
+// error means the kernel cannot be had at all: the entry is damaged and cannot be removed (a
+// read-only cache), or ctx ended.
+func (r *fetchRun) cached(ctx context.Context, kernel, sum string) (*Manifest, bool, error) {
+	m, err := r.cache.load(ctx, sum)
 	if err == nil {
 		r.step(Step{Kernel: kernel, Message: "cached image verified (sha256 " + shortSum(sum) + ")"})
-		return m, true
+		return m, true, nil
+	}
+	if ctx.Err() != nil {
+		return nil, false, ctx.Err()
+	}
+	if errors.Is(err, errCacheDamaged) {
+		return nil, false, err
 	}
 	if errors.Is(err, errCacheMiss) && err != errCacheMiss {
 		r.step(Step{Kernel: kernel, Message: err.Error() + ": fetching again"})
 	}
-	return nil, false
+	return nil, false, nil
 }

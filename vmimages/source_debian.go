@@ -4,13 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"regexp"
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/bpfmatrix/bpfmatrix/internal/files"
-
+	"github.com/bpfmatrix/bpfmatrix/internal/ctxio"
 	"github.com/bpfmatrix/bpfmatrix/internal/kconfig"
 )
 
@@ -72,8 +70,8 @@ func (s *DebianSource) Spec() string {
 
 func (s *DebianSource) fetch(ctx context.Context, run *fetchRun, e Entry, locked *LockEntry) (*Manifest, LockEntry, error) {
 	if locked != nil {
-		if m, ok := run.cached(e.Name, locked.SHA256); ok {
-			return m, *locked, nil
+		if m, ok, err := run.cached(ctx, e.Name, locked.SHA256); ok || err != nil {
+			return m, *locked, err
 		}
 		m, err := s.install(ctx, run, e.Name, *locked, 0)
 		if err != nil {
@@ -95,8 +93,8 @@ func (s *DebianSource) fetch(ctx context.Context, run *fetchRun, e Entry, locked
 	run.step(Step{Kernel: e.Name, Message: fmt.Sprintf("resolved %s %s (%s)", rec.Package, rec.Version, rec.Suite)})
 	// --update that finds the pinned build is still the newest keeps the pin and the cached image.
 	if prev := run.lock.Find(e.Name); prev != nil && prev.Source == s.Spec() && prev.Package == rec.Package && prev.DebianVersion == rec.Version && prev.DebSHA256 == rec.SHA256 {
-		if m, ok := run.cached(e.Name, prev.SHA256); ok {
-			return m, *prev, nil
+		if m, ok, err := run.cached(ctx, e.Name, prev.SHA256); ok || err != nil {
+			return m, *prev, err
 		}
 	}
 	le := LockEntry{
@@ -136,11 +134,12 @@ func (s *DebianSource) install(ctx context.Context, run *fetchRun, kernel string
 	if err != nil {
 		return nil, err
 	}
-	staging, err := run.cache.newStaging()
+	st, err := run.cache.newStaging()
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(staging) // gone after a successful store (renamed)
+	defer st.Remove() // nothing left to remove after a successful store (renamed)
+	staging := st.Path
 	c, err := extractDeb(ctx, deb, staging)
 	if err != nil {
 		return nil, err
@@ -163,7 +162,7 @@ func (s *DebianSource) install(ctx context.Context, run *fetchRun, kernel string
 		c.Config = cc.Config
 		c.Modules = append(c.Modules, cc.Modules...)
 	}
-	sum, err := files.SHA256(staging + "/vmlinuz")
+	sum, err := ctxio.SHA256(ctx, staging+"/vmlinuz")
 	if err != nil {
 		return nil, err
 	}
@@ -186,7 +185,7 @@ func (s *DebianSource) install(ctx context.Context, run *fetchRun, kernel string
 	if c.Config {
 		m.Config = "config"
 	}
-	if err := run.cache.store(staging, m); err != nil {
+	if err := run.cache.store(ctx, st, m); err != nil {
 		return nil, err
 	}
 	mods := ""
@@ -198,7 +197,7 @@ func (s *DebianSource) install(ctx context.Context, run *fetchRun, kernel string
 		cfg = ", config"
 	}
 	run.step(Step{Kernel: kernel, Message: fmt.Sprintf("extracted vmlinuz %s%s%s", c.Release, cfg, mods)})
-	return run.cache.load(sum)
+	return run.cache.load(ctx, sum)
 }
 
 // checkVirtioModules warns when the config builds the virtio console as a module but the package

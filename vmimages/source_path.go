@@ -9,7 +9,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/bpfmatrix/bpfmatrix/internal/files"
+	"github.com/bpfmatrix/bpfmatrix/internal/ctxio"
 )
 
 // PathSource is a "path" entry: a kernel image on the local disk, such as the bzImage that
@@ -77,7 +77,7 @@ var leadingVersion = regexp.MustCompile(`^[0-9]+\.[0-9]+(\.[0-9]+)?`)
 
 func (s *PathSource) fetch(ctx context.Context, run *fetchRun, e Entry, locked *LockEntry) (*Manifest, LockEntry, error) {
 	img := s.abs(s.Image)
-	sum, err := files.SHA256(img)
+	sum, err := ctxio.SHA256(ctx, img)
 	if err != nil {
 		return nil, LockEntry{}, fmt.Errorf("kernel image: %w", err)
 	}
@@ -85,7 +85,11 @@ func (s *PathSource) fetch(ctx context.Context, run *fetchRun, e Entry, locked *
 		return nil, LockEntry{}, fmt.Errorf("%s changed since kernels.lock pinned it (sha256 %s, now %s): run `bpfmatrix kernels fetch --update %s` to use the new build", img, shortSum(locked.SHA256), shortSum(sum), e.Name)
 	}
 	le := LockEntry{Name: e.Name, Source: s.Spec(), SHA256: sum}
-	if m, ok := run.cached(e.Name, sum); ok {
+	m, ok, err := run.cached(ctx, e.Name, sum)
+	if err != nil {
+		return nil, LockEntry{}, err
+	}
+	if ok {
 		if m.Source == s.Spec() {
 			le.Version, le.Release = m.Version, m.Release
 			return m, le, nil
@@ -103,40 +107,47 @@ func (s *PathSource) fetch(ctx context.Context, run *fetchRun, e Entry, locked *
 			return nil, LockEntry{}, fmt.Errorf("cache: %w", err)
 		}
 	}
-	release, ok, err := bzImageRelease(img)
-	if err != nil {
-		return nil, LockEntry{}, err
-	}
-	if !ok {
-		return nil, LockEntry{}, fmt.Errorf("%s is not an x86 bzImage (no boot protocol header): point the entry at arch/x86/boot/bzImage", img)
-	}
-	staging, err := run.cache.newStaging()
-	if err != nil {
-		return nil, LockEntry{}, err
-	}
-	defer os.RemoveAll(staging)
-	if err := copyFile(img, filepath.Join(staging, "vmlinuz")); err != nil {
-		return nil, LockEntry{}, fmt.Errorf("copy image: %w", err)
-	}
-	// Hash the copy: the file may have been rebuilt between the first hash and the copy.
-	if got, err := files.SHA256(filepath.Join(staging, "vmlinuz")); err != nil || got != sum {
-		return nil, LockEntry{}, fmt.Errorf("%s changed while it was copied; run again after the build finishes", img)
-	}
-	m := &Manifest{SHA256: sum, Source: s.Spec(), Release: release, Version: leadingVersion.FindString(release)}
-	if s.Config != "" {
-		if err := copyFile(s.abs(s.Config), filepath.Join(staging, "config")); err != nil {
-			return nil, LockEntry{}, fmt.Errorf("copy config: %w", err)
-		}
-		m.Config = "config"
-	}
-	if err := run.cache.store(staging, m); err != nil {
-		return nil, LockEntry{}, err
-	}
-	run.step(Step{Kernel: e.Name, Message: fmt.Sprintf("copied %s (release %s)", img, release)})
-	m, err = run.cache.load(sum)
-	if err != nil {
+	if m, err = s.store(ctx, run, e.Name, img, sum); err != nil {
 		return nil, LockEntry{}, err
 	}
 	le.Version, le.Release = m.Version, m.Release
 	return m, le, nil
+}
+
+// store copies the image whose hash is sum (and the config) into a new cache entry.
+func (s *PathSource) store(ctx context.Context, run *fetchRun, kernel, img, sum string) (*Manifest, error) {
+	release, ok, err := bzImageRelease(img)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, fmt.Errorf("%s is not an x86 bzImage (no boot protocol header): point the entry at arch/x86/boot/bzImage", img)
+	}
+	st, err := run.cache.newStaging()
+	if err != nil {
+		return nil, err
+	}
+	defer st.Remove()
+	if err := copyFile(ctx, img, filepath.Join(st.Path, "vmlinuz")); err != nil {
+		return nil, fmt.Errorf("copy image: %w", err)
+	}
+	// Hash the copy: the file may have been rebuilt between the first hash and the copy.
+	if got, err := ctxio.SHA256(ctx, filepath.Join(st.Path, "vmlinuz")); err != nil || got != sum {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, fmt.Errorf("%s changed while it was copied; run again after the build finishes", img)
+	}
+	m := &Manifest{SHA256: sum, Source: s.Spec(), Release: release, Version: leadingVersion.FindString(release)}
+	if s.Config != "" {
+		if err := copyFile(ctx, s.abs(s.Config), filepath.Join(st.Path, "config")); err != nil {
+			return nil, fmt.Errorf("copy config: %w", err)
+		}
+		m.Config = "config"
+	}
+	if err := run.cache.store(ctx, st, m); err != nil {
+		return nil, err
+	}
+	run.step(Step{Kernel: kernel, Message: fmt.Sprintf("copied %s (release %s)", img, release)})
+	return run.cache.load(ctx, sum)
 }

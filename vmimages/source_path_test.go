@@ -24,9 +24,9 @@ func TestFaultPathCopyOfDebianImage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	writeFile(t, filepath.Join(staging, "vmlinuz"), string(img))
-	writeFile(t, filepath.Join(staging, "modules", "virtio_console.ko"), "module")
-	writeFile(t, filepath.Join(staging, "config"), "CONFIG_VIRTIO_CONSOLE=m\n")
+	writeFile(t, filepath.Join(staging.Path, "vmlinuz"), string(img))
+	writeFile(t, filepath.Join(staging.Path, "modules", "virtio_console.ko"), "module")
+	writeFile(t, filepath.Join(staging.Path, "config"), "CONFIG_VIRTIO_CONSOLE=m\n")
 	copyPath := filepath.Join(dir, "bzImage")
 	writeFile(t, copyPath, string(img))
 	sum, err := files.SHA256(copyPath)
@@ -36,7 +36,7 @@ func TestFaultPathCopyOfDebianImage(t *testing.T) {
 	m := &Manifest{SHA256: sum, Source: "debian series=5.10", Package: "linux-image-5.10.0-46-cloud-amd64",
 		DebianVersion: "5.10.262-1", Version: "5.10.262", Release: "5.10.0-46-cloud-amd64",
 		Config: "config", Modules: []string{"modules/virtio_console.ko"}}
-	if err := cache.store(staging, m); err != nil {
+	if err := cache.store(context.Background(), staging, m); err != nil {
 		t.Fatal(err)
 	}
 	writeFile(t, filepath.Join(dir, "kernels.yaml"), "kernels:\n  - name: mine\n    path: bzImage\n")
@@ -48,7 +48,7 @@ func TestFaultPathCopyOfDebianImage(t *testing.T) {
 	if _, err := (&Fetcher{CacheDir: cache.dir}).Fetch(context.Background(), entries); err != nil {
 		t.Fatal(err)
 	}
-	got, err := cache.load(sum)
+	got, err := cache.load(context.Background(), sum)
 	if err != nil {
 		t.Fatal(err)
 	}

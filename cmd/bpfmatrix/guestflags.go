@@ -1,13 +1,13 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"os/exec"
 	"time"
 
 	"github.com/bpfmatrix/bpfmatrix/harness"
-	"github.com/bpfmatrix/bpfmatrix/harness/wire"
 	"github.com/bpfmatrix/bpfmatrix/observe"
 	"github.com/bpfmatrix/bpfmatrix/vmimages"
 )
@@ -46,27 +46,19 @@ func addGuestFlags(fs *flag.FlagSet) *guestFlags {
 	return g
 }
 
-// config checks the flags and returns the harness configuration they describe.
+// config checks the flags and returns the harness configuration they describe. The bounds and
+// the accelerator check are the harness's (Config.Check), said here in terms of the flags.
 func (g *guestFlags) config() (harness.Config, error) {
 	cfg := harness.DefaultConfig()
 	cfg.Parallel, cfg.CPUs, cfg.Timeout, cfg.MemoryMB = *g.parallel, *g.cpus, *g.timeout, *g.memory
 	cfg.QEMU, cfg.Accel, cfg.Channel, cfg.Retries = *g.qemu, *g.accel, *g.channel, *g.retries
 	cfg.TCGThread = *g.tcgThread
-	switch {
-	case cfg.Retries < 0:
-		return cfg, fmt.Errorf("--retries must not be negative")
-	case cfg.Parallel < 1 || cfg.CPUs < 1:
-		return cfg, fmt.Errorf("--parallel and --cpus must be at least 1")
-	case cfg.Timeout <= 0:
-		return cfg, fmt.Errorf("--timeout must be positive")
-	case cfg.MemoryMB < 128:
-		return cfg, fmt.Errorf("--memory %d: at least 128 MB", cfg.MemoryMB)
-	case cfg.TCGThread != "" && cfg.TCGThread != "single" && cfg.TCGThread != "multi":
-		return cfg, fmt.Errorf("--tcg-thread %q: single or multi", cfg.TCGThread)
-	case cfg.Accel != "" && cfg.Accel != "kvm" && cfg.Accel != "tcg":
-		return cfg, fmt.Errorf("--accel %q: kvm or tcg", cfg.Accel)
-	case cfg.Channel != wire.ChannelVirtio && cfg.Channel != wire.ChannelSerial:
-		return cfg, fmt.Errorf("--channel %q: virtio or serial", cfg.Channel)
+	if err := cfg.Check(); err != nil {
+		var se *harness.SettingError
+		if errors.As(err, &se) {
+			return cfg, fmt.Errorf("--%s %s: %s", se.Setting, se.Value, se.Want)
+		}
+		return cfg, err
 	}
 	if *g.agent != "" {
 		static, err := harness.IsStatic(*g.agent)
@@ -81,12 +73,25 @@ func (g *guestFlags) config() (harness.Config, error) {
 	return cfg, nil
 }
 
-// options is the pipeline's configuration from the guest flags and a --kernels value. Without
+// options is the pipeline's configuration from the guest flags and a --kernels value, with the
+// cache directory checked (none found, or a path through a file, is bad setup: exit 2).
+func (g *guestFlags) options(kernels string) (observe.Options, error) {
+	opts, err := g.guestOptions(kernels)
+	if err != nil {
+		return opts, err
+	}
+	if opts.CacheDir, err = vmimages.CheckCacheDir(g.cacheDir); err != nil {
+		return observe.Options{}, err
+	}
+	return opts, nil
+}
+
+// guestOptions is options without the cache: what judging saved observations needs. Without
 // --kernels-file it settles which kernels file the command uses (kernels.yaml here, else the
 // built-in one: an installed bpfmatrix works in any directory) and records it in g.kernelsFile,
 // which later steps (verify --in) read. A --kernels-file that was given is used as is, so a
 // missing one is still an error.
-func (g *guestFlags) options(kernels string) (observe.Options, error) {
+func (g *guestFlags) guestOptions(kernels string) (observe.Options, error) {
 	given := false
 	g.fs.Visit(func(f *flag.Flag) { given = given || f.Name == "kernels-file" })
 	if !given {

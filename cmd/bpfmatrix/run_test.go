@@ -17,10 +17,10 @@ func TestRunBadArgs(t *testing.T) {
 		args   []string
 		stderr string
 	}{
-		{[]string{"run", "--parallel", "0"}, "--parallel and --cpus must be at least 1"},
-		{[]string{"run", "--cpus", "-1"}, "--parallel and --cpus must be at least 1"},
-		{[]string{"run", "--timeout", "0s"}, "--timeout must be positive"},
-		{[]string{"run", "--memory", "64"}, "--memory 64: at least 128 MB"},
+		{[]string{"run", "--parallel", "0"}, "--parallel 0: must be 1 to 64"},
+		{[]string{"run", "--cpus", "-1"}, "--cpus -1: must be 1 to 64"},
+		{[]string{"run", "--timeout", "0s"}, "--timeout 0s: must be positive"},
+		{[]string{"run", "--memory", "64"}, "--memory 64: must be 128 to 65536 MB"},
 		{[]string{"run", "--accel", "hvf"}, `--accel "hvf": kvm or tcg`},
 		{[]string{"run", "--channel", "pigeon"}, `--channel "pigeon": virtio or serial`},
 		{[]string{"run", "--helpers", "1,x"}, `--helpers: "x" is not a helper id`},

@@ -31,8 +31,8 @@ const verifyUsage = `usage: bpfmatrix verify [--registry FILE] [--kernels 5.10,7
 Judges registry entries (all, or the HELPERs named, by name or id) against what the kernels of
 kernels.yaml do. Observations are cached per kernel image and agent binary, so a registry edit
 is judged in about a second; kernels not observed yet are fetched and booted first.
-Exit status: 0 nothing contradicted, 1 a contradiction, 2 bad input, 3 a requested entry has no
-evidence (its kernels failed).
+Exit status: 0 nothing contradicted, 1 a contradiction or a failed kernel, 2 bad input, 3 a
+requested entry has no evidence (its kernels failed).
 `
 
 // verifyOutput is the JSON document of verify --format json.
@@ -99,7 +99,11 @@ func runVerify(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return bad(err)
 	}
-	opts, err := gf.options(*kernels)
+	options := gf.options
+	if *in != "" {
+		options = gf.guestOptions // saved observations need no cache (nor a HOME to find one)
+	}
+	opts, err := options(*kernels)
 	if err != nil {
 		return bad(err)
 	}
@@ -124,27 +128,44 @@ func runVerify(args []string, stdout, stderr io.Writer) int {
 	doc := judge(reg, ks, cached, wanted, all, stderr)
 	judgeKfuncs(&doc, kfuncs, ks, wantedKfuncs, all)
 	if *format == "json" {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(doc); err != nil {
+		if err := encodeJSON(stdout, doc); err != nil {
 			fmt.Fprintf(stderr, "bpfmatrix verify: %v\n", err)
 			return exitNo
 		}
 	} else {
 		printVerdicts(stdout, doc)
 	}
+	return verifyExit(doc, !all, time.Since(start), stderr)
+}
+
+// encodeJSON writes v as indented JSON.
+func encodeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// verifyExit prints verify's summary line and returns its exit status: 1 for a contradiction or
+// a kernel that failed beside ok ones, 3 when nothing (or a named entry) could be judged.
+func verifyExit(doc verifyOutput, named bool, took time.Duration, stderr io.Writer) int {
 	okKernels := 0
 	for _, k := range doc.Kernels {
 		if k.Status == "ok" {
 			okKernels++
 		}
 	}
+	failedKernels := len(doc.Kernels) - okKernels
 	fmt.Fprintf(stderr, "bpfmatrix verify: %d helper(s) against %d kernel(s) (%d ok) in %.2fs: %d contradicted; %d with every argument's kind confirmed\n",
-		len(doc.Helpers), len(doc.Kernels), okKernels, time.Since(start).Seconds(), doc.Contradicted, doc.ArgumentsConfirmed)
+		len(doc.Helpers), len(doc.Kernels), okKernels, took.Seconds(), doc.Contradicted, doc.ArgumentsConfirmed)
 	switch {
 	case doc.Contradicted > 0:
 		return exitNo
-	case okKernels == 0 || (len(wanted)+len(wantedKfuncs) > 0 && doc.noEvidence):
+	case failedKernels > 0 && okKernels > 0:
+		// The verdicts above lack the failed kernels' word: a contradiction only they would
+		// show must not pass as consistent.
+		fmt.Fprintf(stderr, "bpfmatrix verify: %d kernel(s) failed (named above): the verdicts lack their observations\n", failedKernels)
+		return exitNo
+	case okKernels == 0 || (named && doc.noEvidence):
 		return exitNoEvidence
 	}
 	return exitOK
