@@ -6,6 +6,8 @@ package proposal
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
@@ -292,7 +294,7 @@ func merge(p, old *registry.Kfunc, answers []KernelAnswer) []Change {
 // versionsText writes a per-type version map as "tracing: 7.0, xdp: 6.1".
 func versionsText(m map[string]registry.Version) string {
 	var parts []string
-	for _, t := range sortedKeys(m) {
+	for _, t := range slices.Sorted(maps.Keys(m)) {
 		parts = append(parts, t+": "+m[t].String())
 	}
 	return strings.Join(parts, ", ")
@@ -301,19 +303,10 @@ func versionsText(m map[string]registry.Version) string {
 // typeGapsText writes per-type gaps as "tracing: 7.1..7.1; xdp: 6.1..6.12".
 func typeGapsText(m map[string][]registry.Gap) string {
 	var parts []string
-	for _, t := range sortedKeys(m) {
+	for _, t := range slices.Sorted(maps.Keys(m)) {
 		if len(m[t]) > 0 {
 			parts = append(parts, t+": "+gapsText(m[t]))
 		}
 	}
 	return strings.Join(parts, "; ")
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -91,10 +91,15 @@ func Screenshot(ctx context.Context, page, fragment, png string) error {
 	return nil
 }
 
+// lastLines is the end of Chromium's error output, where the reason is.
 func lastLines(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
+	s = strings.TrimRight(s, "\n")
+	for i := len(s) - 1; i >= 0; i-- {
+		if s[i] == '\n' {
+			if n--; n == 0 {
+				return s[i+1:]
+			}
+		}
 	}
-	return strings.Join(lines, "\n")
+	return s
 }
