@@ -105,3 +105,30 @@ func TestEditKfuncsEmpty(t *testing.T) {
 		t.Errorf("edited empty table:\n%s", out)
 	}
 }
+
+// FuzzEditKfuncs: whatever kfunc file sync is handed, editing a proposal into it gives an error
+// or a file that loads and holds the proposal, never a panic.
+func FuzzEditKfuncs(f *testing.F) {
+	f.Add(syncedFile)
+	f.Add(indentEntries(syncedFile, "  "))
+	f.Add("# empty\n[]\n")
+	f.Add("- {name: bpf_a, prototype: \"int bpf_a(void)\", min_kernel: \"6.1\", prog_types: [xdp], category: misc}\n")
+	ks := matrix()
+	f.Fuzz(func(t *testing.T, file string) {
+		if len(file) > 1<<16 {
+			return
+		}
+		table, err := registry.ParseKfuncs("kfuncs.yaml", []byte(file))
+		if err != nil {
+			return
+		}
+		proposed, changes := Kfuncs(table, ks)
+		out, err := EditKfuncs("kfuncs.yaml", []byte(file), proposed, changes)
+		if err != nil {
+			return
+		}
+		if _, err := registry.ParseKfuncs("kfuncs.yaml", out); err != nil {
+			t.Fatalf("edited file does not load: %v\n%s", err, out)
+		}
+	})
+}
