@@ -23,9 +23,9 @@ const kfuncsUsage = `usage:
   bpfmatrix kfuncs info NAME [--format text|json]
   bpfmatrix kfuncs categories [--format table|json]
   bpfmatrix kfuncs compat NAME PROG_TYPE VERSION
-  bpfmatrix kfuncs sync [--in DIR | --kernels 6.12,7.3 ...] [--write]
+  bpfmatrix kfuncs sync [--in DIR | --kernels 6.12,7.3 ...] [--format text|json] [--write]
 every subcommand takes --kfuncs FILE to read another kfunc file than the built-in one;
-sync proposes the file from the kernels' observations and, with --write, writes it
+sync proposes the file from the kernels' observations and, with --write, edits it in place
 (to --kfuncs, default registry/kfuncs.yaml), keeping categories, descriptions and notes
 `
 
