@@ -4,76 +4,11 @@ import (
 	"fmt"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/bpfmatrix/bpfmatrix/registry"
 	"github.com/bpfmatrix/bpfmatrix/verdict"
 )
-
-// HelperChange is one fact of a helper entry that the kernels contradict, or that the entry
-// lacks, with the value they call for and the answers that decide it. `helpers sync` prints one
-// line per change; a registry value the kernels agree with is never a change, so the real
-// releases people took from the kernel's history (5.8, between the tested 5.10 and nothing
-// older) stay as they are.
-type HelperChange struct {
-	ID   int    `json:"id"`
-	Name string `json:"name"`
-	// Key is the registry key: min_kernel, prog_types, prog_type_since, prog_type_until or
-	// prog_type_gaps.
-	Key string `json:"key"`
-	// ProgType is the program type a per-type key is about; empty for min_kernel.
-	ProgType string `json:"prog_type,omitempty"`
-	// Old and New are the values as the registry writes them ("6.12", "6.1..6.12"); empty when
-	// absent. For prog_types they are the program type itself: added when only New names it,
-	// removed when only Old does.
-	Old string `json:"old"`
-	New string `json:"new"`
-	// Open marks a change the kernels call for without giving a value to write: an entry whose
-	// id no tested kernel knows. A person decides; sync writes nothing for it.
-	Open bool `json:"open,omitempty"`
-	// Evidence is what the kernels answered, oldest first, runs of kernels with the same answer
-	// joined ("5.10 unknown_id; 6.1..7.3 offered").
-	Evidence string `json:"evidence"`
-	// Kernels are the same answers one kernel at a time.
-	Kernels []KernelAnswer `json:"kernels"`
-}
-
-// KernelAnswer is what one kernel said about a helper (whether it knows the id) or about a
-// helper in one program type, with the verdict package's states.
-type KernelAnswer struct {
-	Kernel  string        `json:"kernel"`
-	Version string        `json:"version"`
-	State   verdict.State `json:"state"`
-	Detail  string        `json:"detail,omitempty"`
-}
-
-// String renders the change as one reviewable line.
-func (c HelperChange) String() string {
-	subject := c.Key
-	if c.ProgType != "" && c.Key != "prog_types" {
-		subject += "." + c.ProgType
-	}
-	var what string
-	switch {
-	case c.Open:
-		what = fmt.Sprintf("%s -> ? (no tested kernel has it: left for a person)", show(c.Old))
-	case c.Key == "prog_types" && c.New != "":
-		what = "add " + c.New
-	case c.Key == "prog_types":
-		what = "remove " + c.Old
-	default:
-		what = show(c.Old) + " -> " + show(c.New)
-	}
-	return fmt.Sprintf("bpf_%s (%d) %s: %s; evidence: %s", c.Name, c.ID, subject, what, c.Evidence)
-}
-
-func show(v string) string {
-	if v == "" {
-		return "(none)"
-	}
-	return strconv.Quote(v)
-}
 
 // point is one kernel's evidence about a helper, or a helper in a program type.
 type point struct {
@@ -91,7 +26,7 @@ type point struct {
 // proposed; each is set to the tested kernel's release series that shows it (the release itself
 // lies between that kernel and the neighbouring tested one). It returns the entries that change,
 // as new values in id order with a sources.matrix line saying so, and the changes.
-func Helpers(reg *registry.Registry, kernels []verdict.Kernel) ([]*registry.Helper, []HelperChange) {
+func Helpers(reg *registry.Registry, kernels []verdict.Kernel) ([]*registry.Helper, []Change) {
 	ks := append([]verdict.Kernel(nil), kernels...)
 	sort.SliceStable(ks, func(i, j int) bool { return ks[i].Version.Less(ks[j].Version) })
 	byName := map[string]verdict.Kernel{}
@@ -103,13 +38,13 @@ func Helpers(reg *registry.Registry, kernels []verdict.Kernel) ([]*registry.Help
 		}
 	}
 	var out []*registry.Helper
-	var changes []HelperChange
+	var changes []Change
 	for _, hv := range verdict.JudgeHelpers(reg.Helpers(), ks) {
 		h, _ := reg.ByID(hv.ID)
 		p, open := proposeHelper(h, hv, byName)
 		cs := diffHelper(h, p)
 		if open {
-			cs = []HelperChange{{ID: h.ID, Name: h.Name, Key: "min_kernel", Old: h.MinKernel.String(), Open: true}}
+			cs = []Change{{ID: h.ID, Name: h.Name, Kind: Changed, Key: "min_kernel", Old: h.MinKernel.String(), Open: true}}
 		} else if len(cs) > 0 {
 			p.Sources = cloneMap(p.Sources)
 			p.Sources["matrix"] = matrixSource(h.Sources["matrix"], cs, answered)
@@ -125,7 +60,7 @@ func Helpers(reg *registry.Registry, kernels []verdict.Kernel) ([]*registry.Help
 
 // sortChanges keeps the order of entries and puts each entry's changes in registry order:
 // min_kernel, then per program type (kernel enum order) prog_types, since, until, gaps.
-func sortChanges(cs []HelperChange) []HelperChange {
+func sortChanges(cs []Change) []Change {
 	rank := map[string]int{"min_kernel": 0, "prog_types": 1, "prog_type_since": 2, "prog_type_until": 3, "prog_type_gaps": 4}
 	sort.SliceStable(cs, func(i, j int) bool {
 		a, b := cs[i], cs[j]
@@ -360,11 +295,11 @@ func cloneMap[V any](m map[string]V) map[string]V {
 }
 
 // diffHelper lists what p changes in h, one change per key and program type.
-func diffHelper(h, p *registry.Helper) []HelperChange {
-	var cs []HelperChange
+func diffHelper(h, p *registry.Helper) []Change {
+	var cs []Change
 	add := func(key, t, old, new string) {
 		if old != new {
-			cs = append(cs, HelperChange{ID: h.ID, Name: h.Name, Key: key, ProgType: t, Old: old, New: new})
+			cs = append(cs, Change{ID: h.ID, Name: h.Name, Kind: Changed, Key: key, ProgType: t, Old: old, New: new})
 		}
 	}
 	add("min_kernel", "", h.MinKernel.String(), p.MinKernel.String())
@@ -400,7 +335,7 @@ func gapsText(gs []registry.Gap) string {
 
 // fillEvidence attaches the answers that decide c: the id's for min_kernel, the program type's
 // for the others.
-func fillEvidence(c *HelperChange, hv verdict.HelperVerdict) {
+func fillEvidence(c *Change, hv verdict.HelperVerdict) {
 	cells := hv.Existence.Cells
 	if c.ProgType != "" {
 		for _, tv := range hv.Types {
@@ -409,28 +344,16 @@ func fillEvidence(c *HelperChange, hv verdict.HelperVerdict) {
 			}
 		}
 	}
-	var runs []string
-	for i := 0; i < len(cells); i++ {
-		j := i
-		for j+1 < len(cells) && cells[j+1].State == cells[i].State {
-			j++
-		}
-		names := cells[i].Kernel
-		if j > i {
-			names += ".." + cells[j].Kernel
-		}
-		runs = append(runs, names+" "+string(cells[i].State))
-		i = j
-	}
-	c.Evidence = strings.Join(runs, "; ")
+	c.Kernels = nil
 	for _, cell := range cells {
 		c.Kernels = append(c.Kernels, KernelAnswer{Kernel: cell.Kernel, Version: cell.Version, State: cell.State, Detail: cell.Detail})
 	}
+	c.Evidence = runs(c.Kernels)
 }
 
 // matrixSource is the sources.matrix line of a changed entry: which facts the kernels set, and
 // from which kernels, after what an earlier matrix line said.
-func matrixSource(old string, cs []HelperChange, answered []verdict.Kernel) string {
+func matrixSource(old string, cs []Change, answered []verdict.Kernel) string {
 	var keys []string
 	types := map[string][]string{}
 	for _, c := range cs {

@@ -60,7 +60,7 @@ func entry(facts string) string {
 }
 
 // short renders changes as "key[.type]: old -> new" (open changes as "key: old -> ?").
-func short(cs []HelperChange) []string {
+func short(cs []Change) []string {
 	var out []string
 	for _, c := range cs {
 		key := c.Key
@@ -257,9 +257,9 @@ func TestProposeHelpers(t *testing.T) {
 	}
 }
 
-// TestHelperChangeString: the line people review names the entry, the fact, both values and
+// TestChangeString: the line people review names the entry, the fact, both values and
 // the answers.
-func TestHelperChangeString(t *testing.T) {
+func TestChangeString(t *testing.T) {
 	reg, err := registry.Parse("helpers.yaml", []byte(entry("  min_kernel: \"5.8\"\n  prog_types: [kprobe, xdp]\n  prog_type_since: {xdp: \"7.0\"}\n")))
 	if err != nil {
 		t.Fatal(err)

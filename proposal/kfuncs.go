@@ -6,21 +6,15 @@ package proposal
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
+	"github.com/bpfmatrix/bpfmatrix/observation"
 	"github.com/bpfmatrix/bpfmatrix/registry"
 	"github.com/bpfmatrix/bpfmatrix/verdict"
 )
-
-// Change is one entry a proposal adds, changes or drops, with why.
-type Change struct {
-	Name string
-	// Kind is "added", "changed" or "kept" (present in the file, seen by no kernel: left as it is).
-	Kind string
-	// Fields names the facts that changed.
-	Fields []string
-}
 
 // kfuncSeen is what the kernels showed of one kfunc.
 type kfuncSeen struct {
@@ -46,14 +40,14 @@ func Kfuncs(existing *registry.Kfuncs, kernels []verdict.Kernel) ([]*registry.Kf
 		if existing != nil {
 			old, _ = existing.Lookup(name)
 		}
-		changes = append(changes, merge(p, old))
+		changes = append(changes, merge(p, old, presence(seen[name], ks))...)
 		out = append(out, p)
 	}
 	if existing != nil {
 		for _, k := range existing.All() {
 			if _, ok := seen[k.Name]; !ok {
 				out = append(out, k)
-				changes = append(changes, Change{Name: k.Name, Kind: "kept"})
+				changes = append(changes, Change{Name: k.Name, Kind: Kept, Kernels: []KernelAnswer{}})
 			}
 		}
 	}
@@ -106,7 +100,7 @@ func collect(ks []verdict.Kernel) map[string]*kfuncSeen {
 			switch {
 			case r.Outcome.Offered():
 				s.offered[r.ProgType][i] = 1
-			case r.Outcome == "not_for_type" && s.offered[r.ProgType][i] == 0:
+			case r.Outcome == observation.NotForType && s.offered[r.ProgType][i] == 0:
 				s.offered[r.ProgType][i] = -1
 			}
 		}
@@ -244,10 +238,27 @@ func kernelRange(ks []verdict.Kernel) string {
 	return fmt.Sprintf("%d kernels %s..%s", len(ks), ks[0].Version, ks[len(ks)-1].Version)
 }
 
-// merge keeps what people wrote in old and reports what changed.
-func merge(p, old *registry.Kfunc) Change {
+// presence is, per kernel that recorded kfunc facts, whether it has the kfunc: the evidence of
+// every change to its entry.
+func presence(s *kfuncSeen, ks []verdict.Kernel) []KernelAnswer {
+	out := make([]KernelAnswer, len(ks))
+	for i, k := range ks {
+		out[i] = KernelAnswer{Kernel: k.Name, Version: k.Version.String(), State: verdict.StateUnknown}
+		if s.present[i] {
+			out[i].State = verdict.StateOffered
+		}
+	}
+	return out
+}
+
+// merge keeps what people wrote in old and reports what changed, one change per key, or what
+// happened to the whole entry.
+func merge(p, old *registry.Kfunc, answers []KernelAnswer) []Change {
+	entry := func(kind, key, a, b string) Change {
+		return Change{Name: p.Name, Kind: kind, Key: key, Old: a, New: b, Evidence: runs(answers), Kernels: answers}
+	}
 	if old == nil {
-		return Change{Name: p.Name, Kind: "added"}
+		return []Change{entry(Added, "", "", "")}
 	}
 	if old.Category != "" {
 		p.Category = old.Category
@@ -258,23 +269,44 @@ func merge(p, old *registry.Kfunc) Change {
 			p.Sources[key] = v
 		}
 	}
-	c := Change{Name: p.Name, Kind: "changed"}
-	diff := func(field string, a, b string) {
-		if a != b {
-			c.Fields = append(c.Fields, field)
+	var cs []Change
+	for _, f := range []struct{ key, old, new string }{
+		{"prototype", old.Prototype, p.Prototype},
+		{"min_kernel", old.MinKernel.String(), p.MinKernel.String()},
+		{"last_kernel", old.LastKernel.String(), p.LastKernel.String()},
+		{"gaps", gapsText(old.Gaps), gapsText(p.Gaps)},
+		{"prog_types", old.ProgTypes.String(), p.ProgTypes.String()},
+		{"prog_type_since", versionsText(old.ProgTypeSince), versionsText(p.ProgTypeSince)},
+		{"prog_type_until", versionsText(old.ProgTypeUntil), versionsText(p.ProgTypeUntil)},
+		{"prog_type_gaps", typeGapsText(old.ProgTypeGaps), typeGapsText(p.ProgTypeGaps)},
+		{"flags", strings.Join(old.Flags, ", "), strings.Join(p.Flags, ", ")},
+	} {
+		if f.old != f.new {
+			cs = append(cs, entry(Changed, f.key, f.old, f.new))
 		}
 	}
-	diff("prototype", old.Prototype, p.Prototype)
-	diff("min_kernel", old.MinKernel.String(), p.MinKernel.String())
-	diff("last_kernel", old.LastKernel.String(), p.LastKernel.String())
-	diff("gaps", fmt.Sprint(old.Gaps), fmt.Sprint(p.Gaps))
-	diff("prog_types", old.ProgTypes.String(), p.ProgTypes.String())
-	diff("prog_type_since", fmt.Sprint(old.ProgTypeSince), fmt.Sprint(p.ProgTypeSince))
-	diff("prog_type_until", fmt.Sprint(old.ProgTypeUntil), fmt.Sprint(p.ProgTypeUntil))
-	diff("prog_type_gaps", fmt.Sprint(old.ProgTypeGaps), fmt.Sprint(p.ProgTypeGaps))
-	diff("flags", strings.Join(old.Flags, ","), strings.Join(p.Flags, ","))
-	if len(c.Fields) == 0 {
-		c.Kind = "unchanged"
+	if len(cs) == 0 {
+		return []Change{entry(Unchanged, "", "", "")}
 	}
-	return c
+	return cs
+}
+
+// versionsText writes a per-type version map as "tracing: 7.0, xdp: 6.1".
+func versionsText(m map[string]registry.Version) string {
+	var parts []string
+	for _, t := range slices.Sorted(maps.Keys(m)) {
+		parts = append(parts, t+": "+m[t].String())
+	}
+	return strings.Join(parts, ", ")
+}
+
+// typeGapsText writes per-type gaps as "tracing: 7.1..7.1; xdp: 6.1..6.12".
+func typeGapsText(m map[string][]registry.Gap) string {
+	var parts []string
+	for _, t := range slices.Sorted(maps.Keys(m)) {
+		if len(m[t]) > 0 {
+			parts = append(parts, t+": "+gapsText(m[t]))
+		}
+	}
+	return strings.Join(parts, "; ")
 }

@@ -110,3 +110,29 @@ func TestKfuncVerdictsNotCircular(t *testing.T) {
 		})
 	}
 }
+
+// TestKfuncChanges: a kfunc's changes are of the helpers' type: one per changed key, with old
+// and new values and the kernels that have it as evidence; an entry no kernel has is kept.
+func TestKfuncChanges(t *testing.T) {
+	ks := matrix()
+	got, _ := Kfuncs(nil, ks)
+	text := strings.Replace(string(registry.MarshalKfuncs(got)), `min_kernel: "6.12"`, `min_kernel: "7.1"`, 1) +
+		"- name: bpf_zzz\n  prototype: \"int bpf_zzz(void)\"\n  min_kernel: \"6.12\"\n  prog_types: [xdp]\n  category: misc\n"
+	table, err := registry.ParseKfuncs("kfuncs.yaml", []byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, changes := Kfuncs(table, ks)
+	var lines []string
+	for _, c := range changes {
+		lines = append(lines, c.Kind+" "+c.String())
+	}
+	want := []string{
+		`changed bpf_a min_kernel: "7.1" -> "6.12"; evidence: 6.12..7.3 offered`,
+		`unchanged bpf_b: unchanged; evidence: 6.12 unknown_id; 7.0 offered; 7.1 unknown_id; 7.3 offered`,
+		`kept bpf_zzz: kept; evidence: `,
+	}
+	if strings.Join(lines, "\n") != strings.Join(want, "\n") {
+		t.Errorf("changes:\n%s\nwant:\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
+	}
+}

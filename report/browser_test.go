@@ -3,19 +3,21 @@ package report
 import (
 	"context"
 	"errors"
-	"github.com/bpfmatrix/bpfmatrix/internal/testenv"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/bpfmatrix/bpfmatrix/internal/chromium"
+	"github.com/bpfmatrix/bpfmatrix/internal/testenv"
 )
 
 // TestPageInBrowser renders the page in headless Chromium, as a reader would see it: the DOM
 // after the page's script ran must hold one heat-map row per helper and the expected cell text,
 // also after a program-type filter was applied through the URL.
 func TestPageInBrowser(t *testing.T) {
-	if _, err := Browser(); errors.Is(err, ErrNoBrowser) {
+	if _, err := chromium.Browser(); errors.Is(err, chromium.ErrNoBrowser) {
 		testenv.Need(t, err, "apt-get install chromium")
 	}
 	r := sample(t)
@@ -26,7 +28,7 @@ func TestPageInBrowser(t *testing.T) {
 	page := filepath.Join(dir, "report.html")
 	ctx := context.Background()
 
-	dom, err := RenderedDOM(ctx, page, "")
+	dom, err := chromium.RenderedDOM(ctx, page, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +47,7 @@ func TestPageInBrowser(t *testing.T) {
 		t.Errorf("kfunc row of bpf_task_acquire: %s", row)
 	}
 
-	dom, err = RenderedDOM(ctx, page, "type=kprobe")
+	dom, err = chromium.RenderedDOM(ctx, page, "type=kprobe")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,12 +60,36 @@ func TestPageInBrowser(t *testing.T) {
 	}
 
 	png := filepath.Join(dir, "report.png")
-	if err := Screenshot(ctx, page, "", png); err != nil {
+	if err := chromium.Screenshot(ctx, page, "", png); err != nil {
 		t.Fatal(err)
 	}
 	if keep := os.Getenv("BPFMATRIX_ARTIFACTS"); keep != "" {
 		data, _ := os.ReadFile(png)
 		os.MkdirAll(keep, 0o755)
 		os.WriteFile(filepath.Join(keep, "report-test.png"), data, 0o644)
+	}
+}
+
+// TestFaultKnownNoTypeAfterFilter: a kernel that knows a helper's id but offers it to no
+// program type is shown as "known, 0 types", not green, also after the page's script repainted
+// the heat-map for a filter (the shade is the verdict's, in the page's data).
+func TestFaultKnownNoTypeAfterFilter(t *testing.T) {
+	if _, err := chromium.Browser(); errors.Is(err, chromium.ErrNoBrowser) {
+		testenv.Need(t, err, "apt-get install chromium")
+	}
+	k := obs("7.3", "7.3.4", res(5, "xdp", "not_for_type", "program of this type cannot use helper bpf_ktime_get_ns#5"))
+	dir := t.TempDir()
+	if _, err := Build(testRegistry(t), []Kernel{k}, "test").WriteFiles(dir); err != nil {
+		t.Fatal(err)
+	}
+	for _, fragment := range []string{"", "category=time", "contra=0"} {
+		dom, err := chromium.RenderedDOM(context.Background(), filepath.Join(dir, "report.html"), fragment)
+		if err != nil {
+			t.Fatal(err)
+		}
+		row := regexp.MustCompile(`(?s)<tr data-id="5".*?</tr>`).FindString(dom)
+		if !strings.Contains(row, `class="cell s-K`) || !strings.Contains(row, ">known, 0 types<") {
+			t.Errorf("#%s: row of a helper known but offered nowhere: %s", fragment, row)
+		}
 	}
 }

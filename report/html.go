@@ -15,31 +15,12 @@ import (
 var htmlTemplate string
 
 var pageTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
-	"short":     short,
-	"cellClass": func(s verdict.State) string { return "s-" + string(stateCode(s, nil)) },
+	"short": short,
 }).Parse(htmlTemplate))
 
-// stateCode is the one-letter code the page's script and style use for a cell state.
-func stateCode(s verdict.State, conds []string) byte {
-	switch s {
-	case verdict.StateOffered:
-		if len(conds) > 0 {
-			return 'C'
-		}
-		return 'O'
-	case verdict.StateRefused:
-		return 'R'
-	case verdict.StateUnknown:
-		return 'U'
-	case verdict.StateFailed:
-		return 'F'
-	}
-	return 'N'
-}
-
 // pageType is one helper's answers in one program type (or its existence, under the key "*"),
-// packed small because the page holds every helper x type x kernel: one state letter and one
-// contradiction flag per kernel, and details as indexes into a shared string table (verifier
+// packed small because the page holds every helper x type x kernel: one shade letter (the
+// verdict's) and one contradiction flag per kernel, and details as indexes into a shared string table (verifier
 // lines repeat a lot).
 type pageType struct {
 	Verdict  verdict.Word `json:"v"`
@@ -96,11 +77,11 @@ func (r *Report) WriteHTML(w io.Writer) error {
 		data.Strings = append(data.Strings, s)
 		return strIdx[s]
 	}
-	pack := func(tv verdict.TypeVerdict) pageType {
+	pack := func(tv verdict.TypeVerdict, shade func(int, verdict.Cell) verdict.Shade) pageType {
 		pt := pageType{Verdict: tv.Verdict, Reason: tv.Reason, Declared: tv.Declared}
 		var s, x strings.Builder
-		for _, c := range tv.Cells {
-			s.WriteByte(stateCode(c.State, c.Conditions))
+		for i, c := range tv.Cells {
+			s.WriteByte(byte(shade(i, c)))
 			if c.Contradicts() {
 				x.WriteByte('1')
 			} else {
@@ -131,16 +112,18 @@ func (r *Report) WriteHTML(w io.Writer) error {
 	})
 	var rows []pageRow
 	for _, hv := range helpers {
-		cat := categoryOf(r, hv)
-		categories[cat] = true
-		ph := pageHelper{ID: hv.ID, Name: hv.Name, Category: cat, Verdict: hv.Verdict, Problems: hv.Problems, Types: map[string]pageType{}}
-		ph.Types["*"] = pack(hv.Existence)
+		categories[hv.Category] = true
+		ph := pageHelper{ID: hv.ID, Name: hv.Name, Category: hv.Category, Verdict: hv.Verdict, Problems: hv.Problems, Types: map[string]pageType{}}
+		// The existence view shows each kernel as the overview does, so that the script
+		// paints a cell after a filter change as the page first showed it.
+		ph.Types["*"] = pack(hv.Existence, func(i int, _ verdict.Cell) verdict.Shade { s, _ := hv.Overview(i); return s })
 		for _, tv := range hv.Types {
-			ph.Types[tv.ProgType] = pack(tv)
+			ph.Types[tv.ProgType] = pack(tv, func(_ int, c verdict.Cell) verdict.Shade { return c.Shade() })
 			typesSeen[tv.ProgType] = true
 		}
 		data.Helpers = append(data.Helpers, ph)
-		rows = append(rows, helperRow(hv, cat))
+		rows = append(rows, pageRow{ID: hv.ID, Name: hv.Name, Category: hv.Category, Verdict: hv.Verdict,
+			Problems: strings.Join(hv.Problems, "\n"), Cells: overviewCells(hv.Availability, "bpf_"+hv.Name, "unknown")})
 	}
 	var types, cats []string
 	for t := range typesSeen {
@@ -161,46 +144,38 @@ func (r *Report) WriteHTML(w io.Writer) error {
 	})
 }
 
-// helperRow is a helper's row of the heat-map as the page first shows it: per kernel, whether
-// the kernel knows the id and how many program types it offers the helper to.
-func helperRow(hv verdict.HelperVerdict, cat string) pageRow {
-	row := pageRow{ID: hv.ID, Name: hv.Name, Category: cat, Verdict: hv.Verdict, Problems: strings.Join(hv.Problems, "\n")}
-	for i, c := range hv.Existence.Cells {
-		offered := 0
-		for _, tv := range hv.Types {
-			if i < len(tv.Cells) && tv.Cells[i].State == verdict.StateOffered {
-				offered++
-			}
-		}
-		text := map[verdict.State]string{verdict.StateUnknown: "unknown", verdict.StateFailed: "failed", verdict.StateNoEvidence: "?"}[c.State]
-		if c.State == verdict.StateOffered {
-			text = plural(offered, "type")
-		}
-		title := fmt.Sprintf("bpf_%s on %s: %s", hv.Name, c.Kernel, c.State)
+// overviewCells are an entry's cells where one cell per kernel stands for all its program
+// types: the kernel has it and offers it to so many types, lacks it (lacks names that), failed
+// or said nothing. Shades are the verdict's; name names the entry in the cells' titles.
+func overviewCells(a verdict.Availability, name, lacks string) []pageCell {
+	var cells []pageCell
+	for i, c := range a.Existence.Cells {
+		shade, offered := a.Overview(i)
+		title := fmt.Sprintf("%s on %s: %s", name, c.Kernel, c.State)
 		if c.Detail != "" {
 			title += ": " + c.Detail
 		}
-		class := "s-" + string(stateCode(c.State, nil))
-		if c.State == verdict.StateOffered && offered == 0 {
-			// The kernel knows the id but offers it to no program type probed here
-			// (override_return on kernels built without CONFIG_BPF_KPROBE_OVERRIDE): not green.
-			class, text = "s-R", "known, 0 types"
-			title += " (the kernel knows the id but offers it to no program type probed here)"
+		var text string
+		switch shade {
+		case verdict.ShadeOffered, verdict.ShadeConditional:
+			text = plural(offered, "type")
+		case verdict.ShadeKnownNoType:
+			text = "known, 0 types"
+			title += " (the kernel has it but offers it to no program type probed here)"
+		case verdict.ShadeUnknown:
+			text = lacks
+		case verdict.ShadeFailed:
+			text = "failed"
+		default:
+			text = "?"
 		}
+		class := "s-" + string(shade)
 		if c.Contradicts() {
 			class += " contra"
 		}
-		row.Cells = append(row.Cells, pageCell{Class: class, Text: text, Title: title})
+		cells = append(cells, pageCell{Class: class, Text: text, Title: title})
 	}
-	return row
-}
-
-// categoryOf finds a helper's category; verdicts do not carry it, the report's registry does.
-func categoryOf(r *Report, hv verdict.HelperVerdict) string {
-	if r.categories == nil {
-		return ""
-	}
-	return r.categories[hv.ID]
+	return cells
 }
 
 func plural(n int, word string) string {

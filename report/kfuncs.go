@@ -34,10 +34,6 @@ func (r *Report) AddKfuncs(table *registry.Kfuncs, kernels []Kernel) {
 		vks[i] = k.Kernel
 	}
 	r.Kfuncs = verdict.JudgeKfuncs(table, vks)
-	r.kfuncCategories = map[string]string{}
-	for _, k := range table.All() {
-		r.kfuncCategories[k.Name] = k.Category
-	}
 	s := &KfuncSummary{
 		Registry:     RegistryInfo{File: table.File(), SHA256: table.SHA256(), Helpers: table.Len()},
 		Verdicts:     map[verdict.Word]int{},
@@ -157,29 +153,8 @@ type kfuncRow struct {
 func (r *Report) kfuncRows() []kfuncRow {
 	var rows []kfuncRow
 	for _, kv := range r.Kfuncs {
-		row := kfuncRow{Name: kv.Name, Category: r.kfuncCategories[kv.Name], Verdict: kv.Verdict, Problems: strings.Join(kv.Problems, "\n")}
-		for i, c := range kv.Existence.Cells {
-			offered := 0
-			for _, tv := range kv.Types {
-				if i < len(tv.Cells) && tv.Cells[i].State == verdict.StateOffered {
-					offered++
-				}
-			}
-			text := map[verdict.State]string{verdict.StateUnknown: "absent", verdict.StateFailed: "failed", verdict.StateNoEvidence: "?"}[c.State]
-			class := "s-" + string(stateCode(c.State, nil))
-			if c.State == verdict.StateOffered {
-				text = plural(offered, "type")
-				if offered == 0 {
-					class = "s-R"
-				}
-			}
-			if c.Contradicts() {
-				class += " contra"
-			}
-			title := fmt.Sprintf("%s on %s: %s: %s", kv.Name, c.Kernel, c.State, c.Detail)
-			row.Cells = append(row.Cells, pageCell{Class: class, Text: text, Title: title})
-		}
-		rows = append(rows, row)
+		rows = append(rows, kfuncRow{Name: kv.Name, Category: kv.Category, Verdict: kv.Verdict,
+			Problems: strings.Join(kv.Problems, "\n"), Cells: overviewCells(kv.Availability, kv.Name, "absent")})
 	}
 	return rows
 }

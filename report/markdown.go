@@ -11,24 +11,24 @@ import (
 )
 
 // WriteMarkdown writes the summary people read in a pull request: one row per kernel, verdict
-// counts, then every contradiction with its reason.
+// counts, then every contradiction with its reason, for helpers and then kfuncs.
 func (r *Report) WriteMarkdown(w io.Writer) error {
 	b := &strings.Builder{}
-	fmt.Fprintf(b, "# BPF helper compatibility report\n\n")
+	fmt.Fprintf(b, "# BPF helpers and kfuncs: compatibility report\n\n")
 	fmt.Fprintf(b, "Registry `%s` (sha256 `%s`, %d helpers), %s.\n\n", r.Registry.File, short(r.Registry.SHA256), r.Registry.Helpers, r.Tool)
 
 	fmt.Fprintf(b, "## Kernels\n\n")
-	fmt.Fprintf(b, "| kernel | version | status | helpers known | unknown ids | no evidence | supported | gpl only | not for type | inconclusive | image sha256 |\n")
-	fmt.Fprintf(b, "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n")
+	fmt.Fprintf(b, "| kernel | version | status | helpers known | unknown ids | no evidence | supported | gpl only | not for type | inconclusive | variant absent on this kernel | image sha256 |\n")
+	fmt.Fprintf(b, "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n")
 	for _, k := range r.Kernels {
 		status := k.Status
 		if k.Error != "" {
 			status += ": " + mdCell(firstLine(k.Error))
 		}
-		fmt.Fprintf(b, "| %s | %s | %s | %d | %d | %d | %d | %d | %d | %d | `%s` |\n",
+		fmt.Fprintf(b, "| %s | %s | %s | %d | %d | %d | %d | %d | %d | %d | %d | `%s` |\n",
 			mdCell(k.Name), mdCell(k.Version), status, k.HelpersKnown, k.HelpersUnknown, k.HelpersNoEvidence,
 			k.Outcomes[observation.Supported], k.Outcomes[observation.GPLOnly],
-			k.Outcomes[observation.NotForType], k.Outcomes[observation.Inconclusive], short(k.SHA256))
+			k.Outcomes[observation.NotForType], k.Inconclusive(), k.VariantAbsent, short(k.SHA256))
 	}
 	for _, k := range r.Kernels {
 		if len(k.AbsentTypes) > 0 {
@@ -39,7 +39,7 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 		}
 	}
 
-	fmt.Fprintf(b, "\n## Verdicts\n\n| verdict | helpers |\n| --- | ---: |\n")
+	fmt.Fprintf(b, "\n## Helper verdicts\n\n| verdict | helpers |\n| --- | ---: |\n")
 	words := make([]string, 0, len(r.Summary.Verdicts))
 	for w := range r.Summary.Verdicts {
 		words = append(words, string(w))
@@ -74,7 +74,7 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	if len(r.Summary.FailedKernels) > 0 {
 		fmt.Fprintf(b, "\n## Failed kernels\n\nTheir cells are no evidence either way.\n")
 		for _, k := range r.Kernels {
-			if k.Status != "failed" {
+			if !k.Failed() {
 				continue
 			}
 			fmt.Fprintf(b, "\n### %s\n\n%s\n", k.Name, mdCell(k.Error))

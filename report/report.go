@@ -48,6 +48,7 @@ type KernelSummary struct {
 	Name    string `json:"name"`
 	Version string `json:"version"`
 	ImageFacts
+	// Status is the guest's status: observation.StatusOK or observation.StatusFailed.
 	Status      string                      `json:"status"`
 	Error       string                      `json:"error,omitempty"`
 	ConsoleTail string                      `json:"console_tail,omitempty"`
@@ -57,6 +58,11 @@ type KernelSummary struct {
 	HelpersKnown      int `json:"helpers_known"`
 	HelpersUnknown    int `json:"helpers_unknown"`
 	HelpersNoEvidence int `json:"helpers_no_evidence"`
+	// VariantAbsent counts the answers of attach variants this kernel does not have (an attach
+	// type or program type it lacks: the cgroup unix hooks and uprobe multi on 5.10), which
+	// the probe records as inconclusive: they are included in Outcomes, but they are no
+	// inconclusive answer about an entry, and the kernel table counts them apart.
+	VariantAbsent int `json:"variant_absent_answers"`
 	// AbsentTypes lists program types no variant of which could answer on this kernel.
 	AbsentTypes []string `json:"absent_prog_types,omitempty"`
 	// FailedAttempts are the errors of earlier boots that failed before this one.
@@ -73,9 +79,6 @@ type Report struct {
 	Helpers  []verdict.HelperVerdict `json:"helpers"`
 	// Kfuncs are the kfunc verdicts, when the report was given a kfunc table (AddKfuncs).
 	Kfuncs []verdict.KfuncVerdict `json:"kfuncs,omitempty"`
-
-	categories      map[int]string    // helper id -> category, for the page's filter
-	kfuncCategories map[string]string // kfunc name -> category
 }
 
 // RegistryInfo says which registry the verdicts were computed against.
@@ -107,11 +110,10 @@ func Build(reg *registry.Registry, kernels []Kernel, tool string) *Report {
 	}
 	hvs := verdict.Judge(reg, vks)
 	r := &Report{
-		Schema:     SchemaVersion,
-		Tool:       tool,
-		Registry:   RegistryInfo{File: reg.File(), SHA256: reg.SHA256(), Helpers: reg.Len()},
-		Helpers:    hvs,
-		categories: map[int]string{},
+		Schema:   SchemaVersion,
+		Tool:     tool,
+		Registry: RegistryInfo{File: reg.File(), SHA256: reg.SHA256(), Helpers: reg.Len()},
+		Helpers:  hvs,
 		Summary: Summary{
 			Verdicts:      map[verdict.Word]int{},
 			Contradicted:  []string{},
@@ -119,9 +121,6 @@ func Build(reg *registry.Registry, kernels []Kernel, tool string) *Report {
 			NoEvidence:    []string{},
 			FailedKernels: []string{},
 		},
-	}
-	for _, h := range reg.Helpers() {
-		r.categories[h.ID] = h.Category
 	}
 	for i, k := range ks {
 		r.Kernels = append(r.Kernels, summarize(k, i, hvs))
@@ -147,16 +146,20 @@ func Build(reg *registry.Registry, kernels []Kernel, tool string) *Report {
 func summarize(k Kernel, col int, hvs []verdict.HelperVerdict) KernelSummary {
 	s := KernelSummary{
 		Name: k.Name, Version: versionText(k.Version), ImageFacts: k.ImageFacts,
-		Status: "ok", Error: k.Error, ConsoleTail: k.ConsoleTail, Outcomes: map[observation.Outcome]int{},
+		Status: observation.StatusOK, Error: k.Error, ConsoleTail: k.ConsoleTail, Outcomes: map[observation.Outcome]int{},
 		FailedAttempts: k.FailedAttempts,
 	}
 	if k.Failed {
-		s.Status = "failed"
+		s.Status = observation.StatusFailed
 	}
+	absent := absentVariants(k.Facts)
 	answered := map[string]bool{}
 	seenType := map[string]bool{}
 	for _, r := range k.Results {
 		s.Outcomes[r.Outcome]++
+		if r.Outcome == observation.Inconclusive && absent[r.ProgType+"/"+r.Variant] {
+			s.VariantAbsent++
+		}
 		seenType[r.ProgType] = true
 		if r.Outcome != observation.Inconclusive {
 			answered[r.ProgType] = true
@@ -179,6 +182,29 @@ func summarize(k Kernel, col int, hvs []verdict.HelperVerdict) KernelSummary {
 		}
 	}
 	return s
+}
+
+// absentVariants are the attach variants the kernel could not load even a trivial program
+// for, as "type/variant": every answer of theirs is inconclusive by construction.
+func absentVariants(f observation.Facts) map[string]bool {
+	out := map[string]bool{}
+	for _, t := range f.ProgTypes {
+		for _, v := range t.Variants {
+			if !v.Usable {
+				out[t.Name+"/"+v.Name] = true
+			}
+		}
+	}
+	return out
+}
+
+// Failed reports whether the kernel's guest failed.
+func (k KernelSummary) Failed() bool { return k.Status == observation.StatusFailed }
+
+// Inconclusive counts the kernel's inconclusive answers, without those of variants it does not
+// have.
+func (k KernelSummary) Inconclusive() int {
+	return k.Outcomes[observation.Inconclusive] - k.VariantAbsent
 }
 
 // Failed reports whether the report should fail a CI job: a contradiction or a failed kernel.

@@ -155,3 +155,62 @@ func TestFaultKnownButNowhereOffered(t *testing.T) {
 		t.Errorf("row of a helper known but offered nowhere: %s", row)
 	}
 }
+
+// TestVariantAbsentCountedApart: answers of an attach variant the kernel does not have (5.10
+// lacks the cgroup unix hooks) are inconclusive by construction; the kernel table counts them
+// apart from the inconclusive answers about entries.
+func TestVariantAbsentCountedApart(t *testing.T) {
+	reg := testRegistry(t)
+	k := obs("5.10", "5.10.223",
+		observation.Result{HelperID: 1, ProgType: "cgroup_sock_addr", Variant: "connect_unix", Outcome: observation.Inconclusive, Detail: "attach type absent"},
+		observation.Result{HelperID: 5, ProgType: "cgroup_sock_addr", Variant: "connect_unix", Outcome: observation.Inconclusive, Detail: "attach type absent"},
+		observation.Result{HelperID: 5, ProgType: "cgroup_sock_addr", Variant: "connect4", Outcome: observation.Inconclusive, Detail: "EPERM before verification"},
+		observation.Result{HelperID: 5, ProgType: "xdp", Variant: "xdp", Outcome: observation.Supported, Detail: "processed 3 insns"})
+	k.Facts.ProgTypes = []observation.ProgTypeInfo{
+		{Name: "cgroup_sock_addr", Present: true, Variants: []observation.VariantInfo{{Name: "connect4", Usable: true}, {Name: "connect_unix", Reason: "attach type absent"}}},
+		{Name: "xdp", Present: true, Variants: []observation.VariantInfo{{Name: "xdp", Usable: true}}},
+	}
+	r := Build(reg, []Kernel{k}, "test")
+	s := r.Kernels[0]
+	if s.Outcomes[observation.Inconclusive] != 3 || s.VariantAbsent != 2 || s.Inconclusive() != 1 {
+		t.Errorf("outcomes %v, variant absent %d, inconclusive %d; want 3 inconclusive outcomes of which 2 of the absent variant", s.Outcomes, s.VariantAbsent, s.Inconclusive())
+	}
+	var b strings.Builder
+	if err := r.WriteMarkdown(&b); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "variant absent on this kernel") || !strings.Contains(b.String(), "| 0 | 0 | 1 | 2 |") {
+		t.Errorf("kernel table does not count the absent variant apart:\n%s", b.String())
+	}
+}
+
+// TestHeadings: the report covers helpers and kfuncs, and says so.
+func TestHeadings(t *testing.T) {
+	r := sample(t)
+	var md, page strings.Builder
+	if err := r.WriteMarkdown(&md); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.WriteHTML(&page); err != nil {
+		t.Fatal(err)
+	}
+	for name, text := range map[string]string{"report.md": md.String(), "report.html": page.String()} {
+		if strings.Contains(text, "BPF helper compatibility report") || !strings.Contains(text, "helpers and kfuncs") {
+			t.Errorf("%s is not titled for helpers and kfuncs: %.200s", name, text)
+		}
+	}
+}
+
+// TestCategoryFromVerdict: the page groups by the category the verdict carries.
+func TestCategoryFromVerdict(t *testing.T) {
+	r := sample(t)
+	var page strings.Builder
+	if err := r.WriteHTML(&page); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`<tr data-id="192" data-category="network"`, `<tr data-kfunc="bpf_task_acquire" data-category="task"`} {
+		if !strings.Contains(page.String(), want) {
+			t.Errorf("page lacks %s", want)
+		}
+	}
+}

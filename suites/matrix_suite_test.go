@@ -30,6 +30,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/bpfmatrix/bpfmatrix/harness"
+	"github.com/bpfmatrix/bpfmatrix/internal/chromium"
 	"github.com/bpfmatrix/bpfmatrix/internal/kfunctags"
 	"github.com/bpfmatrix/bpfmatrix/internal/testenv"
 	"github.com/bpfmatrix/bpfmatrix/observation"
@@ -338,7 +339,7 @@ var _ = ReportAfterSuite("compatibility report", func(r Report) {
 	paths, err := rep.WriteFiles(cfg.out)
 	Expect(err).NotTo(HaveOccurred())
 	png := filepath.Join(cfg.out, "report.png")
-	if err := report.Screenshot(context.Background(), filepath.Join(cfg.out, "report.html"), "", png); err == nil {
+	if err := chromium.Screenshot(context.Background(), filepath.Join(cfg.out, "report.html"), "", png); err == nil {
 		paths = append(paths, png)
 	} else {
 		fmt.Fprintf(os.Stderr, "report: no screenshot: %v\n", err)

@@ -176,12 +176,12 @@ func firstAndCount(items []string) string {
 	return fmt.Sprintf("%s (and %d more)", items[0], len(items)-1)
 }
 
-// claimProblems turns the contradicted claims into problem sentences.
-func claimProblems(claims []ClaimVerdict) []string {
-	var out []string
+// claimProblems lists the contradicted claims.
+func claimProblems(claims []ClaimVerdict) []contradiction {
+	var out []contradiction
 	for _, c := range claims {
 		if c.Verdict == Contradicted {
-			out = append(out, c.Claim+": "+strings.TrimSpace(c.Evidence))
+			out = append(out, contradiction{c.Claim, c.Claim + ": " + strings.TrimSpace(c.Evidence), c.Evidence})
 		}
 	}
 	return out
@@ -213,37 +213,19 @@ func (f Finding) String() string {
 var quoted = regexp.MustCompile(` \([^()]*\)`)
 
 // findings groups an entry's contradictions by their reason.
-func findings(hv *HelperVerdict) []Finding {
+func findings(cs []contradiction) []Finding {
 	var out []Finding
 	var keys []string
-	add := func(subject, reason string) {
+	for _, c := range cs {
 		// Program types differ in the verifier line they quote (in parentheses); the finding
 		// is the same, and its first quote stands for all.
-		key := quoted.ReplaceAllString(reason, "")
-		for i := range out {
-			if keys[i] == key {
-				out[i].Subjects = append(out[i].Subjects, subject)
-				return
-			}
+		key := quoted.ReplaceAllString(c.reason, "")
+		if i := slices.Index(keys, key); i >= 0 {
+			out[i].Subjects = append(out[i].Subjects, c.subject)
+			continue
 		}
-		out = append(out, Finding{Subjects: []string{subject}, Reason: reason})
+		out = append(out, Finding{Subjects: []string{c.subject}, Reason: c.reason})
 		keys = append(keys, key)
-	}
-	if hv.Existence.Verdict == Contradicted {
-		add("min_kernel", hv.Existence.Reason)
-	}
-	for _, tv := range hv.Types {
-		if tv.Verdict == Contradicted {
-			add(tv.ProgType, tv.Reason)
-		}
-	}
-	if hv.GPL != nil && hv.GPL.Verdict == Contradicted {
-		add("gpl_only", hv.GPL.Evidence)
-	}
-	for _, c := range hv.Claims {
-		if c.Verdict == Contradicted {
-			add(c.Claim, c.Evidence)
-		}
 	}
 	return out
 }

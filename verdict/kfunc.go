@@ -3,7 +3,6 @@ package verdict
 import (
 	"fmt"
 	"slices"
-	"sort"
 
 	"github.com/bpfmatrix/bpfmatrix/observation"
 	"github.com/bpfmatrix/bpfmatrix/registry"
@@ -13,46 +12,18 @@ import (
 // says, and, per program type, whether kernels let programs of that type call it.
 type KfuncVerdict struct {
 	Name string `json:"name"`
-	// Verdict is contradicted when anything is, no_evidence when no kernel said anything, and
-	// else the existence verdict.
-	Verdict   Word          `json:"verdict"`
-	Existence TypeVerdict   `json:"existence"`
-	Types     []TypeVerdict `json:"prog_types"`
-	// MissingProgTypes are the types kernels let call it that the entry omits.
-	MissingProgTypes []string  `json:"missing_prog_types,omitempty"`
-	Problems         []string  `json:"problems,omitempty"`
-	Findings         []Finding `json:"findings,omitempty"`
-}
-
-// kfuncIndex maps kernel position, kfunc name and program type to that kernel's answers.
-type kfuncIndex []map[string]map[string][]observation.Result
-
-func indexKfuncs(ks []Kernel) kfuncIndex {
-	idx := make(kfuncIndex, len(ks))
-	for i, k := range ks {
-		m := map[string]map[string][]observation.Result{}
-		for _, r := range k.Results {
-			if r.Kfunc == "" {
-				continue
-			}
-			if m[r.Kfunc] == nil {
-				m[r.Kfunc] = map[string][]observation.Result{}
-			}
-			m[r.Kfunc][r.ProgType] = append(m[r.Kfunc][r.ProgType], r)
-		}
-		idx[i] = m
-	}
-	return idx
+	Availability
 }
 
 // JudgeKfuncs computes the verdicts of every kfunc entry against kernels, in name order.
 func JudgeKfuncs(kfuncs *registry.Kfuncs, kernels []Kernel) []KfuncVerdict {
-	ks := append([]Kernel(nil), kernels...)
-	sort.SliceStable(ks, func(i, j int) bool { return ks[i].Version.Less(ks[j].Version) })
-	idx := indexKfuncs(ks)
+	ks := byVersion(kernels)
+	idx := indexAnswers(ks, func(r observation.Result) (string, bool) { return r.Kfunc, r.Kfunc != "" })
 	var out []KfuncVerdict
-	for _, k := range kfuncs.All() {
-		out = append(out, judgeKfunc(k, ks, idx))
+	for _, kf := range kfuncs.All() {
+		kv := KfuncVerdict{Name: kf.Name, Availability: judgeAvailability(kfuncSubject(kf, idx), ks)}
+		kv.finish("exists: ", nil)
+		out = append(out, kv)
 	}
 	return out
 }
@@ -95,73 +66,35 @@ func hasTags(k Kernel) bool {
 	return false
 }
 
-func judgeKfunc(kf *registry.Kfunc, ks []Kernel, idx kfuncIndex) KfuncVerdict {
-	kv := KfuncVerdict{Name: kf.Name}
-	kv.Existence = TypeVerdict{Declared: true}
-	for _, k := range ks {
-		declared, _ := kf.Exists(k.Version)
-		c := Cell{Kernel: k.Name, Version: k.Version.String(), Declared: declared}
-		present, ok := KfuncPresent(k, kf.Name)
-		switch {
-		case k.Failed:
-			c.State, c.Detail = StateFailed, k.Error
-		case !ok:
-			c.State, c.Detail = StateNoEvidence, "the kernel's observations list no kfuncs"
-		case present:
-			c.State, c.Detail = StateOffered, "its BTF has "+kf.Name
-		default:
-			c.State, c.Detail = StateUnknown, "its BTF has no function "+kf.Name
-		}
-		kv.Existence.Cells = append(kv.Existence.Cells, c)
-	}
-	decide(&kv.Existence, kf.MinKernel)
-	answered := make([]map[string][]observation.Result, len(ks))
-	for i := range ks {
-		answered[i] = idx[i][kf.Name]
-	}
-	declared, others := typesToJudge(kf.ProgTypes, answered)
-	for _, t := range declared {
-		kv.Types = append(kv.Types, judgeKfuncType(kf, t, true, ks, idx))
-	}
-	for _, t := range others {
-		tv := judgeKfuncType(kf, t, false, ks, idx)
-		if tv.FirstOffered != "" {
-			kv.Types = append(kv.Types, tv)
-			kv.MissingProgTypes = append(kv.MissingProgTypes, t)
-		}
-	}
-	kv.finish()
-	return kv
-}
-
-func judgeKfuncType(kf *registry.Kfunc, progType string, declared bool, ks []Kernel, idx kfuncIndex) TypeVerdict {
-	return judgeTypeCells(progType, declared, ks, kf.OfferedTo, firstRelease(kf.MinKernel, kf.ProgTypeSince, progType),
-		func(i int, k Kernel, c *Cell) {
+// kfuncSubject is what the shared judgement needs of a kfunc: a kernel has it when its BTF
+// says so (KfuncPresent), and a kernel without it refuses it in every program type.
+func kfuncSubject(kf *registry.Kfunc, idx byEntry[string]) subject {
+	return subject{
+		category: kf.Category, minKernel: kf.MinKernel, progTypes: kf.ProgTypes, since: kf.ProgTypeSince,
+		offeredTo: kf.OfferedTo,
+		exists:    func(v registry.Version) bool { declared, _ := kf.Exists(v); return declared },
+		answered:  idx.of(kf.Name),
+		known:     func(_ int, k Kernel, c *Cell) { hasKfunc(c, k, kf.Name) },
+		fill: func(k Kernel, c *Cell, rs []observation.Result) {
 			if present, ok := KfuncPresent(k, kf.Name); ok && !present {
 				c.State, c.Detail = StateUnknown, "the kernel has no "+kf.Name
 				return
 			}
-			mergeVariants(c, idx[i][kf.Name][progType])
-		})
+			mergeVariants(c, rs)
+		},
+	}
 }
 
-// finish sets the entry's verdict, problems and findings from its parts.
-func (kv *KfuncVerdict) finish() {
-	if kv.Existence.Verdict == Contradicted {
-		kv.Problems = append(kv.Problems, "exists: "+kv.Existence.Reason)
-	}
-	for _, tv := range kv.Types {
-		if tv.Verdict == Contradicted {
-			kv.Problems = append(kv.Problems, tv.ProgType+": "+tv.Reason)
-		}
-	}
-	hv := HelperVerdict{Existence: kv.Existence, Types: kv.Types}
-	kv.Findings = findings(&hv)
+// hasKfunc fills a kernel's existence cell for a kfunc from its BTF.
+func hasKfunc(c *Cell, k Kernel, name string) {
+	present, ok := KfuncPresent(k, name)
 	switch {
-	case len(kv.Problems) > 0:
-		kv.Verdict = Contradicted
+	case !ok:
+		c.State, c.Detail = StateNoEvidence, "the kernel's observations list no kfuncs"
+	case present:
+		c.State, c.Detail = StateOffered, "its BTF has "+name
 	default:
-		kv.Verdict = kv.Existence.Verdict
+		c.State, c.Detail = StateUnknown, "its BTF has no function "+name
 	}
 }
 

@@ -7,15 +7,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/bpfmatrix/bpfmatrix/internal/files"
-	"github.com/bpfmatrix/bpfmatrix/proposal"
 	"github.com/bpfmatrix/bpfmatrix/registry"
-	"github.com/bpfmatrix/bpfmatrix/verdict"
 )
 
 func init() {
@@ -275,100 +272,6 @@ func helpersExport(args []string, stdout, stderr io.Writer) int {
 	if err := files.WriteAtomic(*out, buf.Bytes(), 0o644); err != nil {
 		fmt.Fprintf(stderr, "bpfmatrix: --out: %v\n", err)
 		return exitBadArgs
-	}
-	return exitOK
-}
-
-// helpersSyncOutput is what helpers sync prints with --format json.
-type helpersSyncOutput struct {
-	Registry string                  `json:"registry"`
-	Kernels  []verifyKernel          `json:"kernels"`
-	Changes  []proposal.HelperChange `json:"changes"`
-	Written  string                  `json:"written,omitempty"`
-}
-
-// helpersSync proposes the release facts of the helper registry from observations (the saved
-// ones in --in, or the pipeline's) and, with --write, edits them into the registry file in
-// place. Its exit codes are kfuncs sync's: 0 when it proposed (or wrote), 1 when observing or
-// writing failed, 2 on bad input.
-func helpersSync(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("sync", flag.ContinueOnError)
-	in := fs.String("in", "", "propose from the saved observations in DIR instead of observing the kernels")
-	kernels := fs.String("kernels", "", "comma-separated kernel names of kernels.yaml (default: all)")
-	write := fs.Bool("write", false, "edit the proposal into the registry file")
-	format := fs.String("format", "text", "output format: text or json")
-	gf := addGuestFlags(fs)
-	sf := addSavedFlags(fs)
-	_, reg, ok := helpersSetup(fs, args, 0, stdout, stderr)
-	if !ok || !checkFormat(stderr, *format, "text", "json") {
-		return exitBadArgs
-	}
-	bad := func(err error) int {
-		fmt.Fprintf(stderr, "bpfmatrix helpers sync: %s\n", oneLine(err))
-		return exitBadArgs
-	}
-	// --write edits a file: the proposal is made from that file, not from the built-in table.
-	dst := fs.Lookup("registry").Value.String()
-	if *write {
-		if dst == "" {
-			dst = filepath.Join("registry", "helpers.yaml")
-			if _, err := os.Stat(dst); err != nil {
-				return bad(fmt.Errorf("--write needs --registry FILE outside the source tree"))
-			}
-		}
-		var err error
-		if reg, err = registry.Load(dst); err != nil {
-			return bad(fmt.Errorf("--write edits our YAML registry: %w", err))
-		}
-	}
-	rks, cached, err := syncKernels(*in, *kernels, gf, sf, stderr)
-	if errors.Is(err, errBadInput) {
-		return bad(err)
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "bpfmatrix helpers sync: %v\n", err)
-		return exitNo
-	}
-	doc := helpersSyncOutput{Registry: reg.File()}
-	var vks []verdict.Kernel
-	failed := 0
-	for _, k := range rks {
-		vks = append(vks, k.Kernel)
-		vk := verifyKernel{Name: k.Name, Version: k.Version.String(), Status: "ok", Cached: cached == nil || cached[k.Name]}
-		if k.Failed {
-			vk.Status, vk.Error = "failed", k.Error
-			failed++
-		}
-		doc.Kernels = append(doc.Kernels, vk)
-	}
-	updated, changes := proposal.Helpers(reg, vks)
-	doc.Changes = append([]proposal.HelperChange{}, changes...)
-	if *write && len(updated) > 0 {
-		data, err := os.ReadFile(dst)
-		if err == nil {
-			data, err = registry.UpdateHelpers(dst, data, updated)
-		}
-		if err == nil {
-			err = files.WriteAtomic(dst, data, 0o644)
-		}
-		if err != nil {
-			fmt.Fprintf(stderr, "bpfmatrix helpers sync: %v\n", err)
-			return exitNo
-		}
-		doc.Written = dst
-	}
-	summary := fmt.Sprintf("%d helpers against %d kernels (%d failed): %d changes to %d helpers",
-		reg.Len(), len(rks), failed, len(changes), len(updated))
-	if *format == "json" {
-		fmt.Fprintln(stderr, summary)
-		return writeJSON(stdout, stderr, doc)
-	}
-	for _, c := range changes {
-		fmt.Fprintln(stdout, c)
-	}
-	fmt.Fprintln(stdout, summary)
-	if doc.Written != "" {
-		fmt.Fprintf(stdout, "wrote %s\n", dst)
 	}
 	return exitOK
 }

@@ -110,9 +110,9 @@ func TestHelpersSync(t *testing.T) {
 	t.Run("json", func(t *testing.T) {
 		code, stdout, stderr := run("helpers", "sync", "--in", obs, "--registry", reg, "--format", "json")
 		var doc struct {
-			Kernels []verifyKernel          `json:"kernels"`
-			Changes []proposal.HelperChange `json:"changes"`
-			Written string                  `json:"written"`
+			Kernels []verifyKernel    `json:"kernels"`
+			Changes []proposal.Change `json:"changes"`
+			Written string            `json:"written"`
 		}
 		if err := json.Unmarshal([]byte(stdout), &doc); code != exitOK || err != nil {
 			t.Fatalf("exit %d, %v\n%s%s", code, err, stdout, stderr)
@@ -156,7 +156,7 @@ func TestHelpersSync(t *testing.T) {
 func TestHelpersSyncRecorded(t *testing.T) {
 	real := filepath.Join("..", "..", "registry", "helpers.yaml")
 	code, stdout, stderr := run("helpers", "sync", "--in", recorded, "--registry", real, "--format", "json")
-	var doc helpersSyncOutput
+	var doc syncOutput
 	if err := json.Unmarshal([]byte(stdout), &doc); code != exitOK || err != nil {
 		t.Fatalf("exit %d, %v\n%s", code, err, stderr)
 	}

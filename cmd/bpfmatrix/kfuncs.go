@@ -5,14 +5,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"text/tabwriter"
 
-	"github.com/bpfmatrix/bpfmatrix/internal/files"
-	"github.com/bpfmatrix/bpfmatrix/proposal"
 	"github.com/bpfmatrix/bpfmatrix/registry"
-	"github.com/bpfmatrix/bpfmatrix/verdict"
 )
 
 func init() {
@@ -28,9 +23,9 @@ const kfuncsUsage = `usage:
   bpfmatrix kfuncs info NAME [--format text|json]
   bpfmatrix kfuncs categories [--format table|json]
   bpfmatrix kfuncs compat NAME PROG_TYPE VERSION
-  bpfmatrix kfuncs sync [--in DIR | --kernels 6.12,7.3 ...] [--write]
+  bpfmatrix kfuncs sync [--in DIR | --kernels 6.12,7.3 ...] [--format text|json] [--write]
 every subcommand takes --kfuncs FILE to read another kfunc file than the built-in one;
-sync proposes the file from the kernels' observations and, with --write, writes it
+sync proposes the file from the kernels' observations and, with --write, edits it in place
 (to --kfuncs, default registry/kfuncs.yaml), keeping categories, descriptions and notes
 `
 
@@ -187,68 +182,4 @@ func kfuncsCompat(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "not compatible: %s\n", why)
 	return exitNo
-}
-
-// kfuncsSync proposes the kfunc table from observations: the saved ones in --in, or those of
-// the pipeline (cached, booting what is missing). It prints what changes and, with --write,
-// writes the file.
-func kfuncsSync(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("sync", flag.ContinueOnError)
-	in := fs.String("in", "", "propose from the saved observations in DIR instead of observing the kernels")
-	kernels := fs.String("kernels", "", "comma-separated kernel names of kernels.yaml (default: all)")
-	write := fs.Bool("write", false, "write the proposal to the kfunc file")
-	gf := addGuestFlags(fs)
-	sf := addSavedFlags(fs)
-	_, table, code := kfuncsSetup(fs, args, 0, stdout, stderr)
-	if code >= 0 {
-		return code
-	}
-	dst := fs.Lookup("kfuncs").Value.String()
-	if *write && dst == "" {
-		// Propose from the file that will be written, not from the table built into this
-		// binary, which may be older than the checkout's.
-		dst = filepath.Join("registry", "kfuncs.yaml")
-		if _, err := os.Stat(dst); err != nil {
-			fmt.Fprintf(stderr, "bpfmatrix kfuncs sync: --write needs --kfuncs FILE outside the source tree\n")
-			return exitBadArgs
-		}
-		var err error
-		if table, err = registry.LoadKfuncs(dst); err != nil {
-			fmt.Fprintf(stderr, "bpfmatrix kfuncs sync: %v\n", err)
-			return exitBadArgs
-		}
-	}
-	rks, _, err := syncKernels(*in, *kernels, gf, sf, stderr)
-	if err != nil {
-		fmt.Fprintf(stderr, "bpfmatrix kfuncs sync: %v\n", err)
-		if errors.Is(err, errBadInput) {
-			return exitBadArgs
-		}
-		return exitNo
-	}
-	var vks []verdict.Kernel
-	for _, k := range rks {
-		vks = append(vks, k.Kernel)
-	}
-	proposed, changes := proposal.Kfuncs(table, vks)
-	counts := map[string]int{}
-	for _, c := range changes {
-		counts[c.Kind]++
-		if c.Kind == "changed" {
-			fmt.Fprintf(stdout, "changed %s: %v\n", c.Name, c.Fields)
-		} else if c.Kind == "added" {
-			fmt.Fprintf(stdout, "added %s\n", c.Name)
-		}
-	}
-	fmt.Fprintf(stdout, "%d kfuncs: %d added, %d changed, %d unchanged, %d kept (seen by no kernel)\n",
-		len(proposed), counts["added"], counts["changed"], counts["unchanged"], counts["kept"])
-	if !*write {
-		return exitOK
-	}
-	if err := files.WriteAtomic(dst, registry.MarshalKfuncs(proposed), 0o644); err != nil {
-		fmt.Fprintf(stderr, "bpfmatrix kfuncs sync: %v\n", err)
-		return exitNo
-	}
-	fmt.Fprintf(stdout, "wrote %s\n", dst)
-	return exitOK
 }

@@ -1,4 +1,8 @@
-package report
+// Package chromium renders a local HTML page in headless Chromium, for the tests that look at
+// the report's page as a reader would (its DOM after the script ran) and for the screenshot the
+// matrix suite keeps beside the report. It is no part of the installed tool, which never starts
+// a browser.
+package chromium
 
 import (
 	"context"
@@ -8,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -86,4 +91,15 @@ func Screenshot(ctx context.Context, page, fragment, png string) error {
 	return nil
 }
 
-func lastLines(s string, n int) string { return tail(s, n) }
+// lastLines is the end of Chromium's error output, where the reason is.
+func lastLines(s string, n int) string {
+	s = strings.TrimRight(s, "\n")
+	for i := len(s) - 1; i >= 0; i-- {
+		if s[i] == '\n' {
+			if n--; n == 0 {
+				return s[i+1:]
+			}
+		}
+	}
+	return s
+}
