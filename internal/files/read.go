@@ -43,6 +43,9 @@ var (
 	// Observation bounds one observation document (or cache entry): every helper on 7.3 is
 	// 3 MB.
 	Observation = Limit{"an observation", 256 << 20}
+	// Record bounds the small files the tool keeps for itself beside what it caches (an
+	// image's manifest, its verification stamps): a few KiB each.
+	Record = Limit{"a cache record", 1 << 20}
 	// Image bounds a kernel image and the other files that are hashed or copied whole (a
 	// cache entry's files, the guest agent): Debian's vmlinuz is 12 MB, a bzImage with every
 	// driver built in stays under 100 MB.
@@ -81,13 +84,9 @@ func ReadRegular(path string, limit Limit) ([]byte, error) {
 // may grow after it is opened: a reader that streams it stops after limit.Max+1 bytes (see
 // SHA256).
 func OpenRegular(path string, limit Limit) (*os.File, error) {
-	// Stat first, so that a device is refused without being opened (opening a tty or a tape
-	// is not harmless) and a socket with its name rather than open's ENXIO.
-	fi, err := os.Stat(path)
-	if err != nil {
-		return nil, err
-	}
-	if err := checkRegular(path, fi, limit); err != nil {
+	// Checked first, so that a device is refused without being opened (opening a tty or a
+	// tape is not harmless) and a socket with its name rather than open's ENXIO.
+	if err := CheckRegular(path, limit); err != nil {
 		return nil, err
 	}
 	// Should path have become a FIFO since Stat, O_NONBLOCK keeps open from waiting for a
@@ -96,7 +95,8 @@ func OpenRegular(path string, limit Limit) (*os.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	if fi, err = f.Stat(); err == nil {
+	fi, err := f.Stat()
+	if err == nil {
 		err = checkRegular(path, fi, limit)
 	}
 	if err != nil {
@@ -104,6 +104,18 @@ func OpenRegular(path string, limit Limit) (*os.File, error) {
 		return nil, err
 	}
 	return f, nil
+}
+
+// CheckRegular returns nil when path is, directly or through symbolic links, a regular file of
+// at most limit.Max bytes, without opening it; otherwise the error of Stat (os.ErrNotExist for a
+// missing file) or a refusal as ReadRegular's. It lets a command refuse a bad input file before
+// it starts work that reads the file later.
+func CheckRegular(path string, limit Limit) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	return checkRegular(path, fi, limit)
 }
 
 func checkRegular(path string, fi os.FileInfo, limit Limit) error {
