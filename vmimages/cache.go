@@ -87,7 +87,7 @@ func (c imageCache) Status(sum string) error {
 }
 
 func verifyEntry(dir, sum string) (*Manifest, error) {
-	data, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
+	data, err := files.ReadRegular(filepath.Join(dir, "manifest.json"), files.Record)
 	if err != nil {
 		return nil, fmt.Errorf("manifest: %w", err)
 	}
@@ -135,7 +135,7 @@ type fileStamp struct {
 type stamps map[string]fileStamp
 
 func readStamps(dir string) stamps {
-	data, err := os.ReadFile(filepath.Join(dir, stampsFile))
+	data, err := files.ReadRegular(filepath.Join(dir, stampsFile), files.Record)
 	if err != nil {
 		return nil
 	}
@@ -266,7 +266,7 @@ func (c imageCache) image(name string, m *Manifest) Image {
 
 // copyFile copies src to dst (dst is new; the caller renames the directory holding it).
 func copyFile(src, dst string) error {
-	in, err := os.Open(src)
+	in, err := files.OpenRegular(src, files.Image)
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package vmimages
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -71,6 +72,27 @@ func (s *PathSource) abs(p string) string {
 		return p
 	}
 	return filepath.Join(s.dir, p)
+}
+
+// CheckFiles refuses, before anything is fetched or booted, an entry whose local files cannot
+// be what it says: a path entry's image or config that is there but is not a regular file of a
+// kernel image's size (a device such as /dev/zero, a FIFO, a directory) is an error wrapping
+// files.ErrRefused that names the kernel, its line and the path. A missing file is left to the
+// fetch, which says so; entries of other sources have no local files.
+func (e Entry) CheckFiles() error {
+	s, ok := e.Source.(*PathSource)
+	if !ok {
+		return nil
+	}
+	for _, f := range []struct{ key, path string }{{"image", s.Image}, {"config", s.Config}} {
+		if f.path == "" {
+			continue
+		}
+		if err := files.CheckRegular(s.abs(f.path), files.Image); errors.Is(err, files.ErrRefused) {
+			return fmt.Errorf("kernel %s (%s:%d): %s: %w", e.Name, e.File, e.Line, f.key, err)
+		}
+	}
+	return nil
 }
 
 var leadingVersion = regexp.MustCompile(`^[0-9]+\.[0-9]+(\.[0-9]+)?`)
