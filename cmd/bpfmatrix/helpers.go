@@ -279,6 +279,18 @@ func helpersExport(args []string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
+// updateHelpersFile edits the proposed facts of updated into the registry file dst in place.
+func updateHelpersFile(dst string, updated []*registry.Helper) error {
+	data, err := files.ReadRegular(dst, files.Registry)
+	if err == nil {
+		data, err = registry.UpdateHelpers(dst, data, updated)
+	}
+	if err == nil {
+		err = files.WriteAtomic(dst, data, 0o644)
+	}
+	return err
+}
+
 // helpersSyncOutput is what helpers sync prints with --format json.
 type helpersSyncOutput struct {
 	Registry string                  `json:"registry"`
@@ -344,14 +356,9 @@ func helpersSync(args []string, stdout, stderr io.Writer) int {
 	updated, changes := proposal.Helpers(reg, vks)
 	doc.Changes = append([]proposal.HelperChange{}, changes...)
 	if *write && len(updated) > 0 {
-		data, err := os.ReadFile(dst)
-		if err == nil {
-			data, err = registry.UpdateHelpers(dst, data, updated)
-		}
-		if err == nil {
-			err = files.WriteAtomic(dst, data, 0o644)
-		}
-		if err != nil {
+		if err := updateHelpersFile(dst, updated); errors.Is(err, files.ErrRefused) {
+			return bad(err)
+		} else if err != nil {
 			fmt.Fprintf(stderr, "bpfmatrix helpers sync: %v\n", err)
 			return exitNo
 		}

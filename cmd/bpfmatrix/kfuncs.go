@@ -247,6 +247,9 @@ func kfuncsSync(args []string, stdout, stderr io.Writer) int {
 	}
 	if err := files.WriteAtomic(dst, registry.MarshalKfuncs(proposed), 0o644); err != nil {
 		fmt.Fprintf(stderr, "bpfmatrix kfuncs sync: %v\n", err)
+		if errors.Is(err, files.ErrRefused) {
+			return exitBadArgs
+		}
 		return exitNo
 	}
 	fmt.Fprintf(stdout, "wrote %s\n", dst)
