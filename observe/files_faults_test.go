@@ -33,7 +33,7 @@ func TestFaultOutDirNodes(t *testing.T) {
 	}
 	for _, tt := range []struct{ dir, want string }{
 		{null, null + ": not a directory (a character device)"},
-		{out, "kernel 7.3: " + fifo + ": not a regular file (a named pipe)"},
+		{out, "kernel 7.3: write " + fifo + ": not a regular file (a named pipe)"},
 	} {
 		if err := CheckOutDir(tt.dir, []string{"6.1", "7.3"}); !errors.Is(err, files.ErrRefused) || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("CheckOutDir(%s): %v, want %q", tt.dir, err, tt.want)

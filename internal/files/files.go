@@ -81,7 +81,7 @@ func CheckTarget(path string) error {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	if !fi.Mode().IsRegular() {
-		return &RefusedError{Path: path, Reason: "not a regular file (" + kind(fi.Mode()) + "): only a new or a regular file is written"}
+		return &RefusedError{Op: "write", Path: path, Reason: "not a regular file (" + kind(fi.Mode()) + "): only a new or a regular file is written"}
 	}
 	return nil
 }
@@ -92,7 +92,7 @@ func CheckTarget(path string) error {
 func MakeDir(dir string) error {
 	fi, err := os.Stat(dir)
 	if err == nil && !fi.IsDir() {
-		return &RefusedError{Path: dir, Reason: "not a directory (" + kind(fi.Mode()) + "): want a directory to write into"}
+		return &RefusedError{Op: "write", Path: dir, Reason: "not a directory (" + kind(fi.Mode()) + "): want a directory to write into"}
 	}
 	if errors.Is(err, syscall.ENOTDIR) {
 		return refuseParent(dir)
@@ -107,10 +107,10 @@ func MakeDir(dir string) error {
 func refuseParent(path string) error {
 	for p := filepath.Dir(path); p != filepath.Dir(p); p = filepath.Dir(p) {
 		if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
-			return &RefusedError{Path: path, Reason: fmt.Sprintf("%s is not a directory (%s)", p, kind(fi.Mode()))}
+			return &RefusedError{Op: "write", Path: path, Reason: fmt.Sprintf("%s is not a directory (%s)", p, kind(fi.Mode()))}
 		}
 	}
-	return &RefusedError{Path: path, Reason: "a parent is not a directory"}
+	return &RefusedError{Op: "write", Path: path, Reason: "a parent is not a directory"}
 }
 
 // SHA256 returns the hex sha256 of the file at path, which must be a regular file of at most

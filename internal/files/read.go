@@ -15,11 +15,17 @@ var ErrRefused = errors.New("refused")
 
 // RefusedError says which path was refused and why; it matches ErrRefused.
 type RefusedError struct {
+	Op     string // "write" for a refused output; empty for an input, named by its path alone
 	Path   string
 	Reason string
 }
 
-func (e *RefusedError) Error() string { return e.Path + ": " + e.Reason }
+func (e *RefusedError) Error() string {
+	if e.Op != "" {
+		return e.Op + " " + e.Path + ": " + e.Reason
+	}
+	return e.Path + ": " + e.Reason
+}
 
 // Is makes errors.Is(err, ErrRefused) hold.
 func (e *RefusedError) Is(target error) bool { return target == ErrRefused }
