@@ -67,7 +67,7 @@ func AgentBinary(ctx context.Context, dir string) (string, error) {
 	if static {
 		return exe, nil
 	}
-	bundled, err := BundleAgent(exe, dir)
+	bundled, err := BundleAgent(ctx, exe, dir)
 	if err != nil {
 		return "", fmt.Errorf("%w: %v; and %v", ErrNoAgent, err, buildErr)
 	}
@@ -118,7 +118,7 @@ const manifestMark = "\n#bpfmatrix-agent-shared-objects\n"
 // makes the kernels be probed again, as a new agent build does. The bytes after the ELF image
 // change nothing when it runs: the kernel and the loader map only what the program headers name.
 // A static exe needs nothing and is returned as it is.
-func BundleAgent(exe, dir string) (string, error) {
+func BundleAgent(ctx context.Context, exe, dir string) (string, error) {
 	objs, err := SharedObjects(exe)
 	if err != nil || len(objs) == 0 {
 		return exe, err
@@ -126,7 +126,7 @@ func BundleAgent(exe, dir string) (string, error) {
 	var manifest strings.Builder
 	manifest.WriteString(manifestMark)
 	for _, o := range objs {
-		sum, err := files.SHA256(o.Source)
+		sum, err := files.SHA256(ctx, o.Source)
 		if err != nil {
 			return "", fmt.Errorf("agent binary: %w", err)
 		}

@@ -100,7 +100,7 @@ func TestSearchDirs(t *testing.T) {
 func TestBundleAgentRunsAlone(t *testing.T) {
 	exe := dynamicBpfmatrix(t)
 	dir := t.TempDir()
-	agent, err := BundleAgent(exe, dir)
+	agent, err := BundleAgent(context.Background(), exe, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +115,7 @@ func TestBundleAgentRunsAlone(t *testing.T) {
 	}
 	objs, _ := SharedObjects(exe)
 	for _, o := range objs {
-		sum, _ := files.SHA256(o.Source)
+		sum, _ := files.SHA256(context.Background(), o.Source)
 		if !bytes.Contains(manifest, []byte(o.Name+" "+sum+"\n")) {
 			t.Errorf("manifest lacks %s %s:\n%s", o.Name, sum, manifest)
 		}
@@ -163,7 +163,7 @@ func TestBundleAgentRunsAlone(t *testing.T) {
 // way an installed binary packs itself, and checks that it answers like the static agent.
 func TestDynamicAgentBoots(t *testing.T) {
 	cfg := testConfig(t)
-	agent, err := BundleAgent(dynamicBpfmatrix(t), t.TempDir())
+	agent, err := BundleAgent(context.Background(), dynamicBpfmatrix(t), t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}

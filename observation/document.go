@@ -9,9 +9,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
-	"syscall"
+
+	"github.com/bpfmatrix/bpfmatrix/internal/files"
 )
 
 // SchemaVersion is the version of the document this package writes. A document without a
@@ -138,54 +138,38 @@ func (d *Document) check() error {
 	return nil
 }
 
-// MaxFileBytes caps what ReadFile reads: an observation of every helper on 7.3 is 3 MB, and
-// a device or a runaway file must not eat the machine's memory.
-const MaxFileBytes = 256 << 20
-
 // ReadFile reads and parses one document. A name ending in .gz is gunzipped first (recorded
-// observations are kept so). Anything but a regular file is refused, so that a FIFO or a
-// device cannot block or flood the reader.
+// observations are kept so). Anything but a regular file of at most files.Observation's bytes
+// (packed or unpacked) is refused, so that a FIFO or a device cannot block or flood the reader.
 func ReadFile(path string) (*Document, error) {
-	data, err := readRegular(path)
+	data, err := files.ReadRegular(path, files.Observation)
+	if errors.Is(err, files.ErrRefused) {
+		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
 	if err != nil {
 		return nil, err
 	}
 	if strings.HasSuffix(path, ".gz") {
-		zr, err := gzip.NewReader(bytes.NewReader(data))
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w: gzip: %v", path, ErrInvalid, err)
-		}
-		if data, err = io.ReadAll(io.LimitReader(zr, MaxFileBytes+1)); err != nil {
-			return nil, fmt.Errorf("%s: %w: gzip: %v", path, ErrInvalid, err)
-		}
-		if len(data) > MaxFileBytes {
-			return nil, fmt.Errorf("%s: %w: unpacks to more than %d bytes", path, ErrInvalid, MaxFileBytes)
+		if data, err = gunzip(path, data); err != nil {
+			return nil, err
 		}
 	}
 	return Parse(path, data)
 }
 
-func readRegular(path string) ([]byte, error) {
-	// Non-blocking, so that opening a FIFO with no writer returns at once to be refused below;
-	// the flag changes nothing for a regular file.
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+// gunzip unpacks a gzipped document, to at most files.Observation's bytes: a small file must
+// not unpack into the machine's memory.
+func gunzip(path string, data []byte) ([]byte, error) {
+	zr, err := gzip.NewReader(bytes.NewReader(data))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: %w: gzip: %v", path, ErrInvalid, err)
 	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
+	max := files.Observation.Max
+	if data, err = io.ReadAll(io.LimitReader(zr, max+1)); err != nil {
+		return nil, fmt.Errorf("%s: %w: gzip: %v", path, ErrInvalid, err)
 	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s: %w: not a regular file (%s)", path, ErrInvalid, st.Mode().Type())
-	}
-	if st.Size() > MaxFileBytes {
-		return nil, fmt.Errorf("%s: %w: %d bytes, more than %d", path, ErrInvalid, st.Size(), MaxFileBytes)
-	}
-	data, err := io.ReadAll(io.LimitReader(f, MaxFileBytes+1))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+	if int64(len(data)) > max {
+		return nil, fmt.Errorf("%s: %w: unpacks to more than %d MiB", path, ErrInvalid, max>>20)
 	}
 	return data, nil
 }

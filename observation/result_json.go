@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+	"unicode/utf8"
 )
 
 // UnmarshalJSON decodes one result without reflection, as strictly as the document's decoder
@@ -143,7 +144,8 @@ func (s *resultScanner) object(r *Result) error {
 
 // end checks that nothing but white space follows the value just read.
 func (s *resultScanner) end() error {
-	if s.peek() != 0 {
+	// Not peek's 0, which a NUL byte after the value would return too.
+	if s.peek(); s.pos < len(s.data) {
 		return s.errorf("unexpected %q after the value", s.data[s.pos])
 	}
 	return nil
@@ -222,19 +224,24 @@ func (s *resultScanner) str() (string, error) {
 	}
 	start := s.pos
 	s.pos++
-	escaped := false
+	escaped, nonASCII := false, false
 	for s.pos < len(s.data) {
 		switch c := s.data[s.pos]; {
 		case c < 0x20:
 			return "", s.errorf("control character in a string")
+		case c >= 0x80:
+			nonASCII = true
 		case c == '\\':
 			escaped = true
 			s.pos += 2
 			continue
 		case c == '"':
 			s.pos++
-			if !escaped {
-				return internResult(s.data[start+1 : s.pos-1]), nil
+			raw := s.data[start+1 : s.pos-1]
+			// encoding/json turns each byte of invalid UTF-8 into U+FFFD; so must this path,
+			// or a document would read differently here than through the generic decoder.
+			if !escaped && (!nonASCII || utf8.Valid(raw)) {
+				return internResult(raw), nil
 			}
 			var v string
 			if err := json.Unmarshal(s.data[start:s.pos], &v); err != nil {

@@ -44,7 +44,7 @@ func (c Cache) path(image, agent string) string {
 // deleted (a read-only cache), the error says so.
 func (c Cache) Get(image, agent string) (*observation.Document, error) {
 	p := c.path(image, agent)
-	data, err := os.ReadFile(p)
+	data, err := files.ReadRegular(p, files.Observation)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}

@@ -9,13 +9,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"sync"
 	"time"
 
 	"github.com/bpfmatrix/bpfmatrix/harness"
-	"github.com/bpfmatrix/bpfmatrix/internal/ctxio"
 	"github.com/bpfmatrix/bpfmatrix/internal/files"
 	"github.com/bpfmatrix/bpfmatrix/internal/tempdir"
 	"github.com/bpfmatrix/bpfmatrix/observation"
@@ -196,7 +194,7 @@ func (p *pipeline) needAgent(ctx context.Context) error {
 			return fmt.Errorf("observe: agent: %w", err)
 		}
 	}
-	sum, err := ctxio.SHA256(ctx, p.hcfg.Agent)
+	sum, err := files.SHA256(ctx, p.hcfg.Agent)
 	if err != nil {
 		return fmt.Errorf("observe: agent: %w", err)
 	}
@@ -338,19 +336,37 @@ func WriteDir(dir string, obs []Observation) ([]string, error) {
 // WriteFile writes one observation to dir/<name>.json through a temporary file, so that an
 // interrupted run never leaves half a document behind, and returns the path.
 func WriteFile(dir string, o Observation) (string, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := files.MakeDir(dir); err != nil {
 		return "", err
 	}
 	data, err := observation.Encode(o.Doc)
 	if err != nil {
 		return "", fmt.Errorf("kernel %s: %w", o.Name, err)
 	}
-	p := filepath.Join(dir, o.Name+".json")
+	p := outPath(dir, o.Name)
 	if err := files.WriteAtomic(p, append(data, '\n'), 0o644); err != nil {
 		return "", fmt.Errorf("kernel %s: %w", o.Name, err)
 	}
 	return p, nil
 }
+
+// CheckOutDir refuses, before any kernel is observed, a dir that WriteFile could not write the
+// observations of the named kernels into: a path that is there but is not a directory, or a
+// <name>.json in it that is not a regular file (a device, a FIFO). The error wraps
+// files.ErrRefused. It creates dir when missing.
+func CheckOutDir(dir string, names []string) error {
+	if err := files.MakeDir(dir); err != nil {
+		return err
+	}
+	for _, n := range names {
+		if err := files.CheckTarget(outPath(dir, n)); err != nil {
+			return fmt.Errorf("kernel %s: %w", n, err)
+		}
+	}
+	return nil
+}
+
+func outPath(dir, kernel string) string { return filepath.Join(dir, kernel+".json") }
 
 // Select checks the kernels file and the kernel names of opts and returns the names Run would
 // observe, so that a command can refuse a bad name before anything is fetched.
@@ -365,6 +381,9 @@ func (o Options) Select() ([]string, error) {
 	}
 	names := make([]string, len(entries))
 	for i, e := range entries {
+		if err := e.CheckFiles(); err != nil {
+			return nil, err
+		}
 		names[i] = e.Name
 	}
 	return names, nil

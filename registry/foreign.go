@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/bpfmatrix/bpfmatrix/internal/files"
 )
 
 // Helper tables in other people's formats. Besides our YAML, LoadTable reads the table of a
@@ -114,9 +116,9 @@ func sniffFormat(data []byte) Format {
 }
 
 // LoadTable reads and validates a helper table in any format the tool reads (see DetectFormat),
-// with the same limits as Load: a regular file of at most MaxFileSize bytes.
+// with the same limits as Load: a regular file of at most 16 MiB (files.Registry).
 func LoadTable(path string) (*Registry, error) {
-	data, err := readRegular(path, MaxFileSize)
+	data, err := files.ReadRegular(path, files.Registry)
 	if err != nil {
 		return nil, err
 	}

@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/bpfmatrix/bpfmatrix/internal/files"
 )
 
 // EmbeddedKfuncsFile is the name under which the embedded kfunc table reports errors.
@@ -23,9 +25,9 @@ func DefaultKfuncs() (*Kfuncs, error) {
 	return ParseKfuncs(EmbeddedKfuncsFile, embeddedKfuncs)
 }
 
-// LoadKfuncs reads and validates a kfunc file (regular files of at most MaxFileSize only).
+// LoadKfuncs reads and validates a kfunc file (regular files of at most 16 MiB, files.Registry, only).
 func LoadKfuncs(path string) (*Kfuncs, error) {
-	data, err := readRegular(path, MaxFileSize)
+	data, err := files.ReadRegular(path, files.Registry)
 	if err != nil {
 		return nil, err
 	}

@@ -12,13 +12,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"sort"
 	"strconv"
 	"strings"
 
-	"golang.org/x/sys/unix"
+	"github.com/bpfmatrix/bpfmatrix/internal/files"
 )
 
 // EmbeddedFile is the name under which the embedded registry reports errors and provenance.
@@ -56,83 +54,15 @@ func Default() (*Registry, error) {
 	return Parse(EmbeddedFile, embedded)
 }
 
-// MaxFileSize is the largest registry file Load reads, in bytes (16 MiB). The real table is well
-// under 1 MiB; the bound stops a wrong path (a disk image, a log) from filling memory.
-const MaxFileSize = 16 << 20
-
 // Load reads and validates a registry file. It refuses anything that is not a regular file (a
-// FIFO would block the read, /dev/zero would never end it) and files larger than MaxFileSize.
+// FIFO would block the read, /dev/zero would never end it) and files larger than files.Registry
+// allows (16 MiB).
 func Load(path string) (*Registry, error) {
-	data, err := readRegular(path, MaxFileSize)
+	data, err := files.ReadRegular(path, files.Registry)
 	if err != nil {
 		return nil, err
 	}
 	return Parse(path, data)
-}
-
-// readRegular reads the regular file path, of at most limit bytes.
-func readRegular(path string, limit int64) ([]byte, error) {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return nil, fmt.Errorf("registry: %w", err)
-	}
-	if err := checkRegular(path, fi, limit); err != nil {
-		return nil, err
-	}
-	// Should the path have been replaced by a FIFO since Stat, O_NONBLOCK keeps open from
-	// waiting for a writer; the file is checked again once open.
-	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_NONBLOCK, 0)
-	if err != nil {
-		return nil, fmt.Errorf("registry: %w", err)
-	}
-	defer f.Close()
-	if fi, err = f.Stat(); err != nil {
-		return nil, fmt.Errorf("registry: %w", err)
-	}
-	if err := checkRegular(path, fi, limit); err != nil {
-		return nil, err
-	}
-	data, err := io.ReadAll(io.LimitReader(f, limit+1)) // the file may grow while it is read
-	if err != nil {
-		return nil, fmt.Errorf("registry: %w", err)
-	}
-	if int64(len(data)) > limit {
-		return nil, tooLarge(path, limit)
-	}
-	return data, nil
-}
-
-// checkRegular refuses what is not a regular file of at most limit bytes, naming path.
-func checkRegular(path string, fi os.FileInfo, limit int64) error {
-	if !fi.Mode().IsRegular() {
-		return &LineError{File: path, Msg: fmt.Sprintf("not a regular file (%s): want a registry YAML file", fileKind(fi.Mode()))}
-	}
-	if fi.Size() > limit {
-		return tooLarge(path, limit)
-	}
-	return nil
-}
-
-func tooLarge(path string, limit int64) error {
-	return &LineError{File: path, Msg: fmt.Sprintf("larger than %d MiB, the most a registry file may hold", limit>>20)}
-}
-
-// fileKind names the type of a file that is not a regular one.
-func fileKind(m os.FileMode) string {
-	switch {
-	case m.IsDir():
-		return "a directory"
-	case m&os.ModeNamedPipe != 0:
-		return "a named pipe"
-	case m&os.ModeSocket != 0:
-		return "a socket"
-	case m&os.ModeCharDevice != 0:
-		return "a character device"
-	case m&os.ModeDevice != 0:
-		return "a block device"
-	default:
-		return "mode " + m.String()
-	}
 }
 
 // File returns the name of the file the registry was loaded from.

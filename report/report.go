@@ -6,7 +6,6 @@ package report
 import (
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -214,19 +213,27 @@ func (r *Report) Failed() bool {
 }
 
 // WriteFiles writes report.json, report.md and report.html into dir and returns their paths.
+// A dir that is not a directory, or a report name there that is not a regular file (a device, a
+// FIFO), is refused before any report is written, with an error wrapping files.ErrRefused.
 func (r *Report) WriteFiles(dir string) ([]string, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("report: %w", err)
-	}
-	var paths []string
-	for _, f := range []struct {
+	outputs := []struct {
 		name  string
 		write func(*strings.Builder) error
 	}{
 		{"report.json", func(b *strings.Builder) error { return r.WriteJSON(b) }},
 		{"report.md", func(b *strings.Builder) error { return r.WriteMarkdown(b) }},
 		{"report.html", func(b *strings.Builder) error { return r.WriteHTML(b) }},
-	} {
+	}
+	if err := files.MakeDir(dir); err != nil {
+		return nil, err
+	}
+	for _, f := range outputs {
+		if err := files.CheckTarget(filepath.Join(dir, f.name)); err != nil {
+			return nil, err
+		}
+	}
+	var paths []string
+	for _, f := range outputs {
 		var b strings.Builder
 		if err := f.write(&b); err != nil {
 			return paths, fmt.Errorf("report: %s: %w", f.name, err)

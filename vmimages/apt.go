@@ -209,7 +209,7 @@ func (a *apt) fresh() bool {
 	if err != nil || time.Since(st.ModTime()) >= listsFreshFor {
 		return false
 	}
-	data, err := os.ReadFile(a.stampPath())
+	data, err := files.ReadRegular(a.stampPath(), files.Record)
 	if err != nil {
 		return false
 	}

@@ -9,11 +9,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"os/exec"
 	"path/filepath"
 
 	"github.com/cilium/ebpf/btf"
+
+	"github.com/bpfmatrix/bpfmatrix/internal/files"
 )
 
 // ImageBTF returns the BTF of the vmlinux inside the cached image whose vmlinuz has the sha256
@@ -45,7 +46,7 @@ func ImageBTF(ctx context.Context, cacheDir, sum string) (*btf.Spec, error) {
 // here; xz, zstd and lz4 (Debian's 5.10 and 6.1 images use lz4, later ones zstd) go through
 // their command-line tools, and a missing tool is an error wrapping exec.ErrNotFound.
 func VmlinuzBTF(ctx context.Context, path string) (*btf.Spec, error) {
-	data, err := os.ReadFile(path)
+	data, err := files.ReadRegular(path, files.Image)
 	if err != nil {
 		return nil, err
 	}

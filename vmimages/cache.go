@@ -134,7 +134,7 @@ func (c imageCache) Status(sum string) error {
 }
 
 func verifyEntry(ctx context.Context, dir, sum string) (*Manifest, error) {
-	data, err := os.ReadFile(filepath.Join(dir, "manifest.json"))
+	data, err := files.ReadRegular(filepath.Join(dir, "manifest.json"), files.Record)
 	if err != nil {
 		return nil, fmt.Errorf("manifest: %w", err)
 	}
@@ -150,7 +150,7 @@ func verifyEntry(ctx context.Context, dir, sum string) (*Manifest, error) {
 		return &m, nil
 	}
 	for rel, want := range m.Files {
-		got, err := ctxio.SHA256(ctx, filepath.Join(dir, rel))
+		got, err := files.SHA256(ctx, filepath.Join(dir, rel))
 		if err != nil {
 			return nil, err
 		}
@@ -182,7 +182,7 @@ type fileStamp struct {
 type stamps map[string]fileStamp
 
 func readStamps(dir string) stamps {
-	data, err := os.ReadFile(filepath.Join(dir, stampsFile))
+	data, err := files.ReadRegular(filepath.Join(dir, stampsFile), files.Record)
 	if err != nil {
 		return nil
 	}
@@ -244,7 +244,7 @@ func (c imageCache) store(ctx context.Context, staging *tempdir.Dir, m *Manifest
 			return err
 		}
 		rel, _ := filepath.Rel(staging.Path, p)
-		sum, err := ctxio.SHA256(ctx, p)
+		sum, err := files.SHA256(ctx, p)
 		if err != nil {
 			return err
 		}
@@ -342,7 +342,7 @@ func (c imageCache) image(name string, m *Manifest) Image {
 // copyFile copies src to dst (dst is new; the caller renames the directory holding it),
 // stopping when ctx ends.
 func copyFile(ctx context.Context, src, dst string) error {
-	in, err := os.Open(src)
+	in, err := files.OpenRegular(src, files.Image)
 	if err != nil {
 		return err
 	}

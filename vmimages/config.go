@@ -16,6 +16,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/bpfmatrix/bpfmatrix"
+	"github.com/bpfmatrix/bpfmatrix/internal/files"
 )
 
 // Config is a loaded kernels.yaml: the kernels a matrix run boots, in file order.
@@ -84,7 +85,7 @@ func LoadConfig(path string) (*Config, error) {
 	if path == BuiltinKernelsFile {
 		return ParseConfig([]byte(bpfmatrix.KernelsYAML), path)
 	}
-	data, err := os.ReadFile(path)
+	data, err := files.ReadRegular(path, files.KernelsFile)
 	if err != nil {
 		return nil, fmt.Errorf("kernels file: %w", err)
 	}

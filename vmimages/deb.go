@@ -16,6 +16,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/bpfmatrix/bpfmatrix/internal/files"
 )
 
 // virtioModules are the modules a guest needs for a virtio-serial channel (virtio-pci transport
@@ -357,7 +359,7 @@ func moduleLoadOrder(staging string, found map[string]string, builtin map[string
 // string the boot protocol points to), so that a local image gets the same uname string the
 // guest will report. ok is false for files without that header (not an x86 bzImage).
 func bzImageRelease(file string) (release string, ok bool, err error) {
-	f, err := os.Open(file)
+	f, err := files.OpenRegular(file, files.Image)
 	if err != nil {
 		return "", false, err
 	}

@@ -13,7 +13,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/bpfmatrix/bpfmatrix/internal/ctxio"
+	"github.com/bpfmatrix/bpfmatrix/internal/files"
 )
 
 // Image is a kernel ready to boot: every path is inside the cache and was checked against its
@@ -424,7 +424,7 @@ func (r *fetchRun) ensureDeb(ctx context.Context, kernel, pkg, version, sum stri
 // cachedDeb reports whether the package file at path is there with the sha256 sum; a damaged
 // one is removed (reported as a step) so that it is downloaded again.
 func (r *fetchRun) cachedDeb(ctx context.Context, kernel, path, sum string) (bool, error) {
-	got, err := ctxio.SHA256(ctx, path)
+	got, err := files.SHA256(ctx, path)
 	if ctx.Err() != nil {
 		return false, ctx.Err()
 	}
@@ -464,7 +464,7 @@ func (r *fetchRun) downloadDeb(ctx context.Context, a *apt, kernel, pkg, version
 	if err != nil {
 		return "", err
 	}
-	got, err := ctxio.SHA256(ctx, path)
+	got, err := files.SHA256(ctx, path)
 	if err != nil {
 		return "", err
 	}

@@ -91,7 +91,7 @@ func LoadLock(path string) (*Lock, error) {
 	if path == BuiltinLockFile {
 		return ParseLock([]byte(bpfmatrix.KernelsLock), path)
 	}
-	data, err := os.ReadFile(path)
+	data, err := files.ReadRegular(path, files.Lock)
 	if errors.Is(err, os.ErrNotExist) {
 		return &Lock{Path: path}, nil
 	}

@@ -8,7 +8,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/bpfmatrix/bpfmatrix/internal/ctxio"
+	"github.com/bpfmatrix/bpfmatrix/internal/files"
 	"github.com/bpfmatrix/bpfmatrix/internal/kconfig"
 )
 
@@ -162,7 +162,7 @@ func (s *DebianSource) install(ctx context.Context, run *fetchRun, kernel string
 		c.Config = cc.Config
 		c.Modules = append(c.Modules, cc.Modules...)
 	}
-	sum, err := ctxio.SHA256(ctx, staging+"/vmlinuz")
+	sum, err := files.SHA256(ctx, staging+"/vmlinuz")
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package vmimages
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -9,7 +10,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/bpfmatrix/bpfmatrix/internal/ctxio"
+	"github.com/bpfmatrix/bpfmatrix/internal/files"
 )
 
 // PathSource is a "path" entry: a kernel image on the local disk, such as the bzImage that
@@ -73,11 +74,32 @@ func (s *PathSource) abs(p string) string {
 	return filepath.Join(s.dir, p)
 }
 
+// CheckFiles refuses, before anything is fetched or booted, an entry whose local files cannot
+// be what it says: a path entry's image or config that is there but is not a regular file of a
+// kernel image's size (a device such as /dev/zero, a FIFO, a directory) is an error wrapping
+// files.ErrRefused that names the kernel, its line and the path. A missing file is left to the
+// fetch, which says so; entries of other sources have no local files.
+func (e Entry) CheckFiles() error {
+	s, ok := e.Source.(*PathSource)
+	if !ok {
+		return nil
+	}
+	for _, f := range []struct{ key, path string }{{"image", s.Image}, {"config", s.Config}} {
+		if f.path == "" {
+			continue
+		}
+		if err := files.CheckRegular(s.abs(f.path), files.Image); errors.Is(err, files.ErrRefused) {
+			return fmt.Errorf("kernel %s (%s:%d): %s: %w", e.Name, e.File, e.Line, f.key, err)
+		}
+	}
+	return nil
+}
+
 var leadingVersion = regexp.MustCompile(`^[0-9]+\.[0-9]+(\.[0-9]+)?`)
 
 func (s *PathSource) fetch(ctx context.Context, run *fetchRun, e Entry, locked *LockEntry) (*Manifest, LockEntry, error) {
 	img := s.abs(s.Image)
-	sum, err := ctxio.SHA256(ctx, img)
+	sum, err := files.SHA256(ctx, img)
 	if err != nil {
 		return nil, LockEntry{}, fmt.Errorf("kernel image: %w", err)
 	}
@@ -132,7 +154,7 @@ func (s *PathSource) store(ctx context.Context, run *fetchRun, kernel, img, sum 
 		return nil, fmt.Errorf("copy image: %w", err)
 	}
 	// Hash the copy: the file may have been rebuilt between the first hash and the copy.
-	if got, err := ctxio.SHA256(ctx, filepath.Join(st.Path, "vmlinuz")); err != nil || got != sum {
+	if got, err := files.SHA256(ctx, filepath.Join(st.Path, "vmlinuz")); err != nil || got != sum {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}

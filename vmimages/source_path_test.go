@@ -29,7 +29,7 @@ func TestFaultPathCopyOfDebianImage(t *testing.T) {
 	writeFile(t, filepath.Join(staging.Path, "config"), "CONFIG_VIRTIO_CONSOLE=m\n")
 	copyPath := filepath.Join(dir, "bzImage")
 	writeFile(t, copyPath, string(img))
-	sum, err := files.SHA256(copyPath)
+	sum, err := files.SHA256(context.Background(), copyPath)
 	if err != nil {
 		t.Fatal(err)
 	}

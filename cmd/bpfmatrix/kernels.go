@@ -165,6 +165,9 @@ func runKernelsFetch(args []string, stdout, stderr io.Writer) int {
 		return exitBadArgs
 	}
 	entries, err := cfg.Select(pos)
+	for i := 0; err == nil && i < len(entries); i++ {
+		err = entries[i].CheckFiles()
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "bpfmatrix kernels fetch: %v\n", err)
 		return exitBadArgs

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/bpfmatrix/bpfmatrix/internal/files"
 	"github.com/bpfmatrix/bpfmatrix/report"
 	"github.com/bpfmatrix/bpfmatrix/verdict"
 )
@@ -60,6 +61,9 @@ func runReport(args []string, stdout, stderr io.Writer) int {
 	paths, err := r.WriteFiles(*out)
 	if err != nil {
 		fmt.Fprintf(stderr, "bpfmatrix report: %v\n", err)
+		if errors.Is(err, files.ErrRefused) {
+			return exitBadArgs
+		}
 		return exitNo
 	}
 	printSummary(stdout, r)

@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"time"
 
 	"github.com/bpfmatrix/bpfmatrix/observe"
@@ -77,9 +76,8 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return bad(err)
 	}
-	if err := os.MkdirAll(*out, 0o755); err != nil {
-		fmt.Fprintf(stderr, "bpfmatrix run: %v\n", err)
-		return exitNo
+	if err := observe.CheckOutDir(*out, names); err != nil {
+		return bad(fmt.Errorf("--out: %w", err))
 	}
 
 	ctx, stop := signalContext()

@@ -140,12 +140,17 @@ func runSync(t syncTable, args []string, stdout, stderr io.Writer) int {
 		doc.Kernels = append(doc.Kernels, vk)
 	}
 	res, err := table.propose(vks, dst)
+	if errors.Is(err, files.ErrRefused) {
+		return fail(exitBadArgs, err)
+	}
 	if err != nil {
 		return fail(exitNo, err)
 	}
 	doc.Changes = append([]proposal.Change{}, res.changes...)
 	if *write && res.edited != nil {
-		if err := files.WriteAtomic(dst, res.edited, 0o644); err != nil {
+		if err := files.WriteAtomic(dst, res.edited, 0o644); errors.Is(err, files.ErrRefused) {
+			return fail(exitBadArgs, err)
+		} else if err != nil {
 			return fail(exitNo, err)
 		}
 		doc.Written = dst
@@ -209,7 +214,7 @@ func (h helperTable) propose(kernels []verdict.Kernel, dst string) (syncResult, 
 	if dst == "" || len(updated) == 0 {
 		return res, nil
 	}
-	data, err := os.ReadFile(dst)
+	data, err := files.ReadRegular(dst, files.Registry)
 	if err == nil {
 		res.edited, err = registry.UpdateHelpers(dst, data, updated)
 	}
@@ -267,7 +272,7 @@ func (k kfuncTable) propose(kernels []verdict.Kernel, dst string) (syncResult, e
 	}
 	// Unlike helpers sync, kfuncs sync has always written the file with --write (and said so),
 	// also when nothing changes; the edit then gives the file back as it is.
-	data, err := os.ReadFile(dst)
+	data, err := files.ReadRegular(dst, files.Registry)
 	if err == nil {
 		res.edited, err = proposal.EditKfuncs(dst, data, proposed, changes)
 	}

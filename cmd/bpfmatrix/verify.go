@@ -222,6 +222,9 @@ func judgeKfuncs(doc *verifyOutput, table *registry.Kfuncs, ks []report.Kernel, 
 // ones came from the cache; with out set it also writes the documents there.
 func observeKernels(opts observe.Options, out string, verbose bool, stderr io.Writer) ([]report.Kernel, map[string]bool, error) {
 	names, err := opts.Select()
+	if err == nil && out != "" {
+		err = observe.CheckOutDir(out, names)
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: %w", errBadInput, err)
 	}

@@ -5,11 +5,7 @@ package ctxio
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"fmt"
 	"io"
-	"os"
 )
 
 // chunk is how much is read between two looks at the context.
@@ -31,20 +27,6 @@ func (r *reader) Read(p []byte) (int, error) {
 		p = p[:chunk]
 	}
 	return r.r.Read(p)
-}
-
-// SHA256 returns the hex sha256 of the file at path, stopping when ctx ends.
-func SHA256(ctx context.Context, path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, Reader(ctx, f)); err != nil {
-		return "", fmt.Errorf("hash %s: %w", path, err)
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // Copy copies src to dst until EOF or until ctx ends.

@@ -1,6 +1,7 @@
 package files
 
 import (
+	"context"
 	"errors"
 	"io"
 	"os"
@@ -31,11 +32,11 @@ func TestWriteAtomic(t *testing.T) {
 	if st.Mode().Perm() != 0o600 {
 		t.Errorf("mode %v", st.Mode())
 	}
-	sum, err := SHA256(p)
+	sum, err := SHA256(context.Background(), p)
 	if err != nil || sum != "7692c3ad3540bb803c020b3aee66cd8887123234ea0c6e7143c0add73ff431ed" {
 		t.Errorf("SHA256 = %s, %v", sum, err)
 	}
-	if _, err := SHA256(filepath.Join(dir, "missing")); err == nil {
+	if _, err := SHA256(context.Background(), filepath.Join(dir, "missing")); err == nil {
 		t.Error("SHA256 of a missing file succeeded")
 	}
 }

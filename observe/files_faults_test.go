@@ -1,0 +1,74 @@
+package observe
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/bpfmatrix/bpfmatrix/internal/files"
+	"github.com/bpfmatrix/bpfmatrix/internal/testenv"
+)
+
+// TestFaultOutDirNodes: the directory run and verify write observations into, or a kernel's
+// file there, that is a device or a FIFO is refused before anything boots, and WriteFile
+// refuses it too rather than replace the node.
+func TestFaultOutDirNodes(t *testing.T) {
+	testenv.NeedRoot(t) // mknod
+	dir := t.TempDir()
+	null := filepath.Join(dir, "null")
+	if err := syscall.Mknod(null, syscall.S_IFCHR|0o666, 1<<8|3); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out")
+	fifo := filepath.Join(out, "7.3.json")
+	if err := os.Mkdir(out, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct{ dir, want string }{
+		{null, null + ": not a directory (a character device)"},
+		{out, "kernel 7.3: write " + fifo + ": not a regular file (a named pipe)"},
+	} {
+		if err := CheckOutDir(tt.dir, []string{"6.1", "7.3"}); !errors.Is(err, files.ErrRefused) || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("CheckOutDir(%s): %v, want %q", tt.dir, err, tt.want)
+		}
+	}
+	if _, err := WriteFile(out, Observation{Name: "7.3", Doc: testDoc()}); !errors.Is(err, files.ErrRefused) {
+		t.Errorf("WriteFile over a FIFO: %v", err)
+	}
+	if st, err := os.Lstat(fifo); err != nil || st.Mode().Type() != os.ModeNamedPipe {
+		t.Errorf("the FIFO is now %v (%v)", st.Mode(), err)
+	}
+	if err := CheckOutDir(filepath.Join(dir, "new"), []string{"7.3"}); err != nil {
+		t.Errorf("a new directory: %v", err)
+	}
+}
+
+// TestFaultCacheEntryFIFO: a cache entry that is a FIFO is a miss with a note, not a read that
+// waits for a writer forever.
+func TestFaultCacheEntryFIFO(t *testing.T) {
+	c := Cache{Dir: t.TempDir()}
+	const image, agent = "aaaa1111", "bbbb2222cccc3333dddd"
+	if err := syscall.Mkfifo(c.path(image, agent), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.Get(image, agent)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, files.ErrRefused) || !strings.Contains(err.Error(), "not a regular file (a named pipe)") {
+			t.Errorf("Get: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Get of a FIFO entry still waiting after 5s")
+	}
+}
