@@ -1,16 +1,9 @@
 package main
 
 import (
-	"context"
-	"errors"
 	"flag"
-	"fmt"
 	"io"
 	"os"
-	"os/signal"
-	"strconv"
-	"strings"
-	"syscall"
 
 	"github.com/bpfmatrix/bpfmatrix/harness/guest"
 	"github.com/bpfmatrix/bpfmatrix/harness/wire"
@@ -34,47 +27,25 @@ guest the same code runs as /init without arguments, configured by the kernel co
 
 func runAgent(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("agent", flag.ContinueOnError)
-	progTypes := fs.String("prog-types", "", "comma-separated program types or type/variant selectors to probe")
-	helpers := fs.String("helpers", "", "comma-separated helper ids to probe")
+	progTypes := listFlag(fs, "prog-types", "comma-separated program types or type/variant selectors to probe")
+	helpers := helperIDsFlag(fs, "helpers", "comma-separated helper ids to probe")
 	out := fs.String("out", "-", "file for the result stream, - for stdout")
 	compress := fs.Bool("compress", false, "gzip the stream, as the serial channel does")
-	rest, err := parseFlags(fs, args)
-	if errors.Is(err, flag.ErrHelp) {
-		fmt.Fprint(stdout, agentUsage+"\nflags:\n"+flagUsage(fs))
-		return exitOK
+	c := cmdline{"agent", agentUsage}
+	if _, code := c.parse(fs, 0, args, stdout, stderr); code >= 0 {
+		return code
 	}
-	if err != nil || len(rest) > 0 {
-		if err == nil {
-			err = fmt.Errorf("unexpected arguments %q", rest)
-		}
-		fmt.Fprintf(stderr, "bpfmatrix agent: %v\n%s", err, agentUsage)
-		return exitBadArgs
-	}
-	opts := guest.Options{Log: stderr}
-	if *progTypes != "" {
-		opts.ProgTypes = strings.Split(*progTypes, ",")
-	}
-	if *helpers != "" {
-		for _, f := range strings.Split(*helpers, ",") {
-			id, err := strconv.Atoi(strings.TrimSpace(f))
-			if err != nil {
-				fmt.Fprintf(stderr, "bpfmatrix agent: --helpers: %v\n", err)
-				return exitBadArgs
-			}
-			opts.Helpers = append(opts.Helpers, id)
-		}
-	}
+	opts := guest.Options{Log: stderr, ProgTypes: *progTypes, Helpers: *helpers}
 	w := stdout
 	if *out != "-" {
 		f, err := os.Create(*out)
 		if err != nil {
-			fmt.Fprintf(stderr, "bpfmatrix agent: %v\n", err)
-			return exitBadArgs
+			return c.fail(stderr, err)
 		}
 		defer f.Close()
 		w = f
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signalContext()
 	defer stop()
 	sw := wire.NewWriter(w, *compress)
 	release := ""
@@ -82,7 +53,7 @@ func runAgent(args []string, stdout, stderr io.Writer) int {
 		release = r
 	}
 	if err := sw.Hello(wire.Hello{Kernel: release}); err != nil {
-		fmt.Fprintf(stderr, "bpfmatrix agent: %v\n", err)
+		c.say(stderr, err)
 		return exitNo
 	}
 	perr := guest.ProbeKernel(ctx, opts, sw.Header, sw.Result)
@@ -90,11 +61,11 @@ func runAgent(args []string, stdout, stderr io.Writer) int {
 		sw.Error(perr.Error())
 	}
 	if err := sw.Close(); err != nil {
-		fmt.Fprintf(stderr, "bpfmatrix agent: %v\n", err)
+		c.say(stderr, err)
 		return exitNo
 	}
 	if perr != nil {
-		fmt.Fprintf(stderr, "bpfmatrix agent: %v\n", perr)
+		c.say(stderr, perr)
 		return exitNo
 	}
 	return exitOK

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -14,8 +15,56 @@ import (
 	"syscall"
 )
 
-// What every subcommand shares: the output-format flag, the signal context, and the parsing of
-// the list-valued flags (--kernels, --helpers, --prog-types). Written once, here.
+// What every subcommand shares: the parse of its command line (help, bad flags, positional
+// arguments), the output-format flag, the bounded numbers, the list-valued flags (--kernels,
+// --helpers, --prog-types) and the signal context. Written once, here.
+
+// cmdline is one command as its messages name it ("helpers list") with its usage text.
+type cmdline struct {
+	path, usage string
+}
+
+// parse parses args into fs. --help and -h print the usage and the flags to stdout (exit 0); a
+// bad flag, or a number of positional arguments other than nargs (any number when nargs < 0),
+// is named on stderr (exit 2). It returns the positional arguments, and the exit code when the
+// command is to end now (-1 when it goes on).
+func (c cmdline) parse(fs *flag.FlagSet, nargs int, args []string, stdout, stderr io.Writer) ([]string, int) {
+	pos, err := parseFlags(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprint(stdout, c.usage+"\nflags:\n"+flagUsage(fs))
+		return nil, exitOK
+	}
+	if err != nil {
+		return nil, c.fail(stderr, err)
+	}
+	if nargs < 0 || len(pos) == nargs {
+		return pos, -1
+	}
+	what := fmt.Sprintf("want %d argument(s), got %d", nargs, len(pos))
+	if nargs == 0 {
+		what = fmt.Sprintf("unexpected argument %q (%s)", pos[0], what)
+	}
+	fmt.Fprintf(stderr, "bpfmatrix %s: %s; see bpfmatrix %s --help\n", c.path, what, c.path)
+	return nil, exitBadArgs
+}
+
+// fail names err on stderr as the command's and returns the exit code of bad input.
+func (c cmdline) fail(stderr io.Writer, err error) int {
+	c.say(stderr, err)
+	return exitBadArgs
+}
+
+// say prints err on stderr as the command's, a multi-line error joined by oneLine. An error
+// that names the command already (the probe package's "probe: ...") is not named twice.
+func (c cmdline) say(stderr io.Writer, err error) {
+	msg := strings.TrimPrefix(oneLine(err), c.path+": ")
+	fmt.Fprintf(stderr, "bpfmatrix %s: %s\n", c.path, msg)
+}
+
+// isHelp reports whether arg asks for a command's usage.
+func isHelp(arg string) bool {
+	return arg == "-h" || arg == "--help" || arg == "-help" || arg == "help"
+}
 
 // formatFlag declares --format with its allowed values; the first is the default. A value
 // outside them is refused while the flags are parsed (exit 2).
@@ -41,6 +90,85 @@ func (c *choice) Set(s string) error {
 	return nil
 }
 
+// intFlag declares an integer flag limited to lo..hi. A value outside is refused while the
+// flags are parsed (exit 2): a number that sizes a pool or an allocation must never reach it
+// unchecked (--parallel 9999999999 once allocated until the OOM killer came).
+func intFlag(fs *flag.FlagSet, name string, def, lo, hi int, usage string) *int {
+	v := &boundedInt{value: def, lo: lo, hi: hi}
+	fs.Var(v, name, fmt.Sprintf("%s (%d to %d)", usage, lo, hi))
+	return &v.value
+}
+
+// boundedInt is a flag.Value holding an integer within lo..hi.
+type boundedInt struct {
+	value, lo, hi int
+}
+
+func (b *boundedInt) String() string { return strconv.Itoa(b.value) }
+
+func (b *boundedInt) Set(s string) error {
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return fmt.Errorf("not a whole number")
+	}
+	if n < int64(b.lo) || n > int64(b.hi) {
+		return fmt.Errorf("out of range (%d to %d)", b.lo, b.hi)
+	}
+	b.value = int(n)
+	return nil
+}
+
+// listFlag declares a comma-separated list flag, split while the flags are parsed (an empty
+// item, "5.10,,7.3", is refused there).
+func listFlag(fs *flag.FlagSet, name, usage string) *[]string {
+	v := &list{}
+	fs.Var(v, name, usage)
+	return &v.items
+}
+
+// list is a flag.Value holding a comma-separated list; String gives back what was typed.
+type list struct {
+	text  string
+	items []string
+}
+
+func (l *list) String() string { return l.text }
+
+func (l *list) Set(s string) error {
+	items, err := splitItems(s)
+	if err != nil {
+		return err
+	}
+	l.text, l.items = s, items
+	return nil
+}
+
+// helperIDsFlag declares a comma-separated list of helper ids, read while the flags are parsed.
+func helperIDsFlag(fs *flag.FlagSet, name, usage string) *[]int {
+	v := &helperIDList{}
+	fs.Var(v, name, usage)
+	return &v.ids
+}
+
+// helperIDList is a list flag.Value whose items are helper ids.
+type helperIDList struct {
+	list
+	ids []int
+}
+
+func (l *helperIDList) Set(s string) error {
+	var items list
+	if err := items.Set(s); err != nil {
+		return err
+	}
+	ids, err := readHelperIDs(items.items)
+	if err != nil {
+		return err
+	}
+	l.list, l.ids = items, ids
+	return nil
+}
+
 // signalContext is cancelled by Ctrl-C or SIGTERM: long commands stop their guests and keep
 // what they finished.
 func signalContext() (context.Context, context.CancelFunc) {
@@ -50,6 +178,15 @@ func signalContext() (context.Context, context.CancelFunc) {
 // splitList splits a comma-separated flag value into its items, refusing empty items
 // ("5.10,,7.3").
 func splitList(flagName, value string) ([]string, error) {
+	items, err := splitItems(value)
+	if err != nil {
+		return nil, fmt.Errorf("--%s: %w", flagName, err)
+	}
+	return items, nil
+}
+
+// splitItems is splitList for messages that name the flag themselves.
+func splitItems(value string) ([]string, error) {
 	if value == "" {
 		return nil, nil
 	}
@@ -57,24 +194,32 @@ func splitList(flagName, value string) ([]string, error) {
 	for i, it := range items {
 		items[i] = strings.TrimSpace(it)
 		if items[i] == "" {
-			return nil, fmt.Errorf("--%s %q: an empty item", flagName, value)
+			return nil, fmt.Errorf("%q: an empty item", value)
 		}
 	}
 	return items, nil
 }
 
-// parseHelperIDs reads a comma-separated list of helper ids. An id is positive and fits the
-// kernel's enum bpf_func_id (an int).
+// parseHelperIDs reads a comma-separated list of helper ids.
 func parseHelperIDs(flagName, value string) ([]int, error) {
-	items, err := splitList(flagName, value)
-	if err != nil {
-		return nil, err
+	items, err := splitItems(value)
+	if err == nil {
+		var ids []int
+		if ids, err = readHelperIDs(items); err == nil {
+			return ids, nil
+		}
 	}
+	return nil, fmt.Errorf("--%s: %w", flagName, err)
+}
+
+// readHelperIDs reads helper ids. An id is positive and fits the kernel's enum bpf_func_id (an
+// int).
+func readHelperIDs(items []string) ([]int, error) {
 	ids := make([]int, len(items))
 	for i, it := range items {
 		id, err := strconv.ParseInt(it, 10, 64)
 		if err != nil || id <= 0 || id > math.MaxInt32 {
-			return nil, fmt.Errorf("--%s: %q is not a helper id (a number from 1 to %d)", flagName, it, math.MaxInt32)
+			return nil, fmt.Errorf("%q is not a helper id (a number from 1 to %d)", it, math.MaxInt32)
 		}
 		ids[i] = int(id)
 	}
@@ -93,22 +238,26 @@ func emptyFlags(fs *flag.FlagSet) []string {
 	return out
 }
 
-// runSubcommand runs the subcommand args[0] of the command group (helpers, kfuncs): no
-// subcommand prints usage to stderr (exit 2), help prints it to stdout (exit 0), an unknown one
-// is named (exit 2).
-func runSubcommand(group, usage string, sub map[string]func([]string, io.Writer, io.Writer) int, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
-		return exitBadArgs
-	}
-	if args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprint(stdout, usage)
-		return exitOK
-	}
-	run, ok := sub[args[0]]
-	if !ok {
-		fmt.Fprintf(stderr, "bpfmatrix %s: unknown subcommand %q\n%s", group, args[0], usage)
-		return exitBadArgs
-	}
-	return run(args[1:], stdout, stderr)
+// subcommand is one subcommand of a command group (helpers list, kernels fetch).
+type subcommand func(args []string, stdout, stderr io.Writer) int
+
+// registerGroup adds a command group whose subcommands are sub: no subcommand prints usage to
+// stderr (exit 2), help prints it to stdout (exit 0), an unknown one is named (exit 2).
+func registerGroup(name, summary, usage string, sub map[string]subcommand) {
+	register(&command{name: name, summary: summary, sub: sub, run: func(args []string, stdout, stderr io.Writer) int {
+		if len(args) == 0 {
+			fmt.Fprint(stderr, usage)
+			return exitBadArgs
+		}
+		if isHelp(args[0]) {
+			fmt.Fprint(stdout, usage)
+			return exitOK
+		}
+		run, ok := sub[args[0]]
+		if !ok {
+			fmt.Fprintf(stderr, "bpfmatrix %s: unknown subcommand %q\n%s", name, args[0], usage)
+			return exitBadArgs
+		}
+		return run(args[1:], stdout, stderr)
+	}})
 }

@@ -2,25 +2,21 @@ package main
 
 import (
 	"bytes"
-	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"path/filepath"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/bpfmatrix/bpfmatrix/internal/files"
 	"github.com/bpfmatrix/bpfmatrix/registry"
 )
 
 func init() {
-	register(&command{
-		name:    "helpers",
-		summary: "query the helper registry (list, info, categories, compat, export) and sync its releases from the kernels",
-		run:     runHelpers,
-	})
+	helpersGroup.other, kfuncsGroup.other = kfuncsGroup, helpersGroup
+	sub := helpersGroup.queries()
+	sub["export"], sub["sync"] = helpersExport, helpersSync
+	registerGroup("helpers", "query the helper registry (list, info, categories, compat, export) and sync its releases from the kernels", helpersUsage, sub)
 }
 
 const helpersUsage = `usage:
@@ -51,207 +47,97 @@ func registryFlag(fs *flag.FlagSet) *string {
 	return fs.String("registry", "", "registry file to use instead of the built-in one")
 }
 
-func runHelpers(args []string, stdout, stderr io.Writer) int {
-	return runSubcommand("helpers", helpersUsage, map[string]func([]string, io.Writer, io.Writer) int{
-		"list":       helpersList,
-		"info":       helpersInfo,
-		"categories": helpersCategories,
-		"compat":     helpersCompat,
-		"export":     helpersExport,
-		"sync":       helpersSync,
-	}, args, stdout, stderr)
+// helpersGroup is the helpers command group.
+var helpersGroup = &tableGroup[*registry.Helper]{
+	name: "helpers", noun: "helper", usage: helpersUsage, fileFlag: registryFlag, load: loadHelperTable,
 }
 
-// helpersSetup parses the flags of a helpers subcommand, checks the number of positional
-// arguments and loads the registry. It returns nil and prints the error when any of that fails.
-func helpersSetup(fs *flag.FlagSet, args []string, nargs int, stdout, stderr io.Writer) ([]string, *registry.Registry, bool) {
-	path := registryFlag(fs)
-	pos, err := parseFlags(fs, args)
-	if errors.Is(err, flag.ErrHelp) {
-		fmt.Fprint(stdout, helpersUsage+"\nflags:\n"+flagUsage(fs))
-		return nil, nil, false
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "bpfmatrix helpers %v\n", err)
-		return nil, nil, false
-	}
-	if len(pos) != nargs {
-		fmt.Fprintf(stderr, "bpfmatrix helpers %s: want %d argument(s), got %d\n%s", fs.Name(), nargs, len(pos), helpersUsage)
-		return nil, nil, false
-	}
-	reg, err := loadRegistry(*path)
-	if err != nil {
-		fmt.Fprintf(stderr, "bpfmatrix: %s\n", oneLine(err))
-		return nil, nil, false
-	}
-	return pos, reg, true
+func loadHelperTable(path string) (table[*registry.Helper], error) {
+	reg, err := loadRegistry(path)
+	return helperTable{reg}, err
 }
 
-func checkFormat(stderr io.Writer, format string, allowed ...string) bool {
-	for _, a := range allowed {
-		if format == a {
-			return true
-		}
-	}
-	fmt.Fprintf(stderr, "bpfmatrix: unknown format %q (want %s)\n", format, strings.Join(allowed, " or "))
-	return false
-}
+// helperTable is the helper registry as the query commands see it.
+type helperTable struct{ *registry.Registry }
 
-func helpersList(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("list", flag.ContinueOnError)
-	progType := fs.String("prog-type", "", "only helpers the registry declares for this program type (e.g. xdp)")
-	kernel := fs.String("kernel", "", "only helpers available on this kernel version (e.g. 6.1)")
-	category := fs.String("category", "", "only helpers of this category")
-	format := fs.String("format", "table", "output format: table or json")
-	_, reg, ok := helpersSetup(fs, args, 0, stdout, stderr)
-	if !ok || !checkFormat(stderr, *format, "table", "json") {
-		return exitBadArgs
-	}
-	var k *registry.Version
-	if *kernel != "" {
-		v, err := registry.ParseVersion(*kernel)
-		if err != nil {
-			fmt.Fprintf(stderr, "bpfmatrix: --kernel: %v\n", err)
-			return exitBadArgs
-		}
-		k = &v
-	}
-	if *category != "" && !contains(registry.KnownCategories(), *category) {
-		fmt.Fprintf(stderr, "bpfmatrix: unknown category %q (known: %s)\n", *category, strings.Join(registry.KnownCategories(), ", "))
-		return exitBadArgs
-	}
-	hs := reg.Helpers()
+func (t helperTable) entries() []*registry.Helper { return t.Helpers() }
+
+// onKernel holds the helpers that exist on kernel: it has reached their first release.
+func (t helperTable) onKernel(kernel registry.Version) []*registry.Helper { return t.ForKernel(kernel) }
+
+func (helperTable) category(h *registry.Helper) string { return h.Category }
+
+func (helperTable) knownCategories() []string { return registry.KnownCategories() }
+
+// compat explains the registry's answer, so that the reason printed is the one that decided it.
+func (t helperTable) compat(h *registry.Helper, progType string, kernel registry.Version) (bool, string, error) {
+	c, err := t.Check(h.Name, progType, kernel)
 	switch {
-	case *progType != "":
-		var err error
-		if hs, err = reg.Available(*progType, k); err != nil {
-			fmt.Fprintf(stderr, "bpfmatrix: %v\n", err)
-			return exitBadArgs
-		}
-	case k != nil:
-		hs = reg.ForKernel(*k)
-	}
-	if *category != "" {
-		hs = filterHelpers(hs, func(h *registry.Helper) bool { return h.Category == *category })
-	}
-	if *format == "json" {
-		if hs == nil {
-			hs = []*registry.Helper{}
-		}
-		return writeJSON(stdout, stderr, hs)
-	}
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tNAME\tSINCE\tCATEGORY\tGPL\tPROG TYPES")
-	for _, h := range hs {
-		gpl := ""
-		switch {
-		case !h.Claimed("gpl_only"):
-			gpl = "?" // a foreign table that does not say
-		case h.GPLOnly:
-			gpl = "gpl"
-		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", h.ID, h.CName(), h.MinKernel, h.Category, gpl, abbreviate(h.ProgTypes.String(), 60))
-	}
-	tw.Flush()
-	return exitOK
-}
-
-func helpersInfo(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("info", flag.ContinueOnError)
-	format := fs.String("format", "text", "output format: text or json")
-	pos, reg, ok := helpersSetup(fs, args, 1, stdout, stderr)
-	if !ok || !checkFormat(stderr, *format, "text", "json") {
-		return exitBadArgs
-	}
-	h, err := reg.Find(pos[0])
-	if err != nil {
-		fmt.Fprintf(stderr, "bpfmatrix: %v\n", err)
-		return exitBadArgs
-	}
-	if *format == "json" {
-		return writeJSON(stdout, stderr, h)
-	}
-	fmt.Fprint(stdout, h.Describe())
-	if h.Foreign() {
-		fmt.Fprintf(stdout, "\n  written as: %s\n", h.WrittenAs())
-		if missing := h.Unclaimed(); len(missing) > 0 {
-			fmt.Fprintf(stdout, "  not stated there (defaults shown): %s\n", strings.Join(missing, ", "))
-		}
-	}
-	return exitOK
-}
-
-func helpersCategories(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("categories", flag.ContinueOnError)
-	format := fs.String("format", "table", "output format: table or json")
-	_, reg, ok := helpersSetup(fs, args, 0, stdout, stderr)
-	if !ok || !checkFormat(stderr, *format, "table", "json") {
-		return exitBadArgs
-	}
-	type cat struct {
-		Name    string `json:"name"`
-		Helpers int    `json:"helpers"`
-	}
-	var cats []cat
-	for _, c := range reg.Categories() {
-		cats = append(cats, cat{c, len(reg.ByCategory(c))})
-	}
-	if *format == "json" {
-		return writeJSON(stdout, stderr, cats)
-	}
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "CATEGORY\tHELPERS")
-	for _, c := range cats {
-		fmt.Fprintf(tw, "%s\t%d\n", c.Name, c.Helpers)
-	}
-	tw.Flush()
-	return exitOK
-}
-
-func helpersCompat(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("compat", flag.ContinueOnError)
-	pos, reg, ok := helpersSetup(fs, args, 3, stdout, stderr)
-	if !ok {
-		return exitBadArgs
-	}
-	name, progType, version := pos[0], pos[1], pos[2]
-	h, err := reg.Find(name)
-	if err != nil {
-		fmt.Fprintf(stderr, "bpfmatrix: %v\n", err)
-		return exitBadArgs
-	}
-	v, err := registry.ParseVersion(version)
-	if err != nil {
-		fmt.Fprintf(stderr, "bpfmatrix: %v\n", err)
-		return exitBadArgs
-	}
-	// The registry explains its answer, so that the reason printed is the one that decided it.
-	c, err := reg.Check(h.Name, progType, v)
-	if err != nil {
-		fmt.Fprintf(stderr, "bpfmatrix: %v\n", err)
-		return exitBadArgs
-	}
-	switch {
+	case err != nil:
+		return false, "", err
 	case c.OK && c.Reason != "": // ext: the answer depends on the type of the replaced program
-		fmt.Fprintf(stdout, "compatible: %s\n", c.Reason)
+		return true, c.Reason, nil
 	case c.OK:
-		fmt.Fprintf(stdout, "compatible: %s may be called from %s programs on %s\n", h.CName(), progType, v)
-	default:
-		fmt.Fprintf(stdout, "not compatible: %s\n", c.Reason)
-		return exitNo
+		return true, fmt.Sprintf("%s may be called from %s programs on %s", h.CName(), progType, kernel), nil
+	case progType != registry.ExtProgType && declaresNone(h.ProgTypes):
+		return false, fmt.Sprintf("%s is not offered to %s programs: the registry declares it for no program type", h.CName(), progType), nil
 	}
-	return exitOK
+	return false, c.Reason, nil
+}
+
+func (helperTable) listHeader() string { return "ID\tNAME\tSINCE\tCATEGORY\tGPL\tPROG TYPES" }
+
+func (helperTable) listRow(h *registry.Helper) string {
+	gpl := ""
+	switch {
+	case !h.Claimed("gpl_only"):
+		gpl = "?" // a foreign table that does not say
+	case h.GPLOnly:
+		gpl = "gpl"
+	}
+	return fmt.Sprintf("%d\t%s\t%s\t%s\t%s\t%s", h.ID, h.CName(), h.MinKernel, h.Category, gpl, abbreviate(h.ProgTypes.String(), 60))
+}
+
+// describe is the entry and, for another library's table, where it stands there and which facts
+// it leaves out.
+func (helperTable) describe(h *registry.Helper) string {
+	s := h.Describe()
+	if h.Foreign() {
+		s += fmt.Sprintf("\n  written as: %s\n", h.WrittenAs())
+		if missing := h.Unclaimed(); len(missing) > 0 {
+			s += fmt.Sprintf("  not stated there (defaults shown): %s\n", strings.Join(missing, ", "))
+		}
+	}
+	return s
+}
+
+// helperCategory is one element of helpers categories --format json.
+type helperCategory struct {
+	Name    string `json:"name"`
+	Helpers int    `json:"helpers"`
+}
+
+func (helperTable) categoriesJSON(counts []categoryCount) any {
+	out := make([]helperCategory, len(counts))
+	for i, c := range counts {
+		out[i] = helperCategory{c.name, c.count}
+	}
+	return out
+}
+
+func (helperTable) categoriesLayout() categoriesLayout {
+	return categoriesLayout{header: "CATEGORY\tHELPERS", padding: 2}
 }
 
 // helpersExport writes the table in one of the formats other tools read: our YAML, the JSON of
 // helpers list, a Clojure library's EDN map, or a C header.
 func helpersExport(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("export", flag.ContinueOnError)
-	format := fs.String("format", "yaml", "output format: yaml, json, edn or c")
+	format := formatFlag(fs, "yaml", "json", "edn", "c")
 	out := fs.String("out", "", "write to this file (atomically) instead of standard output")
-	_, reg, ok := helpersSetup(fs, args, 0, stdout, stderr)
-	if !ok || !checkFormat(stderr, *format, "yaml", "json", "edn", "c") {
-		return exitBadArgs
+	_, _, reg, code := setupTable(helpersGroup, loadRegistry, fs, 0, args, stdout, stderr)
+	if code >= 0 {
+		return code
 	}
 	var opts registry.ExportOptions
 	if ext := strings.ToLower(filepath.Ext(*out)); ext == ".clj" || ext == ".cljc" {
@@ -263,10 +149,7 @@ func helpersExport(args []string, stdout, stderr io.Writer) int {
 		return exitBadArgs
 	}
 	if *out == "" {
-		if _, err := stdout.Write(buf.Bytes()); err != nil {
-			fmt.Fprintf(stderr, "bpfmatrix: %v\n", err)
-			return exitNo
-		}
+		stdout.Write(buf.Bytes()) // a failed write is said by dispatch
 		return exitOK
 	}
 	if err := files.WriteAtomic(*out, buf.Bytes(), 0o644); err != nil {
@@ -274,50 +157,4 @@ func helpersExport(args []string, stdout, stderr io.Writer) int {
 		return exitBadArgs
 	}
 	return exitOK
-}
-
-func filterHelpers(hs []*registry.Helper, keep func(*registry.Helper) bool) []*registry.Helper {
-	var out []*registry.Helper
-	for _, h := range hs {
-		if keep(h) {
-			out = append(out, h)
-		}
-	}
-	return out
-}
-
-func writeJSON(stdout, stderr io.Writer, v any) int {
-	enc := json.NewEncoder(stdout)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(v); err != nil {
-		fmt.Fprintf(stderr, "bpfmatrix: %v\n", err)
-		return exitNo
-	}
-	return exitOK
-}
-
-// oneLine joins a multi-line error (the loader reports every problem it finds) so that the
-// first line names the file and the rest stay readable.
-func oneLine(err error) string {
-	lines := strings.Split(err.Error(), "\n")
-	if len(lines) == 1 {
-		return lines[0]
-	}
-	return fmt.Sprintf("%s (and %d more problem(s):\n  %s)", lines[0], len(lines)-1, strings.Join(lines[1:], "\n  "))
-}
-
-func abbreviate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n-3] + "..."
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -115,7 +116,7 @@ func TestHelpersListMatchesJSONFilter(t *testing.T) {
 				if err := json.Unmarshal(e.ProgTypes, &types); err != nil {
 					t.Fatal(err)
 				}
-				offered = contains(types, tc.progType)
+				offered = slices.Contains(types, tc.progType)
 			}
 			if !offered || k.Less(registry.MustParseVersion(e.MinKernel)) {
 				continue

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/bpfmatrix/bpfmatrix/internal/testenv"
+	"github.com/bpfmatrix/bpfmatrix/observation"
 	"github.com/bpfmatrix/bpfmatrix/vmimages"
 )
 
@@ -68,7 +69,7 @@ func TestInstalledAnywhere(t *testing.T) {
 	var doc struct {
 		Guest struct{ Status, Error string }
 	}
-	if err := json.Unmarshal(data, &doc); err != nil || doc.Guest.Status != "ok" {
+	if err := json.Unmarshal(data, &doc); err != nil || doc.Guest.Status != observation.StatusOK {
 		t.Fatalf("6.1.json: guest status %q (%s), %v\n%s", doc.Guest.Status, doc.Guest.Error, err, out)
 	}
 	if ents, _ := os.ReadDir(work); len(ents) != 0 {

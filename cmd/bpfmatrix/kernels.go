@@ -1,15 +1,11 @@
 package main
 
 import (
-	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
-	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -17,7 +13,9 @@ import (
 )
 
 func init() {
-	register(&command{name: "kernels", summary: "list or fetch the kernel images of kernels.yaml", run: runKernels})
+	registerGroup("kernels", "list or fetch the kernel images of kernels.yaml", kernelsUsage, map[string]subcommand{
+		"list": runKernelsList, "fetch": runKernelsFetch,
+	})
 }
 
 const kernelsUsage = `usage:
@@ -31,24 +29,6 @@ The Debian archive comes from this machine's apt configuration, or from ` + vmim
 (and ` + vmimages.EnvDebianSecurityMirror + `) on machines whose apt is not Debian's.
 `
 
-func runKernels(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprint(stderr, kernelsUsage)
-		if len(args) == 0 {
-			return exitBadArgs
-		}
-		return exitOK
-	}
-	switch args[0] {
-	case "list":
-		return runKernelsList(args[1:], stdout, stderr)
-	case "fetch":
-		return runKernelsFetch(args[1:], stdout, stderr)
-	}
-	fmt.Fprintf(stderr, "bpfmatrix kernels: unknown subcommand %q\n%s", args[0], kernelsUsage)
-	return exitBadArgs
-}
-
 // kernelsFlags are the flags every kernels subcommand takes.
 type kernelsFlags struct {
 	file, cacheDir string
@@ -57,6 +37,19 @@ type kernelsFlags struct {
 func (k *kernelsFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&k.file, "kernels-file", "", "the kernels file (default: kernels.yaml here, else the one built into bpfmatrix)")
 	fs.StringVar(&k.cacheDir, "cache-dir", "", "cache directory (default $XDG_CACHE_HOME/bpfmatrix)")
+}
+
+// maxFetchParallel bounds kernels fetch --parallel: more kernels at once than any kernels file
+// holds gains nothing.
+const maxFetchParallel = 64
+
+// entries loads the kernels file and returns its kernels named in names (all when none is).
+func (k *kernelsFlags) entries(names []string) ([]vmimages.Entry, error) {
+	cfg, err := vmimages.LoadConfig(k.path())
+	if err != nil {
+		return nil, err
+	}
+	return cfg.Select(names)
 }
 
 // path is the kernels file to use: the one named, else kernels.yaml in the current directory,
@@ -69,32 +62,22 @@ func (k *kernelsFlags) path() string {
 }
 
 func runKernelsList(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("kernels list", flag.ContinueOnError)
+	fs := flag.NewFlagSet("list", flag.ContinueOnError)
 	var kf kernelsFlags
 	kf.register(fs)
-	format := fs.String("format", "table", "output format: table or json")
-	pos, err := parseFlags(fs, args)
-	if err != nil {
-		return flagError(err, fs, stderr)
+	format := formatFlag(fs, "table", "json")
+	c := cmdline{"kernels list", kernelsUsage}
+	pos, code := c.parse(fs, -1, args, stdout, stderr)
+	if code >= 0 {
+		return code
 	}
-	if *format != "table" && *format != "json" {
-		fmt.Fprintf(stderr, "bpfmatrix kernels list: --format %q: use table or json\n", *format)
-		return exitBadArgs
-	}
-	cfg, err := vmimages.LoadConfig(kf.path())
+	entries, err := kf.entries(pos)
 	if err != nil {
-		fmt.Fprintf(stderr, "bpfmatrix kernels list: %v\n", err)
-		return exitBadArgs
-	}
-	entries, err := cfg.Select(pos)
-	if err != nil {
-		fmt.Fprintf(stderr, "bpfmatrix kernels list: %v\n", err)
-		return exitBadArgs
+		return c.fail(stderr, err)
 	}
 	sts, err := vmimages.Status(kf.cacheDir, entries)
 	if err != nil {
-		fmt.Fprintf(stderr, "bpfmatrix kernels list: %v\n", err)
-		return exitBadArgs
+		return c.fail(stderr, err)
 	}
 	if *format == "json" {
 		type row struct {
@@ -117,13 +100,7 @@ func runKernelsList(args []string, stdout, stderr io.Writer) int {
 			}
 			rows = append(rows, r)
 		}
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(rows); err != nil {
-			fmt.Fprintf(stderr, "bpfmatrix kernels list: %v\n", err)
-			return exitNo
-		}
-		return exitOK
+		return writeJSON(stdout, stderr, rows)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tSOURCE\tVERSION\tRELEASE\tSHA256\tCACHED")
@@ -145,34 +122,31 @@ func runKernelsList(args []string, stdout, stderr io.Writer) int {
 }
 
 func runKernelsFetch(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("kernels fetch", flag.ContinueOnError)
+	fs := flag.NewFlagSet("fetch", flag.ContinueOnError)
 	var kf kernelsFlags
 	kf.register(fs)
 	update := fs.Bool("update", false, "resolve the newest builds again and move the pins in kernels.lock")
 	offline := fs.Bool("offline", false, "refuse any download; fail for kernels whose image is not cached")
-	parallel := fs.Int("parallel", 0, "kernels processed at once (default: number of CPUs, at most 4)")
-	pos, err := parseFlags(fs, args)
-	if err != nil {
-		return flagError(err, fs, stderr)
+	parallel := intFlag(fs, "parallel", 0, 0, maxFetchParallel, "kernels processed at once (0: number of CPUs, at most 4)")
+	c := cmdline{"kernels fetch", kernelsUsage}
+	pos, code := c.parse(fs, -1, args, stdout, stderr)
+	if code >= 0 {
+		return code
 	}
 	if *update && *offline {
-		fmt.Fprintln(stderr, "bpfmatrix kernels fetch: --update needs the network; it cannot be combined with --offline")
-		return exitBadArgs
+		return c.fail(stderr, errors.New("--update needs the network; it cannot be combined with --offline"))
 	}
-	cfg, err := vmimages.LoadConfig(kf.path())
+	entries, err := kf.entries(pos)
 	if err != nil {
-		fmt.Fprintf(stderr, "bpfmatrix kernels fetch: %v\n", err)
-		return exitBadArgs
+		return c.fail(stderr, err)
 	}
-	entries, err := cfg.Select(pos)
 	for i := 0; err == nil && i < len(entries); i++ {
 		err = entries[i].CheckFiles()
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "bpfmatrix kernels fetch: %v\n", err)
-		return exitBadArgs
+		return c.fail(stderr, err)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signalContext()
 	defer stop()
 
 	f := &vmimages.Fetcher{CacheDir: kf.cacheDir, Offline: *offline, Update: *update, Parallel: *parallel}
@@ -190,8 +164,7 @@ func runKernelsFetch(args []string, stdout, stderr io.Writer) int {
 	}
 	var fe *vmimages.FetchError
 	if err != nil && !errors.As(err, &fe) {
-		fmt.Fprintf(stderr, "bpfmatrix kernels fetch: %v\n", err)
-		return exitBadArgs
+		return c.fail(stderr, err)
 	}
 	if len(images) > 0 {
 		fmt.Fprintln(stdout)
@@ -212,19 +185,10 @@ func runKernelsFetch(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stdout, "%d of %d kernels ready in %.1fs\n", len(images), len(entries), time.Since(start).Seconds())
 	if fe != nil {
-		fmt.Fprintf(stderr, "bpfmatrix kernels fetch: %v\n", fe)
+		c.say(stderr, fe)
 		return exitNo
 	}
 	return exitOK
-}
-
-func flagError(err error, fs *flag.FlagSet, stderr io.Writer) int {
-	if errors.Is(err, flag.ErrHelp) {
-		fmt.Fprint(stderr, kernelsUsage+"\nflags:\n"+flagUsage(fs))
-		return exitOK
-	}
-	fmt.Fprintf(stderr, "bpfmatrix %v\n%s", err, flagUsage(fs))
-	return exitBadArgs
 }
 
 func short(sum string) string {

@@ -50,7 +50,7 @@ func TestKernelsCommand(t *testing.T) {
 		{name: "unknown subcommand", args: []string{"kernels", "frob"}, code: exitBadArgs, stderr: []string{`unknown subcommand "frob"`}},
 		{name: "list before fetch", args: []string{"kernels", "list", "--kernels-file", kf, "--cache-dir", cache}, code: exitOK,
 			stdout: []string{"NAME", "local", "path bzImage", "(not locked)", "debian series=7.3"}},
-		{name: "bad format", args: []string{"kernels", "list", "--kernels-file", kf, "--format", "xml"}, code: exitBadArgs, stderr: []string{`--format "xml"`}},
+		{name: "bad format", args: []string{"kernels", "list", "--kernels-file", kf, "--format", "xml"}, code: exitBadArgs, stderr: []string{`unknown format "xml"`}},
 		{name: "bad kernels file", args: []string{"kernels", "list", "--kernels-file", badYAML}, code: exitBadArgs, stderr: []string{`kernels.yaml:3: unknown key "debain"`}},
 		{name: "missing kernels file", args: []string{"kernels", "fetch", "--kernels-file", filepath.Join(t.TempDir(), "none.yaml")}, code: exitBadArgs, stderr: []string{"none.yaml"}},
 		{name: "unknown kernel", args: []string{"kernels", "fetch", "4.19", "--kernels-file", kf, "--cache-dir", cache}, code: exitBadArgs, stderr: []string{`unknown kernel "4.19"`, "local, 7.3"}},

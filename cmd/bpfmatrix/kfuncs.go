@@ -1,21 +1,17 @@
 package main
 
 import (
-	"errors"
 	"flag"
 	"fmt"
-	"io"
-	"text/tabwriter"
+	"slices"
 
 	"github.com/bpfmatrix/bpfmatrix/registry"
 )
 
 func init() {
-	register(&command{
-		name:    "kfuncs",
-		summary: "query the kfunc registry (list, info, categories, compat) and sync it from the kernels",
-		run:     runKfuncs,
-	})
+	sub := kfuncsGroup.queries()
+	sub["sync"] = kfuncsSync
+	registerGroup("kfuncs", "query the kfunc registry (list, info, categories, compat) and sync it from the kernels", kfuncsUsage, sub)
 }
 
 const kfuncsUsage = `usage:
@@ -23,163 +19,82 @@ const kfuncsUsage = `usage:
   bpfmatrix kfuncs info NAME [--format text|json]
   bpfmatrix kfuncs categories [--format table|json]
   bpfmatrix kfuncs compat NAME PROG_TYPE VERSION
-  bpfmatrix kfuncs sync [--in DIR | --kernels 6.12,7.3 ...] [--format text|json] [--write]
+  bpfmatrix kfuncs sync [--in DIR | --kernels 6.12,7.3 ...] [--write]
 every subcommand takes --kfuncs FILE to read another kfunc file than the built-in one;
-sync proposes the file from the kernels' observations and, with --write, edits it in place
+sync proposes the file from the kernels' observations and, with --write, writes it
 (to --kfuncs, default registry/kfuncs.yaml), keeping categories, descriptions and notes
 `
 
-func runKfuncs(args []string, stdout, stderr io.Writer) int {
-	return runSubcommand("kfuncs", kfuncsUsage, map[string]func([]string, io.Writer, io.Writer) int{
-		"list": kfuncsList, "info": kfuncsInfo, "categories": kfuncsCategories, "compat": kfuncsCompat, "sync": kfuncsSync,
-	}, args, stdout, stderr)
-}
-
 // loadKfuncs returns the kfunc table in path, or the embedded one when path is empty.
 func loadKfuncs(path string) (*registry.Kfuncs, error) {
-	if path == "" {
-		return registry.DefaultKfuncs()
-	}
-	return registry.LoadKfuncs(path)
+	return fileOrBuiltin(path, registry.LoadKfuncs, registry.DefaultKfuncs)
 }
 
-// kfuncsSetup parses a kfuncs subcommand's flags, checks its positional arguments and loads
-// the table; on failure it has printed why and returns the exit code.
-func kfuncsSetup(fs *flag.FlagSet, args []string, nargs int, stdout, stderr io.Writer) ([]string, *registry.Kfuncs, int) {
-	path := fs.String("kfuncs", "", "kfunc file to use instead of the built-in one")
-	pos, err := parseFlags(fs, args)
-	if errors.Is(err, flag.ErrHelp) {
-		fmt.Fprint(stdout, kfuncsUsage+"\nflags:\n"+flagUsage(fs))
-		return nil, nil, exitOK
-	}
-	if err == nil && len(pos) != nargs {
-		err = fmt.Errorf("%s: want %d argument(s), got %d", fs.Name(), nargs, len(pos))
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "bpfmatrix kfuncs %v\n", err)
-		return nil, nil, exitBadArgs
-	}
-	ks, err := loadKfuncs(*path)
-	if err != nil {
-		fmt.Fprintf(stderr, "bpfmatrix: %s\n", oneLine(err))
-		return nil, nil, exitBadArgs
-	}
-	return pos, ks, -1
+// kfuncsFlag adds the --kfuncs flag of the commands that read the kfunc table (a kfunc file;
+// run's list of kfunc names is --kfunc-names).
+func kfuncsFlag(fs *flag.FlagSet) *string {
+	return fs.String("kfuncs", "", "kfunc file to use instead of the built-in one")
 }
 
-func kfuncsList(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("list", flag.ContinueOnError)
-	progType := fs.String("prog-type", "", "only kfuncs this program type may call")
-	kernel := fs.String("kernel", "", "only kfuncs of this kernel release")
-	category := fs.String("category", "", "only kfuncs of this category")
-	format := formatFlag(fs, "table", "json")
-	_, table, code := kfuncsSetup(fs, args, 0, stdout, stderr)
-	if code >= 0 {
-		return code
-	}
-	var v registry.Version
-	if *kernel != "" {
-		var err error
-		if v, err = registry.ParseVersion(*kernel); err != nil {
-			fmt.Fprintf(stderr, "bpfmatrix kfuncs list: --kernel: %v\n", err)
-			return exitBadArgs
-		}
-	}
-	if *progType != "" {
-		if _, ok := registry.ProgTypeID(*progType); !ok {
-			fmt.Fprintf(stderr, "bpfmatrix kfuncs list: %v: %q\n", registry.ErrUnknownProgType, *progType)
-			return exitBadArgs
-		}
-	}
-	var out []*registry.Kfunc
-	for _, k := range table.All() {
-		exists, _ := k.Exists(v)
-		switch {
-		case *category != "" && k.Category != *category:
-		case *kernel != "" && !exists:
-		case *progType != "" && !k.OfferedTo(*progType, v):
-		default:
-			out = append(out, k)
-		}
-	}
-	if *format == "json" {
-		return writeJSON(stdout, stderr, nonNil(out))
-	}
-	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tSINCE\tCATEGORY\tPROG TYPES")
-	for _, k := range out {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", k.Name, k.MinKernel, k.Category, k.ProgTypes)
-	}
-	tw.Flush()
-	return exitOK
+// kfuncsGroup is the kfuncs command group.
+var kfuncsGroup = &tableGroup[*registry.Kfunc]{
+	name: "kfuncs", noun: "kfunc", usage: kfuncsUsage, fileFlag: kfuncsFlag,
+	load: func(path string) (table[*registry.Kfunc], error) {
+		ks, err := loadKfuncs(path)
+		return kfuncTable{ks}, err
+	},
 }
 
-func nonNil(ks []*registry.Kfunc) []*registry.Kfunc {
-	if ks == nil {
-		return []*registry.Kfunc{}
-	}
-	return ks
+// kfuncTable is the kfunc table as the query commands see it.
+type kfuncTable struct{ *registry.Kfuncs }
+
+func (t kfuncTable) entries() []*registry.Kfunc { return t.All() }
+
+// onKernel holds the kfuncs kernel has: between their first and last release, outside gaps.
+func (t kfuncTable) onKernel(kernel registry.Version) []*registry.Kfunc {
+	return slices.DeleteFunc(t.All(), func(k *registry.Kfunc) bool {
+		exists, _ := k.Exists(kernel)
+		return !exists
+	})
 }
 
-func kfuncsInfo(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("info", flag.ContinueOnError)
-	format := formatFlag(fs, "text", "json")
-	pos, table, code := kfuncsSetup(fs, args, 1, stdout, stderr)
-	if code >= 0 {
-		return code
+func (kfuncTable) category(k *registry.Kfunc) string { return k.Category }
+
+func (kfuncTable) knownCategories() []string { return registry.KfuncCategories }
+
+func (t kfuncTable) compat(k *registry.Kfunc, progType string, kernel registry.Version) (bool, string, error) {
+	ok, why, err := t.Compatible(k.Name, progType, kernel)
+	switch {
+	case err != nil:
+		return false, "", err
+	case ok:
+		return true, why + " on " + kernel.String(), nil
 	}
-	k, err := table.Find(pos[0])
-	if err != nil {
-		fmt.Fprintf(stderr, "bpfmatrix kfuncs info: %v\n", err)
-		return exitBadArgs
+	if exists, _ := k.Exists(kernel); exists && declaresNone(k.ProgTypes) {
+		why = fmt.Sprintf("%s is not callable from %s programs: the registry declares it for no program type", k.Name, progType)
 	}
-	if *format == "json" {
-		return writeJSON(stdout, stderr, k)
-	}
-	fmt.Fprint(stdout, k.Describe())
-	return exitOK
+	return false, why, nil
 }
 
-func kfuncsCategories(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("categories", flag.ContinueOnError)
-	format := formatFlag(fs, "table", "json")
-	_, table, code := kfuncsSetup(fs, args, 0, stdout, stderr)
-	if code >= 0 {
-		return code
-	}
-	counts := map[string]int{}
-	for _, k := range table.All() {
-		counts[k.Category]++
-	}
-	if *format == "json" {
-		return writeJSON(stdout, stderr, counts)
-	}
-	for _, c := range table.Categories() {
-		fmt.Fprintf(stdout, "%-10s %d\n", c, counts[c])
-	}
-	return exitOK
+func (kfuncTable) listHeader() string { return "NAME\tSINCE\tCATEGORY\tPROG TYPES" }
+
+func (kfuncTable) listRow(k *registry.Kfunc) string {
+	return fmt.Sprintf("%s\t%s\t%s\t%s", k.Name, k.MinKernel, k.Category, k.ProgTypes)
 }
 
-func kfuncsCompat(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("compat", flag.ContinueOnError)
-	pos, table, code := kfuncsSetup(fs, args, 3, stdout, stderr)
-	if code >= 0 {
-		return code
+func (kfuncTable) describe(k *registry.Kfunc) string { return k.Describe() }
+
+// categoriesJSON is a map from category to count, as kfuncs categories wrote it before helpers
+// and kfuncs shared the command.
+func (kfuncTable) categoriesJSON(counts []categoryCount) any {
+	out := make(map[string]int, len(counts))
+	for _, c := range counts {
+		out[c.name] = c.count
 	}
-	v, err := registry.ParseVersion(pos[2])
-	if err != nil {
-		fmt.Fprintf(stderr, "bpfmatrix kfuncs compat: %v\n", err)
-		return exitBadArgs
-	}
-	ok, why, err := table.Compatible(pos[0], pos[1], v)
-	if err != nil {
-		fmt.Fprintf(stderr, "bpfmatrix kfuncs compat: %v\n", err)
-		return exitBadArgs
-	}
-	if ok {
-		fmt.Fprintf(stdout, "compatible: %s on %s\n", why, v)
-		return exitOK
-	}
-	fmt.Fprintf(stdout, "not compatible: %s\n", why)
-	return exitNo
+	return out
+}
+
+// categoriesLayout is the layout of "%-10s %d" lines, without a heading.
+func (kfuncTable) categoriesLayout() categoriesLayout {
+	return categoriesLayout{minWidth: 11, padding: 1}
 }

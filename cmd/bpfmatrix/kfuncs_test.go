@@ -30,6 +30,9 @@ func TestKfuncsCommands(t *testing.T) {
 		{[]string{"kfuncs", "list", "--prog-type", "xdp", "--kernel", "7.3"}, 0, "bpf_dynptr_from_xdp", ""},
 		{[]string{"kfuncs", "list", "--prog-type", "nope"}, 2, "", "nope"},
 		{[]string{"kfuncs", "categories"}, 0, "sched_ext", ""},
+		// As for helpers, a category no kfunc may have is bad input, not an empty list.
+		{[]string{"kfuncs", "list", "--category", "nope"}, 2, "", `unknown category "nope"`},
+		{[]string{"kfuncs", "list", "--category", "cpumask", "--kernel", "6.1"}, 0, "NAME", ""},
 		{[]string{"kfuncs", "list", "--kfuncs", ""}, 2, "", ""},
 		{[]string{"kfuncs", "sync", "--in", recordedObservations, "--kernels", "7.3"}, 2, "", "--kernels"},
 	}

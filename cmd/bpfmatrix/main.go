@@ -7,7 +7,6 @@
 package main
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -32,6 +31,8 @@ type command struct {
 	summary string
 	// run gets the arguments after the subcommand's name and returns the process exit code.
 	run func(args []string, stdout, stderr io.Writer) int
+	// sub are the subcommands of a command group (see registerGroup); nil for a single command.
+	sub map[string]subcommand
 }
 
 var commands = map[string]*command{}
@@ -53,12 +54,15 @@ func main() {
 	os.Exit(dispatch(os.Args[1:], os.Stdout, os.Stderr))
 }
 
+// dispatch runs the command args[0] and returns the process exit code. A command whose output
+// could not be written (a full disk, a closed file) has failed, whatever it answered.
 func dispatch(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	if len(args) == 0 {
 		usage(stderr)
-		if len(args) == 0 {
-			return exitBadArgs
-		}
+		return exitBadArgs
+	}
+	if isHelp(args[0]) {
+		usage(stdout)
 		return exitOK
 	}
 	c, ok := commands[args[0]]
@@ -66,7 +70,19 @@ func dispatch(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "bpfmatrix: unknown command %q (run 'bpfmatrix help')\n", args[0])
 		return exitBadArgs
 	}
-	return c.run(args[1:], stdout, stderr)
+	out := &checkedOutput{w: stdout}
+	code := c.run(args[1:], out, stderr)
+	if out.err != nil {
+		path := args[0]
+		if _, ok := c.sub[args[min(1, len(args)-1)]]; ok {
+			path += " " + args[1]
+		}
+		fmt.Fprintf(stderr, "bpfmatrix %s: writing the output: %v\n", path, out.err.err)
+		if code == exitOK {
+			code = exitNo
+		}
+	}
+	return code
 }
 
 func usage(w io.Writer) {
@@ -84,7 +100,8 @@ func usage(w io.Writer) {
 
 // parseFlags parses fs from args and returns the positional arguments. Unlike flag.Parse it
 // accepts flags after positional arguments ("helpers info 5 --format json"), which is how
-// people type commands; "--" ends flag parsing.
+// people type commands; "--" ends flag parsing. Its errors do not name the command: the
+// caller's message does (cmdline.parse).
 func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
 	fs.SetOutput(io.Discard)
 	var positional, tail []string
@@ -96,15 +113,12 @@ func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 	for {
 		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return nil, err
-			}
-			return nil, fmt.Errorf("%s: %w", fs.Name(), err)
+			return nil, err
 		}
 		rest := fs.Args()
 		if len(rest) == 0 {
 			if empty := emptyFlags(fs); len(empty) > 0 {
-				return nil, fmt.Errorf("%s: %s: empty value (leave the flag out for its default)", fs.Name(), strings.Join(empty, ", "))
+				return nil, fmt.Errorf("%s: empty value (leave the flag out for its default)", strings.Join(empty, ", "))
 			}
 			return append(positional, tail...), nil
 		}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -32,86 +31,64 @@ registry names (with or without bpf_) or raw ids (212: ids the registry lacks ar
 The exit code is 1 when any answer is unclassified: the verifier said something no rule knows.
 `
 
+// maxProbeWorkers bounds probe --workers: each worker loads programs into the kernel at once,
+// and far more than the CPUs gains nothing.
+const maxProbeWorkers = 1024
+
 func runProbe(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("probe", flag.ContinueOnError)
 	format := formatFlag(fs, "table", "json")
-	progTypes := fs.String("prog-type", "", "only these program types or type/variant pairs, comma-separated")
-	helpers := fs.String("helper", "", "only these helpers (names or ids), comma-separated")
-	workers := fs.Int("workers", 0, "parallel loads (0: one per CPU)")
+	progTypes := listFlag(fs, "prog-type", "only these program types or type/variant pairs, comma-separated")
+	helpers := listFlag(fs, "helper", "only these helpers (names or ids), comma-separated")
+	workers := intFlag(fs, "workers", 0, 0, maxProbeWorkers, "parallel loads (0: one per CPU)")
 	verbose := fs.Bool("verbose", false, "print progress and every unclassified log to stderr as it happens")
 	regPath := registryFlag(fs)
-	pos, err := parseFlags(fs, args)
-	if errors.Is(err, flag.ErrHelp) {
-		fmt.Fprint(stdout, probeUsage+"\nflags:\n"+flagUsage(fs))
-		return exitOK
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "bpfmatrix %v\n", err)
-		return exitBadArgs
-	}
-	if len(pos) != 0 {
-		fmt.Fprintf(stderr, "bpfmatrix probe: unexpected argument %q\n", pos[0])
-		return exitBadArgs
-	}
-	if *workers < 0 {
-		fmt.Fprintf(stderr, "bpfmatrix probe: --workers %d: want 0 or more\n", *workers)
-		return exitBadArgs
+	c := cmdline{"probe", probeUsage}
+	if _, code := c.parse(fs, 0, args, stdout, stderr); code >= 0 {
+		return code
 	}
 	reg, err := loadRegistry(*regPath)
 	if err != nil {
-		fmt.Fprintf(stderr, "bpfmatrix: %s\n", oneLine(err))
-		return exitBadArgs
+		return c.fail(stderr, err)
 	}
-	opts := probe.Options{Workers: *workers}
+	opts := probe.Options{Workers: *workers, ProgTypes: *progTypes}
 	if *verbose {
 		opts.Log = stderr
 	}
-	items, err := splitList("helper", *helpers)
-	if err == nil {
-		opts.Helpers, err = helperIDs(reg, items)
+	if opts.Helpers, err = helperIDs(reg, *helpers); err != nil {
+		return c.fail(stderr, err)
 	}
-	if err == nil {
-		opts.ProgTypes, err = splitList("prog-type", *progTypes)
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "bpfmatrix probe: %v\n", err)
-		return exitBadArgs
-	}
-
-	ctx, stop := signalContext()
-	defer stop()
 	p, err := probe.New(reg, opts)
 	if errors.Is(err, registry.ErrUnknownProgType) || errors.Is(err, probe.ErrUnknownVariant) {
-		fmt.Fprintf(stderr, "bpfmatrix %v\n", err)
-		return exitBadArgs
+		return c.fail(stderr, err)
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "bpfmatrix %v\n", err)
+		c.say(stderr, err)
 		return exitNo
 	}
+	return probeAndPrint(c, p, *format, stdout, stderr)
+}
 
+// probeAndPrint runs the probe p, printing its answers in format, and returns probe's exit code.
+func probeAndPrint(c cmdline, p *probe.Prober, format string, stdout, stderr io.Writer) int {
+	ctx, stop := signalContext()
+	defer stop()
 	rep := &observation.Document{Facts: p.Facts()}
-	emit, tw := probeEmitter(rep, *format, stdout)
+	emit, tw := probeEmitter(rep, format, stdout)
 	if err := p.Run(ctx, emit); err != nil {
-		fmt.Fprintf(stderr, "bpfmatrix %v\n", err)
+		c.say(stderr, err)
 		return exitNo
 	}
 	// The run learns more facts (argument kinds): the report carries them all.
 	rep.Facts = p.Facts()
 	if tw != nil {
-		if err := tw.Flush(); err != nil {
-			fmt.Fprintf(stderr, "bpfmatrix probe: %v\n", err)
-			return exitNo
-		}
+		tw.Flush() // a failed write is said by dispatch
 	} else {
 		if rep.Results == nil {
 			rep.Results = []observation.Result{}
 		}
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(rep); err != nil {
-			fmt.Fprintf(stderr, "bpfmatrix probe: %v\n", err)
-			return exitNo
+		if code := writeJSON(stdout, stderr, rep); code != exitOK {
+			return code
 		}
 	}
 	if unclassified := summarizeProbe(stderr, rep, p.Stats()); unclassified > 0 {

@@ -22,9 +22,12 @@ func progressFor(w io.Writer, names []string) (func(observe.Event), func()) {
 	return observe.LineLogger(w), func() {}
 }
 
+// fdWriter is a writer with a file descriptor: a file, or a command's checked output.
+type fdWriter interface{ Fd() uintptr }
+
 // isTerminal reports whether w is a terminal, where progress may redraw lines in place.
 func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
+	f, ok := w.(fdWriter)
 	if !ok {
 		return false
 	}
@@ -49,7 +52,7 @@ func newLiveBoard(w io.Writer, names []string) *liveBoard {
 		b.names = append(b.names, n)
 		b.status[n] = "waiting"
 	}
-	if f, ok := w.(*os.File); ok {
+	if f, ok := w.(fdWriter); ok {
 		if ws, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ); err == nil && ws.Col > 20 {
 			b.width = int(ws.Col) - 1
 		}

@@ -7,6 +7,7 @@ import (
 	"io"
 
 	"github.com/bpfmatrix/bpfmatrix/internal/files"
+	"github.com/bpfmatrix/bpfmatrix/registry"
 	"github.com/bpfmatrix/bpfmatrix/report"
 	"github.com/bpfmatrix/bpfmatrix/verdict"
 )
@@ -19,40 +20,31 @@ func init() {
 	})
 }
 
+const reportUsage = `usage: bpfmatrix report [--in DIR] [--out DIR] [--registry FILE] [--kfuncs FILE] [--skip-bad]
+
+Writes report.json, report.md and report.html into --out from the per-kernel observations in --in
+(by default where bpfmatrix run writes them), judging the registry and the kfunc table.
+`
+
 func runReport(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("report", flag.ContinueOnError)
-	in := fs.String("in", "out/observations", "directory of per-kernel observation files (<name>.json, as bpfmatrix run writes them)")
+	in := fs.String("in", defaultObservations, "directory of per-kernel observation files (<name>.json, as bpfmatrix run writes them)")
 	out := fs.String("out", "out", "directory to write the reports into")
 	regPath := registryFlag(fs)
-	kfuncsPath := fs.String("kfuncs", "", "kfunc file to use instead of the built-in one")
+	kfuncsPath := kfuncsFlag(fs)
 	sf := addSavedFlags(fs)
 	kernelsFile := fs.String("kernels-file", "kernels.yaml", "the kernels file whose kernels.lock names the images (for observations that lack the Debian version)")
-	pos, err := parseFlags(fs, args)
-	if errors.Is(err, flag.ErrHelp) {
-		fmt.Fprintf(stdout, "usage: bpfmatrix report [--in DIR] [--out DIR] [--registry FILE] [--skip-bad]\n\nflags:\n%s", flagUsage(fs))
-		return exitOK
+	c := cmdline{"report", reportUsage}
+	if _, code := c.parse(fs, 0, args, stdout, stderr); code >= 0 {
+		return code
 	}
-	if err != nil || len(pos) != 0 {
-		if err == nil {
-			err = fmt.Errorf("unexpected argument %q", pos[0])
-		}
-		fmt.Fprintf(stderr, "bpfmatrix report: %v\n", err)
-		return exitBadArgs
-	}
-	reg, err := loadRegistry(*regPath)
+	reg, kfuncs, err := loadTables(*regPath, *kfuncsPath)
 	if err != nil {
-		fmt.Fprintf(stderr, "bpfmatrix: %s\n", oneLine(err))
-		return exitBadArgs
+		return c.fail(stderr, err)
 	}
 	kernels, err := sf.read(*in, *kernelsFile, stderr)
 	if err != nil {
-		fmt.Fprintf(stderr, "bpfmatrix report: %v\n", err)
-		return exitBadArgs
-	}
-	kfuncs, err := loadKfuncs(*kfuncsPath)
-	if err != nil {
-		fmt.Fprintf(stderr, "bpfmatrix: %s\n", oneLine(err))
-		return exitBadArgs
+		return c.fail(stderr, err)
 	}
 	r := report.Build(reg, kernels, toolVersion())
 	if kfuncs.Len() > 0 {
@@ -60,10 +52,10 @@ func runReport(args []string, stdout, stderr io.Writer) int {
 	}
 	paths, err := r.WriteFiles(*out)
 	if err != nil {
-		fmt.Fprintf(stderr, "bpfmatrix report: %v\n", err)
 		if errors.Is(err, files.ErrRefused) {
-			return exitBadArgs
+			return c.fail(stderr, err)
 		}
+		c.say(stderr, err)
 		return exitNo
 	}
 	printSummary(stdout, r)
@@ -71,6 +63,17 @@ func runReport(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "wrote %s\n", p)
 	}
 	return exitOK
+}
+
+// loadTables loads the helper registry and the kfunc table of the commands that judge both
+// (verify, report); empty paths name the built-in ones.
+func loadTables(regPath, kfuncsPath string) (*registry.Registry, *registry.Kfuncs, error) {
+	reg, err := loadRegistry(regPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	kfuncs, err := loadKfuncs(kfuncsPath)
+	return reg, kfuncs, err
 }
 
 // printSummary prints the few lines a CI log shows: kernels, verdict counts, contradictions.
@@ -83,8 +86,8 @@ func printSummary(w io.Writer, r *report.Report) {
 		fmt.Fprintln(w, line)
 	}
 	fmt.Fprintf(w, "verdicts:")
-	for _, word := range []string{"confirmed", "interval", "consistent", "withdrawn", "no_evidence", "contradicted"} {
-		fmt.Fprintf(w, " %s %d", word, r.Summary.Verdicts[verdict.Word(word)])
+	for _, word := range []verdict.Word{verdict.Confirmed, verdict.Interval, verdict.Consistent, verdict.Withdrawn, verdict.NoEvidence, verdict.Contradicted} {
+		fmt.Fprintf(w, " %s %d", word, r.Summary.Verdicts[word])
 	}
 	fmt.Fprintln(w)
 	for _, hv := range r.Helpers {

@@ -1,10 +1,10 @@
 package main
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"path/filepath"
 	"time"
 
 	"github.com/bpfmatrix/bpfmatrix/observe"
@@ -22,73 +22,91 @@ func init() {
 const runUsage = `usage: bpfmatrix run [--kernels 5.10,7.3] [--out DIR] [--parallel N] [--timeout D] [flags]
 
 Boots each kernel of kernels.yaml (all, or those named) in a QEMU guest, runs the probe agent in
-it as init and writes DIR/<name>.json: the probe report (kernel, btf_helper_ids, prog_types,
-results) and a "guest" object (boot_seconds, probe_seconds, accel, image_sha256, package,
-version, status, error, console_tail). Kernel images missing from the cache are fetched first
-(see bpfmatrix kernels). A kernel whose guest panics, hangs or cuts its results short is written
-with status "failed"; the others go on. Ctrl-C stops every guest and keeps the finished kernels.
+it as init and writes DIR/<name>.json (DIR: out/observations, where bpfmatrix report reads, unless
+--out says): the probe report (kernel, btf_helper_ids, prog_types, results) and a "guest" object
+(boot_seconds, probe_seconds, accel, image_sha256, package, version, status, error,
+console_tail). Kernel images missing from the cache are fetched first (see bpfmatrix kernels). A
+kernel whose guest panics, hangs or cuts its results short is written with status "failed"; the
+others go on. Ctrl-C stops every guest and keeps the finished kernels. --kfunc-names was spelled
+--kfuncs before (which other commands use for a kfunc file); both are read.
 Exit status: 0 every kernel ok, 1 a kernel failed or the run was interrupted, 2 bad arguments.
 `
 
-func runRun(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	kernels := fs.String("kernels", "", "comma-separated kernel names of kernels.yaml (default: all)")
-	out := fs.String("out", "out", "directory for the per-kernel reports")
-	gf := addGuestFlags(fs)
-	progTypes := fs.String("prog-types", "", "probe only these program types or type/variant selectors (comma-separated)")
-	helpers := fs.String("helpers", "", "probe only these helper ids (comma-separated)")
-	kfuncs := fs.String("kfuncs", "", "probe only these kfuncs (comma-separated names; - for none)")
-	rest, err := parseFlags(fs, args)
-	if errors.Is(err, flag.ErrHelp) {
-		fmt.Fprint(stdout, runUsage+"\nflags:\n"+flagUsage(fs))
-		return exitOK
+// defaultObservations is where run writes and report reads the per-kernel observations, so that
+// `bpfmatrix run` then `bpfmatrix report` needs no flag.
+var defaultObservations = filepath.Join("out", "observations")
+
+// runFlags are run's flags besides the guest flags.
+type runFlags struct {
+	kernels, out          *string
+	progTypes, kfuncNames *[]string
+	helpers               *[]int
+	gf                    *guestFlags
+}
+
+func addRunFlags(fs *flag.FlagSet) *runFlags {
+	f := &runFlags{
+		kernels: fs.String("kernels", "", "comma-separated kernel names of kernels.yaml (default: all)"),
+		out:     fs.String("out", defaultObservations, "directory for the per-kernel reports"),
+		gf:      addGuestFlags(fs),
 	}
-	bad := func(err error) int {
-		fmt.Fprintf(stderr, "bpfmatrix run: %v\n", err)
-		return exitBadArgs
-	}
-	if err == nil && len(rest) > 0 {
-		err = fmt.Errorf("unexpected arguments %q (name kernels with --kernels)", rest)
-	}
+	f.progTypes = listFlag(fs, "prog-types", "probe only these program types or type/variant selectors (comma-separated)")
+	f.helpers = helperIDsFlag(fs, "helpers", "probe only these helper ids (comma-separated)")
+	f.kfuncNames = listFlag(fs, "kfunc-names", "probe only these kfuncs (comma-separated names; - for none)")
+	// The old spelling: a list of names here, where --kfuncs names a file everywhere else.
+	fs.Var(fs.Lookup("kfunc-names").Value, "kfuncs", "old spelling of --kfunc-names")
+	return f
+}
+
+// options checks the flags and returns the pipeline's configuration and the kernels it runs.
+func (f *runFlags) options() (observe.Options, []string, error) {
+	opts, err := f.gf.options(*f.kernels)
 	if err != nil {
-		return bad(err)
+		return opts, nil, err
 	}
-	opts, err := gf.options(*kernels)
-	if err != nil {
-		return bad(err)
+	if err := probe.CheckSelectors(*f.progTypes); err != nil {
+		return opts, nil, fmt.Errorf("--prog-types: %w", err)
 	}
-	if opts.Harness.ProgTypes, err = splitList("prog-types", *progTypes); err == nil {
-		err = probe.CheckSelectors(opts.Harness.ProgTypes)
-	}
-	if err != nil {
-		return bad(fmt.Errorf("--prog-types: %w", err))
-	}
-	if opts.Harness.Helpers, err = parseHelperIDs("helpers", *helpers); err != nil {
-		return bad(err)
-	}
-	if opts.Harness.Kfuncs, err = splitList("kfuncs", *kfuncs); err != nil {
-		return bad(err)
-	}
+	opts.Harness.ProgTypes, opts.Harness.Helpers, opts.Harness.Kfuncs = *f.progTypes, *f.helpers, *f.kfuncNames
 	if err := lookQEMU(opts.Harness.QEMU); err != nil {
-		return bad(err)
+		return opts, nil, err
 	}
 	names, err := opts.Select()
-	if err != nil {
-		return bad(err)
-	}
-	if err := observe.CheckOutDir(*out, names); err != nil {
-		return bad(fmt.Errorf("--out: %w", err))
-	}
+	return opts, names, err
+}
 
+func runRun(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	f := addRunFlags(fs)
+	c := cmdline{"run", runUsage}
+	rest, code := c.parse(fs, -1, args, stdout, stderr)
+	if code >= 0 {
+		return code
+	}
+	if len(rest) > 0 {
+		return c.fail(stderr, fmt.Errorf("unexpected arguments %q (name kernels with --kernels)", rest))
+	}
+	opts, names, err := f.options()
+	if err != nil {
+		return c.fail(stderr, err)
+	}
+	if err := observe.CheckOutDir(*f.out, names); err != nil {
+		return c.fail(stderr, fmt.Errorf("--out: %w", err))
+	}
+	return observeAndWrite(c, opts, names, *f.out, stderr)
+}
+
+// observeAndWrite runs the pipeline over the kernels named, writing every kernel to out as
+// soon as it is finished (Ctrl-C keeps what is done), and returns run's exit code.
+func observeAndWrite(c cmdline, opts observe.Options, names []string, out string, stderr io.Writer) int {
 	ctx, stop := signalContext()
 	defer stop()
 	show, finish := progressFor(stderr, names)
 	var writeErr error
-	// Every kernel is written as soon as it is finished: Ctrl-C keeps what is done.
 	opts.Refresh = true
 	opts.OnEvent = func(e observe.Event) {
 		if e.Phase == observe.PhaseDone && !e.Observation.Doc.Guest.Interrupted && ctx.Err() == nil {
-			if _, err := observe.WriteFile(*out, *e.Observation); err != nil && writeErr == nil {
+			if _, err := observe.WriteFile(out, *e.Observation); err != nil && writeErr == nil {
 				writeErr = err
 			}
 		}
@@ -97,16 +115,15 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 	start := time.Now()
 	obs, err := observe.Run(ctx, opts)
 	finish()
-	if err != nil {
-		fmt.Fprintf(stderr, "bpfmatrix run: %v\n", err)
-		return exitNo
+	if err == nil {
+		err = writeErr
 	}
-	if writeErr != nil {
-		fmt.Fprintf(stderr, "bpfmatrix run: %v\n", writeErr)
+	if err != nil {
+		c.say(stderr, err)
 		return exitNo
 	}
 	if ctx.Err() != nil {
-		fmt.Fprintf(stderr, "bpfmatrix run: interrupted after %.1fs; reports of the finished kernels are in %s\n", time.Since(start).Seconds(), *out)
+		fmt.Fprintf(stderr, "bpfmatrix run: interrupted after %.1fs; reports of the finished kernels are in %s\n", time.Since(start).Seconds(), out)
 		return exitNo
 	}
 	failed := 0
@@ -115,7 +132,7 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 			failed++
 		}
 	}
-	fmt.Fprintf(stderr, "bpfmatrix run: %d kernels in %.1fs, %d failed; reports in %s\n", len(obs), time.Since(start).Seconds(), failed, *out)
+	fmt.Fprintf(stderr, "bpfmatrix run: %d kernels in %.1fs, %d failed; reports in %s\n", len(obs), time.Since(start).Seconds(), failed, out)
 	if failed > 0 {
 		return exitNo
 	}

@@ -7,7 +7,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bpfmatrix/bpfmatrix/internal/fakeqemu"
 	"github.com/bpfmatrix/bpfmatrix/internal/testenv"
+	"github.com/bpfmatrix/bpfmatrix/observation"
 )
 
 var repoKernels = filepath.Join("..", "..", "kernels.yaml")
@@ -23,7 +25,7 @@ func TestRunBadArgs(t *testing.T) {
 		{[]string{"run", "--memory", "64"}, "--memory 64: must be 128 to 65536 MB"},
 		{[]string{"run", "--accel", "hvf"}, `--accel "hvf": kvm or tcg`},
 		{[]string{"run", "--channel", "pigeon"}, `--channel "pigeon": virtio or serial`},
-		{[]string{"run", "--helpers", "1,x"}, `--helpers: "x" is not a helper id`},
+		{[]string{"run", "--helpers", "1,x"}, `flag -helpers: "x" is not a helper id`},
 		{[]string{"run", "5.10"}, "unexpected arguments"},
 		{[]string{"run", "--bogus"}, "flag provided but not defined: -bogus"},
 		{[]string{"run", "--qemu", "/nonexistent/qemu"}, "--qemu:"},
@@ -90,7 +92,7 @@ func TestRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	g := rep.Guest
-	if g.Status != "ok" || g.Error != "" || g.BootSeconds <= 0 || g.ProbeSeconds <= 0 || g.ConsoleTail == nil ||
+	if g.Status != observation.StatusOK || g.Error != "" || g.BootSeconds <= 0 || g.ProbeSeconds <= 0 || g.ConsoleTail == nil ||
 		len(g.ImageSHA256) != 64 || !strings.HasPrefix(g.Package, "linux-") || !strings.HasPrefix(g.Version, "7.3") ||
 		(g.Accel != "tcg" && g.Accel != "kvm") {
 		t.Errorf("guest = %+v", g)
@@ -102,7 +104,7 @@ func TestRun(t *testing.T) {
 		t.Fatalf("%d results, want 3 helpers x 2 types", len(rep.Results))
 	}
 	for _, r := range rep.Results {
-		if r.HelperID == 130 && r.Outcome == "unknown_id" {
+		if r.HelperID == 130 && r.Outcome == string(observation.UnknownID) {
 			t.Errorf("7.3 does not know ringbuf_output in %s", r.ProgType)
 		}
 	}
@@ -138,7 +140,29 @@ func TestRunFailedKernel(t *testing.T) {
 	if err := json.Unmarshal(b, &rep); err != nil {
 		t.Fatal(err)
 	}
-	if rep.Guest.Status != "failed" || rep.Guest.Error == "" || len(rep.Results) != 0 {
+	if rep.Guest.Status != observation.StatusFailed || rep.Guest.Error == "" || len(rep.Results) != 0 {
 		t.Fatalf("report: %s", b)
+	}
+}
+
+// TestRunThenReport: `bpfmatrix run` then `bpfmatrix report`, with no flag naming a directory,
+// report on what run observed (run wrote to out/ while report read out/observations).
+func TestRunThenReport(t *testing.T) {
+	kfile := fakeKernels(t, fakeqemu.Replay)
+	t.Chdir(t.TempDir())
+	t.Setenv("TMPDIR", t.TempDir())
+	code, _, stderr := run("run", "--kernels-file", kfile, "--qemu", os.Args[0], "--accel", "tcg",
+		"--timeout", "30s", "--retries", "0", "--cache-dir", t.TempDir())
+	if code != exitOK {
+		t.Fatalf("run: exit %d\n%s", code, stderr)
+	}
+	code, stdout, stderr := run("report")
+	if code != exitOK {
+		t.Fatalf("report: exit %d\n%s", code, stderr)
+	}
+	for _, want := range []string{"kernel replay", "wrote " + filepath.Join("out", "report.json")} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("report's stdout lacks %q:\n%s", want, stdout)
+		}
 	}
 }

@@ -73,12 +73,12 @@ descriptions and notes
 
 func helpersSync(args []string, stdout, stderr io.Writer) int {
 	return runSync(syncTable{group: "helpers", fileFlag: "registry", usage: helpersSyncUsage,
-		defaultFile: filepath.Join("registry", "helpers.yaml"), load: loadHelperTable}, args, stdout, stderr)
+		defaultFile: filepath.Join("registry", "helpers.yaml"), load: loadHelperSync}, args, stdout, stderr)
 }
 
 func kfuncsSync(args []string, stdout, stderr io.Writer) int {
 	return runSync(syncTable{group: "kfuncs", fileFlag: "kfuncs", usage: kfuncsSyncUsage,
-		defaultFile: filepath.Join("registry", "kfuncs.yaml"), load: loadKfuncTable}, args, stdout, stderr)
+		defaultFile: filepath.Join("registry", "kfuncs.yaml"), load: loadKfuncSync}, args, stdout, stderr)
 }
 
 // runSync proposes a table from observations (the saved ones in --in, or the pipeline's:
@@ -93,21 +93,13 @@ func runSync(t syncTable, args []string, stdout, stderr io.Writer) int {
 	format := formatFlag(fs, "text", "json")
 	gf := addGuestFlags(fs)
 	sf := addSavedFlags(fs)
+	c := cmdline{t.group + " sync", t.usage}
 	fail := func(code int, err error) int {
-		fmt.Fprintf(stderr, "bpfmatrix %s sync: %s\n", t.group, oneLine(err))
+		c.say(stderr, err)
 		return code
 	}
-	pos, err := parseFlags(fs, args)
-	if errors.Is(err, flag.ErrHelp) {
-		fmt.Fprint(stdout, t.usage+"\nflags:\n"+flagUsage(fs))
-		return exitOK
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "bpfmatrix %s %v\n", t.group, err) // err names the subcommand
-		return exitBadArgs
-	}
-	if len(pos) != 0 {
-		return fail(exitBadArgs, fmt.Errorf("want 0 argument(s), got %d", len(pos)))
+	if _, code := c.parse(fs, 0, args, stdout, stderr); code >= 0 {
+		return code
 	}
 	// --write edits a file: the proposal is made from that file, not from the table built into
 	// this binary, which may be older than the checkout's.
@@ -175,12 +167,12 @@ func printSync(stdout, stderr io.Writer, format string, doc syncOutput, res sync
 	return exitOK
 }
 
-// helperTable is the helper registry as sync sees it.
-type helperTable struct{ reg *registry.Registry }
+// helperSyncTable is the helper registry as sync sees it.
+type helperSyncTable struct{ reg *registry.Registry }
 
-// loadHelperTable reads a helper table: our YAML, or, when it is not to be written, another
+// loadHelperSync reads a helper table: our YAML, or, when it is not to be written, another
 // library's EDN or JSON table.
-func loadHelperTable(path string, forWrite bool) (syncProposer, error) {
+func loadHelperSync(path string, forWrite bool) (syncProposer, error) {
 	var reg *registry.Registry
 	var err error
 	switch {
@@ -193,12 +185,12 @@ func loadHelperTable(path string, forWrite bool) (syncProposer, error) {
 	default:
 		reg, err = registry.LoadTable(path)
 	}
-	return helperTable{reg}, err
+	return helperSyncTable{reg}, err
 }
 
-func (h helperTable) file() string { return h.reg.File() }
+func (h helperSyncTable) file() string { return h.reg.File() }
 
-func (h helperTable) propose(kernels []verdict.Kernel, dst string) (syncResult, error) {
+func (h helperSyncTable) propose(kernels []verdict.Kernel, dst string) (syncResult, error) {
 	updated, changes := proposal.Helpers(h.reg, kernels)
 	failed := 0
 	for _, k := range kernels {
@@ -221,21 +213,21 @@ func (h helperTable) propose(kernels []verdict.Kernel, dst string) (syncResult, 
 	return res, err
 }
 
-// kfuncTable is the kfunc table as sync sees it.
-type kfuncTable struct{ table *registry.Kfuncs }
+// kfuncSyncTable is the kfunc table as sync sees it.
+type kfuncSyncTable struct{ table *registry.Kfuncs }
 
-func loadKfuncTable(path string, _ bool) (syncProposer, error) {
+func loadKfuncSync(path string, _ bool) (syncProposer, error) {
 	if path == "" {
 		t, err := registry.DefaultKfuncs()
-		return kfuncTable{t}, err
+		return kfuncSyncTable{t}, err
 	}
 	t, err := registry.LoadKfuncs(path)
-	return kfuncTable{t}, err
+	return kfuncSyncTable{t}, err
 }
 
-func (k kfuncTable) file() string { return k.table.File() }
+func (k kfuncSyncTable) file() string { return k.table.File() }
 
-func (k kfuncTable) propose(kernels []verdict.Kernel, dst string) (syncResult, error) {
+func (k kfuncSyncTable) propose(kernels []verdict.Kernel, dst string) (syncResult, error) {
 	proposed, changes := proposal.Kfuncs(k.table, kernels)
 	res := syncResult{changes: changes}
 	counts := map[string]int{}

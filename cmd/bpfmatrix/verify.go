@@ -1,13 +1,13 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"time"
 
+	"github.com/bpfmatrix/bpfmatrix/observation"
 	"github.com/bpfmatrix/bpfmatrix/observe"
 	"github.com/bpfmatrix/bpfmatrix/registry"
 	"github.com/bpfmatrix/bpfmatrix/report"
@@ -58,91 +58,66 @@ type verifyKernel struct {
 	Error   string `json:"error,omitempty"`
 }
 
+// verifyFlags are verify's flags.
+type verifyFlags struct {
+	regPath, kfuncsPath, kernels, format, out, in *string
+	refresh, verbose                              *bool
+	gf                                            *guestFlags
+	sf                                            *savedFlags
+}
+
+func addVerifyFlags(fs *flag.FlagSet) *verifyFlags {
+	return &verifyFlags{
+		regPath:    registryFlag(fs),
+		kfuncsPath: kfuncsFlag(fs),
+		kernels:    fs.String("kernels", "", "comma-separated kernel names of kernels.yaml (default: all)"),
+		format:     formatFlag(fs, "text", "json"),
+		gf:         addGuestFlags(fs),
+		sf:         addSavedFlags(fs),
+		refresh:    fs.Bool("refresh", false, "ignore cached observations and boot every kernel"),
+		out:        fs.String("out", "", "also write the per-kernel observations to DIR (the layout bpfmatrix report --in reads)"),
+		in:         fs.String("in", "", "judge the saved observations in DIR (as run, verify --out or the suite write them) instead of observing kernels"),
+		verbose:    fs.Bool("v", false, "show each kernel's progress on stderr (shown anyway on a terminal)"),
+	}
+}
+
 func runVerify(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
-	regPath := registryFlag(fs)
-	kfuncsPath := fs.String("kfuncs", "", "kfunc file to use instead of the built-in one")
-	kernels := fs.String("kernels", "", "comma-separated kernel names of kernels.yaml (default: all)")
-	format := formatFlag(fs, "text", "json")
-	gf := addGuestFlags(fs)
-	sf := addSavedFlags(fs)
-	refresh := fs.Bool("refresh", false, "ignore cached observations and boot every kernel")
-	out := fs.String("out", "", "also write the per-kernel observations to DIR (the layout bpfmatrix report --in reads)")
-	in := fs.String("in", "", "judge the saved observations in DIR (as run, verify --out or the suite write them) instead of observing kernels")
-	verbose := fs.Bool("v", false, "show each kernel's progress on stderr (shown anyway on a terminal)")
-	pos, err := parseFlags(fs, args)
-	if errors.Is(err, flag.ErrHelp) {
-		fmt.Fprint(stdout, verifyUsage+"\nflags:\n"+flagUsage(fs))
-		return exitOK
+	f := addVerifyFlags(fs)
+	c := cmdline{"verify", verifyUsage}
+	pos, code := c.parse(fs, -1, args, stdout, stderr)
+	if code >= 0 {
+		return code
 	}
-	bad := func(err error) int {
-		fmt.Fprintf(stderr, "bpfmatrix verify: %s\n", oneLine(err))
-		return exitBadArgs
+	if *f.in != "" && (*f.kernels != "" || *f.refresh || *f.out != "") {
+		return c.fail(stderr, fmt.Errorf("--in judges saved observations: --kernels, --refresh and --out do not apply"))
 	}
+	reg, kfuncs, err := loadTables(*f.regPath, *f.kfuncsPath)
 	if err != nil {
-		return bad(err)
-	}
-	if *in != "" && (*kernels != "" || *refresh || *out != "") {
-		return bad(fmt.Errorf("--in judges saved observations: --kernels, --refresh and --out do not apply"))
-	}
-	reg, err := loadRegistry(*regPath)
-	if err != nil {
-		fmt.Fprintf(stderr, "bpfmatrix: %s\n", oneLine(err))
-		return exitBadArgs
-	}
-	kfuncs, err := loadKfuncs(*kfuncsPath)
-	if err != nil {
-		fmt.Fprintf(stderr, "bpfmatrix: %s\n", oneLine(err))
-		return exitBadArgs
+		return c.fail(stderr, err)
 	}
 	wanted, wantedKfuncs, err := findEntries(reg, kfuncs, pos)
 	if err != nil {
-		return bad(err)
-	}
-	options := gf.options
-	if *in != "" {
-		options = gf.guestOptions // saved observations need no cache (nor a HOME to find one)
-	}
-	opts, err := options(*kernels)
-	if err != nil {
-		return bad(err)
+		return c.fail(stderr, err)
 	}
 	start := time.Now()
-	var ks []report.Kernel
-	var cached map[string]bool
-	if *in != "" {
-		if ks, err = sf.read(*in, gf.kernelsFile, stderr); err != nil {
-			return bad(err)
-		}
-	} else {
-		opts.Refresh = *refresh
-		if ks, cached, err = observeKernels(opts, *out, *verbose, stderr); err != nil {
-			if errors.Is(err, errBadInput) {
-				return bad(err)
-			}
-			fmt.Fprintf(stderr, "bpfmatrix verify: %v\n", err)
-			return exitNo
-		}
+	ks, cached, err := f.observations(stderr)
+	if errors.Is(err, errBadInput) {
+		return c.fail(stderr, err)
+	}
+	if err != nil {
+		c.say(stderr, err)
+		return exitNo
 	}
 	all := len(wanted) == 0 && len(wantedKfuncs) == 0
 	doc := judge(reg, ks, cached, wanted, all, stderr)
 	judgeKfuncs(&doc, kfuncs, ks, wantedKfuncs, all)
-	if *format == "json" {
-		if err := encodeJSON(stdout, doc); err != nil {
-			fmt.Fprintf(stderr, "bpfmatrix verify: %v\n", err)
-			return exitNo
-		}
-	} else {
+	if *f.format != "json" {
 		printVerdicts(stdout, doc)
+	} else if code := writeJSON(stdout, stderr, doc); code != exitOK {
+		return code
 	}
 	return verifyExit(doc, !all, time.Since(start), stderr)
-}
-
-// encodeJSON writes v as indented JSON.
-func encodeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
 }
 
 // verifyExit prints verify's summary line and returns its exit status: 1 for a contradiction or
@@ -150,7 +125,7 @@ func encodeJSON(w io.Writer, v any) error {
 func verifyExit(doc verifyOutput, named bool, took time.Duration, stderr io.Writer) int {
 	okKernels := 0
 	for _, k := range doc.Kernels {
-		if k.Status == "ok" {
+		if k.Status == observation.StatusOK {
 			okKernels++
 		}
 	}
@@ -169,6 +144,27 @@ func verifyExit(doc verifyOutput, named bool, took time.Duration, stderr io.Writ
 		return exitNoEvidence
 	}
 	return exitOK
+}
+
+// observations returns the kernels verify judges: the saved ones of --in, or those of the
+// pipeline (cached, booting what is missing), with which came from the cache. An error of the
+// user's input wraps errBadInput.
+func (f *verifyFlags) observations(stderr io.Writer) ([]report.Kernel, map[string]bool, error) {
+	// options also settles which kernels file --in's lock comes from.
+	options := f.gf.options
+	if *f.in != "" {
+		options = f.gf.guestOptions // saved observations need no cache (nor a HOME to find one)
+	}
+	opts, err := options(*f.kernels)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %w", errBadInput, err)
+	}
+	if *f.in != "" {
+		ks, err := f.sf.read(*f.in, f.gf.kernelsFile, stderr)
+		return ks, nil, err
+	}
+	opts.Refresh = *f.refresh
+	return observeKernels(opts, *f.out, *f.verbose, stderr)
 }
 
 // findEntries resolves the entries named on the command line: helpers by name or id, else
@@ -256,12 +252,12 @@ func judge(reg *registry.Registry, ks []report.Kernel, cached map[string]bool, w
 	doc := verifyOutput{Registry: reg.File()}
 	judged := make([]verdict.Kernel, 0, len(ks))
 	for _, k := range ks {
-		vk := verifyKernel{Name: k.Name, Status: "ok", Cached: cached == nil || cached[k.Name]}
+		vk := verifyKernel{Name: k.Name, Status: observation.StatusOK, Cached: cached == nil || cached[k.Name]}
 		if !k.Version.IsZero() {
 			vk.Version = k.Version.String()
 		}
 		if k.Failed {
-			vk.Status, vk.Error = "failed", k.Error
+			vk.Status, vk.Error = observation.StatusFailed, k.Error
 			fmt.Fprintf(stderr, "bpfmatrix verify: kernel %s failed: %s\n", k.Name, oneLine(errors.New(k.Error)))
 		}
 		doc.Kernels = append(doc.Kernels, vk)

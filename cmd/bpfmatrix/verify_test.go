@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/bpfmatrix/bpfmatrix/observation"
 )
 
 // recorded holds the observations of a real matrix run (see its README.md).
@@ -45,7 +47,7 @@ func TestVerifyRecordedObservations(t *testing.T) {
 		t.Fatalf("%d kernels, %d helpers, %d contradicted", len(doc.Kernels), len(doc.Helpers), doc.Contradicted)
 	}
 	for _, k := range doc.Kernels {
-		if k.Status != "ok" || k.Version == "" {
+		if k.Status != observation.StatusOK || k.Version == "" {
 			t.Errorf("kernel %+v", k)
 		}
 	}
