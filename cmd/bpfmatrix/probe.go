@@ -169,7 +169,7 @@ func summarizeProbe(w io.Writer, rep *observation.Document, stats probe.Stats) i
 		rep.Kernel.Release, len(rep.Results), stats.Loads, stats.Duration.Seconds(), strings.Join(parts, ", "))
 	if len(unclassified) > 0 {
 		fmt.Fprintf(w, "\n!!! %d UNCLASSIFIED results: the verifier said something no classifier rule knows.\n", len(unclassified))
-		fmt.Fprintln(w, "!!! Add a rule (probe/classify.go) and the log as golden testdata; nothing was guessed.")
+		fmt.Fprintln(w, "!!! Add a row to the verifier grammar (probe/verifierlog/rows.go) and the log as golden testdata; nothing was guessed.")
 		for _, r := range unclassified {
 			fmt.Fprintf(w, "!!! %s/%s id %d (%s): %s\n%s\n", r.ProgType, r.Variant, r.HelperID, r.Helper, r.Detail, indent(r.Log))
 		}
