@@ -192,38 +192,12 @@ func TestImageBTFNotCached(t *testing.T) {
 }
 
 // TestImageBTFCached reads the BTF of the built-in pins of 5.10 (an lz4 payload) and 7.3 (zstd),
-// the kernels CI fetches, from the user's cache; under CI it fetches them when missing.
+// the kernels CI boots, from the user's cache (see cachedBuiltin).
 func TestImageBTFCached(t *testing.T) {
-	cacheDir, err := DefaultCacheDir()
-	testenv.Need(t, err, "set HOME or XDG_CACHE_HOME")
-	cfg, err := LoadConfig(BuiltinKernelsFile)
-	if err != nil {
-		t.Fatal(err)
-	}
 	for _, name := range []string{"5.10", "7.3"} {
 		t.Run(name, func(t *testing.T) {
-			entries, err := cfg.Select([]string{name})
-			if err != nil {
-				t.Fatal(err)
-			}
-			sts, err := Status(cacheDir, entries)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !sts[0].Cached && os.Getenv("CI") != "" {
-				// Under CI the test fetches it: go test runs packages in parallel, so the tests
-				// that would fetch it may not have run yet. The built-in lock is not written.
-				if _, err := (&Fetcher{CacheDir: cacheDir}).Fetch(context.Background(), entries); err != nil {
-					t.Fatalf("fetching %s: %v", name, err)
-				}
-				if sts, err = Status(cacheDir, entries); err != nil {
-					t.Fatal(err)
-				}
-			}
-			if !sts[0].Cached {
-				testenv.Need(t, errors.New("kernel "+name+"'s pinned image is not cached in "+cacheDir), "bpfmatrix kernels fetch "+name)
-			}
-			spec, err := ImageBTF(context.Background(), cacheDir, sts[0].Locked.SHA256)
+			cacheDir, st := cachedBuiltin(t, name)
+			spec, err := ImageBTF(context.Background(), cacheDir, st.Locked.SHA256)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -239,4 +213,39 @@ func TestImageBTFCached(t *testing.T) {
 			t.Logf("kernel %s: __BPF_FUNC_MAX_ID = %d", name, last.Value)
 		})
 	}
+}
+
+// cachedBuiltin returns the user's cache and the status of the built-in kernel name, whose
+// pinned image is cached: when it is not, the test fetches it if BPFMATRIX_TEST_NETWORK asks
+// for that (go test runs packages in parallel, so the tests that would fetch it may not have
+// run yet; the built-in lock is not written), and otherwise skips, or fails under CI.
+func cachedBuiltin(t *testing.T, name string) (string, KernelStatus) {
+	t.Helper()
+	cacheDir, err := DefaultCacheDir()
+	testenv.Need(t, err, "set HOME or XDG_CACHE_HOME")
+	cfg, err := LoadConfig(BuiltinKernelsFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries, err := cfg.Select([]string{name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sts, err := Status(cacheDir, entries)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sts[0].Cached && testenv.Network() {
+		if _, err := (&Fetcher{CacheDir: cacheDir}).Fetch(context.Background(), entries); err != nil {
+			t.Fatalf("fetching %s: %v", name, err)
+		}
+		if sts, err = Status(cacheDir, entries); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !sts[0].Cached {
+		testenv.Need(t, errors.New("kernel "+name+"'s pinned image is not cached in "+cacheDir),
+			"bpfmatrix kernels fetch "+name+", or set "+testenv.EnvNetwork+"=1")
+	}
+	return cacheDir, sts[0]
 }

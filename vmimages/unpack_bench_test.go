@@ -4,10 +4,13 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/bpfmatrix/bpfmatrix/internal/testenv"
 )
 
 // The benchmarks below time the unpacking the cache does, on the images and packages a fetch
@@ -19,9 +22,7 @@ import (
 func cachedPayload(b *testing.B, format string) []byte {
 	b.Helper()
 	dir, err := DefaultCacheDir()
-	if err != nil {
-		b.Skip(err)
-	}
+	testenv.Optional(b, err, "set HOME or XDG_CACHE_HOME")
 	var magic []byte
 	for _, c := range compressions {
 		if c.name == format {
@@ -38,7 +39,7 @@ func cachedPayload(b *testing.B, format string) []byte {
 			return payload
 		}
 	}
-	b.Skipf("no cached image in %s has a %s payload", dir, format)
+	testenv.Optional(b, fmt.Errorf("no cached image in %s has a %s payload", dir, format), "bpfmatrix kernels fetch")
 	return nil
 }
 
@@ -59,12 +60,10 @@ func BenchmarkUnpackVmlinuxZstd(b *testing.B) { benchmarkPayload(b, "zstd") }
 func cachedDeb(b *testing.B, pattern string) string {
 	b.Helper()
 	dir, err := DefaultCacheDir()
-	if err != nil {
-		b.Skip(err)
-	}
+	testenv.Optional(b, err, "set HOME or XDG_CACHE_HOME")
 	debs, _ := filepath.Glob(filepath.Join(dir, "debs", pattern))
 	if len(debs) == 0 {
-		b.Skipf("no %s in %s", pattern, filepath.Join(dir, "debs"))
+		testenv.Optional(b, fmt.Errorf("no %s in %s", pattern, filepath.Join(dir, "debs")), "bpfmatrix kernels fetch")
 	}
 	return debs[0]
 }
