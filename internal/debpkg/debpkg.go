@@ -7,7 +7,6 @@ package debpkg
 
 import (
 	"archive/tar"
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -75,8 +74,7 @@ func Data(r io.ReaderAt, size int64) (*tar.Reader, io.Closer, error) {
 		if f == "" || f.Ext() != rest {
 			return nil, nil, fmt.Errorf("%s: a compression this reader does not know", m.name)
 		}
-		// The decoders read in small pieces; without a buffer each is a system call.
-		zr, err := decompress.NewReader(f, bufio.NewReaderSize(m.data, 1<<20))
+		zr, err := decompress.NewReaderAt(f, m.data, m.data.Size())
 		if err != nil {
 			return nil, nil, fmt.Errorf("%s: %w", m.name, err)
 		}
