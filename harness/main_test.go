@@ -60,9 +60,9 @@ var (
 	kernelsCache = map[string]Kernel{}
 )
 
-// testKernels returns the named kernels of the repository's kernels.yaml, fetched into the
-// image cache when they are not there yet (the first run needs the Debian archive; later runs
-// use kernels.lock and the cache).
+// testKernels returns the named kernels of the repository's kernels.yaml from the image cache,
+// fetched into it when they are not there yet and BPFMATRIX_TEST_NETWORK allows (the first run
+// needs the Debian archive; later runs use kernels.lock and the cache).
 func testKernels(t testing.TB, names ...string) []Kernel {
 	t.Helper()
 	kernelsMu.Lock()
@@ -83,7 +83,11 @@ func testKernels(t testing.TB, names ...string) []Kernel {
 			t.Fatal(err)
 		}
 		var log strings.Builder
-		images, err := (&vmimages.Fetcher{Progress: &log}).Fetch(context.Background(), entries)
+		offline := !testenv.Network()
+		images, err := (&vmimages.Fetcher{Progress: &log, Offline: offline}).Fetch(context.Background(), entries)
+		if err != nil && offline {
+			testenv.Need(t, err, "bpfmatrix kernels fetch "+strings.Join(missing, " ")+", or set "+testenv.EnvNetwork+"=1")
+		}
 		if err != nil {
 			t.Fatalf("fetching kernels %v: %v\n%s", missing, err, log.String())
 		}

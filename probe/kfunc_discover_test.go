@@ -11,6 +11,7 @@ import (
 
 	"github.com/cilium/ebpf/btf"
 
+	"github.com/bpfmatrix/bpfmatrix/internal/testenv"
 	"github.com/bpfmatrix/bpfmatrix/observation"
 )
 
@@ -187,9 +188,7 @@ func splitBTF(vm *rawBTF, intID, baseTag uint32) []byte {
 // running kernel's BTF: the same tagged functions.
 func TestScanBTFAgreesWithCilium(t *testing.T) {
 	raw, err := os.ReadFile(vmlinuxBTF)
-	if err != nil {
-		t.Skipf("no kernel BTF: %v", err)
-	}
+	testenv.Need(t, err, "boot the host with a kernel built with CONFIG_DEBUG_INFO_BTF, as Debian's are")
 	scan, err := scanBTF(raw, 1, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -16,10 +16,8 @@ package suites
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -32,7 +30,6 @@ import (
 	"github.com/bpfmatrix/bpfmatrix/harness"
 	"github.com/bpfmatrix/bpfmatrix/internal/chromium"
 	"github.com/bpfmatrix/bpfmatrix/internal/kfunctags"
-	"github.com/bpfmatrix/bpfmatrix/internal/testenv"
 	"github.com/bpfmatrix/bpfmatrix/observation"
 	"github.com/bpfmatrix/bpfmatrix/observe"
 	"github.com/bpfmatrix/bpfmatrix/registry"
@@ -279,9 +276,6 @@ func kernelProblems(h *registry.Helper, hv verdict.HelperVerdict, k report.Kerne
 // BTF, not vmlinux's: they are reported apart, not compared.
 func checkKfuncTags(ctx context.Context, k report.Kernel) {
 	spec, err := vmimages.ImageBTF(ctx, "", k.SHA256)
-	if errors.Is(err, exec.ErrNotFound) {
-		testenv.Need(GinkgoTB(), err, "apt-get install xz-utils zstd lz4")
-	}
 	Expect(err).NotTo(HaveOccurred(), "kernel %s: the BTF of its image", k.Name)
 	tagged, err := kfunctags.Tagged(spec)
 	Expect(err).NotTo(HaveOccurred(), "kernel %s: the BTF of its image", k.Name)
@@ -289,7 +283,11 @@ func checkKfuncTags(ctx context.Context, k report.Kernel) {
 		Skip(fmt.Sprintf("kernel %s: its image's BTF predates the %s tag; its %d kfuncs were found by known name",
 			k.Name, kfunctags.Tag, len(k.Facts.Kfuncs)))
 	}
-	d := kfunctags.Compare(tagged, k.Facts.Kfuncs)
+	observed := make([]kfunctags.Observed, len(k.Facts.Kfuncs))
+	for i, kf := range k.Facts.Kfuncs {
+		observed[i] = kfunctags.Observed{Name: kf.Name, Module: kf.Module}
+	}
+	d := kfunctags.Compare(tagged, observed)
 	modules := "none"
 	if len(d.Modules) > 0 {
 		modules = fmt.Sprintf("%d: %s", len(d.Modules), strings.Join(d.Modules, ", "))

@@ -377,7 +377,7 @@ func (a *apt) download(ctx context.Context, pkg, version, dir string) (string, e
 }
 
 // command prepares a child process that ctx ends completely: the whole process group is killed,
-// because apt-get's download methods (and dpkg-deb's decompressor) outlive a killed parent and
+// because apt-get's download methods outlive a killed parent and
 // keep its output pipe open, and WaitDelay bounds the wait for any straggler that escaped.
 func command(ctx context.Context, name string, args ...string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, name, args...)

@@ -9,11 +9,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os/exec"
 	"path/filepath"
+	"strings"
 
 	"github.com/cilium/ebpf/btf"
 
+	"github.com/bpfmatrix/bpfmatrix/internal/decompress"
 	"github.com/bpfmatrix/bpfmatrix/internal/files"
 )
 
@@ -43,8 +44,8 @@ func ImageBTF(ctx context.Context, cacheDir, sum string) (*btf.Spec, error) {
 
 // VmlinuzBTF returns the BTF of the vmlinux inside the x86 bzImage at path. The boot header
 // says where the compressed vmlinux lies; its first bytes say how it is compressed. gzip is read
-// here; xz, zstd and lz4 (Debian's 5.10 and 6.1 images use lz4, later ones zstd) go through
-// their command-line tools, and a missing tool is an error wrapping exec.ErrNotFound.
+// here, and zstd and lz4 (Debian's 5.10 and 6.1 images use lz4, later ones zstd) and xz
+// without the x86 BCJ filter through internal/decompress, all in process.
 func VmlinuzBTF(ctx context.Context, path string) (*btf.Spec, error) {
 	data, err := files.ReadRegular(path, files.Image)
 	if err != nil {
@@ -92,17 +93,17 @@ func bzImagePayload(data []byte) ([]byte, error) {
 type compression struct {
 	name  string
 	magic []byte
-	// tool decompresses the format from stdin to stdout with -dc; empty when read in process.
-	tool, pkg string
+	// format is the decompressor's name for it; empty for the formats only recognised.
+	format decompress.Format
 }
 
 // compressions are matched in order against the payload's first bytes. The formats without a
-// tool are recognised only to name them in the error.
+// decompressor are recognised only to name them in the error.
 var compressions = []compression{
 	{name: "gzip", magic: []byte{0x1f, 0x8b}},
-	{name: "xz", magic: []byte{0xfd, '7', 'z', 'X', 'Z', 0x00}, tool: "xz", pkg: "xz-utils"},
-	{name: "zstd", magic: []byte{0x28, 0xb5, 0x2f, 0xfd}, tool: "zstd", pkg: "zstd"},
-	{name: "lz4", magic: []byte{0x02, 0x21, 0x4c, 0x18}, tool: "lz4", pkg: "lz4"}, // legacy frame, as the kernel writes it
+	{name: "xz", magic: []byte{0xfd, '7', 'z', 'X', 'Z', 0x00}, format: decompress.XZ},
+	{name: "zstd", magic: []byte{0x28, 0xb5, 0x2f, 0xfd}, format: decompress.Zstd},
+	{name: "lz4", magic: []byte{0x02, 0x21, 0x4c, 0x18}, format: decompress.LZ4}, // legacy frame, as the kernel writes it
 	{name: "bzip2", magic: []byte("BZh")},
 	{name: "lzo", magic: []byte{0x89, 'L', 'Z', 'O'}},
 	{name: "lzma", magic: []byte{0x5d, 0x00, 0x00}},
@@ -132,29 +133,50 @@ func decompressPayload(ctx context.Context, p []byte) ([]byte, error) {
 			return nil, fmt.Errorf("gzip payload: %w", err)
 		}
 		return out, nil
-	case c.tool == "":
+	case c.format == "":
 		return nil, fmt.Errorf("payload is %s-compressed, which this reader does not decompress", c.name)
 	}
-	// For these formats the kernel's build appends the decompressed size as a little-endian
-	// u32 after the stream; zstd refuses trailing bytes, and the size checks the output.
+	return decompressSized(ctx, c, p)
+}
+
+// decompressSized reads a payload of the formats after which the kernel's build appends the
+// decompressed size as a little-endian u32: zstd refuses trailing bytes, and the size checks
+// the output.
+func decompressSized(ctx context.Context, c *compression, p []byte) ([]byte, error) {
 	if len(p) < len(c.magic)+4 {
 		return nil, fmt.Errorf("%s payload of %d bytes is too short", c.name, len(p))
 	}
 	stream, size := p[:len(p)-4], binary.LittleEndian.Uint32(p[len(p)-4:])
-	cmd := command(ctx, c.tool, "-dc")
-	var out, stderr bytes.Buffer
-	out.Grow(int(size))
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = bytes.NewReader(stream), &out, &stderr
-	if err := cmd.Run(); err != nil {
-		if errors.Is(err, exec.ErrNotFound) {
-			return nil, fmt.Errorf("%s not found: a %s-compressed kernel needs it (package %s): %w", c.tool, c.name, c.pkg, err)
-		}
-		return nil, fmt.Errorf("%s -dc: %w: %s", c.tool, err, bytes.TrimSpace(stderr.Bytes()))
+	// A payload takes a fraction of a second: ctx is checked once, before it.
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
-	if uint64(out.Len()) != uint64(size) {
-		return nil, fmt.Errorf("%s payload decompressed to %d bytes, its trailer says %d", c.name, out.Len(), size)
+	zr, err := decompress.NewReader(c.format, bytes.NewReader(stream))
+	if err != nil {
+		return nil, fmt.Errorf("%s payload: %w%s", c.name, err, xzFilterHint(c, err))
+	}
+	defer zr.Close()
+	out := bytes.NewBuffer(make([]byte, 0, int(size)+bytes.MinRead))
+	// The size read from the trailer bounds the output: a payload that decompresses to more is
+	// refused before it fills memory.
+	n, err := out.ReadFrom(io.LimitReader(zr, int64(size)+1))
+	if err != nil {
+		return nil, fmt.Errorf("%s payload: %w%s", c.name, err, xzFilterHint(c, err))
+	}
+	if uint64(n) != uint64(size) {
+		return nil, fmt.Errorf("%s payload decompressed to %d bytes, its trailer says %d", c.name, n, size)
 	}
 	return out.Bytes(), nil
+}
+
+// xzFilterHint explains the likeliest cause of an xz payload the decoder refuses: the kernel's
+// scripts/xz_wrap.sh puts the x86 BCJ filter before LZMA2, and the Go xz decoder reads LZMA2
+// alone. Debian's kernels are lz4 or zstd, not xz.
+func xzFilterHint(c *compression, err error) string {
+	if c.format != decompress.XZ || !strings.Contains(err.Error(), "filter") {
+		return ""
+	}
+	return " (xz kernels carry the x86 BCJ filter, which this reader does not decode)"
 }
 
 // elfBTF parses the .BTF section of a vmlinux ELF. The section alone is read as raw BTF: the

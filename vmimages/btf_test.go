@@ -2,20 +2,20 @@ package vmimages
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"debug/elf"
 	"encoding/binary"
 	"errors"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/cilium/ebpf/btf"
 
+	"github.com/bpfmatrix/bpfmatrix/internal/decompress"
+	"github.com/bpfmatrix/bpfmatrix/internal/decompress/compresstest"
 	"github.com/bpfmatrix/bpfmatrix/internal/testenv"
 )
 
@@ -94,24 +94,17 @@ func bzImage(payload []byte) []byte {
 }
 
 // compress compresses data as the kernel's build does for format: a single gzip member, or a
-// tool's stream followed by the decompressed size (little-endian u32).
+// stream (lz4 in the legacy frame format) followed by the decompressed size (little-endian u32).
 func compress(t *testing.T, format string, data []byte) []byte {
 	t.Helper()
-	if format == "gzip" {
-		var buf bytes.Buffer
-		zw := gzip.NewWriter(&buf)
-		zw.Write(data)
-		zw.Close()
-		return buf.Bytes()
-	}
-	args := map[string][]string{"xz": {"-c", "--check=crc32"}, "zstd": {"-c", "-q"}, "lz4": {"-l", "-c", "-q"}}[format]
-	pkg := map[string]string{"xz": "xz-utils", "zstd": "zstd", "lz4": "lz4"}[format]
-	tool := testenv.NeedCommand(t, format, pkg)
-	cmd := exec.Command(tool, args...)
-	cmd.Stdin = bytes.NewReader(data)
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("%s: %v", format, err)
+	var out []byte
+	switch f := decompress.Format(format); f {
+	case decompress.Gzip:
+		return compresstest.Compress(t, f, data)
+	case decompress.LZ4:
+		out = compresstest.CompressLZ4Legacy(t, data)
+	default:
+		out = compresstest.Compress(t, f, data)
 	}
 	return binary.LittleEndian.AppendUint32(out, uint32(len(data)))
 }
@@ -174,7 +167,7 @@ func TestVmlinuzBTFErrors(t *testing.T) {
 			p := compress(t, "xz", withBTF)
 			p[len(p)/2] ^= 0xff
 			return bzImage(p)
-		}, "xz -dc"},
+		}, "xz payload"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -199,41 +192,12 @@ func TestImageBTFNotCached(t *testing.T) {
 }
 
 // TestImageBTFCached reads the BTF of the built-in pins of 5.10 (an lz4 payload) and 7.3 (zstd),
-// the kernels CI fetches, from the user's cache; under CI it fetches them when missing.
+// the kernels CI boots, from the user's cache (see cachedBuiltin).
 func TestImageBTFCached(t *testing.T) {
-	cacheDir, err := DefaultCacheDir()
-	testenv.Need(t, err, "set HOME or XDG_CACHE_HOME")
-	cfg, err := LoadConfig(BuiltinKernelsFile)
-	if err != nil {
-		t.Fatal(err)
-	}
 	for _, name := range []string{"5.10", "7.3"} {
 		t.Run(name, func(t *testing.T) {
-			entries, err := cfg.Select([]string{name})
-			if err != nil {
-				t.Fatal(err)
-			}
-			sts, err := Status(cacheDir, entries)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !sts[0].Cached && os.Getenv("CI") != "" {
-				// Under CI the test fetches it: go test runs packages in parallel, so the tests
-				// that would fetch it may not have run yet. The built-in lock is not written.
-				if _, err := (&Fetcher{CacheDir: cacheDir}).Fetch(context.Background(), entries); err != nil {
-					t.Fatalf("fetching %s: %v", name, err)
-				}
-				if sts, err = Status(cacheDir, entries); err != nil {
-					t.Fatal(err)
-				}
-			}
-			if !sts[0].Cached {
-				testenv.Need(t, errors.New("kernel "+name+"'s pinned image is not cached in "+cacheDir), "bpfmatrix kernels fetch "+name)
-			}
-			spec, err := ImageBTF(context.Background(), cacheDir, sts[0].Locked.SHA256)
-			if errors.Is(err, exec.ErrNotFound) {
-				testenv.Need(t, err, "apt-get install xz-utils zstd lz4")
-			}
+			cacheDir, st := cachedBuiltin(t, name)
+			spec, err := ImageBTF(context.Background(), cacheDir, st.Locked.SHA256)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -249,4 +213,39 @@ func TestImageBTFCached(t *testing.T) {
 			t.Logf("kernel %s: __BPF_FUNC_MAX_ID = %d", name, last.Value)
 		})
 	}
+}
+
+// cachedBuiltin returns the user's cache and the status of the built-in kernel name, whose
+// pinned image is cached: when it is not, the test fetches it if BPFMATRIX_TEST_NETWORK asks
+// for that (go test runs packages in parallel, so the tests that would fetch it may not have
+// run yet; the built-in lock is not written), and otherwise skips, or fails under CI.
+func cachedBuiltin(t *testing.T, name string) (string, KernelStatus) {
+	t.Helper()
+	cacheDir, err := DefaultCacheDir()
+	testenv.Need(t, err, "set HOME or XDG_CACHE_HOME")
+	cfg, err := LoadConfig(BuiltinKernelsFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries, err := cfg.Select([]string{name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sts, err := Status(cacheDir, entries)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sts[0].Cached && testenv.Network() {
+		if _, err := (&Fetcher{CacheDir: cacheDir}).Fetch(context.Background(), entries); err != nil {
+			t.Fatalf("fetching %s: %v", name, err)
+		}
+		if sts, err = Status(cacheDir, entries); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !sts[0].Cached {
+		testenv.Need(t, errors.New("kernel "+name+"'s pinned image is not cached in "+cacheDir),
+			"bpfmatrix kernels fetch "+name+", or set "+testenv.EnvNetwork+"=1")
+	}
+	return cacheDir, sts[0]
 }

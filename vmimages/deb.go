@@ -3,20 +3,19 @@ package vmimages
 import (
 	"archive/tar"
 	"bytes"
-	"compress/gzip"
 	"context"
 	"debug/elf"
-	"errors"
 	"fmt"
 	"io"
 	"maps"
 	"os"
-	"os/exec"
 	"path"
 	"path/filepath"
 	"slices"
 	"strings"
 
+	"github.com/bpfmatrix/bpfmatrix/internal/debpkg"
+	"github.com/bpfmatrix/bpfmatrix/internal/decompress"
 	"github.com/bpfmatrix/bpfmatrix/internal/files"
 )
 
@@ -168,44 +167,38 @@ func (c *debContents) takeConfig(release string, r io.Reader, staging string) er
 	return nil
 }
 
-// walkDeb streams the data archive of a .deb through fn. dpkg-deb --fsys-tarfile decompresses
-// whichever format the package uses (xz for Debian kernels, zstd on Ubuntu), which the Go
-// standard library cannot.
+// walkDeb streams the data archive of a .deb through fn, decompressing it in process
+// (internal/debpkg); ctx is checked between files.
 func walkDeb(ctx context.Context, deb string, fn func(name string, hdr *tar.Header, r io.Reader) error) error {
-	cmd := command(ctx, "dpkg-deb", "--fsys-tarfile", deb)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.StdoutPipe()
+	f, err := os.Open(deb)
 	if err != nil {
-		return fmt.Errorf("dpkg-deb: %w", err)
+		return err
 	}
-	if err := cmd.Start(); err != nil {
-		if errors.Is(err, exec.ErrNotFound) {
-			return fmt.Errorf("dpkg-deb not found: reading Debian packages needs it (package dpkg): %w", err)
-		}
-		return fmt.Errorf("dpkg-deb: %w", err)
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return err
 	}
-	tr := tar.NewReader(out)
-	var walkErr error
+	tr, zr, err := debpkg.Data(f, st.Size())
+	if err != nil {
+		return fmt.Errorf("read %s: %w", filepath.Base(deb), err)
+	}
+	defer zr.Close()
 	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		hdr, err := tr.Next()
 		if err == io.EOF {
-			break
+			return nil
 		}
 		if err != nil {
-			walkErr = fmt.Errorf("read %s: %w", filepath.Base(deb), err)
-			break
+			return fmt.Errorf("read %s: %w", filepath.Base(deb), err)
 		}
 		if err := fn(hdr.Name, hdr, tr); err != nil {
-			walkErr = err
-			break
+			return err
 		}
 	}
-	_, _ = io.Copy(io.Discard, out)
-	if err := cmd.Wait(); err != nil && walkErr == nil {
-		walkErr = fmt.Errorf("dpkg-deb --fsys-tarfile %s: %w: %s", filepath.Base(deb), err, bytes.TrimSpace(stderr.Bytes()))
-	}
-	return walkErr
 }
 
 func writeStream(dst string, r io.Reader) error {
@@ -245,38 +238,16 @@ func moduleName(p string) string {
 
 // writeDecompressed writes a module file, decompressing it according to its extension.
 func writeDecompressed(dst, name string, r io.Reader) error {
-	switch {
-	case strings.HasSuffix(name, ".gz"):
-		zr, err := gzip.NewReader(r)
-		if err != nil {
-			return err
-		}
-		return writeStream(dst, zr)
-	case strings.HasSuffix(name, ".xz"), strings.HasSuffix(name, ".zst"):
-		tool := "xz"
-		if strings.HasSuffix(name, ".zst") {
-			tool = "zstd"
-		}
-		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-			return err
-		}
-		f, err := os.Create(dst)
-		if err != nil {
-			return err
-		}
-		cmd := exec.Command(tool, "-dc")
-		var stderr bytes.Buffer
-		cmd.Stdin, cmd.Stdout, cmd.Stderr = r, f, &stderr
-		err = cmd.Run()
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return fmt.Errorf("%s -dc (package %s-utils or %s): %w: %s", tool, tool, tool, err, bytes.TrimSpace(stderr.Bytes()))
-		}
-		return nil
+	f := decompress.ForName(name)
+	if f == "" {
+		return writeStream(dst, r)
 	}
-	return writeStream(dst, r)
+	zr, err := decompress.NewReader(f, r)
+	if err != nil {
+		return err
+	}
+	defer zr.Close()
+	return writeStream(dst, zr)
 }
 
 // moduleDepends reads the "depends=" entry of a module's .modinfo section.

@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/bpfmatrix/bpfmatrix/internal/decompress"
+	"github.com/bpfmatrix/bpfmatrix/internal/decompress/compresstest"
 	"github.com/bpfmatrix/bpfmatrix/internal/testenv"
 )
 
@@ -80,26 +82,13 @@ func buildDeb(t *testing.T, pkg, version string, files map[string][]byte) string
 	return out
 }
 
-// xzCompress compresses data with the xz tool, skipping the test when it is missing.
-func xzCompress(t *testing.T, data []byte) []byte {
-	t.Helper()
-	testenv.NeedCommand(t, "xz", "xz-utils")
-	cmd := exec.Command("xz", "-c")
-	cmd.Stdin = bytes.NewReader(data)
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
 // layoutImage returns the files of a linux-image package as Debian ships them up to 6.18.
 func layoutImage(t *testing.T, release, salt string, compressConsole bool) map[string][]byte {
 	mod := "lib/modules/" + release + "/kernel/"
 	console := fakeModule("virtio_console", "virtio,virtio_ring")
 	consoleName := mod + "drivers/char/virtio_console.ko"
 	if compressConsole {
-		console, consoleName = xzCompress(t, console), consoleName+".xz"
+		console, consoleName = compresstest.Compress(t, decompress.XZ, console), consoleName+".xz"
 	}
 	return map[string][]byte{
 		"boot/vmlinuz-" + release:                   fakeBzImage(release, salt),

@@ -10,6 +10,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/bpfmatrix/bpfmatrix/internal/testenv"
 )
 
 // testIndex loads testdata/index/<suite>.Packages: real, trimmed archive stanzas.
@@ -124,9 +126,7 @@ func TestExactDependency(t *testing.T) {
 // TestCompareMatchesDpkg checks the version order against dpkg itself for every version in the
 // test index, when dpkg is installed.
 func TestCompareMatchesDpkg(t *testing.T) {
-	if _, err := exec.LookPath("dpkg"); err != nil {
-		t.Skip("dpkg not installed")
-	}
+	testenv.NeedCommand(t, "dpkg", "dpkg")
 	idx := testIndex(t)
 	seen := map[string]bool{}
 	for _, recs := range idx.byName {

@@ -12,10 +12,10 @@ import (
 )
 
 // TestWriteExtract rewrites testdata/registrations-<series>.txt from the tree named by
-// BPFMATRIX_KERNEL_SOURCE, as unpacked by ./fetchsource (whose bpfmatrix-source.txt gives the
+// BPFMATRIX_KERNEL_SOURCE, as unpacked by tools/fetchsource (whose bpfmatrix-source.txt gives the
 // Debian package and version). It runs only when that variable is set:
 //
-//	dir=$(go run ./internal/kernelsrc/fetchsource -series 6.12 -version 6.12.118-1)
+//	dir=$(go run ./tools/fetchsource -series 6.12 -version 6.12.118-1)
 //	BPFMATRIX_KERNEL_SOURCE=$dir go test ./internal/kernelsrc -run TestWriteExtract
 func TestWriteExtract(t *testing.T) {
 	root := os.Getenv("BPFMATRIX_KERNEL_SOURCE")
@@ -28,7 +28,7 @@ func TestWriteExtract(t *testing.T) {
 	}
 	origin, err := os.ReadFile(filepath.Join(root, "bpfmatrix-source.txt"))
 	if err != nil {
-		t.Fatalf("the tree does not say which Debian package it is (unpack it with ./fetchsource): %v", err)
+		t.Fatalf("the tree does not say which Debian package it is (unpack it with tools/fetchsource): %v", err)
 	}
 	for _, l := range strings.Split(string(origin), "\n") {
 		k, v, _ := strings.Cut(l, ": ")

@@ -10,8 +10,6 @@ import (
 	"slices"
 
 	"github.com/cilium/ebpf/btf"
-
-	"github.com/bpfmatrix/bpfmatrix/observation"
 )
 
 // Tag is the BTF declaration tag the kernel's __bpf_kfunc marker puts on a kfunc.
@@ -36,6 +34,16 @@ func Tagged(spec *btf.Spec) ([]string, error) {
 	return slices.Compact(names), nil
 }
 
+// Observed is a kfunc as a kernel's observations list it. The caller copies it out of its
+// observation.Kfunc: this package sits below observation and imports none of the project's
+// packages outside internal/.
+type Observed struct {
+	// Name is the function's name.
+	Name string
+	// Module is the kernel module whose BTF defines it; empty for vmlinux.
+	Module string
+}
+
 // Diff is how the vmlinux kfuncs of a kernel's observations differ from the kfuncs its
 // image's vmlinux BTF tags.
 type Diff struct {
@@ -55,7 +63,7 @@ func (d Diff) Equal() bool { return len(d.OnlyImage) == 0 && len(d.OnlyObserved)
 // returns them). Every vmlinux kfunc observed counts, tagged or not: on a kernel whose BTF tags
 // kfuncs, an untagged one is a name the agent should not have called a kfunc. The lists of the
 // Diff are sorted.
-func Compare(tagged []string, observed []observation.Kfunc) Diff {
+func Compare(tagged []string, observed []Observed) Diff {
 	var d Diff
 	isTagged := map[string]bool{}
 	for _, name := range tagged {

@@ -13,6 +13,34 @@ import (
 // InCI reports whether the tests run under CI.
 func InCI() bool { return os.Getenv("CI") != "" }
 
+// EnvNetwork names the environment variable that lets tests reach the network: set to any
+// non-empty value (.ci/run sets it), the real-archive test runs, and tests that read the images
+// of the kernels CI boots (5.10 and 7.3) fetch them into the cache when they are missing.
+// Unset, no test reaches the network or writes into the user's cache.
+const EnvNetwork = "BPFMATRIX_TEST_NETWORK"
+
+// Network reports whether EnvNetwork lets tests reach the network.
+func Network() bool { return os.Getenv(EnvNetwork) != "" }
+
+// NeedNetwork skips t unless EnvNetwork is set, under CI too: a test reaches the network only
+// when asked, and CI asks by setting it.
+func NeedNetwork(t testing.TB) {
+	t.Helper()
+	if !Network() {
+		t.Skipf("this test reaches the network; set %s=1 to run it", EnvNetwork)
+	}
+}
+
+// Optional skips t when err (why an optional input is missing) is not nil, under CI as well:
+// for inputs CI does not provide by design, such as the images of kernels it does not boot.
+// Inputs CI must provide go through Need.
+func Optional(t testing.TB, err error, how string) {
+	t.Helper()
+	if err != nil {
+		t.Skipf("%v (%s; CI does not provide it)", err, how)
+	}
+}
+
 // Need skips t, or fails it under CI, when err (why the need is not met) is not nil; how says
 // how to meet it.
 func Need(t testing.TB, err error, how string) {

@@ -1,12 +1,13 @@
 // Command fetchsource downloads Debian's linux-source package of one kernel series and unpacks
 // the parts of its tree that hold BPF kfunc registrations, for the generator of
-// internal/kernelsrc/testdata. It touches none of the machine's apt state: apt runs with a
+// internal/kernelsrc/testdata. It lives outside internal/ because it fetches through vmimages,
+// which internal packages may not import. It touches none of the machine's apt state: apt runs with a
 // private sources list, lists, cache and an empty dpkg status under the output directory, and
 // the archive's address comes from the machine's apt configuration (or BPFMATRIX_DEBIAN_MIRROR
 // and BPFMATRIX_DEBIAN_SECURITY_MIRROR), as for the kernel images.
 //
-//	go run ./internal/kernelsrc/fetchsource -series 6.12 -version 6.12.118-1
-//	go run ./internal/kernelsrc/fetchsource -series 7.3 -suites sid,experimental
+//	go run ./tools/fetchsource -series 6.12 -version 6.12.118-1
+//	go run ./tools/fetchsource -series 7.3 -suites sid,experimental
 //
 // prints the directory of the unpacked tree (by default under ~/.cache/bpfmatrix/src). The tree
 // holds kernel/, net/, fs/, drivers/hid/, include/, the top Makefile, and every other source
@@ -16,6 +17,7 @@ package main
 
 import (
 	"archive/tar"
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -31,6 +33,8 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/bpfmatrix/bpfmatrix/internal/debpkg"
+	"github.com/bpfmatrix/bpfmatrix/internal/decompress"
 	"github.com/bpfmatrix/bpfmatrix/internal/files"
 	"github.com/bpfmatrix/bpfmatrix/vmimages"
 )
@@ -230,21 +234,25 @@ var wantedDirs = []string{"kernel/", "net/", "fs/", "drivers/hid/", "include/"}
 // kfuncMarkers are the words that make a source file outside wantedDirs worth keeping.
 var kfuncMarkers = [][]byte{[]byte("register_btf_kfunc_id_set"), []byte("BTF_KFUNCS_START"), []byte("BTF_SET8_START")}
 
-// unpack streams the package's source tarball through xz and keeps the wanted files, so that
-// the 1.5 GB tree is never written whole. It returns the directories outside wantedDirs whose
-// files were kept for their kfunc markers.
+// unpack streams the package's source tarball, decompressing in process, and keeps the wanted
+// files, so that the 1.5 GB tree is never written whole. It returns the directories outside
+// wantedDirs whose files were kept for their kfunc markers.
 func unpack(ctx context.Context, deb, pkg, staging string) ([]string, error) {
-	fsys := exec.CommandContext(ctx, "dpkg-deb", "--fsys-tarfile", deb)
-	data, err := fsys.StdoutPipe()
+	f, err := os.Open(deb)
 	if err != nil {
 		return nil, err
 	}
-	if err := fsys.Start(); err != nil {
-		return nil, fmt.Errorf("dpkg-deb: %w", err)
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
 	}
-	defer fsys.Wait()
+	tr, zr, err := debpkg.Data(f, st.Size())
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Base(deb), err)
+	}
+	defer zr.Close()
 	member := "usr/src/" + pkg + ".tar.xz"
-	tr := tar.NewReader(data)
 	for {
 		hdr, err := tr.Next()
 		if errors.Is(err, io.EOF) {
@@ -257,26 +265,20 @@ func unpack(ctx context.Context, deb, pkg, staging string) ([]string, error) {
 			break
 		}
 	}
-	xz := exec.CommandContext(ctx, "xz", "-dc")
-	xz.Stdin = tr
-	src, err := xz.StdoutPipe()
+	src, err := decompress.NewReader(decompress.XZ, bufio.NewReaderSize(tr, 1<<20))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: %w", member, err)
 	}
-	if err := xz.Start(); err != nil {
-		return nil, fmt.Errorf("xz: %w", err)
-	}
-	taken, err := keepFiles(tar.NewReader(src), staging)
-	if werr := xz.Wait(); err == nil && werr != nil {
-		err = fmt.Errorf("xz: %w", werr)
-	}
-	io.Copy(io.Discard, data) // let dpkg-deb finish writing
-	return taken, err
+	defer src.Close()
+	return keepFiles(ctx, tar.NewReader(src), staging)
 }
 
-func keepFiles(tr *tar.Reader, staging string) ([]string, error) {
+func keepFiles(ctx context.Context, tr *tar.Reader, staging string) ([]string, error) {
 	var extra []string
 	for {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		hdr, err := tr.Next()
 		if errors.Is(err, io.EOF) {
 			return extra, nil

@@ -1,0 +1,94 @@
+package vmimages
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/bpfmatrix/bpfmatrix/internal/testenv"
+)
+
+// The benchmarks below time the unpacking the cache does, on the images and packages a fetch
+// has already left in the user's cache (read only; a benchmark whose input is not cached is
+// skipped): `go test -run '^$' -bench Unpack -benchtime 3x ./vmimages/`.
+
+// cachedPayload returns the compressed vmlinux of the first cached image whose payload has the
+// magic of the named compression.
+func cachedPayload(b *testing.B, format string) []byte {
+	b.Helper()
+	dir, err := DefaultCacheDir()
+	testenv.Optional(b, err, "set HOME or XDG_CACHE_HOME")
+	var magic []byte
+	for _, c := range compressions {
+		if c.name == format {
+			magic = c.magic
+		}
+	}
+	vmlinuzes, _ := filepath.Glob(filepath.Join(dir, "images", "*", "vmlinuz"))
+	for _, p := range vmlinuzes {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if payload, err := bzImagePayload(data); err == nil && bytes.HasPrefix(payload, magic) {
+			return payload
+		}
+	}
+	testenv.Optional(b, fmt.Errorf("no cached image in %s has a %s payload", dir, format), "bpfmatrix kernels fetch")
+	return nil
+}
+
+func benchmarkPayload(b *testing.B, format string) {
+	payload := cachedPayload(b, format)
+	b.SetBytes(int64(len(payload)))
+	for b.Loop() {
+		if _, err := decompressPayload(context.Background(), payload); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkUnpackVmlinuxLZ4(b *testing.B)  { benchmarkPayload(b, "lz4") }
+func BenchmarkUnpackVmlinuxZstd(b *testing.B) { benchmarkPayload(b, "zstd") }
+
+// cachedDeb returns the path of the first cached package matching pattern.
+func cachedDeb(b *testing.B, pattern string) string {
+	b.Helper()
+	dir, err := DefaultCacheDir()
+	testenv.Optional(b, err, "set HOME or XDG_CACHE_HOME")
+	debs, _ := filepath.Glob(filepath.Join(dir, "debs", pattern))
+	if len(debs) == 0 {
+		testenv.Optional(b, fmt.Errorf("no %s in %s", pattern, filepath.Join(dir, "debs")), "bpfmatrix kernels fetch")
+	}
+	return debs[0]
+}
+
+// BenchmarkUnpackDebData reads every file of a kernel package's data.tar.xz.
+func BenchmarkUnpackDebData(b *testing.B) {
+	deb := cachedDeb(b, "linux-image-5.10.*.deb")
+	for b.Loop() {
+		err := walkDeb(context.Background(), deb, func(_ string, _ *tar.Header, r io.Reader) error {
+			_, err := io.Copy(io.Discard, r)
+			return err
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkUnpackExtractDeb extracts vmlinuz, config and the virtio modules (.ko.xz) of a
+// kernel package, as a fetch does (6.12: its modules are .ko.xz).
+func BenchmarkUnpackExtractDeb(b *testing.B) {
+	deb := cachedDeb(b, "linux-image-6.12.*.deb")
+	for b.Loop() {
+		if _, err := extractDeb(context.Background(), deb, b.TempDir()); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
