@@ -25,7 +25,10 @@ build:
 
 # The probe and harness tests load BPF programs and boot QEMU guests: run as root. The matrix
 # suite runs on two real kernels here; `make matrix` runs it on all of them.
+# The two kernels the tests boot are fetched first (into the cache, pinned by kernels.lock), so
+# that a fresh machine's `make test` boots them rather than skipping.
 test: deps faults
+	$(GO) run ./cmd/bpfmatrix kernels fetch $(subst $(comma), ,$(TEST_KERNELS))
 	$(GO) test -count=1 -timeout 60m -skip '^TestFault' $$($(GO) list ./... | grep -v '/suites$$')
 	$(MAKE) --no-print-directory matrix KERNELS=$(TEST_KERNELS) OUT=$(OUT)/test
 
@@ -62,8 +65,28 @@ bench: deps build
 	  $(abspath bin/install/bpfmatrix) verify ringbuf_output >/dev/null 2>&1; rc=$$?; t1=$$(date +%s%N); rmdir $$d; \
 	  echo "installed verify from an empty directory, warm cache: $$(( (t1 - t0) / 1000000 )) ms (exit $$rc)"
 
+# fuzz runs every fuzz target for FUZZTIME each (a parser of what users or files hand over:
+# registries and foreign tables, kernels.yaml and kernels.lock, observation documents, the guest
+# result stream, verifier logs, compressed payloads and .debs). New failing inputs land in the
+# package's testdata/fuzz/ and then run as plain tests.
+FUZZTIME ?= 60s
+FUZZ_TARGETS := \
+	./registry/:FuzzParse \
+	./observation/:FuzzParseDocument \
+	./probe/:FuzzClassify \
+	./harness/wire/:FuzzRead \
+	./proposal/:FuzzEditKfuncs \
+	./vmimages/:FuzzParseConfig \
+	./vmimages/:FuzzParseLock \
+	./internal/decompress/:FuzzNewReader \
+	./internal/decompress/:FuzzNewReaderAt \
+	./internal/debpkg/:FuzzMembers
+
 fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 60s ./registry/
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  pkg=$${t%%:*}; name=$${t##*:}; echo "fuzz $$name ($$pkg, $(FUZZTIME))"; \
+	  $(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg; \
+	done
 
 # The suite runs as a compiled test binary so that its progress and the report paths stream to
 # the terminal (go test would hold a passing package's output back).
