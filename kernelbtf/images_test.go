@@ -1,0 +1,170 @@
+package kernelbtf_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/cilium/ebpf/btf"
+	"golang.org/x/sys/unix"
+
+	"github.com/bpfmatrix/bpfmatrix/internal/testenv"
+	"github.com/bpfmatrix/bpfmatrix/kernelbtf"
+	"github.com/bpfmatrix/bpfmatrix/section"
+	"github.com/bpfmatrix/bpfmatrix/vmimages"
+)
+
+// uapiAttachTypes are values of enum bpf_attach_type as golang.org/x/sys/unix copies them from
+// the kernel's uapi header: a source independent of the images' BTF.
+var uapiAttachTypes = map[string]uint32{
+	"BPF_CGROUP_INET_INGRESS": unix.BPF_CGROUP_INET_INGRESS, "BPF_CGROUP_SOCK_OPS": unix.BPF_CGROUP_SOCK_OPS,
+	"BPF_CGROUP_SYSCTL": unix.BPF_CGROUP_SYSCTL, "BPF_TRACE_RAW_TP": unix.BPF_TRACE_RAW_TP,
+	"BPF_TRACE_FENTRY": unix.BPF_TRACE_FENTRY, "BPF_MODIFY_RETURN": unix.BPF_MODIFY_RETURN,
+	"BPF_LSM_MAC": unix.BPF_LSM_MAC, "BPF_TRACE_ITER": unix.BPF_TRACE_ITER,
+	"BPF_CGROUP_INET_SOCK_RELEASE": unix.BPF_CGROUP_INET_SOCK_RELEASE, "BPF_XDP": unix.BPF_XDP,
+	"BPF_SK_REUSEPORT_SELECT_OR_MIGRATE": unix.BPF_SK_REUSEPORT_SELECT_OR_MIGRATE,
+	"BPF_TRACE_KPROBE_MULTI":             unix.BPF_TRACE_KPROBE_MULTI, "BPF_LSM_CGROUP": unix.BPF_LSM_CGROUP,
+	"BPF_STRUCT_OPS": unix.BPF_STRUCT_OPS, "BPF_NETFILTER": unix.BPF_NETFILTER,
+	"BPF_TCX_EGRESS": unix.BPF_TCX_EGRESS, "BPF_TRACE_UPROBE_MULTI": unix.BPF_TRACE_UPROBE_MULTI,
+}
+
+// imageFacts is what the test found in one kernel's image.
+type imageFacts struct {
+	kernel  string
+	kinds   []kernelbtf.StructOpsKind
+	attach  []kernelbtf.AttachType
+	modules string
+}
+
+// TestImages reads the struct_ops kinds and attach types of every kernel in kernels.lock from
+// its cached image and checks them against what holds for every kernel: tcp_congestion_ops is
+// registered with its callbacks, the attach types are the enum 0..n-1 with the uapi's values,
+// and a later kernel keeps every attach type of an earlier one. The table it logs is the
+// per-kernel record docs/attach-points.md cites. 7.3's image is one CI fetches, so for it a
+// missing image fails under CI; the others are read where they are cached.
+func TestImages(t *testing.T) {
+	lock, err := vmimages.LoadLock(filepath.Join("..", "kernels.lock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var facts []imageFacts
+	for _, e := range lock.Entries {
+		t.Run(e.Name, func(t *testing.T) {
+			spec := imageBTF(t, e.Name, e.SHA256)
+			f := imageFacts{kernel: e.Name}
+			if f.kinds, err = kernelbtf.StructOpsKinds(spec, ""); err != nil {
+				t.Fatal(err)
+			}
+			if f.attach, err = kernelbtf.AttachTypes(spec); err != nil {
+				t.Fatal(err)
+			}
+			checkKinds(t, f.kinds)
+			checkAttachTypes(t, f.attach)
+			if len(facts) > 0 {
+				checkKept(t, facts[len(facts)-1], f)
+			}
+			f.modules = moduleKinds(t, spec, e)
+			facts = append(facts, f)
+		})
+	}
+	if len(facts) > 0 {
+		checkSectionAttachTypes(t, facts[len(facts)-1])
+	}
+	for _, f := range facts {
+		t.Logf("%-5s attach types %2d; struct_ops kinds: %s%s", f.kernel, len(f.attach), kindSummary(f.kinds), f.modules)
+	}
+}
+
+// imageBTF reads the vmlinux BTF of a cached image, or skips (fails under CI for 7.3).
+func imageBTF(t *testing.T, kernel, sum string) *btf.Spec {
+	t.Helper()
+	spec, err := vmimages.ImageBTF(context.Background(), "", sum)
+	switch {
+	case errors.Is(err, fs.ErrNotExist) && kernel == "7.3":
+		testenv.Need(t, err, "bpfmatrix kernels fetch 7.3")
+	case errors.Is(err, fs.ErrNotExist):
+		t.Skipf("image of %s not cached: %v", kernel, err)
+	case errors.Is(err, exec.ErrNotFound):
+		testenv.Need(t, err, "apt-get install xz-utils zstd lz4")
+	case err != nil:
+		t.Fatal(err)
+	}
+	return spec
+}
+
+func checkKinds(t *testing.T, kinds []kernelbtf.StructOpsKind) {
+	t.Helper()
+	i := slices.IndexFunc(kinds, func(k kernelbtf.StructOpsKind) bool { return k.Name == "tcp_congestion_ops" })
+	if i < 0 {
+		t.Fatalf("no tcp_congestion_ops among %s", kindSummary(kinds))
+	}
+	// void (*cong_avoid)(struct sock *sk, u32 ack, u32 acked); void (*release)(struct sock *sk)
+	for name, arity := range map[string]int{"cong_avoid": 3, "release": 1} {
+		if m, ok := kinds[i].Member(name); !ok || m.Arity != arity {
+			t.Errorf("tcp_congestion_ops.%s: %+v, %v; want arity %d", name, m, ok, arity)
+		}
+	}
+	for _, k := range kinds {
+		if len(k.Members) == 0 || k.Module != "" {
+			t.Errorf("kind %s: %d members, module %q", k.Name, len(k.Members), k.Module)
+		}
+		for j, m := range k.Members {
+			if j > 0 && m.Index <= k.Members[j-1].Index {
+				t.Errorf("kind %s: member %s out of order", k.Name, m.Name)
+			}
+			if _, err := section.Parse("struct_ops/" + k.Name + "." + m.Name); err != nil {
+				t.Errorf("the kernel's own member does not read as a section: %v", err)
+			}
+		}
+	}
+}
+
+func checkAttachTypes(t *testing.T, ats []kernelbtf.AttachType) {
+	t.Helper()
+	for i, a := range ats {
+		if a.Value != uint32(i) {
+			t.Errorf("attach type %s = %d at position %d: the enum has a hole", a.Name, a.Value, i)
+		}
+		if v, ok := uapiAttachTypes[a.Name]; ok && v != a.Value {
+			t.Errorf("attach type %s = %d, the uapi says %d", a.Name, a.Value, v)
+		}
+	}
+}
+
+// checkKept: the enum is uapi, so a later kernel keeps every name and value.
+func checkKept(t *testing.T, prev, cur imageFacts) {
+	t.Helper()
+	for _, a := range prev.attach {
+		if !slices.Contains(cur.attach, a) {
+			t.Errorf("%s has attach type %s = %d, the later %s has not", prev.kernel, a.Name, a.Value, cur.kernel)
+		}
+	}
+}
+
+// checkSectionAttachTypes holds the section table to the newest kernel's enum: every attach
+// type a libbpf section names must be spelt as the kernel spells it.
+func checkSectionAttachTypes(t *testing.T, newest imageFacts) {
+	for _, s := range section.Known() {
+		if s.AttachType != "" && !slices.ContainsFunc(newest.attach, func(a kernelbtf.AttachType) bool { return a.Name == s.AttachType }) {
+			t.Errorf("section %s: attach type %s is not in %s's enum", s.Name, s.AttachType, newest.kernel)
+		}
+	}
+}
+
+func kindSummary(kinds []kernelbtf.StructOpsKind) string {
+	var parts []string
+	for _, k := range kinds {
+		p := fmt.Sprintf("%s(%d)", k.Name, len(k.Members))
+		if k.Module != "" {
+			p = k.Module + ":" + p
+		}
+		parts = append(parts, p)
+	}
+	return strings.Join(parts, " ")
+}
