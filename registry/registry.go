@@ -63,11 +63,17 @@ const MaxFileSize = 16 << 20
 // Load reads and validates a registry file. It refuses anything that is not a regular file (a
 // FIFO would block the read, /dev/zero would never end it) and files larger than MaxFileSize.
 func Load(path string) (*Registry, error) {
-	data, err := readRegular(path, MaxFileSize)
+	data, err := ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
 	return Parse(path, data)
+}
+
+// ReadFile reads a registry file of any format with the checks of Load: a regular file of at most
+// MaxFileSize bytes, so that a FIFO, a device or a disk image named by mistake is refused.
+func ReadFile(path string) ([]byte, error) {
+	return readRegular(path, MaxFileSize)
 }
 
 // readRegular reads the regular file path, of at most limit bytes.
@@ -174,15 +180,6 @@ func (r *Registry) Find(nameOrID string) (*Helper, error) {
 	return nil, fmt.Errorf("%w: %q", ErrUnknownHelper, nameOrID)
 }
 
-// IDOf returns the kernel id of a helper name, with or without the bpf_ prefix.
-func (r *Registry) IDOf(name string) (int, error) {
-	h, ok := r.Lookup(name)
-	if !ok {
-		return 0, fmt.Errorf("%w: %q", ErrUnknownHelper, name)
-	}
-	return h.ID, nil
-}
-
 // ByCategory returns the helpers of one category in id order (none for an unknown category).
 func (r *Registry) ByCategory(category string) []*Helper {
 	return r.filter(func(h *Helper) bool { return h.Category == category })
@@ -234,11 +231,13 @@ func (r *Registry) filter(keep func(*Helper) bool) []*Helper {
 	return out
 }
 
-func newRegistry(file string, data []byte, helpers []*Helper) *Registry {
-	sum := sha256.Sum256(data)
+// NewRegistry builds the table of helpers read from data, the contents of file, for readers of
+// other formats (package foreign), which check the entries and their uniqueness themselves. It
+// takes the slice and sorts it by id.
+func NewRegistry(file string, data []byte, helpers []*Helper) *Registry {
 	r := &Registry{
 		file:    file,
-		sum:     hex.EncodeToString(sum[:]),
+		sum:     sum256(data),
 		helpers: helpers,
 		byID:    make(map[int]*Helper, len(helpers)),
 		byName:  make(map[string]*Helper, len(helpers)),
@@ -249,4 +248,9 @@ func newRegistry(file string, data []byte, helpers []*Helper) *Registry {
 		r.byName[h.Name] = h
 	}
 	return r
+}
+
+func sum256(data []byte) string {
+	s := sha256.Sum256(data)
+	return hex.EncodeToString(s[:])
 }

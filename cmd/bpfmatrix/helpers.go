@@ -15,6 +15,8 @@ import (
 	"github.com/bpfmatrix/bpfmatrix/internal/files"
 	"github.com/bpfmatrix/bpfmatrix/proposal"
 	"github.com/bpfmatrix/bpfmatrix/registry"
+	"github.com/bpfmatrix/bpfmatrix/registry/foreign"
+	"github.com/bpfmatrix/bpfmatrix/registry/yamledit"
 	"github.com/bpfmatrix/bpfmatrix/verdict"
 )
 
@@ -42,11 +44,13 @@ and, with --write, edits them into the file (--registry, default registry/helper
 // loadRegistry returns the registry in path, or the embedded one when path is empty. Every
 // command that reads the registry takes --registry and calls this. Besides our YAML, path may
 // hold another library's table: EDN (a Clojure map) or a JSON array with our keys.
-func loadRegistry(path string) (*registry.Registry, error) {
+// The provenance says how a foreign table's entries were written (nil for the embedded one).
+func loadRegistry(path string) (*registry.Registry, *foreign.Provenance, error) {
 	if path == "" {
-		return registry.Default()
+		reg, err := registry.Default()
+		return reg, nil, err
 	}
-	return registry.LoadTable(path)
+	return foreign.LoadTable(path)
 }
 
 // registryFlag adds the --registry flag every command shares.
@@ -67,27 +71,27 @@ func runHelpers(args []string, stdout, stderr io.Writer) int {
 
 // helpersSetup parses the flags of a helpers subcommand, checks the number of positional
 // arguments and loads the registry. It returns nil and prints the error when any of that fails.
-func helpersSetup(fs *flag.FlagSet, args []string, nargs int, stdout, stderr io.Writer) ([]string, *registry.Registry, bool) {
+func helpersSetup(fs *flag.FlagSet, args []string, nargs int, stdout, stderr io.Writer) ([]string, *registry.Registry, *foreign.Provenance, bool) {
 	path := registryFlag(fs)
 	pos, err := parseFlags(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
 		fmt.Fprint(stdout, helpersUsage+"\nflags:\n"+flagUsage(fs))
-		return nil, nil, false
+		return nil, nil, nil, false
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "bpfmatrix helpers %v\n", err)
-		return nil, nil, false
+		return nil, nil, nil, false
 	}
 	if len(pos) != nargs {
 		fmt.Fprintf(stderr, "bpfmatrix helpers %s: want %d argument(s), got %d\n%s", fs.Name(), nargs, len(pos), helpersUsage)
-		return nil, nil, false
+		return nil, nil, nil, false
 	}
-	reg, err := loadRegistry(*path)
+	reg, prov, err := loadRegistry(*path)
 	if err != nil {
 		fmt.Fprintf(stderr, "bpfmatrix: %s\n", oneLine(err))
-		return nil, nil, false
+		return nil, nil, nil, false
 	}
-	return pos, reg, true
+	return pos, reg, prov, true
 }
 
 func checkFormat(stderr io.Writer, format string, allowed ...string) bool {
@@ -106,7 +110,7 @@ func helpersList(args []string, stdout, stderr io.Writer) int {
 	kernel := fs.String("kernel", "", "only helpers available on this kernel version (e.g. 6.1)")
 	category := fs.String("category", "", "only helpers of this category")
 	format := fs.String("format", "table", "output format: table or json")
-	_, reg, ok := helpersSetup(fs, args, 0, stdout, stderr)
+	_, reg, prov, ok := helpersSetup(fs, args, 0, stdout, stderr)
 	if !ok || !checkFormat(stderr, *format, "table", "json") {
 		return exitBadArgs
 	}
@@ -148,7 +152,7 @@ func helpersList(args []string, stdout, stderr io.Writer) int {
 	for _, h := range hs {
 		gpl := ""
 		switch {
-		case !h.Claimed("gpl_only"):
+		case !prov.Claimed(h, "gpl_only"):
 			gpl = "?" // a foreign table that does not say
 		case h.GPLOnly:
 			gpl = "gpl"
@@ -162,7 +166,7 @@ func helpersList(args []string, stdout, stderr io.Writer) int {
 func helpersInfo(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("info", flag.ContinueOnError)
 	format := fs.String("format", "text", "output format: text or json")
-	pos, reg, ok := helpersSetup(fs, args, 1, stdout, stderr)
+	pos, reg, prov, ok := helpersSetup(fs, args, 1, stdout, stderr)
 	if !ok || !checkFormat(stderr, *format, "text", "json") {
 		return exitBadArgs
 	}
@@ -175,9 +179,9 @@ func helpersInfo(args []string, stdout, stderr io.Writer) int {
 		return writeJSON(stdout, stderr, h)
 	}
 	fmt.Fprint(stdout, h.Describe())
-	if h.Foreign() {
-		fmt.Fprintf(stdout, "\n  written as: %s\n", h.WrittenAs())
-		if missing := h.Unclaimed(); len(missing) > 0 {
+	if prov.Foreign() {
+		fmt.Fprintf(stdout, "\n  written as: %s\n", prov.WrittenAs(h))
+		if missing := prov.Unclaimed(h); len(missing) > 0 {
 			fmt.Fprintf(stdout, "  not stated there (defaults shown): %s\n", strings.Join(missing, ", "))
 		}
 	}
@@ -187,7 +191,7 @@ func helpersInfo(args []string, stdout, stderr io.Writer) int {
 func helpersCategories(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("categories", flag.ContinueOnError)
 	format := fs.String("format", "table", "output format: table or json")
-	_, reg, ok := helpersSetup(fs, args, 0, stdout, stderr)
+	_, reg, _, ok := helpersSetup(fs, args, 0, stdout, stderr)
 	if !ok || !checkFormat(stderr, *format, "table", "json") {
 		return exitBadArgs
 	}
@@ -213,7 +217,7 @@ func helpersCategories(args []string, stdout, stderr io.Writer) int {
 
 func helpersCompat(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("compat", flag.ContinueOnError)
-	pos, reg, ok := helpersSetup(fs, args, 3, stdout, stderr)
+	pos, reg, _, ok := helpersSetup(fs, args, 3, stdout, stderr)
 	if !ok {
 		return exitBadArgs
 	}
@@ -252,16 +256,16 @@ func helpersExport(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("export", flag.ContinueOnError)
 	format := fs.String("format", "yaml", "output format: yaml, json, edn or c")
 	out := fs.String("out", "", "write to this file (atomically) instead of standard output")
-	_, reg, ok := helpersSetup(fs, args, 0, stdout, stderr)
+	_, reg, prov, ok := helpersSetup(fs, args, 0, stdout, stderr)
 	if !ok || !checkFormat(stderr, *format, "yaml", "json", "edn", "c") {
 		return exitBadArgs
 	}
-	var opts registry.ExportOptions
+	var opts foreign.ExportOptions
 	if ext := strings.ToLower(filepath.Ext(*out)); ext == ".clj" || ext == ".cljc" {
 		opts.EDNDef = "helper-metadata" // Clojure source keeps the table in a def
 	}
 	var buf bytes.Buffer
-	if err := registry.Export(&buf, reg, registry.Format(*format), opts); err != nil {
+	if err := foreign.Export(&buf, reg, prov, foreign.Format(*format), opts); err != nil {
 		fmt.Fprintf(stderr, "bpfmatrix: %v\n", err)
 		return exitBadArgs
 	}
@@ -299,7 +303,7 @@ func helpersSync(args []string, stdout, stderr io.Writer) int {
 	format := fs.String("format", "text", "output format: text or json")
 	gf := addGuestFlags(fs)
 	sf := addSavedFlags(fs)
-	_, reg, ok := helpersSetup(fs, args, 0, stdout, stderr)
+	_, reg, _, ok := helpersSetup(fs, args, 0, stdout, stderr)
 	if !ok || !checkFormat(stderr, *format, "text", "json") {
 		return exitBadArgs
 	}
@@ -346,7 +350,7 @@ func helpersSync(args []string, stdout, stderr io.Writer) int {
 	if *write && len(updated) > 0 {
 		data, err := os.ReadFile(dst)
 		if err == nil {
-			data, err = registry.UpdateHelpers(dst, data, updated)
+			data, err = yamledit.UpdateHelpers(dst, data, updated)
 		}
 		if err == nil {
 			err = files.WriteAtomic(dst, data, 0o644)

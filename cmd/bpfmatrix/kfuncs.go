@@ -12,6 +12,7 @@ import (
 	"github.com/bpfmatrix/bpfmatrix/internal/files"
 	"github.com/bpfmatrix/bpfmatrix/proposal"
 	"github.com/bpfmatrix/bpfmatrix/registry"
+	"github.com/bpfmatrix/bpfmatrix/registry/yamledit"
 	"github.com/bpfmatrix/bpfmatrix/verdict"
 )
 
@@ -245,7 +246,7 @@ func kfuncsSync(args []string, stdout, stderr io.Writer) int {
 	if !*write {
 		return exitOK
 	}
-	if err := files.WriteAtomic(dst, registry.MarshalKfuncs(proposed), 0o644); err != nil {
+	if err := files.WriteAtomic(dst, yamledit.MarshalKfuncs(proposed), 0o644); err != nil {
 		fmt.Fprintf(stderr, "bpfmatrix kfuncs sync: %v\n", err)
 		return exitNo
 	}

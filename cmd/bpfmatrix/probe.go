@@ -57,7 +57,7 @@ func runProbe(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "bpfmatrix probe: --workers %d: want 0 or more\n", *workers)
 		return exitBadArgs
 	}
-	reg, err := loadRegistry(*regPath)
+	reg, _, err := loadRegistry(*regPath)
 	if err != nil {
 		fmt.Fprintf(stderr, "bpfmatrix: %s\n", oneLine(err))
 		return exitBadArgs

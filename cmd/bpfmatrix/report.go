@@ -38,7 +38,7 @@ func runReport(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "bpfmatrix report: %v\n", err)
 		return exitBadArgs
 	}
-	reg, err := loadRegistry(*regPath)
+	reg, prov, err := loadRegistry(*regPath)
 	if err != nil {
 		fmt.Fprintf(stderr, "bpfmatrix: %s\n", oneLine(err))
 		return exitBadArgs
@@ -53,7 +53,7 @@ func runReport(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "bpfmatrix: %s\n", oneLine(err))
 		return exitBadArgs
 	}
-	r := report.Build(reg, kernels, toolVersion())
+	r := report.Build(reg, prov, kernels, toolVersion())
 	if kfuncs.Len() > 0 {
 		r.AddKfuncs(kfuncs, kernels)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/bpfmatrix/bpfmatrix/observe"
 	"github.com/bpfmatrix/bpfmatrix/registry"
+	"github.com/bpfmatrix/bpfmatrix/registry/foreign"
 	"github.com/bpfmatrix/bpfmatrix/report"
 	"github.com/bpfmatrix/bpfmatrix/verdict"
 )
@@ -85,7 +86,7 @@ func runVerify(args []string, stdout, stderr io.Writer) int {
 	if *in != "" && (*kernels != "" || *refresh || *out != "") {
 		return bad(fmt.Errorf("--in judges saved observations: --kernels, --refresh and --out do not apply"))
 	}
-	reg, err := loadRegistry(*regPath)
+	reg, prov, err := loadRegistry(*regPath)
 	if err != nil {
 		fmt.Fprintf(stderr, "bpfmatrix: %s\n", oneLine(err))
 		return exitBadArgs
@@ -121,7 +122,7 @@ func runVerify(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	all := len(wanted) == 0 && len(wantedKfuncs) == 0
-	doc := judge(reg, ks, cached, wanted, all, stderr)
+	doc := judge(reg, prov, ks, cached, wanted, all, stderr)
 	judgeKfuncs(&doc, kfuncs, ks, wantedKfuncs, all)
 	if *format == "json" {
 		enc := json.NewEncoder(stdout)
@@ -228,7 +229,7 @@ func observeKernels(opts observe.Options, out string, verbose bool, stderr io.Wr
 }
 
 // judge computes the verdicts of the wanted helpers (of every helper when all is set).
-func judge(reg *registry.Registry, ks []report.Kernel, cached map[string]bool, wanted []*registry.Helper, all bool, stderr io.Writer) verifyOutput {
+func judge(reg *registry.Registry, prov *foreign.Provenance, ks []report.Kernel, cached map[string]bool, wanted []*registry.Helper, all bool, stderr io.Writer) verifyOutput {
 	doc := verifyOutput{Registry: reg.File()}
 	judged := make([]verdict.Kernel, 0, len(ks))
 	for _, k := range ks {
@@ -244,9 +245,9 @@ func judge(reg *registry.Registry, ks []report.Kernel, cached map[string]bool, w
 		judged = append(judged, k.Kernel)
 	}
 	if all {
-		doc.Helpers = verdict.Judge(reg, judged)
+		doc.Helpers = verdict.Judge(reg, prov, judged)
 	} else {
-		doc.Helpers = verdict.JudgeHelpers(wanted, judged)
+		doc.Helpers = verdict.JudgeHelpers(wanted, prov, judged)
 	}
 	for _, hv := range doc.Helpers {
 		switch hv.Verdict {

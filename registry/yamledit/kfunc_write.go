@@ -1,6 +1,8 @@
-package registry
+package yamledit
 
 import (
+	"github.com/bpfmatrix/bpfmatrix/registry"
+
 	"fmt"
 	"sort"
 	"strconv"
@@ -17,7 +19,7 @@ const kfuncsHeader = `# kfuncs.yaml: every kfunc (kernel function BPF programs c
 `
 
 // MarshalKfuncs writes entries as a kfunc file that ParseKfuncs reads back unchanged.
-func MarshalKfuncs(ks []*Kfunc) []byte {
+func MarshalKfuncs(ks []*registry.Kfunc) []byte {
 	var b strings.Builder
 	b.WriteString(kfuncsHeader)
 	if len(ks) == 0 {
@@ -75,7 +77,7 @@ func MarshalKfuncs(ks []*Kfunc) []byte {
 	return []byte(b.String())
 }
 
-func writeVersionMap(b *strings.Builder, key string, m map[string]Version) {
+func writeVersionMap(b *strings.Builder, key string, m map[string]registry.Version) {
 	if len(m) == 0 {
 		return
 	}
@@ -86,7 +88,7 @@ func writeVersionMap(b *strings.Builder, key string, m map[string]Version) {
 	fmt.Fprintf(b, "  %s: {%s}\n", key, strings.Join(parts, ", "))
 }
 
-func gapList(gs []Gap) string {
+func gapList(gs []registry.Gap) string {
 	parts := make([]string, len(gs))
 	for i, g := range gs {
 		parts[i] = strconv.Quote(g.String())

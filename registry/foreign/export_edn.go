@@ -1,6 +1,10 @@
-package registry
+package foreign
 
 import (
+	"regexp"
+
+	"github.com/bpfmatrix/bpfmatrix/registry"
+
 	"bufio"
 	"fmt"
 	"io"
@@ -13,7 +17,7 @@ import (
 // kernel names with dashes, :prog-types #{...} or :all, and the per-type facts in
 // :prog-type-since, :prog-type-until and :prog-type-gaps. LoadTable reads it back unchanged.
 // With def set, the map is the value of (def def {...}).
-func exportEDN(w io.Writer, reg *Registry, def string) error {
+func exportEDN(w io.Writer, reg *registry.Registry, prov *Provenance, def string) error {
 	b := bufio.NewWriter(w)
 	fmt.Fprintf(b, ";; %s\n", provenance(reg))
 	fmt.Fprintln(b, ";; Keys are the registry's, with dashes. :prog-type-since gives the release in which a program")
@@ -26,11 +30,11 @@ func exportEDN(w io.Writer, reg *Registry, def string) error {
 	} else {
 		b.WriteString("{")
 	}
-	for i, h := range reg.helpers {
+	for i, h := range reg.Helpers() {
 		if i > 0 {
 			b.WriteString("\n\n" + ind)
 		}
-		ednWriteEntry(b, h, ind)
+		ednWriteEntry(b, h, prov, ind)
 	}
 	b.WriteString("}")
 	if def != "" {
@@ -41,7 +45,7 @@ func exportEDN(w io.Writer, reg *Registry, def string) error {
 }
 
 // ednWriteEntry writes one entry: its keyword, then its map indented by ind.
-func ednWriteEntry(b *bufio.Writer, h *Helper, ind string) {
+func ednWriteEntry(b *bufio.Writer, h *registry.Helper, prov *Provenance, ind string) {
 	var fields []string
 	add := func(key, value string) { fields = append(fields, ":"+dashed(key)+" "+value) }
 	add("id", strconv.Itoa(h.ID))
@@ -66,7 +70,7 @@ func ednWriteEntry(b *bufio.Writer, h *Helper, ind string) {
 	}
 	for _, vm := range []struct {
 		key string
-		m   map[string]Version
+		m   map[string]registry.Version
 	}{{"prog_type_since", h.ProgTypeSince}, {"prog_type_until", h.ProgTypeUntil}} {
 		if len(vm.m) > 0 {
 			var pairs []string
@@ -87,7 +91,7 @@ func ednWriteEntry(b *bufio.Writer, h *Helper, ind string) {
 		}
 		add("prog_type_gaps", "{"+strings.Join(pairs, " ")+"}")
 	}
-	if h.Claimed("gpl_only") {
+	if prov.Claimed(h, "gpl_only") {
 		add("gpl_only", strconv.FormatBool(h.GPLOnly))
 	}
 	add("category", ":"+dashed(h.Category))
@@ -109,7 +113,7 @@ func ednWriteEntry(b *bufio.Writer, h *Helper, ind string) {
 		var pairs []string
 		for _, k := range sortedKeys(h.Sources) {
 			key := ednQuote(k)
-			if nameRE.MatchString(k) {
+			if ednPlainKey.MatchString(k) {
 				key = ":" + dashed(k)
 			}
 			pairs = append(pairs, key+" "+ednQuote(h.Sources[k]))
@@ -171,3 +175,6 @@ func ednQuote(s string) string {
 	b.WriteByte('"')
 	return b.String()
 }
+
+// ednPlainKey matches the source keys written as keywords; others are written as strings.
+var ednPlainKey = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)

@@ -1,9 +1,10 @@
-package registry
+package foreign
 
 import (
 	"fmt"
 	"strings"
 
+	"github.com/bpfmatrix/bpfmatrix/registry"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -25,31 +26,31 @@ import (
 const ednTableName = "helper-metadata"
 
 // parseEDNTable reads an EDN or Clojure helper table.
-func parseEDNTable(file string, data []byte) (*Registry, error) {
+func parseEDNTable(file string, data []byte) (*registry.Registry, *Provenance, error) {
 	forms, err := readEDN(file, data)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	table, err := ednTableForm(file, forms)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	l := &loader{file: file}
+	c := registry.NewEntryChecker(file)
 	var entries []foreignEntry
 	for i := 0; i+1 < len(table.items); i += 2 {
 		k, v := table.items[i], table.items[i+1]
 		if k.kind != ednKeyword {
-			l.errorf(lineNode(k.line), "helper table: want a keyword naming the helper (:map-lookup-elem) as key, found %s %s", k.kind, k.written())
+			c.Errorf(lineNode(k.line), "helper table: want a keyword naming the helper (:map-lookup-elem) as key, found %s %s", k.kind, k.written())
 			continue
 		}
 		label := ":" + k.text
-		node := l.ednEntry(label, k, v)
+		node := ednEntry(c, label, k, v)
 		if node == nil {
 			continue
 		}
 		entries = append(entries, foreignEntry{node: node, label: label, written: fmt.Sprintf("%s (%s:%d)", label, file, k.line)})
 	}
-	return l.foreignTable(data, entries, FormatEDN, table.line)
+	return foreignTable(c, data, entries, FormatEDN, table.line)
 }
 
 func lineNode(line int) *yaml.Node { return &yaml.Node{Line: line} }
@@ -85,11 +86,11 @@ func ednTableForm(file string, forms []*ednNode) (*ednNode, error) {
 			}
 			continue
 		}
-		return nil, &LineError{File: file, Line: f.line, Msg: fmt.Sprintf("%s at the top level: want the helper table, a map of keyword to entry, alone or in (def %s {...})", f.kind, ednTableName)}
+		return nil, &registry.LineError{File: file, Line: f.line, Msg: fmt.Sprintf("%s at the top level: want the helper table, a map of keyword to entry, alone or in (def %s {...})", f.kind, ednTableName)}
 	}
 	switch len(cands) {
 	case 0:
-		return nil, &LineError{File: file, Msg: "no helper table: want a map of keyword to entry, alone or in (def " + ednTableName + " {...})"}
+		return nil, &registry.LineError{File: file, Msg: "no helper table: want a map of keyword to entry, alone or in (def " + ednTableName + " {...})"}
 	case 1:
 		return cands[0].n, nil
 	}
@@ -104,14 +105,14 @@ func ednTableForm(file string, forms []*ednNode) (*ednNode, error) {
 		}
 		found = append(found, fmt.Sprintf("%s on line %d", what, c.n.line))
 	}
-	return nil, &LineError{File: file, Line: cands[1].n.line, Msg: fmt.Sprintf("%d maps could be the helper table (%s): keep one, or name it %s", len(cands), strings.Join(found, ", "), ednTableName)}
+	return nil, &registry.LineError{File: file, Line: cands[1].n.line, Msg: fmt.Sprintf("%d maps could be the helper table (%s): keep one, or name it %s", len(cands), strings.Join(found, ", "), ednTableName)}
 }
 
 // ednDef reads (def name value) or (def name "doc" value).
 func ednDef(file string, f *ednNode) (string, *ednNode, error) {
 	n := len(f.items)
 	if n < 3 || n > 4 || f.items[1].kind != ednSymbol || n == 4 && f.items[2].kind != ednString {
-		return "", nil, &LineError{File: file, Line: f.line, Msg: fmt.Sprintf("malformed (%s ...): want (%s name value) or (%s name \"doc\" value)", f.items[0].text, f.items[0].text, f.items[0].text)}
+		return "", nil, &registry.LineError{File: file, Line: f.line, Msg: fmt.Sprintf("malformed (%s ...): want (%s name value) or (%s name \"doc\" value)", f.items[0].text, f.items[0].text, f.items[0].text)}
 	}
 	return f.items[1].text, f.items[n-1], nil
 }
@@ -129,7 +130,7 @@ const (
 // keywords are read.
 var ednKeyModes = func() map[string]ednMode {
 	m := map[string]ednMode{}
-	for _, k := range append(append([]string(nil), requiredFields...), optionalFields...) {
+	for _, k := range registryKeys() {
 		m[dashed(k)] = ednStrict
 	}
 	for _, k := range []string{"prog_types", "category", "prog_type_since", "prog_type_until", "prog_type_gaps", "attach_types", "sources"} {
@@ -139,6 +140,12 @@ var ednKeyModes = func() map[string]ednMode {
 	return m
 }()
 
+// registryKeys returns every key of a helpers.yaml entry, required ones first.
+func registryKeys() []string {
+	required, optional := registry.HelperKeys()
+	return append(required, optional...)
+}
+
 // dashed spells a registry key or kernel name as a keyword name: dashes for underscores.
 func dashed(name string) string { return strings.ReplaceAll(name, "_", "-") }
 
@@ -147,16 +154,16 @@ func kernelName(kw string) string { return strings.ReplaceAll(kw, "-", "_") }
 
 func ednKnownKeys() string {
 	var known []string
-	for _, k := range append(append([]string(nil), requiredFields...), optionalFields...) {
+	for _, k := range registryKeys() {
 		known = append(known, ":"+dashed(k))
 	}
 	return strings.Join(known, " ")
 }
 
 // ednEntry converts one entry of an EDN table to the mapping our loader checks, with our keys.
-func (l *loader) ednEntry(label string, key, v *ednNode) *yaml.Node {
+func ednEntry(c *registry.EntryChecker, label string, key, v *ednNode) *yaml.Node {
 	if v.kind != ednMap {
-		l.errorf(lineNode(v.line), "%s: want a map of the helper's facts, found %s", label, v.kind)
+		c.Errorf(lineNode(v.line), "%s: want a map of the helper's facts, found %s", label, v.kind)
 		return nil
 	}
 	m := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Line: key.line}
@@ -165,7 +172,7 @@ func (l *loader) ednEntry(label string, key, v *ednNode) *yaml.Node {
 		k, val := v.items[i], v.items[i+1]
 		mode, known := ednKeyModes[k.text]
 		if k.kind != ednKeyword || !known {
-			l.errorf(lineNode(k.line), "%s: unknown key %s (known: %s)", label, k.written(), ednKnownKeys())
+			c.Errorf(lineNode(k.line), "%s: unknown key %s (known: %s)", label, k.written(), ednKnownKeys())
 			ok = false
 			continue
 		}

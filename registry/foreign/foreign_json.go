@@ -1,4 +1,4 @@
-package registry
+package foreign
 
 import (
 	"bytes"
@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"sort"
 
+	"github.com/bpfmatrix/bpfmatrix/registry"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -31,31 +32,31 @@ type jsonReader struct {
 var jsonIntRE = regexp.MustCompile(`^-?(0|[1-9][0-9]*)$`)
 
 // parseJSONTable reads a JSON helper table.
-func parseJSONTable(file string, data []byte) (*Registry, error) {
+func parseJSONTable(file string, data []byte) (*registry.Registry, *Provenance, error) {
 	root, err := readJSON(file, data)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	l := &loader{file: file}
+	c := registry.NewEntryChecker(file)
 	if root.Kind != yaml.SequenceNode {
-		return nil, &LineError{File: file, Line: root.Line, Msg: "want a JSON array of helper entries, found " + jsonKindName(root)}
+		return nil, nil, &registry.LineError{File: file, Line: root.Line, Msg: "want a JSON array of helper entries, found " + jsonKindName(root)}
 	}
 	var entries []foreignEntry
 	for i, item := range root.Content {
 		label := fmt.Sprintf("entry %d", i)
 		if item.Kind != yaml.MappingNode {
-			l.errorf(item, "%s: want an object, found %s", label, jsonKindName(item))
+			c.Errorf(item, "%s: want an object, found %s", label, jsonKindName(item))
 			continue
 		}
 		for j := 0; j+1 < len(item.Content); j += 2 {
 			if k, v := item.Content[j], item.Content[j+1]; k.Value == "name" && v.Tag == "!!str" {
-				label += " " + excerpt(v.Value)
+				label += " " + registry.Excerpt(v.Value)
 				break
 			}
 		}
 		entries = append(entries, foreignEntry{node: item, label: label, written: fmt.Sprintf("%s (%s:%d)", label, file, item.Line)})
 	}
-	return l.foreignTable(data, entries, FormatJSON, root.Line)
+	return foreignTable(c, data, entries, FormatJSON, root.Line)
 }
 
 func jsonKindName(n *yaml.Node) string {
@@ -65,7 +66,7 @@ func jsonKindName(n *yaml.Node) string {
 	case n.Kind == yaml.SequenceNode:
 		return "an array"
 	case n.Tag == "!!str":
-		return "the string " + excerpt(n.Value)
+		return "the string " + registry.Excerpt(n.Value)
 	}
 	return n.Value
 }
@@ -80,7 +81,7 @@ func readJSON(file string, data []byte) (*yaml.Node, error) {
 		}
 	}
 	if len(bytes.TrimSpace(data)) == 0 {
-		return nil, &LineError{File: file, Msg: "empty file: want a JSON array of helper entries"}
+		return nil, &registry.LineError{File: file, Msg: "empty file: want a JSON array of helper entries"}
 	}
 	root, err := r.value()
 	if err != nil {
@@ -108,7 +109,7 @@ func (r *jsonReader) start() int64 {
 }
 
 func (r *jsonReader) errorAt(off int64, format string, args ...any) error {
-	return &LineError{File: r.file, Line: r.lineOf(off), Msg: fmt.Sprintf(format, args...)}
+	return &registry.LineError{File: r.file, Line: r.lineOf(off), Msg: fmt.Sprintf(format, args...)}
 }
 
 // syntaxError locates an error of the JSON decoder.

@@ -1,4 +1,4 @@
-package registry
+package foreign
 
 import (
 	"fmt"
@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/bpfmatrix/bpfmatrix/registry"
 )
 
 // A small, strict reader of EDN, the data notation of Clojure, for helper tables that Clojure
@@ -55,7 +57,7 @@ func (n *ednNode) written() string {
 	case ednKeyword:
 		return ":" + n.text
 	case ednString:
-		return excerpt(n.text)
+		return registry.Excerpt(n.text)
 	case ednList, ednVector, ednMap, ednSet:
 		return n.kind.String()
 	}
@@ -98,7 +100,7 @@ func readEDN(file string, data []byte) ([]*ednNode, error) {
 }
 
 func (r *ednReader) errorAt(line int, format string, args ...any) error {
-	return &LineError{File: r.file, Line: line, Msg: fmt.Sprintf(format, args...)}
+	return &registry.LineError{File: r.file, Line: line, Msg: fmt.Sprintf(format, args...)}
 }
 
 func (r *ednReader) invalidUTF8Line() int {
@@ -290,8 +292,8 @@ func ednCanonical(n *ednNode) string {
 }
 
 func abbreviateEDN(s string) string {
-	if utf8.RuneCountInString(s) > excerptLen {
-		return string([]rune(s)[:excerptLen]) + "..."
+	if utf8.RuneCountInString(s) > registry.ExcerptLen {
+		return string([]rune(s)[:registry.ExcerptLen]) + "..."
 	}
 	return s
 }
@@ -350,7 +352,7 @@ func (r *ednReader) escape() (string, error) {
 // token returns the run of token characters at off, for messages.
 func (r *ednReader) token(off int) string {
 	end := off
-	for end < len(r.src) && end-off < excerptLen && !isEDNDelimiter(r.src[end]) {
+	for end < len(r.src) && end-off < registry.ExcerptLen && !isEDNDelimiter(r.src[end]) {
 		end++
 	}
 	if end == off && off < len(r.src) {
@@ -385,10 +387,10 @@ func (r *ednReader) atom() (*ednNode, error) {
 	case tok == "true" || tok == "false":
 		return &ednNode{kind: ednBool, text: tok, line: line}, nil
 	case strings.HasPrefix(tok, "::"):
-		return nil, r.errorAt(line, "%s: auto-resolved keywords need the namespace of Clojure source; write %s", excerpt(tok), excerpt(tok[1:]))
+		return nil, r.errorAt(line, "%s: auto-resolved keywords need the namespace of Clojure source; write %s", registry.Excerpt(tok), registry.Excerpt(tok[1:]))
 	case strings.HasPrefix(tok, ":"):
 		if !ednNameRE.MatchString(tok[1:]) {
-			return nil, r.errorAt(line, "malformed keyword %s", excerpt(tok))
+			return nil, r.errorAt(line, "malformed keyword %s", registry.Excerpt(tok))
 		}
 		return &ednNode{kind: ednKeyword, text: tok[1:], line: line}, nil
 	case ednIntRE.MatchString(tok):
@@ -396,9 +398,9 @@ func (r *ednReader) atom() (*ednNode, error) {
 	case ednFloatRE.MatchString(tok):
 		return &ednNode{kind: ednFloat, text: strings.TrimSuffix(strings.TrimPrefix(tok, "+"), "M"), line: line}, nil
 	case tok != "" && (tok[0] >= '0' && tok[0] <= '9' || len(tok) > 1 && (tok[0] == '+' || tok[0] == '-') && tok[1] >= '0' && tok[1] <= '9'):
-		return nil, r.errorAt(line, "malformed number %s", excerpt(tok))
+		return nil, r.errorAt(line, "malformed number %s", registry.Excerpt(tok))
 	case ednNameRE.MatchString(tok):
 		return &ednNode{kind: ednSymbol, text: tok, line: line}, nil
 	}
-	return nil, r.errorAt(line, "%s is not EDN", excerpt(tok))
+	return nil, r.errorAt(line, "%s is not EDN", registry.Excerpt(tok))
 }

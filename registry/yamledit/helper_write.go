@@ -1,6 +1,14 @@
-package registry
+// Package yamledit writes the registry's YAML files: it edits helpers.yaml in place, keeping
+// comments, key order and quoting (UpdateHelpers, for helpers sync --write), and writes
+// kfuncs.yaml (MarshalKfuncs, for kfuncs sync --write). The files it writes load with package
+// registry's loaders, which it calls to check its own output.
+package yamledit
 
 import (
+	"maps"
+
+	"github.com/bpfmatrix/bpfmatrix/registry"
+
 	"fmt"
 	"slices"
 	"strconv"
@@ -22,22 +30,31 @@ var entryKeyOrder = []string{"id", "name", "signature", "min_kernel", "prog_type
 // of a key that does not change are kept byte for byte, so a sync reads as a small diff and a
 // file with nothing to change comes back unchanged. The result is loaded again and must hold
 // the updated facts, and the file's others, exactly.
-func UpdateHelpers(file string, data []byte, updated []*Helper) ([]byte, error) {
-	reg, err := Parse(file, data)
+func UpdateHelpers(file string, data []byte, updated []*registry.Helper) ([]byte, error) {
+	reg, err := registry.Parse(file, data)
 	if err != nil {
 		return nil, err
 	}
-	root, err := document(file, data)
-	if err != nil {
-		return nil, err
+	// Parse has checked that data is one YAML document holding a sequence of entries.
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	root := doc.Content[0]
+	atLine := map[int]*registry.Helper{}
+	for _, h := range reg.Helpers() {
+		atLine[h.Line()] = h
 	}
 	ed := &fileEditor{lines: splitLines(data)}
-	want := map[int]*Helper{}
+	want := map[int]*registry.Helper{}
 	for _, u := range updated {
 		want[u.ID] = u
 	}
 	for i, item := range root.Content {
-		cur := reg.helpers[i]
+		cur := atLine[item.Line]
+		if cur == nil {
+			continue
+		}
 		u, ok := want[cur.ID]
 		if !ok {
 			continue
@@ -60,13 +77,13 @@ func UpdateHelpers(file string, data []byte, updated []*Helper) ([]byte, error) 
 }
 
 // checkUpdate loads the edited file and compares it with what was asked for.
-func checkUpdate(file string, before *Registry, out []byte, updated []*Helper) error {
-	after, err := Parse(file, out)
+func checkUpdate(file string, before *registry.Registry, out []byte, updated []*registry.Helper) error {
+	after, err := registry.Parse(file, out)
 	if err != nil {
 		return fmt.Errorf("the edited file does not load: %w", err)
 	}
-	want := map[int]*Helper{}
-	for _, h := range before.helpers {
+	want := map[int]*registry.Helper{}
+	for _, h := range before.Helpers() {
 		want[h.ID] = h
 	}
 	for _, u := range updated {
@@ -75,7 +92,7 @@ func checkUpdate(file string, before *Registry, out []byte, updated []*Helper) e
 	if after.Len() != before.Len() {
 		return fmt.Errorf("%s: the edited file has %d entries, not %d", file, after.Len(), before.Len())
 	}
-	for _, h := range after.helpers {
+	for _, h := range after.Helpers() {
 		if w := want[h.ID]; w == nil || releaseFacts(h) != releaseFacts(w) {
 			return fmt.Errorf("%s: entry %d reads back as %s, not as asked", file, h.ID, releaseFacts(h))
 		}
@@ -84,7 +101,7 @@ func checkUpdate(file string, before *Registry, out []byte, updated []*Helper) e
 }
 
 // releaseFacts renders what UpdateHelpers may change in an entry, for comparison.
-func releaseFacts(h *Helper) string {
+func releaseFacts(h *registry.Helper) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "min_kernel %s; prog_types %s", h.MinKernel, h.ProgTypes)
 	for _, t := range sortedKeys(h.ProgTypeSince) {
@@ -186,7 +203,7 @@ func (ed *fileEditor) spans(m *yaml.Node, end int) []keySpan {
 }
 
 // entry adds the edits that turn entry cur, whose mapping n ends at line end, into u.
-func (ed *fileEditor) entry(n *yaml.Node, end int, cur, u *Helper) {
+func (ed *fileEditor) entry(n *yaml.Node, end int, cur, u *registry.Helper) {
 	keys := ed.spans(n, end)
 	indent := strings.Repeat(" ", n.Column-1)
 	find := func(name string) *keySpan {
@@ -268,7 +285,7 @@ func comment(s *keySpan) string {
 
 // progTypes rewrites prog_types in the style it is written in: a block list stays a block list,
 // anything else becomes `all` or a flow list on one line.
-func (ed *fileEditor) progTypes(s *keySpan, indent string, pt ProgTypes) {
+func (ed *fileEditor) progTypes(s *keySpan, indent string, pt registry.ProgTypes) {
 	if s.valN.Kind == yaml.SequenceNode && s.valN.Style&yaml.FlowStyle == 0 && len(s.valN.Content) > 0 && !pt.All {
 		item := strings.Repeat(" ", s.valN.Content[0].Column-3)
 		text := []string{ed.lines[s.start-1]}
@@ -348,9 +365,9 @@ func childOrder(key string, existing []string, new map[string]string) []string {
 			continue
 		}
 		at := len(order)
-		if id, ok := ProgTypeID(k); ok && key != "sources" {
+		if id, ok := registry.ProgTypeID(k); ok && key != "sources" {
 			for i, e := range order {
-				if eid, ok := ProgTypeID(e); ok && eid > id {
+				if eid, ok := registry.ProgTypeID(e); ok && eid > id {
 					at = i
 					break
 				}
@@ -363,7 +380,7 @@ func childOrder(key string, existing []string, new map[string]string) []string {
 	return order
 }
 
-func versionTexts(m map[string]Version) map[string]string {
+func versionTexts(m map[string]registry.Version) map[string]string {
 	out := map[string]string{}
 	for k, v := range m {
 		out[k] = strconv.Quote(v.String())
@@ -371,7 +388,7 @@ func versionTexts(m map[string]Version) map[string]string {
 	return out
 }
 
-func gapTexts(m map[string][]Gap) map[string]string {
+func gapTexts(m map[string][]registry.Gap) map[string]string {
 	out := map[string]string{}
 	for k, gs := range m {
 		if len(gs) > 0 {
@@ -400,3 +417,6 @@ func sameTexts(a, b map[string]string) bool {
 	}
 	return true
 }
+
+// sortedKeys returns the keys of m, sorted.
+func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }

@@ -1,6 +1,8 @@
-package registry
+package foreign
 
 import (
+	"github.com/bpfmatrix/bpfmatrix/registry"
+
 	"encoding/json"
 	"fmt"
 	"io"
@@ -25,24 +27,25 @@ type ExportOptions struct {
 // ExportFormats lists the formats Export writes.
 func ExportFormats() []Format { return []Format{FormatYAML, FormatJSON, FormatEDN, FormatC} }
 
-// Export writes the registry's helpers, in id order, to w in format.
-func Export(w io.Writer, reg *Registry, format Format, opts ExportOptions) error {
+// Export writes the registry's helpers, in id order, to w in format. prov, which may be nil,
+// says which facts a foreign table left out: the YAML export names them in the entry's notes.
+func Export(w io.Writer, reg *registry.Registry, prov *Provenance, format Format, opts ExportOptions) error {
 	switch format {
 	case FormatYAML:
-		return exportYAML(w, reg)
+		return exportYAML(w, reg, prov)
 	case FormatJSON:
 		return exportJSON(w, reg)
 	case FormatEDN:
-		return exportEDN(w, reg, opts.EDNDef)
+		return exportEDN(w, reg, prov, opts.EDNDef)
 	case FormatC:
-		return exportC(w, reg)
+		return exportC(w, reg, prov)
 	}
 	return fmt.Errorf("registry: unknown export format %q (want yaml, json, edn or c)", format)
 }
 
 // provenance names the table an export was made from, for the comment at its top. A file name
 // that does not print plainly is quoted, so that it cannot end the comment.
-func provenance(reg *Registry) string {
+func provenance(reg *registry.Registry) string {
 	file := reg.File()
 	if strconv.Quote(file) != `"`+file+`"` || strings.Contains(file, "*/") {
 		file = strings.ReplaceAll(strconv.Quote(file), "*/", `*\/`)
@@ -51,7 +54,7 @@ func provenance(reg *Registry) string {
 }
 
 // exportJSON writes the array `helpers list --format json` prints, byte for byte.
-func exportJSON(w io.Writer, reg *Registry) error {
+func exportJSON(w io.Writer, reg *registry.Registry) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(reg.Helpers())
@@ -59,10 +62,10 @@ func exportJSON(w io.Writer, reg *Registry) error {
 
 // exportYAML writes our registry format. Facts a foreign table did not state are written with
 // their defaults and named in notes; arguments without a name get their position as name.
-func exportYAML(w io.Writer, reg *Registry) error {
+func exportYAML(w io.Writer, reg *registry.Registry, prov *Provenance) error {
 	seq := &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq"}
-	for _, h := range reg.helpers {
-		seq.Content = append(seq.Content, yamlEntry(h))
+	for _, h := range reg.Helpers() {
+		seq.Content = append(seq.Content, yamlEntry(h, prov))
 	}
 	doc := &yaml.Node{Kind: yaml.DocumentNode, HeadComment: provenance(reg), Content: []*yaml.Node{seq}}
 	enc := yaml.NewEncoder(w)
@@ -74,7 +77,7 @@ func exportYAML(w io.Writer, reg *Registry) error {
 }
 
 // yamlEntry renders one helper in the key order of helpers.yaml.
-func yamlEntry(h *Helper) *yaml.Node {
+func yamlEntry(h *registry.Helper, prov *Provenance) *yaml.Node {
 	m := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
 	add := func(key string, v *yaml.Node) { m.Content = append(m.Content, yamlStr(key), v) }
 	add("id", &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: strconv.Itoa(h.ID)})
@@ -103,7 +106,7 @@ func yamlEntry(h *Helper) *yaml.Node {
 	}
 	for _, vm := range []struct {
 		key string
-		m   map[string]Version
+		m   map[string]registry.Version
 	}{{"prog_type_since", h.ProgTypeSince}, {"prog_type_until", h.ProgTypeUntil}} {
 		if len(vm.m) > 0 {
 			fm := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Style: yaml.FlowStyle}
@@ -127,12 +130,12 @@ func yamlEntry(h *Helper) *yaml.Node {
 	add("gpl_only", yamlBool(h.GPLOnly))
 	add("category", yamlStr(h.Category))
 	add("description", yamlStr(h.Description))
-	yamlOptional(h, add)
+	yamlOptional(h, prov, add)
 	return m
 }
 
 // yamlOptional adds the optional keys that are set, and notes what a foreign table left out.
-func yamlOptional(h *Helper, add func(string, *yaml.Node)) {
+func yamlOptional(h *registry.Helper, prov *Provenance, add func(string, *yaml.Node)) {
 	if len(h.AttachTypes) > 0 {
 		add("attach_types", yamlStrs(h.AttachTypes))
 	}
@@ -150,8 +153,8 @@ func yamlOptional(h *Helper, add func(string, *yaml.Node)) {
 		add("sources", sm)
 	}
 	notes := h.Notes
-	if missing := h.Unclaimed(); len(missing) > 0 {
-		n := fmt.Sprintf("%s does not state %s; the value here is the default, not a finding.", h.WrittenAs(), strings.Join(missing, ", "))
+	if missing := prov.Unclaimed(h); len(missing) > 0 {
+		n := fmt.Sprintf("%s does not state %s; the value here is the default, not a finding.", prov.WrittenAs(h), strings.Join(missing, ", "))
 		notes = strings.TrimSpace(notes + " " + n)
 	}
 	if notes != "" {

@@ -1,4 +1,4 @@
-package registry
+package foreign
 
 import (
 	"fmt"
@@ -6,10 +6,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/bpfmatrix/bpfmatrix/registry"
 )
 
 func TestForeignGuideTable(t *testing.T) {
-	reg, err := LoadTable(filepath.Join("testdata", "guide-helpers.edn"))
+	reg, prov, err := LoadTable(filepath.Join("testdata", "guide-helpers.edn"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,25 +37,26 @@ func TestForeignGuideTable(t *testing.T) {
 		if h.ID != w.id || h.Name != w.name || h.MinKernel.String() != w.since || h.ProgTypes.String() != w.types || h.Category != w.category {
 			t.Errorf("entry %d: %d %s %s [%s] %s, want %+v", i, h.ID, h.Name, h.MinKernel, h.ProgTypes, h.Category, w)
 		}
-		if fmt.Sprint(h.Unclaimed()) != "[gpl_only]" || !h.Foreign() || h.Format != FormatEDN || h.Claimed("gpl_only") || !h.Claimed("min_kernel") || !h.Claimed("prog_types") {
-			t.Errorf("%s: format %q, claims %v", h.Name, h.Format, h.Claims.Keys())
+		e, _ := prov.Entry(h)
+		if fmt.Sprint(prov.Unclaimed(h)) != "[gpl_only]" || !prov.Foreign() || prov.Format != FormatEDN || prov.Claimed(h, "gpl_only") || !prov.Claimed(h, "min_kernel") || !prov.Claimed(h, "prog_types") {
+			t.Errorf("%s: format %q, claims %v", h.Name, prov.Format, e.Claims.Keys())
 		}
 	}
 	h, _ := reg.Lookup("ktime_get_real_ns")
-	if want := ":ktime-get-real-ns (testdata/guide-helpers.edn:8)"; h.Written != want || h.WrittenAs() != want {
-		t.Errorf("Written = %q, want %q", h.Written, want)
+	if e, _ := prov.Entry(h); e.Written != ":ktime-get-real-ns (testdata/guide-helpers.edn:8)" || prov.WrittenAs(h) != e.Written {
+		t.Errorf("Written = %q, WrittenAs %q", e.Written, prov.WrittenAs(h))
 	}
 	h, _ = reg.ByID(216)
 	if got := fmt.Sprint(h.Signature.Args); got != "[{cgrp struct cgroup *} {level int} { :id}]" || h.Signature.Return != ":long" {
 		t.Errorf("216 signature: %s %s", h.Signature.Return, got)
 	}
-	if ok, err := reg.Compatible("bpf_skb_set_tstamp", "sched_act", MustParseVersion("6.3")); !ok || err != nil {
+	if ok, err := reg.Compatible("bpf_skb_set_tstamp", "sched_act", registry.MustParseVersion("6.3")); !ok || err != nil {
 		t.Errorf("213 on sched_act 6.3: %v %v", ok, err)
 	}
 }
 
 func TestForeignJSONTable(t *testing.T) {
-	reg, err := LoadTable(filepath.Join("testdata", "table.json"))
+	reg, prov, err := LoadTable(filepath.Join("testdata", "table.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,33 +64,38 @@ func TestForeignJSONTable(t *testing.T) {
 		t.Fatalf("%d helpers, want 3", reg.Len())
 	}
 	h, _ := reg.ByID(4)
-	if !h.GPLOnly || !h.Claimed("gpl_only") || h.ProgTypeSince["tracing"].String() != "5.5" || h.Format != FormatJSON {
+	if !h.GPLOnly || !prov.Claimed(h, "gpl_only") || h.ProgTypeSince["tracing"].String() != "5.5" || prov.Format != FormatJSON {
 		t.Errorf("probe_read: %+v", h)
 	}
 	h, _ = reg.ByID(125)
-	if h.GPLOnly || h.Claimed("gpl_only") || !h.Claimed("description") {
-		t.Errorf("ktime_get_boot_ns: gpl_only %v, claims %v", h.GPLOnly, h.Claims.Keys())
+	e, _ := prov.Entry(h)
+	if h.GPLOnly || prov.Claimed(h, "gpl_only") || !prov.Claimed(h, "description") {
+		t.Errorf("ktime_get_boot_ns: gpl_only %v, claims %v", h.GPLOnly, e.Claims.Keys())
 	}
-	if want := `entry 2 "ktime_get_boot_ns" (testdata/table.json:36)`; h.Written != want {
-		t.Errorf("Written = %q, want %q", h.Written, want)
+	if want := `entry 2 "ktime_get_boot_ns" (testdata/table.json:36)`; e.Written != want {
+		t.Errorf("Written = %q, want %q", e.Written, want)
 	}
 }
 
 func TestLoadTableYAML(t *testing.T) {
-	reg, err := LoadTable(filepath.Join("testdata", "small.yaml"))
+	reg, prov, err := LoadTable(filepath.Join("..", "testdata", "small.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	h, _ := reg.ByID(5)
-	if h.Written != "ktime_get_ns (testdata/small.yaml:28)" || h.Foreign() || h.Claims != nil || !h.Claimed("gpl_only") {
-		t.Errorf("ktime_get_ns: written %q, format %q, claims %v", h.Written, h.Format, h.Claims)
+	if _, foreign := prov.Entry(h); foreign || prov.Foreign() || prov.Format != FormatYAML || !prov.Claimed(h, "gpl_only") || prov.Unclaimed(h) != nil {
+		t.Errorf("ktime_get_ns: format %q, foreign entry %v", prov.Format, foreign)
 	}
-	def, err := Default()
+	if got := prov.WrittenAs(h); got != "ktime_get_ns (line 28)" {
+		t.Errorf("WrittenAs = %q", got)
+	}
+	def, err := registry.Default()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if h, _ := def.ByID(1); h.WrittenAs() != "map_lookup_elem (line 40)" {
-		t.Errorf("embedded WrittenAs = %q", h.WrittenAs())
+	var none *Provenance
+	if h, _ := def.ByID(1); none.WrittenAs(h) != "map_lookup_elem (line 40)" || !none.Claimed(h, "gpl_only") {
+		t.Errorf("embedded WrittenAs = %q", none.WrittenAs(h))
 	}
 }
 
@@ -117,13 +125,13 @@ func TestDetectFormat(t *testing.T) {
 	}
 }
 
-// ednEntry renders one valid EDN entry, with edits replacing or adding "key value" pairs; the
+// ednEntryText renders one valid EDN entry, with edits replacing or adding "key value" pairs; the
 // entry's keyword is on line 2 of the table.
 func ednTable(entries ...string) string {
 	return "(def helper-metadata\n  {" + strings.Join(entries, "\n   ") + "})\n"
 }
 
-func ednEntry(key string, id int, edits ...string) string {
+func ednEntryText(key string, id int, edits ...string) string {
 	fields := []string{
 		fmt.Sprintf(":id %d", id), fmt.Sprintf(`:name "bpf_%s"`, kernelName(key)),
 		":signature {:return :long :args [:ctx-ptr]}", `:min-kernel "5.8"`,
@@ -145,26 +153,26 @@ func ednEntry(key string, id int, edits ...string) string {
 }
 
 func TestFaultForeignEDN(t *testing.T) {
-	ok := ednEntry("one-thing", 1)
+	ok := ednEntryText("one-thing", 1)
 	tests := []struct{ name, edn, want string }{
-		{"unknown key", ednTable(ednEntry("a", 1, ":colour :blue")), `t.edn:10: :a: unknown key :colour (known: :id :name :signature :min-kernel`},
-		{"underscored key", ednTable(ednEntry("a", 1, `:min_kernel "5.8"`)), `t.edn:10: :a: unknown key :min_kernel`},
-		{"unknown prog type", ednTable(ednEntry("a", 1, ":prog-types #{:xdp :tc}")), `t.edn:7: :a: prog_types: unknown program type "tc"`},
-		{"unknown category", ednTable(ednEntry("a", 1, ":category :misc")), `t.edn:8: :a: unknown category "misc"`},
-		{"duplicate id", ednTable(ok, ednEntry("other", 1)), `t.edn:10: :other: duplicate id 1: :one-thing (t.edn:2) has it too`},
-		{"duplicate name", ednTable(ok, ednEntry("other", 2, `:name "one_thing"`)), `t.edn:10: :other: duplicate name one_thing: :one-thing (t.edn:2) has it too`},
-		{"version as number", ednTable(ednEntry("a", 1, ":min-kernel 6.10")), `t.edn:6: :a: min_kernel: write the version as a string, "6.10": as a number, 6.10 would be 6.1`},
-		{"malformed version", ednTable(ednEntry("a", 1, `:min-kernel "6.x"`)), `t.edn:6: :a: min_kernel: malformed kernel version: "6.x"`},
-		{"id too large", ednTable(ednEntry("a", 2147483648)), "t.edn:3: :a: id: 2147483648 does not fit the kernel's enum bpf_func_id"},
-		{"id not a number", ednTable(ednEntry("a", 1, `:id "1"`)), `t.edn:3: :a: id: want a whole number, found "1"`},
-		{"missing min kernel", ednTable(strings.Replace(ednEntry("a", 1), `:min-kernel "5.8"`, "", 1)), `t.edn:2: :a: entry is missing required key "min_kernel"`},
-		{"keyword description", ednTable(ednEntry("a", 1, ":description :none")), `t.edn:9: :a: description: want a string, found keyword ":none"`},
-		{"bad name", ednTable(ednEntry("a", 1, `:name "bpf_Bad-Name"`)), `t.edn:4: :a: name "Bad-Name": want a lower-case C identifier`},
-		{"arg without type", ednTable(ednEntry("a", 1, `:signature {:return :long :args [{:name "x"}]}`)), "t.edn:5: :a: signature argument needs a type"},
-		{"arg unknown key", ednTable(ednEntry("a", 1, `:signature {:return :long :args [{:name "x" :kind :u32}]}`)), `t.edn:5: :a: signature argument: unknown key "kind"`},
-		{"too many args", ednTable(ednEntry("a", 1, `:signature {:return :long :args [:a :b :c :d :e :f]}`)), "t.edn:5: :a: signature.args: 6 arguments"},
-		{"no args", ednTable(ednEntry("a", 1, `:signature {:return :long}`)), "t.edn:5: :a: signature needs both return and args"},
-		{"since for unlisted type", ednTable(ednEntry("a", 1, `:prog-type-since {:kprobe "6.1"}`)), "t.edn:10: :a: prog_type_since names kprobe, which prog_types does not list"},
+		{"unknown key", ednTable(ednEntryText("a", 1, ":colour :blue")), `t.edn:10: :a: unknown key :colour (known: :id :name :signature :min-kernel`},
+		{"underscored key", ednTable(ednEntryText("a", 1, `:min_kernel "5.8"`)), `t.edn:10: :a: unknown key :min_kernel`},
+		{"unknown prog type", ednTable(ednEntryText("a", 1, ":prog-types #{:xdp :tc}")), `t.edn:7: :a: prog_types: unknown program type "tc"`},
+		{"unknown category", ednTable(ednEntryText("a", 1, ":category :misc")), `t.edn:8: :a: unknown category "misc"`},
+		{"duplicate id", ednTable(ok, ednEntryText("other", 1)), `t.edn:10: :other: duplicate id 1: :one-thing (t.edn:2) has it too`},
+		{"duplicate name", ednTable(ok, ednEntryText("other", 2, `:name "one_thing"`)), `t.edn:10: :other: duplicate name one_thing: :one-thing (t.edn:2) has it too`},
+		{"version as number", ednTable(ednEntryText("a", 1, ":min-kernel 6.10")), `t.edn:6: :a: min_kernel: write the version as a string, "6.10": as a number, 6.10 would be 6.1`},
+		{"malformed version", ednTable(ednEntryText("a", 1, `:min-kernel "6.x"`)), `t.edn:6: :a: min_kernel: malformed kernel version: "6.x"`},
+		{"id too large", ednTable(ednEntryText("a", 2147483648)), "t.edn:3: :a: id: 2147483648 does not fit the kernel's enum bpf_func_id"},
+		{"id not a number", ednTable(ednEntryText("a", 1, `:id "1"`)), `t.edn:3: :a: id: want a whole number, found "1"`},
+		{"missing min kernel", ednTable(strings.Replace(ednEntryText("a", 1), `:min-kernel "5.8"`, "", 1)), `t.edn:2: :a: entry is missing required key "min_kernel"`},
+		{"keyword description", ednTable(ednEntryText("a", 1, ":description :none")), `t.edn:9: :a: description: want a string, found keyword ":none"`},
+		{"bad name", ednTable(ednEntryText("a", 1, `:name "bpf_Bad-Name"`)), `t.edn:4: :a: name "Bad-Name": want a lower-case C identifier`},
+		{"arg without type", ednTable(ednEntryText("a", 1, `:signature {:return :long :args [{:name "x"}]}`)), "t.edn:5: :a: signature argument needs a type"},
+		{"arg unknown key", ednTable(ednEntryText("a", 1, `:signature {:return :long :args [{:name "x" :kind :u32}]}`)), `t.edn:5: :a: signature argument: unknown key "kind"`},
+		{"too many args", ednTable(ednEntryText("a", 1, `:signature {:return :long :args [:a :b :c :d :e :f]}`)), "t.edn:5: :a: signature.args: 6 arguments"},
+		{"no args", ednTable(ednEntryText("a", 1, `:signature {:return :long}`)), "t.edn:5: :a: signature needs both return and args"},
+		{"since for unlisted type", ednTable(ednEntryText("a", 1, `:prog-type-since {:kprobe "6.1"}`)), "t.edn:10: :a: prog_type_since names kprobe, which prog_types does not list"},
 		{"entry not a map", "{:a [1 2]}", "t.edn:1: :a: want a map of the helper's facts, found a vector"},
 		{"string key", "{\"a\" {}}", `t.edn:1: helper table: want a keyword naming the helper (:map-lookup-elem) as key, found a string "a"`},
 		{"empty table", "{}", "t.edn:1: no helper entries"},
@@ -176,7 +184,7 @@ func TestFaultForeignEDN(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := ParseTable("t.edn", []byte(tt.edn), FormatEDN)
+			_, _, err := ParseTable("t.edn", []byte(tt.edn), FormatEDN)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("got %v\nwant %q\nin\n%s", err, tt.want, tt.edn)
 			}
@@ -195,18 +203,18 @@ func TestForeignEDNForms(t *testing.T) {
               :prog-type-until {:lsm "6.1"} :prog-type-gaps {:tracing ["5.6..5.7"]}
               :attach-types [:trace-fentry] :sleepable-only false :kernel-config ["CONFIG_BPF_EVENTS"]
               :sources {:min-kernel "a note"} :notes "n" :gpl-only true :category :probe :description "Reads."}}`
-	reg, err := ParseTable("t", []byte(src), DetectFormat("t", []byte(src)))
+	reg, prov, err := ParseTable("t", []byte(src), DetectFormat("t", []byte(src)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	h, _ := reg.ByID(5)
-	if h.Name != "ktime_get_ns" || !h.Claimed("gpl_only") || h.Signature.Return != "u64" {
+	if h.Name != "ktime_get_ns" || !prov.Claimed(h, "gpl_only") || h.Signature.Return != "u64" {
 		t.Errorf("ktime_get_ns: %+v", h)
 	}
 	h, _ = reg.ByID(4)
 	got := fmt.Sprintf("%s %s %v %v %v %v %v %v", h.Name, h.ProgTypes, h.ProgTypeSince, h.ProgTypeUntil, h.ProgTypeGaps, h.AttachTypes, h.KernelConfig, h.Sources)
 	want := "probe_read kprobe, tracing, lsm map[tracing:5.5] map[lsm:6.1] map[tracing:[5.6..5.7]] [trace_fentry] [CONFIG_BPF_EVENTS] map[min_kernel:a note]"
-	if got != want || !h.GPLOnly || h.Signature.Args[1] != (Arg{Type: "u32"}) {
+	if got != want || !h.GPLOnly || h.Signature.Args[1] != (registry.Arg{Type: "u32"}) {
 		t.Errorf("probe_read:\n got %s\nwant %s", got, want)
 	}
 }
@@ -236,7 +244,7 @@ func TestFaultForeignJSON(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := ParseTable("t.json", []byte(tt.json), FormatJSON)
+			_, _, err := ParseTable("t.json", []byte(tt.json), FormatJSON)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("got %v\nwant %q", err, tt.want)
 			}
@@ -246,14 +254,14 @@ func TestFaultForeignJSON(t *testing.T) {
 
 func TestLoadTableRefusesWhatLoadRefuses(t *testing.T) {
 	dir := t.TempDir()
-	if _, err := LoadTable(dir); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+	if _, _, err := LoadTable(dir); err == nil || !strings.Contains(err.Error(), "not a regular file") {
 		t.Errorf("directory: %v", err)
 	}
 	p := filepath.Join(dir, "t.edn")
 	if err := os.WriteFile(p, []byte("{:a {:id 1}}"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := LoadTable(p); err == nil || !strings.Contains(err.Error(), "t.edn:1: :a: entry is missing required key") {
+	if _, _, err := LoadTable(p); err == nil || !strings.Contains(err.Error(), "t.edn:1: :a: entry is missing required key") {
 		t.Errorf("incomplete entry: %v", err)
 	}
 }

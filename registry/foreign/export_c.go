@@ -1,6 +1,8 @@
-package registry
+package foreign
 
 import (
+	"github.com/bpfmatrix/bpfmatrix/registry"
+
 	"bufio"
 	"fmt"
 	"io"
@@ -12,29 +14,29 @@ import (
 // types, and a static const table with each helper's first release, GPL restriction, program
 // types (a bit mask) and per-type first releases, last releases and gaps, with a lookup by id
 // and a function that answers "offered to this type on this kernel" as Helper.OfferedTo does.
-func exportC(w io.Writer, reg *Registry) error {
+func exportC(w io.Writer, reg *registry.Registry, prov *Provenance) error {
 	b := bufio.NewWriter(w)
 	fmt.Fprintf(b, "/* %s\n *\n", strings.ReplaceAll(provenance(reg), "*/", `*\/`))
 	b.WriteString(cPreamble)
 	b.WriteString("\n/* Helper ids: the kernel's enum bpf_func_id values. */\nenum bpfmatrix_func_id {\n")
-	for _, h := range reg.helpers {
+	for _, h := range reg.Helpers() {
 		fmt.Fprintf(b, "\tBPFMATRIX_FUNC_%s = %d,\n", h.Name, h.ID)
 	}
 	b.WriteString("};\n\n/* Program types: the kernel's enum bpf_prog_type values. */\nenum bpfmatrix_prog_type {\n")
 	var all []string
-	for i, t := range KnownProgTypes[1:] {
+	for i, t := range registry.KnownProgTypes[1:] {
 		fmt.Fprintf(b, "\tBPFMATRIX_PROG_%s = %d,\n", t, i+1)
 		all = append(all, "BPFMATRIX_PROG_BIT(BPFMATRIX_PROG_"+t+")")
 	}
 	b.WriteString("};\n\n")
 	b.WriteString(cTypes)
 	fmt.Fprintf(b, "\n/* Every program type the table knows: the mask of helpers offered to all of them. */\n#define BPFMATRIX_PROG_ALL (%s)\n", strings.Join(all, " | \\\n\t"))
-	for _, h := range reg.helpers {
+	for _, h := range reg.Helpers() {
 		cPerType(b, h)
 	}
 	b.WriteString("\n/* The helpers, in id order. */\nstatic const struct bpfmatrix_helper bpfmatrix_helpers[] = {\n")
-	for _, h := range reg.helpers {
-		cEntry(b, h)
+	for _, h := range reg.Helpers() {
+		cEntry(b, h, prov)
 	}
 	b.WriteString("};\n\n#define BPFMATRIX_HELPER_COUNT (sizeof bpfmatrix_helpers / sizeof bpfmatrix_helpers[0])\n")
 	b.WriteString(cFunctions)
@@ -151,7 +153,7 @@ static inline int bpfmatrix_offered(const struct bpfmatrix_helper *h, enum bpfma
 
 // cVersion renders a version as a struct bpfmatrix_version initializer; series marks a last
 // release series, which covers every patch release when no patch level is given.
-func cVersion(v Version, series bool) string {
+func cVersion(v registry.Version, series bool) string {
 	patch := strconv.Itoa(v.Patch)
 	if series && !v.HasPatch {
 		patch = "UINT32_MAX"
@@ -160,10 +162,10 @@ func cVersion(v Version, series bool) string {
 }
 
 // cPerType writes the arrays of a helper's per-type first releases, last releases and gaps.
-func cPerType(b *bufio.Writer, h *Helper) {
+func cPerType(b *bufio.Writer, h *registry.Helper) {
 	for _, vm := range []struct {
 		what string
-		m    map[string]Version
+		m    map[string]registry.Version
 	}{{"since", h.ProgTypeSince}, {"until", h.ProgTypeUntil}} {
 		if len(vm.m) == 0 {
 			continue
@@ -187,10 +189,10 @@ func cPerType(b *bufio.Writer, h *Helper) {
 }
 
 // cEntry writes one helper's initializer.
-func cEntry(b *bufio.Writer, h *Helper) {
+func cEntry(b *bufio.Writer, h *registry.Helper, prov *Provenance) {
 	gpl := 0
 	switch {
-	case !h.Claimed("gpl_only"):
+	case !prov.Claimed(h, "gpl_only"):
 		gpl = -1
 	case h.GPLOnly:
 		gpl = 1
