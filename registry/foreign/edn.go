@@ -1,8 +1,12 @@
 package foreign
 
 import (
+	"bytes"
+	"crypto/sha256"
 	"fmt"
+	"io"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -49,6 +53,8 @@ type ednNode struct {
 	line int
 	// items holds the elements of a list, vector or set, and a map's keys and values in turn.
 	items []*ednNode
+	// sum is the node's digest once computed (see digest).
+	sum *[sha256.Size]byte
 }
 
 // written renders a scalar as it would be written in EDN, for messages.
@@ -64,16 +70,14 @@ func (n *ednNode) written() string {
 	return n.text
 }
 
-// ednMaxDepth bounds how deeply collections nest; a helper table needs four levels.
-const ednMaxDepth = 64
-
 // ednReader reads EDN forms from src, tracking the line for messages.
 type ednReader struct {
-	file  string
-	src   []byte
-	pos   int
-	line  int
-	depth int
+	file   string
+	src    []byte
+	pos    int
+	line   int
+	depth  int
+	values int // values read so far, discarded ones included (see maxValues)
 }
 
 // readEDN reads every top-level form of data, the contents of file. The first problem ends the
@@ -153,6 +157,9 @@ func (r *ednReader) peek(ahead int) byte {
 // form reads one value; skip has been called, and the input is not at its end.
 func (r *ednReader) form() (*ednNode, error) {
 	line := r.line
+	if r.values++; r.values > maxValues {
+		return nil, r.errorAt(line, "more than %d values: a helper table of 211 helpers has some 14,000", maxValues)
+	}
 	switch c := r.src[r.pos]; c {
 	case '(':
 		return r.collection(ednList, ')', 1)
@@ -205,8 +212,8 @@ func (r *ednReader) next() error {
 // collection reads a list, vector, map or set whose opening takes open bytes.
 func (r *ednReader) collection(kind ednKind, closer byte, open int) (*ednNode, error) {
 	n := &ednNode{kind: kind, line: r.line}
-	if r.depth++; r.depth > ednMaxDepth {
-		return nil, r.errorAt(r.line, "collections nest deeper than %d levels", ednMaxDepth)
+	if r.depth++; r.depth > maxDepth {
+		return nil, r.errorAt(r.line, "collections nest deeper than %d levels", maxDepth)
 	}
 	defer func() { r.depth-- }()
 	r.pos += open
@@ -247,20 +254,63 @@ func (r *ednReader) checkUnique(n *ednNode) error {
 	default:
 		return nil
 	}
-	seen := map[string]*ednNode{}
+	seen := map[[sha256.Size]byte]*ednNode{}
 	for i := 0; i < len(n.items); i += step {
 		k := n.items[i]
-		c := ednCanonical(k)
-		if prev, dup := seen[c]; dup {
-			return r.errorAt(k.line, "%s opened on line %d: %s %s is written twice (first on line %d)", n.kind, n.line, what, abbreviateEDN(c), prev.line)
+		d := k.digest()
+		if prev, dup := seen[d]; dup {
+			return r.errorAt(k.line, "%s opened on line %d: %s %s is written twice (first on line %d)", n.kind, n.line, what, abbreviateEDN(ednCanonical(k)), prev.line)
 		}
-		seen[c] = k
+		seen[d] = k
 	}
 	return nil
 }
 
+// digest returns a digest that equal values share (the elements of sets and the pairs of maps in
+// any order), for the duplicate checks. It is computed once per node from its children's, so
+// that checking every map of a file costs time linear in its size: comparing rendered values
+// instead rendered a key nested 60 maps deep 60 times, 82 GB for a 15 MB file.
+func (n *ednNode) digest() [sha256.Size]byte {
+	if n.sum != nil {
+		return *n.sum
+	}
+	h := sha256.New()
+	h.Write([]byte{byte(n.kind)})
+	switch n.kind {
+	case ednList, ednVector:
+		for _, it := range n.items {
+			d := it.digest()
+			h.Write(d[:])
+		}
+	case ednSet, ednMap:
+		step := 1
+		if n.kind == ednMap {
+			step = 2
+		}
+		parts := make([][sha256.Size]byte, 0, len(n.items)/step)
+		for i := 0; i+step-1 < len(n.items); i += step {
+			d := n.items[i].digest()
+			if step == 2 {
+				v := n.items[i+1].digest()
+				d = sha256.Sum256(append(d[:], v[:]...))
+			}
+			parts = append(parts, d)
+		}
+		slices.SortFunc(parts, func(a, b [sha256.Size]byte) int { return bytes.Compare(a[:], b[:]) })
+		for _, d := range parts {
+			h.Write(d[:])
+		}
+	default:
+		io.WriteString(h, n.text)
+	}
+	var sum [sha256.Size]byte
+	h.Sum(sum[:0])
+	n.sum = &sum
+	return sum
+}
+
 // ednCanonical renders a value so that equal values render equally (sets and maps in sorted
-// order), for the duplicate checks.
+// order), for messages about duplicates.
 func ednCanonical(n *ednNode) string {
 	switch n.kind {
 	case ednString:
@@ -301,8 +351,15 @@ func abbreviateEDN(s string) string {
 // str reads a string literal with its escapes.
 func (r *ednReader) str() (*ednNode, error) {
 	n := &ednNode{kind: ednString, line: r.line}
-	var b strings.Builder
 	r.pos++ // the opening quote
+	// A string without escapes, as nearly all are, is copied once, not grown byte by byte.
+	if end := bytes.IndexAny(r.src[r.pos:], "\"\\"); end >= 0 && r.src[r.pos+end] == '"' {
+		n.text = string(r.src[r.pos : r.pos+end])
+		r.line += strings.Count(n.text, "\n")
+		r.pos += end + 1
+		return n, nil
+	}
+	var b strings.Builder
 	for {
 		if r.pos >= len(r.src) {
 			return nil, r.errorAt(n.line, "string opened here is never closed")

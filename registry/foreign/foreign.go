@@ -23,6 +23,16 @@ import (
 	"github.com/bpfmatrix/bpfmatrix/registry"
 )
 
+// Bounds of what a foreign table may cost its reader. The embedded table of 211 helpers is some
+// 14,000 values (scalars and collections, map keys included) in EDN or JSON and nests five levels
+// deep (table, entry, signature, arguments, argument). Without a bound on the number of values,
+// 16 MiB of "[]" made 8 million nodes, 2.2 GB; with it, the nodes of any file stay a few tens of
+// megabytes, a small multiple of the largest file read (registry.MaxFileSize).
+const (
+	maxDepth  = 64
+	maxValues = 100_000
+)
+
 // Format names a helper table format.
 type Format string
 

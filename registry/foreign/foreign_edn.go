@@ -59,14 +59,10 @@ func lineNode(line int) *yaml.Node { return &yaml.Node{Line: line} }
 // (def name map) or (def name "doc" map). (ns ...) and (comment ...) forms are passed over, as are
 // defs of other values; any other form is an error.
 func ednTableForm(file string, forms []*ednNode) (*ednNode, error) {
-	type candidate struct {
-		name string
-		n    *ednNode
-	}
-	var cands []candidate
+	var cands []ednCandidate
 	for _, f := range forms {
 		if f.kind == ednMap {
-			cands = append(cands, candidate{n: f})
+			cands = append(cands, ednCandidate{line: f.line, n: f})
 			continue
 		}
 		head := ""
@@ -82,23 +78,49 @@ func ednTableForm(file string, forms []*ednNode) (*ednNode, error) {
 				return nil, err
 			}
 			if val.kind == ednMap {
-				cands = append(cands, candidate{name: name, n: val})
+				cands = append(cands, ednCandidate{name: name, line: f.line, n: val})
 			}
 			continue
 		}
 		return nil, &registry.LineError{File: file, Line: f.line, Msg: fmt.Sprintf("%s at the top level: want the helper table, a map of keyword to entry, alone or in (def %s {...})", f.kind, ednTableName)}
 	}
+	return ednPickTable(file, cands)
+}
+
+// ednCandidate is a map at the top level of an EDN file that could be the helper table, with
+// the name it is defined under ("" for a bare map).
+type ednCandidate struct {
+	name string
+	line int // where the form starts: the def, or the bare map
+	n    *ednNode
+}
+
+// ednPickTable picks the helper table among the candidate maps: the only one, or the one named
+// ednTableName.
+func ednPickTable(file string, cands []ednCandidate) (*ednNode, error) {
 	switch len(cands) {
 	case 0:
 		return nil, &registry.LineError{File: file, Msg: "no helper table: want a map of keyword to entry, alone or in (def " + ednTableName + " {...})"}
 	case 1:
 		return cands[0].n, nil
 	}
-	var found []string
+	var named []ednCandidate
 	for _, c := range cands {
 		if c.name == ednTableName {
-			return c.n, nil
+			named = append(named, c)
 		}
+	}
+	switch len(named) {
+	case 1:
+		return named[0].n, nil
+	case 0:
+	default:
+		// Clojure would keep the last def and a reader the first: either way one table would
+		// be dropped without a word.
+		return nil, &registry.LineError{File: file, Line: named[1].line, Msg: fmt.Sprintf("a second (def %s ...) (the first is on line %d): keep one table", ednTableName, named[0].line)}
+	}
+	var found []string
+	for _, c := range cands {
 		what := "a map"
 		if c.name != "" {
 			what = c.name

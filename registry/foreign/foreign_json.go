@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"regexp"
-	"sort"
 
 	"github.com/bpfmatrix/bpfmatrix/registry"
 	"go.yaml.in/yaml/v3"
@@ -16,17 +15,19 @@ import (
 // A JSON helper table: an array of objects with the keys `helpers list --format json` prints,
 // which are our registry's keys. Unknown keys are errors naming the entry and the key.
 
-// jsonMaxDepth bounds how deeply arrays and objects nest; a helper table needs four levels.
-const jsonMaxDepth = 64
-
 // jsonReader turns JSON into YAML nodes that carry the line each value starts on, so that the
 // loader's checks and messages apply to JSON unchanged.
 type jsonReader struct {
-	file  string
-	data  []byte
-	dec   *json.Decoder
-	lines []int // offset of the start of each line
-	depth int
+	file   string
+	data   []byte
+	dec    *json.Decoder
+	depth  int
+	values int // values read so far (see maxValues)
+	// at and atLine are the last offset lineOf was asked about and its line: values are read
+	// in order, so counting the newlines since the last one keeps lineOf linear overall
+	// without an index of every line (16 MiB of newlines made one of 128 MB).
+	at     int64
+	atLine int
 }
 
 var jsonIntRE = regexp.MustCompile(`^-?(0|[1-9][0-9]*)$`)
@@ -73,13 +74,8 @@ func jsonKindName(n *yaml.Node) string {
 
 // readJSON parses data as exactly one JSON value.
 func readJSON(file string, data []byte) (*yaml.Node, error) {
-	r := &jsonReader{file: file, data: data, dec: json.NewDecoder(bytes.NewReader(data)), lines: []int{0}}
+	r := &jsonReader{file: file, data: data, dec: json.NewDecoder(bytes.NewReader(data)), atLine: 1}
 	r.dec.UseNumber()
-	for i, c := range data {
-		if c == '\n' {
-			r.lines = append(r.lines, i+1)
-		}
-	}
 	if len(bytes.TrimSpace(data)) == 0 {
 		return nil, &registry.LineError{File: file, Msg: "empty file: want a JSON array of helper entries"}
 	}
@@ -95,7 +91,13 @@ func readJSON(file string, data []byte) (*yaml.Node, error) {
 
 // lineOf returns the line of byte offset off.
 func (r *jsonReader) lineOf(off int64) int {
-	return sort.Search(len(r.lines), func(i int) bool { return int64(r.lines[i]) > off })
+	off = min(max(off, 0), int64(len(r.data)))
+	if off < r.at {
+		r.at, r.atLine = 0, 1
+	}
+	r.atLine += bytes.Count(r.data[r.at:off], []byte("\n"))
+	r.at = off
+	return r.atLine
 }
 
 // start returns the offset where the next token starts: the decoder stands after the previous
@@ -127,6 +129,9 @@ func (r *jsonReader) syntaxError(err error, at int64) error {
 // value reads one JSON value and returns it as a YAML node.
 func (r *jsonReader) value() (*yaml.Node, error) {
 	at := r.start()
+	if r.values++; r.values > maxValues {
+		return nil, r.errorAt(at, "more than %d values: a helper table of 211 helpers has some 14,000", maxValues)
+	}
 	tok, err := r.dec.Token()
 	if err != nil {
 		return nil, r.syntaxError(err, at)
@@ -134,8 +139,8 @@ func (r *jsonReader) value() (*yaml.Node, error) {
 	n := &yaml.Node{Kind: yaml.ScalarNode, Line: r.lineOf(at)}
 	switch t := tok.(type) {
 	case json.Delim:
-		if r.depth++; r.depth > jsonMaxDepth {
-			return nil, r.errorAt(at, "arrays and objects nest deeper than %d levels", jsonMaxDepth)
+		if r.depth++; r.depth > maxDepth {
+			return nil, r.errorAt(at, "arrays and objects nest deeper than %d levels", maxDepth)
 		}
 		defer func() { r.depth-- }()
 		if t == '[' {
