@@ -35,6 +35,15 @@ type Availability struct {
 	AttachPoints map[string]Span `json:"attach_points,omitempty"`
 }
 
+// Remarks are what an entry says to the people who review it, beside its facts; helpers and
+// kfuncs embed them.
+type Remarks struct {
+	// Sources says where each fact came from, by key ("min_kernel": "bcc kernel-versions.md").
+	Sources map[string]string `json:"sources,omitempty"`
+	// Notes records disagreements between sources and other remarks for reviewers.
+	Notes string `json:"notes,omitempty"`
+}
+
 // Span is the releases in which a function is offered to one program type or attach point:
 // from Since (zero: from MinKernel) until Until (zero: still offered), less the Gaps.
 type Span struct {

@@ -72,8 +72,8 @@ func (r *Registry) Check(helper, progType string, kernel Version) (Compatibility
 	if err != nil {
 		return Compatibility{}, err
 	}
-	if _, ok := ProgTypeID(progType); !ok {
-		return Compatibility{}, fmt.Errorf("%w: %q", ErrUnknownProgType, progType)
+	if err := knownProgType(progType); err != nil {
+		return Compatibility{}, err
 	}
 	return h.check(progType, kernel), nil
 }

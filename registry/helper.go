@@ -60,10 +60,9 @@ type Helper struct {
 	SleepableOnly bool `json:"sleepable_only,omitempty"`
 	// KernelConfig lists kernel build options the helper needs (CONFIG_...).
 	KernelConfig []string `json:"kernel_config,omitempty"`
-	// Sources says where each fact came from, by field name.
-	Sources map[string]string `json:"sources,omitempty"`
-	// Notes records disagreements between sources and other remarks for reviewers.
-	Notes string `json:"notes,omitempty"`
+	// Remarks say where each fact came from and what reviewers should know (disagreements
+	// between sources, for instance).
+	Remarks
 
 	line int // where the entry starts in its file, for messages
 }

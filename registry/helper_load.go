@@ -37,12 +37,9 @@ var helperKind = &entryKind[*Helper]{
 	what:     "helper",
 	required: requiredFields,
 	optional: optionalFields,
-	newEntry: func(line int) (*Helper, *Availability) {
-		h := &Helper{line: line}
-		return h, &h.Availability
-	},
-	field: (*loader).helperField,
-	check: func(*loader, *Helper, fields) {},
+	newEntry: func(line int) *Helper { return &Helper{line: line} },
+	field:    (*loader).helperField,
+	check:    func(*loader, *Helper, fields) {},
 	unique: func(h *Helper) []uniqueFact {
 		return []uniqueFact{
 			{"id " + strconv.Itoa(h.ID), "id " + strconv.Itoa(h.ID)},
@@ -85,10 +82,6 @@ func (l *loader) helperField(h *Helper, kv field) bool {
 		h.SleepableOnly = l.boolean(v, key)
 	case "kernel_config":
 		h.KernelConfig = l.strList(v, key, configRE)
-	case "sources":
-		h.Sources = l.strMap(v, key)
-	case "notes":
-		h.Notes = strings.TrimSpace(l.str(v, key))
 	default:
 		return false
 	}

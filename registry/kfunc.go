@@ -3,7 +3,7 @@ package registry
 import (
 	"errors"
 	"fmt"
-	"sort"
+	"slices"
 	"strings"
 )
 
@@ -33,10 +33,8 @@ type Kfunc struct {
 	Category string `json:"category"`
 	// Description is one or two sentences in bpfmatrix's own words; empty until written.
 	Description string `json:"description,omitempty"`
-	// Sources says where each fact came from, by field name.
-	Sources map[string]string `json:"sources,omitempty"`
-	// Notes records remarks for reviewers.
-	Notes string `json:"notes,omitempty"`
+	// Remarks say where each fact came from and what reviewers should know.
+	Remarks
 
 	line int
 }
@@ -92,23 +90,11 @@ func (k *Kfunc) Describe() string {
 
 // Kfuncs is a loaded, validated kfunc table, immutable after loading.
 type Kfuncs struct {
-	file   string
-	sum    string
-	kfuncs []*Kfunc // name order
-	byName map[string]*Kfunc
+	table[*Kfunc] // name order
 }
 
-// File names the file the table came from.
-func (r *Kfuncs) File() string { return r.file }
-
-// SHA256 is the hash of the file's bytes.
-func (r *Kfuncs) SHA256() string { return r.sum }
-
 // All returns every entry in name order.
-func (r *Kfuncs) All() []*Kfunc { return append([]*Kfunc(nil), r.kfuncs...) }
-
-// Len is the number of entries.
-func (r *Kfuncs) Len() int { return len(r.kfuncs) }
+func (r *Kfuncs) All() []*Kfunc { return slices.Clone(r.entries) }
 
 // Lookup finds an entry by name.
 func (r *Kfuncs) Lookup(name string) (*Kfunc, bool) {
@@ -124,31 +110,9 @@ func (r *Kfuncs) Find(name string) (*Kfunc, error) {
 	return nil, fmt.Errorf("%w %q", ErrUnknownKfunc, name)
 }
 
-// Categories lists the categories used, sorted.
-func (r *Kfuncs) Categories() []string {
-	seen := map[string]bool{}
-	for _, k := range r.kfuncs {
-		seen[k.Category] = true
-	}
-	return sortedKeys(seen)
-}
-
 // Available returns the kfuncs callable from progType (on kernel, when not nil).
 func (r *Kfuncs) Available(progType string, kernel *Version) ([]*Kfunc, error) {
-	if _, ok := ProgTypeID(progType); !ok {
-		return nil, fmt.Errorf("%w: %q", ErrUnknownProgType, progType)
-	}
-	var out []*Kfunc
-	for _, k := range r.kfuncs {
-		v := Version{}
-		if kernel != nil {
-			v = *kernel
-		}
-		if k.OfferedTo(progType, v) {
-			out = append(out, k)
-		}
-	}
-	return out, nil
+	return r.available(progType, kernel, (*Kfunc).OfferedTo)
 }
 
 // Compatible reports whether kfunc name may be called from progType on kernel, with the reason.
@@ -157,18 +121,13 @@ func (r *Kfuncs) Compatible(name, progType string, kernel Version) (bool, string
 	if err != nil {
 		return false, "", err
 	}
-	if _, ok := ProgTypeID(progType); !ok {
-		return false, "", fmt.Errorf("%w: %q", ErrUnknownProgType, progType)
+	if err := knownProgType(progType); err != nil {
+		return false, "", err
 	}
 	ok, why := k.Check(progType, kernel)
 	return ok, why, nil
 }
 
 func newKfuncs(file string, data []byte, ks []*Kfunc) *Kfuncs {
-	sort.Slice(ks, func(i, j int) bool { return ks[i].Name < ks[j].Name })
-	r := &Kfuncs{file: file, sum: sum256(data), kfuncs: ks, byName: map[string]*Kfunc{}}
-	for _, k := range ks {
-		r.byName[k.Name] = k
-	}
-	return r
+	return &Kfuncs{table: newTable(file, data, ks, func(a, b *Kfunc) int { return strings.Compare(a.Name, b.Name) })}
 }

@@ -52,12 +52,9 @@ var kfuncKind = &entryKind[*Kfunc]{
 	optional:       kfuncOptional,
 	emptyProgTypes: true,
 	emptyTable:     true,
-	newEntry: func(line int) (*Kfunc, *Availability) {
-		k := &Kfunc{line: line}
-		return k, &k.Availability
-	},
-	field: (*loader).kfuncField,
-	check: (*loader).kfuncCheck,
+	newEntry:       func(line int) *Kfunc { return &Kfunc{line: line} },
+	field:          (*loader).kfuncField,
+	check:          (*loader).kfuncCheck,
 	unique: func(k *Kfunc) []uniqueFact {
 		return []uniqueFact{{k.Name, "kfunc " + excerpt(k.Name)}}
 	},
@@ -85,10 +82,6 @@ func (l *loader) kfuncField(k *Kfunc, kv field) bool {
 		}
 	case "description":
 		k.Description = strings.TrimSpace(l.str(v, key))
-	case "sources":
-		k.Sources = l.strMap(v, key)
-	case "notes":
-		k.Notes = strings.TrimSpace(l.str(v, key))
 	default:
 		return false
 	}

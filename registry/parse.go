@@ -15,7 +15,7 @@ import (
 // checks of its own.
 
 // entryKind is what the skeleton needs to know about one kind of registry entry.
-type entryKind[T any] struct {
+type entryKind[T tableEntry] struct {
 	what               string // "helper" or "kfunc", for messages
 	required, optional []string
 	// emptyProgTypes allows `prog_types: []`: a kfunc may be callable from no program type the
@@ -25,10 +25,10 @@ type entryKind[T any] struct {
 	// emptyTable allows a file without entries: kfuncs sync writes one for kernels without
 	// kfuncs, while a helper table without helpers is a wrong file.
 	emptyTable bool
-	// newEntry returns a new entry starting on line, and its availability.
-	newEntry func(line int) (T, *Availability)
-	// field reads one key that is not an availability key; it returns false for a key it
-	// does not know.
+	// newEntry returns a new entry starting on line.
+	newEntry func(line int) T
+	// field reads one key that is neither an availability key nor a remark; it returns false
+	// for a key it does not know.
 	field func(l *loader, e T, kv field) bool
 	// check cross-checks the facts of the entry's own keys.
 	check func(l *loader, e T, fs fields)
@@ -40,12 +40,9 @@ type entryKind[T any] struct {
 // ("id 5", `name "map_lookup_elem"`).
 type uniqueFact struct{ key, shown string }
 
-// availabilityKeys are the keys Availability is read from, as the registry files spell them.
-var availabilityKeys = []string{"min_kernel", "last_kernel", "gaps", "prog_types", "prog_type_since", "prog_type_until", "prog_type_gaps"}
-
 // parseEntries reads data, the contents of a registry file called file, as a sequence of entries
 // of kind. Every problem found is reported (up to a bound), each as "file:line: message".
-func parseEntries[T any](file string, data []byte, kind *entryKind[T]) (out []T, err error) {
+func parseEntries[T tableEntry](file string, data []byte, kind *entryKind[T]) (out []T, err error) {
 	// The YAML parser is third-party code fed arbitrary bytes; a panic in it must become an
 	// error naming the file, not a crash of a CI job.
 	defer func() {
@@ -102,7 +99,8 @@ func (k *entryKind[T]) entry(l *loader, n *yaml.Node) (T, bool) {
 		return zero, false
 	}
 	before := len(l.errs)
-	e, a := k.newEntry(n.Line)
+	e := k.newEntry(n.Line)
+	a, rm := e.parts()
 	for _, f := range k.required {
 		if _, ok := fs.get(f); !ok {
 			l.errorf(n, "entry is missing required key %q", f)
@@ -110,7 +108,7 @@ func (k *entryKind[T]) entry(l *loader, n *yaml.Node) (T, bool) {
 	}
 	for _, kv := range fs {
 		known := slices.Contains(k.required, kv.key) || slices.Contains(k.optional, kv.key)
-		if !known || !l.availabilityField(a, kv, k.emptyProgTypes) && !k.field(l, e, kv) {
+		if !known || !l.availabilityField(a, kv, k.emptyProgTypes) && !l.remarksField(rm, kv) && !k.field(l, e, kv) {
 			l.errorf(kv.keyN, "unknown key %s (known: %s, %s)", excerpt(kv.key),
 				strings.Join(k.required, ", "), strings.Join(k.optional, ", "))
 		}
@@ -126,8 +124,10 @@ func (k *entryKind[T]) entry(l *loader, n *yaml.Node) (T, bool) {
 	return e, true
 }
 
-// availabilityField reads kv into a when it is one of availabilityKeys, and reports whether it
-// was.
+// availabilityField reads kv into a when it is a key of Availability (min_kernel, last_kernel,
+// gaps, prog_types, prog_type_since, prog_type_until, prog_type_gaps), and reports whether it
+// was. The kind of entry has already refused the keys it does not list (a helper has no
+// last_kernel or gaps).
 func (l *loader) availabilityField(a *Availability, kv field, emptyProgTypes bool) bool {
 	key, v := kv.key, kv.valN
 	switch key {
@@ -149,6 +149,19 @@ func (l *loader) availabilityField(a *Availability, kv field, emptyProgTypes boo
 		a.ProgTypeUntil = l.versionMap(v, key)
 	case "prog_type_gaps":
 		a.ProgTypeGaps = l.gapMap(v, key)
+	default:
+		return false
+	}
+	return true
+}
+
+// remarksField reads kv into rm when it is sources or notes, and reports whether it was.
+func (l *loader) remarksField(rm *Remarks, kv field) bool {
+	switch kv.key {
+	case "sources":
+		rm.Sources = l.strMap(kv.valN, kv.key)
+	case "notes":
+		rm.Notes = strings.TrimSpace(l.str(kv.valN, kv.key))
 	default:
 		return false
 	}
