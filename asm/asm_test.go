@@ -3,9 +3,11 @@ package asm
 import (
 	"errors"
 	"fmt"
-	"github.com/bpfmatrix/bpfmatrix/internal/testenv"
 	"strings"
 	"testing"
+
+	"github.com/bpfmatrix/bpfmatrix/internal/hostkernel"
+	"github.com/bpfmatrix/bpfmatrix/internal/testenv"
 
 	"github.com/cilium/ebpf"
 	ebpfasm "github.com/cilium/ebpf/asm"
@@ -224,7 +226,11 @@ var exit0 = ebpfasm.Instructions{ebpfasm.Mov.Imm(ebpfasm.R0, 0), ebpfasm.Return(
 
 func TestLoadInKernel(t *testing.T) {
 	reg := testRegistry(t)
-	_, running, err := registry.RunningKernel()
+	release, err := hostkernel.Release()
+	if err != nil {
+		t.Fatal(err)
+	}
+	running, err := registry.ParseVersion(release)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -153,7 +153,7 @@ func newProber(reg *registry.Registry, opts Options, logSize int) (*Prober, erro
 // readKernel records the running kernel's release, version and helper ids in p's facts, fills in
 // its build configuration when the options left it out, and returns its BTF (nil without BTF).
 func (p *Prober) readKernel() (*kernelBTF, error) {
-	release, version, err := registry.RunningKernel()
+	release, version, err := RunningKernel()
 	if release == "" {
 		return nil, fmt.Errorf("probe: %w", err)
 	}

@@ -39,7 +39,7 @@ func Helpers(reg *registry.Registry, kernels []verdict.Kernel) ([]*registry.Help
 	}
 	var out []*registry.Helper
 	var changes []Change
-	for _, hv := range verdict.JudgeHelpers(reg.Helpers(), ks) {
+	for _, hv := range verdict.JudgeHelpers(reg.Helpers(), nil, ks) {
 		h, _ := reg.ByID(hv.ID)
 		p, open := proposeHelper(h, hv, byName)
 		cs := diffHelper(h, p)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/bpfmatrix/bpfmatrix/observation"
 	"github.com/bpfmatrix/bpfmatrix/registry"
+	"github.com/bpfmatrix/bpfmatrix/registry/yamledit"
 	"github.com/bpfmatrix/bpfmatrix/verdict"
 )
 
@@ -234,7 +235,7 @@ func TestProposeHelpers(t *testing.T) {
 			}
 			// Written into the file, the proposal loads, the kernels it came from agree with it,
 			// and a second sync has nothing more to propose.
-			out, err := registry.UpdateHelpers("helpers.yaml", []byte(text), updated)
+			out, err := yamledit.UpdateHelpers("helpers.yaml", []byte(text), updated)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -242,7 +243,7 @@ func TestProposeHelpers(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%v\n%s", err, out)
 			}
-			for _, hv := range verdict.Judge(again, ks) {
+			for _, hv := range verdict.Judge(again, nil, ks) {
 				if hv.Verdict == verdict.Contradicted {
 					t.Errorf("the synced entry is contradicted: %v\n%s", hv.Problems, out)
 				}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/bpfmatrix/bpfmatrix/observation"
 	"github.com/bpfmatrix/bpfmatrix/registry"
+	"github.com/bpfmatrix/bpfmatrix/registry/yamledit"
 	"github.com/bpfmatrix/bpfmatrix/verdict"
 )
 
@@ -48,7 +49,7 @@ func TestProposeKfuncs(t *testing.T) {
 	if b.MinKernel.String() != "7.0" || len(b.Gaps) != 1 || b.Gaps[0].String() != "7.1..7.1" || b.ProgTypes.String() != "tracing" {
 		t.Errorf("bpf_b: %+v", b)
 	}
-	file := registry.MarshalKfuncs(got)
+	file := yamledit.MarshalKfuncs(got)
 	table, err := registry.ParseKfuncs("kfuncs.yaml", file)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, file)
@@ -67,7 +68,7 @@ func TestProposeKfuncs(t *testing.T) {
 }
 
 func table2(t *testing.T, ks []*registry.Kfunc) *registry.Kfuncs {
-	table, err := registry.ParseKfuncs("kfuncs.yaml", registry.MarshalKfuncs(ks))
+	table, err := registry.ParseKfuncs("kfuncs.yaml", yamledit.MarshalKfuncs(ks))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,12 +79,12 @@ func table2(t *testing.T, ks []*registry.Kfunc) *registry.Kfuncs {
 func TestKfuncVerdictsNotCircular(t *testing.T) {
 	ks := matrix()
 	good, _ := Kfuncs(nil, ks)
-	base := string(registry.MarshalKfuncs(good))
+	base := string(yamledit.MarshalKfuncs(good))
 	edits := []struct {
 		name, from, to, want string
 	}{
 		{"program type added", "prog_types: [tracing]", "prog_types: [xdp, tracing]", "xdp"},
-		{"first release moved later", `min_kernel: "6.12"`, `min_kernel: "7.1"`, "min_kernel"},
+		{"first release moved later", `min_kernel: "6.12"`, `min_kernel: "6.13"`, "min_kernel"},
 		{"a kfunc no kernel has", "- name: bpf_b\n", "- name: bpf_zzz\n  prototype: \"int bpf_zzz(void)\"\n  min_kernel: \"6.12\"\n  prog_types: [xdp]\n  category: misc\n- name: bpf_b\n", "min_kernel"},
 	}
 	for _, e := range edits {
@@ -116,7 +117,7 @@ func TestKfuncVerdictsNotCircular(t *testing.T) {
 func TestKfuncChanges(t *testing.T) {
 	ks := matrix()
 	got, _ := Kfuncs(nil, ks)
-	text := strings.Replace(string(registry.MarshalKfuncs(got)), `min_kernel: "6.12"`, `min_kernel: "7.1"`, 1) +
+	text := strings.Replace(string(yamledit.MarshalKfuncs(got)), `min_kernel: "6.12"`, `min_kernel: "7.1"`, 1) +
 		"- name: bpf_zzz\n  prototype: \"int bpf_zzz(void)\"\n  min_kernel: \"6.12\"\n  prog_types: [xdp]\n  category: misc\n"
 	table, err := registry.ParseKfuncs("kfuncs.yaml", []byte(text))
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/bpfmatrix/bpfmatrix/registry"
+	"github.com/bpfmatrix/bpfmatrix/registry/yamledit"
 )
 
 // EditKfuncs returns data, a kfunc file called file, with a proposal edited in: the entries
@@ -87,7 +88,7 @@ func EditKfuncs(file string, data []byte, proposed []*registry.Kfunc, changes []
 
 // entryText is entries as MarshalKfuncs writes them, without its head, shifted right by indent.
 func entryText(ks []*registry.Kfunc, indent int) string {
-	text := strings.TrimPrefix(string(registry.MarshalKfuncs(ks)), string(fileHead(registry.MarshalKfuncs(nil))))
+	text := strings.TrimPrefix(string(yamledit.MarshalKfuncs(ks)), string(fileHead(yamledit.MarshalKfuncs(nil))))
 	if indent <= 0 {
 		return text
 	}

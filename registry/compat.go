@@ -10,75 +10,6 @@ import (
 // the helpers an ext program may call are those of its target; the registry does not list ext.
 const ExtProgType = "ext"
 
-// ruling is what rules a helper in or out for one program type on one kernel: the first fact of
-// the entry that refuses it, in the order OfferedTo checks them.
-type ruling int
-
-const (
-	offered         ruling = iota
-	notListed              // prog_types does not name the type
-	beforeMin              // the kernel is older than min_kernel
-	beforeSince            // the kernel is older than prog_type_since
-	inGap                  // the kernel lies in a prog_type_gaps range
-	afterUntil             // the kernel is newer than prog_type_until
-	noTarget               // ext: no program type an ext program could replace has it
-	offeredToTarget        // ext: some program type an ext program could replace has it
-)
-
-// availability is what decides whether a function is offered to a program type on a kernel:
-// helpers and kfuncs share it, so both answer the same questions the same way.
-type availability struct {
-	minKernel Version
-	progTypes ProgTypes
-	since     map[string]Version
-	until     map[string]Version
-	gaps      map[string][]Gap
-}
-
-func (h *Helper) availability() availability {
-	return availability{h.MinKernel, h.ProgTypes, h.ProgTypeSince, h.ProgTypeUntil, h.ProgTypeGaps}
-}
-
-// rule decides whether the registry declares h for progType on kernel (a zero kernel: any
-// kernel), and returns the gap that rules it out when that is the reason.
-func (h *Helper) rule(progType string, kernel Version) (ruling, Gap) {
-	return h.availability().rule(progType, kernel)
-}
-
-func (a availability) rule(progType string, kernel Version) (ruling, Gap) {
-	if !a.progTypes.Contains(progType) {
-		return notListed, Gap{}
-	}
-	if kernel.IsZero() {
-		return offered, Gap{}
-	}
-	if kernel.Less(a.minKernel) {
-		return beforeMin, Gap{}
-	}
-	if since, ok := a.since[progType]; ok && kernel.Less(since) {
-		return beforeSince, Gap{}
-	}
-	for _, g := range a.gaps[progType] {
-		if g.Contains(kernel) {
-			return inGap, g
-		}
-	}
-	if until, ok := a.until[progType]; ok && until.before(kernel) {
-		return afterUntil, Gap{}
-	}
-	return offered, Gap{}
-}
-
-// before reports whether the release v names ends before kernel: an until without a patch
-// level names a whole series (6.1 covers 6.1.192).
-func (v Version) before(kernel Version) bool {
-	k := kernel
-	if !v.HasPatch {
-		k = kernel.Series()
-	}
-	return v.Less(k)
-}
-
 // WhyNotOffered returns a sentence naming the fact of the entry that rules the helper out for
 // progType on kernel (the first one OfferedTo finds), or "" when OfferedTo is true.
 func (h *Helper) WhyNotOffered(progType string, kernel Version) string {
@@ -86,18 +17,10 @@ func (h *Helper) WhyNotOffered(progType string, kernel Version) string {
 	return h.explain(r, gap, progType, kernel, nil)
 }
 
+// explain says why ruling r holds for h: the sentences of Availability.explain, and those of
+// the rulings of ext programs, which only helpers have.
 func (h *Helper) explain(r ruling, gap Gap, progType string, kernel Version, targets []string) string {
 	switch r {
-	case notListed:
-		return fmt.Sprintf("%s is not offered to %s programs (declared: %s)", h.CName(), progType, h.ProgTypes)
-	case beforeMin:
-		return fmt.Sprintf("%s first appeared in %s, newer than %s", h.CName(), h.MinKernel, kernel)
-	case beforeSince:
-		return fmt.Sprintf("%s reached %s programs in %s, newer than %s", h.CName(), progType, h.ProgTypeSince[progType], kernel)
-	case inGap:
-		return fmt.Sprintf("%s was withdrawn from %s programs in %s (prog_type_gaps), which includes %s", h.CName(), progType, gap, kernel)
-	case afterUntil:
-		return fmt.Sprintf("%s was withdrawn from %s programs after %s", h.CName(), progType, h.ProgTypeUntil[progType])
 	case noTarget:
 		return fmt.Sprintf("%s is offered to no program type on %s, and an %s program may call only what the program it replaces may", h.CName(), kernel, ExtProgType)
 	case offeredToTarget:
@@ -108,7 +31,7 @@ func (h *Helper) explain(r ruling, gap Gap, progType string, kernel Version, tar
 		return fmt.Sprintf("%s may be called from %s programs on %s that replace a program of a type that may call it: %s (an %s program inherits the helpers of the program it replaces)",
 			h.CName(), ExtProgType, kernel, types, ExtProgType)
 	}
-	return ""
+	return h.Availability.explain(h.CName(), "offered to", r, gap, progType, kernel)
 }
 
 // TypesOffered returns, in kernel enum order, the program types other than ext that the registry
@@ -149,8 +72,8 @@ func (r *Registry) Check(helper, progType string, kernel Version) (Compatibility
 	if err != nil {
 		return Compatibility{}, err
 	}
-	if _, ok := ProgTypeID(progType); !ok {
-		return Compatibility{}, fmt.Errorf("%w: %q", ErrUnknownProgType, progType)
+	if err := knownProgType(progType); err != nil {
+		return Compatibility{}, err
 	}
 	return h.check(progType, kernel), nil
 }

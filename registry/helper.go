@@ -39,64 +39,6 @@ func (s Signature) C(name string) string {
 	return fmt.Sprintf("%s%sbpf_%s(%s)", s.Return, sep, name, strings.Join(args, ", "))
 }
 
-// ProgTypes is the set of program types a helper is offered to: either every type (All) or the
-// listed ones. Types holds names from KnownProgTypes, sorted in kernel enum order.
-type ProgTypes struct {
-	All   bool
-	Types []string
-}
-
-// Contains reports whether the set holds progType.
-func (p ProgTypes) Contains(progType string) bool {
-	if p.All {
-		_, ok := ProgTypeID(progType)
-		return ok
-	}
-	for _, t := range p.Types {
-		if t == progType {
-			return true
-		}
-	}
-	return false
-}
-
-// String renders the set as "all" or a comma-separated list.
-func (p ProgTypes) String() string {
-	if p.All {
-		return "all"
-	}
-	return strings.Join(p.Types, ", ")
-}
-
-// MarshalJSON writes the string "all" or an array of names, as the CLI's JSON contract says.
-func (p ProgTypes) MarshalJSON() ([]byte, error) {
-	if p.All {
-		return json.Marshal("all")
-	}
-	if p.Types == nil {
-		return []byte("[]"), nil
-	}
-	return json.Marshal(p.Types)
-}
-
-// UnmarshalJSON reads what MarshalJSON writes.
-func (p *ProgTypes) UnmarshalJSON(b []byte) error {
-	var s string
-	if err := json.Unmarshal(b, &s); err == nil {
-		if s != "all" {
-			return fmt.Errorf("prog_types: %q is neither \"all\" nor a list", s)
-		}
-		*p = ProgTypes{All: true}
-		return nil
-	}
-	var list []string
-	if err := json.Unmarshal(b, &list); err != nil {
-		return fmt.Errorf("prog_types: %w", err)
-	}
-	*p = ProgTypes{Types: list}
-	return nil
-}
-
 // Helper is one BPF helper function's registry entry.
 type Helper struct {
 	// ID is the helper's number in the kernel's enum bpf_func_id.
@@ -104,50 +46,55 @@ type Helper struct {
 	// Name is the C name without the bpf_ prefix, e.g. "map_lookup_elem".
 	Name      string    `json:"name"`
 	Signature Signature `json:"signature"`
-	// MinKernel is the first kernel release that has the helper at all.
-	MinKernel Version   `json:"min_kernel"`
-	ProgTypes ProgTypes `json:"prog_types"`
+	// Availability holds the kernels and program types the helper is offered to. A helper has
+	// no last_kernel and no gaps: the kernel never removes one.
+	Availability
 	// GPLOnly is true when only programs with a GPL-compatible license may call the helper.
 	GPLOnly     bool   `json:"gpl_only"`
 	Category    string `json:"category"`
 	Description string `json:"description"`
 
-	// ProgTypeSince holds, per program type, the first release that offers the helper to that
-	// type, where that is later than MinKernel.
-	ProgTypeSince map[string]Version `json:"prog_type_since,omitempty"`
-	// ProgTypeUntil holds, per program type, the last release series that offers the helper to
-	// that type, where a later kernel withdrew it.
-	ProgTypeUntil map[string]Version `json:"prog_type_until,omitempty"`
-	// ProgTypeGaps holds, per program type, ranges of release series between since and until
-	// in which kernels withdrew the helper from the type and later offered it again.
-	ProgTypeGaps map[string][]Gap `json:"prog_type_gaps,omitempty"`
 	// AttachTypes names the attach variants the helper is limited to, where it is limited.
 	AttachTypes []string `json:"attach_types,omitempty"`
 	// SleepableOnly is true for helpers only sleepable programs may call.
 	SleepableOnly bool `json:"sleepable_only,omitempty"`
 	// KernelConfig lists kernel build options the helper needs (CONFIG_...).
 	KernelConfig []string `json:"kernel_config,omitempty"`
-	// Sources says where each fact came from, by field name.
-	Sources map[string]string `json:"sources,omitempty"`
-	// Notes records disagreements between sources and other remarks for reviewers.
-	Notes string `json:"notes,omitempty"`
-
-	// Written says how the entry's author wrote it, so that findings can name the entry as it
-	// reads in the author's file: the keyword and place of an EDN entry
-	// (":ktime-get-real-ns (guide.edn:12)"), the index, name and place of a JSON one
-	// (`entry 3 "map_lookup_elem" (table.json:40)`), the name and place of a YAML one. It is
-	// empty for tables read by Parse or Default; WrittenAs falls back to the name and line.
-	Written string `json:"-"`
-	// Format is the format of the table the entry was read from (FormatYAML, FormatEDN or
-	// FormatJSON); it is empty for tables read by Parse or Default, which are YAML.
-	Format Format `json:"-"`
-	// Claims holds the registry keys (min_kernel, prog_types, gpl_only, ...) the author of a
-	// foreign table wrote for this entry. Facts of keys it lacks are neutral defaults (gpl_only
-	// false, no sources) that claim nothing; Claimed tells them apart. It is nil for entries of
-	// our own YAML format, where every required key is written and so every fact is a claim.
-	Claims Claims `json:"-"`
+	// Remarks say where each fact came from and what reviewers should know (disagreements
+	// between sources, for instance).
+	Remarks
 
 	line int // where the entry starts in its file, for messages
+}
+
+// MarshalJSON writes the entry with its keys in the order `helpers list --format json` has
+// always printed them (the per-type facts after the description), which the embedded
+// Availability alone would change.
+func (h Helper) MarshalJSON() ([]byte, error) {
+	a := &h.Availability
+	return json.Marshal(struct {
+		ID            int                `json:"id"`
+		Name          string             `json:"name"`
+		Signature     Signature          `json:"signature"`
+		MinKernel     Version            `json:"min_kernel"`
+		LastKernel    Version            `json:"last_kernel,omitzero"`
+		Gaps          []Gap              `json:"gaps,omitempty"`
+		ProgTypes     ProgTypes          `json:"prog_types"`
+		GPLOnly       bool               `json:"gpl_only"`
+		Category      string             `json:"category"`
+		Description   string             `json:"description"`
+		ProgTypeSince map[string]Version `json:"prog_type_since,omitempty"`
+		ProgTypeUntil map[string]Version `json:"prog_type_until,omitempty"`
+		ProgTypeGaps  map[string][]Gap   `json:"prog_type_gaps,omitempty"`
+		AttachPoints  map[string]Span    `json:"attach_points,omitempty"`
+		AttachTypes   []string           `json:"attach_types,omitempty"`
+		SleepableOnly bool               `json:"sleepable_only,omitempty"`
+		KernelConfig  []string           `json:"kernel_config,omitempty"`
+		Sources       map[string]string  `json:"sources,omitempty"`
+		Notes         string             `json:"notes,omitempty"`
+	}{h.ID, h.Name, h.Signature, a.MinKernel, a.LastKernel, a.Gaps, a.ProgTypes, h.GPLOnly, h.Category,
+		h.Description, a.ProgTypeSince, a.ProgTypeUntil, a.ProgTypeGaps, a.AttachPoints, h.AttachTypes,
+		h.SleepableOnly, h.KernelConfig, h.Sources, h.Notes})
 }
 
 // CName returns the helper's C name, with the bpf_ prefix.
@@ -155,35 +102,6 @@ func (h *Helper) CName() string { return "bpf_" + h.Name }
 
 // Line returns the line of the registry file where the entry starts (0 when not loaded from a file).
 func (h *Helper) Line() int { return h.line }
-
-// OfferedTo reports whether the registry declares the helper for progType on kernel, taking
-// MinKernel, ProgTypes, ProgTypeSince, ProgTypeGaps and ProgTypeUntil into account. A zero kernel
-// means "any kernel": only the program type is checked. It reads the entry literally: for ext,
-// whose programs inherit the helpers of the program they replace, Registry.Check and
-// Registry.Compatible answer for the target types as well.
-func (h *Helper) OfferedTo(progType string, kernel Version) bool {
-	r, _ := h.rule(progType, kernel)
-	return r == offered
-}
-
-// Gap is a range of release series, both ends included, in which a helper is not offered to a
-// program type that it is offered to before and after.
-type Gap struct {
-	From, To Version
-}
-
-// Contains reports whether kernel belongs to the gap; ends without a patch level name whole
-// series (6.12 covers 6.12.118).
-func (g Gap) Contains(kernel Version) bool {
-	k := kernel.Series()
-	return !k.Less(g.From.Series()) && !g.To.Series().Less(k)
-}
-
-// String renders the gap as it is written in the registry.
-func (g Gap) String() string { return g.From.String() + ".." + g.To.String() }
-
-// MarshalJSON writes the gap as its "FROM..TO" string.
-func (g Gap) MarshalJSON() ([]byte, error) { return json.Marshal(g.String()) }
 
 // Describe renders the entry for people: prototype, facts, conditions and description.
 func (h *Helper) Describe() string {

@@ -3,7 +3,7 @@ package registry
 import (
 	"errors"
 	"fmt"
-	"sort"
+	"slices"
 	"strings"
 )
 
@@ -23,18 +23,8 @@ type Kfunc struct {
 	Name string `json:"name"`
 	// Prototype is its C prototype as the newest kernel's BTF gives it.
 	Prototype string `json:"prototype"`
-	// MinKernel is the first release that has it.
-	MinKernel Version `json:"min_kernel"`
-	// LastKernel is the last release series that has it, for a kfunc a later kernel removed.
-	LastKernel Version `json:"last_kernel,omitzero"`
-	// Gaps are release-series ranges in which kernels lacked it between MinKernel and now.
-	Gaps []Gap `json:"gaps,omitempty"`
-	// ProgTypes are the program types that may call it.
-	ProgTypes ProgTypes `json:"prog_types"`
-	// ProgTypeSince, ProgTypeUntil and ProgTypeGaps mean what they mean for helpers.
-	ProgTypeSince map[string]Version `json:"prog_type_since,omitempty"`
-	ProgTypeUntil map[string]Version `json:"prog_type_until,omitempty"`
-	ProgTypeGaps  map[string][]Gap   `json:"prog_type_gaps,omitempty"`
+	// Availability holds the kernels and program types the kfunc is offered to.
+	Availability
 	// Flags are the kfunc's flags the kernels showed (sleepable, acquire, release, ...).
 	Flags []string `json:"flags,omitempty"`
 	// Module is the kernel module that defines it; empty for vmlinux.
@@ -43,10 +33,8 @@ type Kfunc struct {
 	Category string `json:"category"`
 	// Description is one or two sentences in bpfmatrix's own words; empty until written.
 	Description string `json:"description,omitempty"`
-	// Sources says where each fact came from, by field name.
-	Sources map[string]string `json:"sources,omitempty"`
-	// Notes records remarks for reviewers.
-	Notes string `json:"notes,omitempty"`
+	// Remarks say where each fact came from and what reviewers should know.
+	Remarks
 
 	line int
 }
@@ -54,55 +42,26 @@ type Kfunc struct {
 // Line returns the line of the kfunc file where the entry starts.
 func (k *Kfunc) Line() int { return k.line }
 
-func (k *Kfunc) availability() availability {
-	return availability{k.MinKernel, k.ProgTypes, k.ProgTypeSince, k.ProgTypeUntil, k.ProgTypeGaps}
-}
-
 // Exists reports whether the registry declares the kfunc present on kernel (between MinKernel
 // and LastKernel, outside Gaps), and says why not when it does not.
 func (k *Kfunc) Exists(kernel Version) (bool, string) {
-	switch {
-	case kernel.Less(k.MinKernel):
-		return false, fmt.Sprintf("%s first appeared in %s, newer than %s", k.Name, k.MinKernel, kernel)
-	case !k.LastKernel.IsZero() && k.LastKernel.before(kernel):
-		return false, fmt.Sprintf("%s was removed after %s", k.Name, k.LastKernel)
-	}
-	for _, g := range k.Gaps {
-		if g.Contains(kernel) {
-			return false, fmt.Sprintf("%s was missing from kernels %s (gaps), which includes %s", k.Name, g, kernel)
-		}
-	}
-	return true, ""
+	r, gap := k.presence(kernel)
+	return r == offered, k.explain(k.Name, "", r, gap, "", kernel)
 }
 
-// OfferedTo reports whether the registry declares the kfunc callable from progType on kernel
-// (a zero kernel: any kernel).
-func (k *Kfunc) OfferedTo(progType string, kernel Version) bool {
-	ok, _ := k.Check(progType, kernel)
-	return ok
-}
-
-// Check answers OfferedTo with the sentence that decided it.
+// Check answers OfferedTo with the sentence that decided it. Whether the kernel has the kfunc
+// at all is decided first, so that the sentence names that rather than the program type.
 func (k *Kfunc) Check(progType string, kernel Version) (bool, string) {
 	if !kernel.IsZero() {
 		if ok, why := k.Exists(kernel); !ok {
 			return false, why
 		}
 	}
-	r, gap := k.availability().rule(progType, kernel)
-	switch r {
-	case offered:
+	r, gap := k.rule(progType, kernel)
+	if r == offered {
 		return true, fmt.Sprintf("%s may be called from %s programs", k.Name, progType)
-	case notListed:
-		return false, fmt.Sprintf("%s is not callable from %s programs (declared: %s)", k.Name, progType, k.ProgTypes)
-	case beforeSince:
-		return false, fmt.Sprintf("%s reached %s programs in %s, newer than %s", k.Name, progType, k.ProgTypeSince[progType], kernel)
-	case inGap:
-		return false, fmt.Sprintf("%s was withdrawn from %s programs in %s (prog_type_gaps), which includes %s", k.Name, progType, gap, kernel)
-	case afterUntil:
-		return false, fmt.Sprintf("%s was withdrawn from %s programs after %s", k.Name, progType, k.ProgTypeUntil[progType])
 	}
-	return false, fmt.Sprintf("%s first appeared in %s, newer than %s", k.Name, k.MinKernel, kernel)
+	return false, k.explain(k.Name, "callable from", r, gap, progType, kernel)
 }
 
 // Describe renders the entry for people.
@@ -131,23 +90,11 @@ func (k *Kfunc) Describe() string {
 
 // Kfuncs is a loaded, validated kfunc table, immutable after loading.
 type Kfuncs struct {
-	file   string
-	sum    string
-	kfuncs []*Kfunc // name order
-	byName map[string]*Kfunc
+	table[*Kfunc] // name order
 }
 
-// File names the file the table came from.
-func (r *Kfuncs) File() string { return r.file }
-
-// SHA256 is the hash of the file's bytes.
-func (r *Kfuncs) SHA256() string { return r.sum }
-
 // All returns every entry in name order.
-func (r *Kfuncs) All() []*Kfunc { return append([]*Kfunc(nil), r.kfuncs...) }
-
-// Len is the number of entries.
-func (r *Kfuncs) Len() int { return len(r.kfuncs) }
+func (r *Kfuncs) All() []*Kfunc { return slices.Clone(r.entries) }
 
 // Lookup finds an entry by name.
 func (r *Kfuncs) Lookup(name string) (*Kfunc, bool) {
@@ -163,31 +110,9 @@ func (r *Kfuncs) Find(name string) (*Kfunc, error) {
 	return nil, fmt.Errorf("%w %q", ErrUnknownKfunc, name)
 }
 
-// Categories lists the categories used, sorted.
-func (r *Kfuncs) Categories() []string {
-	seen := map[string]bool{}
-	for _, k := range r.kfuncs {
-		seen[k.Category] = true
-	}
-	return sortedKeys(seen)
-}
-
 // Available returns the kfuncs callable from progType (on kernel, when not nil).
 func (r *Kfuncs) Available(progType string, kernel *Version) ([]*Kfunc, error) {
-	if _, ok := ProgTypeID(progType); !ok {
-		return nil, fmt.Errorf("%w: %q", ErrUnknownProgType, progType)
-	}
-	var out []*Kfunc
-	for _, k := range r.kfuncs {
-		v := Version{}
-		if kernel != nil {
-			v = *kernel
-		}
-		if k.OfferedTo(progType, v) {
-			out = append(out, k)
-		}
-	}
-	return out, nil
+	return r.available(progType, kernel, (*Kfunc).OfferedTo)
 }
 
 // Compatible reports whether kfunc name may be called from progType on kernel, with the reason.
@@ -196,33 +121,13 @@ func (r *Kfuncs) Compatible(name, progType string, kernel Version) (bool, string
 	if err != nil {
 		return false, "", err
 	}
-	if _, ok := ProgTypeID(progType); !ok {
-		return false, "", fmt.Errorf("%w: %q", ErrUnknownProgType, progType)
+	if err := knownProgType(progType); err != nil {
+		return false, "", err
 	}
 	ok, why := k.Check(progType, kernel)
 	return ok, why, nil
 }
 
 func newKfuncs(file string, data []byte, ks []*Kfunc) *Kfuncs {
-	sort.Slice(ks, func(i, j int) bool { return ks[i].Name < ks[j].Name })
-	r := &Kfuncs{file: file, sum: sum256(data), kfuncs: ks, byName: map[string]*Kfunc{}}
-	for _, k := range ks {
-		r.byName[k.Name] = k
-	}
-	return r
-}
-
-// NewProgTypes returns the set of the named program types, in kernel enum order.
-func NewProgTypes(types []string) ProgTypes {
-	want := map[string]bool{}
-	for _, t := range types {
-		want[t] = true
-	}
-	var out []string
-	for _, t := range ProgTypeNames() {
-		if want[t] {
-			out = append(out, t)
-		}
-	}
-	return ProgTypes{Types: out}
+	return &Kfuncs{table: newTable(file, data, ks, func(a, b *Kfunc) int { return strings.Compare(a.Name, b.Name) })}
 }

@@ -1,15 +1,9 @@
 package registry
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
-	"errors"
-	"fmt"
 	"regexp"
 	"slices"
 	"strings"
-
-	"go.yaml.in/yaml/v3"
 
 	"github.com/bpfmatrix/bpfmatrix/internal/files"
 )
@@ -34,11 +28,6 @@ func LoadKfuncs(path string) (*Kfuncs, error) {
 	return ParseKfuncs(path, data)
 }
 
-func sum256(data []byte) string {
-	s := sha256.Sum256(data)
-	return hex.EncodeToString(s[:])
-}
-
 var (
 	kfuncRequired = []string{"name", "prototype", "min_kernel", "prog_types", "category"}
 	kfuncOptional = []string{"last_kernel", "gaps", "prog_type_since", "prog_type_until", "prog_type_gaps",
@@ -49,68 +38,32 @@ var (
 
 // ParseKfuncs validates data, the contents of a kfunc file called file: a YAML sequence of
 // entries, as strict as helpers.yaml (unknown keys, duplicates and bad values are errors with
-// file:line).
-func ParseKfuncs(file string, data []byte) (ks *Kfuncs, err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			ks, err = nil, &LineError{File: file, Msg: fmt.Sprintf("cannot parse YAML: %v", p)}
-		}
-	}()
-	root, err := document(file, data)
+// file:line), read by the same skeleton with the same checks of the availability keys.
+func ParseKfuncs(file string, data []byte) (*Kfuncs, error) {
+	ks, err := parseEntries(file, data, kfuncKind)
 	if err != nil {
 		return nil, err
 	}
-	l := &loader{file: file}
-	if root.Kind != yaml.SequenceNode {
-		l.errorf(root, "want a YAML sequence of kfunc entries, found %s", kindName(root))
-		return nil, errors.Join(l.errs...)
-	}
-	var out []*Kfunc
-	seen := map[string]*Kfunc{}
-	for _, item := range root.Content {
-		k := l.kfunc(item)
-		if k == nil {
-			continue
-		}
-		if prev, dup := seen[k.Name]; dup {
-			l.errorf(item, "duplicate kfunc %s (first at line %d)", excerpt(k.Name), prev.line)
-			continue
-		}
-		seen[k.Name] = k
-		out = append(out, k)
-	}
-	if len(l.errs) > 0 {
-		return nil, errors.Join(l.errs...)
-	}
-	return newKfuncs(file, data, out), nil
+	return newKfuncs(file, data, ks), nil
 }
 
-func (l *loader) kfunc(n *yaml.Node) *Kfunc {
-	fields := l.mapping(n, "kfunc entry")
-	if fields == nil {
-		return nil
-	}
-	before := len(l.errs)
-	k := &Kfunc{line: n.Line}
-	for _, f := range kfuncRequired {
-		if _, ok := fields.get(f); !ok {
-			l.errorf(n, "entry is missing required key %q", f)
-		}
-	}
-	for _, kv := range fields {
-		l.kfuncField(k, kv)
-	}
-	if len(l.errs) > before {
-		return nil
-	}
-	l.kfuncCrossCheck(k, fields)
-	if len(l.errs) > before {
-		return nil
-	}
-	return k
+// kfuncKind is what the parse skeleton needs to read kfuncs.yaml.
+var kfuncKind = &entryKind[*Kfunc]{
+	what:           "kfunc",
+	required:       kfuncRequired,
+	optional:       kfuncOptional,
+	emptyProgTypes: true,
+	emptyTable:     true,
+	newEntry:       func(line int) *Kfunc { return &Kfunc{line: line} },
+	field:          (*loader).kfuncField,
+	check:          (*loader).kfuncCheck,
+	unique: func(k *Kfunc) []uniqueFact {
+		return []uniqueFact{{k.Name, "kfunc " + excerpt(k.Name)}}
+	},
 }
 
-func (l *loader) kfuncField(k *Kfunc, kv field) {
+// kfuncField reads one key of a kfunc entry that is not an availability key.
+func (l *loader) kfuncField(k *Kfunc, kv field) bool {
 	key, v := kv.key, kv.valN
 	switch key {
 	case "name":
@@ -120,26 +73,6 @@ func (l *loader) kfuncField(k *Kfunc, kv field) {
 		}
 	case "prototype":
 		k.Prototype = strings.TrimSpace(l.str(v, "prototype"))
-	case "min_kernel":
-		k.MinKernel = l.version(v, key)
-	case "last_kernel":
-		k.LastKernel = l.version(v, key)
-	case "gaps":
-		k.Gaps = l.gapList(v, key)
-	case "prog_types":
-		// A kfunc may be callable from no probed program type (a struct_ops member the probe
-		// does not load, a test function): an empty list says so.
-		if v.Kind == yaml.SequenceNode && len(v.Content) == 0 {
-			k.ProgTypes = ProgTypes{}
-		} else {
-			k.ProgTypes = l.progTypes(v)
-		}
-	case "prog_type_since":
-		k.ProgTypeSince = l.versionMap(v, key)
-	case "prog_type_until":
-		k.ProgTypeUntil = l.versionMap(v, key)
-	case "prog_type_gaps":
-		k.ProgTypeGaps = l.gapMap(v, key)
 	case "flags":
 		k.Flags = l.strList(v, key, flagRE)
 	case "module":
@@ -151,58 +84,16 @@ func (l *loader) kfuncField(k *Kfunc, kv field) {
 		}
 	case "description":
 		k.Description = strings.TrimSpace(l.str(v, key))
-	case "sources":
-		k.Sources = l.strMap(v, key)
-	case "notes":
-		k.Notes = strings.TrimSpace(l.str(v, key))
 	default:
-		l.errorf(kv.keyN, "unknown key %s (known: %s, %s)", excerpt(key),
-			strings.Join(kfuncRequired, ", "), strings.Join(kfuncOptional, ", "))
+		return false
 	}
+	return true
 }
 
-func (l *loader) kfuncCrossCheck(k *Kfunc, fields fields) {
+// kfuncCheck cross-checks what only a kfunc entry has: its prototype declares its name.
+func (l *loader) kfuncCheck(k *Kfunc, fs fields) {
 	if !strings.Contains(k.Prototype, k.Name+"(") {
-		f, _ := fields.get("prototype")
+		f, _ := fs.get("prototype")
 		l.errorf(f.valN, "prototype %s does not declare %s", excerpt(k.Prototype), k.Name)
 	}
-	if !k.LastKernel.IsZero() && k.LastKernel.Series().Less(k.MinKernel.Series()) {
-		f, _ := fields.get("last_kernel")
-		l.errorf(f.valN, "last_kernel %s is older than min_kernel %s", k.LastKernel, k.MinKernel)
-	}
-	for _, key := range []string{"prog_type_since", "prog_type_until", "prog_type_gaps"} {
-		f, ok := fields.get(key)
-		if !ok {
-			continue
-		}
-		var types []string
-		switch key {
-		case "prog_type_since":
-			types = sortedKeys(k.ProgTypeSince)
-		case "prog_type_until":
-			types = sortedKeys(k.ProgTypeUntil)
-		default:
-			types = sortedKeys(k.ProgTypeGaps)
-		}
-		for _, t := range types {
-			if !k.ProgTypes.Contains(t) {
-				l.errorf(f.valN, "%s names %s, which prog_types does not list", key, t)
-			}
-		}
-	}
-}
-
-// gapList reads a list of "FROM..TO" release ranges.
-func (l *loader) gapList(n *yaml.Node, what string) []Gap {
-	if n.Kind != yaml.SequenceNode || len(n.Content) == 0 {
-		l.errorf(n, "%s: want a list of \"FROM..TO\" ranges", what)
-		return nil
-	}
-	var out []Gap
-	for _, item := range n.Content {
-		if g, ok := l.gap(item, what); ok {
-			out = append(out, g)
-		}
-	}
-	return out
 }

@@ -3,7 +3,6 @@ package registry
 import (
 	"errors"
 	"fmt"
-	"math"
 	"regexp"
 	"strconv"
 	"strings"
@@ -39,6 +38,8 @@ var (
 type loader struct {
 	file string
 	errs []error
+	// foreign relaxes the signature rules for entries of other formats (see EntryChecker).
+	foreign bool
 }
 
 func (l *loader) errorf(n *yaml.Node, format string, args ...any) {
@@ -48,170 +49,6 @@ func (l *loader) errorf(n *yaml.Node, format string, args ...any) {
 	}
 	if len(l.errs) < maxErrors {
 		l.errs = append(l.errs, &LineError{File: l.file, Line: line, Msg: fmt.Sprintf(format, args...)})
-	}
-}
-
-// Parse validates data, the contents of a registry file called file, and builds a Registry.
-// Every problem found is reported (up to a bound), each as "file:line: message".
-func Parse(file string, data []byte) (reg *Registry, err error) {
-	// The YAML parser is third-party code fed arbitrary bytes; a panic in it must become an
-	// error naming the file, not a crash of a CI job.
-	defer func() {
-		if p := recover(); p != nil {
-			reg, err = nil, &LineError{File: file, Msg: fmt.Sprintf("cannot parse YAML: %v", p)}
-		}
-	}()
-	root, err := document(file, data)
-	if err != nil {
-		return nil, err
-	}
-	l := &loader{file: file}
-	if root.Kind != yaml.SequenceNode {
-		l.errorf(root, "want a YAML sequence of helper entries, found %s", kindName(root))
-		return nil, errors.Join(l.errs...)
-	}
-	var helpers []*Helper
-	ids := map[int]*Helper{}
-	names := map[string]*Helper{}
-	for _, item := range root.Content {
-		h := l.helper(item)
-		if h == nil {
-			continue
-		}
-		if prev, dup := ids[h.ID]; dup {
-			l.errorf(item, "duplicate id %d (first at line %d)", h.ID, prev.line)
-			continue
-		}
-		if prev, dup := names[h.Name]; dup {
-			l.errorf(item, "duplicate name %s (first at line %d)", excerpt(h.Name), prev.line)
-			continue
-		}
-		ids[h.ID], names[h.Name] = h, h
-		helpers = append(helpers, h)
-	}
-	if len(l.errs) > 0 {
-		return nil, errors.Join(l.errs...)
-	}
-	if len(helpers) == 0 {
-		return nil, &LineError{File: file, Line: root.Line, Msg: "no helper entries"}
-	}
-	return newRegistry(file, data, helpers), nil
-}
-
-// fieldSet is what one entry must and may contain; anything else is an error.
-var (
-	requiredFields = []string{"id", "name", "signature", "min_kernel", "prog_types", "gpl_only", "category", "description"}
-	optionalFields = []string{"prog_type_since", "prog_type_until", "prog_type_gaps", "attach_types", "sleepable_only", "kernel_config", "sources", "notes"}
-)
-
-// OptionalFields returns the names of the optional entry keys the loader knows, for documentation.
-func OptionalFields() []string { return append([]string(nil), optionalFields...) }
-
-func (l *loader) helper(n *yaml.Node) *Helper {
-	fields := l.mapping(n, "helper entry")
-	if fields == nil {
-		return nil
-	}
-	before := len(l.errs)
-	h := &Helper{line: n.Line}
-	for _, f := range requiredFields {
-		if _, ok := fields.get(f); !ok {
-			l.errorf(n, "entry is missing required key %q", f)
-		}
-	}
-	for _, kv := range fields {
-		key, v := kv.key, kv.valN
-		switch key {
-		case "id":
-			h.ID = l.helperID(v)
-		case "name":
-			h.Name = l.str(v, "name")
-			switch {
-			case strings.HasPrefix(h.Name, "bpf_"):
-				l.errorf(v, "name %s: write it without the bpf_ prefix", excerpt(h.Name))
-			case h.Name != "" && !nameRE.MatchString(h.Name):
-				l.errorf(v, "name %s: want a lower-case C identifier", excerpt(h.Name))
-			}
-		case "signature":
-			h.Signature = l.signature(v, false)
-		case "min_kernel":
-			h.MinKernel = l.version(v, "min_kernel")
-		case "prog_types":
-			h.ProgTypes = l.progTypes(v)
-		case "gpl_only":
-			h.GPLOnly = l.boolean(v, "gpl_only")
-		case "category":
-			h.Category = l.str(v, "category")
-			if h.Category != "" && !isKnownCategory(h.Category) {
-				l.errorf(v, "unknown category %s (known: %s)", excerpt(h.Category), strings.Join(knownCategories, ", "))
-			}
-		case "description":
-			h.Description = strings.TrimSpace(l.str(v, "description"))
-			if h.Description == "" {
-				l.errorf(v, "description is empty")
-			}
-		case "prog_type_since":
-			h.ProgTypeSince = l.versionMap(v, key)
-		case "prog_type_until":
-			h.ProgTypeUntil = l.versionMap(v, key)
-		case "prog_type_gaps":
-			h.ProgTypeGaps = l.gapMap(v, key)
-		case "attach_types":
-			h.AttachTypes = l.strList(v, key, nameRE)
-		case "sleepable_only":
-			h.SleepableOnly = l.boolean(v, key)
-		case "kernel_config":
-			h.KernelConfig = l.strList(v, key, configRE)
-		case "sources":
-			h.Sources = l.strMap(v, key)
-		case "notes":
-			h.Notes = strings.TrimSpace(l.str(v, key))
-		default:
-			l.errorf(kv.keyN, "unknown key %s (known: %s, %s)", excerpt(key),
-				strings.Join(requiredFields, ", "), strings.Join(optionalFields, ", "))
-		}
-	}
-	if len(l.errs) > before {
-		return nil
-	}
-	l.crossCheck(h, fields)
-	if len(l.errs) > before {
-		return nil
-	}
-	return h
-}
-
-// crossCheck validates facts that involve more than one key of an entry.
-func (l *loader) crossCheck(h *Helper, fields fields) {
-	for _, key := range []string{"prog_type_since", "prog_type_until"} {
-		m := h.ProgTypeSince
-		if key == "prog_type_until" {
-			m = h.ProgTypeUntil
-		}
-		f, _ := fields.get(key)
-		for _, t := range sortedKeys(m) {
-			v, node := m[t], f.valN
-			if !h.ProgTypes.Contains(t) {
-				l.errorf(node, "%s names %s, which prog_types does not list", key, t)
-			}
-			if v.Less(h.MinKernel) {
-				l.errorf(node, "%s: %s %s is older than min_kernel %s", key, t, v, h.MinKernel)
-			}
-		}
-	}
-	if f, ok := fields.get("prog_type_gaps"); ok {
-		for _, t := range sortedKeys(h.ProgTypeGaps) {
-			if !h.ProgTypes.Contains(t) {
-				l.errorf(f.valN, "prog_type_gaps names %s, which prog_types does not list", t)
-			}
-		}
-	}
-	for _, t := range sortedKeys(h.ProgTypeUntil) {
-		until := h.ProgTypeUntil[t]
-		if since, ok := h.ProgTypeSince[t]; ok && until.Less(since.Series()) {
-			f, _ := fields.get("prog_type_until")
-			l.errorf(f.valN, "prog_type_until: %s %s is older than its prog_type_since %s", t, until, since)
-		}
 	}
 }
 
@@ -276,39 +113,6 @@ func (l *loader) str(n *yaml.Node, what string) string {
 	return s
 }
 
-// maxHelperID is the largest id the kernel's enum bpf_func_id can hold: a helper call carries
-// its id in the 32-bit signed immediate of the call instruction.
-const maxHelperID = math.MaxInt32
-
-// helperID reads an entry's id: a decimal number from 1 to maxHelperID.
-func (l *loader) helperID(n *yaml.Node) int {
-	s, ok := l.scalar(n, "id")
-	if !ok {
-		return 0
-	}
-	// ParseInt reports ErrRange only for decimal digits, which YAML reads as a float when they
-	// do not fit 64 bits: those are ids out of range, not malformed ones.
-	v, err := strconv.ParseInt(s, 10, 64)
-	outOfRange := errors.Is(err, strconv.ErrRange) && (n.Tag == "!!int" || n.Tag == "!!float")
-	if !outOfRange && (n.Tag != "!!int" || err != nil) {
-		l.errorf(n, "id: want a whole number, found %s", excerpt(s))
-		return 0
-	}
-	num := s
-	if len(num) > excerptLen {
-		num = num[:excerptLen] + "..."
-	}
-	switch {
-	case v <= 0: // an out-of-range negative number parses as math.MinInt64
-		l.errorf(n, "id: want a positive number, found %s", num)
-		return 0
-	case v > maxHelperID:
-		l.errorf(n, "id: %s does not fit the kernel's enum bpf_func_id (at most %d)", num, maxHelperID)
-		return 0
-	}
-	return int(v)
-}
-
 func (l *loader) boolean(n *yaml.Node, what string) bool {
 	s, ok := l.scalar(n, what)
 	if !ok {
@@ -343,10 +147,11 @@ func (l *loader) version(n *yaml.Node, what string) Version {
 }
 
 // signature reads an entry's signature: return and args, each argument a mapping with a name
-// and a type. A foreign table (see foreign.go) may also write an argument as an EDN keyword
-// standing for its type, kept as written with its colon (":map-ptr"), leave argument names
-// out, and give a return that is not a string.
-func (l *loader) signature(n *yaml.Node, foreign bool) Signature {
+// and a type. A foreign table (l.foreign, see EntryChecker) may also write an argument as an
+// EDN keyword standing for its type, kept as written with its colon (":map-ptr"), leave
+// argument names out, and give a return that is not a string.
+func (l *loader) signature(n *yaml.Node) Signature {
+	foreign := l.foreign
 	fields := l.mapping(n, "signature")
 	if fields == nil {
 		return Signature{}
@@ -366,7 +171,7 @@ func (l *loader) signature(n *yaml.Node, foreign bool) Signature {
 			}
 		case "args":
 			seenArgs = true
-			sig.Args = l.args(kv.valN, foreign)
+			sig.Args = l.args(kv.valN)
 		default:
 			l.errorf(kv.keyN, "signature: unknown key %s (known: return, args)", excerpt(kv.key))
 		}
@@ -381,7 +186,8 @@ func (l *loader) signature(n *yaml.Node, foreign bool) Signature {
 	return sig
 }
 
-func (l *loader) args(n *yaml.Node, foreign bool) []Arg {
+func (l *loader) args(n *yaml.Node) []Arg {
+	foreign := l.foreign
 	if n.Kind != yaml.SequenceNode {
 		l.errorf(n, "signature.args: want a list, found %s", kindName(n))
 		if foreign {
@@ -395,7 +201,7 @@ func (l *loader) args(n *yaml.Node, foreign bool) []Arg {
 	args := []Arg{}
 	seen := map[string]bool{}
 	for _, a := range n.Content {
-		arg, ok := l.arg(a, foreign)
+		arg, ok := l.arg(a)
 		if !ok {
 			continue
 		}
@@ -409,7 +215,8 @@ func (l *loader) args(n *yaml.Node, foreign bool) []Arg {
 }
 
 // arg reads one signature argument; ok is false when it is unusable (and reported).
-func (l *loader) arg(a *yaml.Node, foreign bool) (arg Arg, ok bool) {
+func (l *loader) arg(a *yaml.Node) (arg Arg, ok bool) {
+	foreign := l.foreign
 	if foreign && a.Kind == yaml.ScalarNode && a.Tag == "!!str" && strings.HasPrefix(a.Value, ":") {
 		return Arg{Type: a.Value}, true
 	}
@@ -542,6 +349,21 @@ func (l *loader) gap(item *yaml.Node, what string) (Gap, bool) {
 	return Gap{}, false
 }
 
+// gapList reads a list of "FROM..TO" release ranges.
+func (l *loader) gapList(n *yaml.Node, what string) []Gap {
+	if n.Kind != yaml.SequenceNode || len(n.Content) == 0 {
+		l.errorf(n, "%s: want a list of \"FROM..TO\" ranges", what)
+		return nil
+	}
+	var out []Gap
+	for _, item := range n.Content {
+		if g, ok := l.gap(item, what); ok {
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
 func (l *loader) strList(n *yaml.Node, what string, valid *regexp.Regexp) []string {
 	if n.Kind != yaml.SequenceNode {
 		l.errorf(n, "%s: want a list, found %s", what, kindName(n))
@@ -593,18 +415,18 @@ func kindName(n *yaml.Node) string {
 	}
 }
 
-// excerptLen is how many characters of a value an error message quotes.
-const excerptLen = 80
+// ExcerptLen is how many characters of a value an error message quotes (see Excerpt).
+const ExcerptLen = 80
 
-// excerpt quotes a value from the file for an error message: its first line, cut to excerptLen
+// excerpt quotes a value from the file for an error message: its first line, cut to ExcerptLen
 // characters, with "..." after the closing quote when anything was left out. A whole file read
 // as one scalar must not come back whole in the message.
 func excerpt(s string) string {
 	line, _, multi := strings.Cut(s, "\n")
 	line = strings.TrimSuffix(line, "\r")
 	cut := multi && strings.TrimSpace(s[len(line):]) != ""
-	if utf8.RuneCountInString(line) > excerptLen {
-		line, cut = string([]rune(line)[:excerptLen]), true
+	if utf8.RuneCountInString(line) > ExcerptLen {
+		line, cut = string([]rune(line)[:ExcerptLen]), true
 	}
 	if cut {
 		return strconv.Quote(line) + "..."

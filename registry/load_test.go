@@ -298,7 +298,11 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("- &a {id: 1}\n- *a\n"))
 	f.Add([]byte("- id: 1\n  name: [\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		reg, err := Parse("fuzz.yaml", data)
+		var reg *Registry
+		var err error
+		if n := allocated(func() { reg, err = Parse("fuzz.yaml", data) }); n > allocBound(data) {
+			t.Fatalf("allocated %d bytes for %d", n, len(data))
+		}
 		if err != nil {
 			if reg != nil {
 				t.Fatal("registry returned with an error")

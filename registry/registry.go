@@ -8,11 +8,9 @@
 package registry
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -31,11 +29,8 @@ var ErrUnknownProgType = errors.New("unknown program type")
 // Registry is a loaded, validated helper table. It is immutable after loading and safe for
 // concurrent use.
 type Registry struct {
-	file    string
-	sum     string
-	helpers []*Helper // id order
-	byID    map[int]*Helper
-	byName  map[string]*Helper
+	table[*Helper] // id order
+	byID           map[int]*Helper
 }
 
 // ErrNotEmbedded is returned by Default in a guest-agent build, which leaves the table out so
@@ -58,25 +53,21 @@ func Default() (*Registry, error) {
 // FIFO would block the read, /dev/zero would never end it) and files larger than files.Registry
 // allows (16 MiB).
 func Load(path string) (*Registry, error) {
-	data, err := files.ReadRegular(path, files.Registry)
+	data, err := ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
 	return Parse(path, data)
 }
 
-// File returns the name of the file the registry was loaded from.
-func (r *Registry) File() string { return r.file }
-
-// SHA256 returns the hex sha256 of the registry file's bytes, so reports can say which registry
-// their verdicts were computed against.
-func (r *Registry) SHA256() string { return r.sum }
+// ReadFile reads a registry file of any format with the checks of Load: a regular file of at most
+// 16 MiB (files.Registry), so that a FIFO, a device or a disk image named by mistake is refused.
+func ReadFile(path string) ([]byte, error) {
+	return files.ReadRegular(path, files.Registry)
+}
 
 // Helpers returns every helper in id order. The slice is a copy; the entries are shared.
-func (r *Registry) Helpers() []*Helper { return append([]*Helper(nil), r.helpers...) }
-
-// Len returns the number of helpers.
-func (r *Registry) Len() int { return len(r.helpers) }
+func (r *Registry) Helpers() []*Helper { return slices.Clone(r.entries) }
 
 // ByID returns the helper with the given kernel id.
 func (r *Registry) ByID(id int) (*Helper, bool) {
@@ -104,41 +95,16 @@ func (r *Registry) Find(nameOrID string) (*Helper, error) {
 	return nil, fmt.Errorf("%w: %q", ErrUnknownHelper, nameOrID)
 }
 
-// IDOf returns the kernel id of a helper name, with or without the bpf_ prefix.
-func (r *Registry) IDOf(name string) (int, error) {
-	h, ok := r.Lookup(name)
-	if !ok {
-		return 0, fmt.Errorf("%w: %q", ErrUnknownHelper, name)
-	}
-	return h.ID, nil
-}
-
 // ByCategory returns the helpers of one category in id order (none for an unknown category).
 func (r *Registry) ByCategory(category string) []*Helper {
 	return r.filter(func(h *Helper) bool { return h.Category == category })
-}
-
-// Categories returns the categories that hold at least one helper, sorted by name.
-func (r *Registry) Categories() []string {
-	seen := map[string]bool{}
-	for _, h := range r.helpers {
-		seen[h.Category] = true
-	}
-	return sortedKeys(seen)
 }
 
 // Available returns, in id order, the helpers the registry declares for progType; when kernel is
 // not nil, only those that kernel offers (first release, per-type first and last release, gaps).
 // For ext it returns the helpers some program an ext program may replace can call (see Check).
 func (r *Registry) Available(progType string, kernel *Version) ([]*Helper, error) {
-	if _, ok := ProgTypeID(progType); !ok {
-		return nil, fmt.Errorf("%w: %q", ErrUnknownProgType, progType)
-	}
-	var k Version
-	if kernel != nil {
-		k = *kernel
-	}
-	return r.filter(func(h *Helper) bool { return h.check(progType, k).OK }), nil
+	return r.available(progType, kernel, func(h *Helper, progType string, k Version) bool { return h.check(progType, k).OK })
 }
 
 // Compatible reports whether the registry declares helper (a name, with or without bpf_, or an
@@ -154,29 +120,16 @@ func (r *Registry) ForKernel(v Version) []*Helper {
 	return r.filter(func(h *Helper) bool { return !v.Less(h.MinKernel) })
 }
 
-func (r *Registry) filter(keep func(*Helper) bool) []*Helper {
-	var out []*Helper
-	for _, h := range r.helpers {
-		if keep(h) {
-			out = append(out, h)
-		}
-	}
-	return out
-}
-
-func newRegistry(file string, data []byte, helpers []*Helper) *Registry {
-	sum := sha256.Sum256(data)
+// NewRegistry builds the table of helpers read from data, the contents of file, for readers of
+// other formats (package foreign), which check the entries and their uniqueness themselves. It
+// takes the slice and sorts it by id.
+func NewRegistry(file string, data []byte, helpers []*Helper) *Registry {
 	r := &Registry{
-		file:    file,
-		sum:     hex.EncodeToString(sum[:]),
-		helpers: helpers,
-		byID:    make(map[int]*Helper, len(helpers)),
-		byName:  make(map[string]*Helper, len(helpers)),
+		table: newTable(file, data, helpers, func(a, b *Helper) int { return a.ID - b.ID }),
+		byID:  make(map[int]*Helper, len(helpers)),
 	}
-	sort.Slice(r.helpers, func(i, j int) bool { return r.helpers[i].ID < r.helpers[j].ID })
 	for _, h := range helpers {
 		r.byID[h.ID] = h
-		r.byName[h.Name] = h
 	}
 	return r
 }

@@ -44,10 +44,6 @@ func TestLookup(t *testing.T) {
 		if (tt.wantID == 0) == ok || (ok && h.ID != tt.wantID) {
 			t.Errorf("Lookup(%q) = %v, %v; want id %d", tt.query, h, ok, tt.wantID)
 		}
-		id, err := reg.IDOf(tt.query)
-		if tt.wantID == 0 && !errors.Is(err, ErrUnknownHelper) || tt.wantID != 0 && id != tt.wantID {
-			t.Errorf("IDOf(%q) = %d, %v", tt.query, id, err)
-		}
 	}
 }
 

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-
-	"golang.org/x/sys/unix"
 )
 
 // Version is a Linux kernel version. Versions compare numerically, field by field: 6.10 is newer
@@ -110,20 +108,4 @@ func sign(d int) int {
 		return 1
 	}
 	return 0
-}
-
-// RunningKernel returns the running kernel's uname release string and the version parsed from it.
-// Debian's 5.10 and 6.1 kernels report ABI releases ("5.10.0-32-cloud-amd64") whose patch level is
-// not the upstream one; the series is still right.
-func RunningKernel() (string, Version, error) {
-	var u unix.Utsname
-	if err := unix.Uname(&u); err != nil {
-		return "", Version{}, fmt.Errorf("uname: %w", err)
-	}
-	release := unix.ByteSliceToString(u.Release[:])
-	v, err := ParseVersion(release)
-	if err != nil {
-		return release, Version{}, fmt.Errorf("running kernel: %w", err)
-	}
-	return release, v, nil
 }

@@ -79,7 +79,7 @@ func TestFaultKnownNoTypeAfterFilter(t *testing.T) {
 	}
 	k := obs("7.3", "7.3.4", res(5, "xdp", "not_for_type", "program of this type cannot use helper bpf_ktime_get_ns#5"))
 	dir := t.TempDir()
-	if _, err := Build(testRegistry(t), []Kernel{k}, "test").WriteFiles(dir); err != nil {
+	if _, err := Build(testRegistry(t), nil, []Kernel{k}, "test").WriteFiles(dir); err != nil {
 		t.Fatal(err)
 	}
 	for _, fragment := range []string{"", "category=time", "contra=0"} {

@@ -31,7 +31,7 @@ func TestFailedAttempts(t *testing.T) {
 		t.Fatal(err)
 	}
 	var md strings.Builder
-	if err := Build(reg, []Kernel{k}, "test").WriteMarkdown(&md); err != nil {
+	if err := Build(reg, nil, []Kernel{k}, "test").WriteMarkdown(&md); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(md.String(), "6.17: an earlier boot failed and the kernel was booted again: kernel: Oops: double fault") {

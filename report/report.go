@@ -13,6 +13,7 @@ import (
 	"github.com/bpfmatrix/bpfmatrix/internal/files"
 	"github.com/bpfmatrix/bpfmatrix/observation"
 	"github.com/bpfmatrix/bpfmatrix/registry"
+	"github.com/bpfmatrix/bpfmatrix/registry/foreign"
 	"github.com/bpfmatrix/bpfmatrix/verdict"
 )
 
@@ -98,16 +99,17 @@ type Summary struct {
 	Kfuncs *KfuncSummary `json:"kfuncs,omitempty"`
 }
 
-// Build judges the registry against kernels and assembles the report. tool names the
-// bpfmatrix build that produced it.
-func Build(reg *registry.Registry, kernels []Kernel, tool string) *Report {
+// Build judges the registry against kernels and assembles the report. prov says which facts the
+// entries of a foreign table state (nil: our own YAML, every fact). tool names the bpfmatrix
+// build that produced it.
+func Build(reg *registry.Registry, prov *foreign.Provenance, kernels []Kernel, tool string) *Report {
 	ks := append([]Kernel(nil), kernels...)
 	sort.SliceStable(ks, func(i, j int) bool { return ks[i].Version.Less(ks[j].Version) })
 	vks := make([]verdict.Kernel, len(ks))
 	for i, k := range ks {
 		vks[i] = k.Kernel
 	}
-	hvs := verdict.Judge(reg, vks)
+	hvs := verdict.Judge(reg, prov, vks)
 	r := &Report{
 		Schema:   SchemaVersion,
 		Tool:     tool,

@@ -48,7 +48,7 @@ func sample(t *testing.T) *Report {
 		observation.Result{Kfunc: "bpf_task_acquire", ProgType: "xdp", Variant: "xdp", Outcome: observation.NotForType, Detail: "calling kernel function bpf_task_acquire is not allowed"})
 	failed := Kernel{Kernel: verdict.Kernel{Name: "7.3", Version: registry.MustParseVersion("7.3.4"), Failed: true, Error: "guest: kernel panic"}, ConsoleTail: "Kernel panic - not syncing: VFS: Unable to mount root fs\n<oops>"}
 	kernels := []Kernel{failed, k2, k1}
-	r := Build(reg, kernels, "bpfmatrix test")
+	r := Build(reg, nil, kernels, "bpfmatrix test")
 	table, err := registry.ParseKfuncs("kfuncs.yaml", []byte(`
 - name: bpf_task_acquire
   prototype: "struct task_struct *bpf_task_acquire(struct task_struct *p)"
@@ -146,7 +146,7 @@ func TestFaultKnownButNowhereOffered(t *testing.T) {
 	k := obs("7.3", "7.3.4", res(5, "xdp", "not_for_type", "program of this type cannot use helper bpf_ktime_get_ns#5"),
 		res(5, "sched_cls", "not_for_type", "program of this type cannot use helper bpf_ktime_get_ns#5"))
 	var b strings.Builder
-	if err := Build(reg, []Kernel{k}, "test").WriteHTML(&b); err != nil {
+	if err := Build(reg, nil, []Kernel{k}, "test").WriteHTML(&b); err != nil {
 		t.Fatal(err)
 	}
 	row := b.String()[strings.Index(b.String(), `<tr data-id="5"`):]
@@ -170,7 +170,7 @@ func TestVariantAbsentCountedApart(t *testing.T) {
 		{Name: "cgroup_sock_addr", Present: true, Variants: []observation.VariantInfo{{Name: "connect4", Usable: true}, {Name: "connect_unix", Reason: "attach type absent"}}},
 		{Name: "xdp", Present: true, Variants: []observation.VariantInfo{{Name: "xdp", Usable: true}}},
 	}
-	r := Build(reg, []Kernel{k}, "test")
+	r := Build(reg, nil, []Kernel{k}, "test")
 	s := r.Kernels[0]
 	if s.Outcomes[observation.Inconclusive] != 3 || s.VariantAbsent != 2 || s.Inconclusive() != 1 {
 		t.Errorf("outcomes %v, variant absent %d, inconclusive %d; want 3 inconclusive outcomes of which 2 of the absent variant", s.Outcomes, s.VariantAbsent, s.Inconclusive())

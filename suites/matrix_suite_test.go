@@ -33,6 +33,7 @@ import (
 	"github.com/bpfmatrix/bpfmatrix/observation"
 	"github.com/bpfmatrix/bpfmatrix/observe"
 	"github.com/bpfmatrix/bpfmatrix/registry"
+	"github.com/bpfmatrix/bpfmatrix/registry/foreign"
 	"github.com/bpfmatrix/bpfmatrix/report"
 	"github.com/bpfmatrix/bpfmatrix/verdict"
 	"github.com/bpfmatrix/bpfmatrix/vmimages"
@@ -41,6 +42,7 @@ import (
 // settings are read once, before the spec tree is built.
 type settings struct {
 	registry    *registry.Registry
+	provenance  *foreign.Provenance // how a foreign table's entries were written; nil for ours
 	kfuncs      *registry.Kfuncs
 	kernelsFile string
 	kernels     []string // every kernel of kernels.yaml, in file order
@@ -75,7 +77,7 @@ func loadSettings() (settings, error) {
 		}
 	}
 	if path := os.Getenv("BPFMATRIX_REGISTRY"); path != "" {
-		s.registry, err = registry.LoadTable(path)
+		s.registry, s.provenance, err = foreign.LoadTable(path)
 	} else {
 		s.registry, err = registry.Default()
 	}
@@ -188,7 +190,7 @@ func describeKernel(name string) {
 			if k.Failed {
 				Fail(fmt.Sprintf("kernel %s failed: %s\nconsole tail:\n%s", name, k.Error, k.ConsoleTail))
 			}
-			for _, hv := range verdict.Judge(cfg.registry, []verdict.Kernel{k.Kernel}) {
+			for _, hv := range verdict.Judge(cfg.registry, cfg.provenance, []verdict.Kernel{k.Kernel}) {
 				verdicts[hv.ID] = hv
 			}
 			for _, kv := range verdict.JudgeKfuncs(cfg.kfuncs, []verdict.Kernel{k.Kernel}) {
@@ -330,7 +332,7 @@ var _ = ReportAfterSuite("compatibility report", func(r Report) {
 	if len(kernels) == 0 {
 		return
 	}
-	rep := report.Build(cfg.registry, kernels, "bpfmatrix matrix suite")
+	rep := report.Build(cfg.registry, cfg.provenance, kernels, "bpfmatrix matrix suite")
 	if cfg.kfuncs.Len() > 0 {
 		rep.AddKfuncs(cfg.kfuncs, kernels)
 	}

@@ -179,7 +179,7 @@ func attach(h *registry.Helper, ks []Kernel) ClaimVerdict {
 func TestFindings(t *testing.T) {
 	r := reg(t, testRegistry)
 	ks := []Kernel{withBTF(kernel("7.3", "7.3.4", "212 socket_filter unknown_id", "212 xdp unknown_id"), 211, nil, nil)}
-	for _, hv := range Judge(r, ks) {
+	for _, hv := range Judge(r, nil, ks) {
 		if hv.ID != 212 {
 			continue
 		}

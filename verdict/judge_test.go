@@ -24,7 +24,7 @@ func TestOverview(t *testing.T) {
 		{"inconclusive", kernel("6.1", "6.1.1", "5 socket_filter inconclusive"), ShadeNoEvidence, 0},
 		{"failed kernel", Kernel{Name: "6.1", Version: registry.MustParseVersion("6.1.1"), Failed: true, Error: "panic"}, ShadeFailed, 0},
 	} {
-		hv := find(t, Judge(r, []Kernel{tc.k}), "ktime_get_ns")
+		hv := find(t, Judge(r, nil, []Kernel{tc.k}), "ktime_get_ns")
 		shade, n := hv.Overview(0)
 		if shade != tc.shade || n != tc.offered {
 			t.Errorf("%s: overview %c, %d types; want %c, %d", tc.name, shade, n, tc.shade, tc.offered)
@@ -54,7 +54,7 @@ func TestCellShade(t *testing.T) {
 // TestCategoryTravels: helper and kfunc verdicts carry their entry's category.
 func TestCategoryTravels(t *testing.T) {
 	ks := []Kernel{kernel("6.1", "6.1.1", "192 sched_cls supported")}
-	if hv := find(t, Judge(reg(t, testRegistry), ks), "skb_set_tstamp"); hv.Category != "network" {
+	if hv := find(t, Judge(reg(t, testRegistry), nil, ks), "skb_set_tstamp"); hv.Category != "network" {
 		t.Errorf("helper category %q, want network", hv.Category)
 	}
 	table, err := registry.ParseKfuncs("kfuncs.yaml", []byte(`

@@ -22,6 +22,7 @@ import (
 
 	"github.com/bpfmatrix/bpfmatrix/observation"
 	"github.com/bpfmatrix/bpfmatrix/registry"
+	"github.com/bpfmatrix/bpfmatrix/registry/foreign"
 )
 
 // Word is a verdict, as it appears in JSON reports.
@@ -95,18 +96,20 @@ type GPLVerdict struct {
 
 // Judge computes the verdicts of every registry entry against kernels. Kernels may come in any
 // order; two kernels with the same version are both kept. Helpers are returned in id order.
-func Judge(reg *registry.Registry, kernels []Kernel) []HelperVerdict {
-	return JudgeHelpers(reg.Helpers(), kernels)
+// prov says which facts the entries of a foreign table state; only those are judged. A nil prov
+// (our own YAML) states every fact.
+func Judge(reg *registry.Registry, prov *foreign.Provenance, kernels []Kernel) []HelperVerdict {
+	return JudgeHelpers(reg.Helpers(), prov, kernels)
 }
 
 // JudgeHelpers computes the verdicts of the given entries only, in the order given: what
 // `verify NAME` needs, without judging the whole table.
-func JudgeHelpers(helpers []*registry.Helper, kernels []Kernel) []HelperVerdict {
+func JudgeHelpers(helpers []*registry.Helper, prov *foreign.Provenance, kernels []Kernel) []HelperVerdict {
 	ks := byVersion(kernels)
 	idx := index(ks)
 	var out []HelperVerdict
 	for _, h := range helpers {
-		out = append(out, judgeHelper(h, ks, idx))
+		out = append(out, judgeHelper(h, prov, ks, idx))
 	}
 	return out
 }
@@ -138,24 +141,24 @@ func helperSubject(h *registry.Helper, idx resultIndex) subject {
 	}
 }
 
-func judgeHelper(h *registry.Helper, ks []Kernel, idx resultIndex) HelperVerdict {
+func judgeHelper(h *registry.Helper, prov *foreign.Provenance, ks []Kernel, idx resultIndex) HelperVerdict {
 	hv := HelperVerdict{ID: h.ID, Name: h.Name}
 	hv.Availability = judgeAvailability(helperSubject(h, idx), ks)
 	// A foreign table's entry claims only what its author wrote: the rest is not judged.
-	if h.Foreign() {
-		hv.Entry = h.WrittenAs()
+	if prov.Foreign() {
+		hv.Entry = prov.WrittenAs(h)
 	}
-	if h.Claimed("gpl_only") {
+	if prov.Claimed(h, "gpl_only") {
 		hv.GPL = judgeGPL(h, ks, idx)
 	}
 	hv.Claims = []ClaimVerdict{judgeIdentity(h, ks)}
-	if h.Claimed("signature") {
+	if prov.Claimed(h, "signature") {
 		hv.Claims = append(hv.Claims, judgeSignature(h, ks), judgeArgKinds(h, ks))
 	}
 	if cv, ok := judgeAttachTypes(h, ks, idx); ok {
 		hv.Claims = append(hv.Claims, cv)
 	}
-	if h.Claimed("sleepable_only") {
+	if prov.Claimed(h, "sleepable_only") {
 		hv.Claims = append(hv.Claims, judgeSleepable(h, ks, idx))
 	}
 

@@ -120,7 +120,7 @@ func TestJudge(t *testing.T) {
 		"200 kprobe not_for_type",
 		"212 socket_filter unknown_id")
 	failed := Kernel{Name: "7.3", Version: registry.MustParseVersion("7.3.4"), Failed: true, Error: "kernel panic"}
-	vs := Judge(r, []Kernel{failed, k612, k510, k61})
+	vs := Judge(r, nil, []Kernel{failed, k612, k510, k61})
 
 	tests := []struct {
 		helper, progType string // progType "" = existence
@@ -169,14 +169,14 @@ func TestIntervalAndTooNew(t *testing.T) {
 	// skb_set_tstamp declared 6.1: a 5.10 kernel that offers it contradicts, naming 5.10.
 	k510 := kernel("5.10", "5.10.223", "192 sched_cls supported")
 	k61 := kernel("6.1", "6.1.192", "192 sched_cls supported")
-	hv := find(t, Judge(r, []Kernel{k510, k61}), "skb_set_tstamp")
+	hv := find(t, Judge(r, nil, []Kernel{k510, k61}), "skb_set_tstamp")
 	if hv.Verdict != Contradicted || !strings.Contains(hv.Existence.Reason, "declared from 6.1, but 5.10 offers it") {
 		t.Errorf("too-new entry: %s %v", hv.Verdict, hv.Problems)
 	}
 	// Declared 5.8, refused on 5.4, offered on 5.10: the interval (5.4, 5.10] holds 5.8.
 	k54 := kernel("5.4", "5.4.1", "125 socket_filter unknown_id", "125 xdp unknown_id")
 	k510b := kernel("5.10", "5.10.1", "125 socket_filter supported", "125 xdp supported")
-	hv = find(t, Judge(r, []Kernel{k54, k510b}), "ktime_get_boot_ns")
+	hv = find(t, Judge(r, nil, []Kernel{k54, k510b}), "ktime_get_boot_ns")
 	if hv.Verdict != Interval || hv.Existence.After != "5.4" || hv.Existence.Before != "5.10" {
 		t.Errorf("interval: %+v", hv.Existence)
 	}
@@ -186,13 +186,13 @@ func TestInconclusiveIsNoEvidence(t *testing.T) {
 	r := reg(t, testRegistry)
 	// One variant refuses, the other could not load: not a refusal of the type.
 	k := kernel("6.12", "6.12.1", "200 kprobe/kprobe not_for_type", "200 kprobe/kprobe.multi inconclusive")
-	hv := find(t, Judge(r, []Kernel{k}), "withdrawn_one")
+	hv := find(t, Judge(r, nil, []Kernel{k}), "withdrawn_one")
 	tv := typeVerdict(hv, "kprobe")
 	if tv.Verdict != NoEvidence || tv.Cells[0].State != StateNoEvidence || hv.Verdict == Contradicted {
 		t.Errorf("partly inconclusive cell: %s %+v", tv.Verdict, tv.Cells[0])
 	}
 	// Only failed kernels: no evidence at all.
-	hv = find(t, Judge(r, []Kernel{{Name: "x", Version: registry.MustParseVersion("6.1"), Failed: true}}), "ktime_get_ns")
+	hv = find(t, Judge(r, nil, []Kernel{{Name: "x", Version: registry.MustParseVersion("6.1"), Failed: true}}), "ktime_get_ns")
 	if hv.Verdict != NoEvidence {
 		t.Errorf("failed kernels only: %s", hv.Verdict)
 	}
@@ -211,7 +211,7 @@ func TestGPL(t *testing.T) {
 		{[]string{"5 socket_filter supported", "5 xdp gpl_only"}, "ktime_get_ns", Consistent},
 	}
 	for _, tt := range tests {
-		hv := find(t, Judge(r, []Kernel{kernel("6.1", "6.1.1", tt.answers...)}), tt.helper)
+		hv := find(t, Judge(r, nil, []Kernel{kernel("6.1", "6.1.1", tt.answers...)}), tt.helper)
 		got := Word("")
 		if hv.GPL != nil {
 			got = hv.GPL.Verdict
@@ -230,14 +230,14 @@ func TestExtInheritsItsTarget(t *testing.T) {
 		kernel("5.10", "5.10.262", "5 socket_filter supported", "5 xdp supported", "5 ext supported"),
 		kernel("7.3", "7.3.4", "5 socket_filter supported", "5 xdp supported", "5 ext supported"),
 	}
-	hv := find(t, Judge(reg(t, testRegistry), kernels), "ktime_get_ns")
+	hv := find(t, Judge(reg(t, testRegistry), nil, kernels), "ktime_get_ns")
 	if hv.Verdict == Contradicted || len(hv.MissingProgTypes) > 0 {
 		t.Errorf("undeclared ext: verdict %s, missing %v, problems %v", hv.Verdict, hv.MissingProgTypes, hv.Problems)
 	}
 	declared := strings.Replace(testRegistry, "prog_types: [socket_filter, xdp]\n  gpl_only: false\n  category: time\n  description: Monotonic time.",
 		"prog_types: [socket_filter, xdp, ext]\n  gpl_only: false\n  category: time\n  description: Monotonic time.", 1)
 	kernels[1].Results[2].Outcome = "not_for_type"
-	hv = find(t, Judge(reg(t, declared), kernels), "ktime_get_ns")
+	hv = find(t, Judge(reg(t, declared), nil, kernels), "ktime_get_ns")
 	if hv.Verdict != Contradicted || !strings.Contains(strings.Join(hv.Problems, "\n"), "ext") {
 		t.Errorf("declared ext refused on 7.3: verdict %s, problems %v", hv.Verdict, hv.Problems)
 	}
@@ -274,7 +274,7 @@ func TestKernelConfig(t *testing.T) {
 		{[]Kernel{without, unknown, with}, Contradicted, "not_for_type"},
 	}
 	for _, tt := range tests {
-		hv := find(t, Judge(reg(t, text), tt.kernels), "override_return")
+		hv := find(t, Judge(reg(t, text), nil, tt.kernels), "override_return")
 		tv := hv.Types[0]
 		cell := tv.Cells[0]
 		if tv.Verdict != tt.want || !strings.Contains(cell.Detail+" "+strings.Join(hv.Problems, " "), tt.detail) {

@@ -7,7 +7,7 @@ import (
 
 	"github.com/bpfmatrix/bpfmatrix/harness/guest"
 	"github.com/bpfmatrix/bpfmatrix/harness/wire"
-	"github.com/bpfmatrix/bpfmatrix/registry"
+	"github.com/bpfmatrix/bpfmatrix/internal/hostkernel"
 )
 
 func init() {
@@ -49,7 +49,7 @@ func runAgent(args []string, stdout, stderr io.Writer) int {
 	defer stop()
 	sw := wire.NewWriter(w, *compress)
 	release := ""
-	if r, _, _ := registry.RunningKernel(); r != "" {
+	if r, err := hostkernel.Release(); err == nil {
 		release = r
 	}
 	if err := sw.Hello(wire.Hello{Kernel: release}); err != nil {

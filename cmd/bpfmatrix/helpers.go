@@ -10,6 +10,7 @@ import (
 
 	"github.com/bpfmatrix/bpfmatrix/internal/files"
 	"github.com/bpfmatrix/bpfmatrix/registry"
+	"github.com/bpfmatrix/bpfmatrix/registry/foreign"
 )
 
 func init() {
@@ -35,11 +36,13 @@ and, with --write, edits them into the file (--registry, default registry/helper
 // loadRegistry returns the registry in path, or the embedded one when path is empty. Every
 // command that reads the registry takes --registry and calls this. Besides our YAML, path may
 // hold another library's table: EDN (a Clojure map) or a JSON array with our keys.
-func loadRegistry(path string) (*registry.Registry, error) {
+// The provenance says how a foreign table's entries were written (nil for the embedded one).
+func loadRegistry(path string) (*registry.Registry, *foreign.Provenance, error) {
 	if path == "" {
-		return registry.Default()
+		reg, err := registry.Default()
+		return reg, nil, err
 	}
-	return registry.LoadTable(path)
+	return foreign.LoadTable(path)
 }
 
 // registryFlag adds the --registry flag every command shares.
@@ -53,12 +56,21 @@ var helpersGroup = &tableGroup[*registry.Helper]{
 }
 
 func loadHelperTable(path string) (table[*registry.Helper], error) {
-	reg, err := loadRegistry(path)
-	return helperTable{reg}, err
+	return loadHelpers(path)
 }
 
-// helperTable is the helper registry as the query commands see it.
-type helperTable struct{ *registry.Registry }
+// loadHelpers loads the registry in path (the built-in one for "") with its provenance.
+func loadHelpers(path string) (helperTable, error) {
+	reg, prov, err := loadRegistry(path)
+	return helperTable{reg, prov}, err
+}
+
+// helperTable is the helper registry as the query commands see it, with the provenance of a
+// foreign table's entries (nil for our YAML, where every fact is stated).
+type helperTable struct {
+	*registry.Registry
+	prov *foreign.Provenance
+}
 
 func (t helperTable) entries() []*registry.Helper { return t.Helpers() }
 
@@ -87,10 +99,10 @@ func (t helperTable) compat(h *registry.Helper, progType string, kernel registry
 
 func (helperTable) listHeader() string { return "ID\tNAME\tSINCE\tCATEGORY\tGPL\tPROG TYPES" }
 
-func (helperTable) listRow(h *registry.Helper) string {
+func (t helperTable) listRow(h *registry.Helper) string {
 	gpl := ""
 	switch {
-	case !h.Claimed("gpl_only"):
+	case !t.prov.Claimed(h, "gpl_only"):
 		gpl = "?" // a foreign table that does not say
 	case h.GPLOnly:
 		gpl = "gpl"
@@ -100,11 +112,11 @@ func (helperTable) listRow(h *registry.Helper) string {
 
 // describe is the entry and, for another library's table, where it stands there and which facts
 // it leaves out.
-func (helperTable) describe(h *registry.Helper) string {
+func (t helperTable) describe(h *registry.Helper) string {
 	s := h.Describe()
-	if h.Foreign() {
-		s += fmt.Sprintf("\n  written as: %s\n", h.WrittenAs())
-		if missing := h.Unclaimed(); len(missing) > 0 {
+	if t.prov.Foreign() {
+		s += fmt.Sprintf("\n  written as: %s\n", t.prov.WrittenAs(h))
+		if missing := t.prov.Unclaimed(h); len(missing) > 0 {
 			s += fmt.Sprintf("  not stated there (defaults shown): %s\n", strings.Join(missing, ", "))
 		}
 	}
@@ -135,16 +147,16 @@ func helpersExport(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("export", flag.ContinueOnError)
 	format := formatFlag(fs, "yaml", "json", "edn", "c")
 	out := fs.String("out", "", "write to this file (atomically) instead of standard output")
-	_, _, reg, code := setupTable(helpersGroup, loadRegistry, fs, 0, args, stdout, stderr)
+	_, _, t, code := setupTable(helpersGroup, loadHelpers, fs, 0, args, stdout, stderr)
 	if code >= 0 {
 		return code
 	}
-	var opts registry.ExportOptions
+	var opts foreign.ExportOptions
 	if ext := strings.ToLower(filepath.Ext(*out)); ext == ".clj" || ext == ".cljc" {
 		opts.EDNDef = "helper-metadata" // Clojure source keeps the table in a def
 	}
 	var buf bytes.Buffer
-	if err := registry.Export(&buf, reg, registry.Format(*format), opts); err != nil {
+	if err := foreign.Export(&buf, t.Registry, t.prov, foreign.Format(*format), opts); err != nil {
 		fmt.Fprintf(stderr, "bpfmatrix: %v\n", err)
 		return exitBadArgs
 	}

@@ -171,8 +171,8 @@ func TestHelpersSpotChecks(t *testing.T) {
 }
 
 var (
-	guideTable = filepath.Join("..", "..", "registry", "testdata", "guide-helpers.edn")
-	jsonTable  = filepath.Join("..", "..", "registry", "testdata", "table.json")
+	guideTable = filepath.Join("..", "..", "registry", "foreign", "testdata", "guide-helpers.edn")
+	jsonTable  = filepath.Join("..", "..", "registry", "foreign", "testdata", "table.json")
 )
 
 // TestHelpersForeignTables checks that --registry reads other libraries' tables (EDN, JSON),
@@ -297,7 +297,7 @@ func TestHelpersExportC(t *testing.T) {
 		init = append(init, "{ "+strings.ReplaceAll(k, ".", ", ")+" }")
 	}
 	for _, table := range []string{"", smallRegistry, guideTable} {
-		reg, err := loadRegistry(table)
+		reg, prov, err := loadRegistry(table)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -326,7 +326,7 @@ func TestHelpersExportC(t *testing.T) {
 		var want strings.Builder
 		for _, h := range reg.Helpers() {
 			gpl := map[bool]int{false: 0, true: 1}[h.GPLOnly]
-			if !h.Claimed("gpl_only") {
+			if !prov.Claimed(h, "gpl_only") {
 				gpl = -1
 			}
 			for id, pt := range registry.ProgTypeNames() {

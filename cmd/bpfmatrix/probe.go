@@ -47,7 +47,7 @@ func runProbe(args []string, stdout, stderr io.Writer) int {
 	if _, code := c.parse(fs, 0, args, stdout, stderr); code >= 0 {
 		return code
 	}
-	reg, err := loadRegistry(*regPath)
+	reg, _, err := loadRegistry(*regPath)
 	if err != nil {
 		return c.fail(stderr, err)
 	}

@@ -46,7 +46,7 @@ func runReport(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return c.fail(stderr, err)
 	}
-	r := report.Build(reg, kernels, toolVersion())
+	r := report.Build(reg.Registry, reg.prov, kernels, toolVersion())
 	if kfuncs.Len() > 0 {
 		r.AddKfuncs(kfuncs, kernels)
 	}
@@ -67,10 +67,10 @@ func runReport(args []string, stdout, stderr io.Writer) int {
 
 // loadTables loads the helper registry and the kfunc table of the commands that judge both
 // (verify, report); empty paths name the built-in ones.
-func loadTables(regPath, kfuncsPath string) (*registry.Registry, *registry.Kfuncs, error) {
-	reg, err := loadRegistry(regPath)
+func loadTables(regPath, kfuncsPath string) (helperTable, *registry.Kfuncs, error) {
+	reg, err := loadHelpers(regPath)
 	if err != nil {
-		return nil, nil, err
+		return reg, nil, err
 	}
 	kfuncs, err := loadKfuncs(kfuncsPath)
 	return reg, kfuncs, err

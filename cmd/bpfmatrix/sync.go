@@ -12,6 +12,8 @@ import (
 	"github.com/bpfmatrix/bpfmatrix/observation"
 	"github.com/bpfmatrix/bpfmatrix/proposal"
 	"github.com/bpfmatrix/bpfmatrix/registry"
+	"github.com/bpfmatrix/bpfmatrix/registry/foreign"
+	"github.com/bpfmatrix/bpfmatrix/registry/yamledit"
 	"github.com/bpfmatrix/bpfmatrix/verdict"
 )
 
@@ -183,7 +185,7 @@ func loadHelperSync(path string, forWrite bool) (syncProposer, error) {
 	case path == "":
 		reg, err = registry.Default()
 	default:
-		reg, err = registry.LoadTable(path)
+		reg, _, err = foreign.LoadTable(path)
 	}
 	return helperSyncTable{reg}, err
 }
@@ -208,7 +210,7 @@ func (h helperSyncTable) propose(kernels []verdict.Kernel, dst string) (syncResu
 	}
 	data, err := files.ReadRegular(dst, files.Registry)
 	if err == nil {
-		res.edited, err = registry.UpdateHelpers(dst, data, updated)
+		res.edited, err = yamledit.UpdateHelpers(dst, data, updated)
 	}
 	return res, err
 }

@@ -96,7 +96,7 @@ func runVerify(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return c.fail(stderr, err)
 	}
-	wanted, wantedKfuncs, err := findEntries(reg, kfuncs, pos)
+	wanted, wantedKfuncs, err := findEntries(reg.Registry, kfuncs, pos)
 	if err != nil {
 		return c.fail(stderr, err)
 	}
@@ -248,7 +248,7 @@ func observeKernels(opts observe.Options, out string, verbose bool, stderr io.Wr
 }
 
 // judge computes the verdicts of the wanted helpers (of every helper when all is set).
-func judge(reg *registry.Registry, ks []report.Kernel, cached map[string]bool, wanted []*registry.Helper, all bool, stderr io.Writer) verifyOutput {
+func judge(reg helperTable, ks []report.Kernel, cached map[string]bool, wanted []*registry.Helper, all bool, stderr io.Writer) verifyOutput {
 	doc := verifyOutput{Registry: reg.File()}
 	judged := make([]verdict.Kernel, 0, len(ks))
 	for _, k := range ks {
@@ -264,9 +264,9 @@ func judge(reg *registry.Registry, ks []report.Kernel, cached map[string]bool, w
 		judged = append(judged, k.Kernel)
 	}
 	if all {
-		doc.Helpers = verdict.Judge(reg, judged)
+		doc.Helpers = verdict.Judge(reg.Registry, reg.prov, judged)
 	} else {
-		doc.Helpers = verdict.JudgeHelpers(wanted, judged)
+		doc.Helpers = verdict.JudgeHelpers(wanted, reg.prov, judged)
 	}
 	for _, hv := range doc.Helpers {
 		switch hv.Verdict {

@@ -218,7 +218,7 @@ func TestVerifyGuideEntries(t *testing.T) {
 		t.Errorf("duplicate skb_set_tstamp: exit %d, stderr %q", code, stderr)
 	}
 	// The guide's six in a Clojure-style table.
-	edn := filepath.Join("..", "..", "registry", "testdata", "guide-helpers.edn")
+	edn := filepath.Join("..", "..", "registry", "foreign", "testdata", "guide-helpers.edn")
 	code, stdout, stderr = run("verify", "--in", recorded, "--registry", edn)
 	if code != exitNo {
 		t.Fatalf("edn: exit %d, want %d\n%s\n%s", code, exitNo, stdout, stderr)

@@ -1,0 +1,88 @@
+package registry
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// kfuncEntry renders one valid kfunc entry (5 lines) with the given lines added after it.
+func kfuncEntry(extra ...string) string {
+	lines := append([]string{
+		"- name: bpf_a",
+		`  prototype: "int bpf_a(void)"`,
+		`  min_kernel: "5.8"`,
+		"  prog_types: [xdp, sched_cls]",
+		"  category: misc",
+	}, extra...)
+	return strings.Join(lines, "\n") + "\n"
+}
+
+// TestFaultAvailabilityBothLoaders: helpers.yaml and kfuncs.yaml share the availability keys,
+// and both loaders refuse the same bad availability with the same message at the same line. The
+// kfunc loader used to accept a type whose prog_type_since comes after its prog_type_until, and
+// per-type releases older than min_kernel.
+func TestFaultAvailabilityBothLoaders(t *testing.T) {
+	tests := []struct {
+		name  string
+		extra []string
+		want  string // the message, after "file:LINE: "
+	}{
+		{"since after until", []string{`  prog_type_since: {xdp: "7.0"}`, `  prog_type_until: {xdp: "6.12"}`},
+			"prog_type_until: xdp 6.12 is older than its prog_type_since 7.0"},
+		{"since older than min_kernel", []string{`  prog_type_since: {xdp: "5.4"}`},
+			"prog_type_since: xdp 5.4 is older than min_kernel 5.8"},
+		{"until older than min_kernel", []string{`  prog_type_until: {sched_cls: "5.4"}`},
+			"prog_type_until: sched_cls 5.4 is older than min_kernel 5.8"},
+		{"since for an unlisted type", []string{`  prog_type_since: {kprobe: "6.1"}`},
+			"prog_type_since names kprobe, which prog_types does not list"},
+		{"gaps for an unlisted type", []string{`  prog_type_gaps: {lsm: ["6.1..6.6"]}`},
+			"prog_type_gaps names lsm, which prog_types does not list"},
+		{"gap ending before it starts", []string{`  prog_type_gaps: {xdp: ["6.6..6.1"]}`},
+			`prog_type_gaps.xdp: "6.6..6.1" ends before it starts`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// The first added line is line 12 of a helper entry and line 6 of a kfunc entry;
+			// the message names the line of the key it is about, the last one added.
+			last := len(tt.extra) - 1
+			helper := entry(1, "a", tt.extra...)
+			if _, err := Parse("h.yaml", []byte(helper)); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("h.yaml:%d: %s", 12+last, tt.want)) {
+				t.Errorf("helpers.yaml: got %v\nwant h.yaml:%d: %s", err, 12+last, tt.want)
+			}
+			if _, err := ParseKfuncs("k.yaml", []byte(kfuncEntry(tt.extra...))); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("k.yaml:%d: %s", 6+last, tt.want)) {
+				t.Errorf("kfuncs.yaml: got %v\nwant k.yaml:%d: %s", err, 6+last, tt.want)
+			}
+		})
+	}
+}
+
+// TestFaultKfuncsParse: the kfunc loader's own keys and checks, each refused with file:line.
+func TestFaultKfuncsParse(t *testing.T) {
+	ok := kfuncEntry()
+	tests := []struct{ name, yaml, want string }{
+		{"last_kernel older than min_kernel", kfuncEntry(`  last_kernel: "5.4"`), `k.yaml:6: last_kernel 5.4 is older than min_kernel 5.8`},
+		{"prototype of another name", strings.Replace(ok, "int bpf_a(void)", "int bpf_b(void)", 1), `k.yaml:2: prototype "int bpf_b(void)" does not declare bpf_a`},
+		{"duplicate kfunc", ok + ok, `k.yaml:6: duplicate kfunc "bpf_a" (first at line 1)`},
+		{"unknown key", kfuncEntry("  colour: blue"), `k.yaml:6: unknown key "colour" (known: name, prototype`},
+		{"helper key in a kfunc", kfuncEntry("  gpl_only: true"), `k.yaml:6: unknown key "gpl_only"`},
+		{"unknown category", strings.Replace(ok, "category: misc", "category: nope", 1), `k.yaml:5: unknown kfunc category "nope"`},
+		{"not a sequence", "name: bpf_a\n", "k.yaml:1: want a YAML sequence of kfunc entries"},
+		{"empty gaps", kfuncEntry("  gaps: []"), `k.yaml:6: gaps: want a list of "FROM..TO" ranges`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := ParseKfuncs("k.yaml", []byte(tt.yaml)); err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("got %v\nwant %q", err, tt.want)
+			}
+		})
+	}
+	// A helper entry refuses the kfunc-only keys, as unknown.
+	if _, err := Parse("h.yaml", []byte(entry(1, "a", `  last_kernel: "6.1"`))); err == nil || !strings.Contains(err.Error(), `h.yaml:12: unknown key "last_kernel"`) {
+		t.Errorf("helper with last_kernel: %v", err)
+	}
+	// An empty program type list says "callable from no probed type" for a kfunc only.
+	if _, err := ParseKfuncs("k.yaml", []byte(strings.Replace(ok, "[xdp, sched_cls]", "[]", 1))); err != nil {
+		t.Errorf("kfunc with prog_types []: %v", err)
+	}
+}

@@ -1,0 +1,100 @@
+package yamledit
+
+import (
+	"github.com/bpfmatrix/bpfmatrix/registry"
+
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// kfuncsHeader opens a written kfuncs.yaml: what the file is and how it is kept.
+const kfuncsHeader = `# kfuncs.yaml: every kfunc (kernel function BPF programs call by BTF id) of the kernels in
+# kernels.yaml, one entry each, in name order. The facts (prototype, releases, program types,
+# flags) are written by ` + "`bpfmatrix kfuncs sync`" + ` from the kernels' observations; category,
+# description, notes and sources other than "matrix" are people's and are kept by sync.
+# Keys: name, prototype, min_kernel, last_kernel, gaps, prog_types, prog_type_since,
+# prog_type_until, prog_type_gaps, flags, module, category, description, sources, notes.
+`
+
+// MarshalKfuncs writes entries as a kfunc file that ParseKfuncs reads back unchanged.
+func MarshalKfuncs(ks []*registry.Kfunc) []byte {
+	var b strings.Builder
+	b.WriteString(kfuncsHeader)
+	if len(ks) == 0 {
+		b.WriteString("[]\n")
+	}
+	for _, k := range ks {
+		fmt.Fprintf(&b, "- name: %s\n", k.Name)
+		fmt.Fprintf(&b, "  prototype: %s\n", quote(k.Prototype))
+		fmt.Fprintf(&b, "  min_kernel: %q\n", k.MinKernel.String())
+		if !k.LastKernel.IsZero() {
+			fmt.Fprintf(&b, "  last_kernel: %q\n", k.LastKernel.String())
+		}
+		if len(k.Gaps) > 0 {
+			fmt.Fprintf(&b, "  gaps: [%s]\n", gapList(k.Gaps))
+		}
+		if k.ProgTypes.All {
+			b.WriteString("  prog_types: all\n")
+		} else {
+			fmt.Fprintf(&b, "  prog_types: [%s]\n", strings.Join(k.ProgTypes.Types, ", "))
+		}
+		writeVersionMap(&b, "prog_type_since", k.ProgTypeSince)
+		writeVersionMap(&b, "prog_type_until", k.ProgTypeUntil)
+		if len(k.ProgTypeGaps) > 0 {
+			var parts []string
+			for _, t := range sortedKeys(k.ProgTypeGaps) {
+				parts = append(parts, fmt.Sprintf("%s: [%s]", t, gapList(k.ProgTypeGaps[t])))
+			}
+			fmt.Fprintf(&b, "  prog_type_gaps: {%s}\n", strings.Join(parts, ", "))
+		}
+		if len(k.Flags) > 0 {
+			fmt.Fprintf(&b, "  flags: [%s]\n", strings.Join(k.Flags, ", "))
+		}
+		if k.Module != "" {
+			fmt.Fprintf(&b, "  module: %s\n", quote(k.Module))
+		}
+		fmt.Fprintf(&b, "  category: %s\n", k.Category)
+		if k.Description != "" {
+			fmt.Fprintf(&b, "  description: %s\n", quote(k.Description))
+		}
+		if len(k.Sources) > 0 {
+			b.WriteString("  sources:\n")
+			keys := make([]string, 0, len(k.Sources))
+			for key := range k.Sources {
+				keys = append(keys, key)
+			}
+			sort.Strings(keys)
+			for _, key := range keys {
+				fmt.Fprintf(&b, "    %s: %s\n", key, quote(k.Sources[key]))
+			}
+		}
+		if k.Notes != "" {
+			fmt.Fprintf(&b, "  notes: %s\n", quote(k.Notes))
+		}
+	}
+	return []byte(b.String())
+}
+
+func writeVersionMap(b *strings.Builder, key string, m map[string]registry.Version) {
+	if len(m) == 0 {
+		return
+	}
+	var parts []string
+	for _, t := range sortedKeys(m) {
+		parts = append(parts, fmt.Sprintf("%s: %q", t, m[t].String()))
+	}
+	fmt.Fprintf(b, "  %s: {%s}\n", key, strings.Join(parts, ", "))
+}
+
+func gapList(gs []registry.Gap) string {
+	parts := make([]string, len(gs))
+	for i, g := range gs {
+		parts[i] = strconv.Quote(g.String())
+	}
+	return strings.Join(parts, ", ")
+}
+
+// quote writes s as a double-quoted YAML scalar (JSON string syntax is valid YAML).
+func quote(s string) string { return strconv.Quote(s) }
