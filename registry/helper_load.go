@@ -57,6 +57,8 @@ func (l *loader) helperField(h *Helper, kv field) bool {
 	case "name":
 		h.Name = l.str(v, "name")
 		switch {
+		case h.Name == "" && v.Tag == "!!str": // `name: >` with nothing under it
+			l.errorf(v, "name is empty")
 		case strings.HasPrefix(h.Name, "bpf_"):
 			l.errorf(v, "name %s: write it without the bpf_ prefix", excerpt(h.Name))
 		case h.Name != "" && !nameRE.MatchString(h.Name):

@@ -68,7 +68,10 @@ func (l *loader) kfuncField(k *Kfunc, kv field) bool {
 	switch key {
 	case "name":
 		k.Name = l.str(v, "name")
-		if k.Name != "" && !kfuncNameRE.MatchString(k.Name) {
+		switch {
+		case k.Name == "" && v.Tag == "!!str":
+			l.errorf(v, "name is empty")
+		case k.Name != "" && !kfuncNameRE.MatchString(k.Name):
 			l.errorf(v, "name %s: want a C identifier", excerpt(k.Name))
 		}
 	case "prototype":

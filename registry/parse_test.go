@@ -69,6 +69,7 @@ func TestFaultKfuncsParse(t *testing.T) {
 		{"unknown category", strings.Replace(ok, "category: misc", "category: nope", 1), `k.yaml:5: unknown kfunc category "nope"`},
 		{"not a sequence", "name: bpf_a\n", "k.yaml:1: want a YAML sequence of kfunc entries"},
 		{"empty gaps", kfuncEntry("  gaps: []"), `k.yaml:6: gaps: want a list of "FROM..TO" ranges`},
+		{"empty name", strings.Replace(ok, "- name: bpf_a", "- name: >", 1), `k.yaml:1: name is empty`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
