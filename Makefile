@@ -72,6 +72,10 @@ bench: deps build
 FUZZTIME ?= 60s
 FUZZ_TARGETS := \
 	./registry/:FuzzParse \
+	./registry/:FuzzKfuncs \
+	./registry/foreign/:FuzzEDN \
+	./registry/foreign/:FuzzJSONTable \
+	./section/:FuzzSection \
 	./observation/:FuzzParseDocument \
 	./probe/:FuzzClassify \
 	./harness/wire/:FuzzRead \

@@ -117,7 +117,7 @@ func TestKfuncVerdictsNotCircular(t *testing.T) {
 func TestKfuncChanges(t *testing.T) {
 	ks := matrix()
 	got, _ := Kfuncs(nil, ks)
-	text := strings.Replace(string(yamledit.MarshalKfuncs(got)), `min_kernel: "6.12"`, `min_kernel: "7.1"`, 1) +
+	text := strings.Replace(string(yamledit.MarshalKfuncs(got)), `min_kernel: "6.12"`, `min_kernel: "6.13"`, 1) +
 		"- name: bpf_zzz\n  prototype: \"int bpf_zzz(void)\"\n  min_kernel: \"6.12\"\n  prog_types: [xdp]\n  category: misc\n"
 	table, err := registry.ParseKfuncs("kfuncs.yaml", []byte(text))
 	if err != nil {
@@ -129,7 +129,7 @@ func TestKfuncChanges(t *testing.T) {
 		lines = append(lines, c.Kind+" "+c.String())
 	}
 	want := []string{
-		`changed bpf_a min_kernel: "7.1" -> "6.12"; evidence: 6.12..7.3 offered`,
+		`changed bpf_a min_kernel: "6.13" -> "6.12"; evidence: 6.12..7.3 offered`,
 		`unchanged bpf_b: unchanged; evidence: 6.12 unknown_id; 7.0 offered; 7.1 unknown_id; 7.3 offered`,
 		`kept bpf_zzz: kept; evidence: `,
 	}

@@ -15,7 +15,7 @@ const syncedFile = `# our kfuncs, kept by hand and by sync
 # bpf_a: the one we care about
 - name: bpf_a
   prototype: "int bpf_a(void)"
-  min_kernel: "7.1" # a guess
+  min_kernel: "6.13" # a guess
   prog_types: [xdp, tracing]
   prog_type_since: {tracing: "7.0"}
   prog_type_gaps: {tracing: ["7.1..7.1"]}
