@@ -12,11 +12,11 @@ type State string
 
 // Cell states.
 const (
-	StateOffered    State = "offered"     // some variant offers it
-	StateRefused    State = "refused"     // every variant refuses it (not_for_type)
-	StateUnknown    State = "unknown_id"  // the kernel does not know the id
-	StateNoEvidence State = "no_evidence" // inconclusive, absent type, or no answer
-	StateFailed     State = "failed"      // the kernel failed; nothing it said counts
+	StateOffered    State = "offered"                       // some variant offers it
+	StateRefused    State = "refused"                       // every variant refuses it (not_for_type)
+	StateUnknown    State = State(observation.UnknownID)    // the kernel does not know the id
+	StateNoEvidence State = "no_evidence"                   // inconclusive, absent type, or no answer
+	StateFailed     State = State(observation.StatusFailed) // the kernel failed; nothing it said counts
 )
 
 // evidence reports whether the state says something about the helper.
