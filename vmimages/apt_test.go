@@ -124,22 +124,12 @@ func fetchWithin(t *testing.T, ctx context.Context, f *Fetcher, limit time.Durat
 	if err != nil {
 		t.Fatal(err)
 	}
-	type result struct {
-		imgs []Image
-		err  error
-	}
-	done := make(chan result, 1)
-	go func() {
-		imgs, err := f.Fetch(ctx, cfg.Entries)
-		done <- result{imgs, err}
-	}()
-	select {
-	case r := <-done:
-		return r.imgs, r.err
-	case <-time.After(limit):
-		t.Fatalf("Fetch did not return within %v: it hangs", limit)
-		return nil, nil
-	}
+	var imgs []Image
+	err = testenv.Within(t, "Fetch (it hangs)", limit, func() (err error) {
+		imgs, err = f.Fetch(ctx, cfg.Entries)
+		return err
+	})
+	return imgs, err
 }
 
 // TestFaultAptPartialUpdate is the bug report's hang: apt-get update fetched one suite

@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -18,32 +17,8 @@ import (
 // directory ("dir"), none of them a file the tool may read, and returns their paths.
 func hostileNodes(t *testing.T, dir string) (zero, fifo, sub string) {
 	t.Helper()
-	testenv.NeedRoot(t) // mknod
-	zero, fifo, sub = filepath.Join(dir, "zero"), filepath.Join(dir, "fifo"), filepath.Join(dir, "dir")
-	if err := syscall.Mknod(zero, syscall.S_IFCHR|0o644, 1<<8|5); err != nil {
-		t.Fatal(err)
-	}
-	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Mkdir(sub, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return zero, fifo, sub
-}
-
-// soon runs f and fails the test when it has not returned within 5 s.
-func soon(t *testing.T, what string, f func() error) error {
-	t.Helper()
-	done := make(chan error, 1)
-	go func() { done <- f() }()
-	select {
-	case err := <-done:
-		return err
-	case <-time.After(5 * time.Second):
-		t.Fatalf("%s still running after 5s", what)
-		return nil
-	}
+	p := testenv.Nodes(t, dir, "zero", "fifo", "dir")
+	return p[0], p[1], p[2]
 }
 
 // TestFaultKernelsFilesNotRegular: kernels.yaml or kernels.lock as a FIFO (which blocked the
@@ -63,7 +38,7 @@ func TestFaultKernelsFilesNotRegular(t *testing.T) {
 			"LoadConfig": func() error { _, err := LoadConfig(tt.path); return err },
 			"LoadLock":   func() error { _, err := LoadLock(tt.path); return err },
 		} {
-			err := soon(t, what+" "+tt.path, load)
+			err := testenv.Within(t, what+" "+tt.path, 5*time.Second, load)
 			if !errors.Is(err, files.ErrRefused) || !strings.Contains(err.Error(), tt.path+": not a regular file ("+tt.want+")") {
 				t.Errorf("%s(%s): %v, want a refusal saying it is %s", what, tt.path, err, tt.want)
 			}
@@ -98,7 +73,7 @@ func TestFaultPathImageNotRegular(t *testing.T) {
 			_, err := (&Fetcher{CacheDir: filepath.Join(dir, "cache")}).Fetch(context.Background(), cfg.Entries)
 			return err
 		}
-		if err := soon(t, "Fetch "+tt.entry, fetch); err == nil || !strings.Contains(err.Error(), "kernel mine") || !strings.Contains(err.Error(), tt.path+": not a regular file") {
+		if err := testenv.Within(t, "Fetch "+tt.entry, 5*time.Second, fetch); err == nil || !strings.Contains(err.Error(), "kernel mine") || !strings.Contains(err.Error(), tt.path+": not a regular file") {
 			t.Errorf("%s: Fetch: %v", tt.entry, err)
 		}
 	}

@@ -1,10 +1,10 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -18,19 +18,8 @@ import (
 // ("link-zero") and a FIFO ("fifo"). It returns the directory.
 func hostile(t *testing.T) string {
 	t.Helper()
-	testenv.NeedRoot(t) // mknod
 	dir := t.TempDir()
-	for name, dev := range map[string]int{"null": 1<<8 | 3, "zero": 1<<8 | 5} {
-		if err := syscall.Mknod(filepath.Join(dir, name), syscall.S_IFCHR|0o666, dev); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Symlink(filepath.Join(dir, name), filepath.Join(dir, "link-"+name)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := syscall.Mkfifo(filepath.Join(dir, "fifo"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testenv.Nodes(t, dir, "null", "zero", "link-null", "link-zero", "fifo")
 	return dir
 }
 
@@ -50,24 +39,13 @@ func modes(t *testing.T, dir string) map[string]os.FileMode {
 
 // runSoon runs the command in-process and fails the test when it has not returned within 10 s
 // (a FIFO blocks a reader, /dev/zero never ends one).
-func runSoon(t *testing.T, args ...string) (int, string) {
+func runSoon(t *testing.T, args ...string) (code int, stderr string) {
 	t.Helper()
-	type result struct {
-		code   int
-		stderr string
-	}
-	done := make(chan result, 1)
-	go func() {
-		code, _, stderr := run(args...)
-		done <- result{code, stderr}
-	}()
-	select {
-	case r := <-done:
-		return r.code, r.stderr
-	case <-time.After(10 * time.Second):
-		t.Fatalf("%q still running after 10s", args)
-		return 0, ""
-	}
+	testenv.Within(t, fmt.Sprintf("%q", args), 10*time.Second, func() error {
+		code, _, stderr = run(args...)
+		return nil
+	})
+	return code, stderr
 }
 
 // TestFaultWriteOverNodes: every command that writes refuses (exit 2, naming the path and what
@@ -82,9 +60,7 @@ func TestFaultWriteOverNodes(t *testing.T) {
 	// Output directories holding a FIFO where a command would write one of its files.
 	runOut, reportOut := t.TempDir(), t.TempDir()
 	for _, p := range []string{filepath.Join(runOut, fakeqemu.Replay+".json"), filepath.Join(reportOut, "report.md")} {
-		if err := syscall.Mkfifo(p, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		testenv.FIFO(t, p)
 	}
 	before := modes(t, dir)
 	type cmd struct {
