@@ -3,23 +3,19 @@ package asm
 import (
 	"errors"
 	"fmt"
-	"github.com/bpfmatrix/bpfmatrix/internal/testenv"
 	"strings"
 	"testing"
 
 	"github.com/cilium/ebpf"
 	ebpfasm "github.com/cilium/ebpf/asm"
 
+	"github.com/bpfmatrix/bpfmatrix/internal/testenv"
 	"github.com/bpfmatrix/bpfmatrix/registry"
 )
 
 func testRegistry(t testing.TB) *registry.Registry {
 	t.Helper()
-	reg, err := registry.Load("testdata/helpers.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return reg
+	return testenv.Must(registry.Load("testdata/helpers.yaml"))(t)
 }
 
 func TestCall(t *testing.T) {

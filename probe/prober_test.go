@@ -4,23 +4,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/bpfmatrix/bpfmatrix/internal/testenv"
-	"github.com/bpfmatrix/bpfmatrix/observation"
 	"slices"
 	"sync"
 	"testing"
 
 	"github.com/bpfmatrix/bpfmatrix/internal/kconfig"
+	"github.com/bpfmatrix/bpfmatrix/internal/testenv"
+	"github.com/bpfmatrix/bpfmatrix/observation"
 	"github.com/bpfmatrix/bpfmatrix/registry"
 )
 
 func testRegistry(t testing.TB) *registry.Registry {
 	t.Helper()
-	reg, err := registry.Load("testdata/registry.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return reg
+	return testenv.Must(registry.Load("testdata/registry.yaml"))(t)
 }
 
 func requireRoot(t testing.TB) {

@@ -84,3 +84,16 @@ type notRoot struct{}
 func (notRoot) Error() string { return "not running as root" }
 
 var errNotRoot error = notRoot{}
+
+// Must returns a function that gives v, failing the test with err when err is not nil: the
+// setup of a fixture a test cannot go on without, written as
+// reg := testenv.Must(registry.Load(path))(t).
+func Must[T any](v T, err error) func(t testing.TB) T {
+	return func(t testing.TB) T {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+}
