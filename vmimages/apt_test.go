@@ -119,13 +119,9 @@ func mustAbs(t *testing.T, p string) string {
 func fetchWithin(t *testing.T, ctx context.Context, f *Fetcher, limit time.Duration) ([]Image, error) {
 	t.Helper()
 	dir := t.TempDir()
-	writeFile(t, filepath.Join(dir, "kernels.yaml"), "kernels:\n  - name: \"5.10\"\n    debian: {series: \"5.10\"}\n  - name: \"5.10-old\"\n    debian: {series: \"5.10\", version: \"5.10.223\"}\n")
-	cfg, err := LoadConfig(filepath.Join(dir, "kernels.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := writeConfig(t, dir, "kernels.yaml", "kernels:\n  - name: \"5.10\"\n    debian: {series: \"5.10\"}\n  - name: \"5.10-old\"\n    debian: {series: \"5.10\", version: \"5.10.223\"}\n")
 	var imgs []Image
-	err = testenv.Within(t, "Fetch (it hangs)", limit, func() (err error) {
+	err := testenv.Within(t, "Fetch (it hangs)", limit, func() (err error) {
 		imgs, err = f.Fetch(ctx, cfg.Entries)
 		return err
 	})

@@ -189,11 +189,7 @@ func TestFaultFetchHashCancel(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.Close()
-	writeFile(t, filepath.Join(dir, "kernels.yaml"), "kernels:\n  - name: huge\n    path: huge.img\n")
-	cfg, err := LoadConfig(filepath.Join(dir, "kernels.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := writeConfig(t, dir, "kernels.yaml", "kernels:\n  - name: huge\n    path: huge.img\n")
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	fetch := func() error {

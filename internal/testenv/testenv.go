@@ -7,6 +7,7 @@ package testenv
 import (
 	"os"
 	"os/exec"
+	"strings"
 	"testing"
 )
 
@@ -96,4 +97,21 @@ func Must[T any](v T, err error) func(t testing.TB) T {
 		}
 		return v
 	}
+}
+
+// WantErr checks the error of one case of a table-driven test: want is a part of the message the
+// error must have, or "" for no error, and a mismatch either way fails t at once. It reports
+// whether an error was wanted (and came), which ends the case: if testenv.WantErr(...) { return }.
+func WantErr(t testing.TB, err error, want string) bool {
+	t.Helper()
+	if want == "" {
+		if err != nil {
+			t.Fatal(err)
+		}
+		return false
+	}
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("error = %v, want one containing %q", err, want)
+	}
+	return true
 }
