@@ -179,14 +179,8 @@ func TestCallFirstAvailable(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ins, h, err := CallFirstAvailable(reg, tt.progType, tt.kernel, tt.names...)
-			if tt.wantErr != nil {
-				if !errors.Is(err, tt.wantErr) {
-					t.Fatalf("error = %v, want %v", err, tt.wantErr)
-				}
+			if testenv.WantErrIs(t, err, tt.wantErr) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if h.Name != tt.want || ins.Constant != int64(h.ID) || !ins.IsBuiltinCall() {
 				t.Fatalf("got %v (%s), want a call of %s", ins, h.Name, tt.want)

@@ -270,14 +270,8 @@ func TestOptions(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.opts.Helpers = append(tt.opts.Helpers, 5)
 			rep, err := Probe(context.Background(), reg, tt.opts)
-			if tt.wantErr != nil {
-				if !errors.Is(err, tt.wantErr) {
-					t.Fatalf("error = %v, want %v", err, tt.wantErr)
-				}
+			if testenv.WantErrIs(t, err, tt.wantErr) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			var got []string
 			for _, r := range rep.Results {

@@ -5,6 +5,7 @@
 package testenv
 
 import (
+	"errors"
 	"os"
 	"os/exec"
 	"strings"
@@ -112,6 +113,22 @@ func WantErr(t testing.TB, err error, want string) bool {
 	}
 	if err == nil || !strings.Contains(err.Error(), want) {
 		t.Fatalf("error = %v, want one containing %q", err, want)
+	}
+	return true
+}
+
+// WantErrIs is WantErr for a case that wants an error of a kind, matched with errors.Is (nil for
+// no error).
+func WantErrIs(t testing.TB, err, want error) bool {
+	t.Helper()
+	if want == nil {
+		if err != nil {
+			t.Fatal(err)
+		}
+		return false
+	}
+	if !errors.Is(err, want) {
+		t.Fatalf("error = %v, want %v", err, want)
 	}
 	return true
 }
