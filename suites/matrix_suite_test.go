@@ -59,6 +59,15 @@ func env(key, def string) string {
 	return def
 }
 
+// tableFromEnv loads the table the environment variable name points to, or the built-in one
+// when it is unset.
+func tableFromEnv[T any](name string, load func(string) (T, error), builtin func() (T, error)) (T, error) {
+	if path := os.Getenv(name); path != "" {
+		return load(path)
+	}
+	return builtin()
+}
+
 func loadSettings() (settings, error) {
 	s := settings{
 		kernelsFile: env("BPFMATRIX_KERNELS_FILE", filepath.Join("..", "kernels.yaml")),
@@ -74,20 +83,10 @@ func loadSettings() (settings, error) {
 			return s, err
 		}
 	}
-	if path := os.Getenv("BPFMATRIX_REGISTRY"); path != "" {
-		s.registry, err = registry.LoadTable(path)
-	} else {
-		s.registry, err = registry.Default()
-	}
-	if err != nil {
+	if s.registry, err = tableFromEnv("BPFMATRIX_REGISTRY", registry.LoadTable, registry.Default); err != nil {
 		return s, err
 	}
-	if path := os.Getenv("BPFMATRIX_KFUNCS"); path != "" {
-		s.kfuncs, err = registry.LoadKfuncs(path)
-	} else {
-		s.kfuncs, err = registry.DefaultKfuncs()
-	}
-	if err != nil {
+	if s.kfuncs, err = tableFromEnv("BPFMATRIX_KFUNCS", registry.LoadKfuncs, registry.DefaultKfuncs); err != nil {
 		return s, err
 	}
 	kc, err := vmimages.LoadConfig(s.kernelsFile)
