@@ -2,6 +2,10 @@
 // browser, a tool. Outside CI a missing need skips the test with the command that provides it;
 // under CI (the environment variable CI set to any non-empty value, as .ci/run sets it) it fails
 // the test, so that a CI machine that lacks it cannot pass without testing anything.
+//
+// It also holds what the tests of many packages would otherwise each write again: device nodes,
+// FIFOs and sockets made in a temporary directory (never the machine's own), a watchdog for
+// calls that may hang, the checks of a table case's wanted error, and made-up kernel BTF.
 package testenv
 
 import (
