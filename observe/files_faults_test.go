@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/bpfmatrix/bpfmatrix/internal/files"
 	"github.com/bpfmatrix/bpfmatrix/internal/testenv"
@@ -40,20 +39,5 @@ func TestFaultOutDirNodes(t *testing.T) {
 	}
 	if err := CheckOutDir(filepath.Join(dir, "new"), []string{"7.3"}); err != nil {
 		t.Errorf("a new directory: %v", err)
-	}
-}
-
-// TestFaultCacheEntryFIFO: a cache entry that is a FIFO is a miss with a note, not a read that
-// waits for a writer forever.
-func TestFaultCacheEntryFIFO(t *testing.T) {
-	c := Cache{Dir: t.TempDir()}
-	const image, agent = "aaaa1111", "bbbb2222cccc3333dddd"
-	testenv.FIFO(t, c.path(image, agent))
-	get := func() error {
-		_, err := c.Get(image, agent)
-		return err
-	}
-	if err := testenv.Within(t, "Get of a FIFO entry", 5*time.Second, get); !errors.Is(err, files.ErrRefused) || !strings.Contains(err.Error(), "not a regular file (a named pipe)") {
-		t.Errorf("Get: %v", err)
 	}
 }
