@@ -6,22 +6,17 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/bpfmatrix/bpfmatrix/internal/hostkernel"
-	"github.com/bpfmatrix/bpfmatrix/internal/testenv"
-
 	"github.com/cilium/ebpf"
 	ebpfasm "github.com/cilium/ebpf/asm"
 
+	"github.com/bpfmatrix/bpfmatrix/internal/hostkernel"
+	"github.com/bpfmatrix/bpfmatrix/internal/testenv"
 	"github.com/bpfmatrix/bpfmatrix/registry"
 )
 
 func testRegistry(t testing.TB) *registry.Registry {
 	t.Helper()
-	reg, err := registry.Load("testdata/helpers.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return reg
+	return testenv.Must(registry.Load("testdata/helpers.yaml"))(t)
 }
 
 func TestCall(t *testing.T) {
@@ -185,14 +180,8 @@ func TestCallFirstAvailable(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ins, h, err := CallFirstAvailable(reg, tt.progType, tt.kernel, tt.names...)
-			if tt.wantErr != nil {
-				if !errors.Is(err, tt.wantErr) {
-					t.Fatalf("error = %v, want %v", err, tt.wantErr)
-				}
+			if testenv.WantErrIs(t, err, tt.wantErr) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if h.Name != tt.want || ins.Constant != int64(h.ID) || !ins.IsBuiltinCall() {
 				t.Fatalf("got %v (%s), want a call of %s", ins, h.Name, tt.want)

@@ -18,13 +18,5 @@ func KfuncCall(btfID uint32) ebpfasm.Instruction {
 // looks the kfunc up (in the program type's kfunc set, then its flags: sleepable, destructive)
 // before it checks arguments, so a complaint about an argument means the call was accepted.
 func KfuncProbeProgram(btfID uint32, ret int32) ebpfasm.Instructions {
-	insns := make(ebpfasm.Instructions, 0, 8)
-	for r := ebpfasm.R1; r <= ebpfasm.R5; r++ {
-		insns = append(insns, ebpfasm.Mov.Imm(r, 0))
-	}
-	return append(insns,
-		KfuncCall(btfID),
-		ebpfasm.Mov.Imm(ebpfasm.R0, ret),
-		ebpfasm.Return(),
-	)
+	return probeCall(KfuncCall(btfID), ret)
 }

@@ -10,12 +10,18 @@ import ebpfasm "github.com/cilium/ebpf/asm"
 // failing a load whose call was fine; ret is not always 0 because some attach types' programs
 // must return something else (cgroup recvmsg hooks must return 1).
 func ProbeProgramReturning(id int, ret int32) ebpfasm.Instructions {
+	return probeCall(callID(id), ret)
+}
+
+// probeCall returns r1..r5 = 0, call, r0 = ret, exit: the shape of every probe program, helper
+// or kfunc, so that both kinds of call are asked about in the same context.
+func probeCall(call ebpfasm.Instruction, ret int32) ebpfasm.Instructions {
 	insns := make(ebpfasm.Instructions, 0, 8)
 	for r := ebpfasm.R1; r <= ebpfasm.R5; r++ {
 		insns = append(insns, ebpfasm.Mov.Imm(r, 0))
 	}
 	return append(insns,
-		callID(id),
+		call,
 		ebpfasm.Mov.Imm(ebpfasm.R0, ret),
 		ebpfasm.Return(),
 	)

@@ -54,18 +54,26 @@ func needComparisons(b *testing.B) {
 	}
 }
 
+// benchMatrix runs the matrix of kernels as the sub-benchmark name, in the test configuration
+// as set changes it: the comparisons below differ only in their configurations.
+func benchMatrix(b *testing.B, name string, kernels []Kernel, set func(*Config)) {
+	b.Run(name, func(b *testing.B) {
+		cfg := testConfig(b)
+		set(&cfg)
+		for i := 0; i < b.N; i++ {
+			runMatrix(b, cfg, kernels)
+		}
+	})
+}
+
 // BenchmarkLayouts compares ways to share the host's cores between guests: several guests with
 // one vCPU each, or fewer guests with more vCPUs.
 func BenchmarkLayouts(b *testing.B) {
 	needComparisons(b)
 	kernels := allKernels(b)
 	for _, l := range []struct{ parallel, cpus int }{{2, 1}, {1, 2}, {3, 1}, {2, 2}} {
-		b.Run(fmt.Sprintf("%dx%dcpu", l.parallel, l.cpus), func(b *testing.B) {
-			cfg := testConfig(b)
+		benchMatrix(b, fmt.Sprintf("%dx%dcpu", l.parallel, l.cpus), kernels, func(cfg *Config) {
 			cfg.Parallel, cfg.CPUs = l.parallel, l.cpus
-			for i := 0; i < b.N; i++ {
-				runMatrix(b, cfg, kernels)
-			}
 		})
 	}
 }
@@ -79,13 +87,9 @@ func BenchmarkChannels(b *testing.B) {
 		channel  string
 		compress bool
 	}{{wire.ChannelVirtio, false}, {wire.ChannelVirtio, true}, {wire.ChannelSerial, true}} {
-		b.Run(fmt.Sprintf("%s-gzip=%v", c.channel, c.compress), func(b *testing.B) {
-			cfg := testConfig(b)
+		benchMatrix(b, fmt.Sprintf("%s-gzip=%v", c.channel, c.compress), kernels, func(cfg *Config) {
 			cfg.Parallel, cfg.CPUs = 1, 1
 			cfg.Channel, cfg.Compress = c.channel, c.compress
-			for i := 0; i < b.N; i++ {
-				runMatrix(b, cfg, kernels)
-			}
 		})
 	}
 }
@@ -96,15 +100,11 @@ func BenchmarkInitramfs(b *testing.B) {
 	needComparisons(b)
 	kernels := testKernels(b, "5.10", "7.3")
 	for _, z := range []bool{false, true} {
-		b.Run(fmt.Sprintf("gzip=%v", z), func(b *testing.B) {
-			cfg := testConfig(b)
+		benchMatrix(b, fmt.Sprintf("gzip=%v", z), kernels, func(cfg *Config) {
 			cfg.Parallel, cfg.CPUs = 1, 1
 			cfg.CompressInitramfs = z
 			cfg.Helpers = []int{1}
 			cfg.ProgTypes = []string{"socket_filter"}
-			for i := 0; i < b.N; i++ {
-				runMatrix(b, cfg, kernels)
-			}
 		})
 	}
 }

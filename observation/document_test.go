@@ -7,8 +7,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
+
+	"github.com/bpfmatrix/bpfmatrix/internal/testenv"
 )
 
 func validDoc() *Document {
@@ -106,9 +107,7 @@ func TestFaultObservationReadFile(t *testing.T) {
 	badGz := filepath.Join(dir, "cut.json.gz")
 	os.WriteFile(badGz, zb.Bytes()[:zb.Len()/2], 0o644)
 	fifo := filepath.Join(dir, "fifo.json")
-	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testenv.FIFO(t, fifo)
 	for _, tt := range []struct{ path, want string }{
 		{badGz, "gzip"},
 		{fifo, "not a regular file"},

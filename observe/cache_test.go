@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bpfmatrix/bpfmatrix/internal/files"
+
 	"golang.org/x/sys/unix"
 
 	"github.com/bpfmatrix/bpfmatrix/internal/testenv"
@@ -182,5 +184,20 @@ func TestFaultCacheEntryWords(t *testing.T) {
 		if _, err := os.Stat(c.path(image, agent)); !os.IsNotExist(err) {
 			t.Errorf("%q: not removed (%v)", tt.content, err)
 		}
+	}
+}
+
+// TestFaultCacheEntryFIFO: a cache entry that is a FIFO is a miss with a note, not a read that
+// waits for a writer forever.
+func TestFaultCacheEntryFIFO(t *testing.T) {
+	c := Cache{Dir: t.TempDir()}
+	const image, agent = "aaaa1111", "bbbb2222cccc3333dddd"
+	testenv.FIFO(t, c.path(image, agent))
+	get := func() error {
+		_, err := c.Get(image, agent)
+		return err
+	}
+	if err := testenv.Within(t, "Get of a FIFO entry", 5*time.Second, get); !errors.Is(err, files.ErrRefused) || !strings.Contains(err.Error(), "not a regular file (a named pipe)") {
+		t.Errorf("Get: %v", err)
 	}
 }

@@ -5,9 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/bpfmatrix/bpfmatrix/internal/files"
 	"github.com/bpfmatrix/bpfmatrix/internal/testenv"
@@ -17,20 +15,14 @@ import (
 // file there, that is a device or a FIFO is refused before anything boots, and WriteFile
 // refuses it too rather than replace the node.
 func TestFaultOutDirNodes(t *testing.T) {
-	testenv.NeedRoot(t) // mknod
 	dir := t.TempDir()
-	null := filepath.Join(dir, "null")
-	if err := syscall.Mknod(null, syscall.S_IFCHR|0o666, 1<<8|3); err != nil {
-		t.Fatal(err)
-	}
+	null := testenv.Nodes(t, dir, "null")[0]
 	out := filepath.Join(dir, "out")
 	fifo := filepath.Join(out, "7.3.json")
 	if err := os.Mkdir(out, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testenv.FIFO(t, fifo)
 	for _, tt := range []struct{ dir, want string }{
 		{null, null + ": not a directory (a character device)"},
 		{out, "kernel 7.3: write " + fifo + ": not a regular file (a named pipe)"},
@@ -47,28 +39,5 @@ func TestFaultOutDirNodes(t *testing.T) {
 	}
 	if err := CheckOutDir(filepath.Join(dir, "new"), []string{"7.3"}); err != nil {
 		t.Errorf("a new directory: %v", err)
-	}
-}
-
-// TestFaultCacheEntryFIFO: a cache entry that is a FIFO is a miss with a note, not a read that
-// waits for a writer forever.
-func TestFaultCacheEntryFIFO(t *testing.T) {
-	c := Cache{Dir: t.TempDir()}
-	const image, agent = "aaaa1111", "bbbb2222cccc3333dddd"
-	if err := syscall.Mkfifo(c.path(image, agent), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() {
-		_, err := c.Get(image, agent)
-		done <- err
-	}()
-	select {
-	case err := <-done:
-		if !errors.Is(err, files.ErrRefused) || !strings.Contains(err.Error(), "not a regular file (a named pipe)") {
-			t.Errorf("Get: %v", err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("Get of a FIFO entry still waiting after 5s")
 	}
 }

@@ -101,11 +101,7 @@ func Run(ctx context.Context, opts Options) ([]Observation, error) {
 }
 
 func newPipeline(opts Options) (*pipeline, error) {
-	cfg, err := vmimages.LoadConfig(opts.KernelsFile)
-	if err != nil {
-		return nil, err
-	}
-	entries, err := cfg.Select(opts.Kernels)
+	entries, err := opts.entries()
 	if err != nil {
 		return nil, err
 	}
@@ -366,16 +362,21 @@ func CheckOutDir(dir string, names []string) error {
 	return nil
 }
 
+// entries loads the kernels file of o and picks the entries of the kernels o names.
+func (o Options) entries() ([]vmimages.Entry, error) {
+	cfg, err := vmimages.LoadConfig(o.KernelsFile)
+	if err != nil {
+		return nil, err
+	}
+	return cfg.Select(o.Kernels)
+}
+
 func outPath(dir, kernel string) string { return filepath.Join(dir, kernel+".json") }
 
 // Select checks the kernels file and the kernel names of opts and returns the names Run would
 // observe, so that a command can refuse a bad name before anything is fetched.
 func (o Options) Select() ([]string, error) {
-	cfg, err := vmimages.LoadConfig(o.KernelsFile)
-	if err != nil {
-		return nil, err
-	}
-	entries, err := cfg.Select(o.Kernels)
+	entries, err := o.entries()
 	if err != nil {
 		return nil, err
 	}

@@ -48,14 +48,7 @@ func synthKernel(t *testing.T, tagged bool) (string, *kernelBTF) {
 		acquire.Tags = []string{kfuncTag}
 		plain.Tags = []string{"bpf_fastcall"} // a tag, but not the one that makes a kfunc
 	}
-	b, err := btf.NewBuilder([]btf.Type{intT, acquire, plain}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := b.Marshal(nil, &btf.MarshalOptions{Order: binary.LittleEndian})
-	if err != nil {
-		t.Fatal(err)
-	}
+	raw := testenv.MarshalBTF(t, intT, acquire, plain)
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "vmlinux"), raw, 0o644); err != nil {
 		t.Fatal(err)

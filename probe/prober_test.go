@@ -4,23 +4,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/bpfmatrix/bpfmatrix/internal/testenv"
-	"github.com/bpfmatrix/bpfmatrix/observation"
 	"slices"
 	"sync"
 	"testing"
 
 	"github.com/bpfmatrix/bpfmatrix/internal/kconfig"
+	"github.com/bpfmatrix/bpfmatrix/internal/testenv"
+	"github.com/bpfmatrix/bpfmatrix/observation"
 	"github.com/bpfmatrix/bpfmatrix/registry"
 )
 
 func testRegistry(t testing.TB) *registry.Registry {
 	t.Helper()
-	reg, err := registry.Load("testdata/registry.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return reg
+	return testenv.Must(registry.Load("testdata/registry.yaml"))(t)
 }
 
 func requireRoot(t testing.TB) {
@@ -274,14 +270,8 @@ func TestOptions(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.opts.Helpers = append(tt.opts.Helpers, 5)
 			rep, err := Probe(context.Background(), reg, tt.opts)
-			if tt.wantErr != nil {
-				if !errors.Is(err, tt.wantErr) {
-					t.Fatalf("error = %v, want %v", err, tt.wantErr)
-				}
+			if testenv.WantErrIs(t, err, tt.wantErr) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			var got []string
 			for _, r := range rep.Results {

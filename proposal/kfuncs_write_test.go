@@ -4,7 +4,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bpfmatrix/bpfmatrix/internal/testenv"
 	"github.com/bpfmatrix/bpfmatrix/registry"
+	"github.com/bpfmatrix/bpfmatrix/verdict"
 )
 
 // syncedFile is a kfunc file as people keep it: a head comment, comments above and beside
@@ -41,16 +43,7 @@ func TestEditKfuncs(t *testing.T) {
 		indent string
 	}{{"entries at the margin", ""}, {"indented entries", "  "}} {
 		t.Run(tc.name, func(t *testing.T) {
-			file := indentEntries(syncedFile, tc.indent)
-			table, err := registry.ParseKfuncs("kfuncs.yaml", []byte(file))
-			if err != nil {
-				t.Fatal(err)
-			}
-			proposed, changes := Kfuncs(table, ks)
-			out, err := EditKfuncs("kfuncs.yaml", []byte(file), proposed, changes)
-			if err != nil {
-				t.Fatal(err)
-			}
+			out := syncKfuncFile(t, []byte(indentEntries(syncedFile, tc.indent)), ks)
 			got := string(out)
 			for _, keep := range []string{"# our kfuncs, kept by hand and by sync\n\n# bpf_a: the one we care about\n",
 				tc.indent + "  description: \"Does A.\"\n", "# nobody has this one any more\n",
@@ -65,17 +58,20 @@ func TestEditKfuncs(t *testing.T) {
 			if a, b, z := strings.Index(got, "name: bpf_a"), strings.Index(got, "name: bpf_b"), strings.Index(got, "# nobody"); !(a < b && b < z) {
 				t.Errorf("bpf_b not added between bpf_a and bpf_zzz's comment:\n%s", got)
 			}
-			again, err := registry.ParseKfuncs("kfuncs.yaml", out)
-			if err != nil {
-				t.Fatal(err)
-			}
-			proposed, changes = Kfuncs(again, ks)
-			out2, err := EditKfuncs("kfuncs.yaml", out, proposed, changes)
-			if err != nil || string(out2) != got {
-				t.Errorf("second edit changed the file (%v):\n%s", err, out2)
+			if out2 := syncKfuncFile(t, out, ks); string(out2) != got {
+				t.Errorf("second edit changed the file:\n%s", out2)
 			}
 		})
 	}
+}
+
+// syncKfuncFile is kfuncs sync --write on the kfunc file file: the proposal for the kernels ks
+// edited into it.
+func syncKfuncFile(t *testing.T, file []byte, ks []verdict.Kernel) []byte {
+	t.Helper()
+	table := testenv.Must(registry.ParseKfuncs("kfuncs.yaml", file))(t)
+	proposed, changes := Kfuncs(table, ks)
+	return testenv.Must(EditKfuncs("kfuncs.yaml", file, proposed, changes))(t)
 }
 
 func indentEntries(text, indent string) string {
@@ -91,16 +87,7 @@ func indentEntries(text, indent string) string {
 // TestEditKfuncsEmpty: an empty table is written whole, below its head comment.
 func TestEditKfuncsEmpty(t *testing.T) {
 	ks := matrix()
-	file := "# empty for now\n[]\n"
-	table, err := registry.ParseKfuncs("kfuncs.yaml", []byte(file))
-	if err != nil {
-		t.Fatal(err)
-	}
-	proposed, changes := Kfuncs(table, ks)
-	out, err := EditKfuncs("kfuncs.yaml", []byte(file), proposed, changes)
-	if err != nil {
-		t.Fatal(err)
-	}
+	out := syncKfuncFile(t, []byte("# empty for now\n[]\n"), ks)
 	if !strings.HasPrefix(string(out), "# empty for now\n- name: bpf_a\n") {
 		t.Errorf("edited empty table:\n%s", out)
 	}

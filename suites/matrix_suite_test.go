@@ -61,6 +61,15 @@ func env(key, def string) string {
 	return def
 }
 
+// tableFromEnv loads the table the environment variable name points to, or the built-in one
+// when it is unset.
+func tableFromEnv[T any](name string, load func(string) (T, error), builtin func() (T, error)) (T, error) {
+	if path := os.Getenv(name); path != "" {
+		return load(path)
+	}
+	return builtin()
+}
+
 func loadSettings() (settings, error) {
 	s := settings{
 		kernelsFile: env("BPFMATRIX_KERNELS_FILE", filepath.Join("..", "kernels.yaml")),
@@ -84,12 +93,7 @@ func loadSettings() (settings, error) {
 	if err != nil {
 		return s, err
 	}
-	if path := os.Getenv("BPFMATRIX_KFUNCS"); path != "" {
-		s.kfuncs, err = registry.LoadKfuncs(path)
-	} else {
-		s.kfuncs, err = registry.DefaultKfuncs()
-	}
-	if err != nil {
+	if s.kfuncs, err = tableFromEnv("BPFMATRIX_KFUNCS", registry.LoadKfuncs, registry.DefaultKfuncs); err != nil {
 		return s, err
 	}
 	kc, err := vmimages.LoadConfig(s.kernelsFile)

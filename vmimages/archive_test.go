@@ -3,7 +3,6 @@ package vmimages
 import (
 	"context"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -71,11 +70,7 @@ func TestRealArchive(t *testing.T) {
 
 	// End to end for one kernel: download, extract, cache, lock.
 	dir := t.TempDir()
-	writeFile(t, filepath.Join(dir, "kernels.yaml"), "kernels:\n  - name: \"7.3\"\n    debian: {series: \"7.3\"}\n")
-	cfg, err := LoadConfig(filepath.Join(dir, "kernels.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := writeConfig(t, dir, "kernels.yaml", "kernels:\n  - name: \"7.3\"\n    debian: {series: \"7.3\"}\n")
 	imgs, err := f.Fetch(ctx, cfg.Entries)
 	if err != nil {
 		t.Fatal(err)

@@ -24,15 +24,7 @@ func rawBTF(t *testing.T, fn string) []byte {
 	t.Helper()
 	u64 := &btf.Int{Name: "u64", Size: 8}
 	f := &btf.Func{Name: fn, Type: &btf.FuncProto{Return: u64}, Linkage: btf.GlobalFunc}
-	b, err := btf.NewBuilder([]btf.Type{f}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := b.Marshal(nil, &btf.MarshalOptions{Order: binary.LittleEndian})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return raw
+	return testenv.MarshalBTF(t, f)
 }
 
 // section is one ELF section of elfWith.

@@ -52,6 +52,15 @@ type Source interface {
 	fetch(ctx context.Context, run *fetchRun, e Entry, locked *LockEntry) (*Manifest, LockEntry, error)
 }
 
+// specOf writes a Spec in the form every source's has, so that kernels.lock reads alike for all:
+// the kind, the value that names the kernel, and the optional key=value when it is set.
+func specOf(kind, main, optKey, optValue string) string {
+	if optValue == "" {
+		return kind + " " + main
+	}
+	return kind + " " + main + " " + optKey + "=" + optValue
+}
+
 // sourceKinds maps entry keys to the parsers of their values. dir is the directory of
 // kernels.yaml, which relative paths are resolved against.
 var sourceKinds = map[string]func(n *yaml.Node, file, dir string) (Source, error){

@@ -146,24 +146,23 @@ func (c *debContents) takeVmlinuz(release string, r io.Reader, staging string) e
 	if c.Vmlinuz {
 		return fmt.Errorf("package holds more than one vmlinuz (%s and another)", release)
 	}
-	if err := c.setRelease(release); err != nil {
-		return err
-	}
-	if err := writeStream(filepath.Join(staging, "vmlinuz"), r); err != nil {
-		return fmt.Errorf("extract vmlinuz: %w", err)
-	}
-	c.Vmlinuz = true
-	return nil
+	return c.extractFile(release, r, staging, "vmlinuz", &c.Vmlinuz)
 }
 
 func (c *debContents) takeConfig(release string, r io.Reader, staging string) error {
+	return c.extractFile(release, r, staging, "config", &c.Config)
+}
+
+// extractFile extracts r, a file of the kernel release, as staging/name and sets taken: the
+// vmlinuz and the config of a package are taken alike.
+func (c *debContents) extractFile(release string, r io.Reader, staging, name string, taken *bool) error {
 	if err := c.setRelease(release); err != nil {
 		return err
 	}
-	if err := writeStream(filepath.Join(staging, "config"), r); err != nil {
-		return fmt.Errorf("extract config: %w", err)
+	if err := writeStream(filepath.Join(staging, name), r); err != nil {
+		return fmt.Errorf("extract %s: %w", name, err)
 	}
-	c.Config = true
+	*taken = true
 	return nil
 }
 

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/bpfmatrix/bpfmatrix/internal/testenv"
 )
 
 // offlineDebianFixture sets up a kernels.yaml with one Debian entry, a kernels.lock pinning a
@@ -179,11 +181,7 @@ func TestFetchOfflineErrors(t *testing.T) {
 	})
 	t.Run("not pinned", func(t *testing.T) {
 		fx := newOfflineDebianFixture(t)
-		writeFile(t, filepath.Join(fx.dir, "kernels.yaml"), "kernels:\n  - name: \"5.10\"\n    debian: {series: \"5.10\"}\n  - name: \"7.3\"\n    debian: {series: \"7.3\"}\n  - name: \"7.2\"\n    debian: {series: \"7.2\"}\n")
-		cfg, err := LoadConfig(filepath.Join(fx.dir, "kernels.yaml"))
-		if err != nil {
-			t.Fatal(err)
-		}
+		cfg := writeConfig(t, fx.dir, "kernels.yaml", "kernels:\n  - name: \"5.10\"\n    debian: {series: \"5.10\"}\n  - name: \"7.3\"\n    debian: {series: \"7.3\"}\n  - name: \"7.2\"\n    debian: {series: \"7.2\"}\n")
 		imgs, err := (&Fetcher{CacheDir: fx.cache, Offline: true}).Fetch(context.Background(), cfg.Entries)
 		if len(imgs) != 1 || imgs[0].Name != "5.10" {
 			t.Errorf("images = %v, want the pinned 5.10 only", imgs)
@@ -237,11 +235,7 @@ func TestFetchPathSource(t *testing.T) {
 	image := filepath.Join(dir, "build", "bzImage")
 	writeFile(t, image, string(fakeBzImage("6.13.0-rc1+", "one")))
 	writeFile(t, filepath.Join(dir, "build", ".config"), "CONFIG_BPF_LSM=y\n")
-	writeFile(t, filepath.Join(dir, "kernels.yaml"), "kernels:\n  - name: mine\n    path: {image: build/bzImage, config: build/.config}\n")
-	cfg, err := LoadConfig(filepath.Join(dir, "kernels.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := writeConfig(t, dir, "kernels.yaml", "kernels:\n  - name: mine\n    path: {image: build/bzImage, config: build/.config}\n")
 	fetch := func(update bool) ([]Image, error) {
 		return (&Fetcher{CacheDir: cache, Update: update}).Fetch(context.Background(), cfg.Entries)
 	}
@@ -293,6 +287,26 @@ func TestFetchErrorGrouping(t *testing.T) {
 	}
 }
 
+// writeConfig writes a kernels file called name into dir and loads it, as the tests that fetch
+// from a kernels file of their own all start.
+func writeConfig(t *testing.T, dir, name, content string) *Config {
+	t.Helper()
+	path := filepath.Join(dir, name)
+	writeFile(t, path, content)
+	return testenv.Must(LoadConfig(path))(t)
+}
+
+// noArchiveFetcher is a Fetcher on a machine whose apt knows no Debian archive (an Ubuntu
+// runner's sources) and whose environment names none.
+func noArchiveFetcher(t *testing.T) *Fetcher {
+	return &Fetcher{
+		CacheDir:       t.TempDir(),
+		Getenv:         func(string) string { return "" },
+		AptSourcesList: filepath.Join("testdata", "apt-ubuntu", "sources.list"),
+		AptSourceParts: filepath.Join("testdata", "apt-ubuntu", "sources.list.d"),
+	}
+}
+
 func writeFile(t *testing.T, path, content string) {
 	t.Helper()
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
@@ -307,17 +321,8 @@ func writeFile(t *testing.T, path, content string) {
 // environment names none, so every Debian kernel fails with instructions, reported once.
 func TestFetchWithoutDebianArchive(t *testing.T) {
 	dir := t.TempDir()
-	writeFile(t, filepath.Join(dir, "kernels.yaml"), "kernels:\n  - name: \"5.10\"\n    debian: {series: \"5.10\"}\n  - name: \"7.3\"\n    debian: {series: \"7.3\"}\n")
-	cfg, err := LoadConfig(filepath.Join(dir, "kernels.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := &Fetcher{
-		CacheDir:       t.TempDir(),
-		Getenv:         func(string) string { return "" },
-		AptSourcesList: filepath.Join("testdata", "apt-ubuntu", "sources.list"),
-		AptSourceParts: filepath.Join("testdata", "apt-ubuntu", "sources.list.d"),
-	}
+	cfg := writeConfig(t, dir, "kernels.yaml", "kernels:\n  - name: \"5.10\"\n    debian: {series: \"5.10\"}\n  - name: \"7.3\"\n    debian: {series: \"7.3\"}\n")
+	f := noArchiveFetcher(t)
 	imgs, err := f.Fetch(context.Background(), cfg.Entries)
 	if len(imgs) != 0 || err == nil {
 		t.Fatalf("images %v, error %v", imgs, err)
@@ -346,18 +351,9 @@ func TestFaultFetchKeepsPins(t *testing.T) {
 		t.Fatal(err)
 	}
 	writeFile(t, filepath.Join(dir, "build", "bzImage"), string(fakeBzImage("6.13.0-rc1+", "mine")))
-	writeFile(t, filepath.Join(dir, "k.yaml"), "kernels:\n  - name: \"5.10\"\n    debian: {series: \"5.10\"}\n  - name: mine\n    path: build/bzImage\n")
-	cfg, err := LoadConfig(filepath.Join(dir, "k.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := writeConfig(t, dir, "k.yaml", "kernels:\n  - name: \"5.10\"\n    debian: {series: \"5.10\"}\n  - name: mine\n    path: build/bzImage\n")
 	// No Debian archive: the pinned 5.10 is not cached and cannot be downloaded, so it fails.
-	f := &Fetcher{
-		CacheDir:       t.TempDir(),
-		Getenv:         func(string) string { return "" },
-		AptSourcesList: filepath.Join("testdata", "apt-ubuntu", "sources.list"),
-		AptSourceParts: filepath.Join("testdata", "apt-ubuntu", "sources.list.d"),
-	}
+	f := noArchiveFetcher(t)
 	for _, entries := range [][]Entry{cfg.Entries, cfg.Entries[:1]} {
 		imgs, err := f.Fetch(context.Background(), entries)
 		var fe *FetchError

@@ -12,55 +12,23 @@ import (
 // FuzzParseConfig: the kernels.yaml loader answers any input with a config or an error naming
 // the file, never a panic; a config it accepts has entries with names and sources.
 func FuzzParseConfig(f *testing.F) {
-	repo, err := os.ReadFile(filepath.Join("..", "kernels.yaml"))
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Add(repo)
-	for _, s := range []string{
-		"kernels:\n  - name: \"5.10\"\n    debian: {series: \"5.10\"}\n",
-		"kernels:\n  - name: mine\n    path: {image: bzImage, config: .config}\n    append: [quiet]\n",
-		"kernels: []\n", "---\n", "kernels:\n  - &a {name: x, path: y}\n  - *a\n", "kernels: !!binary AAAA\n",
-	} {
-		f.Add([]byte(s))
-	}
-	f.Fuzz(func(t *testing.T, data []byte) {
-		defer watchdog(t, data)()
-		cfg, err := ParseConfig(data, "/k/kernels.yaml")
-		if err != nil {
-			if !strings.Contains(err.Error(), "kernels.yaml") {
-				t.Errorf("error does not name the file: %v", err)
-			}
-			return
-		}
+	fuzzKernelsFile(f, "kernels.yaml", ParseConfig, func(t *testing.T, cfg *Config) {
 		for _, e := range cfg.Entries {
 			if e.Name == "" || e.Source == nil || e.Source.Spec() == "" {
 				t.Errorf("accepted an entry without name or source: %+v", e)
 			}
 		}
-	})
+	},
+		"kernels:\n  - name: \"5.10\"\n    debian: {series: \"5.10\"}\n",
+		"kernels:\n  - name: mine\n    path: {image: bzImage, config: .config}\n    append: [quiet]\n",
+		"kernels: []\n", "---\n", "kernels:\n  - &a {name: x, path: y}\n  - *a\n", "kernels: !!binary AAAA\n",
+	)
 }
 
 // FuzzParseLock: the kernels.lock reader answers any input with a lock or an error naming the
 // file, never a panic; a lock it accepts writes back to the same lock.
 func FuzzParseLock(f *testing.F) {
-	repo, err := os.ReadFile(filepath.Join("..", "kernels.lock"))
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Add(repo)
-	f.Add([]byte("kernels:\n  - name: x\n    source: \"path a\"\n    release: \"7.3.0\"\n    vmlinuz_sha256: \"" + strings.Repeat("a", 64) + "\"\n"))
-	f.Add([]byte("kernels:\n"))
-	f.Add([]byte("kernels: 3\n"))
-	f.Fuzz(func(t *testing.T, data []byte) {
-		defer watchdog(t, data)()
-		l, err := ParseLock(data, "/k/kernels.lock")
-		if err != nil {
-			if !strings.Contains(err.Error(), "kernels.lock") {
-				t.Errorf("error does not name the file: %v", err)
-			}
-			return
-		}
+	fuzzKernelsFile(f, "kernels.lock", ParseLock, func(t *testing.T, l *Lock) {
 		again, err := ParseLock(l.Marshal(), "/k/kernels.lock")
 		if err != nil {
 			t.Fatalf("the lock written from an accepted one does not parse: %v\n%s", err, l.Marshal())
@@ -68,6 +36,34 @@ func FuzzParseLock(f *testing.F) {
 		if len(again.Entries) != len(l.Entries) {
 			t.Errorf("round trip: %d entries, then %d", len(l.Entries), len(again.Entries))
 		}
+	},
+		"kernels:\n  - name: x\n    source: \"path a\"\n    release: \"7.3.0\"\n    vmlinuz_sha256: \""+strings.Repeat("a", 64)+"\"\n",
+		"kernels:\n", "kernels: 3\n",
+	)
+}
+
+// fuzzKernelsFile fuzzes parse, the reader of the kernels file name, seeded with the
+// repository's own file and seeds: any input gives a value or an error naming the file, within
+// the watchdog's time, and check looks at what it accepted.
+func fuzzKernelsFile[T any](f *testing.F, name string, parse func([]byte, string) (T, error), check func(*testing.T, T), seeds ...string) {
+	repo, err := os.ReadFile(filepath.Join("..", name))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(repo)
+	for _, s := range seeds {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		defer watchdog(t, data)()
+		v, err := parse(data, "/k/"+name)
+		if err != nil {
+			if !strings.Contains(err.Error(), name) {
+				t.Errorf("error does not name the file: %v", err)
+			}
+			return
+		}
+		check(t, v)
 	})
 }
 

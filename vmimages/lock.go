@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
@@ -31,52 +32,46 @@ type Lock struct {
 	Entries []LockEntry
 }
 
-// LockEntry pins one kernel.
+// LockEntry pins one kernel. The lock tag of a field is its key in kernels.lock, and the fields
+// are in the order the keys are written.
 type LockEntry struct {
-	Name    string // the kernels.yaml name
-	Source  string // the entry's Source.Spec() when it was pinned
-	Version string // upstream kernel version, e.g. 5.10.262
-	Release string // uname -r of the kernel, e.g. 5.10.0-46-cloud-amd64
-	SHA256  string // of vmlinuz: the cache key
+	Name    string `lock:"name"`           // the kernels.yaml name
+	Source  string `lock:"source"`         // the entry's Source.Spec() when it was pinned
+	Version string `lock:"version"`        // upstream kernel version, e.g. 5.10.262
+	Release string `lock:"release"`        // uname -r of the kernel, e.g. 5.10.0-46-cloud-amd64
+	SHA256  string `lock:"vmlinuz_sha256"` // of vmlinuz: the cache key
 
 	// Debian sources only.
-	Package         string // e.g. linux-image-5.10.0-46-cloud-amd64
-	DebianVersion   string // e.g. 5.10.262-1
-	Suite           string // where it was found, e.g. bullseye-security
-	DebSHA256       string // of the .deb, from the signed index
-	ConfigPackage   string // the package holding the config when the image package does not (6.19+)
-	ConfigDebSHA256 string
+	Package         string `lock:"package"`        // e.g. linux-image-5.10.0-46-cloud-amd64
+	DebianVersion   string `lock:"debian_version"` // e.g. 5.10.262-1
+	Suite           string `lock:"suite"`          // where it was found, e.g. bullseye-security
+	DebSHA256       string `lock:"deb_sha256"`     // of the .deb, from the signed index
+	ConfigPackage   string `lock:"config_package"` // the package holding the config when the image package does not (6.19+)
+	ConfigDebSHA256 string `lock:"config_deb_sha256"`
 
 	Line int // in the lock file, for messages
 }
 
-// lockFields are the keys of a lock entry in the order they are written.
-var lockFields = []string{"name", "source", "version", "release", "vmlinuz_sha256", "package", "debian_version", "suite", "deb_sha256", "config_package", "config_deb_sha256"}
+// lockFields are the keys of a lock entry in the order they are written, read off LockEntry's
+// tags so that a key is named in one place.
+var lockFields = func() []string {
+	var keys []string
+	t := reflect.TypeFor[LockEntry]()
+	for i := range t.NumField() {
+		if k := t.Field(i).Tag.Get("lock"); k != "" {
+			keys = append(keys, k)
+		}
+	}
+	return keys
+}()
 
+// field returns the field whose lock tag is key, nil for a key no field has.
 func (e *LockEntry) field(key string) *string {
-	switch key {
-	case "name":
-		return &e.Name
-	case "source":
-		return &e.Source
-	case "version":
-		return &e.Version
-	case "release":
-		return &e.Release
-	case "vmlinuz_sha256":
-		return &e.SHA256
-	case "package":
-		return &e.Package
-	case "debian_version":
-		return &e.DebianVersion
-	case "suite":
-		return &e.Suite
-	case "deb_sha256":
-		return &e.DebSHA256
-	case "config_package":
-		return &e.ConfigPackage
-	case "config_deb_sha256":
-		return &e.ConfigDebSHA256
+	v := reflect.ValueOf(e).Elem()
+	for i := range v.NumField() {
+		if v.Type().Field(i).Tag.Get("lock") == key {
+			return v.Field(i).Addr().Interface().(*string)
+		}
 	}
 	return nil
 }

@@ -62,10 +62,7 @@ func (s *DebianSource) Kind() string { return "debian" }
 
 // Spec implements Source: "debian series=6.12" or "debian series=6.12 version=6.12.117".
 func (s *DebianSource) Spec() string {
-	if s.Version != "" {
-		return "debian series=" + s.Series + " version=" + s.Version
-	}
-	return "debian series=" + s.Series
+	return specOf("debian", "series="+s.Series, "version", s.Version)
 }
 
 func (s *DebianSource) fetch(ctx context.Context, run *fetchRun, e Entry, locked *LockEntry) (*Manifest, LockEntry, error) {

@@ -61,10 +61,7 @@ func (s *PathSource) Kind() string { return "path" }
 
 // Spec implements Source: "path <image>" or "path <image> config=<config>", as written.
 func (s *PathSource) Spec() string {
-	if s.Config != "" {
-		return "path " + s.Image + " config=" + s.Config
-	}
-	return "path " + s.Image
+	return specOf("path", s.Image, "config", s.Config)
 }
 
 func (s *PathSource) abs(p string) string {

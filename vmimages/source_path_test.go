@@ -39,11 +39,7 @@ func TestFaultPathCopyOfDebianImage(t *testing.T) {
 	if err := cache.store(context.Background(), staging, m); err != nil {
 		t.Fatal(err)
 	}
-	writeFile(t, filepath.Join(dir, "kernels.yaml"), "kernels:\n  - name: mine\n    path: bzImage\n")
-	cfg, err := LoadConfig(filepath.Join(dir, "kernels.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := writeConfig(t, dir, "kernels.yaml", "kernels:\n  - name: mine\n    path: bzImage\n")
 	entries, _ := cfg.Select(nil)
 	if _, err := (&Fetcher{CacheDir: cache.dir}).Fetch(context.Background(), entries); err != nil {
 		t.Fatal(err)

@@ -24,6 +24,15 @@ type cmdline struct {
 	path, usage string
 }
 
+// parseWith is parse for a command whose flags add declares on a new flag set of its own: it
+// returns the declared flags too, so that run and verify start the same way.
+func parseWith[F any](c cmdline, add func(*flag.FlagSet) F, nargs int, args []string, stdout, stderr io.Writer) (F, []string, int) {
+	fs := flag.NewFlagSet(c.path, flag.ContinueOnError)
+	f := add(fs)
+	pos, code := c.parse(fs, nargs, args, stdout, stderr)
+	return f, pos, code
+}
+
 // parse parses args into fs. --help and -h print the usage and the flags to stdout (exit 0); a
 // bad flag, or a number of positional arguments other than nargs (any number when nargs < 0),
 // is named on stderr (exit 2). It returns the positional arguments, and the exit code when the
@@ -121,51 +130,41 @@ func (b *boundedInt) Set(s string) error {
 // listFlag declares a comma-separated list flag, split while the flags are parsed (an empty
 // item, "5.10,,7.3", is refused there).
 func listFlag(fs *flag.FlagSet, name, usage string) *[]string {
-	v := &list{}
+	return listFlagOf(fs, name, usage, func(items []string) ([]string, error) { return items, nil })
+}
+
+// helperIDsFlag declares a comma-separated list of helper ids, read while the flags are parsed.
+func helperIDsFlag(fs *flag.FlagSet, name, usage string) *[]int {
+	return listFlagOf(fs, name, usage, readHelperIDs)
+}
+
+// listFlagOf declares a comma-separated list flag whose items read turns into values while the
+// flags are parsed, so that a bad item is refused there (exit 2) like an empty one.
+func listFlagOf[T any](fs *flag.FlagSet, name, usage string, read func([]string) ([]T, error)) *[]T {
+	v := &list[T]{read: read}
 	fs.Var(v, name, usage)
 	return &v.items
 }
 
 // list is a flag.Value holding a comma-separated list; String gives back what was typed.
-type list struct {
+type list[T any] struct {
 	text  string
-	items []string
+	items []T
+	read  func([]string) ([]T, error)
 }
 
-func (l *list) String() string { return l.text }
+func (l *list[T]) String() string { return l.text }
 
-func (l *list) Set(s string) error {
+func (l *list[T]) Set(s string) error {
 	items, err := splitItems(s)
 	if err != nil {
 		return err
 	}
-	l.text, l.items = s, items
-	return nil
-}
-
-// helperIDsFlag declares a comma-separated list of helper ids, read while the flags are parsed.
-func helperIDsFlag(fs *flag.FlagSet, name, usage string) *[]int {
-	v := &helperIDList{}
-	fs.Var(v, name, usage)
-	return &v.ids
-}
-
-// helperIDList is a list flag.Value whose items are helper ids.
-type helperIDList struct {
-	list
-	ids []int
-}
-
-func (l *helperIDList) Set(s string) error {
-	var items list
-	if err := items.Set(s); err != nil {
-		return err
-	}
-	ids, err := readHelperIDs(items.items)
+	values, err := l.read(items)
 	if err != nil {
 		return err
 	}
-	l.list, l.ids = items, ids
+	l.text, l.items = s, values
 	return nil
 }
 

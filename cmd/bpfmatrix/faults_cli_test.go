@@ -7,8 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/bpfmatrix/bpfmatrix/internal/testenv"
 )
 
@@ -88,11 +86,7 @@ func TestFaultControlCharactersEscaped(t *testing.T) {
 // TestFaultOutputWriteFailure: output that cannot be written (a full device, made with mknod
 // here) is a failure named on stderr, never exit 0.
 func TestFaultOutputWriteFailure(t *testing.T) {
-	testenv.NeedRoot(t)
-	full := filepath.Join(t.TempDir(), "full")
-	if err := unix.Mknod(full, unix.S_IFCHR|0o666, int(unix.Mkdev(1, 7))); err != nil {
-		t.Fatal(err)
-	}
+	full := testenv.Nodes(t, t.TempDir(), "full")[0]
 	for _, args := range [][]string{
 		{"helpers", "list"},
 		{"helpers", "list", "--format", "json"},

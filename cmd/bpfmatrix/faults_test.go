@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"compress/gzip"
+	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -12,7 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bpfmatrix/bpfmatrix/harness"
 	"github.com/bpfmatrix/bpfmatrix/internal/fakeqemu"
+	"github.com/bpfmatrix/bpfmatrix/internal/testenv"
 	"github.com/bpfmatrix/bpfmatrix/observation"
 )
 
@@ -286,4 +290,288 @@ func fakeBzImage(release string) []byte {
 	buf[0x20e], buf[0x20f] = verOff&0xff, verOff>>8
 	copy(buf[0x200+verOff:], release+" (test@example.org) #1 SMP\x00")
 	return buf
+}
+
+// namedFakeKernels writes a kernels.yaml of local images named as given, each a healthy guest
+// of the fake QEMU (replaying a real 7.3 guest's stream).
+func namedFakeKernels(t *testing.T, names ...string) string {
+	t.Helper()
+	kfile := fakeKernels(t) // sets the fake's mode and stream
+	var y strings.Builder
+	y.WriteString("kernels:\n")
+	for _, n := range names {
+		img := filepath.Join(filepath.Dir(kfile), n+".img")
+		if err := os.WriteFile(img, fakeBzImage(n+".0-fake-"+fakeqemu.Replay), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(&y, "  - name: %q\n    path: %s.img\n", n, n)
+	}
+	if err := os.WriteFile(kfile, []byte(y.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return kfile
+}
+
+// TestFaultVerifyReadOnlyDamagedImage: a read-only cache holds a damaged 5.10 image, and the
+// registry is one only 5.10 contradicts. verify --offline must not answer "consistent" from 7.3
+// alone: 5.10 is a failed kernel, named with its reason (exit 1), and nothing claims the entry
+// was removed.
+func TestFaultVerifyReadOnlyDamagedImage(t *testing.T) {
+	kfile := namedFakeKernels(t, "5.10", "7.3")
+	cache := t.TempDir()
+	reg := registryWith(t, func(s string) string {
+		i := strings.Index(s, "name: ringbuf_output\n")
+		j := i + strings.Index(s[i:], `min_kernel: "5.8"`)
+		return s[:j] + `min_kernel: "6.1"` + s[j+len(`min_kernel: "5.8"`):]
+	})
+	args := []string{"verify", "--kernels-file", kfile, "--cache-dir", cache, "--qemu", os.Args[0], "--accel", "tcg",
+		"--retries", "0", "--registry", reg, "--kernels", "5.10,7.3", "ringbuf_output"}
+	if code, _, stderr := run(args...); code != exitNo {
+		t.Fatalf("healthy cache: exit %d, want %d (5.10 contradicts)\n%s", code, exitNo, stderr)
+	}
+	images, _ := filepath.Glob(filepath.Join(cache, "images", "*", "vmlinuz"))
+	damaged := ""
+	for _, p := range images {
+		if data, _ := os.ReadFile(p); strings.Contains(string(data), "5.10.0-fake") {
+			damaged = p
+		}
+	}
+	if damaged == "" {
+		t.Fatalf("no cached 5.10 image among %v", images)
+	}
+	if err := os.WriteFile(damaged, []byte("damaged"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	testenv.NeedRoot(t)
+	if out, err := exec.Command("mount", "--bind", cache, cache).CombinedOutput(); err != nil {
+		testenv.Need(t, fmt.Errorf("cannot bind-mount: %v: %s", err, out), "run as root where mount works")
+	}
+	t.Cleanup(func() { exec.Command("umount", cache).Run() })
+	if out, err := exec.Command("mount", "-o", "remount,bind,ro", cache).CombinedOutput(); err != nil {
+		t.Fatalf("remount read-only: %v: %s", err, out)
+	}
+	code, stdout, stderr := run(append(args, "--offline")...)
+	if code != exitNo {
+		t.Errorf("read-only damaged 5.10: exit %d, want %d\n%s%s", code, exitNo, stdout, stderr)
+	}
+	for _, want := range []string{"kernel 5.10 failed", filepath.Dir(damaged), "could not be removed", "(1 ok)"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr)
+		}
+	}
+	if strings.Contains(stderr, "has been removed") {
+		t.Errorf("stderr claims the read-only entry was removed:\n%s", stderr)
+	}
+}
+
+// TestFaultVerifyCacheDirSetup: no cache directory to be found (no HOME, no XDG_CACHE_HOME), or
+// XDG_CACHE_HOME naming a file, is bad setup (exit 2) and says so, not a contradiction (exit 1)
+// or "not cached".
+func TestFaultVerifyCacheDirSetup(t *testing.T) {
+	kfile := namedFakeKernels(t, "7.3")
+	file := filepath.Join(t.TempDir(), "a-file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct{ home, xdg, want string }{
+		{"", "", "HOME"},
+		{"/nonexistent", file, file + " is not a directory"},
+	}
+	for _, tt := range tests {
+		t.Setenv("HOME", tt.home)
+		t.Setenv("XDG_CACHE_HOME", tt.xdg)
+		for _, cmd := range []string{"verify", "run"} {
+			args := []string{cmd, "--offline", "--kernels-file", kfile, "--qemu", os.Args[0], "--accel", "tcg"}
+			if cmd == "run" {
+				args = append(args, "--out", t.TempDir())
+			}
+			code, _, stderr := run(args...)
+			if code != exitBadArgs || !strings.Contains(stderr, tt.want) || strings.Contains(stderr, "not cached") {
+				t.Errorf("%s with HOME=%q XDG_CACHE_HOME=%q: exit %d, stderr %q; want %d saying %q", cmd, tt.home, tt.xdg, code, stderr, exitBadArgs, tt.want)
+			}
+		}
+	}
+}
+
+// TestFaultGuestFlagBounds: every numeric guest flag is bounded and refused at parse (exit 2),
+// before anything is fetched: `--parallel 9999999999` once allocated until the OOM killer came.
+func TestFaultGuestFlagBounds(t *testing.T) {
+	kfile := namedFakeKernels(t, "7.3")
+	for _, flagArgs := range [][]string{
+		{"--parallel", "9999999999"},
+		{"--cpus", "100000"},
+		{"--memory", "99999999999"},
+		{"--retries", "1000000"},
+		{"--retries", "-1"},
+		{"--timeout", "100000h"},
+	} {
+		for _, cmd := range []string{"run", "verify"} {
+			args := append([]string{cmd, "--kernels-file", kfile, "--qemu", os.Args[0], "--accel", "tcg", "--cache-dir", t.TempDir()}, flagArgs...)
+			if cmd == "run" {
+				args = append(args, "--out", t.TempDir())
+			}
+			start := time.Now()
+			code, _, stderr := run(args...)
+			if code != exitBadArgs || !strings.Contains(stderr, flagArgs[0]+" "+flagArgs[1]) || time.Since(start) > 5*time.Second {
+				t.Errorf("%s %v: exit %d after %v, stderr %q; want %d at parse naming the flag", cmd, flagArgs, code, time.Since(start), stderr, exitBadArgs)
+			}
+		}
+	}
+}
+
+// TestFaultAccelKVMUnusable: --accel kvm where KVM cannot run guests is refused at parse (exit
+// 2), saying why, instead of waiting out the timeout twice.
+func TestFaultAccelKVMUnusable(t *testing.T) {
+	why := harness.CheckAccel("kvm")
+	if why == nil {
+		t.Skip("KVM works on this machine: nothing to refuse")
+	}
+	kfile := namedFakeKernels(t, "7.3")
+	start := time.Now()
+	code, _, stderr := run("run", "--kernels-file", kfile, "--qemu", os.Args[0], "--accel", "kvm", "--timeout", "10s",
+		"--cache-dir", t.TempDir(), "--out", t.TempDir())
+	var se *harness.SettingError
+	errors.As(why, &se)
+	if code != exitBadArgs || !strings.Contains(stderr, "--accel kvm") || !strings.Contains(stderr, se.Want) || time.Since(start) > 5*time.Second {
+		t.Errorf("exit %d after %v, stderr %q; want %d saying %q", code, time.Since(start), stderr, exitBadArgs, se.Want)
+	}
+}
+
+// hostile makes in a new temporary directory the files no command may write over or read: a
+// device like /dev/null ("null"), one like /dev/zero ("zero"), a link to the first
+// ("link-null", as /proc/self/fd/1 is a link to a terminal), a link to the second
+// ("link-zero") and a FIFO ("fifo"). It returns the directory.
+func hostile(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	testenv.Nodes(t, dir, "null", "zero", "link-null", "link-zero", "fifo")
+	return dir
+}
+
+// modes records the type of every entry of dir, to see that a command changed none.
+func modes(t *testing.T, dir string) map[string]os.FileMode {
+	t.Helper()
+	m := map[string]os.FileMode{}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		m[e.Name()] = e.Type()
+	}
+	return m
+}
+
+// runSoon runs the command in-process and fails the test when it has not returned within 10 s
+// (a FIFO blocks a reader, /dev/zero never ends one).
+func runSoon(t *testing.T, args ...string) (code int, stderr string) {
+	t.Helper()
+	testenv.Within(t, fmt.Sprintf("%q", args), 10*time.Second, func() error {
+		code, _, stderr = run(args...)
+		return nil
+	})
+	return code, stderr
+}
+
+// TestFaultWriteOverNodes: every command that writes refuses (exit 2, naming the path and what
+// it is) an output path that is a device, a FIFO or a link to one, and leaves it as it was.
+// `helpers export --out` once replaced such a node with a 318 KB regular file and exited 0: as
+// root, --out /dev/null destroyed /dev/null.
+func TestFaultWriteOverNodes(t *testing.T) {
+	dir := hostile(t)
+	obs := syncObservations(t, "6.12 6.12.118 ok supported supported")
+	reg := writeTemp(t, "helpers.yaml", syncRegistry)
+	kfile := fakeKernels(t, fakeqemu.Replay)
+	// Output directories holding a FIFO where a command would write one of its files.
+	runOut, reportOut := t.TempDir(), t.TempDir()
+	for _, p := range []string{filepath.Join(runOut, fakeqemu.Replay+".json"), filepath.Join(reportOut, "report.md")} {
+		testenv.FIFO(t, p)
+	}
+	before := modes(t, dir)
+	type cmd struct {
+		name string
+		args func(node string) []string
+	}
+	for _, c := range []cmd{
+		{"helpers export", func(n string) []string { return []string{"helpers", "export", "--out", n} }},
+		{"helpers sync --write", func(n string) []string {
+			return []string{"helpers", "sync", "--in", obs, "--registry", n, "--write"}
+		}},
+		{"kfuncs sync --write", func(n string) []string {
+			return []string{"kfuncs", "sync", "--in", recordedObservations, "--kfuncs", n, "--write"}
+		}},
+		{"report --out", func(n string) []string { return []string{"report", "--in", obs, "--registry", reg, "--out", n} }},
+		{"run --out", func(n string) []string {
+			return []string{"run", "--kernels-file", kfile, "--qemu", os.Args[0], "--cache-dir", t.TempDir(), "--out", n}
+		}},
+		{"verify --out", func(n string) []string {
+			return []string{"verify", "--kernels-file", kfile, "--qemu", os.Args[0], "--cache-dir", t.TempDir(), "--registry", reg, "--out", n}
+		}},
+	} {
+		for _, node := range []string{"null", "link-null", "fifo"} {
+			t.Run(c.name+" "+node, func(t *testing.T) {
+				path := filepath.Join(dir, node)
+				code, stderr := runSoon(t, c.args(path)...)
+				if code != exitBadArgs || !strings.Contains(stderr, path+": not a ") {
+					t.Errorf("exit %d, want %d with a message naming %s and what it is\n%s", code, exitBadArgs, path, stderr)
+				}
+			})
+		}
+	}
+	if after := modes(t, dir); len(after) != len(before) {
+		t.Errorf("entries %v, were %v", after, before)
+	} else {
+		for name, m := range before {
+			if after[name] != m {
+				t.Errorf("%s is now %v, was %v", name, after[name], m)
+			}
+		}
+	}
+	// A file a command writes into its output directory.
+	for _, tt := range []struct {
+		name, path string
+		args       []string
+	}{
+		{"run --out DIR", filepath.Join(runOut, fakeqemu.Replay+".json"), []string{"run", "--kernels-file", kfile, "--qemu", os.Args[0], "--cache-dir", t.TempDir(), "--out", runOut}},
+		{"report --out DIR", filepath.Join(reportOut, "report.md"), []string{"report", "--in", obs, "--registry", reg, "--out", reportOut}},
+	} {
+		code, stderr := runSoon(t, tt.args...)
+		if code != exitBadArgs || !strings.Contains(stderr, tt.path+": not a regular file (a named pipe)") {
+			t.Errorf("%s: exit %d, want %d naming %s\n%s", tt.name, code, exitBadArgs, tt.path, stderr)
+		}
+	}
+	if left, _ := os.ReadDir(reportOut); len(left) != 1 {
+		t.Errorf("report --out wrote %d files beside the FIFO", len(left)-1)
+	}
+}
+
+// TestFaultReadNodes: every file a command reads is refused at once (exit 2, naming it and what
+// it is) when it is a device, a FIFO or a link to one: a kernels file linked to /dev/zero grew
+// memory until the runtime died, one that is a FIFO blocked until Ctrl-C, and a kernel whose
+// `path:` is /dev/zero made verify spin for ten minutes.
+func TestFaultReadNodes(t *testing.T) {
+	dir := hostile(t)
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	zeroKernels := writeTemp(t, "kernels.yaml", "kernels:\n  - name: zero\n    path: "+filepath.Join(dir, "zero")+"\n")
+	for _, tt := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"kernels file linked to a device", []string{"verify", "--kernels-file", filepath.Join(dir, "link-zero")}, "link-zero: not a regular file (a character device)"},
+		{"kernels file a FIFO", []string{"verify", "--kernels-file", filepath.Join(dir, "fifo")}, "fifo: not a regular file (a named pipe)"},
+		{"registry a FIFO", []string{"verify", "--registry", filepath.Join(dir, "fifo")}, "fifo: not a regular file (a named pipe)"},
+		{"kfuncs linked to a device", []string{"verify", "--kfuncs", filepath.Join(dir, "link-zero")}, "link-zero: not a regular file (a character device)"},
+		{"kernel image a device", []string{"verify", "--kernels-file", zeroKernels, "--qemu", os.Args[0]},
+			"kernel zero (" + zeroKernels + ":2): image: " + filepath.Join(dir, "zero") + ": not a regular file (a character device)"},
+		{"kernel image a device, fetched", []string{"kernels", "fetch", "--kernels-file", zeroKernels},
+			"kernel zero (" + zeroKernels + ":2): image: " + filepath.Join(dir, "zero") + ": not a regular file (a character device)"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			code, stderr := runSoon(t, tt.args...)
+			if code != exitBadArgs || !strings.Contains(stderr, tt.want) {
+				t.Errorf("exit %d, want %d saying %q\n%s", code, exitBadArgs, tt.want, stderr)
+			}
+		})
+	}
 }

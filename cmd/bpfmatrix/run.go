@@ -76,10 +76,8 @@ func (f *runFlags) options() (observe.Options, []string, error) {
 }
 
 func runRun(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	f := addRunFlags(fs)
 	c := cmdline{"run", runUsage}
-	rest, code := c.parse(fs, -1, args, stdout, stderr)
+	f, rest, code := parseWith(c, addRunFlags, -1, args, stdout, stderr)
 	if code >= 0 {
 		return code
 	}

@@ -82,10 +82,8 @@ func addVerifyFlags(fs *flag.FlagSet) *verifyFlags {
 }
 
 func runVerify(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
-	f := addVerifyFlags(fs)
 	c := cmdline{"verify", verifyUsage}
-	pos, code := c.parse(fs, -1, args, stdout, stderr)
+	f, pos, code := parseWith(c, addVerifyFlags, -1, args, stdout, stderr)
 	if code >= 0 {
 		return code
 	}

@@ -26,11 +26,7 @@ func registryWith(t *testing.T, edit func(string) string) string {
 	if edited == string(b) {
 		t.Fatal("the edit changed nothing")
 	}
-	p := filepath.Join(t.TempDir(), "helpers.yaml")
-	if err := os.WriteFile(p, []byte(edited), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return p
+	return writeTemp(t, "helpers.yaml", edited)
 }
 
 // TestVerifyRecordedObservations: the registry as committed agrees with what the kernels did.

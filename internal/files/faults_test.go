@@ -3,11 +3,9 @@ package files
 import (
 	"context"
 	"errors"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -19,49 +17,13 @@ import (
 // them, and returns each path with the kind a refusal must name.
 func nodes(t *testing.T) map[string]string {
 	t.Helper()
-	testenv.NeedRoot(t) // mknod
 	dir := t.TempDir()
 	p := func(name string) string { return filepath.Join(dir, name) }
-	for name, dev := range map[string]int{"null": 1<<8 | 3, "zero": 1<<8 | 5} {
-		if err := syscall.Mknod(p(name), syscall.S_IFCHR|0o666, dev); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := syscall.Mkfifo(p("fifo"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	l, err := net.Listen("unix", p("sock"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	if err := os.Mkdir(p("dir"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for link, target := range map[string]string{"link-null": "null", "link-fifo": "fifo"} {
-		if err := os.Symlink(p(target), p(link)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	testenv.Nodes(t, dir, "null", "zero", "fifo", "sock", "dir", "link-null", "link-fifo")
 	return map[string]string{
 		p("null"): "a character device", p("zero"): "a character device", p("fifo"): "a named pipe",
 		p("sock"): "a socket", p("dir"): "a directory",
 		p("link-null"): "a character device", p("link-fifo"): "a named pipe",
-	}
-}
-
-// within runs f and fails the test when it has not returned after 5 s: a read of a FIFO with
-// no writer blocks, one of /dev/zero never ends.
-func within(t *testing.T, what string, f func() error) error {
-	t.Helper()
-	done := make(chan error, 1)
-	go func() { done <- f() }()
-	select {
-	case err := <-done:
-		return err
-	case <-time.After(5 * time.Second):
-		t.Fatalf("%s still running after 5s", what)
-		return nil
 	}
 }
 
@@ -146,13 +108,13 @@ func TestFaultReadRegular(t *testing.T) {
 	cases[big] = "larger than 16 MiB, the most a registry file may hold"
 	for path, want := range cases {
 		t.Run(filepath.Base(path), func(t *testing.T) {
-			if err := within(t, "ReadRegular", func() error { _, err := ReadRegular(path, Registry); return err }); !refused(err, path, want) {
+			if err := testenv.Within(t, "ReadRegular", 5*time.Second, func() error { _, err := ReadRegular(path, Registry); return err }); !refused(err, path, want) {
 				t.Errorf("ReadRegular: %v, want a refusal naming %s and %q", err, path, want)
 			}
 			if path == big {
 				return // under Image.Max, which SHA256 reads
 			}
-			if err := within(t, "SHA256", func() error { _, err := SHA256(context.Background(), path); return err }); !refused(err, path, want) {
+			if err := testenv.Within(t, "SHA256", 5*time.Second, func() error { _, err := SHA256(context.Background(), path); return err }); !refused(err, path, want) {
 				t.Errorf("SHA256: %v, want a refusal naming %s and %q", err, path, want)
 			}
 		})

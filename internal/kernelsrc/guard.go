@@ -55,23 +55,23 @@ func (p *guardParser) peek(s ...string) bool {
 }
 
 func (p *guardParser) or() (bool, error) {
-	v, err := p.and()
-	for err == nil && p.peek("|", "|") {
-		p.pos += 2
-		var w bool
-		w, err = p.and()
-		v = v || w
-	}
-	return v, err
+	return p.binary("|", p.and, func(a, b bool) bool { return a || b })
 }
 
 func (p *guardParser) and() (bool, error) {
-	v, err := p.unary()
-	for err == nil && p.peek("&", "&") {
+	return p.binary("&", p.unary, func(a, b bool) bool { return a && b })
+}
+
+// binary parses operand (op op operand)*, the shape of || and &&, folding the operands' values
+// with combine. Every operand is parsed, so a malformed one is an error even after a decided
+// value.
+func (p *guardParser) binary(op string, operand func() (bool, error), combine func(a, b bool) bool) (bool, error) {
+	v, err := operand()
+	for err == nil && p.peek(op, op) {
 		p.pos += 2
 		var w bool
-		w, err = p.unary()
-		v = v && w
+		w, err = operand()
+		v = combine(v, w)
 	}
 	return v, err
 }

@@ -3,7 +3,6 @@ package kfunctags
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
 	"io/fs"
 	"path/filepath"
@@ -41,15 +40,7 @@ func TestTagged(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			b, err := btf.NewBuilder(tt.types, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			raw, err := b.Marshal(nil, &btf.MarshalOptions{Order: binary.LittleEndian})
-			if err != nil {
-				t.Fatal(err)
-			}
-			spec, err := btf.LoadSpecFromReader(bytes.NewReader(raw))
+			spec, err := btf.LoadSpecFromReader(bytes.NewReader(testenv.MarshalBTF(t, tt.types...)))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -2,11 +2,17 @@
 // browser, a tool. Outside CI a missing need skips the test with the command that provides it;
 // under CI (the environment variable CI set to any non-empty value, as .ci/run sets it) it fails
 // the test, so that a CI machine that lacks it cannot pass without testing anything.
+//
+// It also holds what the tests of many packages would otherwise each write again: device nodes,
+// FIFOs and sockets made in a temporary directory (never the machine's own), a watchdog for
+// calls that may hang, the checks of a table case's wanted error, and made-up kernel BTF.
 package testenv
 
 import (
+	"errors"
 	"os"
 	"os/exec"
+	"strings"
 	"testing"
 )
 
@@ -84,3 +90,49 @@ type notRoot struct{}
 func (notRoot) Error() string { return "not running as root" }
 
 var errNotRoot error = notRoot{}
+
+// Must returns a function that gives v, failing the test with err when err is not nil: the
+// setup of a fixture a test cannot go on without, written as
+// reg := testenv.Must(registry.Load(path))(t).
+func Must[T any](v T, err error) func(t testing.TB) T {
+	return func(t testing.TB) T {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+}
+
+// WantErr checks the error of one case of a table-driven test: want is a part of the message the
+// error must have, or "" for no error, and a mismatch either way fails t at once. It reports
+// whether an error was wanted (and came), which ends the case: if testenv.WantErr(...) { return }.
+func WantErr(t testing.TB, err error, want string) bool {
+	t.Helper()
+	if want == "" {
+		if err != nil {
+			t.Fatal(err)
+		}
+		return false
+	}
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("error = %v, want one containing %q", err, want)
+	}
+	return true
+}
+
+// WantErrIs is WantErr for a case that wants an error of a kind, matched with errors.Is (nil for
+// no error).
+func WantErrIs(t testing.TB, err, want error) bool {
+	t.Helper()
+	if want == nil {
+		if err != nil {
+			t.Fatal(err)
+		}
+		return false
+	}
+	if !errors.Is(err, want) {
+		t.Fatalf("error = %v, want %v", err, want)
+	}
+	return true
+}
