@@ -1,9 +1,12 @@
 package registry
 
 import (
-	"runtime"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/bpfmatrix/bpfmatrix/internal/testenv"
 )
 
 // allocBound is what parsing data may allocate: a fixed allowance for the parser's own tables,
@@ -11,13 +14,52 @@ import (
 // written in two).
 func allocBound(data []byte) uint64 { return 8<<20 + 128*uint64(len(data)) }
 
-// allocated returns the bytes f allocates.
-func allocated(f func()) uint64 {
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	f()
-	runtime.ReadMemStats(&after)
-	return after.TotalAlloc - before.TotalAlloc
+// fuzzParse parses data with parse, one of the two tables' parsers, and fails t when that
+// allocates more than allocBound or returns a table with an error. It returns the table and
+// whether parse accepted data.
+func fuzzParse[T any](t *testing.T, data []byte, parse func(file string, data []byte) (*T, error)) (*T, bool) {
+	t.Helper()
+	var table *T
+	var err error
+	if n := testenv.Allocated(func() { table, err = parse("fuzz.yaml", data) }); n > allocBound(data) {
+		t.Fatalf("allocated %d bytes for %d", n, len(data))
+	}
+	if err != nil && table != nil {
+		t.Fatal("table returned with an error")
+	}
+	return table, err == nil
+}
+
+// FuzzParse feeds the helpers.yaml loader arbitrary bytes: it returns an error or a registry,
+// never both and never a panic, within allocBound, and a registry it returns keeps the loader's
+// promises.
+func FuzzParse(f *testing.F) {
+	small, err := os.ReadFile(filepath.Join("testdata", "small.yaml"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(small)
+	f.Add(embedded)
+	f.Add([]byte(entry(1, "a")))
+	f.Add([]byte("- &a {id: 1}\n- *a\n"))
+	f.Add([]byte("- id: 1\n  name: [\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		reg, ok := fuzzParse(t, data, Parse)
+		if !ok {
+			return
+		}
+		// A registry that loads must satisfy what the loader promises.
+		seen := map[int]bool{}
+		for _, h := range reg.Helpers() {
+			if h.ID <= 0 || seen[h.ID] || h.Name == "" || h.Description == "" || h.MinKernel.IsZero() || !isKnownCategory(h.Category) {
+				t.Fatalf("invalid entry accepted: %+v", h)
+			}
+			seen[h.ID] = true
+			if got, ok := reg.ByID(h.ID); !ok || got != h {
+				t.Fatalf("ByID(%d) broken", h.ID)
+			}
+		}
+	})
 }
 
 // FuzzKfuncs feeds the kfuncs.yaml loader arbitrary bytes: it returns an error or a table, never
@@ -30,15 +72,8 @@ func FuzzKfuncs(f *testing.F) {
 	f.Add([]byte("[]\n"))
 	f.Add([]byte("- name: bpf_a\n  prototype: [\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		var ks *Kfuncs
-		var err error
-		if n := allocated(func() { ks, err = ParseKfuncs("fuzz.yaml", data) }); n > allocBound(data) {
-			t.Fatalf("allocated %d bytes for %d", n, len(data))
-		}
-		if err != nil {
-			if ks != nil {
-				t.Fatal("table returned with an error")
-			}
+		ks, ok := fuzzParse(t, data, ParseKfuncs)
+		if !ok {
 			return
 		}
 		for _, k := range ks.All() {
