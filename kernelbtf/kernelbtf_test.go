@@ -1,32 +1,14 @@
 package kernelbtf
 
 import (
-	"bytes"
-	"encoding/binary"
 	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/cilium/ebpf/btf"
-)
 
-// specOf encodes types as raw BTF and reads them back, as the kernel's BTF is read.
-func specOf(t *testing.T, types ...btf.Type) *btf.Spec {
-	t.Helper()
-	b, err := btf.NewBuilder(types, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := b.Marshal(nil, &btf.MarshalOptions{Order: binary.LittleEndian})
-	if err != nil {
-		t.Fatal(err)
-	}
-	spec, err := btf.LoadSpecFromReader(bytes.NewReader(raw))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return spec
-}
+	"github.com/bpfmatrix/bpfmatrix/internal/testenv"
+)
 
 var (
 	u32    = &btf.Int{Name: "u32", Size: 4}
@@ -95,7 +77,7 @@ func TestStructOpsKinds(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := StructOpsKinds(specOf(t, tt.types...), "")
+			got, err := StructOpsKinds(testenv.BTFSpec(t, tt.types...), "")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -119,15 +101,15 @@ func TestMember(t *testing.T) {
 func TestAllStructOpsKinds(t *testing.T) {
 	tcp := kindStruct("tcp_congestion_ops", btf.Member{Name: "cong_avoid", Type: fnPtr(3)})
 	hid := kindStruct("hid_bpf_ops", btf.Member{Name: "hid_device_event", Type: fnPtr(3)})
-	vmlinux := specOf(t, wrapper("tcp_congestion_ops", tcp, false))
-	got, err := AllStructOpsKinds(vmlinux, map[string]*btf.Spec{"hid": specOf(t, wrapper("hid_bpf_ops", hid, false))})
+	vmlinux := testenv.BTFSpec(t, wrapper("tcp_congestion_ops", tcp, false))
+	got, err := AllStructOpsKinds(vmlinux, map[string]*btf.Spec{"hid": testenv.BTFSpec(t, wrapper("hid_bpf_ops", hid, false))})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(got) != 2 || got[0].Name != "tcp_congestion_ops" || got[0].Module != "" || got[1].Name != "hid_bpf_ops" || got[1].Module != "hid" {
 		t.Errorf("got %+v", got)
 	}
-	_, err = AllStructOpsKinds(vmlinux, map[string]*btf.Spec{"dup": specOf(t, wrapper("tcp_congestion_ops", tcp, false))})
+	_, err = AllStructOpsKinds(vmlinux, map[string]*btf.Spec{"dup": testenv.BTFSpec(t, wrapper("tcp_congestion_ops", tcp, false))})
 	if err == nil || !strings.Contains(err.Error(), "declared by both vmlinux and module dup") {
 		t.Errorf("a kind declared twice: %v", err)
 	}
@@ -155,7 +137,7 @@ func TestAttachTypes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := AttachTypes(specOf(t, tt.types...))
+			got, err := AttachTypes(testenv.BTFSpec(t, tt.types...))
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Errorf("err = %v, want %q", err, tt.wantErr)

@@ -1,11 +1,12 @@
 package kernelbtf_test
 
 import (
+	"archive/tar"
 	"bytes"
 	"debug/elf"
 	"errors"
+	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -13,6 +14,8 @@ import (
 
 	"github.com/cilium/ebpf/btf"
 
+	"github.com/bpfmatrix/bpfmatrix/internal/debpkg"
+	"github.com/bpfmatrix/bpfmatrix/internal/decompress"
 	"github.com/bpfmatrix/bpfmatrix/kernelbtf"
 	"github.com/bpfmatrix/bpfmatrix/vmimages"
 )
@@ -34,11 +37,6 @@ func moduleKinds(t *testing.T, vmlinux *btf.Spec, e vmimages.LockEntry) string {
 	deb := filepath.Join(cache, "debs", e.Package+"_"+e.DebianVersion+"_amd64.deb")
 	if _, err := os.Stat(deb); err != nil {
 		return "; modules: package not cached"
-	}
-	for _, tool := range []string{"dpkg-deb", "tar", "xz"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			return "; modules: no " + tool
-		}
 	}
 	specs := map[string]*btf.Spec{}
 	var noBTF []string
@@ -78,40 +76,74 @@ func moduleKinds(t *testing.T, vmlinux *btf.Spec, e vmimages.LockEntry) string {
 	return out
 }
 
-// extractModules unpacks sampleModules from the package into a temporary directory.
+// extractModules writes the sampleModules the package holds, decompressed, into a temporary
+// directory and returns their paths. It reads the package in process, as bpfmatrix unpacks
+// kernels, so the test needs neither dpkg-deb nor tar nor xz.
 func extractModules(t *testing.T, deb string) []string {
 	t.Helper()
-	dir := t.TempDir()
-	args := []string{"-x", "-C", dir, "--wildcards"}
-	for _, m := range sampleModules {
-		args = append(args, "*/kernel/"+m+"*")
-	}
-	untar := exec.Command("tar", args...)
-	unpack := exec.Command("dpkg-deb", "--fsys-tarfile", deb)
-	pipe, err := unpack.StdoutPipe()
+	f, err := os.Open(deb)
 	if err != nil {
 		t.Fatal(err)
 	}
-	untar.Stdin = pipe
-	if err := unpack.Start(); err != nil {
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
 		t.Fatal(err)
 	}
-	_ = untar.Run() // a module the package lacks is no error: the others are read
-	_ = unpack.Wait()
+	tr, zr, err := debpkg.Data(f, st.Size())
+	if err != nil {
+		t.Fatalf("%s: %v", deb, err)
+	}
+	defer zr.Close()
+	dir := t.TempDir()
 	var out []string
-	_ = filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
-		switch {
-		case err != nil || d.IsDir():
-		case strings.HasSuffix(p, ".ko.xz"):
-			if exec.Command("xz", "-d", p).Run() == nil {
-				out = append(out, strings.TrimSuffix(p, ".xz"))
-			}
-		case strings.HasSuffix(p, ".ko"):
-			out = append(out, p)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return out // a module the package lacks is no error: the others are read
 		}
-		return nil
-	})
-	return out
+		if err != nil {
+			t.Fatalf("%s: %v", deb, err)
+		}
+		if format, ok := sampleModule(h.Name); ok && h.Typeflag == tar.TypeReg {
+			out = append(out, writeModule(t, dir, h.Name, format, tr))
+		}
+	}
+}
+
+// sampleModule reports whether name, a path in a kernel package, is one of sampleModules, and
+// how it is compressed ("" for not at all).
+func sampleModule(name string) (decompress.Format, bool) {
+	for _, m := range sampleModules {
+		_, rest, ok := strings.Cut(name, "/kernel/"+m)
+		if ok && decompress.ForName(rest).Ext() == rest {
+			return decompress.ForName(rest), true
+		}
+	}
+	return "", false
+}
+
+// writeModule writes the module r holds, in format, decompressed into dir under its base name
+// with the .ko ending, and returns the path.
+func writeModule(t *testing.T, dir, name string, format decompress.Format, r io.Reader) string {
+	t.Helper()
+	if format != "" {
+		zr, err := decompress.NewReader(format, r)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		defer zr.Close()
+		r = zr
+	}
+	p := filepath.Join(dir, strings.TrimSuffix(filepath.Base(name), format.Ext()))
+	data, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 var errNoBTF = errors.New("no .BTF section")

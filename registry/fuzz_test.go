@@ -1,9 +1,12 @@
 package registry
 
 import (
-	"runtime"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/bpfmatrix/bpfmatrix/internal/testenv"
 )
 
 // allocBound is what parsing data may allocate: a fixed allowance for the parser's own tables,
@@ -11,40 +14,65 @@ import (
 // written in two).
 func allocBound(data []byte) uint64 { return 8<<20 + 128*uint64(len(data)) }
 
-// allocated returns the bytes f allocates.
-func allocated(f func()) uint64 {
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	f()
-	runtime.ReadMemStats(&after)
-	return after.TotalAlloc - before.TotalAlloc
-}
-
-// FuzzKfuncs feeds the kfuncs.yaml loader arbitrary bytes: it returns an error or a table, never
-// both and never a panic, within allocBound, and a table it returns keeps the loader's promises.
-func FuzzKfuncs(f *testing.F) {
-	f.Add(embeddedKfuncs)
-	f.Add([]byte(kfuncEntry()))
-	f.Add([]byte(kfuncEntry(`  last_kernel: "6.6"`, `  gaps: ["6.1..6.2"]`, `  prog_type_since: {xdp: "6.1"}`, `  prog_type_until: {xdp: "6.6"}`, `  prog_type_gaps: {sched_cls: ["5.10..5.15"]}`)))
-	f.Add([]byte(strings.Replace(kfuncEntry(), "[xdp, sched_cls]", "[]", 1)))
-	f.Add([]byte("[]\n"))
-	f.Add([]byte("- name: bpf_a\n  prototype: [\n"))
+// fuzzTable runs f over parse, one of the two tables' parsers, from seeds: for any input parse
+// returns an error or a table, never both and never a panic, within allocBound, and check holds
+// each table it returns to the loader's promises.
+func fuzzTable[T any](f *testing.F, parse func(file string, data []byte) (*T, error), check func(*testing.T, *T), seeds ...[]byte) {
+	for _, s := range seeds {
+		f.Add(s)
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		var ks *Kfuncs
+		var table *T
 		var err error
-		if n := allocated(func() { ks, err = ParseKfuncs("fuzz.yaml", data) }); n > allocBound(data) {
+		if n := testenv.Allocated(func() { table, err = parse("fuzz.yaml", data) }); n > allocBound(data) {
 			t.Fatalf("allocated %d bytes for %d", n, len(data))
 		}
 		if err != nil {
-			if ks != nil {
+			if table != nil {
 				t.Fatal("table returned with an error")
 			}
 			return
 		}
-		for _, k := range ks.All() {
-			checkLoadedKfunc(t, ks, k)
-		}
+		check(t, table)
 	})
+}
+
+// FuzzParse feeds the helpers.yaml loader arbitrary bytes (see fuzzTable).
+func FuzzParse(f *testing.F) {
+	small, err := os.ReadFile(filepath.Join("testdata", "small.yaml"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	fuzzTable(f, Parse, checkLoadedRegistry, small, embedded, []byte(entry(1, "a")),
+		[]byte("- &a {id: 1}\n- *a\n"), []byte("- id: 1\n  name: [\n"))
+}
+
+// FuzzKfuncs feeds the kfuncs.yaml loader arbitrary bytes (see fuzzTable).
+func FuzzKfuncs(f *testing.F) {
+	fuzzTable(f, ParseKfuncs, checkLoadedKfuncs, embeddedKfuncs, []byte(kfuncEntry()),
+		[]byte(kfuncEntry(`  last_kernel: "6.6"`, `  gaps: ["6.1..6.2"]`, `  prog_type_since: {xdp: "6.1"}`, `  prog_type_until: {xdp: "6.6"}`, `  prog_type_gaps: {sched_cls: ["5.10..5.15"]}`)),
+		[]byte(strings.Replace(kfuncEntry(), "[xdp, sched_cls]", "[]", 1)), []byte("[]\n"), []byte("- name: bpf_a\n  prototype: [\n"))
+}
+
+// checkLoadedRegistry fails t when reg breaks a promise of the loader.
+func checkLoadedRegistry(t *testing.T, reg *Registry) {
+	seen := map[int]bool{}
+	for _, h := range reg.Helpers() {
+		if h.ID <= 0 || seen[h.ID] || h.Name == "" || h.Description == "" || h.MinKernel.IsZero() || !isKnownCategory(h.Category) {
+			t.Fatalf("invalid entry accepted: %+v", h)
+		}
+		seen[h.ID] = true
+		if got, ok := reg.ByID(h.ID); !ok || got != h {
+			t.Fatalf("ByID(%d) broken", h.ID)
+		}
+	}
+}
+
+// checkLoadedKfuncs fails t when a kfunc of ks breaks a promise of the loader.
+func checkLoadedKfuncs(t *testing.T, ks *Kfuncs) {
+	for _, k := range ks.All() {
+		checkLoadedKfunc(t, ks, k)
+	}
 }
 
 // checkLoadedKfunc fails t when k breaks a promise of the loader.

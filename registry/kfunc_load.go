@@ -4,8 +4,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-
-	"github.com/bpfmatrix/bpfmatrix/internal/files"
 )
 
 // EmbeddedKfuncsFile is the name under which the embedded kfunc table reports errors.
@@ -13,20 +11,11 @@ const EmbeddedKfuncsFile = "registry/kfuncs.yaml"
 
 // DefaultKfuncs returns the kfunc table embedded in the binary.
 func DefaultKfuncs() (*Kfuncs, error) {
-	if embeddedKfuncs == nil {
-		return nil, ErrNotEmbedded
-	}
-	return ParseKfuncs(EmbeddedKfuncsFile, embeddedKfuncs)
+	return parseEmbedded(EmbeddedKfuncsFile, embeddedKfuncs, ParseKfuncs)
 }
 
 // LoadKfuncs reads and validates a kfunc file (regular files of at most 16 MiB, files.Registry, only).
-func LoadKfuncs(path string) (*Kfuncs, error) {
-	data, err := files.ReadRegular(path, files.Registry)
-	if err != nil {
-		return nil, err
-	}
-	return ParseKfuncs(path, data)
-}
+func LoadKfuncs(path string) (*Kfuncs, error) { return loadFile(path, ParseKfuncs) }
 
 var (
 	kfuncRequired = []string{"name", "prototype", "min_kernel", "prog_types", "category"}

@@ -287,45 +287,51 @@ func (l *loader) progTypes(n *yaml.Node) ProgTypes {
 	return ProgTypes{Types: types}
 }
 
-func (l *loader) versionMap(n *yaml.Node, what string) map[string]Version {
+// readMap reads the mapping n into a map, each value by read, which reports whether it gave one
+// (it has said why when not). strMap, versionMap and gapMap differ only in read.
+func readMap[V any](l *loader, n *yaml.Node, what string, read func(kv field) (V, bool)) map[string]V {
 	fields := l.mapping(n, what)
 	if fields == nil {
 		return nil
 	}
-	out := make(map[string]Version, len(fields))
+	out := make(map[string]V, len(fields))
 	for _, kv := range fields {
-		if _, ok := ProgTypeID(kv.key); !ok {
-			l.errorf(kv.keyN, "%s: unknown program type %s", what, excerpt(kv.key))
-			continue
+		if v, ok := read(kv); ok {
+			out[kv.key] = v
 		}
-		out[kv.key] = l.version(kv.valN, what+"."+kv.key)
 	}
 	return out
 }
 
+// progTypeKey reports whether the key of kv, a key of the per-type mapping what, names a
+// program type, and says so when it does not.
+func (l *loader) progTypeKey(kv field, what string) bool {
+	if _, ok := ProgTypeID(kv.key); !ok {
+		l.errorf(kv.keyN, "%s: unknown program type %s", what, excerpt(kv.key))
+		return false
+	}
+	return true
+}
+
+// versionMap reads prog_type_since or prog_type_until: program type -> release.
+func (l *loader) versionMap(n *yaml.Node, what string) map[string]Version {
+	return readMap(l, n, what, func(kv field) (Version, bool) {
+		if !l.progTypeKey(kv, what) {
+			return Version{}, false
+		}
+		return l.version(kv.valN, what+"."+kv.key), true
+	})
+}
+
 // gapMap reads prog_type_gaps: program type -> list of "FROM..TO" series ranges.
 func (l *loader) gapMap(n *yaml.Node, what string) map[string][]Gap {
-	fields := l.mapping(n, what)
-	if fields == nil {
-		return nil
-	}
-	out := make(map[string][]Gap, len(fields))
-	for _, kv := range fields {
-		if _, ok := ProgTypeID(kv.key); !ok {
-			l.errorf(kv.keyN, "%s: unknown program type %s", what, excerpt(kv.key))
-			continue
+	return readMap(l, n, what, func(kv field) ([]Gap, bool) {
+		if !l.progTypeKey(kv, what) {
+			return nil, false
 		}
-		if kv.valN.Kind != yaml.SequenceNode || len(kv.valN.Content) == 0 {
-			l.errorf(kv.valN, "%s.%s: want a list of \"FROM..TO\" ranges", what, kv.key)
-			continue
-		}
-		for _, item := range kv.valN.Content {
-			if g, ok := l.gap(item, what+"."+kv.key); ok {
-				out[kv.key] = append(out[kv.key], g)
-			}
-		}
-	}
-	return out
+		gaps := l.gapList(kv.valN, what+"."+kv.key)
+		return gaps, gaps != nil
+	})
 }
 
 // gap reads one "FROM..TO" range of release series.
@@ -389,15 +395,7 @@ func (l *loader) strList(n *yaml.Node, what string, valid *regexp.Regexp) []stri
 }
 
 func (l *loader) strMap(n *yaml.Node, what string) map[string]string {
-	fields := l.mapping(n, what)
-	if fields == nil {
-		return nil
-	}
-	out := make(map[string]string, len(fields))
-	for _, kv := range fields {
-		out[kv.key] = l.str(kv.valN, what+"."+kv.key)
-	}
-	return out
+	return readMap(l, n, what, func(kv field) (string, bool) { return l.str(kv.valN, what+"."+kv.key), true })
 }
 
 func kindName(n *yaml.Node) string {

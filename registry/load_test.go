@@ -286,39 +286,3 @@ func TestLoadFollowsSymlinksToRegularFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 }
-
-func FuzzParse(f *testing.F) {
-	small, err := os.ReadFile(filepath.Join("testdata", "small.yaml"))
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Add(small)
-	f.Add(embedded)
-	f.Add([]byte(entry(1, "a")))
-	f.Add([]byte("- &a {id: 1}\n- *a\n"))
-	f.Add([]byte("- id: 1\n  name: [\n"))
-	f.Fuzz(func(t *testing.T, data []byte) {
-		var reg *Registry
-		var err error
-		if n := allocated(func() { reg, err = Parse("fuzz.yaml", data) }); n > allocBound(data) {
-			t.Fatalf("allocated %d bytes for %d", n, len(data))
-		}
-		if err != nil {
-			if reg != nil {
-				t.Fatal("registry returned with an error")
-			}
-			return
-		}
-		// A registry that loads must satisfy what the loader promises.
-		seen := map[int]bool{}
-		for _, h := range reg.Helpers() {
-			if h.ID <= 0 || seen[h.ID] || h.Name == "" || h.Description == "" || h.MinKernel.IsZero() || !isKnownCategory(h.Category) {
-				t.Fatalf("invalid entry accepted: %+v", h)
-			}
-			seen[h.ID] = true
-			if got, ok := reg.ByID(h.ID); !ok || got != h {
-				t.Fatalf("ByID(%d) broken", h.ID)
-			}
-		}
-	})
-}

@@ -143,16 +143,23 @@ func (l *loader) availabilityField(a *Availability, kv field, emptyProgTypes boo
 		} else {
 			a.ProgTypes = l.progTypes(v)
 		}
-	case "prog_type_since":
-		a.ProgTypeSince = l.versionMap(v, key)
-	case "prog_type_until":
-		a.ProgTypeUntil = l.versionMap(v, key)
+	case "prog_type_since", "prog_type_until":
+		*perTypeReleases(a, key) = l.versionMap(v, key)
 	case "prog_type_gaps":
 		a.ProgTypeGaps = l.gapMap(v, key)
 	default:
 		return false
 	}
 	return true
+}
+
+// perTypeReleases returns the map of a that key, prog_type_since or prog_type_until, fills in:
+// reading and checking the two keys is the same but for the map.
+func perTypeReleases(a *Availability, key string) *map[string]Version {
+	if key == "prog_type_until" {
+		return &a.ProgTypeUntil
+	}
+	return &a.ProgTypeSince
 }
 
 // remarksField reads kv into rm when it is sources or notes, and reports whether it was.
@@ -177,10 +184,7 @@ func (l *loader) checkAvailability(a *Availability, fs fields) {
 		l.errorf(f.valN, "last_kernel %s is older than min_kernel %s", a.LastKernel, a.MinKernel)
 	}
 	for _, key := range []string{"prog_type_since", "prog_type_until"} {
-		m := a.ProgTypeSince
-		if key == "prog_type_until" {
-			m = a.ProgTypeUntil
-		}
+		m := *perTypeReleases(a, key)
 		f, _ := fs.get(key)
 		for _, t := range sortedKeys(m) {
 			if !a.ProgTypes.Contains(t) {

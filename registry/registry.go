@@ -42,28 +42,35 @@ var ErrNotEmbedded = errors.New("registry: this build has no embedded helper tab
 const AgentBuildTag = "bpfmatrix_agent"
 
 // Default returns the registry embedded in the binary.
-func Default() (*Registry, error) {
-	if embedded == nil {
-		return nil, ErrNotEmbedded
-	}
-	return Parse(EmbeddedFile, embedded)
-}
+func Default() (*Registry, error) { return parseEmbedded(EmbeddedFile, embedded, Parse) }
 
 // Load reads and validates a registry file. It refuses anything that is not a regular file (a
 // FIFO would block the read, /dev/zero would never end it) and files larger than files.Registry
 // allows (16 MiB).
-func Load(path string) (*Registry, error) {
-	data, err := ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	return Parse(path, data)
-}
+func Load(path string) (*Registry, error) { return loadFile(path, Parse) }
 
 // ReadFile reads a registry file of any format with the checks of Load: a regular file of at most
 // 16 MiB (files.Registry), so that a FIFO, a device or a disk image named by mistake is refused.
 func ReadFile(path string) ([]byte, error) {
 	return files.ReadRegular(path, files.Registry)
+}
+
+// parseEmbedded parses data, a table embedded in the binary under the name file, or returns
+// ErrNotEmbedded when the build left it out. Default and DefaultKfuncs share it.
+func parseEmbedded[T any](file string, data []byte, parse func(string, []byte) (*T, error)) (*T, error) {
+	if data == nil {
+		return nil, ErrNotEmbedded
+	}
+	return parse(file, data)
+}
+
+// loadFile reads path with the checks of ReadFile and parses it. Load and LoadKfuncs share it.
+func loadFile[T any](path string, parse func(string, []byte) (*T, error)) (*T, error) {
+	data, err := ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return parse(path, data)
 }
 
 // Helpers returns every helper in id order. The slice is a copy; the entries are shared.

@@ -2,12 +2,13 @@ package section
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 )
 
 // want is what a section name must mean. The cases are written from libbpf's table and the
-// kernel's enum independently of table.go; TestEveryRowCovered holds them to cover every row.
+// kernel's enum independently of table.go; TestRows holds them to cover every row.
 type want struct {
 	name                  string
 	progType, attach      string
@@ -183,9 +184,10 @@ func TestParse(t *testing.T) {
 	}
 }
 
-// TestEveryRowCovered holds the cases to every row of the table, and each case to the row it
-// is meant for: a row no case reaches could say anything.
-func TestEveryRowCovered(t *testing.T) {
+// TestRows holds the cases to every row of the table, and each case to the row it is meant for
+// (a row no case reaches could say anything), and each row to its prefix alone (a prefix listed
+// twice would make the second row dead).
+func TestRows(t *testing.T) {
 	hit := map[string]int{}
 	for _, c := range cases {
 		s, err := Parse(c.name)
@@ -194,28 +196,18 @@ func TestEveryRowCovered(t *testing.T) {
 		}
 		hit[s.Prefix]++
 	}
-	for _, rows := range [][]row{libbpfRows, progTypeRows} {
-		for _, r := range rows {
-			if hit[r.prefix] == 0 {
-				t.Errorf("no case reaches the row %q", r.prefix)
-			}
-			if r.match == plus && r.target == None || r.match == exact && r.target != None {
-				t.Errorf("row %q: a row takes a target exactly when it is a '+' row", r.prefix)
-			}
-		}
-	}
-}
-
-// TestRowsUnique: a prefix listed twice would make the second row dead.
-func TestRowsUnique(t *testing.T) {
 	seen := map[string]bool{}
-	for _, rows := range [][]row{libbpfRows, progTypeRows} {
-		for _, r := range rows {
-			if seen[r.prefix] {
-				t.Errorf("prefix %q listed twice", r.prefix)
-			}
-			seen[r.prefix] = true
+	for _, r := range slices.Concat(libbpfRows, progTypeRows) {
+		if hit[r.prefix] == 0 {
+			t.Errorf("no case reaches the row %q", r.prefix)
 		}
+		if r.match == plus && r.target == None || r.match == exact && r.target != None {
+			t.Errorf("row %q: a row takes a target exactly when it is a '+' row", r.prefix)
+		}
+		if seen[r.prefix] {
+			t.Errorf("prefix %q listed twice", r.prefix)
+		}
+		seen[r.prefix] = true
 	}
 }
 

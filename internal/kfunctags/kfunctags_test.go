@@ -1,7 +1,6 @@
 package kfunctags
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io/fs"
@@ -40,11 +39,7 @@ func TestTagged(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			spec, err := btf.LoadSpecFromReader(bytes.NewReader(testenv.MarshalBTF(t, tt.types...)))
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, err := Tagged(spec)
+			got, err := Tagged(testenv.BTFSpec(t, tt.types...))
 			if err != nil || !slices.Equal(got, tt.want) {
 				t.Errorf("Tagged = %q, %v; want %q", got, err, tt.want)
 			}

@@ -1,6 +1,7 @@
 package testenv
 
 import (
+	"bytes"
 	"encoding/binary"
 	"testing"
 
@@ -13,4 +14,11 @@ func MarshalBTF(t testing.TB, types ...btf.Type) []byte {
 	t.Helper()
 	b := Must(btf.NewBuilder(types, nil))(t)
 	return Must(b.Marshal(nil, &btf.MarshalOptions{Order: binary.LittleEndian}))(t)
+}
+
+// BTFSpec encodes types as MarshalBTF does and reads them back, as a kernel's BTF is read, so
+// that tests of what is found in BTF build it from types instead of needing a kernel image.
+func BTFSpec(t testing.TB, types ...btf.Type) *btf.Spec {
+	t.Helper()
+	return Must(btf.LoadSpecFromReader(bytes.NewReader(MarshalBTF(t, types...))))(t)
 }

@@ -1,8 +1,6 @@
 package foreign
 
 import (
-	"github.com/bpfmatrix/bpfmatrix/registry"
-
 	"encoding/json"
 	"fmt"
 	"io"
@@ -10,6 +8,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/bpfmatrix/bpfmatrix/registry"
 )
 
 // Writing the table back out: in our YAML (which Parse reads back), as the JSON array

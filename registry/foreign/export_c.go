@@ -1,13 +1,13 @@
 package foreign
 
 import (
-	"github.com/bpfmatrix/bpfmatrix/registry"
-
 	"bufio"
 	"fmt"
 	"io"
 	"strconv"
 	"strings"
+
+	"github.com/bpfmatrix/bpfmatrix/registry"
 )
 
 // exportC writes a C header a C library can include: an enum of helper ids, an enum of program

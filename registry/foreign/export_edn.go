@@ -1,16 +1,15 @@
 package foreign
 
 import (
-	"regexp"
-
-	"github.com/bpfmatrix/bpfmatrix/registry"
-
 	"bufio"
 	"fmt"
 	"io"
+	"regexp"
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/bpfmatrix/bpfmatrix/registry"
 )
 
 // exportEDN writes the table as a Clojure library keeps it: a map of keyword to entry, keys and

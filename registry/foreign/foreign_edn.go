@@ -4,8 +4,9 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/bpfmatrix/bpfmatrix/registry"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/bpfmatrix/bpfmatrix/registry"
 )
 
 // The helper table of a Clojure library: a map of keyword to entry, as in
@@ -217,25 +218,19 @@ func ednEntry(c *registry.EntryChecker, label string, key, v *ednNode) *yaml.Nod
 	return m
 }
 
+// ednScalarTags are the YAML tags of the EDN scalars that keep their text as they are; a keyword's
+// tag depends on where it stands (see ednToYAML).
+var ednScalarTags = map[ednKind]string{
+	ednNil: "!!null", ednBool: "!!bool", ednInt: "!!int", ednFloat: "!!float", ednString: "!!str", ednSymbol: "!!symbol",
+}
+
 // ednToYAML converts an EDN value to a YAML node of the shape our loader checks: scalars keep
 // their text with a tag the loader's messages name (!!str, !!int, !!float, !!bool, !!null, and
 // !!keyword or !!symbol for what a string was wanted in place of); map keys that are keywords
 // become kernel names.
 func ednToYAML(n *ednNode, mode ednMode) *yaml.Node {
-	y := &yaml.Node{Kind: yaml.ScalarNode, Line: n.line, Value: n.text}
+	y := &yaml.Node{Kind: yaml.ScalarNode, Line: n.line, Value: n.text, Tag: ednScalarTags[n.kind]}
 	switch n.kind {
-	case ednNil:
-		y.Tag = "!!null"
-	case ednBool:
-		y.Tag = "!!bool"
-	case ednInt:
-		y.Tag = "!!int"
-	case ednFloat:
-		y.Tag = "!!float"
-	case ednString:
-		y.Tag = "!!str"
-	case ednSymbol:
-		y.Tag = "!!symbol"
 	case ednKeyword:
 		switch mode {
 		case ednNames:

@@ -8,8 +8,9 @@ import (
 	"io"
 	"regexp"
 
-	"github.com/bpfmatrix/bpfmatrix/registry"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/bpfmatrix/bpfmatrix/registry"
 )
 
 // A JSON helper table: an array of objects with the keys `helpers list --format json` prints,

@@ -152,9 +152,26 @@ func ednEntryText(key string, id int, edits ...string) string {
 	return ":" + key + "\n   {" + strings.Join(fields, "\n    ") + "}"
 }
 
+// refusal is a table a reader must refuse: its text, and what the error must say.
+type refusal struct{ name, src, want string }
+
+// checkRefusals reads each case's text as file in format and fails t unless the reader refuses
+// it with an error that says the case's want.
+func checkRefusals(t *testing.T, file string, format Format, cases []refusal) {
+	t.Helper()
+	for _, tt := range cases {
+		t.Run(tt.name, func(t *testing.T) {
+			_, _, err := ParseTable(file, []byte(tt.src), format)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("got %v\nwant %q\nin\n%s", err, tt.want, tt.src)
+			}
+		})
+	}
+}
+
 func TestFaultForeignEDN(t *testing.T) {
 	ok := ednEntryText("one-thing", 1)
-	tests := []struct{ name, edn, want string }{
+	tests := []refusal{
 		{"unknown key", ednTable(ednEntryText("a", 1, ":colour :blue")), `t.edn:10: :a: unknown key :colour (known: :id :name :signature :min-kernel`},
 		{"underscored key", ednTable(ednEntryText("a", 1, `:min_kernel "5.8"`)), `t.edn:10: :a: unknown key :min_kernel`},
 		{"unknown prog type", ednTable(ednEntryText("a", 1, ":prog-types #{:xdp :tc}")), `t.edn:7: :a: prog_types: unknown program type "tc"`},
@@ -182,14 +199,7 @@ func TestFaultForeignEDN(t *testing.T) {
 		{"malformed def", "(def {})", "t.edn:1: malformed (def ...)"},
 		{"reader error", "{:a {:id 1}", "t.edn:1: a map opened here is never closed"},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			_, _, err := ParseTable("t.edn", []byte(tt.edn), FormatEDN)
-			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("got %v\nwant %q\nin\n%s", err, tt.want, tt.edn)
-			}
-		})
-	}
+	checkRefusals(t, "t.edn", FormatEDN, tests)
 }
 
 func TestForeignEDNForms(t *testing.T) {
@@ -224,7 +234,7 @@ func TestFaultForeignJSON(t *testing.T) {
 		return fmt.Sprintf(`{"id": %d, "name": %q, "signature": {"return": "long", "args": []}, "min_kernel": "5.8",
   "prog_types": ["xdp"], "category": "xdp", "description": "x"%s}`, id, name, extra)
 	}
-	tests := []struct{ name, json, want string }{
+	tests := []refusal{
 		{"unknown key", "[\n" + entry(1, "a", ",\n \"colour\": 1") + "]", `t.json:4: entry 0 "a": unknown key "colour"`},
 		{"duplicate id", "[" + entry(1, "a", "") + ",\n" + entry(1, "b", "") + "]", `t.json:3: entry 1 "b": duplicate id 1: entry 0 "a" (t.json:1) has it too`},
 		{"duplicate name", "[" + entry(1, "a", "") + ",\n" + entry(2, "a", "") + "]", `t.json:3: entry 1 "a": duplicate name a: entry 0 "a" (t.json:1) has it too`},
@@ -242,14 +252,7 @@ func TestFaultForeignJSON(t *testing.T) {
 		{"empty", "  \n", "t.json: empty file"},
 		{"no entries", "[]", "t.json:1: no helper entries"},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			_, _, err := ParseTable("t.json", []byte(tt.json), FormatJSON)
-			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("got %v\nwant %q", err, tt.want)
-			}
-		})
-	}
+	checkRefusals(t, "t.json", FormatJSON, tests)
 }
 
 func TestLoadTableRefusesWhatLoadRefuses(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/bpfmatrix/bpfmatrix/internal/testenv"
 	"github.com/bpfmatrix/bpfmatrix/registry"
 )
 
@@ -21,7 +22,7 @@ func fuzzTable(t *testing.T, format Format, data []byte) {
 	var reg *registry.Registry
 	var prov *Provenance
 	var err error
-	if n := allocated(func() { reg, prov, err = ParseTable("fuzz", data, format) }); n > allocBound(data) {
+	if n := testenv.Allocated(func() { reg, prov, err = ParseTable("fuzz", data, format) }); n > allocBound(data) {
 		t.Fatalf("allocated %d bytes for %d", n, len(data))
 	}
 	if err != nil {

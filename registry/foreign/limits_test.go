@@ -3,11 +3,11 @@ package foreign
 import (
 	"bytes"
 	"fmt"
-	"runtime"
 	"strings"
 	"testing"
 
 	"github.com/bpfmatrix/bpfmatrix/internal/files"
+	"github.com/bpfmatrix/bpfmatrix/internal/testenv"
 	"github.com/bpfmatrix/bpfmatrix/registry"
 )
 
@@ -36,15 +36,6 @@ func bulk(open, item, closer string) []byte {
 	return []byte(open + strings.Repeat(item, n) + closer)
 }
 
-// allocated returns the bytes f allocates.
-func allocated(f func()) uint64 {
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	f()
-	runtime.ReadMemStats(&after)
-	return after.TotalAlloc - before.TotalAlloc
-}
-
 // TestFaultEDNValueCost: a file of the largest size read, all empty collections, used to make
 // the EDN reader allocate 2.2 GB. It now stops at maxValues values, saying so, having allocated
 // a small multiple of the input at most.
@@ -69,7 +60,7 @@ func checkValueCost(t *testing.T, format Format, inputs map[string][]byte) {
 	for name, data := range inputs {
 		t.Run(name, func(t *testing.T) {
 			var err error
-			n := allocated(func() { _, _, err = ParseTable("big", data, format) })
+			n := testenv.Allocated(func() { _, _, err = ParseTable("big", data, format) })
 			if err == nil || !strings.Contains(err.Error(), "values: a helper table of 211 helpers has some 14,000") {
 				t.Errorf("got %v", err)
 			}
@@ -101,7 +92,7 @@ func TestFaultEDNNestedKeyCost(t *testing.T) {
 		src = "{" + src + " 1 :b 2}"
 	}
 	var err error
-	n := allocated(func() { _, _, err = ParseTable("k.edn", []byte(src), FormatEDN) })
+	n := testenv.Allocated(func() { _, _, err = ParseTable("k.edn", []byte(src), FormatEDN) })
 	if err == nil || !strings.Contains(err.Error(), "k.edn:1: helper table: want a keyword naming the helper") {
 		t.Errorf("got %v", err)
 	}

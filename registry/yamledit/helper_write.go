@@ -5,16 +5,15 @@
 package yamledit
 
 import (
-	"maps"
-
-	"github.com/bpfmatrix/bpfmatrix/registry"
-
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/bpfmatrix/bpfmatrix/registry"
 )
 
 // entryKeyOrder is the order of an entry's keys in helpers.yaml: a key that is added goes after

@@ -1,13 +1,12 @@
 package yamledit
 
 import (
-	"path/filepath"
-
-	"github.com/bpfmatrix/bpfmatrix/registry"
-
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/bpfmatrix/bpfmatrix/registry"
 )
 
 // TestUpdateHelpersUnchanged: the real registry, given back its own entries, comes back byte

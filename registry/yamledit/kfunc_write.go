@@ -1,12 +1,12 @@
 package yamledit
 
 import (
-	"github.com/bpfmatrix/bpfmatrix/registry"
-
 	"fmt"
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/bpfmatrix/bpfmatrix/registry"
 )
 
 // kfuncsHeader opens a written kfuncs.yaml: what the file is and how it is kept.
