@@ -66,23 +66,11 @@ func TestDecodeResultsLikeGeneric(t *testing.T) {
 // TestParseRecordedLikeGeneric parses a real 7.3 document (26,000 results with kfuncs) with
 // Parse and with plain encoding/json and expects the same document.
 func TestParseRecordedLikeGeneric(t *testing.T) {
-	f, err := os.Open("../cmd/bpfmatrix/testdata/observations/7.3.json.gz")
-	if err != nil {
-		t.Fatal(err)
-	}
+	f := testenv.Must(os.Open("../cmd/bpfmatrix/testdata/observations/7.3.json.gz"))(t)
 	defer f.Close()
-	z, err := gzip.NewReader(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := io.ReadAll(z)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := Parse("7.3.json", data)
-	if err != nil {
-		t.Fatal(err)
-	}
+	z := testenv.Must(gzip.NewReader(f))(t)
+	data := testenv.Must(io.ReadAll(z))(t)
+	got := testenv.Must(Parse("7.3.json", data))(t)
 	var want struct {
 		Document
 		Results []genericResult `json:"results"`

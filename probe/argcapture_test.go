@@ -132,29 +132,33 @@ var argCaptureCases = []argCaptureCase{
 	// bpf_kptr_xchg returns the task it took out of the map, or NULL: bpf_task_pt_regs
 	// refuses it by type ("ptr_or_null_"), ...
 	{kind: "maybe-null-btf", selector: "socket_filter", id: 175, insns: func(m *argMaps) ebpfasm.Instructions {
-		return ebpfasm.Instructions{
-			ebpfasm.LoadMapValue(ebpfasm.R1, mapFD(m, mapKptr), 0),
-			ebpfasm.Mov.Imm(ebpfasm.R2, 0),
-			ebpfasm.BuiltinFunc(194).Call(), // bpf_kptr_xchg
+		return append(kptrTaken(m),
 			ebpfasm.Mov.Reg(ebpfasm.R1, ebpfasm.R0),
 			ebpfasm.BuiltinFunc(175).Call(), // bpf_task_pt_regs
 			ebpfasm.Mov.Imm(ebpfasm.R0, 0),
 			ebpfasm.Return(),
-		}
+		)
 	}},
 	// ... and bpf_kptr_xchg, which releases its second argument, as "Possibly NULL".
 	{kind: "possibly-null", selector: "socket_filter", id: 194, insns: func(m *argMaps) ebpfasm.Instructions {
-		return ebpfasm.Instructions{
-			ebpfasm.LoadMapValue(ebpfasm.R1, mapFD(m, mapKptr), 0),
-			ebpfasm.Mov.Imm(ebpfasm.R2, 0),
-			ebpfasm.BuiltinFunc(194).Call(), // bpf_kptr_xchg
+		return append(kptrTaken(m),
 			ebpfasm.Mov.Reg(ebpfasm.R2, ebpfasm.R0),
 			ebpfasm.LoadMapValue(ebpfasm.R1, mapFD(m, mapKptr), 0),
 			ebpfasm.BuiltinFunc(194).Call(), // bpf_kptr_xchg
 			ebpfasm.Mov.Imm(ebpfasm.R0, 0),
 			ebpfasm.Return(),
-		}
+		)
 	}},
+}
+
+// kptrTaken takes the task out of the kptr map: R0 = bpf_kptr_xchg(&value, NULL), a task or
+// NULL, which the two cases after it pass on unchecked.
+func kptrTaken(m *argMaps) ebpfasm.Instructions {
+	return ebpfasm.Instructions{
+		ebpfasm.LoadMapValue(ebpfasm.R1, mapFD(m, mapKptr), 0),
+		ebpfasm.Mov.Imm(ebpfasm.R2, 0),
+		ebpfasm.BuiltinFunc(194).Call(), // bpf_kptr_xchg
+	}
 }
 
 // TestCaptureHostArgLogs writes the golden logs of argCaptureCases from the running kernel into

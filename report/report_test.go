@@ -49,13 +49,7 @@ func sample(t *testing.T) *Report {
 	failed := Kernel{Kernel: verdict.Kernel{Name: "7.3", Version: registry.MustParseVersion("7.3.4"), Failed: true, Error: "guest: kernel panic"}, ConsoleTail: "Kernel panic - not syncing: VFS: Unable to mount root fs\n<oops>"}
 	kernels := []Kernel{failed, k2, k1}
 	r := Build(reg, nil, kernels, "bpfmatrix test")
-	table, err := registry.ParseKfuncs("kfuncs.yaml", []byte(`
-- name: bpf_task_acquire
-  prototype: "struct task_struct *bpf_task_acquire(struct task_struct *p)"
-  min_kernel: "6.1"
-  prog_types: [tracing]
-  category: task
-`))
+	table, err := registry.LoadKfuncs(filepath.Join("..", "registry", "testdata", "kfunc_task.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -57,13 +57,7 @@ func TestCategoryTravels(t *testing.T) {
 	if hv := find(t, Judge(reg(t, testRegistry), nil, ks), "skb_set_tstamp"); hv.Category != "network" {
 		t.Errorf("helper category %q, want network", hv.Category)
 	}
-	table, err := registry.ParseKfuncs("kfuncs.yaml", []byte(`
-- name: bpf_task_acquire
-  prototype: "struct task_struct *bpf_task_acquire(struct task_struct *p)"
-  min_kernel: "6.1"
-  prog_types: [tracing]
-  category: task
-`))
+	table, err := registry.LoadKfuncs("../registry/testdata/kfunc_task.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}

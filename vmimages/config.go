@@ -288,6 +288,17 @@ func mappingFields(n *yaml.Node, file string, allowed ...string) (map[string]*ya
 	return out, nil
 }
 
+// requiredScalar returns the value of a key that the mapping n of a source must have, and its
+// node; a missing key is an error naming the source and the key, then hint (an example, or "").
+func requiredScalar(fields map[string]*yaml.Node, n *yaml.Node, file, source, key, hint string) (string, *yaml.Node, error) {
+	v, ok := fields[key]
+	if !ok {
+		return "", nil, fmt.Errorf("%s:%d: %s: missing %s%s", file, n.Line, source, key, hint)
+	}
+	text, err := scalar(v, file, key)
+	return text, v, err
+}
+
 // scalar returns a scalar's text as written, so that "series: 6.10" means "6.10" even though
 // YAML would read it as the number 6.1.
 func scalar(n *yaml.Node, file, key string) (string, error) {

@@ -32,12 +32,9 @@ func parseDebianSource(n *yaml.Node, file, _ string) (Source, error) {
 	if err != nil {
 		return nil, err
 	}
-	sn, ok := fields["series"]
-	if !ok {
-		return nil, fmt.Errorf("%s:%d: debian: missing series (e.g. series: \"6.12\")", file, n.Line)
-	}
 	s := &DebianSource{}
-	if s.Series, err = scalar(sn, file, "series"); err != nil {
+	var sn *yaml.Node
+	if s.Series, sn, err = requiredScalar(fields, n, file, "debian", "series", ` (e.g. series: "6.12")`); err != nil {
 		return nil, err
 	}
 	if !seriesPattern.MatchString(s.Series) {

@@ -36,11 +36,7 @@ func parsePathSource(n *yaml.Node, file, dir string) (Source, error) {
 		if ferr != nil {
 			return nil, ferr
 		}
-		in, ok := fields["image"]
-		if !ok {
-			return nil, fmt.Errorf("%s:%d: path: missing image", file, n.Line)
-		}
-		if s.Image, err = scalar(in, file, "image"); err != nil {
+		if s.Image, _, err = requiredScalar(fields, n, file, "path", "image", ""); err != nil {
 			return nil, err
 		}
 		if cn, ok := fields["config"]; ok {

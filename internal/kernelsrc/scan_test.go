@@ -4,6 +4,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/bpfmatrix/bpfmatrix/internal/testenv"
 )
 
 func scanString(t *testing.T, src string, header func(string) (*macro, error)) (fileFacts, error) {
@@ -147,9 +149,7 @@ func TestScanErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := scanString(t, tt.src, func(string) (*macro, error) { return nil, nil })
-			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("err = %v, want one containing %q", err, tt.want)
-			}
+			testenv.WantErr(t, err, tt.want)
 		})
 	}
 }
