@@ -14,6 +14,7 @@ import (
 	"github.com/bpfmatrix/bpfmatrix/registry"
 	"github.com/bpfmatrix/bpfmatrix/registry/foreign"
 	"github.com/bpfmatrix/bpfmatrix/registry/yamledit"
+	"github.com/bpfmatrix/bpfmatrix/report"
 	"github.com/bpfmatrix/bpfmatrix/verdict"
 )
 
@@ -271,4 +272,29 @@ func (k kfuncSyncTable) propose(kernels []verdict.Kernel, dst string) (syncResul
 		res.edited, err = proposal.EditKfuncs(dst, data, proposed, changes)
 	}
 	return res, err
+}
+
+// syncKernels returns the kernels a sync command proposes from: the saved observations in dir
+// when it is set, else every selected kernel of the kernels file, from the observation cache or
+// booted (cached says which came from the cache; nil for saved ones). err wraps errBadInput
+// when the input is at fault.
+func syncKernels(dir, kernels string, gf *guestFlags, sf *savedFlags, stderr io.Writer) (rks []report.Kernel, cached map[string]bool, err error) {
+	if dir != "" {
+		if kernels != "" {
+			return nil, nil, fmt.Errorf("%w: --in reads saved observations: --kernels does not apply", errBadInput)
+		}
+		rks, err := sf.read(dir, gf.kernelsFile, stderr)
+		if err != nil && !errors.Is(err, errBadInput) {
+			err = fmt.Errorf("%w: %w", errBadInput, err)
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		return rks, nil, nil
+	}
+	opts, err := gf.options(kernels)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %w", errBadInput, err)
+	}
+	return observeKernels(opts, "", false, stderr)
 }
