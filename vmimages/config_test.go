@@ -170,3 +170,55 @@ func TestRepoKernelsYAML(t *testing.T) {
 		}
 	}
 }
+
+// TestBuiltinKernelsFile checks that the built-in kernels file is the repository's pair and that
+// every kernel in it is pinned: an installed bpfmatrix has no way to write a missing pin, so an
+// unpinned kernel would be resolved (and downloaded) anew on every run.
+func TestBuiltinKernelsFile(t *testing.T) {
+	cfg, err := LoadConfig(BuiltinKernelsFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	disk, err := LoadConfig(filepath.Join("..", "kernels.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := strings.Join(cfg.Names(), ","), strings.Join(disk.Names(), ","); got != want {
+		t.Errorf("built-in kernels %s, kernels.yaml lists %s", got, want)
+	}
+	if !cfg.Builtin() || disk.Builtin() {
+		t.Errorf("Builtin() = %v for the built-in file, %v for kernels.yaml", cfg.Builtin(), disk.Builtin())
+	}
+	if cfg.LockPath() != BuiltinLockFile {
+		t.Fatalf("LockPath() = %q, want %q", cfg.LockPath(), BuiltinLockFile)
+	}
+	lock, err := LoadLock(cfg.LockPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	diskLock, err := LoadLock(filepath.Join("..", "kernels.lock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(lock.Marshal()) != string(diskLock.Marshal()) {
+		t.Error("the built-in kernels.lock differs from the repository's")
+	}
+	for _, e := range cfg.Entries {
+		if le := lock.Find(e.Name); le == nil || le.Source != e.Source.Spec() {
+			t.Errorf("kernel %s is not pinned in the built-in kernels.lock", e.Name)
+		}
+	}
+}
+
+func TestDefaultKernelsFile(t *testing.T) {
+	t.Chdir(t.TempDir())
+	if got := DefaultKernelsFile(); got != BuiltinKernelsFile {
+		t.Errorf("without kernels.yaml: %q, want %q", got, BuiltinKernelsFile)
+	}
+	if err := os.WriteFile("kernels.yaml", []byte("kernels: []\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got := DefaultKernelsFile(); got != "kernels.yaml" {
+		t.Errorf("with kernels.yaml: %q, want kernels.yaml", got)
+	}
+}

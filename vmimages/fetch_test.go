@@ -379,3 +379,32 @@ func TestFaultFetchKeepsPins(t *testing.T) {
 		}
 	}
 }
+
+// TestBuiltinFetchCached fetches a kernel of the built-in file whose pinned image is in the
+// user's cache (5.10, which CI boots: see cachedBuiltin), without the network: the images come
+// back and no lock is written. The cache is only read (its images directory is linked into a
+// temporary cache).
+func TestBuiltinFetchCached(t *testing.T) {
+	real, st := cachedBuiltin(t, "5.10")
+	cfg, err := LoadConfig(BuiltinKernelsFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries, err := cfg.Select([]string{"5.10"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cache := t.TempDir()
+	if err := os.Symlink(filepath.Join(real, "images"), filepath.Join(cache, "images")); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(t.TempDir())
+	var log strings.Builder
+	images, err := (&Fetcher{CacheDir: cache, Progress: &log}).Fetch(context.Background(), entries)
+	if err != nil || len(images) != 1 || images[0].SHA256 != st.Locked.SHA256 {
+		t.Fatalf("Fetch = %+v, %v\n%s", images, err, log.String())
+	}
+	if ents, _ := os.ReadDir("."); len(ents) != 0 {
+		t.Errorf("Fetch wrote %d files in the current directory", len(ents))
+	}
+}

@@ -1,6 +1,9 @@
 package vmimages
 
 import (
+	"context"
+	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -94,5 +97,39 @@ func TestLockPutOrder(t *testing.T) {
 	}
 	if strings.Join(got, " ") != "other a b c" {
 		t.Errorf("lock order = %v, want other a b c", got)
+	}
+}
+
+// TestBuiltinLockReadOnly checks that nothing writes the built-in lock: Write refuses, a fetch
+// skips it, and --update is refused before anything is fetched.
+func TestBuiltinLockReadOnly(t *testing.T) {
+	lock, err := LoadLock(BuiltinLockFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := lock.Write(); !errors.Is(err, ErrReadOnlyLock) {
+		t.Errorf("Write() = %v, want ErrReadOnlyLock", err)
+	}
+	cfg, err := LoadConfig(BuiltinKernelsFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cache := t.TempDir()
+	f := &Fetcher{CacheDir: cache, Update: true, Getenv: func(string) string { return "" }}
+	images, err := f.Fetch(context.Background(), cfg.Entries[:1])
+	if !errors.Is(err, ErrReadOnlyLock) || len(images) != 0 || !strings.Contains(err.Error(), "kernels.yaml") {
+		t.Errorf("Fetch --update of the built-in file = %d images, %v; want ErrReadOnlyLock naming kernels.yaml", len(images), err)
+	}
+	if ents, _ := os.ReadDir(cache); len(ents) != 0 {
+		t.Errorf("Fetch --update of the built-in file left %d entries in the cache", len(ents))
+	}
+	run := &fetchRun{f: &Fetcher{}, cache: imageCache{dir: cache}, lock: lock}
+	pin := lock.Entries[0]
+	pin.Version = "0.0.1"
+	if err := run.writeLock(cfg.Entries, []LockEntry{pin}); err != nil {
+		t.Errorf("writeLock with the built-in lock: %v", err)
+	}
+	if again, _ := LoadLock(BuiltinLockFile); string(again.Marshal()) != string(lock.Marshal()) {
+		t.Error("writeLock changed the built-in lock")
 	}
 }
