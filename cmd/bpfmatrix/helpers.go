@@ -147,7 +147,7 @@ func helpersExport(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("export", flag.ContinueOnError)
 	format := formatFlag(fs, "yaml", "json", "edn", "c")
 	out := fs.String("out", "", "write to this file (atomically) instead of standard output")
-	_, _, t, code := setupTable(helpersGroup, loadHelpers, fs, 0, args, stdout, stderr)
+	c, _, t, code := setupTable(helpersGroup, loadHelpers, fs, 0, args, stdout, stderr)
 	if code >= 0 {
 		return code
 	}
@@ -157,16 +157,14 @@ func helpersExport(args []string, stdout, stderr io.Writer) int {
 	}
 	var buf bytes.Buffer
 	if err := foreign.Export(&buf, t.Registry, t.prov, foreign.Format(*format), opts); err != nil {
-		fmt.Fprintf(stderr, "bpfmatrix: %v\n", err)
-		return exitBadArgs
+		return c.fail(stderr, err)
 	}
 	if *out == "" {
 		stdout.Write(buf.Bytes()) // a failed write is said by dispatch
 		return exitOK
 	}
 	if err := files.WriteAtomic(*out, buf.Bytes(), 0o644); err != nil {
-		fmt.Fprintf(stderr, "bpfmatrix: --out: %v\n", err)
-		return exitBadArgs
+		return c.fail(stderr, fmt.Errorf("--out: %w", err))
 	}
 	return exitOK
 }
