@@ -18,6 +18,7 @@ type LineError struct {
 	Msg  string
 }
 
+// Error renders the problem as file:line: message, the form editors jump to.
 func (e *LineError) Error() string {
 	if e.Line > 0 {
 		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)

@@ -66,6 +66,7 @@ type Error struct {
 	Name, Reason string
 }
 
+// Error names the section, shortened when long, and what is wrong with it.
 func (e *Error) Error() string { return fmt.Sprintf("section %q: %s", short(e.Name), e.Reason) }
 
 // short cuts a long name for a message: the first bytes say enough, and a message as long as

@@ -20,6 +20,7 @@ type RefusedError struct {
 	Reason string
 }
 
+// Error says what was refused and why, naming the path.
 func (e *RefusedError) Error() string {
 	if e.Op != "" {
 		return e.Op + " " + e.Path + ": " + e.Reason
