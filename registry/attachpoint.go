@@ -235,3 +235,16 @@ func (a *Availability) describePoints(b *strings.Builder) {
 		fmt.Fprintf(b, "    %s: %s\n", key, a.AttachPoints[key])
 	}
 }
+
+// answerNote is the note of an answer at p on kernel: the place's own (an attach point answered
+// for its program type), or, for a bare program type, the attach points of the type whose facts
+// answer otherwise.
+func (a *Availability) answerNote(p Place, kernel Version) string {
+	if p.Note != "" || !BareProgType(p.Section.Name) {
+		return p.Note
+	}
+	if ds := a.DifferingPoints(p.ProgType(), kernel); len(ds) > 0 {
+		return fmt.Sprintf("answered for the default attachment of %s programs; the answer differs at: %s", p.ProgType(), strings.Join(ds, ", "))
+	}
+	return ""
+}

@@ -67,7 +67,8 @@ type Compatibility struct {
 	// type's did.
 	AttachPoint string
 	// Note says, when a question naming an attach point was answered for its program type,
-	// that it was (Place.Note).
+	// that it was (Place.Note), and for a bare program type the attach points of the type
+	// whose facts answer otherwise.
 	Note string
 }
 
@@ -99,7 +100,7 @@ func (r *Registry) CheckAt(helper, where string, kernel Version) (Compatibility,
 	}
 	if p.Key == "" {
 		c := h.check(p.ProgType(), kernel)
-		c.Note = p.Note
+		c.Note = h.answerNote(p, kernel)
 		return c, nil
 	}
 	c := Compatibility{Helper: h, ProgType: p.ProgType(), Kernel: kernel, AttachPoint: p.Key}

@@ -66,13 +66,15 @@ func (k *Kfunc) Check(progType string, kernel Version) (bool, string) {
 
 // CheckAt is Check for where, a program type or a libbpf section name (Availability.Locate):
 // a bare program type answers exactly as Check; an attach point with facts is answered by them;
-// one without is answered for its program type, and the place's Note says so.
+// one without is answered for its program type, and the place's Note says so. For a bare
+// program type, the Note names the attach points of the type whose facts answer otherwise.
 func (k *Kfunc) CheckAt(where string, kernel Version) (bool, string, Place, error) {
 	p, err := k.Locate(where)
 	if err != nil {
 		return false, "", p, err
 	}
 	if p.Key == "" {
+		p.Note = k.answerNote(p, kernel)
 		ok, why := k.Check(p.ProgType(), kernel)
 		return ok, why, p, nil
 	}
