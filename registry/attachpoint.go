@@ -3,6 +3,7 @@ package registry
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/bpfmatrix/bpfmatrix/section"
@@ -64,7 +65,8 @@ type Place struct {
 	// Point is the facts under Key.
 	Point AttachPoint
 	// Note says, when the program type's facts answer a question that named an attach point,
-	// that they do and why; "" for a bare program type and for an attach point with facts.
+	// that they do; "" for an attach point with facts. Locate leaves it "" for a bare program
+	// type; Kfunc.CheckAt then names the attach points of the type whose facts answer otherwise.
 	Note string
 }
 
@@ -81,9 +83,10 @@ func BareProgType(where string) bool {
 // Locate resolves where (a program type name or a libbpf section name) against the entry's
 // attach-point facts: the most specific key that has facts answers (the section's key with its
 // target or struct_ops member, then its struct_ops kind, then its prefix), else its program
-// type. A name package section cannot read is an error of type *section.Error.
+// type. A name package section cannot read is an error wrapping its *section.Error (and
+// ErrUnknownProgType, as before section names were asked, when the name has no '/').
 func (a *Availability) Locate(where string) (Place, error) {
-	s, err := section.Parse(where)
+	s, err := parseWhere(where)
 	if err != nil {
 		return Place{}, err
 	}
@@ -97,11 +100,17 @@ func (a *Availability) Locate(where string) (Place, error) {
 			return p, nil
 		}
 	}
-	p.Note = fmt.Sprintf("no facts recorded for %s: answered for its program type %s", s.Key(), s.ProgType)
-	if s.TargetKind == section.StructOpsMember && s.Kind != "" {
-		p.Note += fmt.Sprintf("; the registry holds no per-kernel list of struct_ops kinds and members yet, so %s.%s is not checked to exist", s.Kind, s.Member)
-	}
+	p.Note = fmt.Sprintf("no facts recorded for %s: answered for its program type %s%s", AttachPointKey(s), s.ProgType, UncheckedStructOps(s))
 	return p, nil
+}
+
+// UncheckedStructOps is what an answer adds for a struct_ops section naming a kind or member:
+// that the registry cannot tell yet whether some kernel has it. "" for any other section.
+func UncheckedStructOps(s section.Section) string {
+	if s.TargetKind != section.StructOpsMember || s.Target == "" {
+		return ""
+	}
+	return fmt.Sprintf("; the registry holds no per-kernel list of struct_ops kinds and members yet, so %s is not checked to exist", s.Target)
 }
 
 // parseWhere reads the WHERE of a question. A name without '/' that nothing matches is still
@@ -116,20 +125,38 @@ func parseWhere(where string) (section.Section, error) {
 }
 
 // pointKeys returns the attach-point keys that may answer for s, most specific first, without
-// the program type itself (whose facts are prog_types and prog_type_*).
+// the program type itself (whose facts are prog_types and prog_type_*). A struct_ops section
+// whose target has no '.' keys by that target as a kind ("struct_ops/Qdisc_ops"): libbpf would
+// read it as the program's own name, but only a kind can have facts.
 func pointKeys(s section.Section) []string {
 	keys := []string{s.Key()}
-	if s.Kind != "" {
+	switch {
+	case s.Kind != "":
 		keys = append(keys, s.Base()+"/"+s.Kind)
+	case kindKey(s):
+		keys = []string{s.Base() + "/" + s.Target}
 	}
 	keys = append(keys, s.Base())
 	var out []string
 	for _, k := range keys {
-		if k != s.ProgType && (len(out) == 0 || out[len(out)-1] != k) {
+		if k != s.ProgType && !slices.Contains(out, k) {
 			out = append(out, k)
 		}
 	}
+	if len(out) == 0 {
+		out = append(out, s.Key())
+	}
 	return out
+}
+
+// AttachPointKey is the key under which the facts of the attach point s names are recorded: its
+// section key (section.Section.Key), or for a struct_ops kind as a whole "struct_ops/KIND".
+func AttachPointKey(s section.Section) string { return pointKeys(s)[0] }
+
+// kindKey reports whether s is a struct_ops section naming a struct_ops kind as a whole
+// ("struct_ops/Qdisc_ops"), which section reads as a program's own name.
+func kindKey(s section.Section) bool {
+	return s.TargetKind == section.StructOpsMember && s.Kind == "" && s.Target != ""
 }
 
 // rule decides whether the attach point p offers the function on kernel (a zero kernel:

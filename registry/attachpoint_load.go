@@ -15,8 +15,9 @@ import (
 //	  kprobe.session: {since: "6.10", evidence: "probe: 6.12, 7.3"}
 //	  tp_btf/tcp_destroy_sock: {offered: false, evidence: "probe: 6.12 refuses, iter/tcp accepts"}
 //
-// Each key is a canonical section key (section.Parse(key).Key() == key), never the program type
-// itself, whose facts are prog_types and prog_type_*. Each value takes since, until and gaps as a
+// Each key is a canonical section key (section.Parse(key).Key() == key), or a struct_ops kind as
+// a whole (struct_ops/sched_ext_ops), never the program type itself, whose facts are prog_types
+// and prog_type_*. Each value takes since, until and gaps as a
 // program type's facts do, offered only as false (the attach point refuses, on every kernel, what
 // its program type offers: a refusal on some kernels only is an offer with since, until or gaps),
 // and evidence, required: which kernels and targets showed the facts. An attach point may offer
@@ -45,13 +46,15 @@ func (l *loader) attachPoints(n *yaml.Node) map[string]AttachPoint {
 // says why when it is not.
 func (l *loader) pointKey(kv field) bool {
 	s, err := section.Parse(kv.key)
-	switch {
-	case err != nil:
+	if err != nil {
 		l.errorf(kv.keyN, "attach_points: %v", err)
-	case s.Key() == s.ProgType:
+		return false
+	}
+	switch key := pointKeys(s)[0]; {
+	case key == s.ProgType:
 		l.errorf(kv.keyN, "attach_points: %s stands for the program type %s, whose facts are prog_types and prog_type_*", excerpt(kv.key), s.ProgType)
-	case s.Key() != kv.key:
-		l.errorf(kv.keyN, "attach_points: write %s as its canonical key %q", excerpt(kv.key), s.Key())
+	case key != kv.key:
+		l.errorf(kv.keyN, "attach_points: write %s as its canonical key %q", excerpt(kv.key), key)
 	default:
 		return true
 	}

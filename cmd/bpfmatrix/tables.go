@@ -290,10 +290,7 @@ func listNote(where string) string {
 	if err != nil {
 		return ""
 	}
-	note := fmt.Sprintf("entries with no facts recorded for %s are listed for its program type %s", s.Key(), s.ProgType)
-	if s.Kind != "" {
-		note += fmt.Sprintf("; the registry holds no per-kernel list of struct_ops kinds and members yet, so %s.%s is not checked to exist", s.Kind, s.Member)
-	}
+	note := fmt.Sprintf("entries with no facts recorded for %s are listed for its program type %s%s", registry.AttachPointKey(s), s.ProgType, registry.UncheckedStructOps(s))
 	return note
 }
 
