@@ -3,7 +3,6 @@ package registry
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
 	"strings"
 	"testing"
 
@@ -41,16 +40,7 @@ func TestFaultAttachPointsBothLoaders(t *testing.T) {
 		{"duplicate key", []string{"  attach_points:", "    iter/tcp: {evidence: e}", "    iter/tcp: {evidence: f}"}, `attach_points: duplicate key "iter/tcp"`},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			last := len(tt.extra) - 1
-			helper := entry(1, "a", tt.extra...)
-			if _, err := Parse("h.yaml", []byte(helper)); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("h.yaml:%d: %s", 12+last, tt.want)) {
-				t.Errorf("helpers.yaml: got %v\nwant h.yaml:%d: %s", err, 12+last, tt.want)
-			}
-			if _, err := ParseKfuncs("k.yaml", []byte(kfuncEntry(tt.extra...))); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("k.yaml:%d: %s", 6+last, tt.want)) {
-				t.Errorf("kfuncs.yaml: got %v\nwant k.yaml:%d: %s", err, 6+last, tt.want)
-			}
-		})
+		t.Run(tt.name, func(t *testing.T) { refusedByBothLoaders(t, tt.extra, tt.want) })
 	}
 }
 
@@ -67,17 +57,25 @@ var pointFacts = []string{
 	`    fentry/dentry_open: {evidence: "probe: fentry/d_path refuses"}`,
 }
 
-// TestAttachPointsLoad: good attach points load into the entry of both tables, and show in info
-// and JSON.
-func TestAttachPointsLoad(t *testing.T) {
-	ks, err := ParseKfuncs("k.yaml", []byte(kfuncEntry(pointFacts...)))
-	if err != nil {
-		t.Fatal(err)
-	}
+// pointTables loads a helper table and a kfunc table whose one entry each ("a", "bpf_a") has
+// pointFacts and the given extra entries.
+func pointTables(t *testing.T, extraKfuncs string) (*Registry, *Kfuncs) {
+	t.Helper()
 	reg, err := Parse("h.yaml", []byte(entry(1, "a", pointFacts...)))
 	if err != nil {
 		t.Fatal(err)
 	}
+	ks, err := ParseKfuncs("k.yaml", []byte(kfuncEntry(pointFacts...)+extraKfuncs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return reg, ks
+}
+
+// TestAttachPointsLoad: good attach points load into the entry of both tables, and show in info
+// and JSON.
+func TestAttachPointsLoad(t *testing.T) {
+	reg, ks := pointTables(t, "")
 	h, _ := reg.Lookup("a")
 	k, _ := ks.Lookup("bpf_a")
 	for _, a := range []*Availability{&h.Availability, &k.Availability} {
@@ -130,14 +128,7 @@ func TestAttachPointsJSONOnlyWhenSet(t *testing.T) {
 // An attach point with facts is answered by them (the most specific key first); one without is
 // answered for its program type, and the note says so; a bare program type answers as Check.
 func TestCheckAt(t *testing.T) {
-	ks, err := ParseKfuncs("k.yaml", []byte(kfuncEntry(pointFacts...)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	reg, err := Parse("h.yaml", []byte(entry(1, "a", pointFacts...)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	reg, ks := pointTables(t, "")
 	tests := []struct {
 		where, kernel string
 		ok            bool
@@ -229,33 +220,22 @@ func TestCheckAtBadWhere(t *testing.T) {
 // TestAvailableAt: list --prog-type with a section name keeps the entries its facts offer, and
 // answers the others for the section's program type.
 func TestAvailableAt(t *testing.T) {
-	text := kfuncEntry(pointFacts...) + strings.ReplaceAll(kfuncEntry(), "bpf_a", "bpf_b")
-	ks, err := ParseKfuncs("k.yaml", []byte(text))
-	if err != nil {
-		t.Fatal(err)
+	_, ks := pointTables(t, strings.ReplaceAll(kfuncEntry(), "bpf_a", "bpf_b"))
+	// WHERE@VERSION -> the kfuncs listed, in name order.
+	want := map[string]string{
+		"sched_cls@6.12": "bpf_a bpf_b", "tcx/ingress@6.12": "bpf_b", "kprobe.session@6.12": "bpf_a",
+		"kprobe.session@6.6": "", "iter/tcp@6.12": "bpf_a", "xdp.frags@5.15": "bpf_b",
 	}
-	tests := []struct {
-		where, kernel, want string
-	}{
-		{"sched_cls", "6.12", "bpf_a bpf_b"},
-		{"tcx/ingress", "6.12", "bpf_b"},
-		{"kprobe.session", "6.12", "bpf_a"},
-		{"kprobe.session", "6.6", ""},
-		{"iter/tcp", "6.12", "bpf_a"},
-		{"xdp.frags", "5.15", "bpf_b"},
-	}
-	for _, tt := range tests {
-		v := MustParseVersion(tt.kernel)
-		got, err := ks.Available(tt.where, &v)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var names []string
+	for question, names := range want {
+		where, kernel, _ := strings.Cut(question, "@")
+		v := MustParseVersion(kernel)
+		got, err := ks.Available(where, &v)
+		var listed []string
 		for _, k := range got {
-			names = append(names, k.Name)
+			listed = append(listed, k.Name)
 		}
-		if strings.Join(names, " ") != tt.want {
-			t.Errorf("Available(%s, %s) = %v, want %s", tt.where, tt.kernel, names, tt.want)
+		if err != nil || strings.Join(listed, " ") != names {
+			t.Errorf("Available(%s, %s) = %v, %v; want %s", where, kernel, listed, err, names)
 		}
 	}
 }
