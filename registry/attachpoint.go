@@ -22,16 +22,20 @@ type AttachPoint struct {
 	Evidence string
 }
 
-// MarshalJSON writes the attach point with the keys of the registry file, offered always
-// written so that a refusal cannot be mistaken for a missing key.
+// MarshalJSON writes the attach point with the keys of the registry file, which the loader
+// reads back: offered only for a refusal, as false.
 func (p AttachPoint) MarshalJSON() ([]byte, error) {
+	var refused *bool
+	if p.Refused {
+		refused = new(bool)
+	}
 	return json.Marshal(struct {
 		Since    Version `json:"since,omitzero"`
 		Until    Version `json:"until,omitzero"`
 		Gaps     []Gap   `json:"gaps,omitempty"`
-		Offered  bool    `json:"offered"`
+		Offered  *bool   `json:"offered,omitempty"`
 		Evidence string  `json:"evidence"`
-	}{p.Since, p.Until, p.Gaps, !p.Refused, p.Evidence})
+	}{p.Since, p.Until, p.Gaps, refused, p.Evidence})
 }
 
 // String renders the facts of the attach point on one line, as info shows them.
