@@ -264,6 +264,8 @@ func merge(p, old *registry.Kfunc, answers []KernelAnswer) []Change {
 		p.Category = old.Category
 	}
 	p.Description, p.Notes = old.Description, old.Notes
+	// The probe does not answer per attach point yet: the facts recorded stay until it does.
+	p.AttachPoints = old.AttachPoints
 	for key, v := range old.Sources {
 		if key != "matrix" {
 			p.Sources[key] = v

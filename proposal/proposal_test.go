@@ -324,10 +324,13 @@ func TestProposeKfuncs(t *testing.T) {
 			t.Errorf("%s contradicted by the kernels it came from: %v", kv.Name, kv.Problems)
 		}
 	}
-	// What people wrote is kept by the next sync.
+	// What people wrote is kept by the next sync, and so are the attach points recorded, which
+	// the probe does not answer yet.
 	a.Description, a.Category = "Does A.", "task"
+	a.AttachPoints = map[string]registry.AttachPoint{"iter/tcp": {Evidence: "probe: 6.12"}}
 	again, changes := Kfuncs(table2(t, got), ks)
-	if again[0].Description != "Does A." || again[0].Category != "task" || changes[0].Kind != "unchanged" {
+	if again[0].Description != "Does A." || again[0].Category != "task" || changes[0].Kind != "unchanged" ||
+		again[0].AttachPoints["iter/tcp"].Evidence != "probe: 6.12" {
 		t.Errorf("sync lost what people wrote: %+v %v", again[0], changes[0])
 	}
 }

@@ -28,11 +28,10 @@ type Availability struct {
 	// ProgTypeGaps holds, per program type, ranges of release series between since and until
 	// in which kernels withdrew the function from the type and later offered it again.
 	ProgTypeGaps map[string][]Gap `json:"prog_type_gaps,omitempty"`
-	// AttachPoints is the room for answers per attach point (issue 18): where a function is
-	// offered to some attach points of a program type only (d_path in tp_btf programs), the
-	// span of releases per attach point, keyed "prog_type/attach_point". No registry file key
-	// sets it yet and no query reads it; it stays nil until the probe answers per attach point.
-	AttachPoints map[string]Span `json:"attach_points,omitempty"`
+	// AttachPoints holds the facts of the attach points whose kernel rules differ from their
+	// program type's default attachment (issue 18), keyed by canonical section key
+	// (section.Section.Key: "kprobe.session", "iter/tcp", "struct_ops/sched_ext_ops.enqueue").
+	AttachPoints map[string]AttachPoint `json:"attach_points,omitempty"`
 }
 
 // Remarks are what an entry says to the people who review it, beside its facts; helpers and
@@ -159,6 +158,7 @@ const (
 	afterUntil             // the kernel is newer than prog_type_until
 	noTarget               // ext: no program type an ext program could replace has it
 	offeredToTarget        // ext: some program type an ext program could replace has it
+	refusedAt              // the attach point refuses what its program type offers
 )
 
 // OfferedTo reports whether the entry declares the function for progType on kernel, taking every

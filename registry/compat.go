@@ -63,6 +63,13 @@ type Compatibility struct {
 	// Targets lists, for ext only, the program types of the programs an ext program may replace
 	// and still call the helper (see TypesOffered).
 	Targets []string
+	// AttachPoint is the attach point whose facts decided (CheckAt), "" when the program
+	// type's did.
+	AttachPoint string
+	// Note says, when a question naming an attach point was answered for its program type,
+	// that it was (Place.Note), and for a bare program type the attach points of the type
+	// whose facts answer otherwise.
+	Note string
 }
 
 // Check answers whether helper (a name, with or without bpf_, or an id) may be called from
@@ -76,6 +83,31 @@ func (r *Registry) Check(helper, progType string, kernel Version) (Compatibility
 		return Compatibility{}, err
 	}
 	return h.check(progType, kernel), nil
+}
+
+// CheckAt answers whether helper may be called at where, a program type or a libbpf section
+// name (Availability.Locate), on kernel (a zero kernel: any kernel). A bare program type answers
+// exactly as Check; an attach point with facts is answered by them; one without is answered for
+// its program type, and the Note says so.
+func (r *Registry) CheckAt(helper, where string, kernel Version) (Compatibility, error) {
+	h, err := r.Find(helper)
+	if err != nil {
+		return Compatibility{}, err
+	}
+	p, err := h.Locate(where)
+	if err != nil {
+		return Compatibility{}, err
+	}
+	if p.Key == "" {
+		c := h.check(p.ProgType(), kernel)
+		c.Note = h.answerNote(p, kernel)
+		return c, nil
+	}
+	c := Compatibility{Helper: h, ProgType: p.ProgType(), Kernel: kernel, AttachPoint: p.Key}
+	ru, gap := h.ruleAt(p, kernel)
+	c.OK = ru == offered
+	c.Reason = h.explainAt(h.CName(), "offered to", ru, gap, p, kernel)
+	return c, nil
 }
 
 func (h *Helper) check(progType string, kernel Version) Compatibility {

@@ -44,14 +44,15 @@ func FuzzParse(f *testing.F) {
 		f.Fatal(err)
 	}
 	fuzzTable(f, Parse, checkLoadedRegistry, small, embedded, []byte(entry(1, "a")),
-		[]byte("- &a {id: 1}\n- *a\n"), []byte("- id: 1\n  name: [\n"))
+		[]byte("- &a {id: 1}\n- *a\n"), []byte("- id: 1\n  name: [\n"), []byte(entry(1, "a", pointFacts...)))
 }
 
 // FuzzKfuncs feeds the kfuncs.yaml loader arbitrary bytes (see fuzzTable).
 func FuzzKfuncs(f *testing.F) {
 	fuzzTable(f, ParseKfuncs, checkLoadedKfuncs, embeddedKfuncs, []byte(kfuncEntry()),
 		[]byte(kfuncEntry(`  last_kernel: "6.6"`, `  gaps: ["6.1..6.2"]`, `  prog_type_since: {xdp: "6.1"}`, `  prog_type_until: {xdp: "6.6"}`, `  prog_type_gaps: {sched_cls: ["5.10..5.15"]}`)),
-		[]byte(strings.Replace(kfuncEntry(), "[xdp, sched_cls]", "[]", 1)), []byte("[]\n"), []byte("- name: bpf_a\n  prototype: [\n"))
+		[]byte(strings.Replace(kfuncEntry(), "[xdp, sched_cls]", "[]", 1)), []byte("[]\n"), []byte("- name: bpf_a\n  prototype: [\n"),
+		[]byte(kfuncEntry(pointFacts...)))
 }
 
 // checkLoadedRegistry fails t when reg breaks a promise of the loader.
@@ -62,6 +63,7 @@ func checkLoadedRegistry(t *testing.T, reg *Registry) {
 			t.Fatalf("invalid entry accepted: %+v", h)
 		}
 		seen[h.ID] = true
+		checkLoadedPoints(t, h.Name, &h.Availability)
 		if got, ok := reg.ByID(h.ID); !ok || got != h {
 			t.Fatalf("ByID(%d) broken", h.ID)
 		}
@@ -92,6 +94,23 @@ func checkLoadedKfunc(t *testing.T, ks *Kfuncs, k *Kfunc) {
 	for typ, since := range k.ProgTypeSince {
 		if since.Less(k.MinKernel) || !k.ProgTypes.Contains(typ) {
 			t.Fatalf("%s: %s since %s accepted (min_kernel %s, types %s)", k.Name, typ, since, k.MinKernel, k.ProgTypes)
+		}
+	}
+	checkLoadedPoints(t, k.Name, &k.Availability)
+}
+
+// checkLoadedPoints fails t when an attach point of a breaks a promise of the loader: its key is
+// canonical and answers a question about itself, it has evidence, and a refusal is of what its
+// program type offers, on every kernel.
+func checkLoadedPoints(t *testing.T, name string, a *Availability) {
+	t.Helper()
+	for key, pt := range a.AttachPoints {
+		p, err := a.Locate(key)
+		if err != nil || p.Key != key || key == p.ProgType() || pt.Evidence == "" {
+			t.Fatalf("%s: attach point %q accepted (located as %q, %v)", name, key, p.Key, err)
+		}
+		if pt.Refused && (!pt.Since.IsZero() || !pt.Until.IsZero() || len(pt.Gaps) > 0 || !a.ProgTypes.Contains(p.ProgType())) {
+			t.Fatalf("%s: refusal at %q accepted: %+v", name, key, pt)
 		}
 	}
 }

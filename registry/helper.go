@@ -73,25 +73,25 @@ type Helper struct {
 func (h Helper) MarshalJSON() ([]byte, error) {
 	a := &h.Availability
 	return json.Marshal(struct {
-		ID            int                `json:"id"`
-		Name          string             `json:"name"`
-		Signature     Signature          `json:"signature"`
-		MinKernel     Version            `json:"min_kernel"`
-		LastKernel    Version            `json:"last_kernel,omitzero"`
-		Gaps          []Gap              `json:"gaps,omitempty"`
-		ProgTypes     ProgTypes          `json:"prog_types"`
-		GPLOnly       bool               `json:"gpl_only"`
-		Category      string             `json:"category"`
-		Description   string             `json:"description"`
-		ProgTypeSince map[string]Version `json:"prog_type_since,omitempty"`
-		ProgTypeUntil map[string]Version `json:"prog_type_until,omitempty"`
-		ProgTypeGaps  map[string][]Gap   `json:"prog_type_gaps,omitempty"`
-		AttachPoints  map[string]Span    `json:"attach_points,omitempty"`
-		AttachTypes   []string           `json:"attach_types,omitempty"`
-		SleepableOnly bool               `json:"sleepable_only,omitempty"`
-		KernelConfig  []string           `json:"kernel_config,omitempty"`
-		Sources       map[string]string  `json:"sources,omitempty"`
-		Notes         string             `json:"notes,omitempty"`
+		ID            int                    `json:"id"`
+		Name          string                 `json:"name"`
+		Signature     Signature              `json:"signature"`
+		MinKernel     Version                `json:"min_kernel"`
+		LastKernel    Version                `json:"last_kernel,omitzero"`
+		Gaps          []Gap                  `json:"gaps,omitempty"`
+		ProgTypes     ProgTypes              `json:"prog_types"`
+		GPLOnly       bool                   `json:"gpl_only"`
+		Category      string                 `json:"category"`
+		Description   string                 `json:"description"`
+		ProgTypeSince map[string]Version     `json:"prog_type_since,omitempty"`
+		ProgTypeUntil map[string]Version     `json:"prog_type_until,omitempty"`
+		ProgTypeGaps  map[string][]Gap       `json:"prog_type_gaps,omitempty"`
+		AttachPoints  map[string]AttachPoint `json:"attach_points,omitempty"`
+		AttachTypes   []string               `json:"attach_types,omitempty"`
+		SleepableOnly bool                   `json:"sleepable_only,omitempty"`
+		KernelConfig  []string               `json:"kernel_config,omitempty"`
+		Sources       map[string]string      `json:"sources,omitempty"`
+		Notes         string                 `json:"notes,omitempty"`
 	}{h.ID, h.Name, h.Signature, a.MinKernel, a.LastKernel, a.Gaps, a.ProgTypes, h.GPLOnly, h.Category,
 		h.Description, a.ProgTypeSince, a.ProgTypeUntil, a.ProgTypeGaps, a.AttachPoints, h.AttachTypes,
 		h.SleepableOnly, h.KernelConfig, h.Sources, h.Notes})
@@ -127,6 +127,7 @@ func (h *Helper) Describe() string {
 			fmt.Fprintf(&b, "    %s: not in %s\n", t, g)
 		}
 	}
+	h.describePoints(&b)
 	if len(h.AttachTypes) > 0 {
 		fmt.Fprintf(&b, "  attach types:  %s\n", strings.Join(h.AttachTypes, ", "))
 	}

@@ -22,7 +22,7 @@ func Parse(file string, data []byte) (*Registry, error) {
 // The keys of a helper entry: what one must and may contain; anything else is an error.
 var (
 	requiredFields = []string{"id", "name", "signature", "min_kernel", "prog_types", "gpl_only", "category", "description"}
-	optionalFields = []string{"prog_type_since", "prog_type_until", "prog_type_gaps", "attach_types", "sleepable_only", "kernel_config", "sources", "notes"}
+	optionalFields = []string{"prog_type_since", "prog_type_until", "prog_type_gaps", "attach_points", "attach_types", "sleepable_only", "kernel_config", "sources", "notes"}
 )
 
 // HelperKeys returns the keys of a helper entry, as helpers.yaml spells them: those every entry

@@ -64,6 +64,29 @@ func (k *Kfunc) Check(progType string, kernel Version) (bool, string) {
 	return false, k.explain(k.Name, "callable from", r, gap, progType, kernel)
 }
 
+// CheckAt is Check for where, a program type or a libbpf section name (Availability.Locate):
+// a bare program type answers exactly as Check; an attach point with facts is answered by them;
+// one without is answered for its program type, and the place's Note says so. For a bare
+// program type, the Note names the attach points of the type whose facts answer otherwise.
+func (k *Kfunc) CheckAt(where string, kernel Version) (bool, string, Place, error) {
+	p, err := k.Locate(where)
+	if err != nil {
+		return false, "", p, err
+	}
+	if p.Key == "" {
+		p.Note = k.answerNote(p, kernel)
+		ok, why := k.Check(p.ProgType(), kernel)
+		return ok, why, p, nil
+	}
+	if !kernel.IsZero() {
+		if ok, why := k.Exists(kernel); !ok {
+			return false, why, p, nil
+		}
+	}
+	r, gap := k.ruleAt(p, kernel)
+	return r == offered, k.explainAt(k.Name, "callable from", r, gap, p, kernel), p, nil
+}
+
 // Describe renders the entry for people.
 func (k *Kfunc) Describe() string {
 	var b strings.Builder
@@ -79,6 +102,7 @@ func (k *Kfunc) Describe() string {
 	for _, t := range sortedKeys(k.ProgTypeSince) {
 		fmt.Fprintf(&b, "    %s from %s\n", t, k.ProgTypeSince[t])
 	}
+	k.describePoints(&b)
 	if len(k.Flags) > 0 {
 		fmt.Fprintf(&b, "  flags: %s\n", strings.Join(k.Flags, ", "))
 	}
@@ -110,9 +134,20 @@ func (r *Kfuncs) Find(name string) (*Kfunc, error) {
 	return nil, fmt.Errorf("%w %q", ErrUnknownKfunc, name)
 }
 
-// Available returns the kfuncs callable from progType (on kernel, when not nil).
-func (r *Kfuncs) Available(progType string, kernel *Version) ([]*Kfunc, error) {
-	return r.available(progType, kernel, (*Kfunc).OfferedTo)
+// Available returns the kfuncs callable from where, a program type or a section name (on kernel,
+// when not nil).
+func (r *Kfuncs) Available(where string, kernel *Version) ([]*Kfunc, error) {
+	return r.available(where, kernel, (*Kfunc).OfferedTo)
+}
+
+// CompatibleAt is Compatible for where, a program type or a libbpf section name (see
+// Kfunc.CheckAt), with the place that answered.
+func (r *Kfuncs) CompatibleAt(name, where string, kernel Version) (bool, string, Place, error) {
+	k, err := r.Find(name)
+	if err != nil {
+		return false, "", Place{}, err
+	}
+	return k.CheckAt(where, kernel)
 }
 
 // Compatible reports whether kfunc name may be called from progType on kernel, with the reason.

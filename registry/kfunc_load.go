@@ -20,7 +20,7 @@ func LoadKfuncs(path string) (*Kfuncs, error) { return loadFile(path, ParseKfunc
 var (
 	kfuncRequired = []string{"name", "prototype", "min_kernel", "prog_types", "category"}
 	kfuncOptional = []string{"last_kernel", "gaps", "prog_type_since", "prog_type_until", "prog_type_gaps",
-		"flags", "module", "description", "sources", "notes"}
+		"attach_points", "flags", "module", "description", "sources", "notes"}
 	kfuncNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 	flagRE      = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
 )

@@ -125,7 +125,7 @@ func (k *entryKind[T]) entry(l *loader, n *yaml.Node) (T, bool) {
 }
 
 // availabilityField reads kv into a when it is a key of Availability (min_kernel, last_kernel,
-// gaps, prog_types, prog_type_since, prog_type_until, prog_type_gaps), and reports whether it
+// gaps, prog_types, prog_type_since, prog_type_until, prog_type_gaps, attach_points), and reports whether it
 // was. The kind of entry has already refused the keys it does not list (a helper has no
 // last_kernel or gaps).
 func (l *loader) availabilityField(a *Availability, kv field, emptyProgTypes bool) bool {
@@ -147,6 +147,8 @@ func (l *loader) availabilityField(a *Availability, kv field, emptyProgTypes boo
 		*perTypeReleases(a, key) = l.versionMap(v, key)
 	case "prog_type_gaps":
 		a.ProgTypeGaps = l.gapMap(v, key)
+	case "attach_points":
+		a.AttachPoints = l.attachPoints(v)
 	default:
 		return false
 	}
@@ -209,4 +211,5 @@ func (l *loader) checkAvailability(a *Availability, fs fields) {
 			l.errorf(f.valN, "prog_type_until: %s %s is older than its prog_type_since %s", t, until, since)
 		}
 	}
+	l.checkAttachPoints(a, fs)
 }

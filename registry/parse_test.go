@@ -42,18 +42,22 @@ func TestFaultAvailabilityBothLoaders(t *testing.T) {
 			`prog_type_gaps.xdp: "6.6..6.1" ends before it starts`},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			// The first added line is line 12 of a helper entry and line 6 of a kfunc entry;
-			// the message names the line of the key it is about, the last one added.
-			last := len(tt.extra) - 1
-			helper := entry(1, "a", tt.extra...)
-			if _, err := Parse("h.yaml", []byte(helper)); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("h.yaml:%d: %s", 12+last, tt.want)) {
-				t.Errorf("helpers.yaml: got %v\nwant h.yaml:%d: %s", err, 12+last, tt.want)
-			}
-			if _, err := ParseKfuncs("k.yaml", []byte(kfuncEntry(tt.extra...))); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("k.yaml:%d: %s", 6+last, tt.want)) {
-				t.Errorf("kfuncs.yaml: got %v\nwant k.yaml:%d: %s", err, 6+last, tt.want)
-			}
-		})
+		t.Run(tt.name, func(t *testing.T) { refusedByBothLoaders(t, tt.extra, tt.want) })
+	}
+}
+
+// refusedByBothLoaders fails t unless a helper entry and a kfunc entry, each with the lines extra
+// added, are refused with the message want at the line of the last line added: line 12 of a
+// helper entry and line 6 of a kfunc entry for the first.
+func refusedByBothLoaders(t *testing.T, extra []string, want string) {
+	t.Helper()
+	last := len(extra) - 1
+	helper := entry(1, "a", extra...)
+	if _, err := Parse("h.yaml", []byte(helper)); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("h.yaml:%d: %s", 12+last, want)) {
+		t.Errorf("helpers.yaml: got %v\nwant h.yaml:%d: %s", err, 12+last, want)
+	}
+	if _, err := ParseKfuncs("k.yaml", []byte(kfuncEntry(extra...))); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("k.yaml:%d: %s", 6+last, want)) {
+		t.Errorf("kfuncs.yaml: got %v\nwant k.yaml:%d: %s", err, 6+last, want)
 	}
 }
 

@@ -107,11 +107,12 @@ func (r *Registry) ByCategory(category string) []*Helper {
 	return r.filter(func(h *Helper) bool { return h.Category == category })
 }
 
-// Available returns, in id order, the helpers the registry declares for progType; when kernel is
-// not nil, only those that kernel offers (first release, per-type first and last release, gaps).
-// For ext it returns the helpers some program an ext program may replace can call (see Check).
-func (r *Registry) Available(progType string, kernel *Version) ([]*Helper, error) {
-	return r.available(progType, kernel, func(h *Helper, progType string, k Version) bool { return h.check(progType, k).OK })
+// Available returns, in id order, the helpers the registry declares for where, a program type or
+// a section name (see Availability.Locate); when kernel is not nil, only those that kernel offers
+// (first release, per-type first and last release, gaps, attach-point facts). For ext it returns
+// the helpers some program an ext program may replace can call (see Check).
+func (r *Registry) Available(where string, kernel *Version) ([]*Helper, error) {
+	return r.available(where, kernel, func(h *Helper, progType string, k Version) bool { return h.check(progType, k).OK })
 }
 
 // Compatible reports whether the registry declares helper (a name, with or without bpf_, or an

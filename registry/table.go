@@ -64,17 +64,30 @@ func (t *table[E]) filter(keep func(E) bool) []E {
 	return out
 }
 
-// available returns, in table order, the entries offered declares for progType on kernel (any
-// kernel when nil), and refuses a program type the kernel does not define.
-func (t *table[E]) available(progType string, kernel *Version, offered func(e E, progType string, kernel Version) bool) ([]E, error) {
-	if err := knownProgType(progType); err != nil {
-		return nil, err
-	}
+// available returns, in table order, the entries declared for where (a program type or a
+// section name, see Availability.Locate) on kernel (any kernel when nil). offeredTo answers for a
+// program type: for a bare one always, for a section name where the entry has no facts of its
+// attach point. A program type the kernel does not define and a malformed section are errors.
+func (t *table[E]) available(where string, kernel *Version, offeredTo func(e E, progType string, kernel Version) bool) ([]E, error) {
 	var v Version
 	if kernel != nil {
 		v = *kernel
 	}
-	return t.filter(func(e E) bool { return offered(e, progType, v) }), nil
+	if BareProgType(where) {
+		return t.filter(func(e E) bool { return offeredTo(e, where, v) }), nil
+	}
+	if _, err := parseWhere(where); err != nil {
+		return nil, err
+	}
+	return t.filter(func(e E) bool {
+		a, _ := e.parts()
+		p, _ := a.Locate(where)
+		if p.Key == "" {
+			return offeredTo(e, p.ProgType(), v)
+		}
+		r, _ := a.ruleAt(p, v)
+		return r == offered
+	}), nil
 }
 
 // knownProgType refuses, with ErrUnknownProgType, a program type name the kernel does not define.

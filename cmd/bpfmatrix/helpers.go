@@ -21,10 +21,10 @@ func init() {
 }
 
 const helpersUsage = `usage:
-  bpfmatrix helpers list [--prog-type T] [--kernel V] [--category C] [--format table|json]
+  bpfmatrix helpers list [--prog-type T|SECTION] [--kernel V] [--category C] [--format table|json]
   bpfmatrix helpers info NAME|ID [--format text|json]
   bpfmatrix helpers categories [--format table|json]
-  bpfmatrix helpers compat NAME PROG_TYPE VERSION
+  bpfmatrix helpers compat NAME PROG_TYPE|SECTION VERSION
   bpfmatrix helpers export [--format yaml|json|edn|c] [--out FILE]
   bpfmatrix helpers sync [--in DIR | --kernels 5.10,7.3 ...] [--format text|json] [--write]
 every subcommand takes --registry FILE to read another registry than the built-in one
@@ -82,19 +82,19 @@ func (helperTable) category(h *registry.Helper) string { return h.Category }
 func (helperTable) knownCategories() []string { return registry.KnownCategories() }
 
 // compat explains the registry's answer, so that the reason printed is the one that decided it.
-func (t helperTable) compat(h *registry.Helper, progType string, kernel registry.Version) (bool, string, error) {
-	c, err := t.Check(h.Name, progType, kernel)
+func (t helperTable) compat(h *registry.Helper, where string, kernel registry.Version) (bool, string, string, error) {
+	c, err := t.CheckAt(h.Name, where, kernel)
 	switch {
 	case err != nil:
-		return false, "", err
-	case c.OK && c.Reason != "": // ext: the answer depends on the type of the replaced program
-		return true, c.Reason, nil
+		return false, "", "", err
+	case c.OK && c.Reason != "": // ext, or an attach point's facts
+		return true, c.Reason, c.Note, nil
 	case c.OK:
-		return true, fmt.Sprintf("%s may be called from %s programs on %s", h.CName(), progType, kernel), nil
-	case progType != registry.ExtProgType && declaresNone(h.ProgTypes):
-		return false, fmt.Sprintf("%s is not offered to %s programs: the registry declares it for no program type", h.CName(), progType), nil
+		return true, fmt.Sprintf("%s may be called from %s programs on %s", h.CName(), c.ProgType, kernel), c.Note, nil
+	case c.AttachPoint == "" && c.ProgType != registry.ExtProgType && declaresNone(h.ProgTypes):
+		return false, fmt.Sprintf("%s is not offered to %s programs: the registry declares it for no program type", h.CName(), c.ProgType), c.Note, nil
 	}
-	return false, c.Reason, nil
+	return false, c.Reason, c.Note, nil
 }
 
 func (helperTable) listHeader() string { return "ID\tNAME\tSINCE\tCATEGORY\tGPL\tPROG TYPES" }

@@ -15,10 +15,10 @@ func init() {
 }
 
 const kfuncsUsage = `usage:
-  bpfmatrix kfuncs list [--prog-type T] [--kernel V] [--category C] [--format table|json]
+  bpfmatrix kfuncs list [--prog-type T|SECTION] [--kernel V] [--category C] [--format table|json]
   bpfmatrix kfuncs info NAME [--format text|json]
   bpfmatrix kfuncs categories [--format table|json]
-  bpfmatrix kfuncs compat NAME PROG_TYPE VERSION
+  bpfmatrix kfuncs compat NAME PROG_TYPE|SECTION VERSION
   bpfmatrix kfuncs sync [--in DIR | --kernels 6.12,7.3 ...] [--write]
 every subcommand takes --kfuncs FILE to read another kfunc file than the built-in one;
 sync proposes the file from the kernels' observations and, with --write, writes it
@@ -62,18 +62,20 @@ func (kfuncTable) category(k *registry.Kfunc) string { return k.Category }
 
 func (kfuncTable) knownCategories() []string { return registry.KfuncCategories }
 
-func (t kfuncTable) compat(k *registry.Kfunc, progType string, kernel registry.Version) (bool, string, error) {
-	ok, why, err := t.Compatible(k.Name, progType, kernel)
+func (t kfuncTable) compat(k *registry.Kfunc, where string, kernel registry.Version) (bool, string, string, error) {
+	ok, why, p, err := t.CompatibleAt(k.Name, where, kernel)
 	switch {
 	case err != nil:
-		return false, "", err
+		return false, "", "", err
+	case ok && p.Key != "": // an attach point's facts, whose sentence names the kernel
+		return true, why, p.Note, nil
 	case ok:
-		return true, why + " on " + kernel.String(), nil
+		return true, why + " on " + kernel.String(), p.Note, nil
 	}
-	if exists, _ := k.Exists(kernel); exists && declaresNone(k.ProgTypes) {
-		why = fmt.Sprintf("%s is not callable from %s programs: the registry declares it for no program type", k.Name, progType)
+	if exists, _ := k.Exists(kernel); exists && p.Key == "" && declaresNone(k.ProgTypes) {
+		why = fmt.Sprintf("%s is not callable from %s programs: the registry declares it for no program type", k.Name, p.ProgType())
 	}
-	return false, why, nil
+	return false, why, p.Note, nil
 }
 
 func (kfuncTable) listHeader() string { return "NAME\tSINCE\tCATEGORY\tPROG TYPES" }

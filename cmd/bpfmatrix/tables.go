@@ -10,6 +10,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/bpfmatrix/bpfmatrix/registry"
+	"github.com/bpfmatrix/bpfmatrix/section"
 	"github.com/bpfmatrix/bpfmatrix/vmimages"
 )
 
@@ -23,16 +24,18 @@ type table[E any] interface {
 	entries() []E
 	// Find resolves what a person typed (registry.Registry's and registry.Kfuncs' Find).
 	Find(name string) (E, error)
-	// Available returns the entries declared for progType (on kernel, when not nil).
-	Available(progType string, kernel *registry.Version) ([]E, error)
+	// Available returns the entries declared for where, a program type or a section name (on
+	// kernel, when not nil).
+	Available(where string, kernel *registry.Version) ([]E, error)
 	// onKernel returns the entries declared present on kernel, in any program type.
 	onKernel(kernel registry.Version) []E
 	// category names the category of e; knownCategories are those an entry may have.
 	category(e E) string
 	knownCategories() []string
-	// compat answers whether e may be called from progType on kernel, with the sentence that
-	// says why.
-	compat(e E, progType string, kernel registry.Version) (bool, string, error)
+	// compat answers whether e may be called at where, a program type or a section name, on
+	// kernel, with the sentence that says why and a note qualifying the answer ("" for none:
+	// see registry.Place.Note).
+	compat(e E, where string, kernel registry.Version) (ok bool, why, note string, err error)
 	// listHeader and listRow are the lines of list's table, cells separated by tabs.
 	listHeader() string
 	listRow(e E) string
@@ -141,7 +144,7 @@ func (g *tableGroup[E]) find(t table[E], name, sub string) (E, error) {
 
 func (g *tableGroup[E]) list(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("list", flag.ContinueOnError)
-	progType := fs.String("prog-type", "", "only "+g.name+" the registry declares for this program type (e.g. xdp)")
+	progType := fs.String("prog-type", "", "only "+g.name+" the registry declares for this program type (e.g. xdp) or section name (e.g. kprobe.session)")
 	kernel := fs.String("kernel", "", "only "+g.name+" available on this kernel version (e.g. 6.1)")
 	category := fs.String("category", "", "only "+g.name+" of this category")
 	format := formatFlag(fs, "table", "json")
@@ -152,6 +155,9 @@ func (g *tableGroup[E]) list(args []string, stdout, stderr io.Writer) int {
 	es, err := selectEntries(t, *progType, *kernel, *category)
 	if err != nil {
 		return c.fail(stderr, err)
+	}
+	if note := listNote(*progType); note != "" {
+		fmt.Fprintf(escapeControls(stderr), "bpfmatrix %s: note: %s\n", c.path, note)
 	}
 	if *format == "json" {
 		if es == nil {
@@ -255,7 +261,7 @@ func (g *tableGroup[E]) compat(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return c.fail(stderr, err)
 	}
-	ok, why, err := t.compat(e, pos[1], v)
+	ok, why, note, err := t.compat(e, pos[1], v)
 	if err != nil {
 		return c.fail(stderr, err)
 	}
@@ -263,12 +269,29 @@ func (g *tableGroup[E]) compat(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "bpfmatrix %s: note: %s is past the newest kernel tested (%s): the answer extends the registry's facts to kernels no observation has checked\n", c.path, v, newest)
 	}
 	w := escapeControls(stdout)
+	code, verdict := exitOK, "compatible"
 	if !ok {
-		fmt.Fprintf(w, "not compatible: %s\n", why)
-		return exitNo
+		code, verdict = exitNo, "not compatible"
 	}
-	fmt.Fprintf(w, "compatible: %s\n", why)
-	return exitOK
+	fmt.Fprintf(w, "%s: %s\n", verdict, why)
+	if note != "" {
+		fmt.Fprintf(w, "note: %s\n", note)
+	}
+	return code
+}
+
+// listNote is what list says about a --prog-type that names a section rather than a program
+// type: the entries without facts of that attach point are listed for its program type.
+func listNote(where string) string {
+	if where == "" || registry.BareProgType(where) {
+		return ""
+	}
+	s, err := section.Parse(where)
+	if err != nil {
+		return ""
+	}
+	note := fmt.Sprintf("entries with no facts recorded for %s are listed for its program type %s%s", registry.AttachPointKey(s), s.ProgType, registry.UncheckedStructOps(s))
+	return note
 }
 
 // newestTested is the newest kernel pinned in the kernels file's lock: the registry's facts

@@ -136,6 +136,9 @@ func yamlEntry(h *registry.Helper, prov *Provenance) *yaml.Node {
 
 // yamlOptional adds the optional keys that are set, and notes what a foreign table left out.
 func yamlOptional(h *registry.Helper, prov *Provenance, add func(string, *yaml.Node)) {
+	if len(h.AttachPoints) > 0 {
+		add("attach_points", yamlAttachPoints(h.AttachPoints))
+	}
 	if len(h.AttachTypes) > 0 {
 		add("attach_types", yamlStrs(h.AttachTypes))
 	}
@@ -160,6 +163,34 @@ func yamlOptional(h *registry.Helper, prov *Provenance, add func(string, *yaml.N
 	if notes != "" {
 		add("notes", yamlStr(notes))
 	}
+}
+
+// yamlAttachPoints renders attach_points: one attach point a line, its facts a flow mapping.
+func yamlAttachPoints(points map[string]registry.AttachPoint) *yaml.Node {
+	m := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+	for _, key := range sortedKeys(points) {
+		p := points[key]
+		fm := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Style: yaml.FlowStyle}
+		if !p.Since.IsZero() {
+			fm.Content = append(fm.Content, yamlStr("since"), yamlVersion(p.Since.String()))
+		}
+		if !p.Until.IsZero() {
+			fm.Content = append(fm.Content, yamlStr("until"), yamlVersion(p.Until.String()))
+		}
+		if len(p.Gaps) > 0 {
+			gs := yamlFlowSeq()
+			for _, g := range p.Gaps {
+				gs.Content = append(gs.Content, yamlVersion(g.String()))
+			}
+			fm.Content = append(fm.Content, yamlStr("gaps"), gs)
+		}
+		if p.Refused {
+			fm.Content = append(fm.Content, yamlStr("offered"), yamlBool(false))
+		}
+		fm.Content = append(fm.Content, yamlStr("evidence"), yamlStr(p.Evidence))
+		m.Content = append(m.Content, yamlStr(key), fm)
+	}
+	return m
 }
 
 func yamlStr(s string) *yaml.Node { return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: s} }

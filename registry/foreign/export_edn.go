@@ -14,7 +14,8 @@ import (
 
 // exportEDN writes the table as a Clojure library keeps it: a map of keyword to entry, keys and
 // kernel names with dashes, :prog-types #{...} or :all, and the per-type facts in
-// :prog-type-since, :prog-type-until and :prog-type-gaps. LoadTable reads it back unchanged.
+// :prog-type-since, :prog-type-until and :prog-type-gaps, the per-attach-point facts in
+// :attach-points. LoadTable reads it back unchanged.
 // With def set, the map is the value of (def def {...}).
 func exportEDN(w io.Writer, reg *registry.Registry, prov *Provenance, def string) error {
 	b := bufio.NewWriter(w)
@@ -67,29 +68,7 @@ func ednWriteEntry(b *bufio.Writer, h *registry.Helper, prov *Provenance, ind st
 	} else {
 		add("prog_types", "#{"+ednKeywords(h.ProgTypes.Types)+"}")
 	}
-	for _, vm := range []struct {
-		key string
-		m   map[string]registry.Version
-	}{{"prog_type_since", h.ProgTypeSince}, {"prog_type_until", h.ProgTypeUntil}} {
-		if len(vm.m) > 0 {
-			var pairs []string
-			for _, t := range sortedKeys(vm.m) {
-				pairs = append(pairs, ":"+dashed(t)+" "+ednQuote(vm.m[t].String()))
-			}
-			add(vm.key, "{"+strings.Join(pairs, " ")+"}")
-		}
-	}
-	if len(h.ProgTypeGaps) > 0 {
-		var pairs []string
-		for _, t := range sortedKeys(h.ProgTypeGaps) {
-			var gs []string
-			for _, g := range h.ProgTypeGaps[t] {
-				gs = append(gs, ednQuote(g.String()))
-			}
-			pairs = append(pairs, ":"+dashed(t)+" ["+strings.Join(gs, " ")+"]")
-		}
-		add("prog_type_gaps", "{"+strings.Join(pairs, " ")+"}")
-	}
+	ednPerType(h, add)
 	if prov.Claimed(h, "gpl_only") {
 		add("gpl_only", strconv.FormatBool(h.GPLOnly))
 	}
@@ -177,3 +156,62 @@ func ednQuote(s string) string {
 
 // ednPlainKey matches the source keys written as keywords; others are written as strings.
 var ednPlainKey = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
+
+// ednPerType adds the facts of h per program type and per attach point, where it has any.
+func ednPerType(h *registry.Helper, add func(key, value string)) {
+	for _, vm := range []struct {
+		key string
+		m   map[string]registry.Version
+	}{{"prog_type_since", h.ProgTypeSince}, {"prog_type_until", h.ProgTypeUntil}} {
+		if len(vm.m) > 0 {
+			var pairs []string
+			for _, t := range sortedKeys(vm.m) {
+				pairs = append(pairs, ":"+dashed(t)+" "+ednQuote(vm.m[t].String()))
+			}
+			add(vm.key, "{"+strings.Join(pairs, " ")+"}")
+		}
+	}
+	if len(h.ProgTypeGaps) > 0 {
+		var pairs []string
+		for _, t := range sortedKeys(h.ProgTypeGaps) {
+			var gs []string
+			for _, g := range h.ProgTypeGaps[t] {
+				gs = append(gs, ednQuote(g.String()))
+			}
+			pairs = append(pairs, ":"+dashed(t)+" ["+strings.Join(gs, " ")+"]")
+		}
+		add("prog_type_gaps", "{"+strings.Join(pairs, " ")+"}")
+	}
+	if len(h.AttachPoints) > 0 {
+		add("attach_points", ednAttachPoints(h.AttachPoints))
+	}
+}
+
+// ednAttachPoints renders attach_points as a map from the section key, a string (it holds '/'
+// and '.'), to a map of its facts, keyed as the registry file keys them.
+func ednAttachPoints(points map[string]registry.AttachPoint) string {
+	var pairs []string
+	for _, key := range sortedKeys(points) {
+		p := points[key]
+		var facts []string
+		if !p.Since.IsZero() {
+			facts = append(facts, ":since "+ednQuote(p.Since.String()))
+		}
+		if !p.Until.IsZero() {
+			facts = append(facts, ":until "+ednQuote(p.Until.String()))
+		}
+		if len(p.Gaps) > 0 {
+			gs := make([]string, len(p.Gaps))
+			for i, g := range p.Gaps {
+				gs[i] = ednQuote(g.String())
+			}
+			facts = append(facts, ":gaps ["+strings.Join(gs, " ")+"]")
+		}
+		if p.Refused {
+			facts = append(facts, ":offered false")
+		}
+		facts = append(facts, ":evidence "+ednQuote(p.Evidence))
+		pairs = append(pairs, ednQuote(key)+" {"+strings.Join(facts, " ")+"}")
+	}
+	return "{" + strings.Join(pairs, " ") + "}"
+}

@@ -52,6 +52,9 @@ func TestExportRoundTrip(t *testing.T) {
   gpl_only: true
   category: network
   description: "Quotes \" and backslashes \\, a tab\t, é, ☃, and a second line:\nhere; #_ {} (def x) */ ?? ."
+  attach_points:
+    xdp.frags: {since: "6.1", until: "6.12", gaps: ["6.2..6.3"], evidence: "probe: \"6.1\"; #_ {}"}
+    kprobe.session/do_unlinkat: {offered: false, evidence: "probe: 6.12"}
   attach_types: [cgroup_inet_ingress]
   sleepable_only: true
   kernel_config: [CONFIG_X]

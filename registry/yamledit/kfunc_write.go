@@ -49,6 +49,7 @@ func MarshalKfuncs(ks []*registry.Kfunc) []byte {
 			}
 			fmt.Fprintf(&b, "  prog_type_gaps: {%s}\n", strings.Join(parts, ", "))
 		}
+		writeAttachPoints(&b, k.AttachPoints)
 		if len(k.Flags) > 0 {
 			fmt.Fprintf(&b, "  flags: [%s]\n", strings.Join(k.Flags, ", "))
 		}
@@ -86,6 +87,33 @@ func writeVersionMap(b *strings.Builder, key string, m map[string]registry.Versi
 		parts = append(parts, fmt.Sprintf("%s: %q", t, m[t].String()))
 	}
 	fmt.Fprintf(b, "  %s: {%s}\n", key, strings.Join(parts, ", "))
+}
+
+// writeAttachPoints writes attach_points, one attach point a line, each as a flow mapping with
+// the keys the loader reads.
+func writeAttachPoints(b *strings.Builder, m map[string]registry.AttachPoint) {
+	if len(m) == 0 {
+		return
+	}
+	b.WriteString("  attach_points:\n")
+	for _, key := range sortedKeys(m) {
+		p := m[key]
+		var parts []string
+		if !p.Since.IsZero() {
+			parts = append(parts, fmt.Sprintf("since: %q", p.Since.String()))
+		}
+		if !p.Until.IsZero() {
+			parts = append(parts, fmt.Sprintf("until: %q", p.Until.String()))
+		}
+		if len(p.Gaps) > 0 {
+			parts = append(parts, fmt.Sprintf("gaps: [%s]", gapList(p.Gaps)))
+		}
+		if p.Refused {
+			parts = append(parts, "offered: false")
+		}
+		parts = append(parts, "evidence: "+quote(p.Evidence))
+		fmt.Fprintf(b, "    %s: {%s}\n", quote(key), strings.Join(parts, ", "))
+	}
 }
 
 func gapList(gs []registry.Gap) string {

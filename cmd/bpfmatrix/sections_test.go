@@ -1,0 +1,97 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// sectionTables writes a helper table and a kfunc table whose one entry each has attach-point
+// facts, and returns their paths.
+func sectionTables(t *testing.T) (helpers, kfuncs string) {
+	t.Helper()
+	points := `  attach_points:
+    kprobe.session: {since: "6.10", evidence: "probe: 6.12"}
+    tp_btf/tcp_destroy_sock: {offered: false, evidence: "probe: 6.12 refuses"}
+    struct_ops/sched_ext_ops.enqueue: {evidence: "probe: 7.3"}
+`
+	dir := t.TempDir()
+	helpers, kfuncs = filepath.Join(dir, "helpers.yaml"), filepath.Join(dir, "kfuncs.yaml")
+	h := "- id: 5\n  name: ktime_get_ns\n  signature: {return: u64, args: []}\n  min_kernel: \"4.1\"\n" +
+		"  prog_types: [sched_cls, tracing]\n  gpl_only: false\n  category: time\n  description: Time.\n" + points
+	k := "- name: bpf_a\n  prototype: \"int bpf_a(void)\"\n  min_kernel: \"5.8\"\n  prog_types: [sched_cls, tracing]\n  category: misc\n" + points
+	for path, text := range map[string]string{helpers: h, kfuncs: k} {
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return helpers, kfuncs
+}
+
+// TestSectionNames: compat, list and info take a libbpf section name where they took a program
+// type, for helpers and kfuncs alike: an attach point's facts answer where there are some, its
+// program type otherwise (and the output says so); a malformed section is bad input.
+func TestSectionNames(t *testing.T) {
+	helpers, kfuncs := sectionTables(t)
+	tests := []struct {
+		args           []string // after "helpers|kfuncs"; NAME is replaced by the group's entry
+		code           int
+		stdout, stderr string // substrings
+	}{
+		{[]string{"compat", "NAME", "kprobe.session", "6.12"}, 0, "kprobe.session on 6.12; evidence: probe: 6.12", ""},
+		{[]string{"compat", "NAME", "kprobe.session/do_unlinkat", "6.6"}, 1, "reached kprobe.session/do_unlinkat (facts of kprobe.session) in 6.10", ""},
+		{[]string{"compat", "NAME", "kprobe", "6.12"}, 1, "note: answered for the default attachment of kprobe programs; the answer differs at: kprobe.session", ""},
+		{[]string{"compat", "NAME", "kprobe.multi", "6.12"}, 1, "note: no facts recorded for kprobe.multi: answered for its program type kprobe\n", ""},
+		{[]string{"compat", "NAME", "tp_btf/tcp_destroy_sock", "6.12"}, 1, "although tracing programs may call it", ""},
+		{[]string{"compat", "NAME", "tp_btf/sched_switch", "6.12"}, 0, "note: no facts recorded for tp_btf/sched_switch: answered for its program type tracing", ""},
+		{[]string{"compat", "NAME", "tc", "6.12"}, 0, "note: no facts recorded for tc: answered for its program type sched_cls", ""},
+		{[]string{"compat", "NAME", "struct_ops/sched_ext_ops.enqueue", "7.3"}, 0, "struct_ops/sched_ext_ops.enqueue on 7.3", ""},
+		{[]string{"compat", "NAME", "struct_ops/tcp_congestion_ops.cong_avoid", "7.3"}, 1, "so tcp_congestion_ops.cong_avoid is not checked to exist", ""},
+		{[]string{"compat", "NAME", "kprobe.session/", "6.12"}, 2, "", `section "kprobe.session/": empty attach target`},
+		{[]string{"compat", "NAME", "struct_ops/sched_ext_ops.", "6.12"}, 2, "", `section "struct_ops/sched_ext_ops.": attach target`},
+		{[]string{"compat", "NAME", "kprobes", "6.12"}, 2, "", `unknown program type: "kprobes" (section "kprobes"`},
+		{[]string{"list", "--prog-type", "kprobe.session", "--kernel", "6.12"}, 0, "NAME", "note: entries with no facts recorded for kprobe.session are listed for its program type kprobe"},
+		{[]string{"list", "--prog-type", "tp_btf/tcp_destroy_sock", "--format", "json"}, 0, "[]", ""},
+		{[]string{"list", "--prog-type", "iter/", "--kernel", "6.12"}, 2, "", `section "iter/"`},
+		{[]string{"info", "NAME"}, 0, "  attach points:\n    kprobe.session: from 6.10 (evidence: probe: 6.12)\n", ""},
+		{[]string{"info", "NAME", "--format", "json"}, 0, `"offered": false,`, ""},
+	}
+	groups := []struct{ group, name, flag, file string }{
+		{"helpers", "ktime_get_ns", "--registry", helpers},
+		{"kfuncs", "bpf_a", "--kfuncs", kfuncs},
+	}
+	for _, g := range groups {
+		for _, tt := range tests {
+			args := []string{g.group}
+			for _, a := range tt.args {
+				args = append(args, strings.ReplaceAll(a, "NAME", g.name))
+			}
+			args = append(args, g.flag, g.file)
+			t.Run(strings.Join(args[:len(args)-2], " "), func(t *testing.T) {
+				code, stdout, stderr := run(args...)
+				if code != tt.code || !strings.Contains(stdout, tt.stdout) || !strings.Contains(stderr, tt.stderr) {
+					t.Fatalf("exit %d, want %d\nstdout: %s\nstderr: %s", code, tt.code, stdout, stderr)
+				}
+				if tt.code == 0 && strings.Contains(tt.args[0], "list") && !strings.Contains(tt.stdout, "[]") && !strings.Contains(stdout, g.name) {
+					t.Errorf("list lacks %s:\n%s", g.name, stdout)
+				}
+			})
+		}
+	}
+}
+
+// TestBareProgTypeOutputUnchanged: for a bare program type, an entry without attach-point facts
+// answers with no note, as before section names were asked.
+func TestBareProgTypeOutputUnchanged(t *testing.T) {
+	for _, args := range [][]string{
+		{"helpers", "compat", "ktime_get_ns", "sched_cls", "5.10"},
+		{"kfuncs", "compat", "bpf_task_acquire", "tracing", "6.12"},
+		{"helpers", "list", "--prog-type", "xdp"},
+	} {
+		code, stdout, stderr := run(args...)
+		if code != 0 || strings.Contains(stdout, "note:") || strings.Contains(stderr, "note: entries") || strings.Count(stdout, "\n") < 1 {
+			t.Errorf("%s: exit %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), code, stdout, stderr)
+		}
+	}
+}
