@@ -49,6 +49,9 @@ type extraction struct {
 	builtinRead, orderRead bool
 	// repass says a dependency was found to be wanted after its file had been walked past.
 	repass bool
+	// tail brings modules.builtin and modules.order read from the archive's end, when they
+	// could be read on their own (debpkg.Archive.TailFiles), while the walk reads its start.
+	tail chan map[string][]byte
 }
 
 // extractDeb extracts vmlinuz, the kernel config and the virtio modules of a kernel package into
@@ -73,8 +76,16 @@ func extractDeb(ctx context.Context, deb, staging string) (*debContents, error) 
 	}
 	for pass := 0; ; pass++ {
 		x.repass = false
-		err := walkDeb(ctx, deb, func(name string, hdr *tar.Header, r io.Reader) error {
+		opened := func(a *debpkg.Archive) {
+			if pass == 0 {
+				x.readTail(a)
+			}
+		}
+		err := walkDeb(ctx, deb, opened, func(name string, hdr *tar.Header, r io.Reader) error {
 			if err := x.take(name, hdr, r, pass == 0); err != nil {
+				return err
+			}
+			if err := x.awaitTail(ctx); err != nil {
 				return err
 			}
 			if x.complete() {
@@ -116,9 +127,56 @@ func (x *extraction) complete() bool {
 	return true
 }
 
+// readTail starts reading modules.builtin and modules.order from the end of the archive. In a
+// linux-image package they follow the modules, but only they tell that a wanted module is built
+// in or not built at all; known early, they let the walk stop soon after vmlinuz and the config
+// (from 6.12 the virtio modules are built in), or after the last wanted module.
+func (x *extraction) readTail(a *debpkg.Archive) {
+	x.tail = make(chan map[string][]byte, 1) // the sender never waits: the walk may be gone
+	go func() {
+		files, _ := a.TailFiles(func(name string) bool {
+			_, rest, ok := splitModulesPath(cleanName(name))
+			return ok && (rest == "modules.builtin" || rest == "modules.order")
+		})
+		x.tail <- files
+	}()
+}
+
+// awaitTail takes what readTail read once vmlinuz and the config are taken: from then on only
+// the module lists and the modules can end the walk, and waiting for the lists costs less than
+// decoding on. Without them the walk reads on to the lists in their place.
+func (x *extraction) awaitTail(ctx context.Context) error {
+	if x.tail == nil || !x.c.Vmlinuz || !x.c.Config {
+		return nil
+	}
+	var files map[string][]byte
+	select {
+	case files = <-x.tail:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	x.tail = nil
+	for name, data := range files {
+		_, rest, _ := splitModulesPath(cleanName(name))
+		if rest == "modules.builtin" {
+			x.builtinRead = true
+			readModuleList(bytes.NewReader(data), x.builtin)
+		} else {
+			x.orderRead = true
+			readModuleList(bytes.NewReader(data), x.order)
+		}
+	}
+	return nil
+}
+
+// cleanName is a file's name in the archive without its leading "./" or "/".
+func cleanName(name string) string {
+	return strings.TrimPrefix(path.Clean("/"+name), "/")
+}
+
 // take handles one file of the package's data archive; first says it is the first walk.
 func (x *extraction) take(name string, hdr *tar.Header, r io.Reader, first bool) error {
-	name = strings.TrimPrefix(path.Clean("/"+name), "/")
+	name = cleanName(name)
 	if hdr.Typeflag != tar.TypeReg {
 		return nil
 	}
@@ -233,8 +291,8 @@ func (c *debContents) extractFile(release string, r io.Reader, staging, name str
 
 // walkDeb streams the data archive of a .deb through fn, decompressing it in process
 // (internal/debpkg), until the end or until fn returns errStopWalk; ctx is checked between
-// files.
-func walkDeb(ctx context.Context, deb string, fn func(name string, hdr *tar.Header, r io.Reader) error) error {
+// files. opened, unless nil, is called with the archive before the walk begins.
+func walkDeb(ctx context.Context, deb string, opened func(*debpkg.Archive), fn func(name string, hdr *tar.Header, r io.Reader) error) error {
 	f, err := os.Open(deb)
 	if err != nil {
 		return err
@@ -244,11 +302,15 @@ func walkDeb(ctx context.Context, deb string, fn func(name string, hdr *tar.Head
 	if err != nil {
 		return err
 	}
-	tr, zr, err := debpkg.Data(f, st.Size())
+	a, err := debpkg.Open(f, st.Size())
 	if err != nil {
 		return fmt.Errorf("read %s: %w", filepath.Base(deb), err)
 	}
-	defer zr.Close()
+	defer a.Close()
+	if opened != nil {
+		opened(a)
+	}
+	tr := a.Tar
 	for {
 		if err := ctx.Err(); err != nil {
 			return err

@@ -72,7 +72,7 @@ func cachedDeb(b *testing.B, pattern string) string {
 func BenchmarkUnpackDebData(b *testing.B) {
 	deb := cachedDeb(b, "linux-image-5.10.*.deb")
 	for b.Loop() {
-		err := walkDeb(context.Background(), deb, func(_ string, _ *tar.Header, r io.Reader) error {
+		err := walkDeb(context.Background(), deb, nil, func(_ string, _ *tar.Header, r io.Reader) error {
 			_, err := io.Copy(io.Discard, r)
 			return err
 		})
