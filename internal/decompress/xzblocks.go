@@ -41,9 +41,13 @@ const (
 	maxXZBlock = 256 << 20
 )
 
-// xzBlocks splits a single-stream xz file into its blocks, from the index at its end. It fails
-// on what it does not expect (several streams, stream padding, a block over maxXZBlock): the
-// caller then decodes the file in one piece, where the decoder judges it.
+// errOneBlock is xzBlocks' answer for a file of one block: nothing to decode side by side.
+var errOneBlock = errors.New("one block")
+
+// xzBlocks splits a single-stream xz file of several blocks into its blocks, from the index at
+// its end. It fails on what it does not expect (one block, several streams, stream padding, a
+// block over maxXZBlock): the caller then decodes the file in one piece, where the decoder
+// judges it.
 func xzBlocks(r io.ReaderAt, size int64) ([]xzBlock, error) {
 	if size < xzHeaderLen+xzFooterLen {
 		return nil, errors.New("too short")
@@ -74,6 +78,9 @@ func xzBlocks(r io.ReaderAt, size int64) ([]xzBlock, error) {
 	records, err := xzIndexRecords(index)
 	if err != nil {
 		return nil, err
+	}
+	if len(records) < 2 {
+		return nil, errOneBlock // read in one piece, without copying the block first
 	}
 	var blocks []xzBlock
 	off := int64(xzHeaderLen)
@@ -156,9 +163,6 @@ func OpenXZBlocks(r io.ReaderAt, size int64, workers int) (*XZBlocks, error) {
 	blocks, err := xzBlocks(r, size)
 	if err != nil {
 		return nil, err
-	}
-	if len(blocks) < 2 {
-		return nil, errors.New("one block")
 	}
 	x := &XZBlocks{slots: make(chan struct{}, max(workers, 1)), stop: make(chan struct{})}
 	var off int64
