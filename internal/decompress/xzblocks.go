@@ -146,8 +146,9 @@ func xzStream(header, body []byte, rec [2]int64) []byte {
 
 // XZBlocks is an xz file of several blocks, decoded block by block: in order, side by side, and
 // any block on its own (the index says where each begins in the decompressed bytes), sharing
-// what is decoded. At most workers blocks are decoded at a time, and a block's bytes are handed
-// out as they are decoded, so that a reader that stops early stops the decoding too.
+// what is decoded. The reader decodes at most workers blocks at a time (Block one more), and a
+// block's bytes are handed out as they are decoded, so that a reader that stops early stops the
+// decoding too.
 type XZBlocks struct {
 	blocks  []*blockFuture
 	offsets []int64 // where each block begins in the decompressed bytes
@@ -181,13 +182,15 @@ func (x *XZBlocks) Len() int { return len(x.blocks) }
 func (x *XZBlocks) Offset(i int) int64 { return x.offsets[i] }
 
 // Block decodes block i, unless a reader already has, and returns its bytes. It is meant for a
-// block read out of order before the reader reaches it: the reader then uses these bytes.
+// block read out of order before the reader reaches it: the reader then uses these bytes. Its
+// decoding starts at once, beside the workers': the reader's blocks ahead must not hold it back
+// (a caller waits for the out-of-order block to decide whether to read on).
 func (x *XZBlocks) Block(i int) ([]byte, error) {
 	f := x.blocks[i]
 	f.mu.Lock()
 	f.pinned = true
 	f.mu.Unlock()
-	x.start(i)
+	f.once.Do(func() { go f.decode(x.stop) })
 	return f.all()
 }
 
