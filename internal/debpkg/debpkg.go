@@ -150,8 +150,8 @@ func tarFrom(data []byte, keep func(string) bool) (files map[string][]byte, ok b
 	files = map[string][]byte{}
 	for i := 0; ; i++ {
 		hdr, err := tr.Next()
-		if err == io.EOF {
-			return files, i >= 2
+		if err == io.EOF && i >= 2 {
+			return files, true
 		}
 		if err != nil {
 			return nil, false

@@ -122,3 +122,30 @@ func TestTailFiles(t *testing.T) {
 func isList(name string) bool {
 	return strings.HasSuffix(name, "/modules.builtin") || strings.HasSuffix(name, "/modules.order")
 }
+
+// FuzzTarFrom feeds arbitrary bytes to the search for tar headers in a block: it returns files
+// only from a chain of headers, each no larger than the bytes it was given.
+func FuzzTarFrom(f *testing.F) {
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, tf := range kernelFiles()[200:] {
+		tw.WriteHeader(&tar.Header{Name: tf.name, Mode: 0o644, Size: int64(len(tf.body)), Typeflag: tar.TypeReg})
+		tw.Write([]byte(tf.body))
+	}
+	tw.Close()
+	f.Add(buf.Bytes())
+	f.Add(buf.Bytes()[512:])
+	f.Fuzz(func(t *testing.T, data []byte) {
+		files, ok := tarFrom(data, func(string) bool { return true })
+		if !ok && files != nil {
+			t.Fatalf("no chain, yet %d files", len(files))
+		}
+		total := 0
+		for _, b := range files {
+			total += len(b)
+		}
+		if total > len(data) {
+			t.Fatalf("%d bytes of files from %d bytes", total, len(data))
+		}
+	})
+}
