@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"debug/elf"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -32,61 +33,154 @@ type debContents struct {
 	Modules []string // staging-relative paths ("modules/kernel/drivers/virtio/virtio.ko"), load order
 }
 
+// errStopWalk, returned by a walkDeb callback, ends the walk early without an error.
+var errStopWalk = errors.New("stop walking the archive")
+
+// extraction is the state of extractDeb over one package.
+type extraction struct {
+	c       *debContents
+	staging string
+	want    map[string]bool   // module names to extract: virtioModules and their dependencies
+	found   map[string]string // module name -> staging-relative path
+	seen    map[string]bool   // module names of every module file walked past so far
+	builtin map[string]bool   // from modules.builtin
+	order   map[string]bool   // from modules.order: every module the build made
+	// builtinRead and orderRead say modules.builtin and modules.order have been read.
+	builtinRead, orderRead bool
+	// repass says a dependency was found to be wanted after its file had been walked past.
+	repass bool
+	// tail brings modules.builtin and modules.order read from the archive's end, when they
+	// could be read on their own (debpkg.Archive.TailFiles), while the walk reads its start.
+	tail chan map[string][]byte
+}
+
 // extractDeb extracts vmlinuz, the kernel config and the virtio modules of a kernel package into
 // staging. Both Debian layouts are understood: boot/vmlinuz-<release> with boot/config-<release>
 // and lib/modules/<release>/kernel/... (up to 6.18), and usr/lib/modules/<release>/vmlinuz (from
 // 6.19, whose config is in linux-base-<release>, at usr/lib/modules/<release>/config).
 // Compressed modules (.ko.xz, .ko.zst, .ko.gz) are stored decompressed so that the guest can load
 // them with finit_module without a decompressor.
+//
+// Decompressing the archive is most of the cost (the Go xz decoder is slow), so it is read once
+// where it can be: a module's dependencies are read from it as it is extracted, and the walk
+// stops once vmlinuz, the config and every wanted module have been taken or shown to be built in
+// or not built. A second walk happens only when a dependency's file was passed before a module
+// named it.
 func extractDeb(ctx context.Context, deb, staging string) (*debContents, error) {
-	c := &debContents{}
-	builtin := map[string]bool{}
-	found := map[string]string{} // module name -> staging-relative path
-	want := map[string]bool{}
+	x := &extraction{
+		c: &debContents{}, staging: staging, want: map[string]bool{}, found: map[string]string{},
+		seen: map[string]bool{}, builtin: map[string]bool{}, order: map[string]bool{},
+	}
 	for _, m := range virtioModules {
-		want[m] = true
+		x.want[m] = true
 	}
 	for pass := 0; ; pass++ {
-		err := walkDeb(ctx, deb, func(name string, hdr *tar.Header, r io.Reader) error {
-			return c.take(name, hdr, r, staging, pass == 0, want, found, builtin)
+		x.repass = false
+		opened := func(a *debpkg.Archive) {
+			if pass == 0 {
+				x.readTail(a)
+			}
+		}
+		err := walkDeb(ctx, deb, opened, func(name string, hdr *tar.Header, r io.Reader) error {
+			if err := x.take(name, hdr, r, pass == 0); err != nil {
+				return err
+			}
+			if err := x.awaitTail(ctx); err != nil {
+				return err
+			}
+			if x.complete() {
+				return errStopWalk
+			}
+			return nil
 		})
 		if err != nil {
 			return nil, err
 		}
-		if pass == 0 && !c.Vmlinuz && len(found) == 0 && !c.Config {
+		if pass == 0 && !x.c.Vmlinuz && len(x.found) == 0 && !x.c.Config {
 			return nil, fmt.Errorf("%s: no vmlinuz, config or modules in the package", filepath.Base(deb))
 		}
-		// Pull in dependencies that are modules of this package but not in the list above.
-		missing := false
-		for _, rel := range found {
-			deps, err := moduleDepends(filepath.Join(staging, rel))
-			if err != nil {
-				return nil, fmt.Errorf("%s: %w", filepath.Base(deb), err)
-			}
-			for _, d := range deps {
-				if _, ok := found[d]; !ok && !want[d] {
-					want[d], missing = true, true
-				}
-			}
-		}
-		if !missing || pass >= 3 {
+		if !x.repass || pass >= 3 {
 			break
 		}
 	}
-	order, err := moduleLoadOrder(staging, found, builtin)
+	order, err := moduleLoadOrder(staging, x.found, x.builtin)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", filepath.Base(deb), err)
 	}
-	c.Modules = order
-	return c, nil
+	x.c.Modules = order
+	return x.c, nil
 }
 
-// take handles one file of the package's data archive.
-func (c *debContents) take(name string, hdr *tar.Header, r io.Reader, staging string, first bool, want map[string]bool, found map[string]string, builtin map[string]bool) error {
-	name = strings.TrimPrefix(path.Clean("/"+name), "/")
+// complete says nothing later in the archive can change what extractDeb returns: vmlinuz and
+// the config are taken, and each wanted module is extracted, built in, or absent from
+// modules.order (which lists every module file the build made; a sorted archive has it after
+// the modules, and modules.builtin before it).
+func (x *extraction) complete() bool {
+	if !x.c.Vmlinuz || !x.c.Config {
+		return false
+	}
+	for m := range x.want {
+		if x.found[m] == "" && !x.builtin[m] && (!x.orderRead || !x.builtinRead || x.order[m]) {
+			return false
+		}
+	}
+	return true
+}
+
+// readTail starts reading modules.builtin and modules.order from the end of the archive. In a
+// linux-image package they follow the modules, but only they tell that a wanted module is built
+// in or not built at all; known early, they let the walk stop soon after vmlinuz and the config
+// (from 6.12 the virtio modules are built in), or after the last wanted module.
+func (x *extraction) readTail(a *debpkg.Archive) {
+	x.tail = make(chan map[string][]byte, 1) // the sender never waits: the walk may be gone
+	go func() {
+		files, _ := a.TailFiles(func(name string) bool {
+			_, rest, ok := splitModulesPath(cleanName(name))
+			return ok && (rest == "modules.builtin" || rest == "modules.order")
+		})
+		x.tail <- files
+	}()
+}
+
+// awaitTail takes what readTail read once vmlinuz and the config are taken: from then on only
+// the module lists and the modules can end the walk, and waiting for the lists costs less than
+// decoding on. Without them the walk reads on to the lists in their place.
+func (x *extraction) awaitTail(ctx context.Context) error {
+	if x.tail == nil || !x.c.Vmlinuz || !x.c.Config {
+		return nil
+	}
+	var files map[string][]byte
+	select {
+	case files = <-x.tail:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	x.tail = nil
+	for name, data := range files {
+		_, rest, _ := splitModulesPath(cleanName(name))
+		if rest == "modules.builtin" {
+			x.builtinRead = true
+			readModuleList(bytes.NewReader(data), x.builtin)
+		} else {
+			x.orderRead = true
+			readModuleList(bytes.NewReader(data), x.order)
+		}
+	}
+	return nil
+}
+
+// cleanName is a file's name in the archive without its leading "./" or "/".
+func cleanName(name string) string {
+	return strings.TrimPrefix(path.Clean("/"+name), "/")
+}
+
+// take handles one file of the package's data archive; first says it is the first walk.
+func (x *extraction) take(name string, hdr *tar.Header, r io.Reader, first bool) error {
+	name = cleanName(name)
 	if hdr.Typeflag != tar.TypeReg {
 		return nil
 	}
+	c, staging := x.c, x.staging
 	modRoot, rest, inModules := splitModulesPath(name)
 	switch {
 	case first && strings.HasPrefix(name, "boot/vmlinuz-"):
@@ -98,28 +192,57 @@ func (c *debContents) take(name string, hdr *tar.Header, r io.Reader, staging st
 	case first && inModules && rest == "config":
 		return c.takeConfig(modRoot, r, staging)
 	case first && inModules && rest == "modules.builtin":
-		data, err := io.ReadAll(r)
-		if err != nil {
-			return err
+		x.builtinRead = true
+		return readModuleList(r, x.builtin)
+	case first && inModules && rest == "modules.order":
+		x.orderRead = true
+		return readModuleList(r, x.order)
+	case inModules && strings.HasPrefix(rest, "kernel/") && isModuleFile(rest):
+		return x.takeModule(name, modRoot, rest, r)
+	}
+	return nil
+}
+
+// readModuleList adds the module names of a list of module paths (modules.builtin,
+// modules.order) to names.
+func readModuleList(r io.Reader, names map[string]bool) error {
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	for _, l := range strings.Split(string(data), "\n") {
+		if l != "" {
+			names[moduleName(l)] = true
 		}
-		for _, l := range strings.Split(string(data), "\n") {
-			if l != "" {
-				builtin[moduleName(l)] = true
-			}
+	}
+	return nil
+}
+
+// takeModule extracts a wanted module file and adds its dependencies to what is wanted.
+func (x *extraction) takeModule(name, release, rest string, r io.Reader) error {
+	mod := moduleName(rest)
+	defer func() { x.seen[mod] = true }()
+	if !x.want[mod] || x.found[mod] != "" {
+		return nil
+	}
+	if err := x.c.setRelease(release); err != nil {
+		return err
+	}
+	rel := "modules/" + stripCompression(rest)
+	file := filepath.Join(x.staging, filepath.FromSlash(rel))
+	if err := writeDecompressed(file, rest, r); err != nil {
+		return fmt.Errorf("extract %s: %w", name, err)
+	}
+	x.found[mod] = rel
+	deps, err := moduleDepends(file)
+	if err != nil {
+		return fmt.Errorf("extract %s: %w", name, err)
+	}
+	for _, d := range deps {
+		if _, ok := x.found[d]; !ok && !x.want[d] {
+			x.want[d] = true
+			x.repass = x.repass || x.seen[d]
 		}
-	case inModules && strings.HasPrefix(rest, "kernel/"):
-		mod := moduleName(rest)
-		if !want[mod] || found[mod] != "" || !isModuleFile(rest) {
-			return nil
-		}
-		if err := c.setRelease(modRoot); err != nil {
-			return err
-		}
-		rel := "modules/" + stripCompression(rest)
-		if err := writeDecompressed(filepath.Join(staging, filepath.FromSlash(rel)), rest, r); err != nil {
-			return fmt.Errorf("extract %s: %w", name, err)
-		}
-		found[mod] = rel
 	}
 	return nil
 }
@@ -167,8 +290,9 @@ func (c *debContents) extractFile(release string, r io.Reader, staging, name str
 }
 
 // walkDeb streams the data archive of a .deb through fn, decompressing it in process
-// (internal/debpkg); ctx is checked between files.
-func walkDeb(ctx context.Context, deb string, fn func(name string, hdr *tar.Header, r io.Reader) error) error {
+// (internal/debpkg), until the end or until fn returns errStopWalk; ctx is checked between
+// files. opened, unless nil, is called with the archive before the walk begins.
+func walkDeb(ctx context.Context, deb string, opened func(*debpkg.Archive), fn func(name string, hdr *tar.Header, r io.Reader) error) error {
 	f, err := os.Open(deb)
 	if err != nil {
 		return err
@@ -178,11 +302,15 @@ func walkDeb(ctx context.Context, deb string, fn func(name string, hdr *tar.Head
 	if err != nil {
 		return err
 	}
-	tr, zr, err := debpkg.Data(f, st.Size())
+	a, err := debpkg.Open(f, st.Size())
 	if err != nil {
 		return fmt.Errorf("read %s: %w", filepath.Base(deb), err)
 	}
-	defer zr.Close()
+	defer a.Close()
+	if opened != nil {
+		opened(a)
+	}
+	tr := a.Tar
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -194,7 +322,9 @@ func walkDeb(ctx context.Context, deb string, fn func(name string, hdr *tar.Head
 		if err != nil {
 			return fmt.Errorf("read %s: %w", filepath.Base(deb), err)
 		}
-		if err := fn(hdr.Name, hdr, tr); err != nil {
+		if err := fn(hdr.Name, hdr, tr); err == errStopWalk {
+			return nil
+		} else if err != nil {
 			return err
 		}
 	}

@@ -46,6 +46,19 @@ func TestExtractDeb(t *testing.T) {
 			wantModules: virtio510,
 		},
 		{
+			// The dependency's file comes before the module naming it: a second walk takes it.
+			name: "dependency walked past",
+			files: func() map[string][]byte {
+				f := layoutImage(t, rel510, "f", false)
+				f["lib/modules/"+rel510+"/kernel/drivers/char/virtio_console.ko"] = fakeModule("virtio_console", "virtio,virtio_ring,aa_early")
+				f["lib/modules/"+rel510+"/kernel/drivers/block/aa_early.ko"] = fakeModule("aa_early", "")
+				return f
+			}(),
+			release:     rel510,
+			wantConfig:  true,
+			wantModules: append([]string{"modules/kernel/drivers/block/aa_early.ko"}, virtio510...),
+		},
+		{
 			name:    "linux-binary layout (6.19 on)",
 			files:   map[string][]byte{"usr/lib/modules/" + rel73 + "/vmlinuz": fakeBzImage(rel73, "c")},
 			release: rel73,
@@ -136,6 +149,40 @@ func TestBzImageRelease(t *testing.T) {
 		r, ok, err := bzImageRelease(p)
 		if err != nil || r != tt.release || ok != tt.ok {
 			t.Errorf("%s: bzImageRelease = %q %v %v, want %q %v", tt.name, r, ok, err, tt.release, tt.ok)
+		}
+	}
+}
+
+// TestExtractionComplete checks when extractDeb may stop reading a package: only once nothing
+// later in it could change what it returns.
+func TestExtractionComplete(t *testing.T) {
+	base := func() *extraction {
+		return &extraction{
+			c: &debContents{Vmlinuz: true, Config: true}, want: map[string]bool{"virtio": true, "virtio_pci": true},
+			found: map[string]string{"virtio": "modules/kernel/drivers/virtio/virtio.ko"}, builtin: map[string]bool{}, order: map[string]bool{},
+		}
+	}
+	tests := []struct {
+		name string
+		edit func(x *extraction)
+		want bool
+	}{
+		{"a wanted module not seen yet", func(*extraction) {}, false},
+		{"every wanted module extracted", func(x *extraction) { x.found["virtio_pci"] = "modules/virtio_pci.ko" }, true},
+		{"the rest built in", func(x *extraction) { x.builtinRead, x.builtin["virtio_pci"] = true, true }, true},
+		{"not built, by modules.order", func(x *extraction) { x.builtinRead, x.orderRead = true, true }, true},
+		{"modules.order without modules.builtin", func(x *extraction) { x.orderRead = true }, false},
+		{"listed in modules.order, file not seen yet", func(x *extraction) {
+			x.builtinRead, x.orderRead, x.order["virtio_pci"] = true, true, true
+		}, false},
+		{"no config yet", func(x *extraction) { x.found["virtio_pci"], x.c.Config = "m", false }, false},
+		{"no vmlinuz yet", func(x *extraction) { x.found["virtio_pci"], x.c.Vmlinuz = "m", false }, false},
+	}
+	for _, tt := range tests {
+		x := base()
+		tt.edit(x)
+		if got := x.complete(); got != tt.want {
+			t.Errorf("%s: complete() = %v, want %v", tt.name, got, tt.want)
 		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"strconv"
 	"strings"
 
@@ -58,9 +59,27 @@ func members(r io.ReaderAt, size int64) ([]member, error) {
 // Data returns a tar reader of the decompressed data archive of the .deb that r holds, size
 // bytes long, and the Closer that releases its decompressor.
 func Data(r io.ReaderAt, size int64) (*tar.Reader, io.Closer, error) {
-	ms, err := members(r, size)
+	a, err := Open(r, size)
 	if err != nil {
 		return nil, nil, err
+	}
+	return a.Tar, a, nil
+}
+
+// Archive is the data archive of a .deb, being read.
+type Archive struct {
+	// Tar reads the archive from its start.
+	Tar    *tar.Reader
+	blocks *decompress.XZBlocks // when the archive is an xz file of several blocks
+	closer io.Closer
+}
+
+// Open opens the data archive of the .deb that r holds, size bytes long. Close releases its
+// decompressor.
+func Open(r io.ReaderAt, size int64) (*Archive, error) {
+	ms, err := members(r, size)
+	if err != nil {
+		return nil, err
 	}
 	for _, m := range ms {
 		rest, ok := strings.CutPrefix(m.name, "data.tar")
@@ -68,17 +87,82 @@ func Data(r io.ReaderAt, size int64) (*tar.Reader, io.Closer, error) {
 			continue
 		}
 		if rest == "" {
-			return tar.NewReader(m.data), io.NopCloser(nil), nil
+			return &Archive{Tar: tar.NewReader(m.data), closer: io.NopCloser(nil)}, nil
 		}
 		f := decompress.ForName(m.name)
 		if f == "" || f.Ext() != rest {
-			return nil, nil, fmt.Errorf("%s: a compression this reader does not know", m.name)
+			return nil, fmt.Errorf("%s: a compression this reader does not know", m.name)
+		}
+		if f == decompress.XZ {
+			workers := runtime.GOMAXPROCS(0)
+			if x, err := decompress.OpenXZBlocks(m.data, m.data.Size(), workers); err == nil {
+				return &Archive{Tar: tar.NewReader(x.Reader(workers)), blocks: x, closer: x}, nil
+			}
 		}
 		zr, err := decompress.NewReaderAt(f, m.data, m.data.Size())
 		if err != nil {
-			return nil, nil, fmt.Errorf("%s: %w", m.name, err)
+			return nil, fmt.Errorf("%s: %w", m.name, err)
 		}
-		return tar.NewReader(zr), zr, nil
+		return &Archive{Tar: tar.NewReader(zr), closer: zr}, nil
 	}
-	return nil, nil, errors.New("no data.tar member: not a Debian binary package")
+	return nil, errors.New("no data.tar member: not a Debian binary package")
+}
+
+// Close releases the decompressor and stops any decoding under way.
+func (a *Archive) Close() error { return a.closer.Close() }
+
+// ErrNoTail is TailFiles' answer for an archive whose end cannot be read on its own.
+var ErrNoTail = errors.New("the archive's end cannot be read on its own")
+
+// TailFiles returns the regular files that keep accepts (by name, as the archive spells it)
+// and that lie wholly in the last compressed block of an xz archive of several blocks, read
+// without the blocks before it: the files at the end of a large package (a kernel's
+// modules.builtin) are known before the reader gets there. The block's first file is not
+// trusted (its header may follow a long name that is not in the block). When the block holds
+// no chain of tar headers up to the archive's end, the answer is ErrNoTail.
+func (a *Archive) TailFiles(keep func(name string) bool) (map[string][]byte, error) {
+	if a.blocks == nil {
+		return nil, ErrNoTail
+	}
+	last := a.blocks.Len() - 1
+	if a.blocks.Offset(last)%blockSize != 0 {
+		return nil, ErrNoTail
+	}
+	data, err := a.blocks.Block(last)
+	if err != nil {
+		return nil, err
+	}
+	for k := 0; k+blockSize <= len(data); k += blockSize {
+		if files, ok := tarFrom(data[k:], keep); ok {
+			return files, nil
+		}
+	}
+	return nil, ErrNoTail
+}
+
+// blockSize is tar's record size: headers begin at its multiples.
+const blockSize = 512
+
+// tarFrom reads data as the rest of a tar archive, from a header to the archive's end, and
+// returns the files keep accepts; ok is false unless at least two headers chain to the end.
+func tarFrom(data []byte, keep func(string) bool) (files map[string][]byte, ok bool) {
+	tr := tar.NewReader(bytes.NewReader(data))
+	files = map[string][]byte{}
+	for i := 0; ; i++ {
+		hdr, err := tr.Next()
+		if err == io.EOF && i >= 2 {
+			return files, true
+		}
+		if err != nil {
+			return nil, false
+		}
+		if i == 0 || hdr.Typeflag != tar.TypeReg || !keep(hdr.Name) {
+			continue
+		}
+		b, err := io.ReadAll(tr)
+		if err != nil || int64(len(b)) != hdr.Size {
+			return nil, false
+		}
+		files[hdr.Name] = b
+	}
 }

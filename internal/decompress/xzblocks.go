@@ -9,6 +9,7 @@ import (
 	"hash/crc32"
 	"io"
 	"runtime"
+	"sync"
 
 	"github.com/ulikunitz/xz"
 )
@@ -19,8 +20,8 @@ import (
 // liblzma, and the blocks are independent. Anything else is read as NewReader reads it.
 func NewReaderAt(f Format, r io.ReaderAt, size int64) (io.ReadCloser, error) {
 	if f == XZ {
-		if blocks, err := xzBlocks(r, size); err == nil && len(blocks) > 1 {
-			return newBlockReader(blocks, runtime.GOMAXPROCS(0)), nil
+		if x, err := OpenXZBlocks(r, size, runtime.GOMAXPROCS(0)); err == nil {
+			return blockReadCloser{x.Reader(runtime.GOMAXPROCS(0)), x}, nil
 		}
 	}
 	// The decoders read in small pieces; without a buffer each is a system call.
@@ -40,9 +41,13 @@ const (
 	maxXZBlock = 256 << 20
 )
 
-// xzBlocks splits a single-stream xz file into its blocks, from the index at its end. It fails
-// on what it does not expect (several streams, stream padding, a block over maxXZBlock): the
-// caller then decodes the file in one piece, where the decoder judges it.
+// errOneBlock is xzBlocks' answer for a file of one block: nothing to decode side by side.
+var errOneBlock = errors.New("one block")
+
+// xzBlocks splits a single-stream xz file of several blocks into its blocks, from the index at
+// its end. It fails on what it does not expect (one block, several streams, stream padding, a
+// block over maxXZBlock): the caller then decodes the file in one piece, where the decoder
+// judges it.
 func xzBlocks(r io.ReaderAt, size int64) ([]xzBlock, error) {
 	if size < xzHeaderLen+xzFooterLen {
 		return nil, errors.New("too short")
@@ -73,6 +78,9 @@ func xzBlocks(r io.ReaderAt, size int64) ([]xzBlock, error) {
 	records, err := xzIndexRecords(index)
 	if err != nil {
 		return nil, err
+	}
+	if len(records) < 2 {
+		return nil, errOneBlock // read in one piece, without copying the block first
 	}
 	var blocks []xzBlock
 	off := int64(xzHeaderLen)
@@ -136,81 +144,222 @@ func xzStream(header, body []byte, rec [2]int64) []byte {
 	return append(append(out, footer...), 'Y', 'Z')
 }
 
-// blockReader returns the blocks' decompressed bytes in order while up to workers blocks are
-// decoded ahead; a block's slot frees when its bytes are taken.
-type blockReader struct {
-	results []chan blockResult
+// XZBlocks is an xz file of several blocks, decoded block by block: in order, side by side, and
+// any block on its own (the index says where each begins in the decompressed bytes), sharing
+// what is decoded. The reader decodes at most workers blocks at a time (Block one more), and a
+// block's bytes are handed out as they are decoded, so that a reader that stops early stops the
+// decoding too.
+type XZBlocks struct {
+	blocks  []*blockFuture
+	offsets []int64 // where each block begins in the decompressed bytes
 	slots   chan struct{}
-	next    int
-	cur     []byte
-	err     error
-	done    chan struct{}
+	stop    chan struct{}
 	closed  bool
 }
 
-type blockResult struct {
-	data []byte
-	err  error
+// OpenXZBlocks splits the xz file r holds, size bytes long, into its blocks by its index, and
+// fails when it has fewer than two or is not laid out as dpkg-deb and xz write it (one stream, no
+// padding). Close stops its decoding.
+func OpenXZBlocks(r io.ReaderAt, size int64, workers int) (*XZBlocks, error) {
+	blocks, err := xzBlocks(r, size)
+	if err != nil {
+		return nil, err
+	}
+	x := &XZBlocks{slots: make(chan struct{}, max(workers, 1)), stop: make(chan struct{})}
+	var off int64
+	for _, b := range blocks {
+		x.blocks = append(x.blocks, newBlockFuture(b))
+		x.offsets = append(x.offsets, off)
+		off += b.size
+	}
+	return x, nil
 }
 
-func newBlockReader(blocks []xzBlock, workers int) *blockReader {
-	br := &blockReader{
-		results: make([]chan blockResult, len(blocks)),
-		slots:   make(chan struct{}, max(workers, 1)),
-		done:    make(chan struct{}),
-	}
-	for i := range br.results {
-		br.results[i] = make(chan blockResult, 1) // a worker never waits to hand its block over
-	}
-	go func() {
-		for i, b := range blocks {
-			select {
-			case br.slots <- struct{}{}:
-			case <-br.done:
-				return
-			}
-			go func() { br.results[i] <- decodeBlock(b) }()
-		}
-	}()
-	return br
+// Len returns the number of blocks.
+func (x *XZBlocks) Len() int { return len(x.blocks) }
+
+// Offset returns where block i begins in the decompressed bytes.
+func (x *XZBlocks) Offset(i int) int64 { return x.offsets[i] }
+
+// Block decodes block i, unless a reader already has, and returns its bytes. It is meant for a
+// block read out of order before the reader reaches it: the reader then uses these bytes. Its
+// decoding starts at once, beside the workers': the reader's blocks ahead must not hold it back
+// (a caller waits for the out-of-order block to decide whether to read on).
+func (x *XZBlocks) Block(i int) ([]byte, error) {
+	f := x.blocks[i]
+	f.mu.Lock()
+	f.pinned = true
+	f.mu.Unlock()
+	f.once.Do(func() { go f.decode(x.stop) })
+	return f.all()
 }
 
-func (br *blockReader) Read(p []byte) (int, error) {
-	for len(br.cur) == 0 && br.err == nil {
-		if br.next == len(br.results) {
-			return 0, io.EOF
-		}
-		res := <-br.results[br.next]
-		<-br.slots
-		br.next++
-		br.cur, br.err = res.data, res.err
-	}
-	if len(br.cur) == 0 {
-		return 0, br.err
-	}
-	n := copy(p, br.cur)
-	br.cur = br.cur[n:]
-	return n, nil
+// Reader returns a reader of the decompressed bytes, which decodes up to ahead blocks past the
+// one it reads from.
+func (x *XZBlocks) Reader(ahead int) io.Reader {
+	return &blockReader{x: x, ahead: max(ahead, 1)}
 }
 
-// Close stops decoding blocks not yet started.
-func (br *blockReader) Close() error {
-	if !br.closed {
-		br.closed = true
-		close(br.done)
+// Close stops every decoding under way and any not yet started; it does not wait for them.
+func (x *XZBlocks) Close() error {
+	if !x.closed {
+		x.closed = true
+		close(x.stop)
 	}
 	return nil
 }
 
-func decodeBlock(b xzBlock) blockResult {
-	zr, err := xz.NewReader(bytes.NewReader(b.stream))
+// start begins decoding block i (once), when a worker slot frees.
+func (x *XZBlocks) start(i int) {
+	x.blocks[i].once.Do(func() {
+		go func() {
+			select {
+			case x.slots <- struct{}{}:
+				defer func() { <-x.slots }()
+				x.blocks[i].decode(x.stop)
+			case <-x.stop:
+				x.blocks[i].finish(errClosed)
+			}
+		}()
+	})
+}
+
+var errClosed = errors.New("xz: reader closed")
+
+// blockFuture is one block's decoding: its bytes so far, and whether and how it ended.
+type blockFuture struct {
+	b      xzBlock
+	once   sync.Once
+	mu     sync.Mutex
+	grew   *sync.Cond // signalled when data grows or the decoding ends
+	data   []byte
+	done   bool
+	err    error
+	pinned bool // Block asked for it: the reader must not release it
+}
+
+func newBlockFuture(b xzBlock) *blockFuture {
+	f := &blockFuture{b: b}
+	f.grew = sync.NewCond(&f.mu)
+	return f
+}
+
+// decodeStep is how many bytes a block's decoding adds between checks for a Close.
+const decodeStep = 256 << 10
+
+func (f *blockFuture) decode(stop <-chan struct{}) {
+	zr, err := xz.NewReader(bytes.NewReader(f.b.stream))
 	if err != nil {
-		return blockResult{err: err}
+		f.finish(err)
+		return
 	}
-	out := bytes.NewBuffer(make([]byte, 0, min(b.size, 32<<20)+bytes.MinRead)) // the size is a claim
-	n, err := out.ReadFrom(io.LimitReader(zr, b.size+1))
-	if err == nil && n != b.size {
-		err = fmt.Errorf("xz: block decompressed to %d bytes, the index says %d", n, b.size)
+	lr := io.LimitReader(zr, f.b.size+1)
+	f.mu.Lock()
+	f.data = make([]byte, 0, min(f.b.size, 32<<20)) // the size is a claim
+	f.mu.Unlock()
+	buf := make([]byte, decodeStep)
+	for {
+		select {
+		case <-stop:
+			f.finish(errClosed)
+			return
+		default:
+		}
+		n, err := io.ReadFull(lr, buf)
+		f.mu.Lock()
+		f.data = append(f.data, buf[:n]...)
+		got := int64(len(f.data))
+		f.mu.Unlock()
+		f.grew.Broadcast()
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			if got != f.b.size {
+				err = fmt.Errorf("xz: block decompressed to %d bytes, the index says %d", got, f.b.size)
+			} else {
+				err = nil
+			}
+			f.finish(err)
+			return
+		}
+		if err != nil {
+			f.finish(err)
+			return
+		}
 	}
-	return blockResult{data: out.Bytes(), err: err}
+}
+
+func (f *blockFuture) finish(err error) {
+	f.mu.Lock()
+	f.done, f.err = true, err
+	f.mu.Unlock()
+	f.grew.Broadcast()
+}
+
+// all waits for the block's end and returns its bytes.
+func (f *blockFuture) all() ([]byte, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for !f.done {
+		f.grew.Wait()
+	}
+	return f.data, f.err
+}
+
+// readAt copies the block's bytes from pos into p, waiting for them to be decoded; it returns
+// io.EOF at the end of the block.
+func (f *blockFuture) readAt(p []byte, pos int) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for len(f.data) <= pos && !f.done {
+		f.grew.Wait()
+	}
+	if pos < len(f.data) {
+		return copy(p, f.data[pos:]), nil
+	}
+	if f.err != nil {
+		return 0, f.err
+	}
+	return 0, io.EOF
+}
+
+// release drops the bytes of a block the reader has passed, unless Block holds them.
+func (f *blockFuture) release() {
+	f.mu.Lock()
+	if !f.pinned {
+		f.data = nil
+	}
+	f.mu.Unlock()
+}
+
+// blockReader reads the blocks in order.
+type blockReader struct {
+	x     *XZBlocks
+	ahead int
+	next  int // the block being read
+	pos   int // in it
+}
+
+func (r *blockReader) Read(p []byte) (int, error) {
+	blocks := r.x.blocks
+	for r.next < len(blocks) {
+		for i := r.next; i < min(r.next+r.ahead, len(blocks)); i++ {
+			r.x.start(i)
+		}
+		n, err := blocks[r.next].readAt(p, r.pos)
+		if n > 0 || len(p) == 0 {
+			r.pos += n
+			return n, nil
+		}
+		if err != io.EOF {
+			return 0, err
+		}
+		blocks[r.next].release()
+		r.next, r.pos = r.next+1, 0
+	}
+	return 0, io.EOF
+}
+
+// blockReadCloser is the reader NewReaderAt returns for a file of blocks.
+type blockReadCloser struct {
+	io.Reader
+	*XZBlocks
 }
