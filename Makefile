@@ -84,7 +84,8 @@ FUZZ_TARGETS := \
 	./vmimages/:FuzzParseLock \
 	./internal/decompress/:FuzzNewReader \
 	./internal/decompress/:FuzzNewReaderAt \
-	./internal/debpkg/:FuzzMembers
+	./internal/debpkg/:FuzzMembers \
+	./internal/debpkg/:FuzzTarFrom
 
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
