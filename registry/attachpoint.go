@@ -95,7 +95,7 @@ func (a *Availability) Locate(where string) (Place, error) {
 		return Place{}, err
 	}
 	p := Place{Section: s}
-	if BareProgType(where) {
+	if BareProgType(where) || pointKeys(s)[0] == s.ProgType {
 		return p, nil
 	}
 	for _, key := range pointKeys(s) {
@@ -133,6 +133,9 @@ func parseWhere(where string) (section.Section, error) {
 // whose target has no '.' keys by that target as a kind ("struct_ops/Qdisc_ops"): libbpf would
 // read it as the program's own name, but only a kind can have facts.
 func pointKeys(s section.Section) []string {
+	if defaultAttachment(s) {
+		return []string{s.ProgType}
+	}
 	keys := []string{s.Key()}
 	switch {
 	case s.Kind != "":
@@ -151,6 +154,18 @@ func pointKeys(s section.Section) []string {
 		out = append(out, s.Key())
 	}
 	return out
+}
+
+// defaultAttachment reports whether s loads a program exactly as its bare program type does
+// (`tc` and `classifier` as sched_cls, `fentry` without a target as tracing): the same expected
+// attach type and flags, and no target, kind or module. Such a section asks the program type's
+// question, whose facts are prog_types and prog_type_*.
+func defaultAttachment(s section.Section) bool {
+	if s.Target != "" || s.Kind != "" || s.Module != "" {
+		return false
+	}
+	base, err := section.Parse(s.ProgType)
+	return err == nil && s.AttachType == base.AttachType && s.Sleepable == base.Sleepable && s.XDPFrags == base.XDPFrags
 }
 
 // AttachPointKey is the key under which the facts of the attach point s names are recorded: its

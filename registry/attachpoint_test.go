@@ -25,6 +25,8 @@ func TestFaultAttachPointsBothLoaders(t *testing.T) {
 		{"bare program type", []string{"  attach_points: {sched_cls: {evidence: e}}"}, `attach_points: "sched_cls" stands for the program type sched_cls`},
 		{"section of a type's default", []string{"  attach_points: {xdp: {evidence: e}}"}, `attach_points: "xdp" stands for the program type xdp`},
 		{"struct_ops alone", []string{"  attach_points: {struct_ops: {evidence: e}}"}, `attach_points: "struct_ops" stands for the program type struct_ops`},
+		{"tc, sched_cls's default", []string{"  attach_points: {tc: {evidence: e}}"}, `attach_points: "tc" stands for the program type sched_cls`},
+		{"fentry without a target", []string{"  attach_points: {fentry: {evidence: e}}"}, `attach_points: "fentry" stands for the program type tracing`},
 		{"tc alias", []string{"  attach_points: {tc/ingress: {evidence: e}}"}, `attach_points: write "tc/ingress" as its canonical key "tcx/ingress"`},
 		{"no evidence", []string{`  attach_points: {xdp.frags: {since: "6.1"}}`}, "attach_points.xdp.frags needs evidence: which kernels and targets showed it"},
 		{"empty evidence", []string{`  attach_points: {xdp.frags: {evidence: ""}}`}, "attach_points.xdp.frags.evidence is empty"},
@@ -143,7 +145,8 @@ func TestCheckAt(t *testing.T) {
 		{"xdp.frags", "5.15", false, "xdp.frags", "reached xdp.frags in 6.1, newer than 5.15", ""},
 		{"xdp.frags", "5.4", false, "xdp.frags", "first appeared in 5.8", ""},
 		{"tc/ingress", "6.12", false, "tcx/ingress", "tc/ingress (facts of tcx/ingress), although sched_cls programs may call it", ""},
-		{"tc", "6.12", true, "", "", "no facts recorded for tc: answered for its program type sched_cls"},
+		{"tc", "6.12", true, "", "", ""}, // sched_cls's default attachment: the type's own question
+		{"classifier", "6.12", true, "", "", ""},
 		{"kprobe.session", "6.12", true, "kprobe.session", "kprobe.session on 6.12", ""},
 		{"kprobe.session/do_unlinkat", "6.12", true, "kprobe.session", "(facts of kprobe.session)", ""},
 		{"kprobe.multi", "6.12", false, "", "", "no facts recorded for kprobe.multi: answered for its program type kprobe"},
