@@ -254,8 +254,9 @@ func presence(s *kfuncSeen, ks []verdict.Kernel) []KernelAnswer {
 // merge keeps what people wrote in old and reports what changed, one change per key, or what
 // happened to the whole entry.
 func merge(p, old *registry.Kfunc, answers []KernelAnswer) []Change {
+	evidence := runs(answers)
 	entry := func(kind, key, a, b string) Change {
-		return Change{Name: p.Name, Kind: kind, Key: key, Old: a, New: b, Evidence: runs(answers), Kernels: answers}
+		return Change{Name: p.Name, Kind: kind, Key: key, Old: a, New: b, Evidence: evidence, Kernels: answers}
 	}
 	if old == nil {
 		return []Change{entry(Added, "", "", "")}

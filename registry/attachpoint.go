@@ -238,21 +238,6 @@ func (a *Availability) explainAt(name, verb string, r ruling, gap Gap, p Place, 
 	return a.explain(name, verb, r, gap, p.ProgType(), kernel)
 }
 
-// OfferedAt reports whether the entry declares the function at where (a program type or a
-// section name) on kernel, with the place that decided. A bare program type answers as
-// OfferedTo does.
-func (a *Availability) OfferedAt(where string, kernel Version) (bool, Place, error) {
-	p, err := a.Locate(where)
-	if err != nil {
-		return false, p, err
-	}
-	if p.Key == "" {
-		return a.OfferedTo(p.ProgType(), kernel), p, nil
-	}
-	r, _ := a.ruleAt(p, kernel)
-	return r == offered, p, nil
-}
-
 // DifferingPoints returns, sorted, the attach points of progType whose facts answer otherwise
 // than the program type's own on kernel (a zero kernel: any kernel): what an answer for the bare
 // program type names, so that nobody takes it for every attachment's.

@@ -78,12 +78,7 @@ func (k *Kfunc) CheckAt(where string, kernel Version) (bool, string, Place, erro
 		ok, why := k.Check(p.ProgType(), kernel)
 		return ok, why, p, nil
 	}
-	if !kernel.IsZero() {
-		if ok, why := k.Exists(kernel); !ok {
-			return false, why, p, nil
-		}
-	}
-	r, gap := k.ruleAt(p, kernel)
+	r, gap := k.ruleAt(p, kernel) // presence first, as Check does
 	return r == offered, k.explainAt(k.Name, "callable from", r, gap, p, kernel), p, nil
 }
 

@@ -54,8 +54,6 @@ type subject struct {
 	fill func(k Kernel, c *Cell, rs []observation.Result)
 	// skipObserved names a type that is never reported as missing (helpers: ext).
 	skipObserved string
-	// existencePrefix opens the problem line of a contradicted existence.
-	existencePrefix string
 }
 
 // judgeAvailability judges an entry's existence and program types against kernels sorted by
