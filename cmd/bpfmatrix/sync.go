@@ -12,7 +12,6 @@ import (
 	"github.com/bpfmatrix/bpfmatrix/observation"
 	"github.com/bpfmatrix/bpfmatrix/proposal"
 	"github.com/bpfmatrix/bpfmatrix/registry"
-	"github.com/bpfmatrix/bpfmatrix/registry/foreign"
 	"github.com/bpfmatrix/bpfmatrix/registry/yamledit"
 	"github.com/bpfmatrix/bpfmatrix/report"
 	"github.com/bpfmatrix/bpfmatrix/verdict"
@@ -176,18 +175,14 @@ type helperSyncTable struct{ reg *registry.Registry }
 // loadHelperSync reads a helper table: our YAML, or, when it is not to be written, another
 // library's EDN or JSON table.
 func loadHelperSync(path string, forWrite bool) (syncProposer, error) {
-	var reg *registry.Registry
-	var err error
-	switch {
-	case forWrite:
-		if reg, err = registry.Load(path); err != nil {
+	if forWrite {
+		reg, err := registry.Load(path)
+		if err != nil {
 			err = fmt.Errorf("--write edits our YAML registry: %w", err)
 		}
-	case path == "":
-		reg, err = registry.Default()
-	default:
-		reg, _, err = foreign.LoadTable(path)
+		return helperSyncTable{reg}, err
 	}
+	reg, _, err := loadRegistry(path)
 	return helperSyncTable{reg}, err
 }
 
@@ -220,11 +215,7 @@ func (h helperSyncTable) propose(kernels []verdict.Kernel, dst string) (syncResu
 type kfuncSyncTable struct{ table *registry.Kfuncs }
 
 func loadKfuncSync(path string, _ bool) (syncProposer, error) {
-	if path == "" {
-		t, err := registry.DefaultKfuncs()
-		return kfuncSyncTable{t}, err
-	}
-	t, err := registry.LoadKfuncs(path)
+	t, err := loadKfuncs(path)
 	return kfuncSyncTable{t}, err
 }
 
@@ -282,6 +273,11 @@ func syncKernels(dir, kernels string, gf *guestFlags, sf *savedFlags, stderr io.
 	if dir != "" {
 		if kernels != "" {
 			return nil, nil, fmt.Errorf("%w: --in reads saved observations: --kernels does not apply", errBadInput)
+		}
+		// As for verify --in: guestOptions settles which kernels file (and so which lock) the
+		// saved observations are read beside, the built-in one outside a checkout.
+		if _, err := gf.guestOptions(""); err != nil {
+			return nil, nil, fmt.Errorf("%w: %w", errBadInput, err)
 		}
 		rks, err := sf.read(dir, gf.kernelsFile, stderr)
 		if err != nil && !errors.Is(err, errBadInput) {

@@ -30,6 +30,8 @@ func TestSyncFlags(t *testing.T) {
 			{"bad format", []string{"--in", recordedObservations, "--format", "xml"}, exitBadArgs, "", "unknown format \"xml\""},
 			{"bad format before anything is read", []string{"--in", "/nonexistent", "--format", "yaml"}, exitBadArgs, "", "unknown format"},
 			{"an extra argument", []string{"--in", recordedObservations, "xdp"}, exitBadArgs, "", "want 0 argument(s)"},
+			// --in reads saved observations, but its guest flags are checked as verify --in's are.
+			{"a guest flag out of bounds", []string{"--in", recordedObservations, "--parallel", "9999999999"}, exitBadArgs, "", "--parallel 9999999999: must be 1 to 64"},
 		} {
 			t.Run(group+" "+tc.name, func(t *testing.T) {
 				code, stdout, stderr := run(append([]string{group, "sync"}, tc.args...)...)
