@@ -420,7 +420,8 @@ func (a *argWalk) refine() (complete bool, failedReg int, detail string) {
 		if detail == "" {
 			_, detail = Classify(res.errno, res.log)
 		}
-		if at := verifierlog.LastInsn(res.log); at < callAt {
+		at := verifierlog.LastInsn(res.log)
+		if at < callAt {
 			// Refused before the call was reached, or before any instruction was walked
 			// ("ldimm64 failed to find the address for kernel symbol ..."): the values the
 			// probe computes or names were refused, not the helper's arguments.
@@ -428,7 +429,7 @@ func (a *argWalk) refine() (complete bool, failedReg int, detail string) {
 		}
 		reg := c.Reg
 		if c.Kind == verifierlog.NotAboutArg {
-			if verifierlog.LastInsn(res.log) != callAt {
+			if at != callAt {
 				return true, failedReg, detail // past the call: its effects, the return, a reference
 			}
 			// Refused at the call without naming a register: about the value given last.

@@ -199,18 +199,6 @@ func splitItems(value string) ([]string, error) {
 	return items, nil
 }
 
-// parseHelperIDs reads a comma-separated list of helper ids.
-func parseHelperIDs(flagName, value string) ([]int, error) {
-	items, err := splitItems(value)
-	if err == nil {
-		var ids []int
-		if ids, err = readHelperIDs(items); err == nil {
-			return ids, nil
-		}
-	}
-	return nil, fmt.Errorf("--%s: %w", flagName, err)
-}
-
 // readHelperIDs reads helper ids. An id is positive and fits the kernel's enum bpf_func_id (an
 // int).
 func readHelperIDs(items []string) ([]int, error) {

@@ -103,9 +103,9 @@ func helperIDs(reg *registry.Registry, items []string) ([]int, error) {
 	var ids []int
 	for _, item := range items {
 		if item[0] >= '0' && item[0] <= '9' || item[0] == '-' {
-			id, err := parseHelperIDs("helper", item)
+			id, err := readHelperIDs([]string{item}) // the items are split already
 			if err != nil {
-				return nil, err
+				return nil, fmt.Errorf("--helper: %w", err)
 			}
 			ids = append(ids, id...)
 			continue

@@ -24,6 +24,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/bpfmatrix/bpfmatrix/harness/wire"
+	"github.com/bpfmatrix/bpfmatrix/internal/hostkernel"
 )
 
 // envStage marks the re-executed agent.
@@ -208,12 +209,10 @@ func uptime() float64 {
 	return f
 }
 
+// release is the guest kernel's uname release for the hello line; "" when uname fails.
 func release() string {
-	var u unix.Utsname
-	if err := unix.Uname(&u); err != nil {
-		return ""
-	}
-	return unix.ByteSliceToString(u.Release[:])
+	r, _ := hostkernel.Release()
+	return r
 }
 
 func loadModules() error {
