@@ -13,6 +13,13 @@ type KernelInfo struct {
 type VariantInfo struct {
 	// Name is the variant's short name, e.g. "connect4" or "lsm.s".
 	Name string `json:"name"`
+	// Section is the attach point the variant answers for, as the registry keys attach-point
+	// facts: registry.AttachPointKey of the libbpf section a user would write for it
+	// ("kprobe.session", "iter/tcp", "fentry/dentry_open", "struct_ops/sched_ext_ops" for a
+	// kind's sentinel, "struct_ops/sched_ext_ops.enqueue" for one member). A variant loaded as
+	// its program type's default attachment carries the bare type ("kprobe", "tracing" for
+	// fentry at any function). Empty in documents of agents that predate attach points.
+	Section string `json:"section,omitempty"`
 	// AttachType is the expected attach type passed, by its enum name ("" for none).
 	AttachType string `json:"attach_type,omitempty"`
 	// Target is the attach target used: a kernel function, a tracepoint typedef, a struct_ops
