@@ -44,30 +44,46 @@ func (s *resultScanner) array() ([]Result, error) {
 	if s.null() {
 		return nil, nil
 	}
-	if err := s.expect('['); err != nil {
-		return nil, err
-	}
 	// Each result has one "outcome" key: counting them (a few more, if the rest of the
 	// document has such keys) sizes the slice once.
 	out := make([]Result, 0, bytes.Count(s.data[s.pos:], []byte(`"outcome"`)))
-	if s.peek() == ']' {
-		s.pos++
-		return out, nil
-	}
-	for {
+	err := s.list('[', ']', func() error {
 		var r Result
 		if err := s.object(&r); err != nil {
-			return nil, fmt.Errorf("result %d: %w", len(out)+1, err)
+			return fmt.Errorf("result %d: %w", len(out)+1, err)
 		}
 		out = append(out, r)
+		return nil
+	}, func() string { return fmt.Sprintf("result %d", len(out)) })
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// list reads the elements of a JSON array or the members of an object, between open and
+// close, with item, which reads one; after names the one just read when neither a comma nor
+// close follows it.
+func (s *resultScanner) list(open, close byte, item func() error, after func() string) error {
+	if err := s.expect(open); err != nil {
+		return err
+	}
+	if s.peek() == close {
+		s.pos++
+		return nil
+	}
+	for {
+		if err := item(); err != nil {
+			return err
+		}
 		switch s.peek() {
 		case ',':
 			s.pos++
-		case ']':
+		case close:
 			s.pos++
-			return out, nil
+			return nil
 		default:
-			return nil, s.errorf("want , or ] after result %d", len(out))
+			return s.errorf("want , or %c after %s", close, after())
 		}
 	}
 }
@@ -107,39 +123,25 @@ func (s *resultScanner) expect(c byte) error {
 	return nil
 }
 
-// object reads one result object into r.
+// object reads one result object into r; r is left as it was when the object is malformed.
 func (s *resultScanner) object(r *Result) error {
-	if err := s.expect('{'); err != nil {
-		return err
-	}
 	var out Result
-	if s.peek() == '}' {
-		s.pos++
-		*r = out
-		return nil
-	}
-	for {
-		key, err := s.str()
-		if err != nil {
+	var key string
+	err := s.list('{', '}', func() error {
+		var err error
+		if key, err = s.str(); err != nil {
 			return err
 		}
 		if err := s.expect(':'); err != nil {
 			return err
 		}
-		if err := s.field(&out, key); err != nil {
-			return err
-		}
-		switch s.peek() {
-		case ',':
-			s.pos++
-		case '}':
-			s.pos++
-			*r = out
-			return nil
-		default:
-			return s.errorf("want , or } after the value of %q", key)
-		}
+		return s.field(&out, key)
+	}, func() string { return fmt.Sprintf("the value of %q", key) })
+	if err != nil {
+		return err
 	}
+	*r = out
+	return nil
 }
 
 // end checks that nothing but white space follows the value just read.
@@ -160,30 +162,38 @@ func (s *resultScanner) null() bool {
 	return false
 }
 
+// stringMember returns the field that the string member key of a result fills, nil when key
+// is not one. A table of pointers rather than of functions, so that decoding a result does not
+// move it to the heap.
+func (r *Result) stringMember(key string) *string {
+	members := [...]struct {
+		key string
+		dst *string
+	}{
+		{"kfunc", &r.Kfunc},
+		{"helper", &r.Helper},
+		{"prog_type", &r.ProgType},
+		{"variant", &r.Variant},
+		{"outcome", (*string)(&r.Outcome)},
+		{"detail", &r.Detail},
+		{"log", &r.Log},
+		{"flags", &r.Flags},
+	}
+	for _, m := range members {
+		if m.key == key {
+			return m.dst
+		}
+	}
+	return nil
+}
+
 // field stores the value of member key in r.
 func (s *resultScanner) field(r *Result, key string) error {
 	if key == "helper_id" {
 		return s.int(&r.HelperID)
 	}
-	var dst *string
-	switch key {
-	case "kfunc":
-		dst = &r.Kfunc
-	case "helper":
-		dst = &r.Helper
-	case "prog_type":
-		dst = &r.ProgType
-	case "variant":
-		dst = &r.Variant
-	case "outcome":
-		dst = (*string)(&r.Outcome)
-	case "detail":
-		dst = &r.Detail
-	case "log":
-		dst = &r.Log
-	case "flags":
-		dst = &r.Flags
-	default:
+	dst := r.stringMember(key)
+	if dst == nil {
 		// The document decoder's DisallowUnknownFields wording, so messages read the same.
 		return fmt.Errorf("json: unknown field %q", key)
 	}

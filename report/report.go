@@ -24,8 +24,14 @@ const SchemaVersion = 1
 type Kernel struct {
 	verdict.Kernel
 	ImageFacts
-	ConsoleTail  string `json:"console_tail,omitempty"`
-	BTFHelperIDs []int  `json:"btf_helper_ids,omitempty"`
+	GuestTrace
+	BTFHelperIDs []int `json:"btf_helper_ids,omitempty"`
+}
+
+// GuestTrace is what a kernel's guest left behind for a person looking into a failure; a
+// kernel's observations and its row in the report both carry it.
+type GuestTrace struct {
+	ConsoleTail string `json:"console_tail,omitempty"`
 	// FailedAttempts are the errors of earlier boots of this kernel that failed (the harness
 	// boots a failed kernel again): a kernel that crashed once and then answered is flaky.
 	FailedAttempts []string `json:"failed_attempts,omitempty"`
@@ -49,10 +55,10 @@ type KernelSummary struct {
 	Version string `json:"version"`
 	ImageFacts
 	// Status is the guest's status: observation.StatusOK or observation.StatusFailed.
-	Status      string                      `json:"status"`
-	Error       string                      `json:"error,omitempty"`
-	ConsoleTail string                      `json:"console_tail,omitempty"`
-	Outcomes    map[observation.Outcome]int `json:"outcomes"`
+	Status string `json:"status"`
+	Error  string `json:"error,omitempty"`
+	GuestTrace
+	Outcomes map[observation.Outcome]int `json:"outcomes"`
 	// HelpersKnown and HelpersUnknown count registry helpers whose id the kernel knows or
 	// answers "unknown id" for; HelpersNoEvidence the rest.
 	HelpersKnown      int `json:"helpers_known"`
@@ -65,8 +71,6 @@ type KernelSummary struct {
 	VariantAbsent int `json:"variant_absent_answers"`
 	// AbsentTypes lists program types no variant of which could answer on this kernel.
 	AbsentTypes []string `json:"absent_prog_types,omitempty"`
-	// FailedAttempts are the errors of earlier boots that failed before this one.
-	FailedAttempts []string `json:"failed_attempts,omitempty"`
 }
 
 // Report is the whole compatibility report.
@@ -147,8 +151,7 @@ func Build(reg *registry.Registry, prov *foreign.Provenance, kernels []Kernel, t
 func summarize(k Kernel, col int, hvs []verdict.HelperVerdict) KernelSummary {
 	s := KernelSummary{
 		Name: k.Name, Version: versionText(k.Version), ImageFacts: k.ImageFacts,
-		Status: observation.StatusOK, Error: k.Error, ConsoleTail: k.ConsoleTail, Outcomes: map[observation.Outcome]int{},
-		FailedAttempts: k.FailedAttempts,
+		Status: observation.StatusOK, Error: k.Error, GuestTrace: k.GuestTrace, Outcomes: map[observation.Outcome]int{},
 	}
 	if k.Failed {
 		s.Status = observation.StatusFailed

@@ -46,7 +46,7 @@ func sample(t *testing.T) *Report {
 	k2.Results = append(k2.Results,
 		observation.Result{Kfunc: "bpf_task_acquire", ProgType: "tracing", Variant: "tp_btf", Outcome: observation.Supported, Detail: "arg#0 pointer type STRUCT task_struct must point"},
 		observation.Result{Kfunc: "bpf_task_acquire", ProgType: "xdp", Variant: "xdp", Outcome: observation.NotForType, Detail: "calling kernel function bpf_task_acquire is not allowed"})
-	failed := Kernel{Kernel: verdict.Kernel{Name: "7.3", Version: registry.MustParseVersion("7.3.4"), Failed: true, Error: "guest: kernel panic"}, ConsoleTail: "Kernel panic - not syncing: VFS: Unable to mount root fs\n<oops>"}
+	failed := Kernel{Kernel: verdict.Kernel{Name: "7.3", Version: registry.MustParseVersion("7.3.4"), Failed: true, Error: "guest: kernel panic"}, GuestTrace: GuestTrace{ConsoleTail: "Kernel panic - not syncing: VFS: Unable to mount root fs\n<oops>"}}
 	kernels := []Kernel{failed, k2, k1}
 	r := Build(reg, nil, kernels, "bpfmatrix test")
 	table, err := registry.LoadKfuncs(filepath.Join("..", "registry", "testdata", "kfunc_task.yaml"))

@@ -30,15 +30,22 @@ type ClaimVerdict struct {
 	Notes []string `json:"notes,omitempty"`
 }
 
-// kernelSpan names a list of kernels compactly: "6.12", "6.12..7.3" for a run, or a list.
+// kernelSpan names a list of kernels compactly: "6.12", or "6.12..7.3" for a run.
 func kernelSpan(names []string) string {
-	switch len(names) {
+	return compactList(names, "no kernel", func(first, last string, _ int) string { return first + ".." + last })
+}
+
+// compactList says a list in a few words, so that evidence never prints an empty list or a
+// long one: the word none for no item, the item itself for one, and what many makes of the
+// first, the last and how many more follow the first for several.
+func compactList(items []string, none string, many func(first, last string, more int) string) string {
+	switch len(items) {
 	case 0:
-		return "no kernel"
+		return none
 	case 1:
-		return names[0]
+		return items[0]
 	}
-	return names[0] + ".." + names[len(names)-1]
+	return many(items[0], items[len(items)-1], len(items)-1)
 }
 
 // btfKernels are the kernels that recorded their enum bpf_func_id, in version order.

@@ -190,3 +190,20 @@ func TestFindings(t *testing.T) {
 	}
 	t.Fatal("no verdict for 212")
 }
+
+// TestCompactList: the two ways evidence names a list never print an empty one.
+func TestCompactList(t *testing.T) {
+	tests := []struct {
+		items       []string
+		span, first string
+	}{
+		{nil, "no kernel", "none"},
+		{[]string{"6.12"}, "6.12", "6.12"},
+		{[]string{"5.10", "6.1", "7.3"}, "5.10..7.3", "5.10 (and 2 more)"},
+	}
+	for _, tt := range tests {
+		if span, first := kernelSpan(tt.items), firstAndCount(tt.items); span != tt.span || first != tt.first {
+			t.Errorf("%q: kernelSpan %q, firstAndCount %q; want %q, %q", tt.items, span, first, tt.span, tt.first)
+		}
+	}
+}

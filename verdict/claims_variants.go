@@ -167,13 +167,7 @@ func firstOf(lists ...[]string) string {
 
 // firstAndCount quotes the first item and says how many more there are.
 func firstAndCount(items []string) string {
-	switch len(items) {
-	case 0:
-		return "none"
-	case 1:
-		return items[0]
-	}
-	return fmt.Sprintf("%s (and %d more)", items[0], len(items)-1)
+	return compactList(items, "none", func(first, _ string, more int) string { return fmt.Sprintf("%s (and %d more)", first, more) })
 }
 
 // claimProblems lists the contradicted claims.

@@ -7,7 +7,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 	"testing"
 
@@ -135,7 +134,6 @@ func TestCompareMatchesDpkg(t *testing.T) {
 		}
 	}
 	versions := slices.Sorted(maps.Keys(seen))
-	sort.Strings(versions)
 	for i, a := range versions {
 		for _, b := range versions[i+1:] {
 			want := 0

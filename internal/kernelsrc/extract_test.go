@@ -8,7 +8,7 @@ import (
 )
 
 func TestExtractRoundTrip(t *testing.T) {
-	s := tinySource()
+	s := tinySource(t)
 	s.Package, s.DebianVersion = "linux-source-6.12", "6.12.1-1"
 	s.Sets[0].Kfuncs[0].Flags = []string{"KF_ACQUIRE", "KF_RET_NULL"}
 	s.Registrations[0].Guard = "defined(CONFIG_A) || IS_ENABLED(CONFIG_B)"

@@ -1,45 +1,34 @@
 package kernelsrc
 
 import (
+	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"testing"
 )
 
-// tinySource has the shape of the kernel's: hooks shared by several types, a common set,
-// a filtered set, guarded entries and registrations.
-func tinySource() *Source {
-	return &Source{
-		Kernel: "6.12.1",
-		Hooks: []Hook{
-			{"BPF_PROG_TYPE_UNSPEC", "COMMON"},
-			{"BPF_PROG_TYPE_XDP", "XDP"},
-			{"BPF_PROG_TYPE_TRACING", "TRACING"},
-			{"BPF_PROG_TYPE_LSM", "TRACING"},
-			{"BPF_PROG_TYPE_CGROUP_SKB", "CGROUP"},
-			{"BPF_PROG_TYPE_CGROUP_SOCK", "CGROUP"},
-		},
-		DefaultHook: "MAX",
-		Sets: []Set{
-			{Name: "gen", File: "a.c", Line: 1, Kfuncs: []Entry{{Name: "k_gen", Line: 2}, {Name: "k_cg", Line: 3, Guard: "CONFIG_CGROUPS"}}},
-			{Name: "common", File: "a.c", Line: 10, Kfuncs: []Entry{{Name: "k_all", Line: 11}}},
-			{Name: "fs", File: "b.c", Line: 1, Kfuncs: []Entry{{Name: "k_fs", Line: 2}, {Name: "k_gen", Line: 3}}},
-			{Name: "common", File: "c.c", Line: 1, Kfuncs: []Entry{{Name: "k_unregistered", Line: 2}}},
-		},
-		IDSets: []IDSet{
-			{Name: "gen_set", File: "a.c", Line: 5, Set: "gen"},
-			{Name: "common_set", File: "a.c", Line: 12, Set: "common"},
-			{Name: "fs_set", File: "b.c", Line: 5, Set: "fs", Filter: "fs_filter"},
-			{Name: "keys_set", File: "a.c", Line: 20, Set: "gen", Guard: "CONFIG_KEYS"},
-		},
-		Registrations: []Registration{
-			{ProgType: "BPF_PROG_TYPE_XDP", IDSet: "gen_set", File: "a.c", Line: 30},
-			{ProgType: "BPF_PROG_TYPE_CGROUP_SKB", IDSet: "gen_set", File: "a.c", Line: 31},
-			{ProgType: "BPF_PROG_TYPE_UNSPEC", IDSet: "common_set", File: "a.c", Line: 32},
-			{ProgType: "BPF_PROG_TYPE_LSM", IDSet: "fs_set", File: "b.c", Line: 9},
-			{ProgType: "BPF_PROG_TYPE_TRACING", IDSet: "keys_set", File: "a.c", Line: 33},
-		},
+// tinySource reads testdata/tiny.txt, a made-up extract with the shape of the kernel's: hooks
+// shared by several types, a common set, a filtered set, guarded entries and registrations.
+// crosscheck's comparison tests read the same file.
+func tinySource(t *testing.T) *Source {
+	t.Helper()
+	return readExtractFile(t, filepath.Join("testdata", "tiny.txt"))
+}
+
+// readExtractFile reads the extract at path, failing t on any error.
+func readExtractFile(t *testing.T, path string) *Source {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
 	}
+	defer f.Close()
+	src, err := ReadExtract(path, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return src
 }
 
 func TestLookup(t *testing.T) {
@@ -73,13 +62,13 @@ func TestLookup(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			a, ok := tinySource().Lookup(tt.kfunc, tt.config)
+			a, ok := tinySource(t).Lookup(tt.kfunc, tt.config)
 			if ok != tt.ok || a.Common != tt.common || !slices.Equal(a.ProgTypes, tt.types) || !slices.Equal(a.Filters, tt.filters) || !slices.Equal(a.Undecided, tt.undecided) {
 				t.Errorf("Lookup(%s) = %+v, %v", tt.kfunc, a, ok)
 			}
 		})
 	}
-	s := tinySource()
+	s := tinySource(t)
 	s.Sets[0].Kfuncs[1].Guard = "BITS_PER_LONG == 32"
 	a, _ := s.Lookup("k_cg", cfg())
 	if !slices.Equal(a.Undecided, []Guard{"BITS_PER_LONG == 32"}) || !slices.Contains(a.ProgTypes, "xdp") {
@@ -88,13 +77,13 @@ func TestLookup(t *testing.T) {
 }
 
 func TestAccessAllows(t *testing.T) {
-	a, _ := tinySource().Lookup("k_all", nil)
+	a, _ := tinySource(t).Lookup("k_all", nil)
 	for _, typ := range []string{"xdp", "sk_lookup", "anything"} {
 		if !a.Allows(typ) {
 			t.Errorf("common kfunc not allowed to %s", typ)
 		}
 	}
-	g, _ := tinySource().Lookup("k_cg", Config(func(string) string { return "y" }))
+	g, _ := tinySource(t).Lookup("k_cg", Config(func(string) string { return "y" }))
 	if g.Allows("sk_lookup") || !g.Allows("cgroup_sock") {
 		t.Errorf("k_cg: %+v", g)
 	}
@@ -118,7 +107,7 @@ func TestResolveErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := tinySource()
+			s := tinySource(t)
 			tt.edit(s)
 			if _, err := s.resolve(); err == nil {
 				t.Error("resolved")
@@ -129,7 +118,7 @@ func TestResolveErrors(t *testing.T) {
 		})
 	}
 	// A static name is found in its own file first, even when other files use it too.
-	s := tinySource()
+	s := tinySource(t)
 	l, err := s.resolve()
 	if err != nil {
 		t.Fatal(err)
@@ -141,7 +130,7 @@ func TestResolveErrors(t *testing.T) {
 
 func TestKfuncs(t *testing.T) {
 	want := []string{"k_all", "k_cg", "k_fs", "k_gen", "k_unregistered"}
-	if got := tinySource().Kfuncs(); !reflect.DeepEqual(got, want) {
+	if got := tinySource(t).Kfuncs(); !reflect.DeepEqual(got, want) {
 		t.Errorf("Kfuncs() = %v", got)
 	}
 }

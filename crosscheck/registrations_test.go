@@ -1,6 +1,7 @@
-package kernelsrc
+package crosscheck
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -9,7 +10,17 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bpfmatrix/bpfmatrix/internal/kernelsrc"
 	"github.com/bpfmatrix/bpfmatrix/observation"
+)
+
+// The files these checks read: the observations recorded for cmd/bpfmatrix's tests, the 6.12
+// source extract that internal/kernelsrc's generator writes, and the made-up extract that
+// internal/kernelsrc's own tests read, so that both sides test one fixture.
+var (
+	recorded         = filepath.Join("..", "cmd", "bpfmatrix", "testdata", "observations")
+	registrations612 = filepath.Join("..", "internal", "kernelsrc", "testdata", "registrations-6.12.txt")
+	tinyExtract      = filepath.Join("..", "internal", "kernelsrc", "testdata", "tiny.txt")
 )
 
 // minCompared is how many kfuncs the comparison must reach for the check to mean something
@@ -38,8 +49,8 @@ var understood = map[string]string{
 // could answer for. The matrix and the source are independent: one loads programs, the other
 // reads the kernel's own tables.
 func TestMatrixAgreesWithRegistrations(t *testing.T) {
-	src := readExtractFile(t, filepath.Join("testdata", "registrations-6.12.txt"))
-	doc, err := observation.ReadFile(filepath.Join("..", "..", "cmd", "bpfmatrix", "testdata", "observations", "6.12.json.gz"))
+	src := readExtract(t, registrations612)
+	doc, err := observation.ReadFile(filepath.Join(recorded, "6.12.json.gz"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,14 +93,14 @@ func TestMatrixAgreesWithRegistrations(t *testing.T) {
 	}
 }
 
-func readExtractFile(t *testing.T, path string) *Source {
+// readExtract reads the extract at path, failing t on any error.
+func readExtract(t *testing.T, path string) *kernelsrc.Source {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
+	data, err := os.ReadFile(path)
+	var src *kernelsrc.Source
+	if err == nil {
+		src, err = kernelsrc.ReadExtract(path, bytes.NewReader(data))
 	}
-	defer f.Close()
-	src, err := ReadExtract(path, f)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +120,7 @@ type comparison struct {
 	observed, compared, agreed int
 	offered, refused           int // program-type answers compared, by the matrix's answer
 	filtered, unknown          []string
-	undecided                  []Guard
+	undecided                  []kernelsrc.Guard
 	disagreements              []disagreement
 }
 
@@ -132,7 +143,7 @@ var extTarget = regexp.MustCompile(`\(([A-Z_]+) program\)`)
 // its registered types depend on the program. It is still checked where the filter has no
 // say: a filter can only take a kfunc away, so the matrix must not find it offered to a type
 // its registrations do not reach.
-func compareMatrix(src *Source, doc *observation.Document) comparison {
+func compareMatrix(src *kernelsrc.Source, doc *observation.Document) comparison {
 	config := guestConfig(doc)
 	asType := judgedAs(doc)
 	answers := matrixAnswers(doc)
@@ -213,7 +224,7 @@ func judgedAs(doc *observation.Document) map[string]string {
 		}
 		for _, v := range p.Variants {
 			if m := extTarget.FindStringSubmatch(v.Target); m != nil {
-				asType["ext"] = ProgTypeName(m[1])
+				asType["ext"] = kernelsrc.ProgTypeName(m[1])
 			}
 		}
 	}
@@ -241,10 +252,10 @@ func matrixAnswers(doc *observation.Document) map[string]map[string]int {
 	return answers
 }
 
-// guestConfig is the guest's kernel config as a Config, nil when the observation has none.
+// guestConfig is the guest's kernel config as a kernelsrc.Config, nil when the observation has none.
 // The guest block lists the options set without telling =y from =m; the guards read around
 // kfunc sets are on options that cannot be modules (CONFIG_CGROUPS, CONFIG_KEYS).
-func guestConfig(doc *observation.Document) Config {
+func guestConfig(doc *observation.Document) kernelsrc.Config {
 	if doc.Guest == nil || len(doc.Guest.KernelConfig) == 0 {
 		return nil
 	}
@@ -264,41 +275,41 @@ func guestConfig(doc *observation.Document) Config {
 // would go wrong, and checks that the comparison with the recorded observation then names
 // the kfuncs concerned: the agreement above is not the comparison failing to look.
 func TestComparisonCatchesEdits(t *testing.T) {
-	doc, err := observation.ReadFile(filepath.Join("..", "..", "cmd", "bpfmatrix", "testdata", "observations", "6.12.json.gz"))
+	doc, err := observation.ReadFile(filepath.Join(recorded, "6.12.json.gz"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
 		name  string
-		edit  func(*Source)
+		edit  func(*kernelsrc.Source)
 		kfunc string // a kfunc that must then disagree
 	}{
-		{"hooks not shared: lsm apart from tracing", func(s *Source) {
+		{"hooks not shared: lsm apart from tracing", func(s *kernelsrc.Source) {
 			for i := range s.Hooks {
 				if s.Hooks[i].ProgType == "BPF_PROG_TYPE_LSM" {
 					s.Hooks[i].Hook = "BTF_KFUNC_HOOK_LSM_APART"
 				}
 			}
 		}, "bpf_task_acquire"},
-		{"common set registered for tracing only", func(s *Source) {
+		{"common set registered for tracing only", func(s *kernelsrc.Source) {
 			for i := range s.Registrations {
-				if s.Registrations[i].ProgType == CommonType && s.Registrations[i].File == "kernel/bpf/helpers.c" {
+				if s.Registrations[i].ProgType == kernelsrc.CommonType && s.Registrations[i].File == "kernel/bpf/helpers.c" {
 					s.Registrations[i].ProgType = "BPF_PROG_TYPE_TRACING"
 				}
 			}
 		}, "bpf_rcu_read_lock"},
-		{"a registration dropped", func(s *Source) {
-			s.Registrations = slices.DeleteFunc(s.Registrations, func(r Registration) bool {
+		{"a registration dropped", func(s *kernelsrc.Source) {
+			s.Registrations = slices.DeleteFunc(s.Registrations, func(r kernelsrc.Registration) bool {
 				return r.ProgType == "BPF_PROG_TYPE_CGROUP_SKB" && r.IDSet == "generic_kfunc_set"
 			})
 		}, "bpf_task_acquire"},
-		{"a registration added", func(s *Source) {
-			s.Registrations = append(s.Registrations, Registration{ProgType: "BPF_PROG_TYPE_KPROBE", IDSet: "cpumask_kfunc_set", File: "kernel/bpf/cpumask.c", Line: 1})
+		{"a registration added", func(s *kernelsrc.Source) {
+			s.Registrations = append(s.Registrations, kernelsrc.Registration{ProgType: "BPF_PROG_TYPE_KPROBE", IDSet: "cpumask_kfunc_set", File: "kernel/bpf/cpumask.c", Line: 1})
 		}, "bpf_cpumask_create"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			src := readExtractFile(t, filepath.Join("testdata", "registrations-6.12.txt"))
+			src := readExtract(t, registrations612)
 			tt.edit(src)
 			c := compareMatrix(src, doc)
 			if !slices.ContainsFunc(c.disagreements, func(d disagreement) bool { return d.kfunc == tt.kfunc }) {
@@ -311,7 +322,7 @@ func TestComparisonCatchesEdits(t *testing.T) {
 // TestCompareMatrix checks the rules of the comparison on a made-up observation: which
 // answers count, how ext is judged, and what a filter leaves to compare.
 func TestCompareMatrix(t *testing.T) {
-	src := tinySource()
+	src := readExtract(t, tinyExtract)
 	src.Sets[2].Kfuncs = src.Sets[2].Kfuncs[:1] // k_gen out of the filtered set
 	present := func(name string, variants ...observation.VariantInfo) observation.ProgTypeInfo {
 		return observation.ProgTypeInfo{Name: name, Present: true, Variants: variants}
