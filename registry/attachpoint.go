@@ -40,6 +40,11 @@ func (p AttachPoint) MarshalJSON() ([]byte, error) {
 
 // String renders the facts of the attach point on one line, as info shows them.
 func (p AttachPoint) String() string {
+	return p.Claim() + " (evidence: " + p.Evidence + ")"
+}
+
+// Claim renders the facts of the attach point without their evidence: what a verdict judges.
+func (p AttachPoint) Claim() string {
 	var parts []string
 	if p.Refused {
 		parts = append(parts, "not offered")
@@ -56,7 +61,7 @@ func (p AttachPoint) String() string {
 	if len(parts) == 0 {
 		parts = append(parts, "offered")
 	}
-	return strings.Join(parts, ", ") + " (evidence: " + p.Evidence + ")"
+	return strings.Join(parts, ", ")
 }
 
 // Place is where a question asks about a function: a program type or a libbpf section name,
