@@ -21,13 +21,16 @@ type Change struct {
 	Name string `json:"name"`
 	// Kind is Changed for a fact, or what happens to the whole entry: Added, Unchanged, Kept.
 	Kind string `json:"kind"`
-	// Key is the registry key: min_kernel, prog_types, prog_type_since, prog_type_until or
-	// prog_type_gaps, and for kfuncs also prototype, last_kernel, gaps and flags. Empty for a
-	// change of the whole entry.
+	// Key is the registry key: min_kernel, prog_types, prog_type_since, prog_type_until,
+	// prog_type_gaps or attach_points, and for kfuncs also prototype, last_kernel, gaps and
+	// flags. Empty for a change of the whole entry.
 	Key string `json:"key,omitempty"`
 	// ProgType is the program type a per-type key is about; empty for the entry's own keys
 	// (and for a kfunc's, whose per-type keys change as a whole).
 	ProgType string `json:"prog_type,omitempty"`
+	// AttachPoint is, for a helper's attach_points, the attach point the change is about (a
+	// kfunc's attach_points change as a whole).
+	AttachPoint string `json:"attach_point,omitempty"`
 	// Old and New are the values as the registry writes them ("6.12", "6.1..6.12"); empty when
 	// absent. For a helper's prog_types they are the program type itself: added when only New
 	// names it, removed when only Old does.
@@ -69,6 +72,9 @@ func (c Change) String() string {
 	subject := c.Key
 	if c.ProgType != "" && c.Key != "prog_types" {
 		subject += "." + c.ProgType
+	}
+	if c.AttachPoint != "" {
+		subject += "." + c.AttachPoint
 	}
 	var what string
 	switch {

@@ -1,7 +1,9 @@
 package proposal
 
 import (
+	"cmp"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -37,12 +39,14 @@ func Helpers(reg *registry.Registry, kernels []verdict.Kernel) ([]*registry.Help
 			answered = append(answered, k)
 		}
 	}
+	byID := resultsByHelper(ks)
 	var out []*registry.Helper
 	var changes []Change
 	for _, hv := range verdict.JudgeHelpers(reg.Helpers(), nil, ks) {
 		h, _ := reg.ByID(hv.ID)
 		p, open := proposeHelper(h, hv, byName)
-		cs := diffHelper(h, p)
+		points := helperPoints(p, h, hv, byID, ks)
+		cs := append(diffHelper(h, p), diffPoints(h.ID, h.Name, h.AttachPoints, p.AttachPoints, points)...)
 		if open {
 			cs = []Change{{ID: h.ID, Name: h.Name, Kind: Changed, Key: "min_kernel", Old: h.MinKernel.String(), Open: true}}
 		} else if len(cs) > 0 {
@@ -51,7 +55,9 @@ func Helpers(reg *registry.Registry, kernels []verdict.Kernel) ([]*registry.Help
 			out = append(out, p)
 		}
 		for i := range cs {
-			fillEvidence(&cs[i], hv)
+			if cs[i].AttachPoint == "" {
+				fillEvidence(&cs[i], hv)
+			}
 		}
 		changes = append(changes, cs...)
 	}
@@ -61,18 +67,24 @@ func Helpers(reg *registry.Registry, kernels []verdict.Kernel) ([]*registry.Help
 // sortChanges keeps the order of entries and puts each entry's changes in registry order:
 // min_kernel, then per program type (kernel enum order) prog_types, since, until, gaps.
 func sortChanges(cs []Change) []Change {
-	rank := map[string]int{"min_kernel": 0, "prog_types": 1, "prog_type_since": 2, "prog_type_until": 3, "prog_type_gaps": 4}
+	rank := map[string]int{"min_kernel": 0, "prog_types": 1, "prog_type_since": 2, "prog_type_until": 3, "prog_type_gaps": 4, "attach_points": 5}
 	sort.SliceStable(cs, func(i, j int) bool {
 		a, b := cs[i], cs[j]
 		if a.ID != b.ID {
 			return a.ID < b.ID
+		}
+		if (a.AttachPoint != "") != (b.AttachPoint != "") {
+			return b.AttachPoint != "" // attach points after the entry's other facts
 		}
 		ta, _ := registry.ProgTypeID(a.ProgType)
 		tb, _ := registry.ProgTypeID(b.ProgType)
 		if ta != tb {
 			return ta < tb
 		}
-		return rank[a.Key] < rank[b.Key]
+		if rank[a.Key] != rank[b.Key] {
+			return rank[a.Key] < rank[b.Key]
+		}
+		return a.AttachPoint < b.AttachPoint
 	})
 	return cs
 }
@@ -283,6 +295,7 @@ func cloneHelper(h *registry.Helper) *registry.Helper {
 	for t, gs := range h.ProgTypeGaps {
 		c.ProgTypeGaps[t] = append([]registry.Gap(nil), gs...)
 	}
+	c.AttachPoints = maps.Clone(h.AttachPoints)
 	return &c
 }
 
@@ -360,8 +373,8 @@ func matrixSource(old string, cs []Change, answered []verdict.Kernel) string {
 		if _, ok := types[c.Key]; !ok {
 			keys = append(keys, c.Key)
 		}
-		if c.ProgType != "" {
-			types[c.Key] = append(types[c.Key], c.ProgType)
+		if sub := cmp.Or(c.ProgType, c.AttachPoint); sub != "" {
+			types[c.Key] = append(types[c.Key], sub)
 		} else {
 			types[c.Key] = nil
 		}

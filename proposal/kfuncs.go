@@ -32,6 +32,7 @@ type kfuncSeen struct {
 func Kfuncs(existing *registry.Kfuncs, kernels []verdict.Kernel) ([]*registry.Kfunc, []Change) {
 	ks := usable(kernels)
 	seen := collect(ks)
+	byName := resultsByKfunc(ks)
 	var out []*registry.Kfunc
 	var changes []Change
 	for _, name := range sortedNames(seen) {
@@ -40,6 +41,7 @@ func Kfuncs(existing *registry.Kfuncs, kernels []verdict.Kernel) ([]*registry.Kf
 		if existing != nil {
 			old, _ = existing.Lookup(name)
 		}
+		kfuncPoints(p, old, seen[name], byName, ks)
 		changes = append(changes, merge(p, old, presence(seen[name], ks))...)
 		out = append(out, p)
 	}
@@ -265,8 +267,6 @@ func merge(p, old *registry.Kfunc, answers []KernelAnswer) []Change {
 		p.Category = old.Category
 	}
 	p.Description, p.Notes = old.Description, old.Notes
-	// The probe does not answer per attach point yet: the facts recorded stay until it does.
-	p.AttachPoints = old.AttachPoints
 	for key, v := range old.Sources {
 		if key != "matrix" {
 			p.Sources[key] = v
@@ -282,6 +282,7 @@ func merge(p, old *registry.Kfunc, answers []KernelAnswer) []Change {
 		{"prog_type_since", versionsText(old.ProgTypeSince), versionsText(p.ProgTypeSince)},
 		{"prog_type_until", versionsText(old.ProgTypeUntil), versionsText(p.ProgTypeUntil)},
 		{"prog_type_gaps", typeGapsText(old.ProgTypeGaps), typeGapsText(p.ProgTypeGaps)},
+		{"attach_points", pointsText(old.AttachPoints), pointsText(p.AttachPoints)},
 		{"flags", strings.Join(old.Flags, ", "), strings.Join(p.Flags, ", ")},
 	} {
 		if f.old != f.new {

@@ -40,6 +40,11 @@ func (p AttachPoint) MarshalJSON() ([]byte, error) {
 
 // String renders the facts of the attach point on one line, as info shows them.
 func (p AttachPoint) String() string {
+	return p.Claim() + " (evidence: " + p.Evidence + ")"
+}
+
+// Claim renders the facts of the attach point without their evidence: what a verdict judges.
+func (p AttachPoint) Claim() string {
 	var parts []string
 	if p.Refused {
 		parts = append(parts, "not offered")
@@ -56,7 +61,7 @@ func (p AttachPoint) String() string {
 	if len(parts) == 0 {
 		parts = append(parts, "offered")
 	}
-	return strings.Join(parts, ", ") + " (evidence: " + p.Evidence + ")"
+	return strings.Join(parts, ", ")
 }
 
 // Place is where a question asks about a function: a program type or a libbpf section name,
@@ -85,26 +90,30 @@ func BareProgType(where string) bool {
 }
 
 // Locate resolves where (a program type name or a libbpf section name) against the entry's
-// attach-point facts: the most specific key that has facts answers (the section's key with its
-// target or struct_ops member, then its struct_ops kind, then its prefix), else its program
-// type. A name package section cannot read is an error wrapping its *section.Error (and
-// ErrUnknownProgType, as before section names were asked, when the name has no '/').
+// attach-point facts: the first key of the section's chain (PointChain) that has facts answers
+// (the key with its target or struct_ops member, then its struct_ops kind, then its prefix, then,
+// where that prefix loads as the bare type, the key of the type's default attachment), else the
+// program type's facts. A bare program type, or a section loading exactly as one, asks for the
+// type's default attachment: its facts when recorded, else the type's. A name package section
+// cannot read is an error wrapping its *section.Error (and ErrUnknownProgType, as before section
+// names were asked, when the name has no '/').
 func (a *Availability) Locate(where string) (Place, error) {
 	s, err := parseWhere(where)
 	if err != nil {
 		return Place{}, err
 	}
 	p := Place{Section: s}
-	if BareProgType(where) || pointKeys(s)[0] == s.ProgType {
-		return p, nil
-	}
-	for _, key := range pointKeys(s) {
+	chain := PointChain(s)
+	for _, key := range chain {
 		if pt, ok := a.AttachPoints[key]; ok {
 			p.Key, p.Point = key, pt
 			return p, nil
 		}
 	}
-	p.Note = fmt.Sprintf("no facts recorded for %s: answered for its program type %s%s", AttachPointKey(s), s.ProgType, UncheckedStructOps(s))
+	if chain[0] != s.ProgType {
+		p.Note = fmt.Sprintf("no facts recorded for %s: it answers as its program type %s (facts are recorded only where an attach point answers otherwise than its parent)%s",
+			chain[0], s.ProgType, UncheckedStructOps(s))
+	}
 	return p, nil
 }
 
@@ -128,11 +137,16 @@ func parseWhere(where string) (section.Section, error) {
 	return s, err
 }
 
-// pointKeys returns the attach-point keys that may answer for s, most specific first, without
-// the program type itself (whose facts are prog_types and prog_type_*). A struct_ops section
-// whose target has no '.' keys by that target as a kind ("struct_ops/Qdisc_ops"): libbpf would
-// read it as the program's own name, but only a kind can have facts.
-func pointKeys(s section.Section) []string {
+// PointChain returns the attach-point keys whose facts may answer for s, most specific first:
+// the section's key (with its target or struct_ops member), its struct_ops kind, its prefix,
+// each spelled as the registry keys it. A key that loads exactly as the bare program type (the
+// prefix of fentry/X, kprobe/X, lsm/X) is the type's name, which names the type's default
+// attachment; a bare type or a section loading as one has that key alone. After the chain come
+// the program type's facts (prog_types and prog_type_*). Locate, sync and verdict walk it alike.
+// A struct_ops section whose target has no '.' keys by that target as a kind
+// ("struct_ops/Qdisc_ops"): libbpf would read it as the program's own name, but only a kind can
+// have facts.
+func PointChain(s section.Section) []string {
 	if defaultAttachment(s) {
 		return []string{s.ProgType}
 	}
@@ -146,14 +160,30 @@ func pointKeys(s section.Section) []string {
 	keys = append(keys, s.Base())
 	var out []string
 	for _, k := range keys {
-		if k != s.ProgType && !slices.Contains(out, k) {
+		if b, err := section.Parse(k); err == nil && defaultAttachment(b) {
+			k = b.ProgType
+		}
+		if !slices.Contains(out, k) {
 			out = append(out, k)
 		}
 	}
-	if len(out) == 0 {
-		out = append(out, s.Key())
-	}
 	return out
+}
+
+// ParentChain returns the keys up the chain of the attach point key (PointChain without the key
+// itself), most specific first: the keys whose facts answer for it when it has none, before the
+// program type's facts. A key equal to its program type's name (the default attachment) has
+// none. A key that is no canonical attach-point key is an error.
+func ParentChain(key string) ([]string, error) {
+	s, err := section.Parse(key)
+	if err != nil {
+		return nil, err
+	}
+	chain := PointChain(s)
+	if chain[0] != key {
+		return nil, fmt.Errorf("attach point %q: its canonical key is %q", key, chain[0])
+	}
+	return chain[1:], nil
 }
 
 // defaultAttachment reports whether s loads a program exactly as its bare program type does
@@ -169,8 +199,9 @@ func defaultAttachment(s section.Section) bool {
 }
 
 // AttachPointKey is the key under which the facts of the attach point s names are recorded: its
-// section key (section.Section.Key), or for a struct_ops kind as a whole "struct_ops/KIND".
-func AttachPointKey(s section.Section) string { return pointKeys(s)[0] }
+// section key (section.Section.Key), for a struct_ops kind as a whole "struct_ops/KIND", and for
+// a section loading exactly as its bare program type, the type's name (its default attachment).
+func AttachPointKey(s section.Section) string { return PointChain(s)[0] }
 
 // kindKey reports whether s is a struct_ops section naming a struct_ops kind as a whole
 // ("struct_ops/Qdisc_ops"), which section reads as a program's own name.
@@ -227,7 +258,11 @@ func (a *Availability) explainAt(name, verb string, r ruling, gap Gap, p Place, 
 		}
 		return fmt.Sprintf("%s is %s %s on %s; evidence: %s", name, verb, at, kernel, p.Point.Evidence)
 	case refusedAt:
-		return fmt.Sprintf("%s is not %s %s, although %s programs may call it; evidence: %s", name, verb, at, p.ProgType(), p.Point.Evidence)
+		others := p.ProgType() + " programs"
+		if p.Key == p.ProgType() {
+			others += " attached elsewhere"
+		}
+		return fmt.Sprintf("%s is not %s %s, although %s may call it; evidence: %s", name, verb, at, others, p.Point.Evidence)
 	case beforeSince:
 		return fmt.Sprintf("%s reached %s in %s, newer than %s; evidence: %s", name, at, p.Point.Since, kernel, p.Point.Evidence)
 	case inGap:
@@ -239,14 +274,16 @@ func (a *Availability) explainAt(name, verb string, r ruling, gap Gap, p Place, 
 }
 
 // DifferingPoints returns, sorted, the attach points of progType whose facts answer otherwise
-// than the program type's own on kernel (a zero kernel: any kernel): what an answer for the bare
-// program type names, so that nobody takes it for every attachment's.
+// than the type's default attachment on kernel (a zero kernel: any kernel): what an answer for
+// the bare program type names, so that nobody takes it for every attachment's. The default
+// attachment answers from its own facts (the key named progType) when recorded, else from the
+// program type's.
 func (a *Availability) DifferingPoints(progType string, kernel Version) []string {
-	base := a.OfferedTo(progType, kernel)
+	base := a.defaultOffered(progType, kernel)
 	var out []string
 	for _, key := range sortedKeys(a.AttachPoints) {
 		s, err := section.Parse(key)
-		if err != nil || s.ProgType != progType {
+		if err != nil || s.ProgType != progType || key == progType {
 			continue
 		}
 		if r, _ := a.ruleAt(Place{Section: s, Key: key, Point: a.AttachPoints[key]}, kernel); (r == offered) != base {
@@ -254,6 +291,37 @@ func (a *Availability) DifferingPoints(progType string, kernel Version) []string
 		}
 	}
 	return out
+}
+
+// defaultOffered reports whether the default attachment of progType offers the function on
+// kernel: by its own facts when recorded, else by the program type's.
+func (a *Availability) defaultOffered(progType string, kernel Version) bool {
+	p, ok := a.AttachPoints[progType]
+	if !ok {
+		return a.OfferedTo(progType, kernel)
+	}
+	s, err := section.Parse(progType)
+	if err != nil {
+		return false
+	}
+	r, _ := a.ruleAt(Place{Section: s, Key: progType, Point: p}, kernel)
+	return r == offered
+}
+
+// PointOffered reports whether the recorded facts of the attach point key offer the function on
+// kernel (a zero kernel: any kernel), the kernel's presence of the function included; false for
+// a key without facts. Verdicts judge each recorded claim with it.
+func (a *Availability) PointOffered(key string, kernel Version) bool {
+	p, ok := a.AttachPoints[key]
+	if !ok {
+		return false
+	}
+	s, err := section.Parse(key)
+	if err != nil {
+		return false
+	}
+	r, _ := a.ruleAt(Place{Section: s, Key: key, Point: p}, kernel)
+	return r == offered
 }
 
 // describePoints adds the attach-point facts, when there are any, to an entry's description.
@@ -268,14 +336,32 @@ func (a *Availability) describePoints(b *strings.Builder) {
 }
 
 // answerNote is the note of an answer at p on kernel: the place's own (an attach point answered
-// for its program type), or, for a bare program type, the attach points of the type whose facts
-// answer otherwise.
+// for its program type), or, for the type's default attachment (a bare program type, or a
+// section loading as one), the attach points of the type that answer otherwise and, when the
+// default attachment has facts of its own that differ from the type's, that the type's other
+// attachments answer from prog_types.
 func (a *Availability) answerNote(p Place, kernel Version) string {
-	if p.Note != "" || !BareProgType(p.Section.Name) {
+	t := p.ProgType()
+	if p.Note != "" || PointChain(p.Section)[0] != t {
 		return p.Note
 	}
-	if ds := a.DifferingPoints(p.ProgType(), kernel); len(ds) > 0 {
-		return fmt.Sprintf("answered for the default attachment of %s programs; the answer differs at: %s", p.ProgType(), strings.Join(ds, ", "))
+	var parts []string
+	if p.Key == t {
+		if typeOK := a.OfferedTo(t, kernel); typeOK != a.defaultOffered(t, kernel) {
+			parts = append(parts, fmt.Sprintf("answered from the facts of %s's default attachment; %s programs attached elsewhere answer from the program type's facts, which say %s",
+				t, t, offeredWord(typeOK)))
+		}
 	}
-	return ""
+	if ds := a.DifferingPoints(t, kernel); len(ds) > 0 {
+		parts = append(parts, fmt.Sprintf("answered for the default attachment of %s programs; the answer differs at: %s", t, strings.Join(ds, ", ")))
+	}
+	return strings.Join(parts, "; ")
+}
+
+// offeredWord is how a note words an answer.
+func offeredWord(ok bool) string {
+	if ok {
+		return "offered"
+	}
+	return "not offered"
 }

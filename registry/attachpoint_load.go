@@ -15,9 +15,10 @@ import (
 //	  kprobe.session: {since: "6.10", evidence: "probe: 6.12, 7.3"}
 //	  tp_btf/tcp_destroy_sock: {offered: false, evidence: "probe: 6.12 refuses, iter/tcp accepts"}
 //
-// Each key is a canonical section key (section.Parse(key).Key() == key), or a struct_ops kind as
-// a whole (struct_ops/sched_ext_ops), never the program type itself, whose facts are prog_types
-// and prog_type_*. Each value takes since, until and gaps as a
+// Each key is a canonical attach-point key (AttachPointKey): a section key, a struct_ops kind as
+// a whole (struct_ops/sched_ext_ops), or a program type's name, which names the type's default
+// attachment (kprobe: a kprobe attached as plain kprobes are, not kprobe.session), whose facts
+// then answer for it in place of prog_types and prog_type_*. Each value takes since, until and gaps as a
 // program type's facts do, offered only as false (the attach point refuses, on every kernel, what
 // its program type offers: a refusal on some kernels only is an offer with since, until or gaps),
 // and evidence, required: which kernels and targets showed the facts. An attach point may offer
@@ -50,15 +51,11 @@ func (l *loader) pointKey(kv field) bool {
 		l.errorf(kv.keyN, "attach_points: %v", err)
 		return false
 	}
-	switch key := pointKeys(s)[0]; {
-	case key == s.ProgType:
-		l.errorf(kv.keyN, "attach_points: %s stands for the program type %s, whose facts are prog_types and prog_type_*", excerpt(kv.key), s.ProgType)
-	case key != kv.key:
+	if key := AttachPointKey(s); key != kv.key {
 		l.errorf(kv.keyN, "attach_points: write %s as its canonical key %q", excerpt(kv.key), key)
-	default:
-		return true
+		return false
 	}
-	return false
+	return true
 }
 
 // attachPoint reads the facts of one attach point; ok is false when they are unusable (and

@@ -22,11 +22,9 @@ func TestFaultAttachPointsBothLoaders(t *testing.T) {
 		{"unknown section", []string{"  attach_points: {kprobe.sesion: {evidence: e}}"}, `attach_points: section "kprobe.sesion": `},
 		{"malformed target", []string{"  attach_points: {struct_ops/Foo.: {evidence: e}}"}, `attach_points: section "struct_ops/Foo.": attach target`},
 		{"alias", []string{"  attach_points: {tp/sched/x: {evidence: e}}"}, `attach_points: write "tp/sched/x" as its canonical key "tracepoint/sched/x"`},
-		{"bare program type", []string{"  attach_points: {sched_cls: {evidence: e}}"}, `attach_points: "sched_cls" stands for the program type sched_cls`},
-		{"section of a type's default", []string{"  attach_points: {xdp: {evidence: e}}"}, `attach_points: "xdp" stands for the program type xdp`},
-		{"struct_ops alone", []string{"  attach_points: {struct_ops: {evidence: e}}"}, `attach_points: "struct_ops" stands for the program type struct_ops`},
-		{"tc, sched_cls's default", []string{"  attach_points: {tc: {evidence: e}}"}, `attach_points: "tc" stands for the program type sched_cls`},
-		{"fentry without a target", []string{"  attach_points: {fentry: {evidence: e}}"}, `attach_points: "fentry" stands for the program type tracing`},
+		{"tc, sched_cls's default", []string{"  attach_points: {tc: {evidence: e}}"}, `attach_points: write "tc" as its canonical key "sched_cls"`},
+		{"fentry without a target", []string{"  attach_points: {fentry: {evidence: e}}"}, `attach_points: write "fentry" as its canonical key "tracing"`},
+		{"refusal of an unoffered default", []string{"  attach_points: {kprobe: {offered: false, evidence: e}}"}, "attach_points: kprobe refuses what its program type kprobe does not offer"},
 		{"tc alias", []string{"  attach_points: {tc/ingress: {evidence: e}}"}, `attach_points: write "tc/ingress" as its canonical key "tcx/ingress"`},
 		{"no evidence", []string{`  attach_points: {xdp.frags: {since: "6.1"}}`}, "attach_points.xdp.frags needs evidence: which kernels and targets showed it"},
 		{"empty evidence", []string{`  attach_points: {xdp.frags: {evidence: ""}}`}, "attach_points.xdp.frags.evidence is empty"},
@@ -145,21 +143,21 @@ func TestCheckAt(t *testing.T) {
 		{"xdp.frags", "5.15", false, "xdp.frags", "reached xdp.frags in 6.1, newer than 5.15", ""},
 		{"xdp.frags", "5.4", false, "xdp.frags", "first appeared in 5.8", ""},
 		{"tc/ingress", "6.12", false, "tcx/ingress", "tc/ingress (facts of tcx/ingress), although sched_cls programs may call it", ""},
-		{"tc", "6.12", true, "", "", ""}, // sched_cls's default attachment: the type's own question
-		{"classifier", "6.12", true, "", "", ""},
+		{"tc", "6.12", true, "", "", "the answer differs at: tcx/ingress"}, // sched_cls's default attachment
+		{"classifier", "6.12", true, "", "", "the answer differs at: tcx/ingress"},
 		{"kprobe.session", "6.12", true, "kprobe.session", "kprobe.session on 6.12", ""},
 		{"kprobe.session/do_unlinkat", "6.12", true, "kprobe.session", "(facts of kprobe.session)", ""},
-		{"kprobe.multi", "6.12", false, "", "", "no facts recorded for kprobe.multi: answered for its program type kprobe"},
+		{"kprobe.multi", "6.12", false, "", "", "no facts recorded for kprobe.multi: it answers as its program type kprobe"},
 		{"iter/tcp", "6.6", false, "iter/tcp", "withdrawn from iter/tcp in 6.1..6.6", ""},
 		{"iter/tcp", "6.12", true, "iter/tcp", "", ""},
-		{"iter/udp", "6.12", false, "", "", "no facts recorded for iter/udp: answered for its program type tracing"},
+		{"iter/udp", "6.12", false, "", "", "no facts recorded for iter/udp: it answers as its program type tracing"},
 		{"struct_ops/sched_ext_ops.enqueue", "7.0", true, "struct_ops/sched_ext_ops.enqueue", "", ""},
 		{"struct_ops/sched_ext_ops.enqueue", "7.3", false, "struct_ops/sched_ext_ops.enqueue", "withdrawn from struct_ops/sched_ext_ops.enqueue after 7.0", ""},
 		{"struct_ops/sched_ext_ops.dispatch", "7.3", true, "struct_ops/sched_ext_ops", "(facts of struct_ops/sched_ext_ops)", ""},
 		{"struct_ops/sched_ext_ops.dispatch", "6.12", false, "struct_ops/sched_ext_ops", "reached struct_ops/sched_ext_ops.dispatch", ""},
 		{"struct_ops/tcp_congestion_ops.cong_avoid", "7.3", false, "", "", "is not checked to exist"},
 		{"fentry/dentry_open", "6.12", true, "fentry/dentry_open", "", ""},
-		{"fentry/d_path", "6.12", false, "", "", "no facts recorded for fentry/d_path: answered for its program type tracing"},
+		{"fentry/d_path", "6.12", false, "", "", "no facts recorded for fentry/d_path: it answers as its program type tracing"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.where+"@"+tt.kernel, func(t *testing.T) {
@@ -239,6 +237,98 @@ func TestAvailableAt(t *testing.T) {
 		}
 		if err != nil || strings.Join(listed, " ") != names {
 			t.Errorf("Available(%s, %s) = %v, %v; want %s", where, kernel, listed, err, names)
+		}
+	}
+}
+
+// TestPointChain: the keys whose facts answer for a section, most specific first, as Locate,
+// sync and verdict walk them; a section with a target whose prefix loads as the bare type goes
+// through the type's default attachment.
+func TestPointChain(t *testing.T) {
+	tests := []struct{ where, chain string }{
+		{"kprobe", "kprobe"},
+		{"uprobe", "kprobe"},
+		{"kprobe/do_unlinkat", "kprobe/do_unlinkat kprobe"},
+		{"kprobe.session", "kprobe.session"},
+		{"kprobe.session/do_unlinkat", "kprobe.session/do_unlinkat kprobe.session"},
+		{"tc", "sched_cls"},
+		{"tc/ingress", "tcx/ingress"},
+		{"fentry", "tracing"},
+		{"fentry/dentry_open", "fentry/dentry_open tracing"},
+		{"fentry.s/dentry_open", "fentry.s/dentry_open fentry.s"},
+		{"iter/tcp", "iter/tcp iter"},
+		{"lsm/file_open", "lsm/file_open lsm"},
+		{"lsm.s/file_open", "lsm.s/file_open lsm.s"},
+		{"struct_ops", "struct_ops"},
+		{"struct_ops/sched_ext_ops.enqueue", "struct_ops/sched_ext_ops.enqueue struct_ops/sched_ext_ops struct_ops"},
+		{"struct_ops/Qdisc_ops", "struct_ops/Qdisc_ops struct_ops"},
+	}
+	for _, tt := range tests {
+		s, err := section.Parse(tt.where)
+		if err != nil {
+			t.Fatal(err)
+		}
+		chain := PointChain(s)
+		if got := strings.Join(chain, " "); got != tt.chain {
+			t.Errorf("PointChain(%s) = %s, want %s", tt.where, got, tt.chain)
+			continue
+		}
+		parents, err := ParentChain(chain[0])
+		if err != nil || strings.Join(parents, " ") != strings.Join(chain[1:], " ") {
+			t.Errorf("ParentChain(%s) = %v, %v; want %v", chain[0], parents, err, chain[1:])
+		}
+	}
+	if _, err := ParentChain("tc"); err == nil || !strings.Contains(err.Error(), `canonical key is "sched_cls"`) {
+		t.Errorf("ParentChain(tc): %v", err)
+	}
+}
+
+// defaultFacts are those of a kfunc offered to kprobe and tracing programs whose default
+// attachments refuse it: kprobe.session and fentry/dentry_open are where it may be called.
+var defaultFacts = []string{
+	"  attach_points:",
+	`    kprobe: {offered: false, evidence: "probe: refused on 6.12..7.3 at kprobe"}`,
+	`    tracing: {offered: false, evidence: "probe: refused on 6.12..7.3 at tracing (bpf_fentry_test1)"}`,
+	`    fentry/dentry_open: {evidence: "probe: offered on 6.12..7.3 at fentry/dentry_open"}`,
+}
+
+// TestDefaultAttachment: a key named as the program type answers for the type's default
+// attachment (a bare type, a section loading as it, a target of such a section), and the note
+// says that the type's other attachments answer from prog_types.
+func TestDefaultAttachment(t *testing.T) {
+	text := strings.Replace(kfuncEntry(defaultFacts...), "prog_types: [xdp, sched_cls]", "prog_types: [kprobe, tracing]", 1)
+	ks, err := ParseKfuncs("k.yaml", []byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		where     string
+		ok        bool
+		key       string
+		why, note string
+	}{
+		{"kprobe", false, "kprobe", "is not callable from kprobe, although kprobe programs attached elsewhere may call it", "programs attached elsewhere answer from the program type's facts, which say offered"},
+		{"uprobe", false, "kprobe", "uprobe (facts of kprobe)", "attached elsewhere"},
+		{"kprobe/do_unlinkat", false, "kprobe", "(facts of kprobe)", ""},
+		{"kprobe.session", true, "", "", "no facts recorded for kprobe.session"},
+		{"fentry", false, "tracing", "fentry (facts of tracing)", "the answer differs at: fentry/dentry_open"},
+		{"tracing", false, "tracing", "probe: refused on 6.12..7.3 at tracing", "the answer differs at: fentry/dentry_open"},
+		{"fentry/dentry_open", true, "fentry/dentry_open", "", ""},
+		{"fentry/d_path", false, "tracing", "fentry/d_path (facts of tracing)", ""},
+		{"iter/tcp", true, "", "", "no facts recorded for iter/tcp"},
+	}
+	v := MustParseVersion("6.12")
+	for _, tt := range tests {
+		ok, why, p, err := ks.CompatibleAt("bpf_a", tt.where, v)
+		if err != nil || ok != tt.ok || p.Key != tt.key || !strings.Contains(why, tt.why) ||
+			(tt.note == "") != (p.Note == "") || !strings.Contains(p.Note, tt.note) {
+			t.Errorf("%s: ok %v, key %q, why %q, note %q, err %v; want %v, %q, %q, %q", tt.where, ok, p.Key, why, p.Note, err, tt.ok, tt.key, tt.why, tt.note)
+		}
+	}
+	for where, want := range map[string]int{"kprobe": 0, "kprobe.session": 1, "fentry": 0, "fentry/dentry_open": 1} {
+		got, err := ks.Available(where, &v)
+		if err != nil || len(got) != want {
+			t.Errorf("Available(%s) = %d entries, %v; want %d", where, len(got), err, want)
 		}
 	}
 }

@@ -87,8 +87,8 @@ func (r *Registry) Check(helper, progType string, kernel Version) (Compatibility
 
 // CheckAt answers whether helper may be called at where, a program type or a libbpf section
 // name (Availability.Locate), on kernel (a zero kernel: any kernel). A bare program type answers
-// exactly as Check; an attach point with facts is answered by them; one without is answered for
-// its program type, and the Note says so.
+// as Check unless its default attachment has facts of its own; an attach point with facts is
+// answered by them; one without is answered for its program type, and the Note says so.
 func (r *Registry) CheckAt(helper, where string, kernel Version) (Compatibility, error) {
 	h, err := r.Find(helper)
 	if err != nil {
@@ -103,7 +103,7 @@ func (r *Registry) CheckAt(helper, where string, kernel Version) (Compatibility,
 		c.Note = h.answerNote(p, kernel)
 		return c, nil
 	}
-	c := Compatibility{Helper: h, ProgType: p.ProgType(), Kernel: kernel, AttachPoint: p.Key}
+	c := Compatibility{Helper: h, ProgType: p.ProgType(), Kernel: kernel, AttachPoint: p.Key, Note: h.answerNote(p, kernel)}
 	ru, gap := h.ruleAt(p, kernel)
 	c.OK = ru == offered
 	c.Reason = h.explainAt(h.CName(), "offered to", ru, gap, p, kernel)

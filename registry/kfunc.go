@@ -65,7 +65,8 @@ func (k *Kfunc) Check(progType string, kernel Version) (bool, string) {
 }
 
 // CheckAt is Check for where, a program type or a libbpf section name (Availability.Locate):
-// a bare program type answers exactly as Check; an attach point with facts is answered by them;
+// a bare program type answers as Check unless its default attachment has facts of its own; an
+// attach point with facts is answered by them;
 // one without is answered for its program type, and the place's Note says so. For a bare
 // program type, the Note names the attach points of the type whose facts answer otherwise.
 func (k *Kfunc) CheckAt(where string, kernel Version) (bool, string, Place, error) {
@@ -78,6 +79,7 @@ func (k *Kfunc) CheckAt(where string, kernel Version) (bool, string, Place, erro
 		ok, why := k.Check(p.ProgType(), kernel)
 		return ok, why, p, nil
 	}
+	p.Note = k.answerNote(p, kernel)
 	r, gap := k.ruleAt(p, kernel) // presence first, as Check does
 	return r == offered, k.explainAt(k.Name, "callable from", r, gap, p, kernel), p, nil
 }

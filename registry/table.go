@@ -73,9 +73,6 @@ func (t *table[E]) available(where string, kernel *Version, offeredTo func(e E, 
 	if kernel != nil {
 		v = *kernel
 	}
-	if BareProgType(where) {
-		return t.filter(func(e E) bool { return offeredTo(e, where, v) }), nil
-	}
 	if _, err := parseWhere(where); err != nil {
 		return nil, err
 	}

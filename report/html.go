@@ -141,6 +141,7 @@ func (r *Report) WriteHTML(w io.Writer) error {
 		"Types":      types,
 		"Categories": cats,
 		"KfuncRows":  r.kfuncRows(),
+		"PointRows":  r.pointRows(),
 	})
 }
 

@@ -71,6 +71,7 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 		}
 	}
 	r.writeKfuncsMarkdown(b)
+	r.writePointsMarkdown(b)
 	if len(r.Summary.FailedKernels) > 0 {
 		fmt.Fprintf(b, "\n## Failed kernels\n\nTheir cells are no evidence either way.\n")
 		for _, k := range r.Kernels {

@@ -17,8 +17,10 @@ package suites
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -185,6 +187,7 @@ func describeKernel(name string) {
 		var k report.Kernel
 		verdicts := map[int]verdict.HelperVerdict{}
 		kfuncVerdicts := map[string]verdict.KfuncVerdict{}
+		pointVerdicts := map[string]verdict.PointVerdict{} // by "function at key"
 
 		BeforeAll(func() {
 			doc, err := observation.ReadFile(filepath.Join(observationsDir(), name+".json"))
@@ -199,6 +202,16 @@ func describeKernel(name string) {
 			}
 			for _, kv := range verdict.JudgeKfuncs(cfg.kfuncs, []verdict.Kernel{k.Kernel}) {
 				kfuncVerdicts[kv.Name] = kv
+			}
+			for _, hv := range verdicts {
+				for _, pv := range hv.AttachPoints {
+					pointVerdicts["bpf_"+hv.Name+" at "+pv.Key] = pv
+				}
+			}
+			for _, kv := range kfuncVerdicts {
+				for _, pv := range kv.AttachPoints {
+					pointVerdicts[kv.Name+" at "+pv.Key] = pv
+				}
 			}
 		})
 
@@ -219,6 +232,8 @@ func describeKernel(name string) {
 			}
 		}, entries)
 
+		describePoints(name, pointVerdicts)
+
 		var kfuncEntries []TableEntry
 		for _, kf := range cfg.kfuncs.All() {
 			kfuncEntries = append(kfuncEntries, Entry(kf.Name, kf))
@@ -238,6 +253,32 @@ func describeKernel(name string) {
 			}
 		}, kfuncEntries)
 	})
+}
+
+// describePoints declares one entry per attach point claim of either table (a JUnit testcase
+// each): it fails when the kernel's variants at the attach point contradict the claim.
+func describePoints(kernel string, verdicts map[string]verdict.PointVerdict) {
+	var entries []TableEntry
+	for _, h := range cfg.registry.Helpers() {
+		for _, key := range slices.Sorted(maps.Keys(h.AttachPoints)) {
+			entries = append(entries, Entry("bpf_"+h.Name+" at "+key))
+		}
+	}
+	for _, kf := range cfg.kfuncs.All() {
+		for _, key := range slices.Sorted(maps.Keys(kf.AttachPoints)) {
+			entries = append(entries, Entry(kf.Name+" at "+key))
+		}
+	}
+	if len(entries) == 0 {
+		return
+	}
+	DescribeTable("attach points do what the registry claims", func(claim string) {
+		pv, ok := verdicts[claim]
+		Expect(ok).To(BeTrue(), "no verdict for %s", claim)
+		if pv.Verdict == verdict.Contradicted {
+			Fail(fmt.Sprintf("%s on kernel %s: %s", claim, kernel, pv.Reason))
+		}
+	}, entries)
 }
 
 // kernelProblems lists, one sentence each, every way one kernel disagrees with a registry entry:

@@ -34,6 +34,9 @@ type Availability struct {
 	Problems []string `json:"problems,omitempty"`
 	// Findings are the contradictions grouped by reason: one per distinct finding.
 	Findings []Finding `json:"findings,omitempty"`
+	// AttachPoints judges each attach point the entry records facts for (attach_points), in
+	// key order.
+	AttachPoints []PointVerdict `json:"attach_points,omitempty"`
 }
 
 // subject is what the shared judgement needs of one entry, helper or kfunc.
@@ -54,6 +57,8 @@ type subject struct {
 	fill func(k Kernel, c *Cell, rs []observation.Result)
 	// skipObserved names a type that is never reported as missing (helpers: ext).
 	skipObserved string
+	// entry holds the entry's attach point facts.
+	entry *registry.Availability
 }
 
 // judgeAvailability judges an entry's existence and program types against kernels sorted by
@@ -80,6 +85,7 @@ func judgeAvailability(s subject, ks []Kernel) Availability {
 		a.Types = append(a.Types, tv)
 		a.MissingProgTypes = append(a.MissingProgTypes, t)
 	}
+	a.AttachPoints = judgePoints(s.entry, s.answered, ks)
 	return a
 }
 
@@ -99,6 +105,7 @@ func (a *Availability) finish(existencePrefix string, others []contradiction) {
 			cs = append(cs, contradiction{tv.ProgType, tv.ProgType + ": " + tv.Reason, tv.Reason})
 		}
 	}
+	cs = append(cs, pointProblems(a.AttachPoints)...)
 	cs = append(cs, others...)
 	for _, c := range cs {
 		a.Problems = append(a.Problems, c.problem)

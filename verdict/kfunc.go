@@ -71,10 +71,10 @@ func hasTags(k Kernel) bool {
 func kfuncSubject(kf *registry.Kfunc, idx byEntry[string]) subject {
 	return subject{
 		category: kf.Category, minKernel: kf.MinKernel, progTypes: kf.ProgTypes, since: kf.ProgTypeSince,
-		offeredTo: kf.OfferedTo,
-		exists:    func(v registry.Version) bool { declared, _ := kf.Exists(v); return declared },
-		answered:  idx.of(kf.Name),
-		known:     func(_ int, k Kernel, c *Cell) { hasKfunc(c, k, kf.Name) },
+		offeredTo: kf.OfferedTo, entry: &kf.Availability,
+		exists:   func(v registry.Version) bool { declared, _ := kf.Exists(v); return declared },
+		answered: idx.of(kf.Name),
+		known:    func(_ int, k Kernel, c *Cell) { hasKfunc(c, k, kf.Name) },
 		fill: func(k Kernel, c *Cell, rs []observation.Result) {
 			if present, ok := KfuncPresent(k, kf.Name); ok && !present {
 				c.State, c.Detail = StateUnknown, "the kernel has no "+kf.Name

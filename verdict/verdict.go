@@ -133,6 +133,7 @@ func helperSubject(h *registry.Helper, idx resultIndex) subject {
 	return subject{
 		category: h.Category, minKernel: h.MinKernel, progTypes: h.ProgTypes, since: h.ProgTypeSince,
 		offeredTo:    h.OfferedTo,
+		entry:        &h.Availability,
 		exists:       func(v registry.Version) bool { return !v.Less(h.MinKernel) },
 		answered:     idx.of(h.ID),
 		known:        func(i int, _ Kernel, c *Cell) { knowsID(c, idx[i][h.ID]) },

@@ -42,11 +42,11 @@ func TestSectionNames(t *testing.T) {
 		{[]string{"compat", "NAME", "kprobe.session", "6.12"}, 0, "kprobe.session on 6.12; evidence: probe: 6.12", ""},
 		{[]string{"compat", "NAME", "kprobe.session/do_unlinkat", "6.6"}, 1, "reached kprobe.session/do_unlinkat (facts of kprobe.session) in 6.10", ""},
 		{[]string{"compat", "NAME", "kprobe", "6.12"}, 1, "note: answered for the default attachment of kprobe programs; the answer differs at: kprobe.session", ""},
-		{[]string{"compat", "NAME", "kprobe.multi", "6.12"}, 1, "note: no facts recorded for kprobe.multi: answered for its program type kprobe\n", ""},
+		{[]string{"compat", "NAME", "kprobe.multi", "6.12"}, 1, "note: no facts recorded for kprobe.multi: it answers as its program type kprobe (facts are recorded only where an attach point answers otherwise than its parent)\n", ""},
 		{[]string{"compat", "NAME", "tp_btf/tcp_destroy_sock", "6.12"}, 1, "although tracing programs may call it", ""},
-		{[]string{"compat", "NAME", "tp_btf/sched_switch", "6.12"}, 0, "note: no facts recorded for tp_btf/sched_switch: answered for its program type tracing", ""},
+		{[]string{"compat", "NAME", "tp_btf/sched_switch", "6.12"}, 0, "note: no facts recorded for tp_btf/sched_switch: it answers as its program type tracing", ""},
 		{[]string{"compat", "NAME", "tc", "6.12"}, 0, "sched_cls programs on 6.12\n", ""},
-		{[]string{"compat", "NAME", "fentry", "6.12"}, 0, "tracing programs on 6.12\n", ""},
+		{[]string{"compat", "NAME", "fentry", "6.12"}, 0, "tracing programs on 6.12\nnote: answered for the default attachment of tracing programs; the answer differs at: tp_btf/tcp_destroy_sock\n", ""},
 		{[]string{"compat", "NAME", "struct_ops/sched_ext_ops.enqueue", "7.3"}, 0, "struct_ops/sched_ext_ops.enqueue on 7.3", ""},
 		{[]string{"compat", "NAME", "struct_ops/tcp_congestion_ops.cong_avoid", "7.3"}, 1, "so tcp_congestion_ops.cong_avoid is not checked to exist", ""},
 		{[]string{"compat", "NAME", "kprobe.session/", "6.12"}, 2, "", `section "kprobe.session/": empty attach target`},
@@ -72,9 +72,10 @@ func TestSectionNames(t *testing.T) {
 			t.Run(strings.Join(args[:len(args)-2], " "), func(t *testing.T) {
 				code, stdout, stderr := run(args...)
 				// A section that loads as its bare program type (tc, fentry without a target)
-				// asks the type's question: no note, as for the type itself.
-				defaultOf := len(tt.args) > 2 && (tt.args[2] == "tc" || tt.args[2] == "fentry")
-				if code != tt.code || !strings.Contains(stdout, tt.stdout) || !strings.Contains(stderr, tt.stderr) || defaultOf && strings.Contains(stdout, "note:") {
+				// asks the type's question: sched_cls's attach points all answer as it does,
+				// so tc has no note.
+				noNote := len(tt.args) > 2 && tt.args[2] == "tc"
+				if code != tt.code || !strings.Contains(stdout, tt.stdout) || !strings.Contains(stderr, tt.stderr) || noNote && strings.Contains(stdout, "note:") {
 					t.Fatalf("exit %d, want %d\nstdout: %s\nstderr: %s", code, tt.code, stdout, stderr)
 				}
 				if tt.code == 0 && strings.Contains(tt.args[0], "list") && !strings.Contains(tt.stdout, "[]") && !strings.Contains(stdout, g.name) {
@@ -96,6 +97,59 @@ func TestBareProgTypeOutputUnchanged(t *testing.T) {
 		code, stdout, stderr := run(args...)
 		if code != 0 || strings.Contains(stdout, "note:") || strings.Contains(stderr, "note: entries") || strings.Count(stdout, "\n") < 1 {
 			t.Errorf("%s: exit %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), code, stdout, stderr)
+		}
+	}
+}
+
+// TestDefaultAttachmentAnswers: the questions of issue 18 against a kfunc table recording the
+// default attachment of kprobe and struct_ops kinds and members: a bare type answers for its
+// default attachment, a section with facts by them, one without as its program type.
+func TestDefaultAttachmentAnswers(t *testing.T) {
+	table := `- name: bpf_session_cookie
+  prototype: "__u64 *bpf_session_cookie(void)"
+  min_kernel: "6.10"
+  prog_types: [kprobe]
+  attach_points:
+    kprobe: {offered: false, evidence: "probe: refused on 6.12..7.3 at kprobe; the program type kprobe: offered on 6.12..7.3"}
+  category: misc
+- name: scx_bpf_dsq_insert
+  prototype: "void scx_bpf_dsq_insert(struct task_struct *p, u64 dsq_id, u64 slice, u64 enq_flags)"
+  min_kernel: "6.16"
+  prog_types: [struct_ops]
+  attach_points:
+    struct_ops/sched_ext_ops: {until: "7.0", evidence: "probe: offered on 6.16..7.0, refused on 7.1..7.3 at struct_ops/sched_ext_ops (sched_ext_ops.select_cpu)"}
+    struct_ops/sched_ext_ops.enqueue: {evidence: "probe: offered on 6.16..7.3 at struct_ops/sched_ext_ops.enqueue"}
+    struct_ops/tcp_congestion_ops: {offered: false, evidence: "probe: refused on 6.16..7.3 at struct_ops/tcp_congestion_ops (tcp_congestion_ops.cong_avoid)"}
+  category: sched_ext
+`
+	path := filepath.Join(t.TempDir(), "kfuncs.yaml")
+	if err := os.WriteFile(path, []byte(table), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		args   []string
+		code   int
+		stdout string
+	}{
+		{[]string{"compat", "bpf_session_cookie", "kprobe", "6.12"}, 1, "not compatible: bpf_session_cookie is not callable from kprobe, although kprobe programs attached elsewhere may call it; evidence: probe: refused on 6.12..7.3 at kprobe"},
+		{[]string{"compat", "bpf_session_cookie", "kprobe", "6.12"}, 1, "note: answered from the facts of kprobe's default attachment; kprobe programs attached elsewhere answer from the program type's facts, which say offered"},
+		{[]string{"compat", "bpf_session_cookie", "kprobe.session", "6.12"}, 0, "compatible: bpf_session_cookie may be called from kprobe programs on 6.12"},
+		{[]string{"compat", "scx_bpf_dsq_insert", "struct_ops/sched_ext_ops.enqueue", "7.3"}, 0, "callable from struct_ops/sched_ext_ops.enqueue on 7.3; evidence: probe: offered on 6.16..7.3"},
+		{[]string{"compat", "scx_bpf_dsq_insert", "struct_ops/tcp_congestion_ops.cong_avoid", "7.3"}, 1,
+			"not callable from struct_ops/tcp_congestion_ops.cong_avoid (facts of struct_ops/tcp_congestion_ops), although struct_ops programs may call it; evidence: probe: refused on 6.16..7.3"},
+		{[]string{"compat", "scx_bpf_dsq_insert", "struct_ops/sched_ext_ops.dispatch", "7.3"}, 1, "was withdrawn from struct_ops/sched_ext_ops.dispatch (facts of struct_ops/sched_ext_ops) after 7.0"},
+		{[]string{"list", "--prog-type", "kprobe", "--kernel", "6.12"}, 0, "NAME"},
+		{[]string{"list", "--prog-type", "kprobe.session", "--kernel", "6.12"}, 0, "bpf_session_cookie"},
+		{[]string{"info", "scx_bpf_dsq_insert"}, 0, "    struct_ops/tcp_congestion_ops: not offered (evidence: probe: refused on 6.16..7.3"},
+	}
+	for _, tt := range tests {
+		args := append(append([]string{"kfuncs"}, tt.args...), "--kfuncs", path)
+		code, stdout, stderr := run(args...)
+		if code != tt.code || !strings.Contains(stdout, tt.stdout) {
+			t.Errorf("%s: exit %d, want %d\nstdout: %s\nstderr: %s", strings.Join(tt.args, " "), code, tt.code, stdout, stderr)
+		}
+		if strings.HasPrefix(strings.Join(tt.args, " "), "list --prog-type kprobe ") && strings.Contains(stdout, "bpf_session_cookie") {
+			t.Errorf("list --prog-type kprobe lists bpf_session_cookie, which kprobe's default attachment refuses:\n%s", stdout)
 		}
 	}
 }

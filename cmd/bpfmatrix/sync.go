@@ -62,13 +62,15 @@ type syncOutput struct {
 }
 
 const helpersSyncUsage = `usage: bpfmatrix helpers sync [--in DIR | --kernels 5.10,7.3 ...] [--format text|json] [--write] [--registry FILE]
-proposes the release facts the kernels' observations contradict or the registry lacks and,
+proposes the release facts the kernels' observations contradict or the registry lacks (with the
+attach points that answer otherwise than their parent, from observations naming them) and,
 with --write, edits them into the file (--registry, default registry/helpers.yaml) in place,
 keeping its comments
 `
 
 const kfuncsSyncUsage = `usage: bpfmatrix kfuncs sync [--in DIR | --kernels 6.12,7.3 ...] [--format text|json] [--write] [--kfuncs FILE]
-proposes the kfunc table from the kernels' observations and, with --write, edits it into the
+proposes the kfunc table from the kernels' observations (with the attach points that answer
+otherwise than their parent, from observations naming them) and, with --write, edits it into the
 file (--kfuncs, default registry/kfuncs.yaml) in place, keeping its comments, categories,
 descriptions and notes
 `

@@ -19,12 +19,13 @@ import (
 // entryKeyOrder is the order of an entry's keys in helpers.yaml: a key that is added goes after
 // the last key before it in this order that the entry has.
 var entryKeyOrder = []string{"id", "name", "signature", "min_kernel", "prog_types", "prog_type_since",
-	"prog_type_until", "prog_type_gaps", "gpl_only", "category", "description", "attach_types",
+	"prog_type_until", "prog_type_gaps", "attach_points", "gpl_only", "category", "description", "attach_types",
 	"sleepable_only", "kernel_config", "sources", "notes"}
 
 // UpdateHelpers returns data, a helper file in our YAML format called file, with the entries of
 // updated (matched by id) rewritten where their release facts (min_kernel, prog_types,
-// prog_type_since, prog_type_until, prog_type_gaps) or their sources differ from the file's.
+// prog_type_since, prog_type_until, prog_type_gaps, attach_points) or their sources differ from
+// the file's.
 // The file is edited line by line, not re-encoded: comments, key order, quoting and every line
 // of a key that does not change are kept byte for byte, so a sync reads as a small diff and a
 // file with nothing to change comes back unchanged. The result is loaded again and must hold
@@ -111,6 +112,9 @@ func releaseFacts(h *registry.Helper) string {
 	}
 	for _, t := range sortedKeys(h.ProgTypeGaps) {
 		fmt.Fprintf(&b, "; gaps %s [%s]", t, gapList(h.ProgTypeGaps[t]))
+	}
+	for _, k := range sortedKeys(h.AttachPoints) {
+		fmt.Fprintf(&b, "; attach point %s %s", k, pointText(h.AttachPoints[k]))
 	}
 	for _, k := range sortedKeys(h.Sources) {
 		fmt.Fprintf(&b, "; source %s %q", k, h.Sources[k])
@@ -245,6 +249,7 @@ func (ed *fileEditor) entry(n *yaml.Node, end int, cur, u *registry.Helper) {
 		{"prog_type_since", versionTexts(cur.ProgTypeSince), versionTexts(u.ProgTypeSince)},
 		{"prog_type_until", versionTexts(cur.ProgTypeUntil), versionTexts(u.ProgTypeUntil)},
 		{"prog_type_gaps", gapTexts(cur.ProgTypeGaps), gapTexts(u.ProgTypeGaps)},
+		{"attach_points", pointTexts(cur.AttachPoints), pointTexts(u.AttachPoints)},
 		{"sources", quotedTexts(cur.Sources), quotedTexts(u.Sources)},
 	}
 	for _, m := range maps {
@@ -393,6 +398,14 @@ func gapTexts(m map[string][]registry.Gap) map[string]string {
 		if len(gs) > 0 {
 			out[k] = "[" + gapList(gs) + "]"
 		}
+	}
+	return out
+}
+
+func pointTexts(m map[string]registry.AttachPoint) map[string]string {
+	out := map[string]string{}
+	for k, p := range m {
+		out[k] = pointText(p)
 	}
 	return out
 }

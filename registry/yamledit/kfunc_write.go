@@ -97,23 +97,27 @@ func writeAttachPoints(b *strings.Builder, m map[string]registry.AttachPoint) {
 	}
 	b.WriteString("  attach_points:\n")
 	for _, key := range sortedKeys(m) {
-		p := m[key]
-		var parts []string
-		if !p.Since.IsZero() {
-			parts = append(parts, fmt.Sprintf("since: %q", p.Since.String()))
-		}
-		if !p.Until.IsZero() {
-			parts = append(parts, fmt.Sprintf("until: %q", p.Until.String()))
-		}
-		if len(p.Gaps) > 0 {
-			parts = append(parts, fmt.Sprintf("gaps: [%s]", gapList(p.Gaps)))
-		}
-		if p.Refused {
-			parts = append(parts, "offered: false")
-		}
-		parts = append(parts, "evidence: "+quote(p.Evidence))
-		fmt.Fprintf(b, "    %s: {%s}\n", quote(key), strings.Join(parts, ", "))
+		fmt.Fprintf(b, "    %s: %s\n", quote(key), pointText(m[key]))
 	}
+}
+
+// pointText is the facts of one attach point as a flow mapping, as both files write them.
+func pointText(p registry.AttachPoint) string {
+	var parts []string
+	if !p.Since.IsZero() {
+		parts = append(parts, fmt.Sprintf("since: %q", p.Since.String()))
+	}
+	if !p.Until.IsZero() {
+		parts = append(parts, fmt.Sprintf("until: %q", p.Until.String()))
+	}
+	if len(p.Gaps) > 0 {
+		parts = append(parts, fmt.Sprintf("gaps: [%s]", gapList(p.Gaps)))
+	}
+	if p.Refused {
+		parts = append(parts, "offered: false")
+	}
+	parts = append(parts, "evidence: "+quote(p.Evidence))
+	return "{" + strings.Join(parts, ", ") + "}"
 }
 
 func gapList(gs []registry.Gap) string {
