@@ -11,13 +11,13 @@ import (
 // then every member of the member-sensitive kinds. It returns every pair answered, those of
 // answered included.
 func (p *Prober) runScopedHelpers(ctx context.Context, answered []pair, emit func(observation.Result) error, counts map[observation.Outcome]int) ([]pair, error) {
-	for stage := range 2 {
+	for stage := range 3 {
 		sp := p.helperScopePlan(answered)
 		var asks []scopedAsk
 		if stage == 0 {
 			asks = sp.firstStage(func(v *variant) scope { return v.spec.helpers }, false)
 		} else {
-			asks = sp.secondStage(false)
+			asks = sp.memberStage(stage, false)
 		}
 		var pairs []pair
 		for _, a := range asks {
@@ -64,8 +64,10 @@ func (p *Prober) scopedKfuncBatches() []kfuncBatch {
 	step := func(stage int) kfuncBatch {
 		return func(answers map[kfuncKey]*kfuncJob, unknown map[int]*kfuncJob) []*kfuncJob {
 			sp := p.kfuncScopePlan(answers, unknown)
-			asks := sp.secondStage(true)
-			if stage == 0 {
+			var asks []scopedAsk
+			if stage > 0 {
+				asks = sp.memberStage(stage, true)
+			} else {
 				asks = sp.firstStage(func(v *variant) scope { return v.spec.kfuncs }, true)
 			}
 			var jobs []*kfuncJob
@@ -77,7 +79,7 @@ func (p *Prober) scopedKfuncBatches() []kfuncBatch {
 			return jobs
 		}
 	}
-	return []kfuncBatch{step(0), step(1)}
+	return []kfuncBatch{step(0), step(1), step(2)}
 }
 
 // kfuncScopePlan is the scope plan of the kfunc pass over the answers so far; kfuncs the kernel

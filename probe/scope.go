@@ -23,11 +23,13 @@ import (
 //     (bpf_sock_destroy, offered to iterators only). Any other kfunc is taken to be decided by
 //     its program type.
 //   - scopeMember (a struct_ops member): first the kind's canaries, up to maxCanaries of the
-//     functions the kind's sentinel offers and the socket_filter type does not (the kind's own
-//     functions, evenly spread in name order), plus, for kfuncs, up to maxCanaries of those no
-//     variant offers. A kind some member answers a canary differently for is member-sensitive
-//     on this kernel; only then is every member asked the kind's own functions and the kfuncs
-//     nobody offers whose name starts like one of the kind's own (scx_bpf_, bpf_qdisc_).
+//     kind's own functions (those its sentinel offers and neither the socket_filter type nor
+//     every kind offers, evenly spread in name order), plus, for kfuncs, up to maxCanaries/2 of
+//     those no variant offers. Members answering the canaries as the sentinel does are taken to
+//     answer as it does. Of the others, grouped by their canary answers, the first of each
+//     group is asked every own function of the kind (and the kfuncs nobody offers that are
+//     named like them: scx_bpf_, bpf_qdisc_), and the rest of the group the functions where
+//     their first answered otherwise than the sentinel (memberStage).
 type scope uint8
 
 const (
@@ -131,12 +133,21 @@ func (sp scopePlan) split(progType string) []int {
 	return out
 }
 
-// kindOwn returns the functions the sentinel offers and the base variant does not.
+// kindOwn returns the functions the sentinel offers and neither the base variant nor every
+// kind's sentinel offers: the kind's own, not struct_ops' in general.
 func (sp scopePlan) kindOwn(sentinel *variant) []int {
 	base := sp.base()
+	sentinels, _ := kindVariants(sp.variants)
 	var out []int
 	for _, f := range sp.funcs {
-		if sp.offered(sentinel, f) && (base == nil || !sp.offered(base, f)) {
+		if !sp.offered(sentinel, f) || base != nil && sp.offered(base, f) {
+			continue
+		}
+		common := len(sentinels) > 1
+		for _, other := range sentinels {
+			common = common && sp.offered(other, f)
+		}
+		if !common {
 			out = append(out, f)
 		}
 	}
@@ -222,15 +233,19 @@ func (sp scopePlan) firstStage(pick func(*variant) scope, withHomeless bool) []s
 
 // canaries are the functions every member of the sentinel's kind is asked first.
 func (sp scopePlan) canaries(sentinel *variant, homeless []int) []int {
-	fs := slices.Concat(spread(sp.kindOwn(sentinel), maxCanaries), spread(homeless, maxCanaries))
+	fs := slices.Concat(spread(sp.kindOwn(sentinel), maxCanaries), spread(homeless, maxCanaries/2))
 	slices.Sort(fs)
 	return slices.Compact(fs)
 }
 
-// secondStage returns what the members of member-sensitive kinds are asked after the canaries:
-// the kind's own functions (and, with withHomeless, the homeless ones named like them) not
-// asked yet.
-func (sp scopePlan) secondStage(withHomeless bool) []scopedAsk {
+// memberStage returns what the members of each kind are asked after the canaries. Members are
+// grouped by their answers to the canaries; a group answering them as the kind's sentinel does
+// is taken to answer everything as it does, and is asked nothing more. In the other groups,
+// stage 1 asks the group's first member every function of the kind's own (with withHomeless,
+// and the kfuncs nobody offers named like them), and stage 2 asks the group's other members
+// the functions their first member answered differently from the sentinel: the answers a
+// user's question about the member could not take from the kind's.
+func (sp scopePlan) memberStage(stage int, withHomeless bool) []scopedAsk {
 	sentinels, members := kindVariants(sp.variants)
 	var homeless []int
 	if withHomeless {
@@ -238,44 +253,77 @@ func (sp scopePlan) secondStage(withHomeless bool) []scopedAsk {
 	}
 	var out []scopedAsk
 	for kind, sentinel := range sentinels {
-		if !sp.memberSensitive(sentinel, members[kind]) {
-			continue
-		}
 		own := sp.kindOwn(sentinel)
 		fs := slices.Concat(own, sp.sharesPrefix(homeless, own))
 		slices.Sort(fs)
 		fs = slices.Compact(fs)
-		for _, m := range members[kind] {
-			var ask []int
-			for _, f := range fs {
-				if _, asked := sp.answer(m, f); !asked {
-					ask = append(ask, f)
+		for _, g := range sp.memberGroups(sentinel, members[kind]) {
+			if stage == 1 {
+				out = append(out, scopedAsk{g[0], sp.unasked(g[0], fs)})
+				continue
+			}
+			var differ []int
+			for _, f := range sp.funcs {
+				got, ok1 := sp.answer(g[0], f)
+				want, ok2 := sp.answer(sentinel, f)
+				if ok1 && ok2 && got != want {
+					differ = append(differ, f)
 				}
 			}
-			out = append(out, scopedAsk{m, ask})
+			for _, m := range g[1:] {
+				out = append(out, scopedAsk{m, sp.unasked(m, differ)})
+			}
 		}
 	}
+	out = slices.DeleteFunc(out, func(a scopedAsk) bool { return len(a.funcs) == 0 })
 	slices.SortFunc(out, func(a, b scopedAsk) int { return strings.Compare(a.v.spec.name, b.v.spec.name) })
 	return out
 }
 
-// memberSensitive reports whether some member answered one of its canaries differently from
-// the kind's sentinel, or from another member.
-func (sp scopePlan) memberSensitive(sentinel *variant, members []*variant) bool {
-	for _, f := range sp.funcs {
-		want, ok := sp.answer(sentinel, f)
-		for _, m := range members {
-			got, asked := sp.answer(m, f)
-			if !asked {
-				continue
-			}
-			if !ok {
-				want, ok = got, true
-			}
-			if got != want {
-				return true
-			}
+// unasked returns the fs v was not asked yet.
+func (sp scopePlan) unasked(v *variant, fs []int) []int {
+	var out []int
+	for _, f := range fs {
+		if _, asked := sp.answer(v, f); !asked {
+			out = append(out, f)
 		}
 	}
-	return false
+	return out
+}
+
+// memberGroups groups members, in order, by their answers to the functions every one of them
+// was asked (the canaries), leaving out the group that answers them as the sentinel does.
+func (sp scopePlan) memberGroups(sentinel *variant, members []*variant) [][]*variant {
+	var canaries []int
+	for _, f := range sp.funcs {
+		if !slices.ContainsFunc(members, func(m *variant) bool { _, ok := sp.answer(m, f); return !ok }) {
+			canaries = append(canaries, f)
+		}
+	}
+	profile := func(v *variant) string {
+		var b strings.Builder
+		for _, f := range canaries {
+			o, _ := sp.answer(v, f)
+			b.WriteString(string(o) + ",")
+		}
+		return b.String()
+	}
+	like := profile(sentinel)
+	var keys []string
+	groups := map[string][]*variant{}
+	for _, m := range members {
+		k := profile(m)
+		if k == like {
+			continue
+		}
+		if groups[k] == nil {
+			keys = append(keys, k)
+		}
+		groups[k] = append(groups[k], m)
+	}
+	out := make([][]*variant, len(keys))
+	for i, k := range keys {
+		out[i] = groups[k]
+	}
+	return out
 }

@@ -56,27 +56,32 @@ func TestScopePlan(t *testing.T) {
 	if len(first) != len(want) {
 		t.Errorf("first stage asks %d variants, want %d", len(first), len(want))
 	}
-	// Members answering like the sentinel: no second stage.
+	// Members answering their canaries like the sentinel: nothing more to ask.
 	answers[m1] = []observation.Outcome{"", "", no, yes, yes, ""}
 	answers[m2] = []observation.Outcome{"", "", no, yes, yes, ""}
-	only := func(v *variant, f int) (observation.Outcome, bool) {
+	sp.answer = func(v *variant, f int) (observation.Outcome, bool) {
 		a, ok := answers[v]
 		if !ok || a[f] == "" {
 			return "", false
 		}
 		return a[f], true
 	}
-	sp.answer = only
-	if second := sp.secondStage(true); len(second) != 0 {
-		t.Errorf("kind without member differences asked again: %v", second)
+	if asks := sp.memberStage(1, true); len(asks) != 0 {
+		t.Errorf("members answering like the sentinel asked again: %v", asks)
 	}
-	// Member b refuses kindA: the kind is member-sensitive; nothing is left to ask but what
-	// the canaries did not cover.
-	answers[m2][kindA] = no
-	answers[m1][kindB] = ""
-	second := sp.secondStage(true)
-	if len(second) != 2 || !slices.Equal(second[0].funcs, []int{kindB}) || len(second[1].funcs) != 0 {
-		t.Errorf("second stage %v, want k.a asked kindB, k.b nothing", second)
+	// Both members refuse kindA: one group, whose first member is asked the kind's own
+	// functions it was not asked, and whose second the functions the first answered
+	// otherwise than the sentinel.
+	answers[m1][kindA], answers[m2][kindA] = no, no
+	answers[m1][kindB], answers[m2][kindB] = "", ""
+	asks := sp.memberStage(1, true)
+	if len(asks) != 1 || asks[0].v != m1 || !slices.Equal(asks[0].funcs, []int{kindB}) {
+		t.Fatalf("stage 1 %v, want k.a asked kindB", asks)
+	}
+	answers[m1][kindB] = no
+	asks = sp.memberStage(2, true)
+	if len(asks) != 1 || asks[0].v != m2 || !slices.Equal(asks[0].funcs, []int{kindB}) {
+		t.Errorf("stage 2 %v, want k.b asked kindB (kindA it answered as a canary)", asks)
 	}
 }
 
