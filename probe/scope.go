@@ -24,8 +24,8 @@ import (
 //     its program type.
 //   - scopeMember (a struct_ops member): first the kind's canaries, up to maxCanaries of the
 //     kind's own functions (those its sentinel offers and neither the socket_filter type nor
-//     every kind offers, evenly spread in name order), plus, for kfuncs, up to maxCanaries/2 of
-//     those no variant offers. Members answering the canaries as the sentinel does are taken to
+//     every kind offers, evenly spread in name order), plus, for kfuncs, up to maxCanaries of
+//     those no variant offers that are named like the kind's own, and maxCanaries/4 others. Members answering the canaries as the sentinel does are taken to
 //     answer as it does. Of the others, grouped by their canary answers, the first of each
 //     group is asked every own function of the kind (and the kfuncs nobody offers that are
 //     named like them: scx_bpf_, bpf_qdisc_), and the rest of the group the functions where
@@ -39,7 +39,7 @@ const (
 )
 
 // maxCanaries bounds the canaries of a kind: each costs a load per member.
-const maxCanaries = 8
+const maxCanaries = 12
 
 // attachPointKey is the attach-point key of the libbpf section name (registry.AttachPointKey),
 // "" for a name package section cannot read (a test holds every variant to one it can).
@@ -231,9 +231,14 @@ func (sp scopePlan) firstStage(pick func(*variant) scope, withHomeless bool) []s
 	return out
 }
 
-// canaries are the functions every member of the sentinel's kind is asked first.
+// canaries are the functions every member of the sentinel's kind is asked first: some of the
+// kind's own, some of the functions nobody offers that are named like them (scx_bpf_dsq_move_to_local,
+// refused everywhere but in sched_ext's dispatch), and a few other such.
 func (sp scopePlan) canaries(sentinel *variant, homeless []int) []int {
-	fs := slices.Concat(spread(sp.kindOwn(sentinel), maxCanaries), spread(homeless, maxCanaries/2))
+	own := sp.kindOwn(sentinel)
+	named := sp.sharesPrefix(homeless, own)
+	others := slices.DeleteFunc(slices.Clone(homeless), func(f int) bool { return slices.Contains(named, f) })
+	fs := slices.Concat(spread(own, maxCanaries), spread(named, maxCanaries), spread(others, maxCanaries/4))
 	slices.Sort(fs)
 	return slices.Compact(fs)
 }
