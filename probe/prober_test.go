@@ -185,8 +185,8 @@ func TestHostProbeCoverage(t *testing.T) {
 // helperScope is the helper scope of the variant v of progType, as its spec gives it.
 func helperScope(progType string, v observation.VariantInfo) scope {
 	if progType == "struct_ops" {
-		if strings.Contains(strings.TrimPrefix(v.Section, "struct_ops/"), ".") {
-			return scopeMember
+		if v.Sleepable || strings.Contains(strings.TrimPrefix(v.Section, "struct_ops/"), ".") {
+			return scopeMember // or scopeSleepable: either asks some helpers only
 		}
 		return scopeAll
 	}

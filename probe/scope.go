@@ -30,12 +30,15 @@ import (
 //     group is asked every own function of the kind (and the kfuncs nobody offers that are
 //     named like them: scx_bpf_, bpf_qdisc_), and the rest of the group the functions where
 //     their first answered otherwise than the sentinel (memberStage).
+//   - scopeSleepable (a struct_ops kind's sleepable programs, at the first member that may
+//     sleep): the functions the kind's sentinel answered sleepable_only.
 type scope uint8
 
 const (
 	scopeAll scope = iota
 	scopeTarget
 	scopeMember
+	scopeSleepable
 )
 
 // maxCanaries bounds the canaries of a kind: each costs a load per member.
@@ -154,6 +157,17 @@ func (sp scopePlan) kindOwn(sentinel *variant) []int {
 	return out
 }
 
+// sleepableOnly returns the functions the sentinel answered sleepable_only (none without one).
+func (sp scopePlan) sleepableOnly(sentinel *variant) []int {
+	var out []int
+	for _, f := range sp.funcs {
+		if o, ok := sp.answer(sentinel, f); ok && sentinel != nil && o == observation.SleepableOnly {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
 // spread returns up to n of fs, evenly spaced, first included.
 func spread(fs []int, n int) []int {
 	if len(fs) <= n {
@@ -186,7 +200,7 @@ func kindVariants(vs []*variant) (sentinels map[string]*variant, members map[str
 	sentinels, members = map[string]*variant{}, map[string][]*variant{}
 	for _, v := range vs {
 		switch {
-		case v.spec.kind == "" || !v.info.Usable:
+		case v.spec.kind == "" || !v.info.Usable || v.spec.sleepable:
 		case v.spec.sentinel:
 			sentinels[v.spec.kind] = v
 		default:
@@ -226,6 +240,8 @@ func (sp scopePlan) firstStage(pick func(*variant) scope, withHomeless bool) []s
 			out = append(out, scopedAsk{v, slices.Compact(fs)})
 		case scopeMember:
 			out = append(out, scopedAsk{v, sp.canaries(sentinels[v.spec.kind], homeless)})
+		case scopeSleepable:
+			out = append(out, scopedAsk{v, sp.sleepableOnly(sentinels[v.spec.kind])})
 		}
 	}
 	return out

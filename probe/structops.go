@@ -123,7 +123,8 @@ func selectKind(kind kernelbtf.StructOpsKind, only []string, matched map[string]
 }
 
 // kindSpecs returns kind's sentinel (tried at each member in turn, preferred member first) and
-// a variant per member selected (all when members is empty).
+// a variant per member selected; when members is empty, every member and the sentinel's
+// sleepable counterpart.
 func kindSpecs(kind kernelbtf.StructOpsKind, members map[string]bool) []*variantSpec {
 	name := kindName(kind.Name)
 	sentinel := &variantSpec{
@@ -133,7 +134,16 @@ func kindSpecs(kind kernelbtf.StructOpsKind, members map[string]bool) []*variant
 	if m, ok := kind.Member(sentinelMembers[kind.Name]); ok {
 		sentinel.candidates = append(sentinel.candidates, kind.Name+"."+m.Name)
 	}
+	// The kind's sleepable programs: at the first member that loads one (the kind's own
+	// check_member decides which may sleep), asked what the sentinel found sleepable-only.
+	sleepable := &variantSpec{
+		progType: "struct_ops", name: name + ".s", section: "struct_ops.s/" + kind.Name, target: targetMember,
+		sleepable: true, discovered: true, kind: kind.Name, helpers: scopeSleepable, kfuncs: scopeSleepable,
+	}
 	out := []*variantSpec{sentinel}
+	if len(members) == 0 {
+		out = append(out, sleepable)
+	}
 	for _, m := range kind.Members {
 		if !slices.Contains(sentinel.candidates, kind.Name+"."+m.Name) {
 			sentinel.candidates = append(sentinel.candidates, kind.Name+"."+m.Name)
@@ -147,6 +157,7 @@ func kindSpecs(kind kernelbtf.StructOpsKind, members map[string]bool) []*variant
 			discovered: true, kind: kind.Name, helpers: scopeMember, kfuncs: scopeMember,
 		})
 	}
+	sleepable.candidates = sentinel.candidates
 	return out
 }
 

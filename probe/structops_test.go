@@ -60,8 +60,8 @@ func TestVariantSections(t *testing.T) {
 }
 
 // TestHostVariantSections checks, on the running kernel, that every variant's facts carry its
-// section's key, struct_ops ones "struct_ops/KIND" for a kind's sentinel and
-// "struct_ops/KIND.MEMBER" for a member.
+// section's key, struct_ops ones "struct_ops/KIND" for a kind's sentinel, "struct_ops.s/KIND" for
+// its sleepable counterpart and "struct_ops/KIND.MEMBER" for a member.
 func TestHostVariantSections(t *testing.T) {
 	rep := fullHostProbe(t)
 	for _, pt := range rep.ProgTypes {
@@ -71,9 +71,13 @@ func TestHostVariantSections(t *testing.T) {
 				want = attachPointKey(s.section)
 			} else {
 				kind, member, _ := strings.Cut(v.Target, ".")
-				want = "struct_ops/" + kind
-				if v.Name != kindName(kind) {
-					want += "." + member
+				switch {
+				case v.Sleepable:
+					want = "struct_ops.s/" + kind
+				case v.Name == kindName(kind):
+					want = "struct_ops/" + kind
+				default:
+					want = "struct_ops/" + kind + "." + member
 				}
 			}
 			if v.Section != want || want == "" {
@@ -182,7 +186,9 @@ func TestHostAttachPointAnswers(t *testing.T) {
 		{"tracing/tp_btf.tcp_destroy_sock", "bpf_sock_destroy", []observation.Outcome{observation.NotForType}},
 		{"tracing/fentry.dentry_open", "#147", offeredOutcomes},
 		{"tracing/fentry.d_path", "#147", []observation.Outcome{observation.NotForTarget}},
-		{"struct_ops/Qdisc_ops", "bpf_qdisc_skb_drop", offeredOutcomes},
+		{"struct_ops/bpf_dummy_ops", "bpf_copy_from_user_str", []observation.Outcome{observation.SleepableOnly}},
+		{"struct_ops/bpf_dummy_ops.s", "bpf_copy_from_user_str", offeredOutcomes},
+		{"struct_ops/Qdisc_ops", "bpf_kfree_skb", offeredOutcomes},
 		{"struct_ops/sched_ext_ops.enqueue", "scx_bpf_dsq_insert", offeredOutcomes},
 	}
 	for _, tt := range tests {
