@@ -24,8 +24,9 @@ type pair struct {
 }
 
 // Run answers every (helper, variant) pair and calls emit once per pair, in variant order and
-// then id order, from the calling goroutine. It stops at the first error emit returns, or when
-// ctx is done.
+// then id order, from the calling goroutine; the variants of a narrower scope (scope.go) follow,
+// with the pairs the others' answers chose for them, in the same order. It stops at the first
+// error emit returns, or when ctx is done.
 //
 // Loads are spent only where they carry information, and the answers are those of loading each
 // pair with a GPL license and, where that is supported, again without one:

@@ -189,7 +189,9 @@ func TestHostAttachPointAnswers(t *testing.T) {
 		{"struct_ops/bpf_dummy_ops", "bpf_copy_from_user_str", []observation.Outcome{observation.SleepableOnly}},
 		{"struct_ops/bpf_dummy_ops.s", "bpf_copy_from_user_str", offeredOutcomes},
 		{"struct_ops/Qdisc_ops", "bpf_kfree_skb", offeredOutcomes},
-		{"struct_ops/sched_ext_ops.enqueue", "scx_bpf_dsq_insert", offeredOutcomes},
+		{"struct_ops/sched_ext_ops", "scx_bpf_dsq_insert", offeredOutcomes},
+		{"struct_ops/sched_ext_ops.dispatch", "scx_bpf_dsq_move_to_local", offeredOutcomes},
+		{"struct_ops/sched_ext_ops.init", "scx_bpf_dsq_move_to_local", []observation.Outcome{observation.NotForType}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.variant+"/"+tt.function, func(t *testing.T) {
