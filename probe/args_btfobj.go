@@ -86,11 +86,10 @@ func resolveBTFObjects(k *kernelBTF) []btfObject {
 
 func resolveBTFObject(k *kernelBTF, src *btfObjectSource) (btfObject, bool) {
 	o := btfObject{src: src}
-	i := slices.IndexFunc(variantSpecs, func(s variantSpec) bool { return s.name == src.variant })
-	if i < 0 {
+	spec, ok := specNamed(src.variant)
+	if !ok {
 		return o, false
 	}
-	spec := &variantSpecs[i]
 	var params []btf.FuncParam
 	switch spec.target {
 	case targetFunc:

@@ -60,10 +60,10 @@ func (g *kfuncGroup) assign(vs []*variant) {
 	}
 	seen := map[flavour]bool{}
 	for _, v := range vs {
-		if !v.info.Usable || v.spec.sleepable {
-			continue
+		if !v.info.Usable || v.spec.sleepable || v.spec.kfuncs != scopeAll {
+			continue // a scoped variant is asked what scope.go chooses
 		}
-		f := flavour{v.spec.attachType, v.spec.member}
+		f := flavour{v.spec.attachType, v.spec.member + v.spec.kind}
 		switch {
 		case len(g.plain) == 0, kfuncByAttach[g.progType] && !seen[f]:
 			g.plain = append(g.plain, v)
@@ -73,7 +73,7 @@ func (g *kfuncGroup) assign(vs []*variant) {
 		seen[f] = true
 	}
 	for _, v := range vs {
-		if !v.info.Usable || !v.spec.sleepable {
+		if !v.info.Usable || !v.spec.sleepable || v.spec.kfuncs != scopeAll {
 			continue
 		}
 		if len(g.plain) == 0 {

@@ -160,7 +160,7 @@ func (p *Prober) kfuncBatches(groups []*kfuncGroup) []kfuncBatch {
 		}}
 	}
 	sentinel := kfuncSentinel(groups)
-	return []kfuncBatch{
+	return append([]kfuncBatch{
 		func(map[kfuncKey]*kfuncJob, map[int]*kfuncJob) []*kfuncJob {
 			if sentinel == nil {
 				return nil
@@ -197,7 +197,7 @@ func (p *Prober) kfuncBatches(groups []*kfuncGroup) []kfuncBatch {
 			}
 			return jobs
 		},
-	}
+	}, p.scopedKfuncBatches()...)
 }
 
 // kfuncSentinel returns the variant every kfunc is loaded into first: the first plain variant

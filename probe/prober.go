@@ -139,6 +139,9 @@ func newProber(reg *registry.Registry, opts Options, logSize int) (*Prober, erro
 	if reg == nil && kbtf == nil {
 		return nil, errors.New("probe: no registry and no kernel BTF: nothing says which helper ids to ask")
 	}
+	if specs, err = p.expandStructOps(specs, kbtf); err != nil {
+		return nil, err
+	}
 	p.ids = p.selectIDs(kbtf)
 	p.argFacts = readArgFacts(kbtf)
 	if err := p.compile(specs); err != nil {

@@ -30,11 +30,16 @@ func (p *Prober) resolveAll(specs []*variantSpec, k *kernelBTF) {
 	defer ext.Close()
 	for _, s := range specs {
 		v := p.resolve(s, k, l, ext, extErr)
-		if !v.info.Usable {
+		switch {
+		case !v.info.Usable && s.discovered:
+			fmt.Fprintf(p.opts.Log, "probe: %s/%s absent on this kernel: %s\n", s.progType, s.name, v.info.Reason)
+			continue
+		case !v.info.Usable:
 			v.info.Reason += p.missingConfig(s)
 		}
 		p.variants = append(p.variants, v)
 	}
+	p.variants = dropSentinelMembers(p.variants)
 	p.stats.BaselineLoads = l.stats.loads
 	p.addStats(l)
 	p.facts.ProgTypes = p.progTypeFacts()
@@ -64,7 +69,7 @@ func (p *Prober) missingConfig(s *variantSpec) string {
 // unusable variant keeps the load parameters it had before the step that failed: the everyPair
 // strategy still loads it.
 func (p *Prober) resolve(s *variantSpec, k *kernelBTF, l *loader, ext *extTarget, extErr error) *variant {
-	v := &variant{spec: s, info: observation.VariantInfo{Name: s.name, AttachType: s.attachType, Sleepable: s.sleepable}}
+	v := &variant{spec: s, info: observation.VariantInfo{Name: s.name, Section: attachPointKey(s.section), AttachType: s.attachType, Sleepable: s.sleepable}}
 	if err := v.resolveTypes(k); err != nil {
 		v.info.Reason = err.Error()
 		return v
@@ -172,16 +177,21 @@ func btfTarget(k *kernelBTF, s *variantSpec, name string, prog program) (candida
 	case targetTP:
 		id, _, ok = typeID[*btf.Typedef](k, name)
 	case targetMember:
+		// A candidate is a kind with the spec's member, or "KIND.MEMBER" (a sentinel's).
+		kind, member, named := strings.Cut(name, ".")
+		if !named {
+			member = s.member
+		}
 		var st *btf.Struct
-		id, st, ok = typeID[*btf.Struct](k, name)
+		id, st, ok = typeID[*btf.Struct](k, kind)
 		if ok {
-			idx := slices.IndexFunc(st.Members, func(m btf.Member) bool { return m.Name == s.member })
+			idx := slices.IndexFunc(st.Members, func(m btf.Member) bool { return m.Name == member })
 			if idx < 0 {
 				ok = false
 			}
 			prog.attachType = uint32(idx) // struct_ops: the member's index
-			name += "." + s.member
 		}
+		name = kind + "." + member
 	}
 	prog.attachBTFID = uint32(id)
 	return candidate{name, prog}, ok

@@ -24,8 +24,9 @@ type pair struct {
 }
 
 // Run answers every (helper, variant) pair and calls emit once per pair, in variant order and
-// then id order, from the calling goroutine. It stops at the first error emit returns, or when
-// ctx is done.
+// then id order, from the calling goroutine; the variants of a narrower scope (scope.go) follow,
+// with the pairs the others' answers chose for them, in the same order. It stops at the first
+// error emit returns, or when ctx is done.
 //
 // Loads are spent only where they carry information, and the answers are those of loading each
 // pair with a GPL license and, where that is supported, again without one:
@@ -49,24 +50,13 @@ func (p *Prober) Run(ctx context.Context, emit func(observation.Result) error) e
 	}
 	defer release()
 
-	parent := ctx // the argument pass runs after the workers' context is cancelled
-	pairs := p.newPairs()
-	first := newLoader(p.logSize)
-	if p.strategy == minimalLoads {
-		p.sentinels(first, pairs)
+	counts := map[observation.Outcome]int{}
+	pairs, runErr := p.runHelperPairs(ctx, p.newPairs(), true, emit, counts)
+	if runErr == nil {
+		pairs, runErr = p.runScopedHelpers(ctx, pairs, emit, counts)
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var wg sync.WaitGroup
-	loaders, finished := p.startWorkers(ctx, &wg, first, pairs)
-	counts, runErr := p.emitInOrder(ctx, finished, pairs, emit)
 	if runErr == nil {
 		runErr = p.runKfuncs(ctx, emit) // kfuncs after the helpers, on the same stream
-	}
-	cancel()
-	wg.Wait()
-	for _, l := range loaders {
-		p.addStats(l)
 	}
 	p.stats.Pairs = len(pairs)
 	p.stats.Duration = time.Since(start)
@@ -74,15 +64,39 @@ func (p *Prober) Run(ctx context.Context, emit func(observation.Result) error) e
 		return runErr
 	}
 	if p.strategy == minimalLoads {
-		p.helperArgsPass(parent, pairs)
+		p.helperArgsPass(ctx, pairs)
 		p.stats.Duration = time.Since(start)
-		if err := parent.Err(); err != nil {
+		if err := ctx.Err(); err != nil {
 			return err
 		}
 	}
 	p.recordPasses()
 	p.logSummary(counts, len(pairs))
 	return nil
+}
+
+// runHelperPairs answers pairs on the workers and emits them in order, adding to counts, and
+// returns them answered. withSentinels answers the ids past the kernel's last helper first
+// (see Run).
+func (p *Prober) runHelperPairs(ctx context.Context, pairs []pair, withSentinels bool, emit func(observation.Result) error, counts map[observation.Outcome]int) ([]pair, error) {
+	first := newLoader(p.logSize)
+	if withSentinels && p.strategy == minimalLoads {
+		p.sentinels(first, pairs)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	loaders, finished := p.startWorkers(ctx, &wg, first, pairs)
+	c, err := p.emitInOrder(ctx, finished, pairs, emit)
+	cancel()
+	wg.Wait()
+	for _, l := range loaders {
+		p.addStats(l)
+	}
+	for o, n := range c {
+		counts[o] += n
+	}
+	return pairs, err
 }
 
 // recordPasses puts the run's per-pass costs into the facts.
@@ -132,6 +146,9 @@ func (p *Prober) freshExtTargets() (release func(), err error) {
 func (p *Prober) newPairs() []pair {
 	pairs := make([]pair, 0, len(p.variants)*len(p.ids))
 	for _, v := range p.variants {
+		if v.spec.helpers != scopeAll {
+			continue // asked later, what the others' answers choose (runScopedHelpers)
+		}
 		for _, id := range p.ids {
 			pr := pair{v: v, id: id, result: p.newResult(v, id)}
 			if !v.info.Usable && p.strategy == minimalLoads {

@@ -19,10 +19,15 @@ func selectVariants(selectors []string) ([]*variantSpec, error) {
 		return out, nil
 	}
 	chosen := map[*variantSpec]bool{}
+	var only []string // struct_ops kinds and members, checked against the kernel's (structops.go)
 	for _, sel := range selectors {
 		typ, name, hasName := strings.Cut(sel, "/")
 		if _, ok := registry.ProgTypeID(typ); !ok {
 			return nil, fmt.Errorf("%w: %q (known: %s)", registry.ErrUnknownProgType, typ, strings.Join(registry.ProgTypeNames(), ", "))
+		}
+		if typ == "struct_ops" && hasName && name != "" {
+			only = append(only, name)
+			name, hasName = "", false
 		}
 		found := false
 		for i := range variantSpecs {
@@ -47,9 +52,16 @@ func selectVariants(selectors []string) ([]*variantSpec, error) {
 	}
 	var out []*variantSpec
 	for i := range variantSpecs {
-		if chosen[&variantSpecs[i]] {
-			out = append(out, &variantSpecs[i])
+		s := &variantSpecs[i]
+		if !chosen[s] {
+			continue
 		}
+		if s.expand && len(only) > 0 && !slices.Contains(selectors, "struct_ops") {
+			narrowed := *s
+			narrowed.only = only
+			s = &narrowed
+		}
+		out = append(out, s)
 	}
 	return out, nil
 }
@@ -62,6 +74,8 @@ func CheckSelectors(selectors []string) error {
 }
 
 // VariantNames returns every variant the probe knows as "prog_type/variant", in probe order.
+// The struct_ops variants depend on the kernel's kinds: "struct_ops/struct_ops" stands for them
+// all, and a selector "struct_ops/KIND" or "struct_ops/KIND.MEMBER" picks some.
 func VariantNames() []string {
 	out := make([]string, len(variantSpecs))
 	for i, s := range variantSpecs {
