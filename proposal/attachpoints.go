@@ -19,16 +19,27 @@ import (
 type pointsSeen struct {
 	answers map[string][]int8
 	targets map[string]string
+	// loaded says, per attach point key, on which kernels a usable variant answered for it at
+	// all: a variant the probe scoped (a struct_ops member asked only where it may differ from
+	// its kind, a target asked only the functions whose answer depends on targets) has no
+	// result for the other functions, and answers for them as its parent does.
+	loaded map[string][]bool
 }
 
 // seePoints gathers one function's attach point answers: results(i) are its results on kernel
 // i, present(i) whether kernel i has it (a kernel without it says nothing of attach points).
 // Failed kernels say nothing either.
 func seePoints(ks []verdict.Kernel, results func(i int) []observation.Result, present func(i int) bool) pointsSeen {
-	s := pointsSeen{answers: map[string][]int8{}, targets: map[string]string{}}
+	s := pointsSeen{answers: map[string][]int8{}, targets: map[string]string{}, loaded: map[string][]bool{}}
 	for i, k := range ks {
 		if k.Failed || !present(i) {
 			continue
+		}
+		for key := range verdict.UsableSections(k.Facts) {
+			if s.loaded[key] == nil {
+				s.loaded[key] = make([]bool, len(ks))
+			}
+			s.loaded[key][i] = true
 		}
 		for key, c := range verdict.PointCells(k, results(i)) {
 			if s.answers[key] == nil {
@@ -77,14 +88,16 @@ func proposePoints(a *registry.Availability, old map[string]registry.AttachPoint
 		}
 	}
 	answers := map[string][]KernelAnswer{}
+	effective := map[string][]int8{} // each key's answers, scoped gaps filled from its parent
 	for _, key := range parentsFirst(seen.answers) {
 		parents, err := registry.ParentChain(key)
 		if err != nil {
 			continue // not a key the registry can hold
 		}
-		own := seen.answers[key]
-		parent, parentAns := parentOf(key, parents, out, seen, typeAnswers)
-		answers[key] = kernelAnswers(own, ks)
+		parent, parentAns := parentOf(key, parents, out, effective, typeAnswers)
+		own := inherit(seen.answers[key], parentAns, seen.loaded[key])
+		effective[key] = own
+		answers[key] = kernelAnswers(seen.answers[key], ks)
 		if p, ok := old[key]; ok && agrees(a, key, p, own, ks) {
 			out[key] = p
 			continue
@@ -96,7 +109,7 @@ func proposePoints(a *registry.Availability, old map[string]registry.AttachPoint
 		if p.Refused && !a.ProgTypes.Contains(mustSection(key).ProgType) {
 			continue // the type's facts refuse already; the loader takes no such record
 		}
-		p.Evidence = pointEvidence(key, seen.targets[key], own, parent, parentAns, ks)
+		p.Evidence = pointEvidence(key, seen.targets[key], seen.answers[key], parent, parentAns, ks)
 		out[key] = p
 	}
 	if len(out) == 0 {
@@ -118,14 +131,29 @@ func parentsFirst(m map[string][]int8) []string {
 
 // parentOf names the parent whose answers key is compared with, and gives them: the first
 // recorded key up the chain, else the program type.
-func parentOf(key string, parents []string, recorded map[string]registry.AttachPoint, seen pointsSeen, typeAnswers func(string) []int8) (string, []int8) {
+func parentOf(key string, parents []string, recorded map[string]registry.AttachPoint, effective map[string][]int8, typeAnswers func(string) []int8) (string, []int8) {
 	for _, p := range parents {
-		if _, ok := recorded[p]; ok && seen.answers[p] != nil {
-			return p, seen.answers[p]
+		if _, ok := recorded[p]; ok && effective[p] != nil {
+			return p, effective[p]
 		}
 	}
 	t := mustSection(key).ProgType
 	return "the program type " + t, typeAnswers(t)
+}
+
+// inherit fills the kernels on which an attach point's variant loaded but was not asked the
+// function (loaded, no answer) with its parent's answer there: the probe asks a scoped variant
+// only what may differ from its parent, so its silence means "as the parent". Without this, a
+// member asked only on the kernels where its kind filters by member would seem to have
+// offered the function only since then.
+func inherit(own, parent []int8, loaded []bool) []int8 {
+	out := slices.Clone(own)
+	for i := range out {
+		if out[i] == 0 && i < len(loaded) && loaded[i] && i < len(parent) {
+			out[i] = parent[i]
+		}
+	}
+	return out
 }
 
 // differs reports whether two answer lists disagree on a kernel where both answered.

@@ -85,6 +85,24 @@ func scxKernels() []verdict.Kernel {
 	return []verdict.Kernel{k("6.16", "6.16.12", "supported"), k("7.0", "7.0.13", "supported"), k("7.1", "7.1.13", "not_for_type"), k("7.3", "7.3.4", "not_for_type")}
 }
 
+// scopedKernels: scx_bpf_dsq_move_to_local, offered from 7.1 only at sched_ext_ops's dispatch
+// member. The probe loads the member on every kernel but asks it the kfunc only where the kind
+// filters by member (7.1 on): before, the member answers as its kind's sentinel.
+func scopedKernels() []verdict.Kernel {
+	vs := []variant{
+		{"struct_ops", "sched_ext_ops", "struct_ops/sched_ext_ops", "sched_ext_ops.select_cpu", true},
+		{"struct_ops", "sched_ext_ops.dispatch", "struct_ops/sched_ext_ops.dispatch", "sched_ext_ops.dispatch", true},
+	}
+	const fn = "scx_bpf_dsq_move_to_local"
+	before := func(name, version string) verdict.Kernel {
+		return sectionKernel(name, version, []string{fn}, vs, fn+" sched_ext_ops supported")
+	}
+	after := func(name, version string) verdict.Kernel {
+		return sectionKernel(name, version, []string{fn}, vs, fn+" sched_ext_ops not_for_type", fn+" sched_ext_ops.dispatch supported")
+	}
+	return []verdict.Kernel{before("6.16", "6.16.12"), before("7.0", "7.0.13"), after("7.1", "7.1.13"), after("7.3", "7.3.4")}
+}
+
 // TestProposeKfuncAttachPoints: an attach point is recorded where it answers otherwise than
 // its parent, with since/until/gaps and evidence from the kernels; the file written loads, and
 // the CLI's questions get the kernels' answers from it; a second sync changes nothing.
@@ -106,6 +124,11 @@ func TestProposeKfuncAttachPoints(t *testing.T) {
 				`struct_ops/tcp_congestion_ops: not offered (evidence: probe: refused on 6.16..7.3 at struct_ops/tcp_congestion_ops (tcp_congestion_ops.cong_avoid); the program type struct_ops: offered on 6.16..7.3)`,
 			map[string]bool{"struct_ops/sched_ext_ops.enqueue 7.3": true, "struct_ops/tcp_congestion_ops.cong_avoid 7.3": false,
 				"struct_ops/sched_ext_ops.dispatch 7.3": false, "struct_ops/sched_ext_ops.dispatch 6.16": true, "struct_ops 7.3": true}},
+		{"scoped member", scopedKernels(), "scx_bpf_dsq_move_to_local",
+			`struct_ops/sched_ext_ops: until 7.0 (evidence: probe: offered on 6.16..7.0, refused on 7.1..7.3 at struct_ops/sched_ext_ops (sched_ext_ops.select_cpu); the program type struct_ops: offered on 6.16..7.3); ` +
+				`struct_ops/sched_ext_ops.dispatch: offered (evidence: probe: offered on 7.1..7.3 at struct_ops/sched_ext_ops.dispatch; struct_ops/sched_ext_ops: refused on 7.1..7.3)`,
+			map[string]bool{"struct_ops/sched_ext_ops.dispatch 6.16": true, "struct_ops/sched_ext_ops.dispatch 7.1": true,
+				"struct_ops/sched_ext_ops.enqueue 7.1": false, "struct_ops/sched_ext_ops.enqueue 7.0": true}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

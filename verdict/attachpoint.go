@@ -58,6 +58,15 @@ func PointCells(k Kernel, rs []observation.Result) map[string]Cell {
 	return out
 }
 
+// UsableSections are the attach point keys some usable variant of the kernel answers for.
+func UsableSections(f observation.Facts) map[string]bool {
+	out := map[string]bool{}
+	for _, key := range variantSections(f) {
+		out[key] = true
+	}
+	return out
+}
+
 // variantSections maps "prog_type/variant" to the attach point key of each usable variant that
 // names one.
 func variantSections(f observation.Facts) map[string]string {
