@@ -3,6 +3,7 @@ package vmimages
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -24,9 +25,19 @@ type offlineDebianFixture struct {
 
 func newOfflineDebianFixture(t *testing.T) *offlineDebianFixture {
 	t.Helper()
+	return newOfflineDebianFixtureWith(t, nil)
+}
+
+// newOfflineDebianFixtureWith is newOfflineDebianFixture with extra files in the package, by
+// path under lib/modules/<release>/.
+func newOfflineDebianFixtureWith(t *testing.T, extra map[string][]byte) *offlineDebianFixture {
+	t.Helper()
 	const release = "5.10.0-99-cloud-amd64"
 	const pkg, ver = "linux-image-5.10.0-99-cloud-amd64", "5.10.999-1"
 	files := layoutImage(t, release, "fixture", false)
+	for p, data := range extra {
+		files["lib/modules/"+release+"/"+p] = data
+	}
 	vmlinuz := files["boot/vmlinuz-"+release]
 	built := buildDeb(t, pkg, ver, files)
 	fx := &offlineDebianFixture{dir: t.TempDir(), cache: t.TempDir(), vmlinuz: vmlinuz}
@@ -406,5 +417,39 @@ func TestBuiltinFetchCached(t *testing.T) {
 	}
 	if ents, _ := os.ReadDir("."); len(ents) != 0 {
 		t.Errorf("Fetch wrote %d files in the current directory", len(ents))
+	}
+}
+
+// TestFetchUpgradesStaleEntry checks that an entry cached before the kfunc modules were
+// extracted is extracted again by the next fetch, offline, without the user asking.
+func TestFetchUpgradesStaleEntry(t *testing.T) {
+	fx := newOfflineDebianFixtureWith(t, map[string][]byte{"kernel/net/ipv4/tcp_bbr.ko": fakeKfuncModule("tcp_bbr", "")})
+	imgs, progress, err := fx.fetch(t)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, progress)
+	}
+	if len(imgs[0].KfuncModules) != 1 || !strings.HasSuffix(imgs[0].KfuncModules[0], "/modules/kernel/net/ipv4/tcp_bbr.ko") {
+		t.Fatalf("kfunc modules = %v", imgs[0].KfuncModules)
+	}
+	// Make the entry what an older bpfmatrix wrote: no layout, no kfunc modules.
+	dir := filepath.Join(fx.cache, "images", imgs[0].SHA256)
+	var m map[string]any
+	data, _ := os.ReadFile(filepath.Join(dir, "manifest.json"))
+	if err := json.Unmarshal(data, &m); err != nil {
+		t.Fatal(err)
+	}
+	delete(m, "layout")
+	delete(m, "kfunc_modules")
+	data, _ = json.Marshal(m)
+	writeFile(t, filepath.Join(dir, "manifest.json"), string(data))
+	imgs, progress, err = fx.fetch(t)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, progress)
+	}
+	if !strings.Contains(progress, "predates the kfunc modules") || len(imgs[0].KfuncModules) != 1 {
+		t.Errorf("stale entry not extracted again: kfunc modules %v\n%s", imgs[0].KfuncModules, progress)
+	}
+	if _, progress, _ = fx.fetch(t); strings.Contains(progress, "predates") {
+		t.Errorf("upgraded entry extracted once more:\n%s", progress)
 	}
 }
