@@ -38,6 +38,9 @@ type Options struct {
 	// the kernel has, unless Helpers is set: a probe narrowed to some helpers asks about no
 	// kfunc that Kfuncs does not name. The facts list every kfunc either way.
 	Kfuncs []string
+	// Modules are the modules the agent loaded for their kfuncs before the probe, recorded in
+	// the facts as they are.
+	Modules []observation.ModuleLoad
 }
 
 // Stats are the costs of a probe, for benchmarks and progress lines.
@@ -126,6 +129,7 @@ func newProber(reg *registry.Registry, opts Options, logSize int) (*Prober, erro
 		}
 	}
 	p := &Prober{reg: reg, opts: opts, logSize: logSize}
+	p.facts.Modules = opts.Modules
 	if p.opts.Log == nil {
 		p.opts.Log = io.Discard
 	}
