@@ -34,7 +34,7 @@ type Options struct {
 	// kernel refuses names the options it needs that the kernel was built without. Nil means
 	// /proc/config.gz, then /boot/config-<release>, when present.
 	KernelConfig kconfig.Config
-	// Kfuncs restricts the kfunc pass to these vmlinux kfuncs, by name. Empty means every one
+	// Kfuncs restricts the kfunc pass to these kfuncs (vmlinux's and modules'), by name. Empty means every one
 	// the kernel has, unless Helpers is set: a probe narrowed to some helpers asks about no
 	// kfunc that Kfuncs does not name. The facts list every kfunc either way.
 	Kfuncs []string

@@ -35,12 +35,13 @@ func Kfuncs(existing *registry.Kfuncs, kernels []verdict.Kernel) ([]*registry.Kf
 	var out []*registry.Kfunc
 	var changes []Change
 	for _, name := range sortedNames(seen) {
-		p := propose(name, seen[name], ks)
+		s, kept := withEvidence(seen[name], ks)
+		p := propose(name, s, kept)
 		var old *registry.Kfunc
 		if existing != nil {
 			old, _ = existing.Lookup(name)
 		}
-		changes = append(changes, merge(p, old, presence(seen[name], ks))...)
+		changes = append(changes, merge(p, old, presence(s, kept))...)
 		out = append(out, p)
 	}
 	if existing != nil {
@@ -53,6 +54,31 @@ func Kfuncs(existing *registry.Kfuncs, kernels []verdict.Kernel) ([]*registry.Kf
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, changes
+}
+
+// withEvidence narrows what the kernels showed of a module's kfunc to the kernels that say
+// something about it: those that have it, and those whose guest loaded its module without it. A
+// kernel whose guest did not load the module (its image lacked the module's package, the
+// kernel refused it, an older agent loaded none) is silent, not a kernel without the kfunc.
+// A vmlinux kfunc is returned as it is.
+func withEvidence(s *kfuncSeen, ks []verdict.Kernel) (*kfuncSeen, []verdict.Kernel) {
+	if s.module == "" {
+		return s, ks
+	}
+	out := &kfuncSeen{offered: map[string][]int8{}, prototype: s.prototype, module: s.module, flags: s.flags}
+	var kept []verdict.Kernel
+	for i, k := range ks {
+		loaded := slices.ContainsFunc(k.Facts.Modules, func(m observation.ModuleLoad) bool { return m.Name == s.module && m.Error == "" })
+		if !s.present[i] && !loaded {
+			continue
+		}
+		kept = append(kept, k)
+		out.present = append(out.present, s.present[i])
+		for t, o := range s.offered {
+			out.offered[t] = append(out.offered[t], o[i])
+		}
+	}
+	return out, kept
 }
 
 // usable are the kernels that answered and recorded kfunc facts, oldest first.
@@ -283,6 +309,7 @@ func merge(p, old *registry.Kfunc, answers []KernelAnswer) []Change {
 		{"prog_type_until", versionsText(old.ProgTypeUntil), versionsText(p.ProgTypeUntil)},
 		{"prog_type_gaps", typeGapsText(old.ProgTypeGaps), typeGapsText(p.ProgTypeGaps)},
 		{"flags", strings.Join(old.Flags, ", "), strings.Join(p.Flags, ", ")},
+		{"module", old.Module, p.Module},
 	} {
 		if f.old != f.new {
 			cs = append(cs, entry(Changed, f.key, f.old, f.new))
