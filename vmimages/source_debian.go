@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"regexp"
 	"strings"
 
@@ -81,8 +82,10 @@ func (s *DebianSource) fetch(ctx context.Context, run *fetchRun, e Entry, locked
 	run.step(Step{Kernel: e.Name, Message: fmt.Sprintf("resolved %s %s (%s)", rec.Package, rec.Version, rec.Suite)})
 	// --update that finds the pinned build is still the newest keeps the pin and the cached image.
 	if prev := run.lock.Find(e.Name); prev != nil && prev.Source == s.Spec() && prev.Package == rec.Package && prev.DebianVersion == rec.Version && prev.DebSHA256 == rec.SHA256 {
-		if m, ok, err := run.cached(ctx, e.Name, prev.SHA256); err != nil || (ok && !m.stale()) {
-			return m, *prev, err
+		if _, ok, err := run.cached(ctx, e.Name, prev.SHA256); err != nil {
+			return nil, LockEntry{}, err
+		} else if ok {
+			return s.fetchLocked(ctx, run, e.Name, *prev)
 		}
 	}
 	le := LockEntry{
@@ -116,33 +119,42 @@ func (s *DebianSource) fetch(ctx context.Context, run *fetchRun, e Entry, locked
 }
 
 // fetchLocked returns the image of a pin, from the cache or extracted again from its packages.
-// An entry cached by older extraction rules (without the kfunc modules) is extracted again
-// without asking, and a pin of 6.19 or later made before modules packages were pinned gets its
-// modules package when the archive can be asked; when the new extraction fails (a read-only
-// cache, no network), the old entry serves, with a warning.
+// An entry cached by older extraction rules (without the kfunc modules), or without the modules
+// package its pin now names, is extracted again without asking when the fetch may go online,
+// from the image package the cache still holds (it is not downloaded again for this): a pin of
+// 6.19 or later made before modules packages were pinned gets its modules package then. Offline,
+// or when that fails, the old entry serves, with a warning.
 func (s *DebianSource) fetchLocked(ctx context.Context, run *fetchRun, kernel string, le LockEntry) (*Manifest, LockEntry, error) {
 	m, ok, err := run.cached(ctx, kernel, le.SHA256)
-	if err != nil || (ok && !m.stale()) {
+	if err != nil || (ok && !m.stale() && m.ModulesPackage == le.ModulesPackage) {
 		return m, le, err
 	}
-	old := m
-	if ok {
-		run.step(Step{Kernel: kernel, Message: "cached image predates the kfunc modules: extracting it again"})
+	if !ok {
+		m, err := s.install(ctx, run, kernel, le, 0)
+		if err != nil {
+			return nil, LockEntry{}, err
+		}
+		return m, le, nil
 	}
-	if le.ModulesPackage == "" && needsModulesPackage(le.Package) && !run.f.Offline {
+	old := m
+	deb := filepath.Join(run.cache.debsDir(), debFileName(le.Package, le.DebianVersion))
+	if cached, _ := run.cachedDeb(ctx, kernel, deb, le.DebSHA256); run.f.Offline || !cached {
+		run.step(Step{Kernel: kernel, Message: "warning: the cached image has no kfunc modules and is not extracted again " +
+			"(offline, or its package is no longer cached): its guests probe no module kfuncs"})
+		return old, le, nil
+	}
+	run.step(Step{Kernel: kernel, Message: "the cached image predates the kfunc modules: extracting it again"})
+	pinned := le
+	if le.ModulesPackage == "" && needsModulesPackage(le.Package) {
 		if idx, err := run.packageIndex(ctx); err == nil {
 			if rec, found := idx.lookup(le.Package, le.DebianVersion); found {
 				pinModulesPackage(run, kernel, idx, rec, &le)
 			}
 		}
 	}
-	m, err = s.install(ctx, run, kernel, le, 0)
-	if err != nil && old != nil {
+	if m, err = s.install(ctx, run, kernel, le, 0); err != nil {
 		run.step(Step{Kernel: kernel, Message: "warning: using the cached image without kfunc modules: " + err.Error()})
-		return old, le, nil
-	}
-	if err != nil {
-		return nil, LockEntry{}, err
+		return old, pinned, nil
 	}
 	return m, le, nil
 }

@@ -236,6 +236,12 @@ func loadModules() error {
 // missing, and is no reason to fail the guest.
 func loadKfuncModules() []observation.ModuleLoad {
 	var out []observation.ModuleLoad
+	start := time.Now()
+	defer func() {
+		if len(out) > 0 {
+			fmt.Fprintf(os.Stderr, "bpfmatrix agent: %d kfunc modules loaded in %v\n", len(out), time.Since(start).Round(time.Millisecond))
+		}
+	}()
 	for _, m := range moduleFiles(wire.KfuncModuleDir) {
 		// The host names the files "NNN-<module>.ko" so that name order is load order.
 		_, name, _ := strings.Cut(strings.TrimSuffix(filepath.Base(m), ".ko"), "-")
