@@ -244,3 +244,31 @@ func TestPinModulesPackage(t *testing.T) {
 		}
 	}
 }
+
+// FuzzInspectModule: a module file from a package is answered with its dependencies or an
+// error, never a panic; an answer of kfuncs needs a .BTF section in a file that parses as ELF.
+func FuzzInspectModule(f *testing.F) {
+	for _, seed := range [][]byte{fakeModule("a", "b,c"), fakeKfuncModule("nf_nat", "nf_conntrack"), fakeELFModule("a", "", true, "x"), {0x7f, 'E', 'L', 'F'}} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		deps, kfuncs, err := inspectModule(data)
+		if err != nil {
+			if deps != nil || kfuncs {
+				t.Errorf("error %v with an answer %q %v", err, deps, kfuncs)
+			}
+			return
+		}
+		if kfuncs {
+			f, err := elf.NewFile(bytes.NewReader(data))
+			if err != nil || f.Section(".BTF") == nil {
+				t.Errorf("kfuncs answered for a file without BTF (%v)", err)
+			}
+		}
+		for _, d := range deps {
+			if d == "" || strings.Contains(d, "-") {
+				t.Errorf("dependency %q is no module name", d)
+			}
+		}
+	})
+}
