@@ -444,18 +444,26 @@ func (l *limitedBuffer) Write(p []byte) (int, error) {
 }
 
 // kernelFiles are the files one kernel's guest needs on top of the shared initramfs: its virtio
-// modules when the result channel needs them (named so that the agent loads them in order), and
-// its build configuration, which the probe cites when the kernel lacks an option a variant needs.
+// modules when the result channel needs them and its kfunc modules (each set named so that the
+// agent loads it in order), and its build configuration, which the probe cites when the kernel
+// lacks an option a variant needs.
 func kernelFiles(k *Kernel, channel string) []File {
 	var files []File
 	if channel == wire.ChannelVirtio {
-		for i, m := range k.Modules {
-			base := strings.TrimSuffix(filepath.Base(m), ".ko")
-			files = append(files, File{Name: fmt.Sprintf("%s/%02d-%s.ko", wire.ModuleDir, i, base), Source: m, Mode: 0o644})
-		}
+		files = moduleFiles(files, wire.ModuleDir, k.Modules)
 	}
+	files = moduleFiles(files, wire.KfuncModuleDir, k.KfuncModules)
 	if k.Config != "" {
 		files = append(files, File{Name: wire.KernelConfigPath, Source: k.Config, Mode: 0o644})
+	}
+	return files
+}
+
+// moduleFiles appends mods as files of dir named "NN-<name>.ko", so that name order is load order.
+func moduleFiles(files []File, dir string, mods []string) []File {
+	for i, m := range mods {
+		base := strings.TrimSuffix(filepath.Base(m), ".ko")
+		files = append(files, File{Name: fmt.Sprintf("%s/%03d-%s.ko", dir, i, base), Source: m, Mode: 0o644})
 	}
 	return files
 }

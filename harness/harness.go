@@ -24,6 +24,10 @@ type Kernel struct {
 	// Modules are kernel modules to load before the result channel opens, in load order: the
 	// virtio drivers of kernels that build virtio-serial as modules (Debian's 5.10).
 	Modules []string
+	// KfuncModules are the modules the image ships that register kfuncs, with their
+	// dependencies, in load order: the guest loads them after Modules, and a kernel that
+	// refuses one just lacks its kfuncs.
+	KfuncModules []string
 	// Config is the kernel's config file, if known; it tells whether virtio-serial is built in.
 	Config string
 	// Image identifies the build in the observations (hash, package, versions).

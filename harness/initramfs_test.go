@@ -314,3 +314,36 @@ func TestSchedule(t *testing.T) {
 		})
 	}
 }
+
+// TestKernelFiles checks where a kernel's modules go in its initramfs: the virtio modules only
+// when the channel needs them, the kfunc modules always, each set named in load order.
+func TestKernelFiles(t *testing.T) {
+	k := &Kernel{
+		Modules:      []string{"/c/virtio.ko", "/c/virtio_console.ko"},
+		KfuncModules: []string{"/c/nf_defrag_ipv4.ko", "/c/nf_conntrack.ko"},
+		Config:       "/c/config",
+	}
+	tests := []struct {
+		channel string
+		want    []string
+	}{
+		{wire.ChannelVirtio, []string{
+			wire.ModuleDir + "/000-virtio.ko", wire.ModuleDir + "/001-virtio_console.ko",
+			wire.KfuncModuleDir + "/000-nf_defrag_ipv4.ko", wire.KfuncModuleDir + "/001-nf_conntrack.ko",
+			wire.KernelConfigPath,
+		}},
+		{wire.ChannelSerial, []string{
+			wire.KfuncModuleDir + "/000-nf_defrag_ipv4.ko", wire.KfuncModuleDir + "/001-nf_conntrack.ko",
+			wire.KernelConfigPath,
+		}},
+	}
+	for _, tt := range tests {
+		var got []string
+		for _, f := range kernelFiles(k, tt.channel) {
+			got = append(got, f.Name)
+		}
+		if strings.Join(got, " ") != strings.Join(tt.want, " ") {
+			t.Errorf("%s: files %v, want %v", tt.channel, got, tt.want)
+		}
+	}
+}

@@ -93,7 +93,7 @@ func testKernels(t testing.TB, names ...string) []Kernel {
 		}
 		for _, img := range images {
 			kernelsCache[img.Name] = Kernel{
-				Name: img.Name, Path: img.Path, Modules: img.Modules, Config: img.ConfigPath,
+				Name: img.Name, Path: img.Path, Modules: img.Modules, KfuncModules: img.KfuncModules, Config: img.ConfigPath,
 				Image: observation.Image{SHA256: img.SHA256, Package: img.Package, Version: img.Version, DebianVersion: img.DebianVersion},
 			}
 		}

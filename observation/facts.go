@@ -70,6 +70,11 @@ type Facts struct {
 	// BTF tags bpf_kfunc (vmlinux first, then module BTF), and on kernels whose BTF predates
 	// the tag (5.10, 6.1), the known names from newer kernels that its BTF has as functions.
 	Kfuncs []Kfunc `json:"kfuncs,omitempty"`
+	// Modules are the kernel modules the agent loaded for their kfuncs (the image's modules
+	// that register kfuncs, with their dependencies), in load order, each with the reason
+	// when the kernel refused it: a refused module's kfuncs are missing from Kfuncs, and the
+	// kernel is not failed for it. Empty when the image gave none.
+	Modules []ModuleLoad `json:"modules,omitempty"`
 	// KfuncsAbsent are the known kfunc names that are no kfunc on this kernel, decided
 	// without a load: its BTF has no function of the name, or (on a kernel whose BTF tags
 	// kfuncs) has one without the bpf_kfunc tag, which no kfunc set holds.
@@ -82,6 +87,14 @@ type Facts struct {
 	// Passes says what each pass of the probe's run cost in the kernel; nil before the run
 	// (and in documents of older agents).
 	Passes *PassStats `json:"passes,omitempty"`
+}
+
+// ModuleLoad is one kernel module the agent loaded, or tried to.
+type ModuleLoad struct {
+	// Name is the module's name (nf_conntrack).
+	Name string `json:"name"`
+	// Error is why the kernel refused it (finit_module's error); empty when it loaded.
+	Error string `json:"error,omitempty"`
 }
 
 // PassStats are the loads and wall seconds of a probe run's passes, measured inside the kernel

@@ -303,7 +303,7 @@ func (p *pipeline) collect(ctx context.Context) []Observation {
 // HarnessKernel describes a fetched kernel image to the harness.
 func HarnessKernel(img vmimages.Image) harness.Kernel {
 	return harness.Kernel{
-		Name: img.Name, Path: img.Path, Modules: img.Modules, Config: img.ConfigPath,
+		Name: img.Name, Path: img.Path, Modules: img.Modules, KfuncModules: img.KfuncModules, Config: img.ConfigPath,
 		Image: observation.Image{SHA256: img.SHA256, Package: img.Package, Version: img.Version, DebianVersion: img.DebianVersion},
 	}
 }

@@ -35,19 +35,26 @@ func KnownKfuncs() []string {
 	return names
 }
 
-// kfunc is one vmlinux kfunc the kfunc pass asks about.
+// kfunc is one kfunc the kfunc pass asks about.
 type kfunc struct {
 	name string
-	id   btf.TypeID // its FUNC's id in vmlinux BTF: the call's imm
+	id   btf.TypeID // its FUNC's id in its BTF (vmlinux's, or the module's split BTF): the call's imm
 	fact int        // index of its entry in Facts.Kfuncs, where the flags the logs show go
+	// module names the module whose BTF defines it; empty for vmlinux.
+	module string
+	// off is the call's off: 0 for vmlinux (and for a module whose BTF could not be opened),
+	// else the index in the load's fd_array of the module's BTF fd.
+	off int16
 }
 
 // kfuncDiscovery is what the kernel's BTF says about its kfuncs.
 type kfuncDiscovery struct {
 	// kfuncs are vmlinux's, by name, then the modules', by module and name.
 	kfuncs []observation.Kfunc
-	// ids are the FUNC ids of the vmlinux kfuncs: ids[i] belongs to kfuncs[i].
+	// ids are the FUNC ids of the kfuncs in their BTF: ids[i] belongs to kfuncs[i].
 	ids []btf.TypeID
+	// vmlinux is how many of kfuncs are vmlinux's (the first ones).
+	vmlinux int
 	// absent are the known names this kernel has no kfunc for.
 	absent []string
 	// notes say what could not be read (a module's BTF), for the probe's log.
@@ -90,6 +97,7 @@ func discoverKfuncs(k *kernelBTF, btfDir string, known []string) (*kfuncDiscover
 		d.ids = append(d.ids, id)
 	}
 	sortKfuncs(d.kfuncs, d.ids)
+	d.vmlinux = len(d.kfuncs)
 	d.addModules(k, btfDir, vm)
 	have := map[string]bool{}
 	for _, kf := range d.kfuncs {
@@ -126,9 +134,9 @@ func sortKfuncs(kfuncs []observation.Kfunc, ids []btf.TypeID) {
 	}
 }
 
-// addModules appends the tagged functions of every loaded module's BTF. They are listed but not
-// probed: a call to a module's kfunc names the module's BTF through the load's fd_array, which
-// probe loads do not pass. A module whose BTF cannot be read is noted and skipped.
+// addModules appends the tagged functions of every loaded module's BTF (a call to one names the
+// module's BTF through the load's fd_array, see moduleBTF). A module whose BTF cannot be read
+// is noted and skipped.
 func (d *kfuncDiscovery) addModules(k *kernelBTF, btfDir string, vm *rawBTF) {
 	entries, err := os.ReadDir(btfDir)
 	if err != nil {
@@ -139,7 +147,7 @@ func (d *kfuncDiscovery) addModules(k *kernelBTF, btfDir string, vm *rawBTF) {
 		if e.Name() == "vmlinux" {
 			continue
 		}
-		kfuncs, err := moduleKfuncs(k, filepath.Join(btfDir, e.Name()), vm)
+		kfuncs, ids, err := moduleKfuncs(k, filepath.Join(btfDir, e.Name()), vm)
 		if err != nil {
 			d.notes = append(d.notes, fmt.Sprintf("module %s: %v", e.Name(), err))
 			continue
@@ -148,31 +156,37 @@ func (d *kfuncDiscovery) addModules(k *kernelBTF, btfDir string, vm *rawBTF) {
 			kfuncs[i].Module = e.Name()
 		}
 		d.kfuncs = append(d.kfuncs, kfuncs...)
+		d.ids = append(d.ids, ids...)
 	}
 }
 
-// moduleKfuncs returns the tagged functions of one module's split BTF, by name.
-func moduleKfuncs(k *kernelBTF, path string, vm *rawBTF) ([]observation.Kfunc, error) {
+// moduleKfuncs returns the tagged functions of one module's split BTF, by name, with their
+// ids in it (which continue vmlinux's).
+func moduleKfuncs(k *kernelBTF, path string, vm *rawBTF) ([]observation.Kfunc, []btf.TypeID, error) {
 	raw, err := os.ReadFile(path)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	scan, err := scanBTF(raw, btf.TypeID(vm.types+1), vm)
 	if err != nil || len(scan.tagged) == 0 {
-		return nil, err // most modules have no kfunc: spare them the parse
+		return nil, nil, err // most modules have no kfunc: spare them the parse
 	}
 	spec, err := btf.LoadSplitSpecFromReader(bytes.NewReader(raw), k.spec)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var out []observation.Kfunc
+	var ids []btf.TypeID
+	seen := map[string]bool{}
 	for _, id := range scan.tagged {
-		if fn, ok := funcByID(spec, id); ok {
+		if fn, ok := funcByID(spec, id); ok && !seen[fn.Name] {
+			seen[fn.Name] = true
 			out = append(out, observation.Kfunc{Name: fn.Name, Prototype: cPrototype(fn), Tagged: true})
+			ids = append(ids, id)
 		}
 	}
-	sort.Slice(out, func(a, b int) bool { return out[a].Name < out[b].Name })
-	return slices.CompactFunc(out, func(a, b observation.Kfunc) bool { return a.Name == b.Name }), nil
+	sortKfuncs(out, ids)
+	return out, ids, nil
 }
 
 // logKfuncs says what discovery found, before a run starts.
@@ -185,11 +199,11 @@ func (d *kfuncDiscovery) log(w io.Writer) {
 		}
 	}
 	how := "tagged bpf_kfunc in BTF"
-	if !tagged && len(d.ids) > 0 {
+	if !tagged && d.vmlinux > 0 {
 		how = "known names found in BTF (it has no bpf_kfunc tags)"
 	}
-	fmt.Fprintf(w, "probe: %d vmlinux kfuncs (%s), %d module kfuncs (listed, not probed), %d known names absent\n",
-		len(d.ids), how, modules, len(d.absent))
+	fmt.Fprintf(w, "probe: %d vmlinux kfuncs (%s), %d module kfuncs, %d known names absent\n",
+		d.vmlinux, how, modules, len(d.absent))
 	for _, n := range d.notes {
 		fmt.Fprintf(w, "probe: kfuncs: %s\n", n)
 	}

@@ -99,7 +99,8 @@ func kfuncEqual(a, b observation.Kfunc) bool {
 
 // TestDiscoverModuleKfuncs writes a module's split BTF by hand (cilium/ebpf cannot marshal split
 // BTF): two tagged functions whose tag names sit in the module's own strings and in vmlinux's.
-// They are listed with their module and prototype, and not probed.
+// They are listed with their module and prototype, and with their ids in the module's split BTF
+// (the calls' imm).
 func TestDiscoverModuleKfuncs(t *testing.T) {
 	dir, k := synthKernel(t, true)
 	base, err := os.ReadFile(filepath.Join(dir, "vmlinux"))
@@ -137,8 +138,18 @@ func TestDiscoverModuleKfuncs(t *testing.T) {
 	if !slices.EqualFunc(d.kfuncs, want, kfuncEqual) {
 		t.Fatalf("kfuncs\n%+v\nwant\n%+v", d.kfuncs, want)
 	}
-	if len(d.ids) != 1 {
-		t.Fatalf("%d kfuncs to probe, want only vmlinux's one", len(d.ids))
+	if len(d.ids) != len(want) || d.vmlinux != 1 {
+		t.Fatalf("%d ids, %d of vmlinux; want %d, 1", len(d.ids), d.vmlinux, len(want))
+	}
+	split, err := btf.LoadSplitSpecFromReader(bytes.NewReader(mod), k.spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := d.vmlinux; i < len(want); i++ {
+		fn, ok := funcByID(split, d.ids[i])
+		if !ok || fn.Name != want[i].Name {
+			t.Errorf("id %d of %s names %v in the module's BTF", d.ids[i], want[i].Name, fn)
+		}
 	}
 }
 

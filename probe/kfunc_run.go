@@ -22,6 +22,8 @@ type kfuncState struct {
 	// everyVariant makes the pass ask every usable variant about every kfunc: the reference
 	// the planned pass must agree with. Tests set it.
 	everyVariant bool
+	// modules are the BTF objects of the modules of list's kfuncs, open during the pass.
+	modules *moduleBTFs
 }
 
 // discoverKfuncs records the kernel's kfuncs in p's facts and selects the ones Run asks about
@@ -43,9 +45,34 @@ func (p *Prober) discoverKfuncs(k *kernelBTF) {
 	}
 	for i, id := range d.ids {
 		if len(p.opts.Kfuncs) == 0 || slices.Contains(p.opts.Kfuncs, d.kfuncs[i].Name) {
-			p.kfunc.list = append(p.kfunc.list, kfunc{name: d.kfuncs[i].Name, id: id, fact: i})
+			p.kfunc.list = append(p.kfunc.list, kfunc{name: d.kfuncs[i].Name, id: id, fact: i, module: d.kfuncs[i].Module})
 		}
 	}
+}
+
+// openModules opens the BTF objects of the modules whose kfuncs the pass asks about and gives
+// each such kfunc its call's off; the caller closes p.kfunc.modules when the pass is over.
+func (p *Prober) openModules() error {
+	var names []string
+	for _, kf := range p.kfunc.list {
+		if kf.module != "" && !slices.Contains(names, kf.module) {
+			names = append(names, kf.module)
+		}
+	}
+	m, err := openModuleBTFs(names)
+	if err != nil {
+		return err
+	}
+	for i := range p.kfunc.list {
+		p.kfunc.list[i].off = m.index[p.kfunc.list[i].module]
+	}
+	for _, n := range names {
+		if why := m.missing[n]; why != "" {
+			fmt.Fprintf(p.opts.Log, "probe: kfuncs of module %s not asked: %s\n", n, why)
+		}
+	}
+	p.kfunc.modules = m
+	return nil
 }
 
 // kfuncProg names one kfunc probe program: kfunc k of kfuncState.list, returning ret.
@@ -64,7 +91,7 @@ func (p *Prober) compileKfuncs() error {
 			if p.kfunc.insns[key] != nil {
 				continue
 			}
-			b, err := bpfasm.Marshal(bpfasm.KfuncProbeProgram(uint32(kf.id), v.spec.ret))
+			b, err := bpfasm.Marshal(bpfasm.ModuleKfuncProbeProgram(uint32(kf.id), kf.off, v.spec.ret))
 			if err != nil {
 				return fmt.Errorf("probe: kfunc %s: %w", kf.name, err)
 			}
@@ -102,6 +129,10 @@ func (p *Prober) runKfuncs(ctx context.Context, emit func(observation.Result) er
 	start := time.Now()
 	loads := p.stats.Loads
 	p.stats.KfuncPairs = 0
+	if err := p.openModules(); err != nil {
+		return err
+	}
+	defer p.kfunc.modules.close()
 	if err := p.compileKfuncs(); err != nil {
 		return err
 	}
@@ -251,11 +282,20 @@ func (p *Prober) runKfuncJobs(ctx context.Context, loaders []*loader, jobs []*kf
 // answerKfunc loads j's probe program, with a GPL license (kfuncs are for GPL programs only),
 // and records the outcome.
 func (p *Prober) answerKfunc(l *loader, j *kfuncJob) {
-	j.result = observation.Result{Kfunc: p.kfunc.list[j.k].name, ProgType: j.v.spec.progType, Variant: j.v.spec.name}
+	kf := p.kfunc.list[j.k]
+	j.result = observation.Result{Kfunc: kf.name, ProgType: j.v.spec.progType, Variant: j.v.spec.name}
+	if kf.module != "" && kf.off == 0 {
+		j.result.Outcome, j.result.Detail = observation.Inconclusive, p.kfunc.modules.missing[kf.module]
+		return
+	}
 	insns := p.kfunc.insns[kfuncProg{j.k, j.v.spec.ret}]
+	prog := j.v.prog
+	if kf.off != 0 {
+		prog.fdArray = p.kfunc.modules.fdArray
+	}
 	if j.deviceBound {
 		first := j.flags // the unbound load's, which showed device_bound
-		prog := boundProgram(j.v.prog)
+		prog := boundProgram(prog)
 		res := l.load(&prog, insns, true)
 		j.result.Outcome, j.result.Detail, j.flags = classifyDeviceBound(j.v.spec.progType, res)
 		j.flags = mergeFlags(first, j.flags)
@@ -265,7 +305,7 @@ func (p *Prober) answerKfunc(l *loader, j *kfuncJob) {
 		}
 		return
 	}
-	res := l.load(&j.v.prog, insns, true)
+	res := l.load(&prog, insns, true)
 	j.result.Outcome, j.result.Detail, j.flags = ClassifyKfunc(res.errno, res.log)
 	j.result.Flags = strings.Join(j.flags, ",")
 	if j.result.Outcome == observation.Unclassified {

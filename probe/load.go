@@ -36,6 +36,27 @@ type progLoadAttr struct {
 	_                  uint32 // core_relo_cnt; keeps the size a multiple of 8
 }
 
+// progLoadAttrFDs is progLoadAttr followed by fd_array (5.14), the array of fds that
+// instructions name by index: a call to a module's kfunc names the module's BTF that way. Only
+// loads that pass fds use this longer attr, so that every other load stays what older kernels
+// accept.
+type progLoadAttrFDs struct {
+	progLoadAttr
+	fdArray uint64
+}
+
+// progLoad runs BPF_PROG_LOAD with attr, and with fdArray as its fd_array unless it is nil.
+func progLoad(attr *progLoadAttr, fdArray []int32) (uintptr, unix.Errno) {
+	if fdArray == nil {
+		fd, _, errno := unix.Syscall(unix.SYS_BPF, unix.BPF_PROG_LOAD, uintptr(unsafe.Pointer(attr)), unsafe.Sizeof(*attr))
+		return fd, errno
+	}
+	full := progLoadAttrFDs{progLoadAttr: *attr, fdArray: uint64(uintptr(unsafe.Pointer(&fdArray[0])))}
+	fd, _, errno := unix.Syscall(unix.SYS_BPF, unix.BPF_PROG_LOAD, uintptr(unsafe.Pointer(&full)), unsafe.Sizeof(full))
+	runtime.KeepAlive(fdArray)
+	return fd, errno
+}
+
 // funcInfoRecSize is the size of struct bpf_func_info { __u32 insn_off; __u32 type_id; }.
 const funcInfoRecSize = 8
 
@@ -56,6 +77,8 @@ type program struct {
 	ifindex      uint32 // a network device to bind the program to (see kfunc_device.go), or 0
 	btfFD        uint32
 	funcInfo     []byte // bpf_func_info records (funcInfoRecSize bytes each), or nil
+	// fdArray, unless nil, is passed as the load's fd_array (see progLoadAttrFDs).
+	fdArray []int32
 }
 
 // loadResult is what one BPF_PROG_LOAD said.
@@ -129,7 +152,7 @@ func (l *loader) loadFD(prog *program, insns []byte, gpl, keep bool) (int, loadR
 			attr.funcInfo = uint64(uintptr(unsafe.Pointer(&prog.funcInfo[0])))
 			attr.funcInfoCnt = uint32(len(prog.funcInfo) / funcInfoRecSize)
 		}
-		fd, _, errno := unix.Syscall(unix.SYS_BPF, unix.BPF_PROG_LOAD, uintptr(unsafe.Pointer(&attr)), unsafe.Sizeof(attr))
+		fd, errno := progLoad(&attr, prog.fdArray)
 		runtime.KeepAlive(insns)
 		runtime.KeepAlive(license)
 		runtime.KeepAlive(prog)

@@ -34,10 +34,13 @@ type Options struct {
 	// kernel refuses names the options it needs that the kernel was built without. Nil means
 	// /proc/config.gz, then /boot/config-<release>, when present.
 	KernelConfig kconfig.Config
-	// Kfuncs restricts the kfunc pass to these vmlinux kfuncs, by name. Empty means every one
+	// Kfuncs restricts the kfunc pass to these kfuncs (vmlinux's and modules'), by name. Empty means every one
 	// the kernel has, unless Helpers is set: a probe narrowed to some helpers asks about no
 	// kfunc that Kfuncs does not name. The facts list every kfunc either way.
 	Kfuncs []string
+	// Modules are the modules the agent loaded for their kfuncs before the probe, recorded in
+	// the facts as they are.
+	Modules []observation.ModuleLoad
 }
 
 // Stats are the costs of a probe, for benchmarks and progress lines.
@@ -126,6 +129,7 @@ func newProber(reg *registry.Registry, opts Options, logSize int) (*Prober, erro
 		}
 	}
 	p := &Prober{reg: reg, opts: opts, logSize: logSize}
+	p.facts.Modules = opts.Modules
 	if p.opts.Log == nil {
 		p.opts.Log = io.Discard
 	}

@@ -36,13 +36,14 @@ func Kfuncs(existing *registry.Kfuncs, kernels []verdict.Kernel) ([]*registry.Kf
 	var out []*registry.Kfunc
 	var changes []Change
 	for _, name := range sortedNames(seen) {
-		p := propose(name, seen[name], ks)
+		s, kept := withEvidence(seen[name], ks)
+		p := propose(name, s, kept)
 		var old *registry.Kfunc
 		if existing != nil {
 			old, _ = existing.Lookup(name)
 		}
-		kfuncPoints(p, old, seen[name], byName, ks)
-		changes = append(changes, merge(p, old, presence(seen[name], ks))...)
+		kfuncPoints(p, old, s, keptResults(byName, ks, kept), kept)
+		changes = append(changes, merge(p, old, presence(s, kept))...)
 		out = append(out, p)
 	}
 	if existing != nil {
@@ -55,6 +56,48 @@ func Kfuncs(existing *registry.Kfuncs, kernels []verdict.Kernel) ([]*registry.Kf
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, changes
+}
+
+// withEvidence narrows what the kernels showed of a module's kfunc to the kernels that say
+// something about it: those that have it, and those whose guest loaded its module without it. A
+// kernel whose guest did not load the module (its image lacked the module's package, the
+// kernel refused it, an older agent loaded none) is silent, not a kernel without the kfunc.
+// A vmlinux kfunc is returned as it is.
+func withEvidence(s *kfuncSeen, ks []verdict.Kernel) (*kfuncSeen, []verdict.Kernel) {
+	if s.module == "" {
+		return s, ks
+	}
+	out := &kfuncSeen{offered: map[string][]int8{}, prototype: s.prototype, module: s.module, flags: s.flags}
+	var kept []verdict.Kernel
+	for i, k := range ks {
+		loaded := slices.ContainsFunc(k.Facts.Modules, func(m observation.ModuleLoad) bool { return m.Name == s.module && m.Error == "" })
+		if !s.present[i] && !loaded {
+			continue
+		}
+		kept = append(kept, k)
+		out.present = append(out.present, s.present[i])
+		for t, o := range s.offered {
+			out.offered[t] = append(out.offered[t], o[i])
+		}
+	}
+	return out, kept
+}
+
+// keptResults are the per-kernel result indexes (byName, aligned with ks) of the kernels kept,
+// a subsequence of ks.
+func keptResults(byName []map[string][]observation.Result, ks, kept []verdict.Kernel) []map[string][]observation.Result {
+	if len(kept) == len(ks) {
+		return byName
+	}
+	out := make([]map[string][]observation.Result, 0, len(kept))
+	j := 0
+	for i := range ks {
+		if j < len(kept) && ks[i].Name == kept[j].Name {
+			out = append(out, byName[i])
+			j++
+		}
+	}
+	return out
 }
 
 // usable are the kernels that answered and recorded kfunc facts, oldest first.
@@ -284,6 +327,7 @@ func merge(p, old *registry.Kfunc, answers []KernelAnswer) []Change {
 		{"prog_type_gaps", typeGapsText(old.ProgTypeGaps), typeGapsText(p.ProgTypeGaps)},
 		{"attach_points", pointsText(old.AttachPoints), pointsText(p.AttachPoints)},
 		{"flags", strings.Join(old.Flags, ", "), strings.Join(p.Flags, ", ")},
+		{"module", old.Module, p.Module},
 	} {
 		if f.old != f.new {
 			cs = append(cs, entry(Changed, f.key, f.old, f.new))

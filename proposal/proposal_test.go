@@ -405,3 +405,65 @@ func TestKfuncChanges(t *testing.T) {
 		t.Errorf("changes:\n%s\nwant:\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// TestProposeModuleKfuncs: a module's kfunc gets its module in the written file, and kernels
+// whose guest did not load the module say nothing about it (no gap), while one that loaded it
+// without the kfunc does.
+func TestProposeModuleKfuncs(t *testing.T) {
+	withModule := func(k verdict.Kernel, loaded bool, has ...string) verdict.Kernel {
+		for _, h := range has {
+			k.Facts.Kfuncs = append(k.Facts.Kfuncs, observation.Kfunc{Name: h, Prototype: "int " + h + "(void)", Tagged: true, Module: "nf_conntrack"})
+		}
+		m := observation.ModuleLoad{Name: "nf_conntrack"}
+		if !loaded {
+			m.Error = "exec format error"
+		}
+		k.Facts.Modules = append(k.Facts.Modules, m)
+		return k
+	}
+	tests := []struct {
+		name string
+		ks   []verdict.Kernel
+		gaps string
+		last string
+	}{
+		{"module missing in between", []verdict.Kernel{
+			withModule(kernel("6.12", "6.12.118", []string{"bpf_a"}, "bpf_ct_x xdp supported"), true, "bpf_ct_x"),
+			kernel("7.0", "7.0.13", []string{"bpf_a"}),
+			withModule(kernel("7.1", "7.1.13", []string{"bpf_a"}), false),
+			withModule(kernel("7.3", "7.3.4", []string{"bpf_a"}, "bpf_ct_x xdp supported"), true, "bpf_ct_x"),
+		}, "", ""},
+		{"module loaded without the kfunc", []verdict.Kernel{
+			withModule(kernel("6.12", "6.12.118", []string{"bpf_a"}, "bpf_ct_x xdp supported"), true, "bpf_ct_x"),
+			withModule(kernel("7.0", "7.0.13", []string{"bpf_a"}), true),
+			withModule(kernel("7.3", "7.3.4", []string{"bpf_a"}, "bpf_ct_x xdp supported"), true, "bpf_ct_x"),
+		}, "7.0..7.0", ""},
+		{"gone once the module loads without it", []verdict.Kernel{
+			withModule(kernel("6.12", "6.12.118", []string{"bpf_a"}, "bpf_ct_x xdp supported"), true, "bpf_ct_x"),
+			withModule(kernel("7.3", "7.3.4", []string{"bpf_a"}), true),
+		}, "", "6.12"},
+	}
+	for _, tt := range tests {
+		got, _ := Kfuncs(nil, tt.ks)
+		i := slices.IndexFunc(got, func(k *registry.Kfunc) bool { return k.Name == "bpf_ct_x" })
+		if i < 0 {
+			t.Fatalf("%s: no proposal for bpf_ct_x: %v", tt.name, got)
+		}
+		ct := got[i]
+		var gaps []string
+		for _, g := range ct.Gaps {
+			gaps = append(gaps, g.String())
+		}
+		last := ""
+		if ct.LastKernel != (registry.Version{}) {
+			last = ct.LastKernel.String()
+		}
+		if ct.Module != "nf_conntrack" || ct.MinKernel.String() != "6.12" || strings.Join(gaps, ",") != tt.gaps ||
+			last != tt.last || ct.ProgTypes.String() != "xdp" {
+			t.Errorf("%s: %+v", tt.name, ct)
+		}
+		if file := string(yamledit.MarshalKfuncs(got)); !strings.Contains(file, "module: ") {
+			t.Errorf("%s: no module key in the file:\n%s", tt.name, file)
+		}
+	}
+}

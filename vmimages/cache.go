@@ -67,19 +67,34 @@ func CheckCacheDir(dir string) (string, error) {
 // every file of the entry (relative to its directory) to its sha256, so that reading the entry
 // can prove that nothing was truncated or changed since it was written.
 type Manifest struct {
-	SHA256        string            `json:"sha256"` // of vmlinuz; also the entry's directory name
-	Source        string            `json:"source"`
-	Package       string            `json:"package,omitempty"`
-	DebianVersion string            `json:"debian_version,omitempty"`
-	Version       string            `json:"version,omitempty"`
-	Release       string            `json:"release"`
-	Suite         string            `json:"suite,omitempty"`
-	ConfigPackage string            `json:"config_package,omitempty"`
-	Config        string            `json:"config,omitempty"`  // "config" when the entry has one
-	Modules       []string          `json:"modules,omitempty"` // relative paths, in load order
-	Files         map[string]string `json:"files"`
-	Created       time.Time         `json:"created"`
+	SHA256        string   `json:"sha256"` // of vmlinuz; also the entry's directory name
+	Source        string   `json:"source"`
+	Package       string   `json:"package,omitempty"`
+	DebianVersion string   `json:"debian_version,omitempty"`
+	Version       string   `json:"version,omitempty"`
+	Release       string   `json:"release"`
+	Suite         string   `json:"suite,omitempty"`
+	ConfigPackage string   `json:"config_package,omitempty"`
+	Config        string   `json:"config,omitempty"`  // "config" when the entry has one
+	Modules       []string `json:"modules,omitempty"` // relative paths, in load order
+	// KfuncModules are the modules that register kfuncs, with their dependencies, as relative
+	// paths in load order (after Modules).
+	KfuncModules []string `json:"kfunc_modules,omitempty"`
+	// ModulesPackage is the package the modules came from when it is not Package (6.19+).
+	ModulesPackage string `json:"modules_package,omitempty"`
+	// Layout is the version of the extraction rules that made a Debian entry: an entry of an
+	// older layout lacks what the rules now extract, and a fetch extracts it again.
+	Layout  int               `json:"layout,omitempty"`
+	Files   map[string]string `json:"files"`
+	Created time.Time         `json:"created"`
 }
+
+// debianLayout is the Layout of the Debian entries this version extracts: 1 added the kfunc
+// modules (entries without a layout hold the virtio modules only).
+const debianLayout = 1
+
+// stale says a Debian entry was made by older extraction rules and lacks what they now extract.
+func (m *Manifest) stale() bool { return m.Package != "" && m.Layout < debianLayout }
 
 // imageCache is the on-disk layout under the cache directory:
 //
@@ -275,11 +290,18 @@ func (c imageCache) moveIntoPlace(ctx context.Context, staging *tempdir.Dir, sum
 		staging.Moved(dst)
 		return nil
 	}
-	// Another process stored the same image meanwhile; keep theirs if it is intact.
-	if _, verr := verifyEntry(ctx, dst, sum); verr == nil {
+	// Another process stored the same image meanwhile; keep theirs if it is intact and
+	// current. An entry of older rules is being replaced: moved aside first, so that a reader
+	// never sees it half deleted.
+	if m, verr := verifyEntry(ctx, dst, sum); verr == nil && !m.stale() {
 		return nil // the caller removes the staging directory
 	}
-	os.RemoveAll(dst)
+	trash := filepath.Join(c.dir, "images", corruptPrefix+sum+"-"+fmt.Sprint(time.Now().UnixNano()))
+	if os.Rename(dst, trash) == nil {
+		defer os.RemoveAll(trash)
+	} else {
+		os.RemoveAll(dst)
+	}
 	if err := os.Rename(staging.Path, dst); err != nil {
 		return fmt.Errorf("cache: %w", err)
 	}
@@ -335,6 +357,9 @@ func (c imageCache) image(name string, m *Manifest) Image {
 	}
 	for _, mod := range m.Modules {
 		img.Modules = append(img.Modules, filepath.Join(dir, filepath.FromSlash(mod)))
+	}
+	for _, mod := range m.KfuncModules {
+		img.KfuncModules = append(img.KfuncModules, filepath.Join(dir, filepath.FromSlash(mod)))
 	}
 	return img
 }

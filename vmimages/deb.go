@@ -4,7 +4,6 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
-	"debug/elf"
 	"errors"
 	"fmt"
 	"io"
@@ -12,11 +11,9 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"slices"
 	"strings"
 
 	"github.com/bpfmatrix/bpfmatrix/internal/debpkg"
-	"github.com/bpfmatrix/bpfmatrix/internal/decompress"
 	"github.com/bpfmatrix/bpfmatrix/internal/files"
 )
 
@@ -30,7 +27,15 @@ type debContents struct {
 	Release string   // from boot/vmlinuz-<release> or usr/lib/modules/<release>/vmlinuz
 	Vmlinuz bool     // staging/vmlinuz was written
 	Config  bool     // staging/config was written
-	Modules []string // staging-relative paths ("modules/kernel/drivers/virtio/virtio.ko"), load order
+	Modules []string // virtio modules, staging-relative ("modules/kernel/drivers/virtio/virtio.ko"), load order
+	// KfuncModules are the modules that register kfuncs and their dependencies (those not in
+	// Modules), staging-relative, in load order.
+	KfuncModules []string
+	// Builtin are the modules the package's modules.builtin names: a later package of the same
+	// kernel (the modules of 6.19 and later) needs them to tell a dependency built in.
+	Builtin map[string]bool
+	// Notes say which kfunc modules were left out and why.
+	Notes []string
 }
 
 // errStopWalk, returned by a walkDeb callback, ends the walk early without an error.
@@ -40,87 +45,110 @@ var errStopWalk = errors.New("stop walking the archive")
 type extraction struct {
 	c       *debContents
 	staging string
-	want    map[string]bool   // module names to extract: virtioModules and their dependencies
-	found   map[string]string // module name -> staging-relative path
-	seen    map[string]bool   // module names of every module file walked past so far
-	builtin map[string]bool   // from modules.builtin
-	order   map[string]bool   // from modules.order: every module the build made
+	mods    moduleSet
+	builtin map[string]bool // from modules.builtin, and from the packages extracted before
+	order   map[string]bool // from modules.order: every module the build made
 	// builtinRead and orderRead say modules.builtin and modules.order have been read.
 	builtinRead, orderRead bool
-	// repass says a dependency was found to be wanted after its file had been walked past.
-	repass bool
 	// tail brings modules.builtin and modules.order read from the archive's end, when they
 	// could be read on their own (debpkg.Archive.TailFiles), while the walk reads its start.
 	tail chan map[string][]byte
 }
 
-// extractDeb extracts vmlinuz, the kernel config and the virtio modules of a kernel package into
-// staging. Both Debian layouts are understood: boot/vmlinuz-<release> with boot/config-<release>
-// and lib/modules/<release>/kernel/... (up to 6.18), and usr/lib/modules/<release>/vmlinuz (from
-// 6.19, whose config is in linux-base-<release>, at usr/lib/modules/<release>/config).
+// extractDeb extracts vmlinuz, the kernel config and the modules a guest loads of a kernel
+// package into staging: the virtio modules (on kernels that build them as modules) and every
+// module that registers kfuncs, each with the modules it depends on. Both Debian layouts are
+// understood: boot/vmlinuz-<release> with boot/config-<release> and lib/modules/<release>/
+// kernel/... (up to 6.18), and usr/lib/modules/<release>/vmlinuz (from 6.19, whose config is in
+// linux-base-<release>, at usr/lib/modules/<release>/config, and modules in
+// linux-modules-<release>). builtin names modules a package extracted before says are built in.
 // Compressed modules (.ko.xz, .ko.zst, .ko.gz) are stored decompressed so that the guest can load
 // them with finit_module without a decompressor.
 //
-// Decompressing the archive is most of the cost (the Go xz decoder is slow), so it is read once
-// where it can be: a module's dependencies are read from it as it is extracted, and the walk
-// stops once vmlinuz, the config and every wanted module have been taken or shown to be built in
-// or not built. A second walk happens only when a dependency's file was passed before a module
-// named it.
-func extractDeb(ctx context.Context, deb, staging string) (*debContents, error) {
+// Every module file is read once, in the walk (a dependency may come before the module naming
+// it), and the walk stops once vmlinuz, the config and every module modules.order lists have
+// been read.
+func extractDeb(ctx context.Context, deb, staging string, builtin map[string]bool) (*debContents, error) {
 	x := &extraction{
-		c: &debContents{}, staging: staging, want: map[string]bool{}, found: map[string]string{},
-		seen: map[string]bool{}, builtin: map[string]bool{}, order: map[string]bool{},
+		c: &debContents{}, staging: staging, builtin: maps.Clone(builtin), order: map[string]bool{},
 	}
-	for _, m := range virtioModules {
-		x.want[m] = true
+	if x.builtin == nil {
+		x.builtin = map[string]bool{}
 	}
-	for pass := 0; ; pass++ {
-		x.repass = false
-		opened := func(a *debpkg.Archive) {
-			if pass == 0 {
-				x.readTail(a)
-			}
+	err := walkDeb(ctx, deb, x.readTail, func(name string, hdr *tar.Header, r io.Reader) error {
+		if err := x.take(name, hdr, r); err != nil {
+			return err
 		}
-		err := walkDeb(ctx, deb, opened, func(name string, hdr *tar.Header, r io.Reader) error {
-			if err := x.take(name, hdr, r, pass == 0); err != nil {
-				return err
-			}
-			if err := x.awaitTail(ctx); err != nil {
-				return err
-			}
-			if x.complete() {
-				return errStopWalk
-			}
-			return nil
-		})
-		if err != nil {
-			return nil, err
+		if err := x.awaitTail(ctx); err != nil {
+			return err
 		}
-		if pass == 0 && !x.c.Vmlinuz && len(x.found) == 0 && !x.c.Config {
-			return nil, fmt.Errorf("%s: no vmlinuz, config or modules in the package", filepath.Base(deb))
+		if x.complete() {
+			return errStopWalk
 		}
-		if !x.repass || pass >= 3 {
-			break
-		}
+		return nil
+	})
+	if werr := x.mods.wait(); err == nil {
+		err = werr
 	}
-	order, err := moduleLoadOrder(staging, x.found, x.builtin)
 	if err != nil {
+		return nil, err
+	}
+	if !x.c.Vmlinuz && len(x.mods.byName) == 0 && !x.c.Config {
+		return nil, fmt.Errorf("%s: no vmlinuz, config or modules in the package", filepath.Base(deb))
+	}
+	if err := x.selectModules(); err != nil {
 		return nil, fmt.Errorf("%s: %w", filepath.Base(deb), err)
 	}
-	x.c.Modules = order
+	if x.builtinRead {
+		x.c.Builtin = x.builtin
+	}
 	return x.c, nil
 }
 
+// selectModules chooses, writes and orders the modules to extract: the virtio modules with
+// their dependencies (one missing is an error: the guest would have no result channel), then
+// each kfunc module with its dependencies (one missing leaves that module out, with a note: the
+// kernel just has no kfuncs of it).
+func (x *extraction) selectModules() error {
+	virtio := x.mods.closure(virtioModules)
+	if m, d := missingDep(virtio, x.builtin); m != "" {
+		return fmt.Errorf("module %s depends on %s, which the package neither ships nor builds in", m, d)
+	}
+	kfunc := map[string]*moduleFile{}
+	for _, root := range x.mods.kfuncRoots() {
+		if virtio[root] != nil {
+			continue
+		}
+		cl := x.mods.closure([]string{root})
+		if m, d := missingDep(cl, x.builtin); m != "" {
+			x.c.Notes = append(x.c.Notes, fmt.Sprintf("kfunc module %s left out: %s depends on %s, which the package neither ships nor builds in", root, m, d))
+			continue
+		}
+		maps.Copy(kfunc, cl)
+	}
+	all := maps.Clone(virtio)
+	maps.Copy(all, kfunc)
+	if err := writeModules(x.staging, all); err != nil {
+		return err
+	}
+	var err error
+	if x.c.Modules, err = loadOrder(virtio, nil); err != nil {
+		return err
+	}
+	x.c.KfuncModules, err = loadOrder(kfunc, virtio)
+	return err
+}
+
 // complete says nothing later in the archive can change what extractDeb returns: vmlinuz and
-// the config are taken, and each wanted module is extracted, built in, or absent from
-// modules.order (which lists every module file the build made; a sorted archive has it after
-// the modules, and modules.builtin before it).
+// the config are taken, and every module modules.order lists (every module file the build made)
+// has been read or is built in. A sorted archive has the lists after the modules; readTail
+// brings them early.
 func (x *extraction) complete() bool {
-	if !x.c.Vmlinuz || !x.c.Config {
+	if !x.c.Vmlinuz || !x.c.Config || !x.orderRead || !x.builtinRead || len(x.mods.byName)+len(x.builtin) < len(x.order) {
 		return false
 	}
-	for m := range x.want {
-		if x.found[m] == "" && !x.builtin[m] && (!x.orderRead || !x.builtinRead || x.order[m]) {
+	for m := range x.order {
+		if x.mods.byName[m] == nil && !x.builtin[m] {
 			return false
 		}
 	}
@@ -174,8 +202,8 @@ func cleanName(name string) string {
 	return strings.TrimPrefix(path.Clean("/"+name), "/")
 }
 
-// take handles one file of the package's data archive; first says it is the first walk.
-func (x *extraction) take(name string, hdr *tar.Header, r io.Reader, first bool) error {
+// take handles one file of the package's data archive.
+func (x *extraction) take(name string, hdr *tar.Header, r io.Reader) error {
 	name = cleanName(name)
 	if hdr.Typeflag != tar.TypeReg {
 		return nil
@@ -183,22 +211,25 @@ func (x *extraction) take(name string, hdr *tar.Header, r io.Reader, first bool)
 	c, staging := x.c, x.staging
 	modRoot, rest, inModules := splitModulesPath(name)
 	switch {
-	case first && strings.HasPrefix(name, "boot/vmlinuz-"):
+	case strings.HasPrefix(name, "boot/vmlinuz-"):
 		return c.takeVmlinuz(strings.TrimPrefix(name, "boot/vmlinuz-"), r, staging)
-	case first && inModules && rest == "vmlinuz":
+	case inModules && rest == "vmlinuz":
 		return c.takeVmlinuz(modRoot, r, staging)
-	case first && strings.HasPrefix(name, "boot/config-"):
+	case strings.HasPrefix(name, "boot/config-"):
 		return c.takeConfig(strings.TrimPrefix(name, "boot/config-"), r, staging)
-	case first && inModules && rest == "config":
+	case inModules && rest == "config":
 		return c.takeConfig(modRoot, r, staging)
-	case first && inModules && rest == "modules.builtin":
+	case inModules && rest == "modules.builtin":
 		x.builtinRead = true
 		return readModuleList(r, x.builtin)
-	case first && inModules && rest == "modules.order":
+	case inModules && rest == "modules.order":
 		x.orderRead = true
 		return readModuleList(r, x.order)
 	case inModules && strings.HasPrefix(rest, "kernel/") && isModuleFile(rest):
-		return x.takeModule(name, modRoot, rest, r)
+		if err := x.c.setRelease(modRoot); err != nil {
+			return err
+		}
+		return x.mods.add(name, rest, r)
 	}
 	return nil
 }
@@ -213,35 +244,6 @@ func readModuleList(r io.Reader, names map[string]bool) error {
 	for _, l := range strings.Split(string(data), "\n") {
 		if l != "" {
 			names[moduleName(l)] = true
-		}
-	}
-	return nil
-}
-
-// takeModule extracts a wanted module file and adds its dependencies to what is wanted.
-func (x *extraction) takeModule(name, release, rest string, r io.Reader) error {
-	mod := moduleName(rest)
-	defer func() { x.seen[mod] = true }()
-	if !x.want[mod] || x.found[mod] != "" {
-		return nil
-	}
-	if err := x.c.setRelease(release); err != nil {
-		return err
-	}
-	rel := "modules/" + stripCompression(rest)
-	file := filepath.Join(x.staging, filepath.FromSlash(rel))
-	if err := writeDecompressed(file, rest, r); err != nil {
-		return fmt.Errorf("extract %s: %w", name, err)
-	}
-	x.found[mod] = rel
-	deps, err := moduleDepends(file)
-	if err != nil {
-		return fmt.Errorf("extract %s: %w", name, err)
-	}
-	for _, d := range deps {
-		if _, ok := x.found[d]; !ok && !x.want[d] {
-			x.want[d] = true
-			x.repass = x.repass || x.seen[d]
 		}
 	}
 	return nil
@@ -363,96 +365,6 @@ func stripCompression(name string) string {
 func moduleName(p string) string {
 	base := path.Base(stripCompression(p))
 	return strings.ReplaceAll(strings.TrimSuffix(base, ".ko"), "-", "_")
-}
-
-// writeDecompressed writes a module file, decompressing it according to its extension.
-func writeDecompressed(dst, name string, r io.Reader) error {
-	f := decompress.ForName(name)
-	if f == "" {
-		return writeStream(dst, r)
-	}
-	zr, err := decompress.NewReader(f, r)
-	if err != nil {
-		return err
-	}
-	defer zr.Close()
-	return writeStream(dst, zr)
-}
-
-// moduleDepends reads the "depends=" entry of a module's .modinfo section.
-func moduleDepends(file string) ([]string, error) {
-	f, err := elf.Open(file)
-	if err != nil {
-		return nil, fmt.Errorf("module %s: %w", filepath.Base(file), err)
-	}
-	defer f.Close()
-	sec := f.Section(".modinfo")
-	if sec == nil {
-		return nil, fmt.Errorf("module %s: no .modinfo section", filepath.Base(file))
-	}
-	data, err := sec.Data()
-	if err != nil {
-		return nil, fmt.Errorf("module %s: %w", filepath.Base(file), err)
-	}
-	for _, kv := range bytes.Split(data, []byte{0}) {
-		if v, ok := bytes.CutPrefix(kv, []byte("depends=")); ok {
-			var deps []string
-			for _, d := range strings.Split(string(v), ",") {
-				if d = strings.TrimSpace(d); d != "" {
-					deps = append(deps, strings.ReplaceAll(d, "-", "_"))
-				}
-			}
-			return deps, nil
-		}
-	}
-	return nil, nil
-}
-
-// moduleLoadOrder sorts the extracted modules so that each comes after the modules it depends
-// on (a guest loads them in this order with finit_module). A dependency that is neither extracted
-// nor built in would make the load fail in the guest, so it is an error here.
-func moduleLoadOrder(staging string, found map[string]string, builtin map[string]bool) ([]string, error) {
-	deps := map[string][]string{}
-	for _, name := range slices.Sorted(maps.Keys(found)) {
-		d, err := moduleDepends(filepath.Join(staging, found[name]))
-		if err != nil {
-			return nil, err
-		}
-		for _, dep := range d {
-			if _, ok := found[dep]; !ok && !builtin[dep] {
-				return nil, fmt.Errorf("module %s depends on %s, which the package neither ships nor builds in", name, dep)
-			}
-		}
-		deps[name] = d
-	}
-	var order []string
-	state := map[string]int{} // 1 visiting, 2 done
-	var visit func(string) error
-	visit = func(n string) error {
-		switch state[n] {
-		case 1:
-			return fmt.Errorf("module dependency cycle at %s", n)
-		case 2:
-			return nil
-		}
-		state[n] = 1
-		for _, d := range deps[n] {
-			if _, ok := found[d]; ok {
-				if err := visit(d); err != nil {
-					return err
-				}
-			}
-		}
-		state[n] = 2
-		order = append(order, found[n])
-		return nil
-	}
-	for _, n := range slices.Sorted(maps.Keys(found)) {
-		if err := visit(n); err != nil {
-			return nil, err
-		}
-	}
-	return order, nil
 }
 
 // bzImageRelease reads the kernel release from a bzImage's setup header (the "kernel_version"

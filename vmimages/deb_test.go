@@ -92,7 +92,7 @@ func TestExtractDeb(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			deb := buildDeb(t, "linux-image-test", "1.0-1", tt.files)
 			staging := t.TempDir()
-			c, err := extractDeb(context.Background(), deb, staging)
+			c, err := extractDeb(context.Background(), deb, staging, nil)
 			if testenv.WantErr(t, err, tt.wantErr) {
 				return
 			}
@@ -158,8 +158,10 @@ func TestBzImageRelease(t *testing.T) {
 func TestExtractionComplete(t *testing.T) {
 	base := func() *extraction {
 		return &extraction{
-			c: &debContents{Vmlinuz: true, Config: true}, want: map[string]bool{"virtio": true, "virtio_pci": true},
-			found: map[string]string{"virtio": "modules/kernel/drivers/virtio/virtio.ko"}, builtin: map[string]bool{}, order: map[string]bool{},
+			c:           &debContents{Vmlinuz: true, Config: true},
+			mods:        moduleSet{byName: map[string]*moduleFile{"virtio": {name: "virtio"}}},
+			builtinRead: true, orderRead: true,
+			builtin: map[string]bool{}, order: map[string]bool{"virtio": true, "nf_nat": true},
 		}
 	}
 	tests := []struct {
@@ -167,16 +169,13 @@ func TestExtractionComplete(t *testing.T) {
 		edit func(x *extraction)
 		want bool
 	}{
-		{"a wanted module not seen yet", func(*extraction) {}, false},
-		{"every wanted module extracted", func(x *extraction) { x.found["virtio_pci"] = "modules/virtio_pci.ko" }, true},
-		{"the rest built in", func(x *extraction) { x.builtinRead, x.builtin["virtio_pci"] = true, true }, true},
-		{"not built, by modules.order", func(x *extraction) { x.builtinRead, x.orderRead = true, true }, true},
-		{"modules.order without modules.builtin", func(x *extraction) { x.orderRead = true }, false},
-		{"listed in modules.order, file not seen yet", func(x *extraction) {
-			x.builtinRead, x.orderRead, x.order["virtio_pci"] = true, true, true
-		}, false},
-		{"no config yet", func(x *extraction) { x.found["virtio_pci"], x.c.Config = "m", false }, false},
-		{"no vmlinuz yet", func(x *extraction) { x.found["virtio_pci"], x.c.Vmlinuz = "m", false }, false},
+		{"a listed module not read yet", func(*extraction) {}, false},
+		{"every listed module read", func(x *extraction) { x.mods.byName["nf_nat"] = &moduleFile{} }, true},
+		{"the rest built in", func(x *extraction) { x.builtin["nf_nat"] = true }, true},
+		{"modules.order not read", func(x *extraction) { x.mods.byName["nf_nat"], x.orderRead = &moduleFile{}, false }, false},
+		{"modules.builtin not read", func(x *extraction) { x.mods.byName["nf_nat"], x.builtinRead = &moduleFile{}, false }, false},
+		{"no config yet", func(x *extraction) { x.mods.byName["nf_nat"], x.c.Config = &moduleFile{}, false }, false},
+		{"no vmlinuz yet", func(x *extraction) { x.mods.byName["nf_nat"], x.c.Vmlinuz = &moduleFile{}, false }, false},
 	}
 	for _, tt := range tests {
 		x := base()

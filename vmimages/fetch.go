@@ -30,6 +30,9 @@ type Image struct {
 	Path          string   // vmlinuz
 	ConfigPath    string   // the kernel's .config; empty when the source has none
 	Modules       []string // virtio modules when the kernel builds them as modules, in load order
+	// KfuncModules are the modules the image ships that register kfuncs, with their
+	// dependencies, in load order (to load after Modules).
+	KfuncModules []string
 }
 
 // Step is one progress event of a fetch.

@@ -3,6 +3,7 @@ package vmimages
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -24,9 +25,19 @@ type offlineDebianFixture struct {
 
 func newOfflineDebianFixture(t *testing.T) *offlineDebianFixture {
 	t.Helper()
+	return newOfflineDebianFixtureWith(t, nil)
+}
+
+// newOfflineDebianFixtureWith is newOfflineDebianFixture with extra files in the package, by
+// path under lib/modules/<release>/.
+func newOfflineDebianFixtureWith(t *testing.T, extra map[string][]byte) *offlineDebianFixture {
+	t.Helper()
 	const release = "5.10.0-99-cloud-amd64"
 	const pkg, ver = "linux-image-5.10.0-99-cloud-amd64", "5.10.999-1"
 	files := layoutImage(t, release, "fixture", false)
+	for p, data := range extra {
+		files["lib/modules/"+release+"/"+p] = data
+	}
 	vmlinuz := files["boot/vmlinuz-"+release]
 	built := buildDeb(t, pkg, ver, files)
 	fx := &offlineDebianFixture{dir: t.TempDir(), cache: t.TempDir(), vmlinuz: vmlinuz}
@@ -60,8 +71,15 @@ func newOfflineDebianFixture(t *testing.T) *offlineDebianFixture {
 
 func (fx *offlineDebianFixture) fetch(t *testing.T) ([]Image, string, error) {
 	t.Helper()
+	return fx.fetchWith(t, true)
+}
+
+// fetchWith fetches the fixture's kernel, offline or not (it is pinned and its package cached:
+// nothing is downloaded either way).
+func (fx *offlineDebianFixture) fetchWith(t *testing.T, offline bool) ([]Image, string, error) {
+	t.Helper()
 	var progress bytes.Buffer
-	f := &Fetcher{CacheDir: fx.cache, Offline: true, Progress: &progress}
+	f := &Fetcher{CacheDir: fx.cache, Offline: offline, Progress: &progress}
 	imgs, err := f.Fetch(context.Background(), fx.cfg.Entries)
 	return imgs, progress.String(), err
 }
@@ -407,4 +425,66 @@ func TestBuiltinFetchCached(t *testing.T) {
 	if ents, _ := os.ReadDir("."); len(ents) != 0 {
 		t.Errorf("Fetch wrote %d files in the current directory", len(ents))
 	}
+}
+
+// TestFetchUpgradesStaleEntry checks that an entry cached before the kfunc modules were
+// extracted is extracted again, from its cached package, by the next fetch that may go online,
+// without the user asking; offline, or without the package, the old entry serves.
+func TestFetchUpgradesStaleEntry(t *testing.T) {
+	fx := newOfflineDebianFixtureWith(t, map[string][]byte{"kernel/net/ipv4/tcp_bbr.ko": fakeKfuncModule("tcp_bbr", "")})
+	imgs, progress, err := fx.fetch(t)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, progress)
+	}
+	if len(imgs[0].KfuncModules) != 1 || !strings.HasSuffix(imgs[0].KfuncModules[0], "/modules/kernel/net/ipv4/tcp_bbr.ko") {
+		t.Fatalf("kfunc modules = %v", imgs[0].KfuncModules)
+	}
+	dir := filepath.Join(fx.cache, "images", imgs[0].SHA256)
+	debData, err := os.ReadFile(fx.deb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		offline bool
+		noDeb   bool
+		want    int // kfunc modules after the fetch
+		say     string
+	}{
+		{"offline", true, false, 0, "not extracted again"},
+		{"package gone", false, true, 0, "not extracted again"},
+		{"online", false, false, 1, "predates the kfunc modules"},
+	}
+	for _, tt := range tests {
+		makeStale(t, dir)
+		os.Remove(fx.deb)
+		if !tt.noDeb {
+			writeFile(t, fx.deb, string(debData))
+		}
+		imgs, progress, err := fx.fetchWith(t, tt.offline)
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", tt.name, err, progress)
+		}
+		if !strings.Contains(progress, tt.say) || len(imgs[0].KfuncModules) != tt.want {
+			t.Errorf("%s: kfunc modules %v, progress:\n%s", tt.name, imgs[0].KfuncModules, progress)
+		}
+	}
+	if _, progress, _ = fx.fetchWith(t, false); strings.Contains(progress, "kfunc modules") {
+		t.Errorf("upgraded entry extracted once more:\n%s", progress)
+	}
+}
+
+// makeStale rewrites an entry's manifest as an older bpfmatrix wrote it: no layout, no kfunc
+// modules.
+func makeStale(t *testing.T, dir string) {
+	t.Helper()
+	var m map[string]any
+	data, _ := os.ReadFile(filepath.Join(dir, "manifest.json"))
+	if err := json.Unmarshal(data, &m); err != nil {
+		t.Fatal(err)
+	}
+	delete(m, "layout")
+	delete(m, "kfunc_modules")
+	data, _ = json.Marshal(m)
+	writeFile(t, filepath.Join(dir, "manifest.json"), string(data))
 }

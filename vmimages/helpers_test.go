@@ -28,32 +28,69 @@ func fakeBzImage(release, salt string) []byte {
 }
 
 // fakeModule returns a minimal ELF64 relocatable with a .modinfo section, which is all the
-// extractor reads of a kernel module.
-func fakeModule(name, depends string) []byte {
-	modinfo := []byte("license=GPL\x00depends=" + depends + "\x00name=" + name + "\x00")
-	shstrtab := []byte("\x00.modinfo\x00.shstrtab\x00")
+// extractor reads of a module without kfuncs.
+func fakeModule(name, depends string) []byte { return fakeELFModule(name, depends, false, "") }
+
+// fakeKfuncModule returns a module as fakeModule does, with a .BTF section and a symbol table
+// that imports kfuncRegistration: a module that registers kfuncs.
+func fakeKfuncModule(name, depends string) []byte {
+	return fakeELFModule(name, depends, true, kfuncRegistration)
+}
+
+// fakeELFModule builds a module file: .modinfo, a .BTF section when withBTF, and a symbol table
+// with one undefined symbol named imported unless it is empty.
+func fakeELFModule(name, depends string, withBTF bool, imported string) []byte {
+	type section struct {
+		name    string
+		typ     elf.SectionType
+		data    []byte
+		link    uint32
+		entsize uint64
+	}
+	secs := []section{{name: ".modinfo", typ: elf.SHT_PROGBITS, data: []byte("license=GPL\x00depends=" + depends + "\x00name=" + name + "\x00")}}
+	if withBTF {
+		secs = append(secs, section{name: ".BTF", typ: elf.SHT_PROGBITS, data: []byte{0x9f, 0xeb, 1, 0}})
+	}
+	if imported != "" {
+		var sym bytes.Buffer
+		binary.Write(&sym, binary.LittleEndian, elf.Sym64{})
+		binary.Write(&sym, binary.LittleEndian, elf.Sym64{Name: 1, Info: elf.ST_INFO(elf.STB_GLOBAL, elf.STT_NOTYPE)})
+		strtabIdx := uint32(len(secs) + 2) // after the null section and .symtab
+		secs = append(secs, section{name: ".symtab", typ: elf.SHT_SYMTAB, data: sym.Bytes(), link: strtabIdx, entsize: 24},
+			section{name: ".strtab", typ: elf.SHT_STRTAB, data: []byte("\x00" + imported + "\x00")})
+	}
+	shstrtab := []byte{0}
+	names := make([]uint32, len(secs)+1)
+	for i, sec := range secs {
+		names[i] = uint32(len(shstrtab))
+		shstrtab = append(append(shstrtab, sec.name...), 0)
+	}
+	names[len(secs)] = uint32(len(shstrtab))
+	shstrtab = append(append(shstrtab, ".shstrtab"...), 0)
+	secs = append(secs, section{name: ".shstrtab", typ: elf.SHT_STRTAB, data: shstrtab})
+
 	const hdrSize = 64
-	modOff := uint64(hdrSize)
-	strOff := modOff + uint64(len(modinfo))
-	shOff := strOff + uint64(len(shstrtab))
-	var b bytes.Buffer
+	off := uint64(hdrSize)
+	var body bytes.Buffer
+	headers := []elf.Section64{{}}
+	for i, sec := range secs {
+		headers = append(headers, elf.Section64{Name: names[i], Type: uint32(sec.typ), Off: off, Size: uint64(len(sec.data)), Link: sec.link, Entsize: sec.entsize, Addralign: 1})
+		body.Write(sec.data)
+		off += uint64(len(sec.data))
+	}
 	hdr := elf.Header64{
 		Type: uint16(elf.ET_REL), Machine: uint16(elf.EM_X86_64), Version: uint32(elf.EV_CURRENT),
-		Shoff: shOff, Ehsize: hdrSize, Shentsize: 64, Shnum: 3, Shstrndx: 2,
+		Shoff: off, Ehsize: hdrSize, Shentsize: 64, Shnum: uint16(len(headers)), Shstrndx: uint16(len(headers) - 1),
 	}
 	copy(hdr.Ident[:], elf.ELFMAG)
 	hdr.Ident[elf.EI_CLASS] = byte(elf.ELFCLASS64)
 	hdr.Ident[elf.EI_DATA] = byte(elf.ELFDATA2LSB)
 	hdr.Ident[elf.EI_VERSION] = byte(elf.EV_CURRENT)
+	var b bytes.Buffer
 	binary.Write(&b, binary.LittleEndian, hdr)
-	b.Write(modinfo)
-	b.Write(shstrtab)
-	for _, s := range []elf.Section64{
-		{},
-		{Name: 1, Type: uint32(elf.SHT_PROGBITS), Flags: uint64(elf.SHF_ALLOC), Off: modOff, Size: uint64(len(modinfo)), Addralign: 1},
-		{Name: 10, Type: uint32(elf.SHT_STRTAB), Off: strOff, Size: uint64(len(shstrtab)), Addralign: 1},
-	} {
-		binary.Write(&b, binary.LittleEndian, s)
+	b.Write(body.Bytes())
+	for _, h := range headers {
+		binary.Write(&b, binary.LittleEndian, h)
 	}
 	return b.Bytes()
 }

@@ -48,6 +48,10 @@ type LockEntry struct {
 	DebSHA256       string `lock:"deb_sha256"`     // of the .deb, from the signed index
 	ConfigPackage   string `lock:"config_package"` // the package holding the config when the image package does not (6.19+)
 	ConfigDebSHA256 string `lock:"config_deb_sha256"`
+	// ModulesPackage holds the modules when the image package does not (6.19+): the kfunc
+	// modules a guest loads come from it.
+	ModulesPackage   string `lock:"modules_package"`
+	ModulesDebSHA256 string `lock:"modules_deb_sha256"`
 
 	Line int // in the lock file, for messages
 }
@@ -162,13 +166,16 @@ func (e *LockEntry) validate(path string, fields map[string]*yaml.Node) error {
 			return fmt.Errorf("%s:%d: kernel %q: missing %s", path, e.Line, e.Name, k)
 		}
 	}
-	for _, k := range []string{"vmlinuz_sha256", "deb_sha256", "config_deb_sha256"} {
+	for _, k := range []string{"vmlinuz_sha256", "deb_sha256", "config_deb_sha256", "modules_deb_sha256"} {
 		if v := *e.field(k); v != "" && !isSHA256(v) {
 			return fmt.Errorf("%s:%d: kernel %q: %s %q is not a sha256 (64 lower-case hex digits)", path, line(k), e.Name, k, v)
 		}
 	}
 	if (e.ConfigPackage == "") != (e.ConfigDebSHA256 == "") {
 		return fmt.Errorf("%s:%d: kernel %q: config_package and config_deb_sha256 go together", path, e.Line, e.Name)
+	}
+	if (e.ModulesPackage == "") != (e.ModulesDebSHA256 == "") {
+		return fmt.Errorf("%s:%d: kernel %q: modules_package and modules_deb_sha256 go together", path, e.Line, e.Name)
 	}
 	if !releasePattern.MatchString(e.Release) {
 		return fmt.Errorf("%s:%d: kernel %q: release %q is not a kernel release", path, line("release"), e.Name, e.Release)

@@ -69,6 +69,8 @@ func TestFaultLockParse(t *testing.T) {
 		{"bad release", strings.Replace(entry(""), "5.10.0-46-cloud-amd64\"", "../etc\"", 1), `kernels.lock:5: kernel "5.10": release "../etc"`},
 		{"bad debian version", strings.Replace(entry(""), "5.10.262-1", "x5", 1), `kernels.lock:8: kernel "5.10": debian version "x5"`},
 		{"config pair", entry("    config_package: \"linux-base-x\"\n"), "config_package and config_deb_sha256 go together"},
+		{"modules pair", entry("    modules_package: \"linux-modules-x\"\n"), "modules_package and modules_deb_sha256 go together"},
+		{"modules sha256", entry("    modules_package: \"linux-modules-x\"\n    modules_deb_sha256: \"abc\"\n"), "modules_deb_sha256 \"abc\" is not a sha256"},
 		{"not a list", "kernels: 3\n", `kernels.lock:1: "kernels" must be a list`},
 		{"empty value", strings.Replace(entry(""), "\"bullseye-security\"", "", 1), "kernels.lock:9: suite: expected a value"},
 		{"two documents", entry("---\n" + strings.Replace(entry(""), "5.10", "6.1", -1)), "kernels.lock:11: a second YAML document starts here"},

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"regexp"
+	"strings"
 
 	"go.yaml.in/yaml/v3"
 
@@ -64,14 +66,7 @@ func (s *DebianSource) Spec() string {
 
 func (s *DebianSource) fetch(ctx context.Context, run *fetchRun, e Entry, locked *LockEntry) (*Manifest, LockEntry, error) {
 	if locked != nil {
-		if m, ok, err := run.cached(ctx, e.Name, locked.SHA256); ok || err != nil {
-			return m, *locked, err
-		}
-		m, err := s.install(ctx, run, e.Name, *locked, 0)
-		if err != nil {
-			return nil, LockEntry{}, err
-		}
-		return m, *locked, nil
+		return s.fetchLocked(ctx, run, e.Name, *locked)
 	}
 	if run.f.Offline {
 		return nil, LockEntry{}, errors.New("not pinned in kernels.lock, and --offline forbids resolving it from the Debian archive: run `bpfmatrix kernels fetch` once with network")
@@ -87,8 +82,10 @@ func (s *DebianSource) fetch(ctx context.Context, run *fetchRun, e Entry, locked
 	run.step(Step{Kernel: e.Name, Message: fmt.Sprintf("resolved %s %s (%s)", rec.Package, rec.Version, rec.Suite)})
 	// --update that finds the pinned build is still the newest keeps the pin and the cached image.
 	if prev := run.lock.Find(e.Name); prev != nil && prev.Source == s.Spec() && prev.Package == rec.Package && prev.DebianVersion == rec.Version && prev.DebSHA256 == rec.SHA256 {
-		if m, ok, err := run.cached(ctx, e.Name, prev.SHA256); ok || err != nil {
-			return m, *prev, err
+		if _, ok, err := run.cached(ctx, e.Name, prev.SHA256); err != nil {
+			return nil, LockEntry{}, err
+		} else if ok {
+			return s.fetchLocked(ctx, run, e.Name, *prev)
 		}
 	}
 	le := LockEntry{
@@ -104,6 +101,7 @@ func (s *DebianSource) fetch(ctx context.Context, run *fetchRun, e Entry, locked
 			missingBase = dep + " " + ver
 		}
 	}
+	pinModulesPackage(run, e.Name, idx, rec, &le)
 	m, err := s.install(ctx, run, e.Name, le, rec.Size)
 	if err != nil {
 		return nil, LockEntry{}, err
@@ -120,6 +118,74 @@ func (s *DebianSource) fetch(ctx context.Context, run *fetchRun, e Entry, locked
 	return m, le, nil
 }
 
+// fetchLocked returns the image of a pin, from the cache or extracted again from its packages.
+// An entry cached by older extraction rules (without the kfunc modules), or without the modules
+// package its pin now names, is extracted again without asking when the fetch may go online,
+// from the image package the cache still holds (it is not downloaded again for this): a pin of
+// 6.19 or later made before modules packages were pinned gets its modules package then. Offline,
+// or when that fails, the old entry serves, with a warning.
+func (s *DebianSource) fetchLocked(ctx context.Context, run *fetchRun, kernel string, le LockEntry) (*Manifest, LockEntry, error) {
+	m, ok, err := run.cached(ctx, kernel, le.SHA256)
+	if err != nil || (ok && !m.stale() && m.ModulesPackage == le.ModulesPackage) {
+		return m, le, err
+	}
+	if !ok {
+		m, err := s.install(ctx, run, kernel, le, 0)
+		if err != nil {
+			return nil, LockEntry{}, err
+		}
+		return m, le, nil
+	}
+	old := m
+	deb := filepath.Join(run.cache.debsDir(), debFileName(le.Package, le.DebianVersion))
+	if cached, _ := run.cachedDeb(ctx, kernel, deb, le.DebSHA256); run.f.Offline || !cached {
+		run.step(Step{Kernel: kernel, Message: "warning: the cached image has no kfunc modules and is not extracted again " +
+			"(offline, or its package is no longer cached): its guests probe no module kfuncs"})
+		return old, le, nil
+	}
+	run.step(Step{Kernel: kernel, Message: "the cached image predates the kfunc modules: extracting it again"})
+	pinned := le
+	if le.ModulesPackage == "" && needsModulesPackage(le.Package) {
+		if idx, err := run.packageIndex(ctx); err == nil {
+			if rec, found := idx.lookup(le.Package, le.DebianVersion); found {
+				pinModulesPackage(run, kernel, idx, rec, &le)
+			}
+		}
+	}
+	if m, err = s.install(ctx, run, kernel, le, 0); err != nil {
+		run.step(Step{Kernel: kernel, Message: "warning: using the cached image without kfunc modules: " + err.Error()})
+		return old, pinned, nil
+	}
+	return m, le, nil
+}
+
+// needsModulesPackage says an image package holds no modules: from 6.19 the image is in
+// linux-binary-<release> and the modules in linux-modules-<release>.
+func needsModulesPackage(pkg string) bool { return strings.HasPrefix(pkg, "linux-binary-") }
+
+// pinModulesPackage records in le the package holding the modules of rec, an image package
+// that holds none: the linux-image-<release> meta package of the same version depends on it
+// exactly. When the archive no longer has it (superseded builds of 6.19 to 7.1), the kernel is
+// fetched without its kfunc modules, with a warning.
+func pinModulesPackage(run *fetchRun, kernel string, idx *packageIndex, rec pkgRecord, le *LockEntry) {
+	if !needsModulesPackage(rec.Package) {
+		return
+	}
+	release := strings.TrimPrefix(rec.Package, "linux-binary-")
+	meta, found := idx.lookup("linux-image-"+release, rec.Version)
+	dep, ver, ok := exactDependency(meta.Depends, "linux-modules-")
+	if !found || !ok {
+		run.step(Step{Kernel: kernel, Message: "warning: no kfunc modules: the archive names no modules package of " + rec.Package + " " + rec.Version})
+		return
+	}
+	mrec, found := idx.lookup(dep, ver)
+	if !found {
+		run.step(Step{Kernel: kernel, Message: "warning: no kfunc modules: " + dep + " " + ver + " is no longer in the archive"})
+		return
+	}
+	le.ModulesPackage, le.ModulesDebSHA256 = dep, mrec.SHA256
+}
+
 // install extracts a pinned package into the cache (downloading it unless it is cached) and
 // returns the entry's manifest. When le already names a vmlinuz sha256, the package must produce
 // exactly that image.
@@ -134,7 +200,7 @@ func (s *DebianSource) install(ctx context.Context, run *fetchRun, kernel string
 	}
 	defer st.Remove() // nothing left to remove after a successful store (renamed)
 	staging := st.Path
-	c, err := extractDeb(ctx, deb, staging)
+	c, err := extractDeb(ctx, deb, staging, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -142,19 +208,25 @@ func (s *DebianSource) install(ctx context.Context, run *fetchRun, kernel string
 		return nil, fmt.Errorf("%s %s holds no vmlinuz (a meta package?)", le.Package, le.DebianVersion)
 	}
 	if !c.Config && le.ConfigPackage != "" {
-		cdeb, err := run.ensureDeb(ctx, kernel, le.ConfigPackage, le.DebianVersion, le.ConfigDebSHA256, 0)
+		cc, err := extractPart(ctx, run, kernel, le.ConfigPackage, le.DebianVersion, le.ConfigDebSHA256, staging, c)
 		if err != nil {
 			return nil, fmt.Errorf("config package: %w", err)
-		}
-		cc, err := extractDeb(ctx, cdeb, staging)
-		if err != nil {
-			return nil, fmt.Errorf("config package: %w", err)
-		}
-		if cc.Release != c.Release {
-			return nil, fmt.Errorf("config package %s is for release %s, the image is %s", le.ConfigPackage, cc.Release, c.Release)
 		}
 		c.Config = cc.Config
 		c.Modules = append(c.Modules, cc.Modules...)
+		c.Builtin = cc.Builtin
+	}
+	if le.ModulesPackage != "" {
+		mc, err := extractPart(ctx, run, kernel, le.ModulesPackage, le.DebianVersion, le.ModulesDebSHA256, staging, c)
+		if err != nil {
+			return nil, fmt.Errorf("modules package: %w", err)
+		}
+		c.Modules = append(c.Modules, mc.Modules...)
+		c.KfuncModules = append(c.KfuncModules, mc.KfuncModules...)
+		c.Notes = append(c.Notes, mc.Notes...)
+	}
+	for _, n := range c.Notes {
+		run.step(Step{Kernel: kernel, Message: "warning: " + n})
 	}
 	sum, err := files.SHA256(ctx, staging+"/vmlinuz")
 	if err != nil {
@@ -172,6 +244,7 @@ func (s *DebianSource) install(ctx context.Context, run *fetchRun, kernel string
 	m := &Manifest{
 		SHA256: sum, Source: s.Spec(), Package: le.Package, DebianVersion: le.DebianVersion,
 		Version: le.Version, Release: c.Release, Suite: le.Suite, Modules: c.Modules,
+		KfuncModules: c.KfuncModules, ModulesPackage: le.ModulesPackage, Layout: debianLayout,
 	}
 	if le.ConfigPackage != "" && c.Config {
 		m.ConfigPackage = le.ConfigPackage
@@ -186,12 +259,32 @@ func (s *DebianSource) install(ctx context.Context, run *fetchRun, kernel string
 	if len(m.Modules) > 0 {
 		mods = fmt.Sprintf(", %d virtio modules", len(m.Modules))
 	}
+	if len(m.KfuncModules) > 0 {
+		mods += fmt.Sprintf(", %d kfunc modules and dependencies", len(m.KfuncModules))
+	}
 	cfg := ", no config"
 	if c.Config {
 		cfg = ", config"
 	}
 	run.step(Step{Kernel: kernel, Message: fmt.Sprintf("extracted vmlinuz %s%s%s", c.Release, cfg, mods)})
 	return run.cache.load(ctx, sum)
+}
+
+// extractPart extracts a package that holds part of a kernel (its config, its modules) into
+// staging beside c, what the image package held, and checks that it is of the same release.
+func extractPart(ctx context.Context, run *fetchRun, kernel, pkg, version, sum, staging string, c *debContents) (*debContents, error) {
+	deb, err := run.ensureDeb(ctx, kernel, pkg, version, sum, 0)
+	if err != nil {
+		return nil, err
+	}
+	pc, err := extractDeb(ctx, deb, staging, c.Builtin)
+	if err != nil {
+		return nil, err
+	}
+	if pc.Release != c.Release {
+		return nil, fmt.Errorf("%s is for release %s, the image is %s", pkg, pc.Release, c.Release)
+	}
+	return pc, nil
 }
 
 // checkVirtioModules warns when the config builds the virtio console as a module but the package

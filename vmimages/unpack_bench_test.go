@@ -91,7 +91,7 @@ func BenchmarkUnpackExtractDeb(b *testing.B) {
 		b.Run(k, func(b *testing.B) {
 			deb := cachedDeb(b, k+".*.deb")
 			for b.Loop() {
-				if _, err := extractDeb(context.Background(), deb, b.TempDir()); err != nil {
+				if _, err := extractDeb(context.Background(), deb, b.TempDir(), nil); err != nil {
 					b.Fatal(err)
 				}
 			}

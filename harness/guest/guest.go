@@ -25,6 +25,7 @@ import (
 
 	"github.com/bpfmatrix/bpfmatrix/harness/wire"
 	"github.com/bpfmatrix/bpfmatrix/internal/hostkernel"
+	"github.com/bpfmatrix/bpfmatrix/observation"
 )
 
 // envStage marks the re-executed agent.
@@ -38,6 +39,8 @@ type Options struct {
 	Kfuncs []string
 	// Log receives progress lines; it is the console, so keep it short.
 	Log io.Writer
+	// Modules are the kfunc modules loaded before the probe, with the kernel's refusals.
+	Modules []observation.ModuleLoad
 }
 
 // Probe runs the probe engine: it calls header with the facts about the kernel, then result once
@@ -117,6 +120,7 @@ func stage2(p Probe) error {
 	if err := loadModules(); err != nil {
 		return err
 	}
+	kfuncModules := loadKfuncModules()
 	ch, err := openChannel(os.Getenv(wire.EnvChannel))
 	if err != nil {
 		return err
@@ -131,6 +135,7 @@ func stage2(p Probe) error {
 		w.Close()
 		return ch.Close()
 	}
+	opts.Modules = kfuncModules
 	fault := os.Getenv(wire.EnvFault)
 	headers := 0
 	header := func(v any) error {
@@ -215,22 +220,57 @@ func release() string {
 	return r
 }
 
+// loadModules loads the modules the result channel needs, in name order; a refusal fails the
+// guest (it has no channel to report on).
 func loadModules() error {
-	mods, err := filepath.Glob(filepath.Join(wire.ModuleDir, "*.ko"))
-	if err != nil || len(mods) == 0 {
-		return nil
-	}
-	sort.Strings(mods)
-	for _, m := range mods {
-		f, err := os.Open(m)
-		if err != nil {
-			return fmt.Errorf("load module: %w", err)
-		}
-		err = unix.FinitModule(int(f.Fd()), "", 0)
-		f.Close()
-		if err != nil && err != unix.EEXIST {
+	for _, m := range moduleFiles(wire.ModuleDir) {
+		if err := loadModule(m); err != nil {
 			return fmt.Errorf("load module %s: %w", filepath.Base(m), err)
 		}
+	}
+	return nil
+}
+
+// loadKfuncModules loads the modules that bring kfuncs, in name order, and says how each went:
+// a module the kernel refuses leaves the kernel without its kfuncs, which the probe then finds
+// missing, and is no reason to fail the guest.
+func loadKfuncModules() []observation.ModuleLoad {
+	var out []observation.ModuleLoad
+	start := time.Now()
+	defer func() {
+		if len(out) > 0 {
+			fmt.Fprintf(os.Stderr, "bpfmatrix agent: %d kfunc modules loaded in %v\n", len(out), time.Since(start).Round(time.Millisecond))
+		}
+	}()
+	for _, m := range moduleFiles(wire.KfuncModuleDir) {
+		// The host names the files "NNN-<module>.ko" so that name order is load order.
+		_, name, _ := strings.Cut(strings.TrimSuffix(filepath.Base(m), ".ko"), "-")
+		l := observation.ModuleLoad{Name: name}
+		if err := loadModule(m); err != nil {
+			l.Error = err.Error()
+			fmt.Fprintf(os.Stderr, "bpfmatrix agent: module %s not loaded: %v\n", name, err)
+		}
+		out = append(out, l)
+	}
+	return out
+}
+
+// moduleFiles returns the module files in dir, sorted by name.
+func moduleFiles(dir string) []string {
+	mods, _ := filepath.Glob(filepath.Join(dir, "*.ko"))
+	sort.Strings(mods)
+	return mods
+}
+
+// loadModule loads one module file; one already loaded (or built in) counts as loaded.
+func loadModule(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := unix.FinitModule(int(f.Fd()), "", 0); err != nil && err != unix.EEXIST {
+		return err
 	}
 	return nil
 }

@@ -47,6 +47,10 @@ const (
 	// ModuleDir holds kernel modules to load before the channel opens (the virtio drivers of
 	// kernels that build them as modules), loaded in name order.
 	ModuleDir = "/lib/modules/bpfmatrix"
+	// KfuncModuleDir holds the modules the image ships that register kfuncs, with their
+	// dependencies, loaded in name order after the channel opens: one the kernel refuses is
+	// recorded in the facts, and the probe goes on without its kfuncs.
+	KfuncModuleDir = "/lib/modules/bpfmatrix-kfunc"
 	// KernelConfigPath is where the host puts the kernel's build configuration: Debian kernels
 	// do not expose /proc/config.gz, and the probe names the options a refused variant lacks.
 	KernelConfigPath = "/kernel-config"

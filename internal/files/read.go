@@ -57,6 +57,9 @@ var (
 	// cache entry's files, the guest agent): Debian's vmlinuz is 12 MB, a bzImage with every
 	// driver built in stays under 100 MB.
 	Image = Limit{"a kernel image", 1 << 30}
+	// Module bounds one kernel module read from a package, packed or unpacked: Debian's
+	// cloud modules are under 2 MB unpacked, the largest driver module of any build under 32 MB.
+	Module = Limit{"a kernel module", 64 << 20}
 )
 
 func (l Limit) refuse(path string) error {
@@ -65,6 +68,20 @@ func (l Limit) refuse(path string) error {
 		size = fmt.Sprintf("%d MiB", l.Max>>20)
 	}
 	return &RefusedError{Path: path, Reason: fmt.Sprintf("larger than %s, the most %s may hold", size, l.What)}
+}
+
+// ReadAll reads r to its end when it holds at most l.Max bytes; more is an error wrapping
+// ErrRefused that names what r is (name), without reading further. It bounds what is read from
+// a stream, where ReadRegular bounds a file.
+func (l Limit) ReadAll(name string, r io.Reader) ([]byte, error) {
+	data, err := io.ReadAll(io.LimitReader(r, l.Max+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > l.Max {
+		return nil, l.refuse(name)
+	}
+	return data, nil
 }
 
 // ReadRegular reads the file at path, following symbolic links, when it is a regular file of at
