@@ -70,8 +70,7 @@ func withEvidence(s *kfuncSeen, ks []verdict.Kernel) (*kfuncSeen, []verdict.Kern
 	out := &kfuncSeen{offered: map[string][]int8{}, prototype: s.prototype, module: s.module, flags: s.flags}
 	var kept []verdict.Kernel
 	for i, k := range ks {
-		loaded := slices.ContainsFunc(k.Facts.Modules, func(m observation.ModuleLoad) bool { return m.Name == s.module && m.Error == "" })
-		if !s.present[i] && !loaded {
+		if !s.present[i] && !verdict.ModuleLoaded(k, s.module) {
 			continue
 		}
 		kept = append(kept, k)
@@ -124,7 +123,7 @@ func collect(ks []verdict.Kernel) map[string]*kfuncSeen {
 	}
 	for i, k := range ks {
 		for _, f := range k.Facts.Kfuncs {
-			if present, _ := verdict.KfuncPresent(k, f.Name); !present {
+			if present, _ := verdict.KfuncPresent(k, f.Name, f.Module); !present {
 				continue
 			}
 			s := get(f.Name)

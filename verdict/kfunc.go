@@ -32,10 +32,17 @@ func JudgeKfuncs(kfuncs *registry.Kfuncs, kernels []Kernel) []KfuncVerdict {
 // kfunc it has. On a kernel whose BTF predates the tags (5.10, 6.1), a known name its BTF has
 // as a function is a kfunc only if some load got past "unknown": the function may exist without
 // being callable from BPF. ok is false when the kernel recorded no kfunc facts (observations of
-// an older agent): no evidence.
-func KfuncPresent(k Kernel, name string) (present, ok bool) {
+// an older agent): no evidence. A module's kfunc (module not "") that the kernel does not list
+// is no evidence either unless the kernel loaded that module: the module may be missing from the
+// image's packages (Debian's 6.19 to 7.1 modules packages left the archive), which says nothing
+// of the kernel.
+func KfuncPresent(k Kernel, name, module string) (present, ok bool) {
 	if len(k.Facts.Kfuncs) == 0 && len(k.Facts.KfuncsAbsent) == 0 {
 		return false, false
+	}
+	if module != "" && !ModuleLoaded(k, module) {
+		i := slices.IndexFunc(k.Facts.Kfuncs, func(f observation.Kfunc) bool { return f.Name == name })
+		return i >= 0, i >= 0
 	}
 	if slices.Contains(k.Facts.KfuncsAbsent, name) {
 		return false, true
@@ -74,9 +81,9 @@ func kfuncSubject(kf *registry.Kfunc, idx byEntry[string]) subject {
 		offeredTo: kf.OfferedTo, entry: &kf.Availability,
 		exists:   func(v registry.Version) bool { declared, _ := kf.Exists(v); return declared },
 		answered: idx.of(kf.Name),
-		known:    func(_ int, k Kernel, c *Cell) { hasKfunc(c, k, kf.Name) },
+		known:    func(_ int, k Kernel, c *Cell) { hasKfunc(c, k, kf.Name, kf.Module) },
 		fill: func(k Kernel, c *Cell, rs []observation.Result) {
-			if present, ok := KfuncPresent(k, kf.Name); ok && !present {
+			if present, ok := KfuncPresent(k, kf.Name, kf.Module); ok && !present {
 				c.State, c.Detail = StateUnknown, "the kernel has no "+kf.Name
 				return
 			}
@@ -86,9 +93,11 @@ func kfuncSubject(kf *registry.Kfunc, idx byEntry[string]) subject {
 }
 
 // hasKfunc fills a kernel's existence cell for a kfunc from its BTF.
-func hasKfunc(c *Cell, k Kernel, name string) {
-	present, ok := KfuncPresent(k, name)
+func hasKfunc(c *Cell, k Kernel, name, module string) {
+	present, ok := KfuncPresent(k, name, module)
 	switch {
+	case !ok && module != "" && !ModuleLoaded(k, module):
+		c.State, c.Detail = StateNoEvidence, "the guest did not load module "+module
 	case !ok:
 		c.State, c.Detail = StateNoEvidence, "the kernel's observations list no kfuncs"
 	case present:
@@ -100,3 +109,9 @@ func hasKfunc(c *Cell, k Kernel, name string) {
 
 // String names the entry in messages.
 func (kv KfuncVerdict) String() string { return fmt.Sprintf("%s: %s", kv.Name, kv.Verdict) }
+
+// ModuleLoaded reports whether the kernel's guest loaded the module (its facts list it without
+// an error): only then do its kfuncs' absence and answers say something of the kernel.
+func ModuleLoaded(k Kernel, module string) bool {
+	return slices.ContainsFunc(k.Facts.Modules, func(m observation.ModuleLoad) bool { return m.Name == module && m.Error == "" })
+}
