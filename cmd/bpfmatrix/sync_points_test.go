@@ -61,7 +61,7 @@ func TestKfuncsSyncAttachPoints(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `    "kprobe": {offered: false, evidence: "probe: refused on 6.12..7.3 at kprobe; the program type kprobe: offered on 6.12..7.3"}`
+	want := `    kprobe: {offered: false, evidence: "probe: refused on 6.12..7.3 at kprobe; the program type kprobe: offered on 6.12..7.3"}`
 	if _, entry, _ := strings.Cut(string(data), "# our kfuncs\n- name: bpf_session_cookie\n"); !strings.Contains(entry, want) {
 		t.Errorf("written file lacks %s:\n%.600s", want, entry)
 	}

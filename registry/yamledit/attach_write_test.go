@@ -36,7 +36,8 @@ func TestMarshalKfuncsAttachPoints(t *testing.T) {
 	if len(want.AttachPoints) != 5 || !reflect.DeepEqual(got.AttachPoints, want.AttachPoints) {
 		t.Errorf("attach points read back as %+v, want %+v\n%s", got.AttachPoints, want.AttachPoints, out)
 	}
-	if !strings.Contains(string(out), `    "tp_btf/tcp_destroy_sock": {offered: false, evidence: "probe: 6.12"}`) {
+	if !strings.Contains(string(out), `    tp_btf/tcp_destroy_sock: {offered: false, evidence: "probe: 6.12"}`) ||
+		!strings.Contains(string(out), `    "fentry/nf_conntrack:nf_confirm": {evidence: "probe: 6.12"}`) {
 		t.Errorf("unexpected shape:\n%s", out)
 	}
 }

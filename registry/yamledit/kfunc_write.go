@@ -90,14 +90,15 @@ func writeVersionMap(b *strings.Builder, key string, m map[string]registry.Versi
 }
 
 // writeAttachPoints writes attach_points, one attach point a line, each as a flow mapping with
-// the keys the loader reads.
+// the keys the loader reads. Keys are written plain, as helpers.yaml has them, unless they hold
+// more than letters, digits, '_', '.', '/' and '-' (a module target's ':').
 func writeAttachPoints(b *strings.Builder, m map[string]registry.AttachPoint) {
 	if len(m) == 0 {
 		return
 	}
 	b.WriteString("  attach_points:\n")
 	for _, key := range sortedKeys(m) {
-		fmt.Fprintf(b, "    %s: %s\n", quote(key), pointText(m[key]))
+		fmt.Fprintf(b, "    %s: %s\n", plainKey(key), pointText(m[key]))
 	}
 }
 
@@ -130,3 +131,13 @@ func gapList(gs []registry.Gap) string {
 
 // quote writes s as a double-quoted YAML scalar (JSON string syntax is valid YAML).
 func quote(s string) string { return strconv.Quote(s) }
+
+// plainKey writes a mapping key plain when YAML reads it back the same, else quoted.
+func plainKey(key string) string {
+	for _, r := range key {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("_./-", r)) {
+			return quote(key)
+		}
+	}
+	return key
+}
