@@ -252,7 +252,7 @@ func (p *Prober) runKfuncJobs(ctx context.Context, loaders []*loader, jobs []*kf
 // and records the outcome.
 func (p *Prober) answerKfunc(l *loader, j *kfuncJob) {
 	j.result = observation.Result{Kfunc: p.kfunc.list[j.k].name, ProgType: j.v.spec.progType, Variant: j.v.spec.name}
-	insns := p.kfunc.insns[kfuncProg{j.k, j.v.spec.ret}]
+	insns := j.v.program(p.kfunc.insns[kfuncProg{j.k, j.v.spec.ret}])
 	if j.deviceBound {
 		first := j.flags // the unbound load's, which showed device_bound
 		prog := boundProgram(j.v.prog)
