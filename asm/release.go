@@ -62,7 +62,8 @@ func checkProbeShape(prog ebpfasm.Instructions) error {
 		return fmt.Errorf("%w: %d instructions", ErrNotProbeShape, n)
 	}
 	ret, exit := prog[n-2], prog[n-1]
-	if exit.OpCode.JumpOp() != ebpfasm.Exit || ret.OpCode != ebpfasm.Mov.Op(ebpfasm.ImmSource) || ret.Dst != ebpfasm.R0 {
+	want := ebpfasm.Mov.Imm(ebpfasm.R0, int32(ret.Constant))
+	if exit != ebpfasm.Return() || ret.OpCode != want.OpCode || ret.Dst != want.Dst || ret.Src != want.Src || ret.Offset != 0 || ret.Constant != want.Constant {
 		return fmt.Errorf("%w: it does not end in r0 = imm; exit", ErrNotProbeShape)
 	}
 	for i, ins := range prog[:n-1] {

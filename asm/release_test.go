@@ -92,3 +92,38 @@ func TestReleasingRefuses(t *testing.T) {
 		t.Fatalf("six arguments: %v, want ErrTooManyArgs", err)
 	}
 }
+
+// FuzzReleasingMarshalled feeds arbitrary bytes as a marshalled program: the result is an error
+// or the program with the epilogue, as many instructions longer as the epilogue has, its
+// return kept last.
+func FuzzReleasingMarshalled(f *testing.F) {
+	for _, prog := range []ebpfasm.Instructions{ProbeProgramReturning(5, 0), KfuncProbeProgram(63566, 1), TrivialProgramReturning(1)} {
+		f.Add(testMarshal(f, prog))
+	}
+	f.Add([]byte{0x95, 0, 0, 0, 0, 0, 0, 0})
+	calls := []ReleaseCall{{Call: KfuncCall(70001), CtxArgs: []int16{0, 16}}}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if len(b) > 64*ebpfasm.InstructionSize {
+			t.Skip("probe programs are a few instructions long")
+		}
+		out, err := ReleasingMarshalled(b, calls)
+		if err != nil {
+			return
+		}
+		if want := len(b) + 4*ebpfasm.InstructionSize; len(out) != want {
+			t.Fatalf("%d bytes with the epilogue, want %d", len(out), want)
+		}
+		if !bytes.Equal(out[len(out)-16:], b[len(b)-16:]) {
+			t.Fatalf("the program's r0 = imm; exit is not last: % x", out[len(out)-16:])
+		}
+	})
+}
+
+func testMarshal(t testing.TB, prog ebpfasm.Instructions) []byte {
+	t.Helper()
+	b, err := Marshal(prog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}

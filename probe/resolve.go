@@ -89,6 +89,8 @@ func (p *Prober) resolve(s *variantSpec, k *kernelBTF, l *loader, ext *extTarget
 		return v
 	}
 	if v.release != nil {
+		// The license is checked with the program the variant loads: its epilogue calls a
+		// kfunc, which no non-GPL program may, so its functions are asked with GPL only.
 		trivial = v.release.trivial
 	}
 	v.checkLicense(l, trivial)
