@@ -37,6 +37,10 @@ type VariantInfo struct {
 	// what the kernel answered the non-GPL program.
 	GPLRequired bool   `json:"gpl_required,omitempty"`
 	GPLReason   string `json:"gpl_reason,omitempty"`
+	// Releases names the kfunc calls every probe program of the variant ends with, after the
+	// probed call, to give back the references its context hands it ("bpf_kfree_skb(skb)" at
+	// Qdisc_ops.enqueue, whose skb argument the program must queue or drop); empty elsewhere.
+	Releases string `json:"releases,omitempty"`
 }
 
 // ProgTypeInfo says whether the kernel has a program type, and how each of its variants fared.

@@ -153,9 +153,10 @@ func (p *Prober) helperOffers(pairs []pair) (*variantOffers, map[int][]*variant)
 		if pr.result.Outcome != observation.Supported && pr.result.Outcome != observation.GPLOnly {
 			continue
 		}
-		if !pr.v.info.Usable || pr.v.spec.target == targetExt {
+		if !pr.v.info.Usable || pr.v.spec.target == targetExt || pr.v.release != nil {
 			// An ext program's func_info describes one function: it cannot carry the
-			// callback subprogram some arguments need. ext offers what XDP offers.
+			// callback subprogram some arguments need. ext offers what XDP offers. A
+			// variant with a release epilogue (release.go) takes it on probe programs only.
 			continue
 		}
 		o.offered[[2]int{o.index[pr.v], pr.id}] = true

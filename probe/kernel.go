@@ -7,6 +7,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/cilium/ebpf/btf"
 
@@ -34,6 +35,11 @@ type kernelBTF struct {
 	helpers     []observation.BTFHelper
 	progTypes   map[string]uint32 // BPF_PROG_TYPE_* names
 	attachTypes map[string]uint32 // BPF_* names of enum bpf_attach_type
+	// kfuncs are vmlinux's tagged kfuncs and kfuncIDs their ids, read by vmlinuxKfuncs when a
+	// struct_ops member needs a kfunc to release a reference (release.go).
+	kfuncsOnce sync.Once
+	kfuncs     []*btf.Func
+	kfuncIDs   []btf.TypeID
 }
 
 // readKernelBTF parses the running kernel's BTF. A kernel without BTF yields (nil, nil): probes

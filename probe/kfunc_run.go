@@ -288,7 +288,7 @@ func (p *Prober) answerKfunc(l *loader, j *kfuncJob) {
 		j.result.Outcome, j.result.Detail = observation.Inconclusive, p.kfunc.modules.missing[kf.module]
 		return
 	}
-	insns := p.kfunc.insns[kfuncProg{j.k, j.v.spec.ret}]
+	insns := j.v.program(p.kfunc.insns[kfuncProg{j.k, j.v.spec.ret}])
 	prog := j.v.prog
 	if kf.off != 0 {
 		prog.fdArray = p.kfunc.modules.fdArray

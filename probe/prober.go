@@ -83,6 +83,9 @@ type variant struct {
 	prog        program
 	info        observation.VariantInfo
 	gplRequired bool
+	// release is the epilogue of a struct_ops member whose argument comes in referenced
+	// (release.go); nil for every other variant.
+	release *releaseEpilogue
 }
 
 // Prober probes the running kernel. Create it with New; it is not safe for concurrent Runs.

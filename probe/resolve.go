@@ -84,9 +84,14 @@ func (p *Prober) resolve(s *variantSpec, k *kernelBTF, l *loader, ext *extTarget
 		v.info.Reason = err.Error()
 		return v
 	}
-	if err := v.loadBaseline(l, cands, trivial); err != nil {
+	if err := v.loadBaseline(k, l, cands, trivial); err != nil {
 		v.info.Reason = err.Error()
 		return v
+	}
+	if v.release != nil {
+		// The license is checked with the program the variant loads: its epilogue calls a
+		// kfunc, which no non-GPL program may, so its functions are asked with GPL only.
+		trivial = v.release.trivial
 	}
 	v.checkLicense(l, trivial)
 	return v
@@ -199,19 +204,31 @@ func btfTarget(k *kernelBTF, s *variantSpec, name string, prog program) (candida
 
 // loadBaseline makes v usable with the first candidate the kernel loads a trivial program for.
 // Anything less than a program that does nothing would make every helper's answer about
-// something other than the helper.
-func (v *variant) loadBaseline(l *loader, cands []candidate, trivial []byte) error {
+// something other than the helper; a struct_ops member that hands the program a reference
+// makes it one that does nothing but release it (release.go).
+func (v *variant) loadBaseline(k *kernelBTF, l *loader, cands []candidate, trivial []byte) error {
 	var refusals []refusal
 	for _, c := range cands {
 		res := l.load(&c.prog, trivial, true)
+		var rel *releaseEpilogue
+		var why string
+		if res.errno != 0 {
+			rel, res, why = v.learnRelease(k, l, c, trivial, res)
+		}
 		if res.errno != 0 {
 			_, detail := Classify(res.errno, res.log)
+			if why != "" {
+				detail += " (" + why + ")"
+			}
 			refusals = append(refusals, refusal{c.name, detail})
 			continue
 		}
-		v.prog = c.prog
+		v.prog, v.release = c.prog, rel
 		v.info.Target = c.name
 		v.info.Usable = true
+		if rel != nil {
+			v.info.Releases = rel.desc
+		}
 		return nil
 	}
 	reason := summarize(refusals)

@@ -292,7 +292,7 @@ func (p *Prober) sentinels(l *loader, pairs []pair) {
 
 // answer loads pr's probe program as the strategy says and records the outcome.
 func (p *Prober) answer(l *loader, pr *pair) {
-	insns := p.insns[progKey{pr.id, pr.v.spec.ret}]
+	insns := pr.v.program(p.insns[progKey{pr.id, pr.v.spec.ret}])
 	ask := func(gpl bool) (observation.Outcome, string, string) {
 		res := l.load(&pr.v.prog, insns, gpl)
 		o, d := Classify(res.errno, res.log)
