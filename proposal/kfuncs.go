@@ -42,6 +42,7 @@ func Kfuncs(existing *registry.Kfuncs, kernels []verdict.Kernel) ([]*registry.Kf
 			old, _ = existing.Lookup(name)
 		}
 		kfuncPoints(p, old, seen[name], byName, ks)
+		kfuncConditions(p, old, seen[name], ks)
 		changes = append(changes, merge(p, old, presence(seen[name], ks))...)
 		out = append(out, p)
 	}
@@ -283,6 +284,7 @@ func merge(p, old *registry.Kfunc, answers []KernelAnswer) []Change {
 		{"prog_type_until", versionsText(old.ProgTypeUntil), versionsText(p.ProgTypeUntil)},
 		{"prog_type_gaps", typeGapsText(old.ProgTypeGaps), typeGapsText(p.ProgTypeGaps)},
 		{"attach_points", pointsText(old.AttachPoints), pointsText(p.AttachPoints)},
+		{"conditions", conditionsText(old.Conditions), conditionsText(p.Conditions)},
 		{"flags", strings.Join(old.Flags, ", "), strings.Join(p.Flags, ", ")},
 	} {
 		if f.old != f.new {
