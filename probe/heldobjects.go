@@ -202,7 +202,7 @@ func newHeldMaps(sizes map[string]uint32) (*heldMaps, error) {
 		if !ok {
 			continue
 		}
-		for _, t := range append(extra, val) {
+		for _, t := range extra {
 			if _, err := b.Add(t); err != nil {
 				return nil, err
 			}
