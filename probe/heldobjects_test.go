@@ -33,7 +33,7 @@ func TestHeldObjectsOnHost(t *testing.T) {
 	defer maps.close()
 	tracing := map[string]bool{"kprobe": true, "tracepoint": true, "raw_tracepoint": true}
 	tests := []struct {
-		object string
+		object  string
 		refused func(progType string) string // the refusal's words, "" where allowed
 	}{
 		{"bpf_list_head", func(pt string) string {
