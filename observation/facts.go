@@ -83,6 +83,12 @@ type Facts struct {
 	// without a load: its BTF has no function of the name, or (on a kernel whose BTF tags
 	// kfuncs) has one without the bpf_kfunc tag, which no kfunc set holds.
 	KfuncsAbsent []string `json:"kfuncs_absent,omitempty"`
+	// HeldObjects says, per object a kfunc works on and per variant offering such a kfunc,
+	// whether a program of the variant may hold the object in a map value: the kernel's
+	// check_map_prog_compatibility, asked with one load of a trivial program using the map.
+	// A kfunc offered to a variant that may not hold its object is offered with conditions
+	// there. Nil in documents of agents that predate the question.
+	HeldObjects []HeldObject `json:"held_objects,omitempty"`
 	// HelperArgs says, per helper the kernel offers somewhere, what the verifier expects of
 	// each argument.
 	HelperArgs []HelperArgs `json:"helper_args,omitempty"`
@@ -113,6 +119,24 @@ type PassStats struct {
 	ArgSeconds    float64 `json:"arg_seconds"`
 	KfuncLoads    int     `json:"kfunc_loads"`
 	KfuncSeconds  float64 `json:"kfunc_seconds"`
+}
+
+// HeldObject is whether programs of one variant may hold one object in a map value.
+type HeldObject struct {
+	// Object is the kernel struct held: bpf_list_head, bpf_rb_root, bpf_res_spin_lock or
+	// bpf_wq (registry.HeldObjectKinds); the map value holds it (a list or rbtree root with
+	// the bpf_spin_lock that guards it, and the "contains:" tag naming its node).
+	Object string `json:"object"`
+	// Variant is the "prog_type/variant" asked.
+	Variant string `json:"variant"`
+	// Allowed is set when the program loaded: the variant may hold the object.
+	Allowed bool `json:"allowed"`
+	// Inconclusive is set when the load failed for another reason than the map (the answer is
+	// then neither allowed nor refused).
+	Inconclusive bool `json:"inconclusive,omitempty"`
+	// Detail is the verifier's line that refused the map ("tracing progs cannot use
+	// bpf_{list_head,rb_root} yet"), or what made the load inconclusive.
+	Detail string `json:"detail,omitempty"`
 }
 
 // BTFHelper is one value of the kernel's enum bpf_func_id, with the prototype of the helper's

@@ -104,7 +104,8 @@ type Prober struct {
 	insns    map[progKey][]byte // marshalled probe programs
 	argFacts argFacts
 	stats    Stats
-	kfunc    kfuncState // the kfunc pass (kfunc_run.go)
+	kfunc    kfuncState  // the kfunc pass (kfunc_run.go)
+	held     heldObjects // objects kfuncs work on, asked after the kfunc pass (heldobjects.go)
 }
 
 // defaultLogSize is the first log buffer each loader gets. Probe logs are under 1 KB up to 7.2
@@ -157,6 +158,7 @@ func newProber(reg *registry.Registry, opts Options, logSize int) (*Prober, erro
 	p.resolveAll(specs, kbtf)
 	p.logVariants()
 	p.discoverKfuncs(kbtf)
+	p.held.sizes = heldObjectSizes(kbtf)
 	return p, nil
 }
 

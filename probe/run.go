@@ -56,7 +56,10 @@ func (p *Prober) Run(ctx context.Context, emit func(observation.Result) error) e
 		pairs, runErr = p.runScopedHelpers(ctx, pairs, emit, counts)
 	}
 	if runErr == nil {
-		runErr = p.runKfuncs(ctx, emit) // kfuncs after the helpers, on the same stream
+		runErr = p.runKfuncs(ctx, p.watchHeldObjects(emit)) // kfuncs after the helpers, on the same stream
+	}
+	if runErr == nil {
+		runErr = p.askHeldObjects(ctx)
 	}
 	p.stats.Pairs = len(pairs)
 	p.stats.Duration = time.Since(start)

@@ -43,6 +43,7 @@ func Kfuncs(existing *registry.Kfuncs, kernels []verdict.Kernel) ([]*registry.Kf
 			old, _ = existing.Lookup(name)
 		}
 		kfuncPoints(p, old, s, keptResults(byName, ks, kept), kept)
+		kfuncConditions(p, old, s, kept)
 		changes = append(changes, merge(p, old, presence(s, kept))...)
 		out = append(out, p)
 	}
@@ -325,6 +326,7 @@ func merge(p, old *registry.Kfunc, answers []KernelAnswer) []Change {
 		{"prog_type_until", versionsText(old.ProgTypeUntil), versionsText(p.ProgTypeUntil)},
 		{"prog_type_gaps", typeGapsText(old.ProgTypeGaps), typeGapsText(p.ProgTypeGaps)},
 		{"attach_points", pointsText(old.AttachPoints), pointsText(p.AttachPoints)},
+		{"conditions", conditionsText(old.Conditions), conditionsText(p.Conditions)},
 		{"flags", strings.Join(old.Flags, ", "), strings.Join(p.Flags, ", ")},
 		{"module", old.Module, p.Module},
 	} {

@@ -153,5 +153,5 @@ func checkKfuncs(file string, out []byte, proposed []*registry.Kfunc) ([]byte, e
 func facts(k *registry.Kfunc) string {
 	return strings.Join([]string{k.Name, k.Prototype, k.MinKernel.String(), k.LastKernel.String(), gapsText(k.Gaps),
 		k.ProgTypes.String(), versionsText(k.ProgTypeSince), versionsText(k.ProgTypeUntil), typeGapsText(k.ProgTypeGaps), pointsText(k.AttachPoints),
-		strings.Join(k.Flags, ", "), k.Module, k.Category, k.Description, k.Notes}, " | ")
+		conditionsText(k.Conditions), strings.Join(k.Flags, ", "), k.Module, k.Category, k.Description, k.Notes}, " | ")
 }

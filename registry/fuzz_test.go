@@ -3,6 +3,7 @@ package registry
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -52,7 +53,8 @@ func FuzzKfuncs(f *testing.F) {
 	fuzzTable(f, ParseKfuncs, checkLoadedKfuncs, embeddedKfuncs, []byte(kfuncEntry()),
 		[]byte(kfuncEntry(`  last_kernel: "6.6"`, `  gaps: ["6.1..6.2"]`, `  prog_type_since: {xdp: "6.1"}`, `  prog_type_until: {xdp: "6.6"}`, `  prog_type_gaps: {sched_cls: ["5.10..5.15"]}`)),
 		[]byte(strings.Replace(kfuncEntry(), "[xdp, sched_cls]", "[]", 1)), []byte("[]\n"), []byte("- name: bpf_a\n  prototype: [\n"),
-		[]byte(kfuncEntry(pointFacts...)))
+		[]byte(kfuncEntry(pointFacts...)),
+		[]byte(conditionEntry(`  conditions: {tracepoint: {holds: [bpf_list_head], until: "7.1", gaps: ["6.16..6.17"], evidence: "probe: 6.12"}}`)))
 }
 
 // checkLoadedRegistry fails t when reg breaks a promise of the loader.
@@ -97,6 +99,16 @@ func checkLoadedKfunc(t *testing.T, ks *Kfuncs, k *Kfunc) {
 		}
 	}
 	checkLoadedPoints(t, k.Name, &k.Availability)
+	for typ, c := range k.Conditions {
+		if !k.ProgTypes.Contains(typ) || len(c.Holds) == 0 || c.Evidence == "" {
+			t.Fatalf("%s: condition %s %+v accepted (types %s)", k.Name, typ, c, k.ProgTypes)
+		}
+		for _, h := range c.Holds {
+			if !slices.Contains(ObjectsHeld(k.Prototype), h) {
+				t.Fatalf("%s: condition %s holds %s, which %q does not take", k.Name, typ, h, k.Prototype)
+			}
+		}
+	}
 }
 
 // checkLoadedPoints fails t when an attach point of a breaks a promise of the loader: its key is

@@ -25,6 +25,10 @@ type Kfunc struct {
 	Prototype string `json:"prototype"`
 	// Availability holds the kernels and program types the kfunc is offered to.
 	Availability
+	// Conditions holds, per program type the kfunc is offered to, the condition under which it
+	// is of use there: the objects it works on that programs of the type may not hold
+	// (condition.go). A kfunc with a condition for a type is "offered with conditions" there.
+	Conditions map[string]Condition `json:"conditions,omitempty"`
 	// Flags are the kfunc's flags the kernels showed (sleepable, acquire, release, ...).
 	Flags []string `json:"flags,omitempty"`
 	// Module is the kernel module that defines it; empty for vmlinux.
@@ -100,6 +104,10 @@ func (k *Kfunc) Describe() string {
 		fmt.Fprintf(&b, "    %s from %s\n", t, k.ProgTypeSince[t])
 	}
 	k.describePoints(&b)
+	for _, t := range sortedKeys(k.Conditions) {
+		c := k.Conditions[t]
+		fmt.Fprintf(&b, "  offered with conditions: %s\n", c.Explain(k.Name, t))
+	}
 	if len(k.Flags) > 0 {
 		fmt.Fprintf(&b, "  flags: %s\n", strings.Join(k.Flags, ", "))
 	}

@@ -20,7 +20,7 @@ func LoadKfuncs(path string) (*Kfuncs, error) { return loadFile(path, ParseKfunc
 var (
 	kfuncRequired = []string{"name", "prototype", "min_kernel", "prog_types", "category"}
 	kfuncOptional = []string{"last_kernel", "gaps", "prog_type_since", "prog_type_until", "prog_type_gaps",
-		"attach_points", "flags", "module", "description", "sources", "notes"}
+		"attach_points", "conditions", "flags", "module", "description", "sources", "notes"}
 	kfuncNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 	flagRE      = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
 )
@@ -65,6 +65,8 @@ func (l *loader) kfuncField(k *Kfunc, kv field) bool {
 		}
 	case "prototype":
 		k.Prototype = strings.TrimSpace(l.str(v, "prototype"))
+	case "conditions":
+		k.Conditions = l.conditions(v)
 	case "flags":
 		k.Flags = l.strList(v, key, flagRE)
 	case "module":
@@ -82,8 +84,10 @@ func (l *loader) kfuncField(k *Kfunc, kv field) bool {
 	return true
 }
 
-// kfuncCheck cross-checks what only a kfunc entry has: its prototype declares its name.
+// kfuncCheck cross-checks what only a kfunc entry has: its prototype declares its name, and its
+// conditions fit its program types and prototype.
 func (l *loader) kfuncCheck(k *Kfunc, fs fields) {
+	l.checkConditions(k, fs)
 	if !strings.Contains(k.Prototype, k.Name+"(") {
 		f, _ := fs.get("prototype")
 		l.errorf(f.valN, "prototype %s does not declare %s", excerpt(k.Prototype), k.Name)

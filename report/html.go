@@ -142,6 +142,7 @@ func (r *Report) WriteHTML(w io.Writer) error {
 		"Categories": cats,
 		"KfuncRows":  r.kfuncRows(),
 		"PointRows":  r.pointRows(),
+		"CondRows":   r.conditionRows(),
 	})
 }
 

@@ -24,6 +24,9 @@ type KfuncSummary struct {
 	Answers             int            `json:"answers"`
 	Inconclusive        int            `json:"inconclusive"`
 	InconclusiveReasons map[string]int `json:"inconclusive_reasons"`
+	// OfferedWithConditions are the kfuncs kernels offer to a program type whose programs
+	// may not hold the object the kfunc works on (report/conditions.go).
+	OfferedWithConditions []ConditionalOffer `json:"offered_with_conditions"`
 }
 
 // AddKfuncs judges the kfunc table against the kernels the report was built from and adds the
@@ -52,6 +55,7 @@ func (r *Report) AddKfuncs(table *registry.Kfuncs, kernels []Kernel) {
 		}
 	}
 	s.countInconclusive(kernels)
+	s.OfferedWithConditions = conditionalOffers(r.Kfuncs, table)
 	r.Summary.Kfuncs = s
 }
 
@@ -129,6 +133,7 @@ func (r *Report) writeKfuncsMarkdown(b *strings.Builder) {
 			fmt.Fprintf(b, "| %s | %d |\n", w, n)
 		}
 	}
+	s.writeConditionsMarkdown(b)
 	for _, kv := range r.Kfuncs {
 		if kv.Verdict != verdict.Contradicted {
 			continue

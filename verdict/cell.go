@@ -39,7 +39,9 @@ type Cell struct {
 	// Declared is what the registry says this kernel should do.
 	Declared bool `json:"declared"`
 	// Conditions lists the limits under which an offered helper is offered, when no variant
-	// offered it plainly: "gpl_only", "sleepable_only", "not_for_target".
+	// offered it plainly: "gpl_only", "sleepable_only", "not_for_target"; and, for a kfunc
+	// working on an object the type may not hold in a map value, CannotHold with the object
+	// whether or not a variant offered it plainly.
 	Conditions []string `json:"conditions,omitempty"`
 	// Detail is the decisive verifier line or error of the cell's state.
 	Detail   string          `json:"detail,omitempty"`
@@ -125,7 +127,7 @@ type Shade byte
 // Cell shades.
 const (
 	ShadeOffered     Shade = 'O' // offered plainly
-	ShadeConditional Shade = 'C' // offered under conditions (GPL only, sleepable only, some targets)
+	ShadeConditional Shade = 'C' // offered under conditions (GPL only, sleepable only, some targets, an object the type may not hold)
 	ShadeRefused     Shade = 'R' // refused
 	ShadeUnknown     Shade = 'U' // the kernel does not have the entry
 	ShadeNoEvidence  Shade = 'N' // no evidence either way

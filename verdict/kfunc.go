@@ -22,7 +22,7 @@ func JudgeKfuncs(kfuncs *registry.Kfuncs, kernels []Kernel) []KfuncVerdict {
 	var out []KfuncVerdict
 	for _, kf := range kfuncs.All() {
 		kv := KfuncVerdict{Name: kf.Name, Availability: judgeAvailability(kfuncSubject(kf, idx), ks)}
-		kv.finish("exists: ", nil)
+		kv.finish("exists: ", judgeConditions(kf, ks, kv.Availability))
 		out = append(out, kv)
 	}
 	return out
@@ -74,8 +74,11 @@ func hasTags(k Kernel) bool {
 }
 
 // kfuncSubject is what the shared judgement needs of a kfunc: a kernel has it when its BTF
-// says so (KfuncPresent), and a kernel without it refuses it in every program type.
+// says so (KfuncPresent), and a kernel without it refuses it in every program type. An offered
+// cell of a type the kernel refuses the objects the kfunc works on is offered with conditions
+// (CannotHold).
 func kfuncSubject(kf *registry.Kfunc, idx byEntry[string]) subject {
+	objects := registry.ObjectsHeld(kf.Prototype)
 	return subject{
 		category: kf.Category, minKernel: kf.MinKernel, progTypes: kf.ProgTypes, since: kf.ProgTypeSince,
 		offeredTo: kf.OfferedTo, entry: &kf.Availability,
@@ -88,6 +91,7 @@ func kfuncSubject(kf *registry.Kfunc, idx byEntry[string]) subject {
 				return
 			}
 			mergeVariants(c, rs)
+			addHeldConditions(c, k, rs, objects)
 		},
 	}
 }

@@ -67,6 +67,14 @@ func (t kfuncTable) compat(k *registry.Kfunc, where string, kernel registry.Vers
 	switch {
 	case err != nil:
 		return false, "", "", err
+	case ok:
+		// Offered with conditions: the verifier lets the call through, but programs of the type
+		// may not hold the object the kfunc works on, so no real program can use it there.
+		if c, found := k.ConditionOn(p.ProgType(), kernel); found {
+			return false, c.Explain(k.Name, p.ProgType()) + " (" + kernel.String() + ")", p.Note, nil
+		}
+	}
+	switch {
 	case ok && p.Key != "": // an attach point's facts, whose sentence names the kernel
 		return true, why, p.Note, nil
 	case ok:

@@ -15,7 +15,7 @@ const kfuncsHeader = `# kfuncs.yaml: every kfunc (kernel function BPF programs c
 # flags) are written by ` + "`bpfmatrix kfuncs sync`" + ` from the kernels' observations; category,
 # description, notes and sources other than "matrix" are people's and are kept by sync.
 # Keys: name, prototype, min_kernel, last_kernel, gaps, prog_types, prog_type_since,
-# prog_type_until, prog_type_gaps, flags, module, category, description, sources, notes.
+# prog_type_until, prog_type_gaps, attach_points, conditions, flags, module, category, description, sources, notes.
 `
 
 // MarshalKfuncs writes entries as a kfunc file that ParseKfuncs reads back unchanged.
@@ -50,6 +50,7 @@ func MarshalKfuncs(ks []*registry.Kfunc) []byte {
 			fmt.Fprintf(&b, "  prog_type_gaps: {%s}\n", strings.Join(parts, ", "))
 		}
 		writeAttachPoints(&b, k.AttachPoints)
+		writeConditions(&b, k.Conditions)
 		if len(k.Flags) > 0 {
 			fmt.Fprintf(&b, "  flags: [%s]\n", strings.Join(k.Flags, ", "))
 		}
@@ -118,6 +119,34 @@ func pointText(p registry.AttachPoint) string {
 		parts = append(parts, "offered: false")
 	}
 	parts = append(parts, "evidence: "+quote(p.Evidence))
+	return "{" + strings.Join(parts, ", ") + "}"
+}
+
+// writeConditions writes conditions, one program type a line, each as a flow mapping with the
+// keys the loader reads.
+func writeConditions(b *strings.Builder, m map[string]registry.Condition) {
+	if len(m) == 0 {
+		return
+	}
+	b.WriteString("  conditions:\n")
+	for _, t := range sortedKeys(m) {
+		fmt.Fprintf(b, "    %s: %s\n", t, conditionText(m[t]))
+	}
+}
+
+// conditionText is one program type's condition as a flow mapping.
+func conditionText(c registry.Condition) string {
+	parts := []string{"holds: [" + strings.Join(c.Holds, ", ") + "]"}
+	if !c.Since.IsZero() {
+		parts = append(parts, fmt.Sprintf("since: %q", c.Since.String()))
+	}
+	if !c.Until.IsZero() {
+		parts = append(parts, fmt.Sprintf("until: %q", c.Until.String()))
+	}
+	if len(c.Gaps) > 0 {
+		parts = append(parts, fmt.Sprintf("gaps: [%s]", gapList(c.Gaps)))
+	}
+	parts = append(parts, "evidence: "+quote(c.Evidence))
 	return "{" + strings.Join(parts, ", ") + "}"
 }
 
