@@ -27,6 +27,11 @@ type VariantInfo struct {
 	Target string `json:"target,omitempty"`
 	// Sleepable says the variant's programs are loaded with BPF_F_SLEEPABLE.
 	Sleepable bool `json:"sleepable,omitempty"`
+	// Loads and Seconds are what the probe's run spent loading programs in this variant (all
+	// passes, retries included; Seconds is time inside BPF_PROG_LOAD summed over the workers):
+	// what each attach point costs. Zero before the run and in documents of older agents.
+	Loads   int     `json:"loads,omitempty"`
+	Seconds float64 `json:"seconds,omitempty"`
 	// Usable is false when the kernel refused even a trivial program for the variant; every
 	// result of the variant is then Inconclusive with Reason as its detail.
 	Usable bool `json:"usable"`

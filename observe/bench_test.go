@@ -3,6 +3,7 @@ package observe
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	"github.com/bpfmatrix/bpfmatrix/harness"
 	"github.com/bpfmatrix/bpfmatrix/harness/wire"
 	"github.com/bpfmatrix/bpfmatrix/internal/testenv"
+	"github.com/bpfmatrix/bpfmatrix/observation"
 )
 
 // BenchmarkMatrix is the full run `make bench` reports: every kernel of kernels.yaml through
@@ -34,6 +36,9 @@ func BenchmarkMatrix(b *testing.B) {
 		rest := full.guest - full.kfunc
 		fmt.Printf("matrix: within the run with kfuncs, the kfunc passes took %.1fs of the guests' %.1fs (boot and probe): %.0f%% on top of the rest (%.1fs)\n",
 			full.kfunc, full.guest, 100*full.kfunc/rest, rest)
+		fmt.Printf("matrix: within the run with kfuncs, the attach-point variants (struct_ops kinds and members, session and multi attach types, targets) and module kfuncs took %d loads and %.1fs in the kernels, %.0f%% on top of the other variants' %d loads and %.1fs (loads: %+.0f%%)\n",
+			full.attach.loads, full.attach.seconds, 100*full.attach.seconds/full.other.seconds, full.other.loads, full.other.seconds,
+			100*float64(full.attach.loads)/float64(full.other.loads))
 		b.ReportMetric(full.wall, "wall-s")
 		b.ReportMetric(base.wall, "helpers-only-wall-s")
 	}
@@ -45,6 +50,69 @@ type matrixFigures struct {
 	cpu   float64 // QEMU's user and system time, summed over the guests
 	guest float64 // boot and probe time, summed over the guests
 	kfunc float64 // the guests' kfunc passes (observation.PassStats)
+	// attach and other split the guests' loads (observation.VariantInfo.Loads) between what
+	// answering per attach point added (variants not in testdata/variants-before-attach-points.txt,
+	// and the loads of module kfuncs) and the rest.
+	attach, other loadFigures
+}
+
+// loadFigures are loads and the seconds the kernels spent on them.
+type loadFigures struct {
+	loads   int
+	seconds float64
+}
+
+// splitVariantCosts adds a document's variant costs to f.attach and f.other: the variants the
+// probe had before attach points count as other, except the loads of module kfuncs in them,
+// estimated at the variant's mean cost per load.
+func (f *matrixFigures) splitVariantCosts(b *testing.B, doc *observation.Document) {
+	before := variantsBeforeAttachPoints(b)
+	modLoads := map[string]int{}
+	modules := map[string]bool{}
+	for _, k := range doc.Kfuncs {
+		if k.Module != "" {
+			modules[k.Name] = true
+		}
+	}
+	for _, r := range doc.Results {
+		if modules[r.Kfunc] {
+			modLoads[r.ProgType+"/"+r.Variant]++
+		}
+	}
+	for _, t := range doc.ProgTypes {
+		for _, v := range t.Variants {
+			key := t.Name + "/" + v.Name
+			if !before[key] {
+				f.attach.loads += v.Loads
+				f.attach.seconds += v.Seconds
+				continue
+			}
+			m := min(modLoads[key], v.Loads)
+			perLoad := 0.0
+			if v.Loads > 0 {
+				perLoad = v.Seconds / float64(v.Loads)
+			}
+			f.attach.loads += m
+			f.attach.seconds += float64(m) * perLoad
+			f.other.loads += v.Loads - m
+			f.other.seconds += float64(v.Loads-m) * perLoad
+		}
+	}
+}
+
+// variantsBeforeAttachPoints reads testdata/variants-before-attach-points.txt.
+func variantsBeforeAttachPoints(b *testing.B) map[string]bool {
+	data, err := os.ReadFile(filepath.Join("testdata", "variants-before-attach-points.txt"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	out := map[string]bool{}
+	for _, line := range strings.Split(string(data), "\n") {
+		if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
+			out[line] = true
+		}
+	}
+	return out
 }
 
 // runMatrix observes every kernel once with hcfg, prints the figures and returns the totals.
@@ -71,6 +139,7 @@ func runMatrix(b *testing.B, what string, hcfg harness.Config) (f matrixFigures)
 		if p := o.Doc.Passes; p != nil {
 			f.kfunc += p.KfuncSeconds
 		}
+		f.splitVariantCosts(b, o.Doc)
 		if o.Failed {
 			failed++
 			fmt.Fprintf(&sb, "    error: %s\n", g.Error)

@@ -3,6 +3,8 @@ package probe
 import (
 	"errors"
 	"runtime"
+	"sync/atomic"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -79,6 +81,21 @@ type program struct {
 	funcInfo     []byte // bpf_func_info records (funcInfoRecSize bytes each), or nil
 	// fdArray, unless nil, is passed as the load's fd_array (see progLoadAttrFDs).
 	fdArray []int32
+	// cost, unless nil, counts the load and its time for the variant the program probes, so
+	// that a run can say what each attach point cost (observation.VariantInfo.Loads).
+	cost *loadCost
+}
+
+// loadCost is what the loads of one variant cost, added to by every worker.
+type loadCost struct {
+	loads atomic.Int64
+	nanos atomic.Int64
+}
+
+// add counts one load that took d, retries included.
+func (c *loadCost) add(d time.Duration) {
+	c.loads.Add(1)
+	c.nanos.Add(int64(d))
 }
 
 // loadResult is what one BPF_PROG_LOAD said.
@@ -130,6 +147,10 @@ func (l *loader) loadFD(prog *program, insns []byte, gpl, keep bool) (int, loadR
 		license = licenseGPL
 	}
 	signalRetries := 0
+	if prog.cost != nil {
+		start := time.Now()
+		defer func() { prog.cost.add(time.Since(start)) }()
+	}
 	for {
 		l.logBuf[0] = 0 // a load refused before the verifier ran leaves the buffer untouched
 		attr := progLoadAttr{

@@ -86,6 +86,8 @@ type variant struct {
 	// release is the epilogue of a struct_ops member whose argument comes in referenced
 	// (release.go); nil for every other variant.
 	release *releaseEpilogue
+	// cost is what the last Run's loads in this variant cost (prog.cost points here).
+	cost loadCost
 }
 
 // Prober probes the running kernel. Create it with New; it is not safe for concurrent Runs.

@@ -47,6 +47,8 @@ func fullHostProbe(t *testing.T) *observation.Document {
 			rep.Results = append(rep.Results, r)
 			return nil
 		})
+		// The facts as the agent sends them after the run: with what each pass and variant cost.
+		rep.Facts = p.Facts()
 		hostProbe.report, hostProbe.stats = rep, p.Stats()
 	})
 	if hostProbe.err != nil {
@@ -451,5 +453,29 @@ func TestMissingConfig(t *testing.T) {
 		if got := p.missingConfig(tt.spec); got != tt.want {
 			t.Errorf("%s/%s with %v: %q, want %q", tt.spec.progType, tt.spec.name, tt.config, got, tt.want)
 		}
+	}
+}
+
+// TestHostVariantCosts: every load of a run is counted in the variant it probes, so the
+// variants' loads add up to the run's (what New spent finding targets aside), and a variant that
+// was asked anything spent time in the kernel.
+func TestHostVariantCosts(t *testing.T) {
+	rep := fullHostProbe(t)
+	sum, asked := 0, map[string]bool{}
+	for _, r := range rep.Results {
+		asked[r.ProgType+"/"+r.Variant] = true
+	}
+	for _, pt := range rep.Facts.ProgTypes {
+		for _, v := range pt.Variants {
+			sum += v.Loads
+			if asked[pt.Name+"/"+v.Name] && v.Usable && (v.Loads == 0 || v.Seconds <= 0) {
+				t.Errorf("%s/%s answered results but records %d loads in %.6fs", pt.Name, v.Name, v.Loads, v.Seconds)
+			}
+		}
+	}
+	want := hostProbe.stats.Loads - hostProbe.stats.BaselineLoads
+	t.Logf("%d loads in the variants", sum)
+	if sum != want {
+		t.Errorf("variants count %d loads, the run made %d (besides %d baseline loads)", sum, want, hostProbe.stats.BaselineLoads)
 	}
 }

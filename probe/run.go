@@ -49,6 +49,7 @@ func (p *Prober) Run(ctx context.Context, emit func(observation.Result) error) e
 		return err
 	}
 	defer release()
+	p.countVariantCosts()
 
 	counts := map[observation.Outcome]int{}
 	pairs, runErr := p.runHelperPairs(ctx, p.newPairs(), true, emit, counts)
@@ -102,8 +103,37 @@ func (p *Prober) runHelperPairs(ctx context.Context, pairs []pair, withSentinels
 	return pairs, err
 }
 
+// countVariantCosts points every variant's loads at its own cost counter, from zero: a
+// variant's program is settled by New (its target) and freshExtTargets (ext), and copies of it
+// (the kfunc pass's, the argument pass's) share the counter.
+func (p *Prober) countVariantCosts() {
+	for _, v := range p.variants {
+		v.cost.loads.Store(0)
+		v.cost.nanos.Store(0)
+		v.prog.cost = &v.cost
+	}
+}
+
+// recordVariantCosts puts each variant's loads and their time in the run into its facts.
+func (p *Prober) recordVariantCosts() {
+	costs := map[string]*loadCost{}
+	for _, v := range p.variants {
+		costs[v.spec.progType+"/"+v.spec.name] = &v.cost
+	}
+	for i := range p.facts.ProgTypes {
+		t := &p.facts.ProgTypes[i]
+		for j := range t.Variants {
+			if c, ok := costs[t.Name+"/"+t.Variants[j].Name]; ok {
+				t.Variants[j].Loads = int(c.loads.Load())
+				t.Variants[j].Seconds = time.Duration(c.nanos.Load()).Seconds()
+			}
+		}
+	}
+}
+
 // recordPasses puts the run's per-pass costs into the facts.
 func (p *Prober) recordPasses() {
+	p.recordVariantCosts()
 	s := p.stats
 	helper := s.Duration - s.ArgDuration - s.KfuncDuration
 	p.facts.Passes = &observation.PassStats{
