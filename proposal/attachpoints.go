@@ -181,12 +181,7 @@ func agrees(a *registry.Availability, key string, p registry.AttachPoint, own []
 
 // pointFacts reads an attach point's facts from its answers, as a kfunc's per-type facts are.
 func pointFacts(a *registry.Availability, own []int8, ks []verdict.Kernel) registry.AttachPoint {
-	offered := make([]bool, len(own))
-	any := false
-	for i, v := range own {
-		offered[i] = v > 0
-		any = any || v > 0
-	}
+	offered, any := offeredOn(own)
 	if !any {
 		return registry.AttachPoint{Refused: true}
 	}
@@ -266,15 +261,6 @@ func kernelAnswers(ans []int8, ks []verdict.Kernel) []KernelAnswer {
 	return out
 }
 
-// pointsText renders attach points for comparison and for a change: "key: facts; ...".
-func pointsText(m map[string]registry.AttachPoint) string {
-	var parts []string
-	for _, key := range slices.Sorted(maps.Keys(m)) {
-		parts = append(parts, key+": "+m[key].String())
-	}
-	return strings.Join(parts, "; ")
-}
-
 // mustSection parses an attach point key registry.ParentChain has accepted.
 func mustSection(key string) section.Section {
 	s, err := section.Parse(key)
@@ -284,19 +270,24 @@ func mustSection(key string) section.Section {
 	return s
 }
 
-// resultsByHelper indexes each kernel's results by helper id.
-func resultsByHelper(ks []verdict.Kernel) []map[int][]observation.Result {
-	out := make([]map[int][]observation.Result, len(ks))
+// resultsBy indexes each kernel's results by the function they answer for: key gives a result's
+// function (a helper id, a kfunc name) and whether the result is about that kind of function.
+func resultsBy[K comparable](ks []verdict.Kernel, key func(observation.Result) (K, bool)) []map[K][]observation.Result {
+	out := make([]map[K][]observation.Result, len(ks))
 	for i, k := range ks {
-		out[i] = map[int][]observation.Result{}
+		out[i] = map[K][]observation.Result{}
 		for _, r := range k.Results {
-			if r.Kfunc == "" {
-				out[i][r.HelperID] = append(out[i][r.HelperID], r)
+			if f, ok := key(r); ok {
+				out[i][f] = append(out[i][f], r)
 			}
 		}
 	}
 	return out
 }
+
+// helperOf and kfuncOf are the keys of resultsBy for helpers and for kfuncs.
+func helperOf(r observation.Result) (int, bool)   { return r.HelperID, r.Kfunc == "" }
+func kfuncOf(r observation.Result) (string, bool) { return r.Kfunc, r.Kfunc != "" }
 
 // helperPoints proposes the attach points of p, the proposal for h, from the kernels' answers
 // for the helper's id; the program types' answers are the verdict's cells.
@@ -348,20 +339,6 @@ func diffPoints(id int, name string, old, new map[string]registry.AttachPoint, a
 		cs = append(cs, c)
 	}
 	return cs
-}
-
-// resultsByKfunc indexes each kernel's results by kfunc name.
-func resultsByKfunc(ks []verdict.Kernel) []map[string][]observation.Result {
-	out := make([]map[string][]observation.Result, len(ks))
-	for i, k := range ks {
-		out[i] = map[string][]observation.Result{}
-		for _, r := range k.Results {
-			if r.Kfunc != "" {
-				out[i][r.Kfunc] = append(out[i][r.Kfunc], r)
-			}
-		}
-	}
-	return out
 }
 
 // kfuncPoints proposes the attach points of p, the proposal for a kfunc whose entry is old (nil

@@ -139,8 +139,8 @@ func TestProposeKfuncAttachPoints(t *testing.T) {
 					k = e
 				}
 			}
-			if k == nil || pointsText(k.AttachPoints) != tt.points {
-				t.Fatalf("attach points of %s:\n%s\nwant\n%s", tt.kfunc, pointsText(k.AttachPoints), tt.points)
+			if k == nil || keyedText(k.AttachPoints, "; ") != tt.points {
+				t.Fatalf("attach points of %s:\n%s\nwant\n%s", tt.kfunc, keyedText(k.AttachPoints, "; "), tt.points)
 			}
 			file := yamledit.MarshalKfuncs(got)
 			table := testenv.Must(registry.ParseKfuncs("kfuncs.yaml", file))(t)
@@ -182,7 +182,7 @@ func TestAttachPointsKeptWithoutSections(t *testing.T) {
 	}
 	got[1].AttachPoints = map[string]registry.AttachPoint{"kprobe": {Refused: true, Evidence: "a person's"}}
 	again, changes := Kfuncs(table2(t, got), ks)
-	if pointsText(again[1].AttachPoints) != "kprobe: not offered (evidence: a person's)" || changes[1].Kind != Unchanged {
+	if keyedText(again[1].AttachPoints, "; ") != "kprobe: not offered (evidence: a person's)" || changes[1].Kind != Unchanged {
 		t.Errorf("recorded attach points not kept: %v %v", again[1].AttachPoints, changes[1])
 	}
 }

@@ -39,7 +39,7 @@ func Helpers(reg *registry.Registry, kernels []verdict.Kernel) ([]*registry.Help
 			answered = append(answered, k)
 		}
 	}
-	byID := resultsByHelper(ks)
+	byID := resultsBy(ks, helperOf)
 	var out []*registry.Helper
 	var changes []Change
 	for _, hv := range verdict.JudgeHelpers(reg.Helpers(), nil, ks) {

@@ -32,7 +32,7 @@ type kfuncSeen struct {
 func Kfuncs(existing *registry.Kfuncs, kernels []verdict.Kernel) ([]*registry.Kfunc, []Change) {
 	ks := usable(kernels)
 	seen := collect(ks)
-	byName := resultsByKfunc(ks)
+	byName := resultsBy(ks, kfuncOf)
 	var out []*registry.Kfunc
 	var changes []Change
 	for _, name := range sortedNames(seen) {
@@ -212,12 +212,7 @@ func propose(name string, s *kfuncSeen, ks []verdict.Kernel) *registry.Kfunc {
 	}
 	var types []string
 	for t, o := range s.offered {
-		offered := make([]bool, len(o))
-		any := false
-		for i, v := range o {
-			offered[i] = v > 0
-			any = any || v > 0
-		}
+		offered, any := offeredOn(o)
 		if !any {
 			continue
 		}
@@ -322,10 +317,10 @@ func merge(p, old *registry.Kfunc, answers []KernelAnswer) []Change {
 		{"last_kernel", old.LastKernel.String(), p.LastKernel.String()},
 		{"gaps", gapsText(old.Gaps), gapsText(p.Gaps)},
 		{"prog_types", old.ProgTypes.String(), p.ProgTypes.String()},
-		{"prog_type_since", versionsText(old.ProgTypeSince), versionsText(p.ProgTypeSince)},
-		{"prog_type_until", versionsText(old.ProgTypeUntil), versionsText(p.ProgTypeUntil)},
+		{"prog_type_since", keyedText(old.ProgTypeSince, ", "), keyedText(p.ProgTypeSince, ", ")},
+		{"prog_type_until", keyedText(old.ProgTypeUntil, ", "), keyedText(p.ProgTypeUntil, ", ")},
 		{"prog_type_gaps", typeGapsText(old.ProgTypeGaps), typeGapsText(p.ProgTypeGaps)},
-		{"attach_points", pointsText(old.AttachPoints), pointsText(p.AttachPoints)},
+		{"attach_points", keyedText(old.AttachPoints, "; "), keyedText(p.AttachPoints, "; ")},
 		{"conditions", conditionsText(old.Conditions), conditionsText(p.Conditions)},
 		{"flags", strings.Join(old.Flags, ", "), strings.Join(p.Flags, ", ")},
 		{"module", old.Module, p.Module},
@@ -340,13 +335,26 @@ func merge(p, old *registry.Kfunc, answers []KernelAnswer) []Change {
 	return cs
 }
 
-// versionsText writes a per-type version map as "tracing: 7.0, xdp: 6.1".
-func versionsText(m map[string]registry.Version) string {
-	var parts []string
-	for _, t := range slices.Sorted(maps.Keys(m)) {
-		parts = append(parts, t+": "+m[t].String())
+// offeredOn reads per-kernel answers (1 offered, -1 refused, 0 no evidence) as which kernels
+// offer, and whether any does.
+func offeredOn(answers []int8) (offered []bool, any bool) {
+	offered = make([]bool, len(answers))
+	for i, v := range answers {
+		offered[i] = v > 0
+		any = any || v > 0
 	}
-	return strings.Join(parts, ", ")
+	return offered, any
+}
+
+// keyedText writes a map of facts per program type or attach point in key order, as changes
+// compare it and show it: "tracing: 7.0, xdp: 6.1" for versions (sep ", "), "key: facts; ..."
+// for attach points (sep "; ").
+func keyedText[V fmt.Stringer](m map[string]V, sep string) string {
+	var parts []string
+	for _, key := range slices.Sorted(maps.Keys(m)) {
+		parts = append(parts, key+": "+m[key].String())
+	}
+	return strings.Join(parts, sep)
 }
 
 // typeGapsText writes per-type gaps as "tracing: 7.1..7.1; xdp: 6.1..6.12".

@@ -152,6 +152,6 @@ func checkKfuncs(file string, out []byte, proposed []*registry.Kfunc) ([]byte, e
 // facts renders what a sync decides of an entry, for comparison.
 func facts(k *registry.Kfunc) string {
 	return strings.Join([]string{k.Name, k.Prototype, k.MinKernel.String(), k.LastKernel.String(), gapsText(k.Gaps),
-		k.ProgTypes.String(), versionsText(k.ProgTypeSince), versionsText(k.ProgTypeUntil), typeGapsText(k.ProgTypeGaps), pointsText(k.AttachPoints),
+		k.ProgTypes.String(), keyedText(k.ProgTypeSince, ", "), keyedText(k.ProgTypeUntil, ", "), typeGapsText(k.ProgTypeGaps), keyedText(k.AttachPoints, "; "),
 		conditionsText(k.Conditions), strings.Join(k.Flags, ", "), k.Module, k.Category, k.Description, k.Notes}, " | ")
 }

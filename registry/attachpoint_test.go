@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bpfmatrix/bpfmatrix/internal/testenv"
 	"github.com/bpfmatrix/bpfmatrix/section"
 )
 
@@ -61,15 +62,8 @@ var pointFacts = []string{
 // pointFacts and the given extra entries.
 func pointTables(t *testing.T, extraKfuncs string) (*Registry, *Kfuncs) {
 	t.Helper()
-	reg, err := Parse("h.yaml", []byte(entry(1, "a", pointFacts...)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ks, err := ParseKfuncs("k.yaml", []byte(kfuncEntry(pointFacts...)+extraKfuncs))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return reg, ks
+	reg := testenv.Must(Parse("h.yaml", []byte(entry(1, "a", pointFacts...))))(t)
+	return reg, testenv.Must(ParseKfuncs("k.yaml", []byte(kfuncEntry(pointFacts...)+extraKfuncs)))(t)
 }
 
 // TestAttachPointsLoad: good attach points load into the entry of both tables, and show in info
@@ -297,10 +291,7 @@ var defaultFacts = []string{
 // says that the type's other attachments answer from prog_types.
 func TestDefaultAttachment(t *testing.T) {
 	text := strings.Replace(kfuncEntry(defaultFacts...), "prog_types: [xdp, sched_cls]", "prog_types: [kprobe, tracing]", 1)
-	ks, err := ParseKfuncs("k.yaml", []byte(text))
-	if err != nil {
-		t.Fatal(err)
-	}
+	ks := testenv.Must(ParseKfuncs("k.yaml", []byte(text)))(t)
 	tests := []struct {
 		where     string
 		ok        bool

@@ -2,6 +2,8 @@ package registry
 
 import (
 	"testing"
+
+	"github.com/bpfmatrix/bpfmatrix/internal/testenv"
 )
 
 // newestHelperID is the last id in the newest kernel's enum bpf_func_id (Linux 7.3:
@@ -9,10 +11,7 @@ import (
 const newestHelperID = 211
 
 func TestEmbeddedRegistryIsComplete(t *testing.T) {
-	reg, err := Default()
-	if err != nil {
-		t.Fatal(err)
-	}
+	reg := testenv.Must(Default())(t)
 	hs := reg.Helpers()
 	if len(hs) != newestHelperID {
 		t.Fatalf("embedded registry has %d helpers, want %d", len(hs), newestHelperID)
@@ -29,10 +28,7 @@ func TestEmbeddedRegistryIsComplete(t *testing.T) {
 
 // TestEmbeddedRegistryFacts spot-checks facts that tables elsewhere often get wrong.
 func TestEmbeddedRegistryFacts(t *testing.T) {
-	reg, err := Default()
-	if err != nil {
-		t.Fatal(err)
-	}
+	reg := testenv.Must(Default())(t)
 	tests := []struct {
 		id        int
 		name      string

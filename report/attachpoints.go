@@ -46,15 +46,12 @@ func (r *Report) pointRows() []pointRow {
 	return rows
 }
 
-// pointText is the word of an attach point cell.
+// pointText is the word of an attach point cell: its state's own word where the state is an
+// answer or a failed kernel, "?" where it says nothing about the attach point.
 func pointText(c verdict.Cell) string {
 	switch c.State {
-	case verdict.StateOffered:
-		return "offered"
-	case verdict.StateRefused:
-		return "refused"
-	case verdict.StateFailed:
-		return "failed"
+	case verdict.StateOffered, verdict.StateRefused, verdict.StateFailed:
+		return string(c.State)
 	}
 	return "?"
 }

@@ -440,10 +440,7 @@ func TestFetchUpgradesStaleEntry(t *testing.T) {
 		t.Fatalf("kfunc modules = %v", imgs[0].KfuncModules)
 	}
 	dir := filepath.Join(fx.cache, "images", imgs[0].SHA256)
-	debData, err := os.ReadFile(fx.deb)
-	if err != nil {
-		t.Fatal(err)
-	}
+	debData := testenv.Must(os.ReadFile(fx.deb))(t)
 	tests := []struct {
 		name    string
 		offline bool

@@ -19,8 +19,8 @@ import (
 )
 
 // cachedPackage returns the path of the first package matching pattern in the user's cache,
-// which the test only reads, or skips.
-func cachedPackage(t *testing.T, pattern string) string {
+// which the test or benchmark only reads, or skips.
+func cachedPackage(t testing.TB, pattern string) string {
 	t.Helper()
 	dir, err := DefaultCacheDir()
 	testenv.Optional(t, err, "set HOME or XDG_CACHE_HOME")

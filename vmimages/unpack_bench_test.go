@@ -56,21 +56,9 @@ func benchmarkPayload(b *testing.B, format string) {
 func BenchmarkUnpackVmlinuxLZ4(b *testing.B)  { benchmarkPayload(b, "lz4") }
 func BenchmarkUnpackVmlinuxZstd(b *testing.B) { benchmarkPayload(b, "zstd") }
 
-// cachedDeb returns the path of the first cached package matching pattern.
-func cachedDeb(b *testing.B, pattern string) string {
-	b.Helper()
-	dir, err := DefaultCacheDir()
-	testenv.Optional(b, err, "set HOME or XDG_CACHE_HOME")
-	debs, _ := filepath.Glob(filepath.Join(dir, "debs", pattern))
-	if len(debs) == 0 {
-		testenv.Optional(b, fmt.Errorf("no %s in %s", pattern, filepath.Join(dir, "debs")), "bpfmatrix kernels fetch")
-	}
-	return debs[0]
-}
-
 // BenchmarkUnpackDebData reads every file of a kernel package's data.tar.xz.
 func BenchmarkUnpackDebData(b *testing.B) {
-	deb := cachedDeb(b, "linux-image-5.10.*.deb")
+	deb := cachedPackage(b, "linux-image-5.10.*.deb")
 	for b.Loop() {
 		err := walkDeb(context.Background(), deb, nil, func(_ string, _ *tar.Header, r io.Reader) error {
 			_, err := io.Copy(io.Discard, r)
@@ -89,7 +77,7 @@ func BenchmarkUnpackDebData(b *testing.B) {
 func BenchmarkUnpackExtractDeb(b *testing.B) {
 	for _, k := range []string{"linux-image-5.10", "linux-image-6.1", "linux-image-6.12", "linux-binary-7.3"} {
 		b.Run(k, func(b *testing.B) {
-			deb := cachedDeb(b, k+".*.deb")
+			deb := cachedPackage(b, k+".*.deb")
 			for b.Loop() {
 				if _, err := extractDeb(context.Background(), deb, b.TempDir(), nil); err != nil {
 					b.Fatal(err)
