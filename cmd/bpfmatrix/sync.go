@@ -72,11 +72,12 @@ with --write, edits them into the file (--registry, default registry/helpers.yam
 keeping its comments
 `
 
-const kfuncsSyncUsage = `usage: bpfmatrix kfuncs sync [--in DIR | --kernels 6.12,7.3 ...] [--format text|json] [--write] [--kfuncs FILE]
+const kfuncsSyncUsage = `usage: bpfmatrix kfuncs sync [--in DIR | --kernels 6.12,7.3 ...] [--format text|json] [--write] [--kfuncs FILE] [--structops FILE]
 proposes the kfunc table from the kernels' observations (with the attach points that answer
 otherwise than their parent, from observations naming them) and, with --write, edits it into the
 file (--kfuncs, default registry/kfuncs.yaml) in place, keeping its comments, categories,
-descriptions and notes
+descriptions and notes; proposes the struct_ops kinds and members the kernels register and, with
+--write, writes them (--structops, default registry/structops.yaml in a source checkout)
 `
 
 func helpersSync(args []string, stdout, stderr io.Writer) int {
