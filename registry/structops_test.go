@@ -124,3 +124,30 @@ func TestDefaultStructOps(t *testing.T) {
 		t.Errorf("Qdisc_ops.enqueue on 6.16: %v, %v; Debian's builds have it from 6.17", ok, err)
 	}
 }
+
+// FuzzStructOps feeds the structops.yaml loader arbitrary bytes (see fuzzTable): a table it
+// returns has unique kinds, each with members of since no later than until, and reads back
+// the same from its own listing.
+func FuzzStructOps(f *testing.F) {
+	fuzzTable(f, ParseStructOps, checkLoadedStructOps, embeddedStructOps, []byte(structOpsTable), []byte("[]\n"), []byte("# x\n"),
+		[]byte("- kind: a\n  members: {m: {since: \"6.1\", until: \"6.2\"}}\n"), []byte("- kind: a\n  members: {m: [\n"))
+}
+
+// checkLoadedStructOps fails t when ops breaks a promise of the loader.
+func checkLoadedStructOps(t *testing.T, ops *StructOps) {
+	seen := map[string]bool{}
+	for _, k := range ops.Kinds() {
+		if seen[k.Name] || len(k.Members) == 0 {
+			t.Fatalf("kind %q duplicated or without members", k.Name)
+		}
+		seen[k.Name] = true
+		if got, ok := ops.Kind(k.Name); !ok || got != k {
+			t.Fatalf("kind %q not found by name", k.Name)
+		}
+		for _, m := range k.Members {
+			if m.Since.IsZero() || m.Since != m.Since.Series() || !m.Until.IsZero() && m.Until.Less(m.Since) {
+				t.Fatalf("member %s.%s: since %v until %v", k.Name, m.Name, m.Since, m.Until)
+			}
+		}
+	}
+}
