@@ -97,6 +97,12 @@ type Facts struct {
 	// HelperArgs says, per helper the kernel offers somewhere, what the verifier expects of
 	// each argument.
 	HelperArgs []HelperArgs `json:"helper_args,omitempty"`
+	// StructOps are the struct_ops kinds the kernel's BTF registers (vmlinux's, then those of
+	// the modules whose BTF it publishes), each with every function-pointer member a struct_ops
+	// program may implement, whether or not the probe loaded a program at it. Sync builds the
+	// registry's list of kinds and members from it. Empty on a kernel without BTF, in runs that
+	// probed no struct_ops, and in documents of older agents.
+	StructOps []StructOpsKind `json:"struct_ops,omitempty"`
 	// ProgTypes says, per program type the probe knows, whether the kernel loads it.
 	ProgTypes []ProgTypeInfo `json:"prog_types"`
 	// Passes says what each pass of the probe's run cost in the kernel; nil before the run
@@ -226,4 +232,14 @@ type Kfunc struct {
 	// (the guest agent sends its facts again after the run); each result carries its own load's
 	// too (Result.Flags), from which Document.CollectKfuncFlags rebuilds them.
 	Flags []string `json:"flags,omitempty"`
+}
+
+// StructOpsKind is one struct_ops kind a kernel registers, as its BTF declares it.
+type StructOpsKind struct {
+	// Kind is the kind's struct name (tcp_congestion_ops, sched_ext_ops, Qdisc_ops).
+	Kind string `json:"kind"`
+	// Module is the module whose BTF declares the kind, "" for vmlinux.
+	Module string `json:"module,omitempty"`
+	// Members are the kind's function-pointer members in struct order.
+	Members []string `json:"members"`
 }

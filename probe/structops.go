@@ -190,6 +190,7 @@ func (p *Prober) expandStructOps(specs []*variantSpec, k *kernelBTF) ([]*variant
 	if err != nil {
 		return nil, fmt.Errorf("probe: struct_ops kinds: %w", err)
 	}
+	p.facts.StructOps = structOpsFacts(kinds)
 	specs, err = expandKinds(specs, kinds, p.opts.Log)
 	if err != nil {
 		return nil, fmt.Errorf("probe: %w", err)

@@ -111,19 +111,20 @@ func (a *Availability) Locate(where string) (Place, error) {
 		}
 	}
 	if chain[0] != s.ProgType {
-		p.Note = fmt.Sprintf("no facts recorded for %s: it answers as its program type %s (facts are recorded only where an attach point answers otherwise than its parent)%s",
-			chain[0], s.ProgType, UncheckedStructOps(s))
+		p.Note = fmt.Sprintf("no facts recorded for %s: it answers as its program type %s (facts are recorded only where an attach point answers otherwise than its parent)",
+			chain[0], s.ProgType)
 	}
 	return p, nil
 }
 
-// UncheckedStructOps is what an answer adds for a struct_ops section naming a kind or member:
-// that the registry cannot tell yet whether some kernel has it. "" for any other section.
+// UncheckedStructOps is what an answer's note adds for a struct_ops section naming a kind or
+// member when no struct_ops table (StructOps) lists kinds to check it against: that nothing told
+// whether some kernel has it. "" for any other section.
 func UncheckedStructOps(s section.Section) string {
 	if s.TargetKind != section.StructOpsMember || s.Target == "" {
 		return ""
 	}
-	return fmt.Sprintf("; the registry holds no per-kernel list of struct_ops kinds and members yet, so %s is not checked to exist", s.Target)
+	return fmt.Sprintf("; no struct_ops table lists the kernels' kinds and members, so %s is not checked to exist", s.Target)
 }
 
 // parseWhere reads the WHERE of a question. A name without '/' that nothing matches is still

@@ -149,7 +149,7 @@ func TestCheckAt(t *testing.T) {
 		{"struct_ops/sched_ext_ops.enqueue", "7.3", false, "struct_ops/sched_ext_ops.enqueue", "withdrawn from struct_ops/sched_ext_ops.enqueue after 7.0", ""},
 		{"struct_ops/sched_ext_ops.dispatch", "7.3", true, "struct_ops/sched_ext_ops", "(facts of struct_ops/sched_ext_ops)", ""},
 		{"struct_ops/sched_ext_ops.dispatch", "6.12", false, "struct_ops/sched_ext_ops", "reached struct_ops/sched_ext_ops.dispatch", ""},
-		{"struct_ops/tcp_congestion_ops.cong_avoid", "7.3", false, "", "", "is not checked to exist"},
+		{"struct_ops/tcp_congestion_ops.cong_avoid", "7.3", false, "", "", "no facts recorded for struct_ops/tcp_congestion_ops.cong_avoid"},
 		{"fentry/dentry_open", "6.12", true, "fentry/dentry_open", "", ""},
 		{"fentry/d_path", "6.12", false, "", "", "no facts recorded for fentry/d_path: it answers as its program type tracing"},
 	}

@@ -8,3 +8,6 @@ var embedded []byte
 
 // embeddedKfuncs is nil in guest-agent builds for the same reason.
 var embeddedKfuncs []byte
+
+// embeddedStructOps is nil in guest-agent builds for the same reason.
+var embeddedStructOps []byte

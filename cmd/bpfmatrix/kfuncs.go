@@ -22,7 +22,10 @@ const kfuncsUsage = `usage:
   bpfmatrix kfuncs sync [--in DIR | --kernels 6.12,7.3 ...] [--write]
 every subcommand takes --kfuncs FILE to read another kfunc file than the built-in one;
 sync proposes the file from the kernels' observations and, with --write, writes it
-(to --kfuncs, default registry/kfuncs.yaml), keeping categories, descriptions and notes
+(to --kfuncs, default registry/kfuncs.yaml), keeping categories, descriptions and notes;
+it also proposes the struct_ops kinds and members the kernels register, written with --write
+to --structops FILE (default registry/structops.yaml), which compat and list (also taking
+--structops FILE) check a struct_ops/KIND.MEMBER against
 `
 
 // loadKfuncs returns the kfunc table in path, or the embedded one when path is empty.

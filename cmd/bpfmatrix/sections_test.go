@@ -48,7 +48,7 @@ func TestSectionNames(t *testing.T) {
 		{[]string{"compat", "NAME", "tc", "6.12"}, 0, "sched_cls programs on 6.12\n", ""},
 		{[]string{"compat", "NAME", "fentry", "6.12"}, 0, "tracing programs on 6.12\nnote: answered for the default attachment of tracing programs; the answer differs at: tp_btf/tcp_destroy_sock\n", ""},
 		{[]string{"compat", "NAME", "struct_ops/sched_ext_ops.enqueue", "7.3"}, 0, "struct_ops/sched_ext_ops.enqueue on 7.3", ""},
-		{[]string{"compat", "NAME", "struct_ops/tcp_congestion_ops.cong_avoid", "7.3"}, 1, "so tcp_congestion_ops.cong_avoid is not checked to exist", ""},
+		{[]string{"compat", "NAME", "struct_ops/tcp_congestion_ops.cong_avoid", "7.3"}, 1, "note: no facts recorded for struct_ops/tcp_congestion_ops.cong_avoid: it answers as its program type struct_ops (facts are recorded only where an attach point answers otherwise than its parent)\n", ""},
 		{[]string{"compat", "NAME", "kprobe.session/", "6.12"}, 2, "", `section "kprobe.session/": empty attach target`},
 		{[]string{"compat", "NAME", "struct_ops/sched_ext_ops.", "6.12"}, 2, "", `section "struct_ops/sched_ext_ops.": attach target`},
 		{[]string{"compat", "NAME", "kprobes", "6.12"}, 2, "", `unknown program type: "kprobes" (section "kprobes"`},

@@ -34,6 +34,8 @@ type syncTable struct {
 	// load reads the table in path ("" for the built-in one); forWrite asks for a file sync
 	// can edit.
 	load func(path string, forWrite bool) (syncProposer, error)
+	// structOps says the sync also proposes the struct_ops table (--structops FILE).
+	structOps bool
 }
 
 // syncProposer is a loaded table that proposes from kernels.
@@ -59,6 +61,8 @@ type syncOutput struct {
 	Kernels  []verifyKernel    `json:"kernels"`
 	Changes  []proposal.Change `json:"changes"`
 	Written  string            `json:"written,omitempty"`
+	// StructOpsWritten is the struct_ops table kfuncs sync --write wrote, "" for none.
+	StructOpsWritten string `json:"structops_written,omitempty"`
 }
 
 const helpersSyncUsage = `usage: bpfmatrix helpers sync [--in DIR | --kernels 5.10,7.3 ...] [--format text|json] [--write] [--registry FILE]
@@ -68,11 +72,12 @@ with --write, edits them into the file (--registry, default registry/helpers.yam
 keeping its comments
 `
 
-const kfuncsSyncUsage = `usage: bpfmatrix kfuncs sync [--in DIR | --kernels 6.12,7.3 ...] [--format text|json] [--write] [--kfuncs FILE]
+const kfuncsSyncUsage = `usage: bpfmatrix kfuncs sync [--in DIR | --kernels 6.12,7.3 ...] [--format text|json] [--write] [--kfuncs FILE] [--structops FILE]
 proposes the kfunc table from the kernels' observations (with the attach points that answer
 otherwise than their parent, from observations naming them) and, with --write, edits it into the
 file (--kfuncs, default registry/kfuncs.yaml) in place, keeping its comments, categories,
-descriptions and notes
+descriptions and notes; proposes the struct_ops kinds and members the kernels register and, with
+--write, writes them (--structops, default registry/structops.yaml in a source checkout)
 `
 
 func helpersSync(args []string, stdout, stderr io.Writer) int {
@@ -82,7 +87,7 @@ func helpersSync(args []string, stdout, stderr io.Writer) int {
 
 func kfuncsSync(args []string, stdout, stderr io.Writer) int {
 	return runSync(syncTable{group: "kfuncs", fileFlag: "kfuncs", usage: kfuncsSyncUsage,
-		defaultFile: filepath.Join("registry", "kfuncs.yaml"), load: loadKfuncSync}, args, stdout, stderr)
+		defaultFile: filepath.Join("registry", "kfuncs.yaml"), load: loadKfuncSync, structOps: true}, args, stdout, stderr)
 }
 
 // runSync proposes a table from observations (the saved ones in --in, or the pipeline's:
@@ -97,6 +102,10 @@ func runSync(t syncTable, args []string, stdout, stderr io.Writer) int {
 	format := formatFlag(fs, "text", "json")
 	gf := addGuestFlags(fs)
 	sf := addSavedFlags(fs)
+	var opsPath *string
+	if t.structOps {
+		opsPath = fs.String("structops", "", "struct_ops kinds file to propose from and, with --write, to write (default registry/structops.yaml)")
+	}
 	c := cmdline{t.group + " sync", t.usage}
 	fail := func(code int, err error) int {
 		c.say(stderr, err)
@@ -151,6 +160,14 @@ func runSync(t syncTable, args []string, stdout, stderr io.Writer) int {
 		}
 		doc.Written = dst
 	}
+	if opsPath != nil {
+		ops, err := syncStructOps(*opsPath, *write, vks)
+		if err != nil {
+			return fail(syncExit(err), err)
+		}
+		res.lines = append(res.lines, ops.line)
+		doc.StructOpsWritten = ops.written
+	}
 	return printSync(stdout, stderr, *format, doc, res)
 }
 
@@ -167,6 +184,9 @@ func printSync(stdout, stderr io.Writer, format string, doc syncOutput, res sync
 	fmt.Fprintln(stdout, res.summary)
 	if doc.Written != "" {
 		fmt.Fprintf(stdout, "wrote %s\n", doc.Written)
+	}
+	if doc.StructOpsWritten != "" {
+		fmt.Fprintf(stdout, "wrote %s\n", doc.StructOpsWritten)
 	}
 	return exitOK
 }

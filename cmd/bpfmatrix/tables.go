@@ -148,6 +148,7 @@ func (g *tableGroup[E]) list(args []string, stdout, stderr io.Writer) int {
 	kernel := fs.String("kernel", "", "only "+g.name+" available on this kernel version (e.g. 6.1)")
 	category := fs.String("category", "", "only "+g.name+" of this category")
 	format := formatFlag(fs, "table", "json")
+	opsPath := structOpsFlag(fs)
 	c, _, t, code := g.setup(fs, 0, args, stdout, stderr)
 	if code >= 0 {
 		return code
@@ -156,7 +157,16 @@ func (g *tableGroup[E]) list(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return c.fail(stderr, err)
 	}
-	if note := listNote(*progType); note != "" {
+	ops, note, err := listStructOps(*opsPath, *progType, *kernel)
+	if err != nil {
+		return c.fail(stderr, err)
+	}
+	if note != "" {
+		es = nil
+	} else {
+		note = listNote(ops, *progType)
+	}
+	if note != "" {
 		fmt.Fprintf(escapeControls(stderr), "bpfmatrix %s: note: %s\n", c.path, note)
 	}
 	if *format == "json" {
@@ -253,6 +263,7 @@ func (g *tableGroup[E]) categories(args []string, stdout, stderr io.Writer) int 
 
 func (g *tableGroup[E]) compat(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("compat", flag.ContinueOnError)
+	opsPath := structOpsFlag(fs)
 	c, pos, t, e, code := g.setupEntry(fs, 3, args, stdout, stderr)
 	if code >= 0 {
 		return code
@@ -261,10 +272,23 @@ func (g *tableGroup[E]) compat(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return c.fail(stderr, err)
 	}
+	ops, err := loadStructOps(*opsPath)
+	if err != nil {
+		return c.fail(stderr, err)
+	}
+	absent, why, err := structOpsAnswer(ops, pos[1], v)
+	if err != nil {
+		return c.fail(stderr, err)
+	}
+	if absent {
+		fmt.Fprintf(escapeControls(stdout), "not compatible: %s\n", why)
+		return exitNo
+	}
 	ok, why, note, err := t.compat(e, pos[1], v)
 	if err != nil {
 		return c.fail(stderr, err)
 	}
+	note = uncheckedNote(ops, pos[1], note)
 	if newest, found := newestTested(); found && newest.Series().Less(v.Series()) {
 		fmt.Fprintf(stderr, "bpfmatrix %s: note: %s is past the newest kernel tested (%s): the answer extends the registry's facts to kernels no observation has checked\n", c.path, v, newest)
 	}
@@ -282,7 +306,7 @@ func (g *tableGroup[E]) compat(args []string, stdout, stderr io.Writer) int {
 
 // listNote is what list says about a --prog-type that names a section rather than a program
 // type: the entries without facts of that attach point are listed for its program type.
-func listNote(where string) string {
+func listNote(ops *registry.StructOps, where string) string {
 	if where == "" || registry.BareProgType(where) {
 		return ""
 	}
@@ -290,8 +314,8 @@ func listNote(where string) string {
 	if err != nil {
 		return ""
 	}
-	note := fmt.Sprintf("entries with no facts recorded for %s are listed for its program type %s%s", registry.AttachPointKey(s), s.ProgType, registry.UncheckedStructOps(s))
-	return note
+	note := fmt.Sprintf("entries with no facts recorded for %s are listed for its program type %s", registry.AttachPointKey(s), s.ProgType)
+	return uncheckedNote(ops, where, note)
 }
 
 // newestTested is the newest kernel pinned in the kernels file's lock: the registry's facts
