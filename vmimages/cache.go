@@ -280,20 +280,23 @@ func (c imageCache) store(ctx context.Context, staging *tempdir.Dir, m *Manifest
 	if err := files.WriteAtomic(filepath.Join(staging.Path, "manifest.json"), append(data, '\n'), 0o644); err != nil {
 		return err
 	}
-	return c.moveIntoPlace(ctx, staging, m.SHA256)
+	return c.moveIntoPlace(ctx, staging, m)
 }
 
-// moveIntoPlace renames a complete staging directory to the entry of sum.
-func (c imageCache) moveIntoPlace(ctx context.Context, staging *tempdir.Dir, sum string) error {
+// moveIntoPlace renames a complete staging directory, whose manifest is m, to the entry of
+// m.SHA256.
+func (c imageCache) moveIntoPlace(ctx context.Context, staging *tempdir.Dir, m *Manifest) error {
+	sum := m.SHA256
 	dst := c.imageDir(sum)
 	if err := os.Rename(staging.Path, dst); err == nil {
 		staging.Moved(dst)
 		return nil
 	}
-	// Another process stored the same image meanwhile; keep theirs if it is intact and
-	// current. An entry of older rules is being replaced: moved aside first, so that a reader
+	// Another process stored the same image meanwhile; keep theirs if it is intact and holds
+	// what this one does. An entry of older rules, or one extracted before its pin named a
+	// modules package (6.19 and later), is being replaced: moved aside first, so that a reader
 	// never sees it half deleted.
-	if m, verr := verifyEntry(ctx, dst, sum); verr == nil && !m.stale() {
+	if old, verr := verifyEntry(ctx, dst, sum); verr == nil && !old.stale() && old.ModulesPackage == m.ModulesPackage {
 		return nil // the caller removes the staging directory
 	}
 	trash := filepath.Join(c.dir, "images", corruptPrefix+sum+"-"+fmt.Sprint(time.Now().UnixNano()))
