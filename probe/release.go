@@ -3,7 +3,6 @@ package probe
 import (
 	"cmp"
 	"fmt"
-	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -11,6 +10,7 @@ import (
 	"github.com/cilium/ebpf/btf"
 
 	bpfasm "github.com/bpfmatrix/bpfmatrix/asm"
+	"github.com/bpfmatrix/bpfmatrix/probe/verifierlog"
 )
 
 // Some struct_ops members hand their program a reference it must give back: Qdisc_ops.enqueue's
@@ -29,11 +29,6 @@ import (
 // trusted"), which means offered, as anywhere else, and nothing is released twice. Only a
 // call the verifier accepts reaches the epilogue, which releases what it released in the
 // baseline load.
-
-// entryReference matches the verifier's refusal of a program that exits still holding a
-// reference it was given at entry: alloc_insn 0 in a program whose first instruction acquires
-// nothing (the trivial program's is r0 = ret).
-var entryReference = regexp.MustCompile(`(?m)^Unreleased reference id=(\d+) alloc_insn=0$`)
 
 // releaseWords are what a kfunc that releases a reference is named for (bpf_kfree_skb,
 // bpf_qdisc_skb_drop, bpf_task_release, ...): kfunc flags such as KF_RELEASE are not in BTF.
@@ -198,7 +193,7 @@ func (k *kernelBTF) vmlinuxKfuncs() ([]*btf.Func, []btf.TypeID) {
 // the refusal is of another kind).
 func (v *variant) learnRelease(k *kernelBTF, l *loader, c candidate, trivial []byte, refused loadResult) (*releaseEpilogue, loadResult, string) {
 	s := v.spec
-	if k == nil || s.kind == "" || s.member == "" || !entryReference.MatchString(refused.log) {
+	if k == nil || s.kind == "" || s.member == "" || !entryReference(refused.log) {
 		return nil, refused, ""
 	}
 	args, params, err := memberRefArgs(k, s.kind, s.member)
@@ -229,6 +224,14 @@ func (v *variant) learnRelease(k *kernelBTF, l *loader, c candidate, trivial []b
 		tried = append(tried, e.desc)
 	}
 	return nil, refused, "no release loads: tried " + strings.Join(tried, "; ")
+}
+
+// entryReference reports whether log is the verifier's refusal of a program that exits still
+// holding a reference it was given at entry: acquired at instruction 0 in a program whose first
+// instruction acquires nothing (the trivial program's is r0 = ret).
+func entryReference(log string) bool {
+	insn, ok := verifierlog.UnreleasedReference(log)
+	return ok && insn == 0
 }
 
 // releaseCombos returns up to n ways to release every referenced argument: one candidate per

@@ -12,31 +12,6 @@ import (
 	"github.com/bpfmatrix/bpfmatrix/internal/testenv"
 )
 
-// TestEntryReference reads which refusals of a trivial program are a reference the program held
-// from its start: the one an epilogue can release.
-func TestEntryReference(t *testing.T) {
-	tests := []struct {
-		name string
-		log  string
-		want bool
-	}{
-		{"6.17's refusal at Qdisc_ops.enqueue", "0: R1=ctx() R10=fp0\n0: (b7) r0 = 0                        ; R0=0 refs=1\n1: (95) exit\nUnreleased reference id=1 alloc_insn=0\nprocessed 2 insns", true},
-		{"a later reference id", "Unreleased reference id=3 alloc_insn=0\n", true},
-		{"7.3's explanation block after it", "1: (95) exit\nUnreleased reference id=1 alloc_insn=0\n\nVerification failed: Resource Lifetime Safety: Unreleased resource\n\nReason:\n  Owned resource (id=1) was acquired at instruction 0\n", true},
-		{"acquired by the probed call", "5: (85) call bpf_cgroup_from_id#66272\nUnreleased reference id=2 alloc_insn=5\n", false},
-		{"acquired at instruction 10", "Unreleased reference id=2 alloc_insn=10\n", false},
-		{"another refusal", "R1 type=scalar expected=ctx\n", false},
-		{"no log", "", false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := entryReference.MatchString(tt.log); got != tt.want {
-				t.Fatalf("entryReference = %v, want %v", got, tt.want)
-			}
-		})
-	}
-}
-
 // qdiscKernel is a small vmlinux BTF shaped as 6.17's around Qdisc_ops: the enqueue stub whose
 // skb is __ref, a dequeue stub without a reference, and kfuncs taking an skb, some named for
 // releasing, one whose second parameter no argument of enqueue can fill (bpf_qdisc_skb_drop's

@@ -7,7 +7,6 @@ import (
 
 	"github.com/bpfmatrix/bpfmatrix/observation"
 	"github.com/bpfmatrix/bpfmatrix/registry"
-	"github.com/bpfmatrix/bpfmatrix/registry/yamledit"
 	"github.com/bpfmatrix/bpfmatrix/verdict"
 )
 
@@ -72,15 +71,8 @@ func TestProposeConditions(t *testing.T) {
 	if len(list.Conditions) != 1 || len(wq.Conditions) != 1 {
 		t.Errorf("conditions beyond tracepoint: %+v %+v", list.Conditions, wq.Conditions)
 	}
-	file := yamledit.MarshalKfuncs(got)
-	table, err := registry.ParseKfuncs("kfuncs.yaml", file)
-	if err != nil {
-		t.Fatalf("%v\n%s", err, file)
-	}
-	for _, kv := range verdict.JudgeKfuncs(table, ks) {
-		if kv.Verdict == verdict.Contradicted {
-			t.Errorf("%s contradicted by the kernels it came from: %v", kv.Name, kv.Problems)
-		}
+	table, kvs := confirmedTable(t, got, ks)
+	for _, kv := range kvs {
 		for _, tv := range kv.Types {
 			for _, c := range tv.Cells {
 				marked := slices.ContainsFunc(c.Conditions, func(s string) bool { return strings.HasPrefix(s, verdict.CannotHold) })

@@ -314,16 +314,7 @@ func TestProposeKfuncs(t *testing.T) {
 	if b.MinKernel.String() != "7.0" || len(b.Gaps) != 1 || b.Gaps[0].String() != "7.1..7.1" || b.ProgTypes.String() != "tracing" {
 		t.Errorf("bpf_b: %+v", b)
 	}
-	file := yamledit.MarshalKfuncs(got)
-	table, err := registry.ParseKfuncs("kfuncs.yaml", file)
-	if err != nil {
-		t.Fatalf("%v\n%s", err, file)
-	}
-	for _, kv := range verdict.JudgeKfuncs(table, ks) {
-		if kv.Verdict == verdict.Contradicted {
-			t.Errorf("%s contradicted by the kernels it came from: %v", kv.Name, kv.Problems)
-		}
-	}
+	confirmedTable(t, got, ks)
 	// What people wrote is kept by the next sync, and so are the attach points recorded, which
 	// the probe does not answer yet.
 	a.Description, a.Category = "Does A.", "task"
@@ -333,6 +324,25 @@ func TestProposeKfuncs(t *testing.T) {
 		again[0].AttachPoints["iter/tcp"].Evidence != "probe: 6.12" {
 		t.Errorf("sync lost what people wrote: %+v %v", again[0], changes[0])
 	}
+}
+
+// confirmedTable writes the kfunc proposal got as kfuncs sync writes it, loads it, and holds the
+// kernels ks it came from to confirm it: none may contradict an entry. It returns the table
+// loaded and the kernels' verdicts on it.
+func confirmedTable(t *testing.T, got []*registry.Kfunc, ks []verdict.Kernel) (*registry.Kfuncs, []verdict.KfuncVerdict) {
+	t.Helper()
+	file := yamledit.MarshalKfuncs(got)
+	table, err := registry.ParseKfuncs("kfuncs.yaml", file)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, file)
+	}
+	kvs := verdict.JudgeKfuncs(table, ks)
+	for _, kv := range kvs {
+		if kv.Verdict == verdict.Contradicted {
+			t.Errorf("%s contradicted by the kernels it came from: %v", kv.Name, kv.Problems)
+		}
+	}
+	return table, kvs
 }
 
 func table2(t *testing.T, ks []*registry.Kfunc) *registry.Kfuncs {

@@ -49,15 +49,7 @@ func (p AttachPoint) Claim() string {
 	if p.Refused {
 		parts = append(parts, "not offered")
 	}
-	if !p.Since.IsZero() {
-		parts = append(parts, "from "+p.Since.String())
-	}
-	if !p.Until.IsZero() {
-		parts = append(parts, "until "+p.Until.String())
-	}
-	for _, g := range p.Gaps {
-		parts = append(parts, "not in "+g.String())
-	}
+	parts = append(parts, p.words()...)
 	if len(parts) == 0 {
 		parts = append(parts, "offered")
 	}
@@ -219,18 +211,8 @@ func (p AttachPoint) rule(kernel Version) (ruling, Gap) {
 		return refusedAt, Gap{}
 	case kernel.IsZero():
 		return offered, Gap{}
-	case !p.Since.IsZero() && kernel.Less(p.Since):
-		return beforeSince, Gap{}
 	}
-	for _, g := range p.Gaps {
-		if g.Contains(kernel) {
-			return inGap, g
-		}
-	}
-	if !p.Until.IsZero() && p.Until.before(kernel) {
-		return afterUntil, Gap{}
-	}
-	return offered, Gap{}
+	return p.Span.rule(kernel)
 }
 
 // ruleAt decides whether the entry offers the function at place on kernel (a zero kernel: any

@@ -1,8 +1,6 @@
 package registry
 
 import (
-	"strings"
-
 	"go.yaml.in/yaml/v3"
 
 	"github.com/bpfmatrix/bpfmatrix/section"
@@ -30,17 +28,7 @@ const attachPointKeys = "since, until, gaps, offered, evidence"
 
 // attachPoints reads attach_points: canonical section key -> the attach point's facts.
 func (l *loader) attachPoints(n *yaml.Node) map[string]AttachPoint {
-	const what = "attach_points"
-	if n.Kind == yaml.MappingNode && len(n.Content) == 0 {
-		l.errorf(n, "%s: empty mapping: leave the key out", what)
-		return nil
-	}
-	return readMap(l, n, what, func(kv field) (AttachPoint, bool) {
-		if !l.pointKey(kv) {
-			return AttachPoint{}, false
-		}
-		return l.attachPoint(kv.valN, what+"."+kv.key)
-	})
+	return readKeyed(l, n, "attach_points", l.pointKey, l.attachPoint)
 }
 
 // pointKey reports whether the key of kv is a canonical section key naming an attach point, and
@@ -61,68 +49,32 @@ func (l *loader) pointKey(kv field) bool {
 // attachPoint reads the facts of one attach point; ok is false when they are unusable (and
 // reported).
 func (l *loader) attachPoint(n *yaml.Node, what string) (p AttachPoint, ok bool) {
-	fs := l.mapping(n, what)
+	before := len(l.errs)
+	rec := spanRecord{what: what, keys: attachPointKeys, shows: "which kernels and targets showed it", own: func(kv field) bool {
+		if kv.key != "offered" {
+			return false
+		}
+		if l.boolean(kv.valN, what+".offered") {
+			l.errorf(kv.valN, "%s.offered: write it only as false (an attach point with facts offers unless it says so)", what)
+		}
+		p.Refused = true
+		return true
+	}}
+	span, evidence, fs := rec.read(l, n)
 	if fs == nil {
 		return p, false
 	}
-	before := len(l.errs)
-	for _, kv := range fs {
-		switch kv.key {
-		case "since", "until":
-			*pointRelease(&p, kv.key) = l.version(kv.valN, what+"."+kv.key)
-		case "gaps":
-			p.Gaps = l.gapList(kv.valN, what+".gaps")
-		case "offered":
-			if l.boolean(kv.valN, what+".offered") {
-				l.errorf(kv.valN, "%s.offered: write it only as false (an attach point with facts offers unless it says so)", what)
-			}
-			p.Refused = true
-		case "evidence":
-			if p.Evidence = strings.TrimSpace(l.str(kv.valN, what+".evidence")); p.Evidence == "" {
-				l.errorf(kv.valN, "%s.evidence is empty", what)
-			}
-		default:
-			l.errorf(kv.keyN, "%s: unknown key %s (known: %s)", what, excerpt(kv.key), attachPointKeys)
-		}
-	}
-	l.checkAttachPoint(n, what, p, fs)
-	return p, len(l.errs) == before
-}
-
-// pointRelease returns the field of p that key, since or until, fills in.
-func pointRelease(p *AttachPoint, key string) *Version {
-	if key == "until" {
-		return &p.Until
-	}
-	return &p.Since
-}
-
-// checkAttachPoint cross-checks the facts of one attach point among themselves.
-func (l *loader) checkAttachPoint(n *yaml.Node, what string, p AttachPoint, fs fields) {
-	if _, ok := fs.get("evidence"); !ok {
-		l.errorf(n, "%s needs evidence: which kernels and targets showed it", what)
-	}
+	p.Span, p.Evidence = span, evidence
 	if p.Refused && (!p.Since.IsZero() || !p.Until.IsZero() || len(p.Gaps) > 0) {
 		l.errorf(n, "%s: offered: false takes no since, until or gaps (a refusal on some kernels only is an offer with since, until or gaps)", what)
 	}
-	if !p.Since.IsZero() && !p.Until.IsZero() && p.Until.Less(p.Since.Series()) {
-		l.errorf(n, "%s: until %s is older than since %s", what, p.Until, p.Since)
-	}
+	return p, len(l.errs) == before
 }
 
 // checkAttachPoints cross-checks the attach points of a against the entry's other facts: a
 // refusal needs a program type that offers, and no attach point comes before min_kernel.
 func (l *loader) checkAttachPoints(a *Availability, fs fields) {
-	f, ok := fs.get("attach_points")
-	if !ok {
-		return
-	}
-	for i := 0; i+1 < len(f.valN.Content); i += 2 {
-		keyN := f.valN.Content[i]
-		p, ok := a.AttachPoints[keyN.Value]
-		if !ok {
-			continue
-		}
+	eachKeyed(fs, "attach_points", a.AttachPoints, func(keyN *yaml.Node, p AttachPoint) {
 		progType := mustParseSection(keyN.Value).ProgType
 		if p.Refused && !a.ProgTypes.Contains(progType) {
 			l.errorf(keyN, "attach_points: %s refuses what its program type %s does not offer (prog_types does not list it)", keyN.Value, progType)
@@ -130,7 +82,7 @@ func (l *loader) checkAttachPoints(a *Availability, fs fields) {
 		if !p.Since.IsZero() && p.Since.Less(a.MinKernel) {
 			l.errorf(keyN, "attach_points: %s since %s is older than min_kernel %s", keyN.Value, p.Since, a.MinKernel)
 		}
-	}
+	})
 }
 
 // mustParseSection parses a key the loader has already accepted.

@@ -51,6 +51,39 @@ type Span struct {
 	Gaps  []Gap   `json:"gaps,omitempty"`
 }
 
+// rule decides whether the span holds kernel (not zero): before Since, in a gap or after Until,
+// with the gap that rules it out when that is the reason.
+func (s Span) rule(kernel Version) (ruling, Gap) {
+	if !s.Since.IsZero() && kernel.Less(s.Since) {
+		return beforeSince, Gap{}
+	}
+	for _, g := range s.Gaps {
+		if g.Contains(kernel) {
+			return inGap, g
+		}
+	}
+	if !s.Until.IsZero() && s.Until.before(kernel) {
+		return afterUntil, Gap{}
+	}
+	return offered, Gap{}
+}
+
+// words says the span in words ("from 6.10", "until 6.12", "not in 6.2..6.5"), none for a
+// span without bounds.
+func (s Span) words() []string {
+	var out []string
+	if !s.Since.IsZero() {
+		out = append(out, "from "+s.Since.String())
+	}
+	if !s.Until.IsZero() {
+		out = append(out, "until "+s.Until.String())
+	}
+	for _, g := range s.Gaps {
+		out = append(out, "not in "+g.String())
+	}
+	return out
+}
+
 // ProgTypes is the set of program types a function is offered to: either every type (All) or the
 // listed ones. Types holds names from KnownProgTypes, sorted in kernel enum order.
 type ProgTypes struct {

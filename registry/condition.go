@@ -94,32 +94,13 @@ func (c Condition) AppliesOn(kernel Version) bool {
 	if kernel.IsZero() {
 		return true
 	}
-	if !c.Since.IsZero() && kernel.Less(c.Since) {
-		return false
-	}
-	if !c.Until.IsZero() && c.Until.before(kernel) {
-		return false
-	}
-	for _, g := range c.Gaps {
-		if g.Contains(kernel) {
-			return false
-		}
-	}
-	return true
+	r, _ := c.rule(kernel)
+	return r == offered
 }
 
 // Explain says in a sentence what the condition means for name called from progType.
 func (c Condition) Explain(name, progType string) string {
-	var when []string
-	if !c.Since.IsZero() {
-		when = append(when, "from "+c.Since.String())
-	}
-	if !c.Until.IsZero() {
-		when = append(when, "until "+c.Until.String())
-	}
-	for _, g := range c.Gaps {
-		when = append(when, "not in "+g.String())
-	}
+	when := c.words()
 	s := fmt.Sprintf("%s is offered to %s programs with conditions: it works on a %s held in a map value, which %s programs may not hold",
 		name, progType, strings.Join(c.Holds, " or "), progType)
 	if len(when) > 0 {
@@ -144,56 +125,31 @@ const conditionKeys = "holds, since, until, gaps, evidence"
 // conditions reads a kfunc's conditions: program type -> its condition.
 func (l *loader) conditions(n *yaml.Node) map[string]Condition {
 	const what = "conditions"
-	if n.Kind == yaml.MappingNode && len(n.Content) == 0 {
-		l.errorf(n, "%s: empty mapping: leave the key out", what)
-		return nil
-	}
-	return readMap(l, n, what, func(kv field) (Condition, bool) {
-		if !l.progTypeKey(kv, what) {
-			return Condition{}, false
-		}
-		return l.condition(kv.valN, what+"."+kv.key)
-	})
+	return readKeyed(l, n, what, func(kv field) bool { return l.progTypeKey(kv, what) }, l.condition)
 }
 
 // condition reads one program type's condition; ok is false when it is unusable (and reported).
 func (l *loader) condition(n *yaml.Node, what string) (c Condition, ok bool) {
-	fs := l.mapping(n, what)
+	before := len(l.errs)
+	rec := spanRecord{what: what, keys: conditionKeys, shows: "which kernels showed it", own: func(kv field) bool {
+		if kv.key != "holds" {
+			return false
+		}
+		c.Holds = l.strList(kv.valN, what+".holds", nameRE)
+		for _, h := range c.Holds {
+			if !slices.Contains(HeldObjectKinds, h) {
+				l.errorf(kv.valN, "%s.holds: unknown object %s (known: %s)", what, excerpt(h), strings.Join(HeldObjectKinds, ", "))
+			}
+		}
+		return true
+	}}
+	span, evidence, fs := rec.read(l, n)
 	if fs == nil {
 		return c, false
 	}
-	before := len(l.errs)
-	for _, kv := range fs {
-		switch kv.key {
-		case "holds":
-			c.Holds = l.strList(kv.valN, what+".holds", nameRE)
-			for _, h := range c.Holds {
-				if !slices.Contains(HeldObjectKinds, h) {
-					l.errorf(kv.valN, "%s.holds: unknown object %s (known: %s)", what, excerpt(h), strings.Join(HeldObjectKinds, ", "))
-				}
-			}
-		case "since":
-			c.Since = l.version(kv.valN, what+".since")
-		case "until":
-			c.Until = l.version(kv.valN, what+".until")
-		case "gaps":
-			c.Gaps = l.gapList(kv.valN, what+".gaps")
-		case "evidence":
-			if c.Evidence = strings.TrimSpace(l.str(kv.valN, what+".evidence")); c.Evidence == "" {
-				l.errorf(kv.valN, "%s.evidence is empty", what)
-			}
-		default:
-			l.errorf(kv.keyN, "%s: unknown key %s (known: %s)", what, excerpt(kv.key), conditionKeys)
-		}
-	}
+	c.Span, c.Evidence = span, evidence
 	if _, ok := fs.get("holds"); !ok || len(c.Holds) == 0 {
 		l.errorf(n, "%s needs holds: the objects the program type may not hold", what)
-	}
-	if _, ok := fs.get("evidence"); !ok {
-		l.errorf(n, "%s needs evidence: which kernels showed it", what)
-	}
-	if !c.Since.IsZero() && !c.Until.IsZero() && c.Until.Less(c.Since.Series()) {
-		l.errorf(n, "%s: until %s is older than since %s", what, c.Until, c.Since)
 	}
 	return c, len(l.errs) == before
 }
@@ -201,17 +157,8 @@ func (l *loader) condition(n *yaml.Node, what string) (c Condition, ok bool) {
 // checkConditions cross-checks a kfunc's conditions against its other facts: each names a type
 // prog_types lists, and objects its prototype takes.
 func (l *loader) checkConditions(k *Kfunc, fs fields) {
-	f, ok := fs.get("conditions")
-	if !ok || f.valN.Kind != yaml.MappingNode {
-		return
-	}
 	takes := ObjectsHeld(k.Prototype)
-	for i := 0; i+1 < len(f.valN.Content); i += 2 {
-		keyN := f.valN.Content[i]
-		c, ok := k.Conditions[keyN.Value]
-		if !ok {
-			continue
-		}
+	eachKeyed(fs, "conditions", k.Conditions, func(keyN *yaml.Node, c Condition) {
 		if !k.ProgTypes.Contains(keyN.Value) {
 			l.errorf(keyN, "conditions names %s, which prog_types does not list", keyN.Value)
 		}
@@ -220,5 +167,5 @@ func (l *loader) checkConditions(k *Kfunc, fs fields) {
 				l.errorf(keyN, "conditions.%s holds %s, which the prototype does not take", keyN.Value, h)
 			}
 		}
-	}
+	})
 }

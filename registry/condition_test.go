@@ -34,14 +34,8 @@ func TestObjectsHeld(t *testing.T) {
 
 // conditionEntry is a list kfunc offered to tracepoint and sched_cls, with extra lines.
 func conditionEntry(extra ...string) string {
-	lines := append([]string{
-		"- name: bpf_list_pop_front",
-		`  prototype: "struct bpf_list_node *bpf_list_pop_front(struct bpf_list_head *head)"`,
-		`  min_kernel: "6.2"`,
-		"  prog_types: [sched_cls, tracepoint]",
-		"  category: graph",
-	}, extra...)
-	return strings.Join(lines, "\n") + "\n"
+	return kfuncText("bpf_list_pop_front", "struct bpf_list_node *bpf_list_pop_front(struct bpf_list_head *head)", "6.2",
+		"sched_cls, tracepoint", "graph", extra...)
 }
 
 // TestFaultConditionsParse: every mistake in conditions is refused at its line.
@@ -64,12 +58,7 @@ func TestFaultConditionsParse(t *testing.T) {
 		{"duplicate type", []string{"  conditions:", "    tracepoint: {holds: [bpf_list_head], evidence: e}", "    tracepoint: {holds: [bpf_list_head], evidence: f}"}, `k.yaml:8: conditions: duplicate key "tracepoint"`},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			_, err := ParseKfuncs("k.yaml", []byte(conditionEntry(tt.extra...)))
-			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("got %v\nwant %s", err, tt.want)
-			}
-		})
+		t.Run(tt.name, func(t *testing.T) { refusedByKfuncLoader(t, conditionEntry(tt.extra...), tt.want) })
 	}
 }
 

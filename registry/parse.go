@@ -42,38 +42,49 @@ type uniqueFact struct{ key, shown string }
 
 // parseEntries reads data, the contents of a registry file called file, as a sequence of entries
 // of kind. Every problem found is reported (up to a bound), each as "file:line: message".
-func parseEntries[T tableEntry](file string, data []byte, kind *entryKind[T]) (out []T, err error) {
-	// The YAML parser is third-party code fed arbitrary bytes; a panic in it must become an
-	// error naming the file, not a crash of a CI job.
-	defer func() {
-		if p := recover(); p != nil {
-			out, err = nil, &LineError{File: file, Msg: fmt.Sprintf("cannot parse YAML: %v", p)}
-		}
-	}()
-	root, err := document(file, data)
+func parseEntries[T tableEntry](file string, data []byte, kind *entryKind[T]) ([]T, error) {
+	out, root, err := readSequence(file, data, kind.what+" entries", kind.entry, kind.unique)
 	if err != nil {
 		return nil, err
-	}
-	l := &loader{file: file}
-	if root.Kind != yaml.SequenceNode {
-		l.errorf(root, "want a YAML sequence of %s entries, found %s", kind.what, kindName(root))
-		return nil, errors.Join(l.errs...)
-	}
-	first := map[string]int{} // a unique fact -> the line of the entry that has it
-	for _, item := range root.Content {
-		e, ok := kind.entry(l, item)
-		if !ok || !l.unique(item, first, kind.unique(e)) {
-			continue
-		}
-		out = append(out, e)
-	}
-	if len(l.errs) > 0 {
-		return nil, errors.Join(l.errs...)
 	}
 	if len(out) == 0 && !kind.emptyTable {
 		return nil, &LineError{File: file, Line: root.Line, Msg: fmt.Sprintf("no %s entries", kind.what)}
 	}
 	return out, nil
+}
+
+// readSequence reads data, the contents of a registry file called file, as a YAML sequence of
+// what ("helper entries", "struct_ops kinds"): each item read by read, none sharing a fact
+// unique returns with an earlier one. Every problem found is reported (up to a bound), each as
+// "file:line: message". root is the sequence.
+func readSequence[T any](file string, data []byte, what string, read func(*loader, *yaml.Node) (T, bool), unique func(T) []uniqueFact) (out []T, root *yaml.Node, err error) {
+	// The YAML parser is third-party code fed arbitrary bytes; a panic in it must become an
+	// error naming the file, not a crash of a CI job.
+	defer func() {
+		if p := recover(); p != nil {
+			out, root, err = nil, nil, &LineError{File: file, Msg: fmt.Sprintf("cannot parse YAML: %v", p)}
+		}
+	}()
+	if root, err = document(file, data); err != nil {
+		return nil, nil, err
+	}
+	l := &loader{file: file}
+	if root.Kind != yaml.SequenceNode {
+		l.errorf(root, "want a YAML sequence of %s, found %s", what, kindName(root))
+		return nil, nil, errors.Join(l.errs...)
+	}
+	first := map[string]int{} // a unique fact -> the line of the item that has it
+	for _, item := range root.Content {
+		v, ok := read(l, item)
+		if !ok || !l.unique(item, first, unique(v)) {
+			continue
+		}
+		out = append(out, v)
+	}
+	if len(l.errs) > 0 {
+		return nil, nil, errors.Join(l.errs...)
+	}
+	return out, root, nil
 }
 
 // unique reports whether none of facts belongs to an earlier entry, and records them when so.

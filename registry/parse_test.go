@@ -2,20 +2,36 @@ package registry
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 )
 
 // kfuncEntry renders one valid kfunc entry (5 lines) with the given lines added after it.
 func kfuncEntry(extra ...string) string {
+	return kfuncText("bpf_a", "int bpf_a(void)", "5.8", "xdp, sched_cls", "misc", extra...)
+}
+
+// kfuncText renders a kfunc entry of its required facts, one a line (5 lines), with the given
+// lines added after it.
+func kfuncText(name, prototype, minKernel, progTypes, category string, extra ...string) string {
 	lines := append([]string{
-		"- name: bpf_a",
-		`  prototype: "int bpf_a(void)"`,
-		`  min_kernel: "5.8"`,
-		"  prog_types: [xdp, sched_cls]",
-		"  category: misc",
+		"- name: " + name,
+		"  prototype: " + strconv.Quote(prototype),
+		"  min_kernel: " + strconv.Quote(minKernel),
+		"  prog_types: [" + progTypes + "]",
+		"  category: " + category,
 	}, extra...)
 	return strings.Join(lines, "\n") + "\n"
+}
+
+// refusedByKfuncLoader fails t unless the kfunc table text is refused with an error that holds
+// want ("k.yaml:LINE: message").
+func refusedByKfuncLoader(t *testing.T, text, want string) {
+	t.Helper()
+	if _, err := ParseKfuncs("k.yaml", []byte(text)); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("got %v\nwant %q", err, want)
+	}
 }
 
 // TestFaultAvailabilityBothLoaders: helpers.yaml and kfuncs.yaml share the availability keys,
@@ -76,11 +92,7 @@ func TestFaultKfuncsParse(t *testing.T) {
 		{"empty name", strings.Replace(ok, "- name: bpf_a", "- name: >", 1), `k.yaml:1: name is empty`},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if _, err := ParseKfuncs("k.yaml", []byte(tt.yaml)); err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("got %v\nwant %q", err, tt.want)
-			}
-		})
+		t.Run(tt.name, func(t *testing.T) { refusedByKfuncLoader(t, tt.yaml, tt.want) })
 	}
 	// A helper entry refuses the kfunc-only keys, as unknown.
 	if _, err := Parse("h.yaml", []byte(entry(1, "a", `  last_kernel: "6.1"`))); err == nil || !strings.Contains(err.Error(), `h.yaml:12: unknown key "last_kernel"`) {

@@ -1,8 +1,6 @@
 package registry
 
 import (
-	"errors"
-	"fmt"
 	"regexp"
 
 	"go.yaml.in/yaml/v3"
@@ -16,36 +14,15 @@ var structOpsNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 // and module when the kind is not vmlinux's. Unknown keys, duplicate kinds or members and bad
 // versions are errors with file:line, as in helpers.yaml. A file of comments alone, or `[]`,
 // is an empty table: questions then name kinds and members unchecked.
-func ParseStructOps(file string, data []byte) (out *StructOps, err error) {
+func ParseStructOps(file string, data []byte) (*StructOps, error) {
 	if blank(data) {
 		return NewStructOps(file, nil), nil
 	}
-	// The YAML parser is third-party code fed arbitrary bytes, as in parseEntries.
-	defer func() {
-		if p := recover(); p != nil {
-			out, err = nil, &LineError{File: file, Msg: fmt.Sprintf("cannot parse YAML: %v", p)}
-		}
-	}()
-	root, err := document(file, data)
+	kinds, _, err := readSequence(file, data, "struct_ops kinds", (*loader).opsKind, func(k *OpsKind) []uniqueFact {
+		return []uniqueFact{{k.Name, "kind " + excerpt(k.Name)}}
+	})
 	if err != nil {
 		return nil, err
-	}
-	l := &loader{file: file}
-	if root.Kind != yaml.SequenceNode {
-		l.errorf(root, "want a YAML sequence of struct_ops kinds, found %s", kindName(root))
-		return nil, errors.Join(l.errs...)
-	}
-	var kinds []*OpsKind
-	first := map[string]int{}
-	for _, item := range root.Content {
-		k, ok := l.opsKind(item)
-		if !ok || !l.unique(item, first, []uniqueFact{{k.Name, "kind " + excerpt(k.Name)}}) {
-			continue
-		}
-		kinds = append(kinds, k)
-	}
-	if len(l.errs) > 0 {
-		return nil, errors.Join(l.errs...)
 	}
 	t := NewStructOps(file, kinds)
 	t.source = newSource(file, data)

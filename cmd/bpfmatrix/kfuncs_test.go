@@ -6,10 +6,25 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/bpfmatrix/bpfmatrix/observation"
 )
 
 // recordedObservations holds the 11 kernels' observations of 2026-11-27.
 var recordedObservations = filepath.Join("testdata", "observations")
+
+// editedObservations writes, into a new directory it returns, the recorded observations of the
+// kernels named, each edited by edit: documents as a newer agent would write them.
+func editedObservations(t *testing.T, names []string, edit func(name string, doc *observation.Document)) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, name := range names {
+		doc := readDoc(t, filepath.Join(recordedObservations, name+".json.gz"))
+		edit(name, doc)
+		writeDoc(t, filepath.Join(dir, name+".json"), doc)
+	}
+	return dir
+}
 
 // TestKfuncsCommands runs the kfunc commands against the built-in kfuncs.yaml: the helpers'
 // exit codes (0 yes, 1 no, 2 bad input) and output.

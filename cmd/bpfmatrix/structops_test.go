@@ -14,27 +14,14 @@ import (
 // only on 7.3, with a member 6.12 lacks.
 func structOpsDocuments(t *testing.T) string {
 	t.Helper()
-	dir := t.TempDir()
 	kinds := map[string][]observation.StructOpsKind{
 		"6.12": {{Kind: "tcp_congestion_ops", Members: []string{"ssthresh", "cong_avoid"}}},
 		"7.3": {{Kind: "sched_ext_ops", Members: []string{"enqueue", "dispatch", "cgroup_set_idle"}},
 			{Kind: "tcp_congestion_ops", Members: []string{"ssthresh", "cong_avoid"}}},
 	}
-	for name, ks := range kinds {
-		doc, err := observation.ReadFile(filepath.Join(recordedObservations, name+".json.gz"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		doc.StructOps = ks
-		data, err := observation.Encode(doc)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, name+".json"), data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir
+	return editedObservations(t, []string{"6.12", "7.3"}, func(name string, doc *observation.Document) {
+		doc.StructOps = kinds[name]
+	})
 }
 
 // TestStructOpsSyncAndCompat: kfuncs sync --write writes the struct_ops table the documents

@@ -2,7 +2,6 @@ package main
 
 import (
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -16,12 +15,7 @@ import (
 // the kfunc the plain kprobe refuses.
 func sessionDocuments(t *testing.T) string {
 	t.Helper()
-	dir := t.TempDir()
-	for _, name := range []string{"6.12", "7.3"} {
-		doc, err := observation.ReadFile(filepath.Join(recordedObservations, name+".json.gz"))
-		if err != nil {
-			t.Fatal(err)
-		}
+	return editedObservations(t, []string{"6.12", "7.3"}, func(_ string, doc *observation.Document) {
 		for i, pt := range doc.ProgTypes {
 			if pt.Name != "kprobe" {
 				continue
@@ -36,15 +30,7 @@ func sessionDocuments(t *testing.T) string {
 		}
 		doc.Results = append(doc.Results, observation.Result{Kfunc: "bpf_session_cookie", ProgType: "kprobe", Variant: "kprobe.session",
 			Outcome: observation.Supported, Detail: "processed 4 insns"})
-		data, err := observation.Encode(doc)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, name+".json"), data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir
+	})
 }
 
 // TestKfuncsSyncAttachPoints: kfuncs sync --write records, from observations naming attach

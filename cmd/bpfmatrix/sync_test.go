@@ -150,15 +150,21 @@ func syncObservations(t *testing.T, rows ...string) string {
 			doc.Results = append(doc.Results, observation.Result{HelperID: 7, Helper: "probe_me", ProgType: pt, Variant: pt,
 				Outcome: observation.Outcome(f[3+i]), Detail: "the verifier's line"})
 		}
-		data, err := observation.Encode(doc)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, f[0]+".json"), data, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		writeDoc(t, filepath.Join(dir, f[0]+".json"), doc)
 	}
 	return dir
+}
+
+// writeDoc writes doc to path as an agent writes its observations.
+func writeDoc(t *testing.T, path string, doc *observation.Document) {
+	t.Helper()
+	data, err := observation.Encode(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func writeTemp(t *testing.T, name, text string) string {

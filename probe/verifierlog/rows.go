@@ -65,7 +65,7 @@ var grammar = compile([]Row{
 	{Name: "release-unreferenced", Pattern: `^R\d+ must be referenced when passed to release function$`, Since: "6.1", Until: "6.18", Kfunc: supported, Flag: "release"},
 	{Name: "release-refcounted", Pattern: `^release kernel function \S+ expects refcounted PTR_TO_BTF_ID$`, Source: "verifier.c, check_kfunc_args", Kfunc: supported, Flag: "release"},
 	{Name: "kfunc-unacquired", Pattern: `^kfunc \S+#\d+ reference has not been acquired before$`, Source: "verifier.c, check_kfunc_call", Kfunc: supported, Flag: "release"},
-	{Name: "unreleased", Pattern: `^Unreleased reference id=\d+ alloc_insn=\d+$`, Since: "5.10", Until: "7.3", Kfunc: supported, Flag: "acquire"},
+	{Name: "unreleased", Pattern: `^Unreleased reference id=\d+ alloc_insn=(\d+)$`, Since: "5.10", Until: "7.3", Kfunc: supported, Flag: "acquire"},
 
 	// Argument complaints every reader knows, then the kfunc classifier's own.
 	{Name: "unset-arg", Pattern: `^R(\d+) !read_ok`, Since: "5.10", Until: "7.3", Arg: &Reading{Kind: UnsetArg, Reg: 1}},

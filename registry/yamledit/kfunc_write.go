@@ -94,59 +94,57 @@ func writeVersionMap(b *strings.Builder, key string, m map[string]registry.Versi
 // the keys the loader reads. Keys are written plain, as helpers.yaml has them, unless they hold
 // more than letters, digits, '_', '.', '/' and '-' (a module target's ':').
 func writeAttachPoints(b *strings.Builder, m map[string]registry.AttachPoint) {
-	if len(m) == 0 {
-		return
-	}
-	b.WriteString("  attach_points:\n")
-	for _, key := range sortedKeys(m) {
-		fmt.Fprintf(b, "    %s: %s\n", plainKey(key), pointText(m[key]))
-	}
+	writeKeyed(b, "attach_points", m, pointText)
 }
 
 // pointText is the facts of one attach point as a flow mapping, as both files write them.
 func pointText(p registry.AttachPoint) string {
-	var parts []string
-	if !p.Since.IsZero() {
-		parts = append(parts, fmt.Sprintf("since: %q", p.Since.String()))
-	}
-	if !p.Until.IsZero() {
-		parts = append(parts, fmt.Sprintf("until: %q", p.Until.String()))
-	}
-	if len(p.Gaps) > 0 {
-		parts = append(parts, fmt.Sprintf("gaps: [%s]", gapList(p.Gaps)))
-	}
+	var own []string
 	if p.Refused {
-		parts = append(parts, "offered: false")
+		own = append(own, "offered: false")
 	}
-	parts = append(parts, "evidence: "+quote(p.Evidence))
-	return "{" + strings.Join(parts, ", ") + "}"
+	return recordText(nil, p.Span, own, p.Evidence)
 }
 
 // writeConditions writes conditions, one program type a line, each as a flow mapping with the
 // keys the loader reads.
 func writeConditions(b *strings.Builder, m map[string]registry.Condition) {
-	if len(m) == 0 {
-		return
-	}
-	b.WriteString("  conditions:\n")
-	for _, t := range sortedKeys(m) {
-		fmt.Fprintf(b, "    %s: %s\n", t, conditionText(m[t]))
-	}
+	writeKeyed(b, "conditions", m, conditionText)
 }
 
 // conditionText is one program type's condition as a flow mapping.
 func conditionText(c registry.Condition) string {
-	parts := []string{"holds: [" + strings.Join(c.Holds, ", ") + "]"}
-	if !c.Since.IsZero() {
-		parts = append(parts, fmt.Sprintf("since: %q", c.Since.String()))
+	return recordText([]string{"holds: [" + strings.Join(c.Holds, ", ") + "]"}, c.Span, nil, c.Evidence)
+}
+
+// writeKeyed writes the mapping name of keyed records (attach points, conditions), one key a
+// line in key order (plain where plainKey allows), each record as text writes it. Nothing is
+// written for no records.
+func writeKeyed[V any](b *strings.Builder, name string, m map[string]V, text func(V) string) {
+	if len(m) == 0 {
+		return
 	}
-	if !c.Until.IsZero() {
-		parts = append(parts, fmt.Sprintf("until: %q", c.Until.String()))
+	b.WriteString("  " + name + ":\n")
+	for _, key := range sortedKeys(m) {
+		fmt.Fprintf(b, "    %s: %s\n", plainKey(key), text(m[key]))
 	}
-	if len(c.Gaps) > 0 {
-		parts = append(parts, fmt.Sprintf("gaps: [%s]", gapList(c.Gaps)))
+}
+
+// recordText is one keyed record as a flow mapping, in the order the files keep: the keys
+// before its span (holds), the span, the keys after it (offered), the evidence.
+func recordText(first []string, s registry.Span, after []string, evidence string) string {
+	parts := first
+	if !s.Since.IsZero() {
+		parts = append(parts, fmt.Sprintf("since: %q", s.Since.String()))
 	}
-	parts = append(parts, "evidence: "+quote(c.Evidence))
+	if !s.Until.IsZero() {
+		parts = append(parts, fmt.Sprintf("until: %q", s.Until.String()))
+	}
+	if len(s.Gaps) > 0 {
+		parts = append(parts, fmt.Sprintf("gaps: [%s]", gapList(s.Gaps)))
+	}
+	parts = append(parts, after...)
+	parts = append(parts, "evidence: "+quote(evidence))
 	return "{" + strings.Join(parts, ", ") + "}"
 }
 
