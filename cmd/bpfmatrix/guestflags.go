@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/bpfmatrix/bpfmatrix/harness"
+	"github.com/bpfmatrix/bpfmatrix/internal/files"
 	"github.com/bpfmatrix/bpfmatrix/observe"
 	"github.com/bpfmatrix/bpfmatrix/vmimages"
 )
@@ -23,6 +24,7 @@ type guestFlags struct {
 	tcgThread             *string
 	agent                 *string
 	retries               *int
+	streamDir             *string
 	// fs tells whether --kernels-file was given: only the default falls back to the built-in file.
 	fs *flag.FlagSet
 }
@@ -42,6 +44,7 @@ func addGuestFlags(fs *flag.FlagSet) *guestFlags {
 	g.tcgThread = fs.String("tcg-thread", def.TCGThread, "TCG threading: single (one host thread per guest) or multi (one per vCPU)")
 	g.channel = fs.String("channel", def.Channel, "result channel: virtio or serial")
 	g.retries = fs.Int("retries", def.Retries, "boot a kernel whose guest failed this many more times")
+	g.streamDir = fs.String("stream-dir", "", "also write each guest's raw result stream to DIR/<kernel>.stream, as it crossed the channel (for recording a real guest's output as test data)")
 	g.agent = fs.String("agent", "", "static agent binary (default: a guest-agent build in the source tree, else this binary, with its loader and libraries when it is dynamically linked)")
 	return g
 }
@@ -53,6 +56,12 @@ func (g *guestFlags) config() (harness.Config, error) {
 	cfg.Parallel, cfg.CPUs, cfg.Timeout, cfg.MemoryMB = *g.parallel, *g.cpus, *g.timeout, *g.memory
 	cfg.QEMU, cfg.Accel, cfg.Channel, cfg.Retries = *g.qemu, *g.accel, *g.channel, *g.retries
 	cfg.TCGThread = *g.tcgThread
+	if *g.streamDir != "" {
+		if err := files.MakeDir(*g.streamDir); err != nil {
+			return cfg, fmt.Errorf("--stream-dir: %w", err)
+		}
+		cfg.StreamDir = *g.streamDir
+	}
 	if err := cfg.Check(); err != nil {
 		var se *harness.SettingError
 		if errors.As(err, &se) {

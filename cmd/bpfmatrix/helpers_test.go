@@ -102,6 +102,12 @@ func TestHelpersListMatchesJSONFilter(t *testing.T) {
 		ProgTypes     json.RawMessage   `json:"prog_types"`
 		ProgTypeSince map[string]string `json:"prog_type_since"`
 		ProgTypeUntil map[string]string `json:"prog_type_until"`
+		// AttachPoints under a program type's name hold its default attachment's facts, which
+		// answer a question naming the bare type.
+		AttachPoints map[string]struct {
+			Since, Until string
+			Offered      *bool
+		} `json:"attach_points"`
 	}
 	if err := json.Unmarshal([]byte(all), &entries); err != nil {
 		t.Fatal(err)
@@ -125,6 +131,11 @@ func TestHelpersListMatchesJSONFilter(t *testing.T) {
 				continue
 			}
 			if u, ok := e.ProgTypeUntil[tc.progType]; ok && registry.MustParseVersion(u).Less(k.Series()) {
+				continue
+			}
+			if p, ok := e.AttachPoints[tc.progType]; ok && (p.Offered != nil && !*p.Offered ||
+				p.Since != "" && k.Less(registry.MustParseVersion(p.Since)) ||
+				p.Until != "" && registry.MustParseVersion(p.Until).Less(k.Series())) {
 				continue
 			}
 			want = append(want, e.ID)
