@@ -103,6 +103,10 @@ func TestGuestFaults(t *testing.T) {
 	cfg := testConfig(t)
 	cfg.Parallel = 3
 	cfg.Retries = 0 // every fault here is deterministic; TestRetry covers retries
+	// Multi-threaded TCG crashes about one boot in fifty at random (an oops in the scheduler
+	// while the kernel patches its own text; see BenchmarkCrashStudy), which without retries
+	// would fail the healthy guest now and then: one host thread per guest has not crashed.
+	cfg.TCGThread = "single"
 	// A small probe keeps the test short; the truncation needs more than TruncateAfter results.
 	cfg.ProgTypes = []string{"socket_filter", "xdp"}
 	cfg.Helpers = []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20}
