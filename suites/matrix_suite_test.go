@@ -261,12 +261,14 @@ func describePoints(kernel string, verdicts map[string]verdict.PointVerdict) {
 	var entries []TableEntry
 	for _, h := range cfg.registry.Helpers() {
 		for _, key := range slices.Sorted(maps.Keys(h.AttachPoints)) {
-			entries = append(entries, Entry("bpf_"+h.Name+" at "+key))
+			claim := "bpf_" + h.Name + " at " + key
+			entries = append(entries, Entry(claim, claim))
 		}
 	}
 	for _, kf := range cfg.kfuncs.All() {
 		for _, key := range slices.Sorted(maps.Keys(kf.AttachPoints)) {
-			entries = append(entries, Entry(kf.Name+" at "+key))
+			claim := kf.Name + " at " + key
+			entries = append(entries, Entry(claim, claim))
 		}
 	}
 	if len(entries) == 0 {
