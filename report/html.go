@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"html/template"
 	"io"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
@@ -64,44 +66,71 @@ type pageCell struct {
 // the verdict counts and a heat-map helpers x kernels that can be filtered by program type and
 // category, contradictions first. Everything that came from a kernel is escaped by html/template.
 func (r *Report) WriteHTML(w io.Writer) error {
-	data := pageData{Kernels: []string{}, Strings: []string{}}
+	b := &pageBuilder{data: pageData{Kernels: []string{}, Strings: []string{}}, strIdx: map[string]int{}}
 	for _, k := range r.Kernels {
-		data.Kernels = append(data.Kernels, k.Name)
+		b.data.Kernels = append(b.data.Kernels, k.Name)
 	}
-	strIdx := map[string]int{}
-	intern := func(s string) int {
-		if i, ok := strIdx[s]; ok {
-			return i
+	rows, types, cats := b.addHelpers(r.Helpers)
+	return pageTmpl.Execute(w, map[string]any{
+		"R":          r,
+		"Rows":       rows,
+		"Data":       b.data,
+		"Types":      types,
+		"Categories": cats,
+		"KfuncRows":  r.kfuncRows(),
+		"PointRows":  r.pointRows(),
+		"CondRows":   r.conditionRows(),
+	})
+}
+
+// pageBuilder gathers the page's script data: the views of every helper, with their detail
+// strings interned once (many cells share a detail).
+type pageBuilder struct {
+	data   pageData
+	strIdx map[string]int
+}
+
+// intern returns the index of s in the page's string table, adding it when new.
+func (b *pageBuilder) intern(s string) int {
+	if i, ok := b.strIdx[s]; ok {
+		return i
+	}
+	b.strIdx[s] = len(b.data.Strings)
+	b.data.Strings = append(b.data.Strings, s)
+	return b.strIdx[s]
+}
+
+// pack is one view of a helper (a program type, or its existence) as the script reads it: a
+// shade letter and a contradiction flag per kernel, and each cell's detail.
+func (b *pageBuilder) pack(tv verdict.TypeVerdict, shade func(int, verdict.Cell) verdict.Shade) pageType {
+	pt := pageType{Verdict: tv.Verdict, Reason: tv.Reason, Declared: tv.Declared}
+	var s, x strings.Builder
+	for i, c := range tv.Cells {
+		s.WriteByte(byte(shade(i, c)))
+		if c.Contradicts() {
+			x.WriteByte('1')
+		} else {
+			x.WriteByte('0')
 		}
-		strIdx[s] = len(data.Strings)
-		data.Strings = append(data.Strings, s)
-		return strIdx[s]
-	}
-	pack := func(tv verdict.TypeVerdict, shade func(int, verdict.Cell) verdict.Shade) pageType {
-		pt := pageType{Verdict: tv.Verdict, Reason: tv.Reason, Declared: tv.Declared}
-		var s, x strings.Builder
-		for i, c := range tv.Cells {
-			s.WriteByte(byte(shade(i, c)))
-			if c.Contradicts() {
-				x.WriteByte('1')
-			} else {
-				x.WriteByte('0')
-			}
-			d := string(c.State)
-			if len(c.Conditions) > 0 {
-				d += " (" + strings.Join(c.Conditions, ", ") + ")"
-			}
-			if c.Detail != "" {
-				d += ": " + c.Detail
-			}
-			pt.Details = append(pt.Details, intern(d))
+		d := string(c.State)
+		if len(c.Conditions) > 0 {
+			d += " (" + strings.Join(c.Conditions, ", ") + ")"
 		}
-		pt.States, pt.Contra = s.String(), x.String()
-		return pt
+		if c.Detail != "" {
+			d += ": " + c.Detail
+		}
+		pt.Details = append(pt.Details, b.intern(d))
 	}
+	pt.States, pt.Contra = s.String(), x.String()
+	return pt
+}
+
+// addHelpers adds every helper's views to the page data, contradictions first, and returns
+// the overview's rows and the program types and categories the filters offer.
+func (b *pageBuilder) addHelpers(hs []verdict.HelperVerdict) (rows []pageRow, types, cats []string) {
 	categories := map[string]bool{}
 	typesSeen := map[string]bool{}
-	helpers := append([]verdict.HelperVerdict(nil), r.Helpers...)
+	helpers := append([]verdict.HelperVerdict(nil), hs...)
 	// Contradictions first, then by id: the page opens on what needs fixing.
 	sort.SliceStable(helpers, func(i, j int) bool {
 		ci, cj := helpers[i].Verdict == verdict.Contradicted, helpers[j].Verdict == verdict.Contradicted
@@ -110,40 +139,21 @@ func (r *Report) WriteHTML(w io.Writer) error {
 		}
 		return helpers[i].ID < helpers[j].ID
 	})
-	var rows []pageRow
 	for _, hv := range helpers {
 		categories[hv.Category] = true
 		ph := pageHelper{ID: hv.ID, Name: hv.Name, Category: hv.Category, Verdict: hv.Verdict, Problems: hv.Problems, Types: map[string]pageType{}}
 		// The existence view shows each kernel as the overview does, so that the script
 		// paints a cell after a filter change as the page first showed it.
-		ph.Types["*"] = pack(hv.Existence, func(i int, _ verdict.Cell) verdict.Shade { s, _ := hv.Overview(i); return s })
+		ph.Types["*"] = b.pack(hv.Existence, func(i int, _ verdict.Cell) verdict.Shade { s, _ := hv.Overview(i); return s })
 		for _, tv := range hv.Types {
-			ph.Types[tv.ProgType] = pack(tv, func(_ int, c verdict.Cell) verdict.Shade { return c.Shade() })
+			ph.Types[tv.ProgType] = b.pack(tv, func(_ int, c verdict.Cell) verdict.Shade { return c.Shade() })
 			typesSeen[tv.ProgType] = true
 		}
-		data.Helpers = append(data.Helpers, ph)
+		b.data.Helpers = append(b.data.Helpers, ph)
 		rows = append(rows, pageRow{ID: hv.ID, Name: hv.Name, Category: hv.Category, Verdict: hv.Verdict,
 			Problems: strings.Join(hv.Problems, "\n"), Cells: overviewCells(hv.Availability, "bpf_"+hv.Name, "unknown")})
 	}
-	var types, cats []string
-	for t := range typesSeen {
-		types = append(types, t)
-	}
-	for c := range categories {
-		cats = append(cats, c)
-	}
-	sort.Strings(types)
-	sort.Strings(cats)
-	return pageTmpl.Execute(w, map[string]any{
-		"R":          r,
-		"Rows":       rows,
-		"Data":       data,
-		"Types":      types,
-		"Categories": cats,
-		"KfuncRows":  r.kfuncRows(),
-		"PointRows":  r.pointRows(),
-		"CondRows":   r.conditionRows(),
-	})
+	return rows, slices.Sorted(maps.Keys(typesSeen)), slices.Sorted(maps.Keys(categories))
 }
 
 // overviewCells are an entry's cells where one cell per kernel stands for all its program
