@@ -15,7 +15,7 @@ import (
 
 // compile builds testdata/NAME.c as a BPF object in a temporary directory with clang, as users
 // build theirs, and returns its path.
-func compile(t *testing.T, name string) string {
+func compile(t testing.TB, name string) string {
 	t.Helper()
 	clang := testenv.NeedCommand(t, "clang", "clang")
 	out := filepath.Join(t.TempDir(), name+".o")
