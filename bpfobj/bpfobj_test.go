@@ -63,6 +63,7 @@ func TestReadPrograms(t *testing.T) {
 			Calls: Calls{Helpers: []Helper{{999, ""}}}}},
 		{"progs", "iterator", Program{Section: "iter/task", ProgType: "tracing", AttachType: "BPF_TRACE_ITER", Target: "task", License: "GPL", GPL: true}},
 		{"progs", "member", Program{Section: "struct_ops/tcp_congestion_ops.cong_avoid", ProgType: "struct_ops", Target: "tcp_congestion_ops.cong_avoid", License: "GPL", GPL: true}},
+		{"progs", "unknown_section", Program{Section: "custom/probe", SectionError: `"custom" is neither a libbpf section prefix nor a program type name`, License: "GPL", GPL: true}},
 		{"weak", "weak_map", Program{Section: "uprobe", ProgType: "kprobe", License: "Proprietary",
 			Calls: Calls{Helpers: []Helper{{1, "bpf_map_lookup_elem"}}, Kfuncs: []string{"bpf_rcu_read_lock"}, Maps: []Map{{"events", "RingBuf"}}}}},
 		{"weak", "weak_sub", Program{Section: "fentry/vfs_read", ProgType: "tracing", AttachType: "BPF_TRACE_FENTRY", Target: "vfs_read", License: "Proprietary",

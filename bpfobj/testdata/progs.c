@@ -59,4 +59,10 @@ void member(void *ctx)
 {
 }
 
+SEC("custom/probe")
+int unknown_section(void *ctx)
+{
+	return 0;
+}
+
 char LICENSE[] SEC("license") = "GPL";
