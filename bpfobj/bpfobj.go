@@ -70,10 +70,11 @@ type Program struct {
 	Target string
 	// SectionError is section.Parse's reason when it does not know Section.
 	SectionError string
-	// License is the object's license string; GPL reports whether the kernel takes it as
-	// GPL-compatible, which gpl_only helpers and kfuncs require.
+	// License is the object's license string, as its "license" section holds it.
 	License string
-	GPL     bool
+	// GPL reports whether the kernel takes License as GPL-compatible, which gpl_only helpers
+	// and kfuncs require.
+	GPL bool
 	// Calls is what the program and the subprograms it calls use.
 	Calls Calls
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"sort"
 	"strings"
 
 	"github.com/bpfmatrix/bpfmatrix/registry"
@@ -67,12 +68,12 @@ func readRaw(f *elf.File, data []byte) (*rawObject, error) {
 	raw := &rawObject{f: f, syms: syms, code: map[int][]located{}, rels: map[int]map[uint64]int{}, funcs: map[int][]uint64{}}
 	for i, s := range f.Sections {
 		if s.Type == elf.SHT_PROGBITS && s.Flags&elf.SHF_EXECINSTR != 0 {
-			raw.code[i] = decode(s)
+			raw.code[i] = decode(s, f.ByteOrder)
 		}
 	}
 	for _, s := range f.Sections {
 		if s.Type == elf.SHT_REL && raw.code[int(s.Info)] != nil {
-			raw.rels[int(s.Info)] = readRels(s)
+			raw.rels[int(s.Info)] = readRels(s, f.ByteOrder)
 		}
 	}
 	for _, s := range syms {
@@ -85,7 +86,7 @@ func readRaw(f *elf.File, data []byte) (*rawObject, error) {
 }
 
 // decode returns the instructions of an executable section, as far as they decode.
-func decode(s *elf.Section) []located {
+func decode(s *elf.Section, bo binary.ByteOrder) []located {
 	data, err := s.Data()
 	if err != nil {
 		return nil
@@ -94,7 +95,7 @@ func decode(s *elf.Section) []located {
 	r := bytes.NewReader(data)
 	for off := uint64(0); r.Len() > 0; {
 		var ins asm.Instruction
-		if err := ins.Unmarshal(r, binary.LittleEndian, "linux"); err != nil {
+		if err := ins.Unmarshal(r, bo, "linux"); err != nil {
 			break
 		}
 		out = append(out, located{off, ins})
@@ -104,7 +105,7 @@ func decode(s *elf.Section) []located {
 }
 
 // readRels returns a relocation section's entries: instruction offset to symbol index.
-func readRels(s *elf.Section) map[uint64]int {
+func readRels(s *elf.Section, bo binary.ByteOrder) map[uint64]int {
 	data, err := s.Data()
 	if err != nil {
 		return nil
@@ -113,7 +114,7 @@ func readRels(s *elf.Section) map[uint64]int {
 	r := bytes.NewReader(data)
 	for {
 		var rel elf.Rel64
-		if err := binary.Read(r, binary.LittleEndian, &rel); err != nil {
+		if err := binary.Read(r, bo, &rel); err != nil {
 			return out
 		}
 		out[rel.Off] = int(elf.R_SYM64(rel.Info))
@@ -173,7 +174,7 @@ func readMapTypes(f *elf.File, data []byte, syms []elf.Symbol) map[string]string
 		}
 		var word [4]byte
 		if _, err := f.Sections[s.Section].ReadAt(word[:], int64(s.Value)); err == nil {
-			out[s.Name] = ebpf.MapType(binary.LittleEndian.Uint32(word[:])).String()
+			out[s.Name] = ebpf.MapType(f.ByteOrder.Uint32(word[:])).String()
 		}
 	}
 	btfMapTypes(data, out)
@@ -224,10 +225,11 @@ func (raw *rawObject) walk(cs *callSet, fn function) {
 		}
 		seen[fn] = true
 		end := raw.functionEnd(fn)
-		for _, l := range raw.code[fn.sec] {
-			idx := l.off / asm.InstructionSize
-			if idx < fn.start || idx >= end {
-				continue
+		code := raw.code[fn.sec]
+		first := sort.Search(len(code), func(i int) bool { return code[i].off/asm.InstructionSize >= fn.start })
+		for _, l := range code[first:] {
+			if l.off/asm.InstructionSize >= end {
+				break
 			}
 			if next, ok := raw.instruction(cs, fn.sec, l); ok {
 				todo = append(todo, next)
