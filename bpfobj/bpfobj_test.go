@@ -13,13 +13,19 @@ import (
 	"github.com/bpfmatrix/bpfmatrix/internal/testenv"
 )
 
-// compile builds testdata/NAME.c as a BPF object in a temporary directory with clang, as users
-// build theirs, and returns its path.
+// compile builds testdata/NAME.c as a little-endian BPF object in a temporary directory with
+// clang, as users build theirs, and returns its path.
 func compile(t testing.TB, name string) string {
 	t.Helper()
+	return compileFor(t, name, "bpfel")
+}
+
+// compileFor is compile for a clang target: bpfel or bpfeb.
+func compileFor(t testing.TB, name, target string) string {
+	t.Helper()
 	clang := testenv.NeedCommand(t, "clang", "clang")
-	out := filepath.Join(t.TempDir(), name+".o")
-	cmd := exec.Command(clang, "-target", "bpf", "-O2", "-g", "-c", filepath.Join("testdata", name+".c"), "-o", out)
+	out := filepath.Join(t.TempDir(), name+"-"+target+".o")
+	cmd := exec.Command(clang, "-target", target, "-O2", "-g", "-c", filepath.Join("testdata", name+".c"), "-o", out)
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("clang %s.c: %v\n%s", name, err, b)
 	}
@@ -131,6 +137,21 @@ func TestReadBadInput(t *testing.T) {
 			}
 			if !strings.Contains(err.Error(), tc.path) || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("error %q does not name %s and %q", err, tc.path, tc.want)
+			}
+		})
+	}
+}
+
+// TestReadBigEndian reads the same programs built for big-endian BPF: what they call does not
+// depend on the byte order, whichever reader takes the object.
+func TestReadBigEndian(t *testing.T) {
+	for _, name := range []string{"progs", "weak"} {
+		t.Run(name, func(t *testing.T) {
+			little := testenv.Must(Read(compileFor(t, name, "bpfel")))(t)
+			big := testenv.Must(Read(compileFor(t, name, "bpfeb")))(t)
+			t.Logf("loader on the big-endian object: %q", big.LoaderError)
+			if !reflect.DeepEqual(big.Programs, little.Programs) {
+				t.Errorf("big-endian:\n  %+v\nlittle-endian:\n  %+v", big.Programs, little.Programs)
 			}
 		})
 	}
