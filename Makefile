@@ -85,12 +85,16 @@ FUZZ_TARGETS := \
 	./internal/decompress/:FuzzNewReader \
 	./internal/decompress/:FuzzNewReaderAt \
 	./internal/debpkg/:FuzzMembers \
-	./internal/debpkg/:FuzzTarFrom
+	./internal/debpkg/:FuzzTarFrom \
+	./asm/:FuzzReleasingMarshalled \
+	./registry/:FuzzStructOps \
+	./vmimages/:FuzzInspectModule \
+	./bpfobj/:FuzzRead
 
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 	  pkg=$${t%%:*}; name=$${t##*:}; echo "fuzz $$name ($$pkg, $(FUZZTIME))"; \
-	  $(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg; \
+	  $(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 2s $$pkg; \
 	done
 
 # The suite runs as a compiled test binary so that its progress and the report paths stream to
