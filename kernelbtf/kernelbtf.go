@@ -6,6 +6,7 @@
 package kernelbtf
 
 import (
+	"bytes"
 	"cmp"
 	"errors"
 	"fmt"
@@ -22,6 +23,11 @@ import (
 // share the prefix (bpf_struct_ops_value, _map, _link, _desc, _common_value, _arg_info); none
 // of them holds a struct named after its suffix as "data", which is what tells them apart.
 const wrapperPrefix = "bpf_struct_ops_"
+
+// MayDeclareKinds reports whether raw BTF (a module's split BTF as /sys/kernel/btf publishes it)
+// can declare a struct_ops kind: only if its strings hold the wrapper's prefix. Most modules'
+// BTF does not, and need not be parsed to find that out.
+func MayDeclareKinds(raw []byte) bool { return bytes.Contains(raw, []byte(wrapperPrefix)) }
 
 // StructOpsKind is one struct_ops kind a kernel registers.
 type StructOpsKind struct {

@@ -150,3 +150,29 @@ func TestAttachTypes(t *testing.T) {
 		})
 	}
 }
+
+// TestMayDeclareKinds: BTF that declares a kind passes the cheap test; BTF of a module that only
+// uses a kind (a tcp_congestion_ops instance, no wrapper) and BTF of no kind at all do not, and
+// parsing them finds no kind either.
+func TestMayDeclareKinds(t *testing.T) {
+	tcp := kindStruct("tcp_congestion_ops", btf.Member{Name: "cong_avoid", Type: fnPtr(3)})
+	tests := []struct {
+		name  string
+		types []btf.Type
+		want  bool
+	}{
+		{"wrapper of a kind", []btf.Type{wrapper("tcp_congestion_ops", tcp, false)}, true},
+		{"the kind's struct alone", []btf.Type{tcp}, false},
+		{"no struct_ops at all", []btf.Type{fnPtr(2)}, false},
+	}
+	for _, tt := range tests {
+		raw := testenv.MarshalBTF(t, tt.types...)
+		if got := MayDeclareKinds(raw); got != tt.want {
+			t.Errorf("%s: MayDeclareKinds = %v, want %v", tt.name, got, tt.want)
+		}
+		kinds, err := StructOpsKinds(testenv.BTFSpec(t, tt.types...), "")
+		if err != nil || (len(kinds) > 0) != tt.want {
+			t.Errorf("%s: StructOpsKinds = %v, %v; the cheap test says %v", tt.name, kinds, err, tt.want)
+		}
+	}
+}

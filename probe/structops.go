@@ -1,6 +1,7 @@
 package probe
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"os"
@@ -46,18 +47,21 @@ func structOpsKinds(k *kernelBTF, dir string, log io.Writer) ([]kernelbtf.Struct
 			fmt.Fprintf(log, "probe: module %s BTF not read: %v\n", name, err)
 			continue
 		}
-		modules[name] = spec
+		if spec != nil {
+			modules[name] = spec
+		}
 	}
 	return kernelbtf.AllStructOpsKinds(k.spec, modules)
 }
 
+// loadModuleBTF parses one module's split BTF, or returns nil for a module whose BTF cannot
+// declare a struct_ops kind (most of them), sparing the guest their parse.
 func loadModuleBTF(path string, base *btf.Spec) (*btf.Spec, error) {
-	f, err := os.Open(path)
-	if err != nil {
+	raw, err := os.ReadFile(path)
+	if err != nil || !kernelbtf.MayDeclareKinds(raw) {
 		return nil, err
 	}
-	defer f.Close()
-	return btf.LoadSplitSpecFromReader(f, base)
+	return btf.LoadSplitSpecFromReader(bytes.NewReader(raw), base)
 }
 
 // expandKinds replaces the struct_ops placeholder among specs by one sentinel variant per
