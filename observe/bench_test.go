@@ -63,10 +63,9 @@ type loadFigures struct {
 }
 
 // splitVariantCosts adds a document's variant costs to f.attach and f.other: the variants the
-// probe had before attach points count as other, except the loads of module kfuncs in them,
+// probe had before attach points (before) count as other, except the loads of module kfuncs in them,
 // estimated at the variant's mean cost per load.
-func (f *matrixFigures) splitVariantCosts(b *testing.B, doc *observation.Document) {
-	before := variantsBeforeAttachPoints(b)
+func (f *matrixFigures) splitVariantCosts(before map[string]bool, doc *observation.Document) {
 	modLoads := map[string]int{}
 	modules := map[string]bool{}
 	for _, k := range doc.Kfuncs {
@@ -117,6 +116,7 @@ func variantsBeforeAttachPoints(b *testing.B) map[string]bool {
 
 // runMatrix observes every kernel once with hcfg, prints the figures and returns the totals.
 func runMatrix(b *testing.B, what string, hcfg harness.Config) (f matrixFigures) {
+	before := variantsBeforeAttachPoints(b)
 	start := time.Now()
 	obs, err := Run(context.Background(), Options{
 		KernelsFile: filepath.Join("..", "kernels.yaml"),
@@ -139,7 +139,7 @@ func runMatrix(b *testing.B, what string, hcfg harness.Config) (f matrixFigures)
 		if p := o.Doc.Passes; p != nil {
 			f.kfunc += p.KfuncSeconds
 		}
-		f.splitVariantCosts(b, o.Doc)
+		f.splitVariantCosts(before, o.Doc)
 		if o.Failed {
 			failed++
 			fmt.Fprintf(&sb, "    error: %s\n", g.Error)
