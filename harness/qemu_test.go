@@ -102,11 +102,7 @@ func TestKnownAnswers(t *testing.T) {
 func TestGuestFaults(t *testing.T) {
 	cfg := testConfig(t)
 	cfg.Parallel = 3
-	cfg.Retries = 0 // every fault here is deterministic; TestRetry covers retries
-	// Multi-threaded TCG crashes about one boot in fifty at random (an oops in the scheduler
-	// while the kernel patches its own text; see BenchmarkCrashStudy), which without retries
-	// would fail the healthy guest now and then: one host thread per guest has not crashed.
-	cfg.TCGThread = "single"
+	noRetries(&cfg) // every fault here is deterministic; TestRetry covers retries
 	// A small probe keeps the test short; the truncation needs more than TruncateAfter results.
 	cfg.ProgTypes = []string{"socket_filter", "xdp"}
 	cfg.Helpers = []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20}
@@ -177,7 +173,7 @@ func TestGuestFaults(t *testing.T) {
 func TestCancel(t *testing.T) {
 	cfg := testConfig(t)
 	cfg.Parallel = 2
-	cfg.Retries = 0
+	noRetries(&cfg)
 	cfg.ProgTypes = []string{"socket_filter"}
 	cfg.Helpers = []int{1, 2, 3}
 	k := testKernels(t, "7.3")[0]
@@ -232,7 +228,7 @@ func assertEmpty(t *testing.T, dir string) {
 // file, and a file QEMU refuses to load.
 func TestQEMUError(t *testing.T) {
 	cfg := testConfig(t)
-	cfg.Retries = 0
+	noRetries(&cfg)
 	notKernel := filepath.Join(t.TempDir(), "bzImage")
 	if err := os.WriteFile(notKernel, []byte("not a kernel\n"), 0o644); err != nil {
 		t.Fatal(err)
