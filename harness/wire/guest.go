@@ -59,3 +59,34 @@ const (
 // NoKfuncs is the EnvKfuncs value of a probe that asks about no kfunc: no kernel has a function
 // of that name.
 const NoKfuncs = "-"
+
+// LoadPlanPath is where the host puts a LoadPlan (JSON) in the initramfs. When the file exists the
+// agent loads the plan's objects instead of probing: its result lines are then
+// observation.ProgramLoad records, one per (object, program), in plan order and then in the
+// object's program order.
+const LoadPlanPath = "/bpfmatrix/load.json"
+
+// ObjectDir holds the objects of a LoadPlan in the initramfs.
+const ObjectDir = "/bpfmatrix/objects"
+
+// LoadPlan is what a guest that loads users' BPF objects is asked to do.
+type LoadPlan struct {
+	// Objects are the objects to load, each program on its own.
+	Objects []LoadObject `json:"objects"`
+	// Set holds the user's --set words (PROG.target=FUNC, MAP.max_entries=N, optionally
+	// prefixed by OBJECT: to apply to one object only), checked by the host before the boot.
+	Set []string `json:"set,omitempty"`
+	// Attach asks the guest to also attach each program that loaded and whose section names
+	// a target, and to detach it again.
+	Attach bool `json:"attach,omitempty"`
+}
+
+// LoadObject is one object of a LoadPlan.
+type LoadObject struct {
+	// Path is the object's file in the guest, under ObjectDir.
+	Path string `json:"path"`
+	// Name is the object's file name as the user gave it, for the answers.
+	Name string `json:"name"`
+	// SHA256 is the hex SHA-256 of the file.
+	SHA256 string `json:"sha256"`
+}
