@@ -287,3 +287,33 @@ func TestFaultLoadCacheEntry(t *testing.T) {
 		})
 	}
 }
+
+// TestLoadCancel: a load run cancelled while its guest runs stops the guest, returns the kernel
+// as failed and interrupted, caches nothing, and leaves the kernels not yet started failed.
+func TestLoadCancel(t *testing.T) {
+	kfile := fakeImages(t, fakeqemu.Hang, fakeqemu.Replay)
+	cache := t.TempDir()
+	a := testObject(t, "a.o", "object a")
+	t.Setenv(fakeqemu.EnvStream, loadStream(t, answer(a, "pass", "")))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	opts := loadOpts(t, kfile, cache, map[string]int{}, a)
+	count := opts.OnEvent
+	opts.OnEvent = func(e Event) {
+		count(e)
+		if e.Phase == PhaseBoot && e.Kernel == fakeqemu.Hang {
+			cancel()
+		}
+	}
+	// The hanging kernel boots first (newest first, then file order) and alone (Parallel 1).
+	obs, err := Load(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(obs) != 2 || !obs[0].Failed || !obs[0].Guest.Interrupted || !obs[1].Failed || !strings.Contains(obs[1].Guest.Error, "not run") {
+		t.Fatalf("observations after cancel: %+v / %+v", obs[0].Guest, obs[1].Guest)
+	}
+	if n := loadEntries(t, cache); n != 0 {
+		t.Errorf("%d cache entries after a cancelled run", n)
+	}
+}
