@@ -88,7 +88,7 @@ func boot(ctx context.Context, cfg *Config, k *Kernel, accel, initrd string, pro
 	end := g.wait(ctx)
 	out := <-streamDone
 	g.classify(out, end)
-	g.event(Event{Phase: "done", Results: len(g.res.Doc.Results), Elapsed: time.Since(g.start), Result: g.res})
+	g.event(Event{Phase: "done", Results: received(&g.res.Doc), Elapsed: time.Since(g.start), Result: g.res})
 	return g.res, nil
 }
 
@@ -313,7 +313,7 @@ func (g *guestRun) classify(out streamOut, end ending) {
 	guest.ConsoleTail = g.con.Tail()
 	s := out.s
 	guest.StreamBytes = s.Bytes
-	decodeErr := decodeStream(s, &g.res.Doc)
+	decodeErr := decodeStream(s, &g.res.Doc, g.cfg.LoadPlan != nil)
 	if s.Hello != nil {
 		guest.Release = s.Hello.Kernel
 		guest.KernelSeconds = s.Hello.Uptime
@@ -326,7 +326,7 @@ func (g *guestRun) classify(out streamOut, end ending) {
 		// QEMU's own CPU time: what the guest cost, whatever else the host was running.
 		guest.CPUSeconds = (ps.UserTime() + ps.SystemTime()).Seconds()
 	}
-	n := len(g.res.Doc.Results)
+	n := received(&g.res.Doc)
 	switch {
 	case end.cancelled:
 		guest.Interrupted = true
@@ -370,14 +370,18 @@ func (g *guestRun) streamError(err error, s *wire.Stream, exitErr error) string 
 	return msg
 }
 
-// decodeStream puts the agent's header and result lines into doc. It keeps every result that
-// decodes; the error names the first line that does not.
-func decodeStream(s *wire.Stream, doc *observation.Document) error {
+// decodeStream puts the agent's header and result lines into doc: probe results, or the
+// loads of a load run. It keeps every result that decodes; the error names the first line that
+// does not.
+func decodeStream(s *wire.Stream, doc *observation.Document, load bool) error {
 	var errs []error
 	if len(s.Header) > 0 {
 		if err := json.Unmarshal(s.Header, &doc.Facts); err != nil {
 			errs = append(errs, fmt.Errorf("agent header: %w", err))
 		}
+	}
+	if load {
+		return errors.Join(append(errs, decodeLoads(s, doc))...)
 	}
 	doc.Results = make([]observation.Result, 0, len(s.Results))
 	for i, raw := range s.Results {

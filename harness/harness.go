@@ -73,6 +73,13 @@ type Config struct {
 	Kfuncs    []string
 	// Append holds extra kernel command-line words for every guest.
 	Append []string
+	// LoadPlan, when set, makes the run a load run (`bpfmatrix load`): each guest loads the
+	// plan's objects instead of probing, and its answers arrive in Document.Loads. The harness
+	// places each object in the guest under wire.ObjectDir and sets its Path there (on a copy:
+	// the caller's plan is left as it is). ProgTypes, Helpers and Kfuncs do not apply.
+	LoadPlan *wire.LoadPlan
+	// LoadObjects are the host files of LoadPlan's objects, one per object, in plan order.
+	LoadObjects []string
 	// WorkDir holds per-guest temporary directories; empty means the system's temp directory.
 	WorkDir string
 	// ConsoleTail is the number of console bytes kept for reports.

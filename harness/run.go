@@ -42,8 +42,7 @@ func Run(ctx context.Context, cfg Config, kernels []Kernel, progress func(Event)
 	dir := td.Path
 	cfg.WorkDir = dir
 	initrd := filepath.Join(dir, "initrd")
-	fs := &Initramfs{Files: []File{{Name: "/init", Source: cfg.Agent, Mode: 0o755}}, Compress: cfg.CompressInitramfs}
-	if err := fs.WriteFile(initrd); err != nil {
+	if err := writeInitramfs(&cfg, initrd); err != nil {
 		return nil, fmt.Errorf("harness: %w", err)
 	}
 
@@ -216,5 +215,20 @@ func (cfg *Config) check() error {
 	if err := cfg.Check(); err != nil {
 		return fmt.Errorf("harness: %w", err)
 	}
-	return nil
+	return cfg.checkLoad()
+}
+
+// writeInitramfs writes the initramfs every guest of the run shares to name: the agent as init
+// and, for a load run, the plan and its objects.
+func writeInitramfs(cfg *Config, name string) error {
+	files := []File{{Name: "/init", Source: cfg.Agent, Mode: 0o755}}
+	if cfg.LoadPlan != nil {
+		load, err := loadFiles(cfg, filepath.Dir(name))
+		if err != nil {
+			return err
+		}
+		files = append(files, load...)
+	}
+	fs := &Initramfs{Files: files, Compress: cfg.CompressInitramfs}
+	return fs.WriteFile(name)
 }

@@ -30,6 +30,9 @@ type Document struct {
 	// then the kfunc pass's answers (Result.Kfunc set): one per (kfunc, variant) the pass
 	// loaded, in variant order and then kfunc name order.
 	Results []Result `json:"results"`
+	// Loads holds a load run's answers (`bpfmatrix load`): one per (object, program), in the
+	// order the guest loaded them. A document has results or loads, never both.
+	Loads []ProgramLoad `json:"loads,omitempty"`
 	// Guest says how the kernel's guest ran; nil for a probe of the host's own kernel.
 	Guest *Guest `json:"guest,omitempty"`
 }
@@ -71,7 +74,8 @@ var ErrInvalid = errors.New("not a kernel observation document")
 // starts every error. It is strict: data must be one JSON object with the keys of Document
 // and no others, of a schema version this package knows, with a guest block whose status is
 // ok or failed, and a guest that is ok must carry the kernel's release, its program types and
-// results whose outcomes are known words. So `{}`, `null`, a cut file or another kind of JSON
+// results whose outcomes are known words, or, for a load run, loads whose cause words are known.
+// So `{}`, `null`, a cut file or another kind of JSON
 // file is an error, never an "ok" kernel with no results.
 func Parse(source string, data []byte) (*Document, error) {
 	bad := func(format string, args ...any) error {
@@ -112,6 +116,9 @@ func (d *Document) check() error {
 		return fmt.Errorf("schema %d", d.Schema)
 	case d.Guest == nil:
 		return errors.New("no guest block")
+	}
+	if len(d.Loads) > 0 {
+		return d.checkLoads()
 	}
 	switch d.Guest.Status {
 	case StatusOK:

@@ -10,7 +10,8 @@ import (
 	"testing"
 )
 
-// FuzzParseDocument feeds arbitrary bytes to the document reader (Parse, whose "results" member
+// FuzzParseDocument feeds arbitrary bytes to the document reader (Parse, of probe and load
+// documents, whose "results" member
 // goes through the strict scanner of result_json.go) and to the scanner alone. What must hold:
 // an error wrapping ErrInvalid or a document, never a panic; a document Parse accepts encodes
 // and parses back to the same document; the scanner accepts an array of results exactly when
@@ -21,8 +22,12 @@ func FuzzParseDocument(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
+	load, err := Encode(validLoadDoc())
+	if err != nil {
+		f.Fatal(err)
+	}
 	for _, seed := range []string{
-		string(good), string(good[:len(good)/2]), "{}", "null", "", "[]", "{\"results\":[],\"results\":[]}",
+		string(good), string(good[:len(good)/2]), string(load), string(load[:len(load)/3]), "{}", "null", "", "[]", "{\"results\":[],\"results\":[]}",
 		`{"schema":1,"kernel":{"release":"7.3","version":"7.3"},"results":[{"helper_id":1,"outcome":"supported"}],"guest":{"status":"ok"}}`,
 		`[{"helper_id":1,"helper":"map_lookup_elem","prog_type":"xdp","variant":"xdp","outcome":"supported","detail":"R1 \u003c \ud83d\ude00"}]`,
 		`[{"kfunc":"bpf_task_acquire","flags":"acquire","log":"0: (b7) r1 = 0\n"},{"helper_id":null}]`,

@@ -1,5 +1,10 @@
 package observation
 
+import (
+	"errors"
+	"fmt"
+)
+
 // Cause is why a kernel refused one program of a user's BPF object (`bpfmatrix load`). Like the
 // outcomes, the words are the spelling of the JSON output, the cache and the reports, which
 // users' scripts compare: they never change, and new causes are added, never renamed.
@@ -94,4 +99,43 @@ type ProgramLoad struct {
 	Log string `json:"log,omitempty"`
 	// Seconds is the time the load (and attach) took in the guest.
 	Seconds float64 `json:"seconds"`
+}
+
+// checkLoads checks a load run's document: a guest block of a known status, no probe results
+// beside the loads, the kernel's release when the guest is ok, and each load naming its object
+// and program with a cause exactly when it was refused, in a known word. A failed guest's loads
+// are checked too: they are kept for the report, so their words must be readable.
+func (d *Document) checkLoads() error {
+	switch st := d.Guest.Status; {
+	case st == "":
+		return errors.New("guest block has no status")
+	case st != StatusOK && st != StatusFailed:
+		return fmt.Errorf("guest status %q (want %q or %q)", st, StatusOK, StatusFailed)
+	case len(d.Results) > 0:
+		return errors.New("both probe results and loads")
+	case st == StatusOK && d.Kernel.Release == "":
+		return errors.New("guest ok but no kernel release")
+	}
+	for i, l := range d.Loads {
+		if err := l.check(); err != nil {
+			return fmt.Errorf("load %d (%s %s): %w", i, l.Object, l.Program, err)
+		}
+	}
+	return nil
+}
+
+func (l *ProgramLoad) check() error {
+	switch {
+	case l.Object == "" || l.Program == "":
+		return errors.New("no object or program name")
+	case l.ObjectSHA256 == "":
+		return errors.New("no object sha256")
+	case l.Loaded && l.Cause != "":
+		return fmt.Errorf("loaded but with cause %q", l.Cause)
+	case !l.Loaded && l.Cause == "":
+		return errors.New("refused without a cause")
+	case !l.Loaded && !l.Cause.Valid():
+		return fmt.Errorf("unknown cause %q", l.Cause)
+	}
+	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/bpfmatrix/bpfmatrix/internal/files"
@@ -24,11 +25,24 @@ type Cache struct {
 // entryHeader is the first line of an entry file: the key it was stored under and a checksum
 // of the document, which follows on the next line as observation.Encode wrote it. The header
 // comes first so that reading an entry scans the document once, to parse it (a 7.3 document
-// with kfuncs is several MB, and a registry check reads every kernel's).
+// with kfuncs is several MB, and a registry check reads every kernel's). A probe's entry names
+// the image and the agent only; a load run's entry also the object and the words it was loaded
+// with (LoadKey).
 type entryHeader struct {
-	ImageSHA256   string `json:"image_sha256"`
-	AgentSHA256   string `json:"agent_sha256"`
-	ContentSHA256 string `json:"content_sha256"`
+	ImageSHA256   string   `json:"image_sha256"`
+	AgentSHA256   string   `json:"agent_sha256"`
+	ObjectSHA256  string   `json:"object_sha256,omitempty"`
+	Object        string   `json:"object,omitempty"`
+	Set           []string `json:"set,omitempty"`
+	Attach        bool     `json:"attach,omitempty"`
+	ContentSHA256 string   `json:"content_sha256"`
+}
+
+// sameKey reports whether h was stored under the key of want (its checksum aside).
+func (h entryHeader) sameKey(want entryHeader) bool {
+	return h.ImageSHA256 == want.ImageSHA256 && h.AgentSHA256 == want.AgentSHA256 &&
+		h.ObjectSHA256 == want.ObjectSHA256 && h.Object == want.Object &&
+		slices.Equal(h.Set, want.Set) && h.Attach == want.Attach
 }
 
 // ErrCorrupt is returned (wrapped) by Get for an entry that does not verify; Get removes it.
@@ -43,7 +57,11 @@ func (c Cache) path(image, agent string) string {
 // reported as an error wrapping ErrCorrupt, which callers treat as a miss; when it cannot be
 // deleted (a read-only cache), the error says so.
 func (c Cache) Get(image, agent string) (*observation.Document, error) {
-	p := c.path(image, agent)
+	return c.get(c.path(image, agent), entryHeader{ImageSHA256: image, AgentSHA256: agent})
+}
+
+// get reads the entry at p, which must have been stored under key.
+func (c Cache) get(p string, key entryHeader) (*observation.Document, error) {
 	data, err := files.ReadRegular(p, files.Observation)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
@@ -53,11 +71,11 @@ func (c Cache) Get(image, agent string) (*observation.Document, error) {
 	}
 	bad := func(why string) (*observation.Document, error) {
 		if err := os.Remove(p); err != nil {
-			return nil, fmt.Errorf("%w %s: %s (could not remove it: %v; the kernel will be probed again)", ErrCorrupt, p, why, err)
+			return nil, fmt.Errorf("%w %s: %s (could not remove it: %v; the kernel will be booted again)", ErrCorrupt, p, why, err)
 		}
-		return nil, fmt.Errorf("%w %s: %s (removed; the kernel will be probed again)", ErrCorrupt, p, why)
+		return nil, fmt.Errorf("%w %s: %s (removed; the kernel will be booted again)", ErrCorrupt, p, why)
 	}
-	e, body, why := readHeader(data, image, agent)
+	e, body, why := readHeader(data, key)
 	if why != "" {
 		return bad(why)
 	}
@@ -76,10 +94,10 @@ func (c Cache) Get(image, agent string) (*observation.Document, error) {
 }
 
 // readHeader splits an entry into its header and body and says what is wrong with the header,
-// or "" when it names the key (image, agent) and a checksum. Each damage gets its own words: an
+// or "" when it names the key and a checksum. Each damage gets its own words: an
 // empty entry or one whose header is empty (a crash or a full disk while it was written) is not
 // one "stored under another key".
-func readHeader(data []byte, image, agent string) (e entryHeader, body []byte, why string) {
+func readHeader(data []byte, key entryHeader) (e entryHeader, body []byte, why string) {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return e, nil, "the entry is empty"
 	}
@@ -93,7 +111,7 @@ func readHeader(data []byte, image, agent string) (e entryHeader, body []byte, w
 	switch {
 	case e.ImageSHA256 == "" || e.AgentSHA256 == "" || e.ContentSHA256 == "":
 		return e, nil, "the header names no key or checksum"
-	case e.ImageSHA256 != image || e.AgentSHA256 != agent:
+	case !e.sameKey(key):
 		return e, nil, "stored under another key"
 	}
 	return e, body, ""
@@ -104,11 +122,11 @@ func readHeader(data []byte, image, agent string) (e entryHeader, body []byte, w
 // cache shared by two agent builds still keeps both.
 const staleAfter = 14 * 24 * time.Hour
 
-// prune removes the entries of image stored by other agents and unused for staleAfter.
-func (c Cache) prune(image, agent string) {
-	paths, _ := filepath.Glob(filepath.Join(c.Dir, image+"-*.json"))
+// prune removes the entries matching pattern other than keep that have been unused for staleAfter.
+func prune(pattern, keep string) {
+	paths, _ := filepath.Glob(pattern)
 	for _, p := range paths {
-		if p == c.path(image, agent) {
+		if p == keep {
 			continue
 		}
 		if st, err := os.Stat(p); err == nil && time.Since(st.ModTime()) > staleAfter {
@@ -120,14 +138,25 @@ func (c Cache) prune(image, agent string) {
 // Put stores a document atomically (a reader never sees half an entry) and removes the same
 // kernel's entries of other agent builds that have not been used for two weeks.
 func (c Cache) Put(image, agent string, doc *observation.Document) error {
-	if err := os.MkdirAll(c.Dir, 0o755); err != nil {
+	p := c.path(image, agent)
+	if err := c.put(p, entryHeader{ImageSHA256: image, AgentSHA256: agent}, doc); err != nil {
+		return err
+	}
+	prune(filepath.Join(c.Dir, image+"-*.json"), p)
+	return nil
+}
+
+// put stores doc at p under key.
+func (c Cache) put(p string, key entryHeader, doc *observation.Document) error {
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return fmt.Errorf("observation cache: %w", err)
 	}
 	enc, err := observation.Encode(doc)
 	if err != nil {
 		return fmt.Errorf("observation cache: %w", err)
 	}
-	head, err := json.Marshal(entryHeader{ImageSHA256: image, AgentSHA256: agent, ContentSHA256: observation.Checksum(enc)})
+	key.ContentSHA256 = observation.Checksum(enc)
+	head, err := json.Marshal(key)
 	if err != nil {
 		return fmt.Errorf("observation cache: %w", err)
 	}
@@ -136,9 +165,8 @@ func (c Cache) Put(image, agent string, doc *observation.Document) error {
 	data.WriteByte('\n')
 	data.Write(enc)
 	data.WriteByte('\n')
-	if err := files.WriteAtomic(c.path(image, agent), data.Bytes(), 0o644); err != nil {
+	if err := files.WriteAtomic(p, data.Bytes(), 0o644); err != nil {
 		return fmt.Errorf("observation cache: %w", err)
 	}
-	c.prune(image, agent)
 	return nil
 }

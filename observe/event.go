@@ -45,8 +45,9 @@ type Event struct {
 	Elapsed time.Duration
 	// Failed is set on PhaseDone when the kernel failed.
 	Failed bool
-	// Observation is the kernel's result on PhaseDone.
+	// Observation is the kernel's result on PhaseDone of Run; Load is it on PhaseDone of Load.
 	Observation *Observation
+	Load        *LoadObservation
 }
 
 // LineLogger returns an event handler that prints one plain line per step to w ("6.12    booting"),
@@ -79,17 +80,21 @@ func fetchEvent(s vmimages.Step) Event {
 
 // guestEvent turns a harness event into an event; PhaseDone events are made by the pipeline,
 // which owns the observation.
-func guestEvent(e harness.Event) (Event, bool) {
+func guestEvent(e harness.Event, load bool) (Event, bool) {
 	out := Event{Kernel: e.Kernel, Results: e.Results, Elapsed: e.Elapsed}
 	switch e.Phase {
 	case "boot":
 		out.Phase, out.Message = PhaseBoot, "booting"
 	case "probe":
 		out.Phase = PhaseProbe
+		verb, what := "probing", "results"
+		if load {
+			verb, what = "loading", "programs"
+		}
 		if e.Results == 0 {
-			out.Message = fmt.Sprintf("agent up after %.1fs, probing", e.Elapsed.Seconds())
+			out.Message = fmt.Sprintf("agent up after %.1fs, %s", e.Elapsed.Seconds(), verb)
 		} else {
-			out.Message = fmt.Sprintf("probing: %d results (%.0fs)", e.Results, e.Elapsed.Seconds())
+			out.Message = fmt.Sprintf("%s: %d %s (%.0fs)", verb, e.Results, what, e.Elapsed.Seconds())
 		}
 	case "retry":
 		out.Phase, out.Message = PhaseRetry, "failed ("+firstLine(e.Result.Doc.Guest.Error)+"); booting it again"

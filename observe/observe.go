@@ -81,7 +81,7 @@ func Run(ctx context.Context, opts Options) ([]Observation, error) {
 		return nil, err
 	}
 	defer p.close()
-	images, err := p.fetch(ctx)
+	images, err := p.fetch(ctx, p.fetchFailed)
 	if err != nil {
 		return nil, err
 	}
@@ -93,7 +93,7 @@ func Run(ctx context.Context, opts Options) ([]Observation, error) {
 		boot = p.fromCache(images)
 	}
 	if len(boot) > 0 {
-		if err := p.boot(ctx, boot); err != nil {
+		if err := p.boot(ctx, p.hcfg, boot, p.guestDone); err != nil {
 			return nil, err
 		}
 	}
@@ -143,9 +143,14 @@ func (p *pipeline) finish(o *Observation) {
 	p.event(Event{Kernel: o.Name, Phase: PhaseDone, Message: doneMessage(o), Results: len(o.Doc.Results), Failed: o.Failed, Observation: o})
 }
 
-// fetch makes the kernels' images available. A kernel whose image cannot be had is finished
-// as failed; the error is for problems of every kernel (a kernels.lock that cannot be read).
-func (p *pipeline) fetch(ctx context.Context) ([]vmimages.Image, error) {
+// fetchFailed finishes a kernel whose image could not be had.
+func (p *pipeline) fetchFailed(name string, err error) {
+	p.finish(failedObservation(harness.Kernel{Name: name}, err))
+}
+
+// fetch makes the kernels' images available. A kernel whose image cannot be had is handed to
+// failed; the error is for problems of every kernel (a kernels.lock that cannot be read).
+func (p *pipeline) fetch(ctx context.Context, failed func(name string, err error)) ([]vmimages.Image, error) {
 	fetcher := &vmimages.Fetcher{CacheDir: p.opts.CacheDir, Offline: p.opts.Offline,
 		OnStep: func(s vmimages.Step) {
 			if !s.Done || s.Err == nil {
@@ -164,7 +169,7 @@ func (p *pipeline) fetch(ctx context.Context) ([]vmimages.Image, error) {
 				p.event(Event{Phase: PhaseNote, Message: fe.Errs[i].Error()})
 				continue
 			}
-			p.finish(failedObservation(harness.Kernel{Name: name}, fmt.Errorf("kernel image: %w", fe.Errs[i])))
+			failed(name, fmt.Errorf("kernel image: %w", fe.Errs[i]))
 		}
 	}
 	return images, nil
@@ -230,9 +235,9 @@ func (p *pipeline) fromCache(images []vmimages.Image) []vmimages.Image {
 	return rest
 }
 
-// boot runs the guests of images and finishes each kernel as its guest ends, storing what an
-// ok guest observed in the cache.
-func (p *pipeline) boot(ctx context.Context, images []vmimages.Image) error {
+// boot runs the guests of images with hcfg and hands each kernel's result to done as its guest
+// ends (done finishes the kernel and stores what an ok guest observed in the cache).
+func (p *pipeline) boot(ctx context.Context, hcfg harness.Config, images []vmimages.Image, done func(*harness.Result)) error {
 	if p.opts.NeedQEMU != nil {
 		if err := p.opts.NeedQEMU(); err != nil {
 			return err
@@ -245,16 +250,16 @@ func (p *pipeline) boot(ctx context.Context, images []vmimages.Image) error {
 	for i, img := range images {
 		kernels[i] = HarnessKernel(img)
 	}
-	hcfg := p.hcfg
+	hcfg.Agent = p.hcfg.Agent // needAgent may just have found or built it
 	hcfg.Notice = func(msg string) { p.event(Event{Phase: PhaseNote, Message: msg}) }
 	start := time.Now()
 	p.event(Event{Phase: PhaseNote, Message: fmt.Sprintf("booting %d kernel(s), %d at a time", len(kernels), hcfg.Parallel)})
 	_, err := harness.Run(ctx, hcfg, kernels, func(e harness.Event) {
 		if e.Phase == "done" {
-			p.guestDone(e.Result)
+			done(e.Result)
 			return
 		}
-		if ev, ok := guestEvent(e); ok {
+		if ev, ok := guestEvent(e, hcfg.LoadPlan != nil); ok {
 			p.event(ev)
 		}
 	})
@@ -288,16 +293,20 @@ func (p *pipeline) collect(ctx context.Context) []Observation {
 		o, ok := p.obs[e.Name]
 		p.mu.Unlock()
 		if !ok {
-			why := errors.New("no image and no result")
-			if ctx.Err() != nil {
-				why = fmt.Errorf("not run: %w", context.Cause(ctx))
-			}
-			o = failedObservation(harness.Kernel{Name: e.Name}, why)
+			o = failedObservation(harness.Kernel{Name: e.Name}, missing(ctx))
 			p.finish(o)
 		}
 		out = append(out, *o)
 	}
 	return out
+}
+
+// missing says why a kernel has no observation at the end of a run.
+func missing(ctx context.Context) error {
+	if ctx.Err() != nil {
+		return fmt.Errorf("not run: %w", context.Cause(ctx))
+	}
+	return errors.New("no image and no result")
 }
 
 // HarnessKernel describes a fetched kernel image to the harness.
