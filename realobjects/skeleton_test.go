@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"testing"
 
@@ -128,3 +129,10 @@ func run(t *testing.T, name string, args ...string) {
 		t.Fatalf("%s %v: %v\n%s", name, args, err, out)
 	}
 }
+
+// bpfELFLE is a little-endian BPF object of body.
+func bpfELFLE(body []byte) []byte { return bpfELF(binary.LittleEndian, emBPF, body, 0) }
+
+func itoa64(i int64) string { return strconv.FormatInt(i, 10) }
+
+func sorted(s []string) []string { return slices.Sorted(slices.Values(s)) }
