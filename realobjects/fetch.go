@@ -101,8 +101,11 @@ func fetchPackage(ctx context.Context, pk *vmimages.Packages, objectsDir, lockPa
 	if err != nil {
 		return nil, err
 	}
-	for name, i := range missing {
-		return nil, fmt.Errorf("%s:%d: %s %s holds no BPF object %s", lockPath, p.Objects[i].Line, p.Package, p.Version, name)
+	for i, o := range p.Objects {
+		name := Found{File: o.File, Offset: o.Offset}.Name()
+		if j, left := missing[name]; left && j == i {
+			return nil, fmt.Errorf("%s:%d: %s %s holds no BPF object %s", lockPath, o.Line, p.Package, p.Version, name)
+		}
 	}
 	return out, nil
 }

@@ -5,7 +5,7 @@
 // from its configuration or BPFMATRIX_DEBIAN_MIRROR; the system's apt state is never touched).
 //
 //	go run ./tools/objcorpus -out /tmp/corpus
-//	go run ./tools/objcorpus -pin realobjects/realobjects.lock -suites bookworm -packages xdp-tools,libxdp1
+//	go run ./tools/objcorpus -pin realobjects/realobjects.lock -packages libxdp1,xdp-tools
 //
 // With -out it writes each distinct object (by sha256) to OUT/<suite>/<package>_<version>/ and
 // OUT/manifest.json (package, version, suite, file, offset, sha256, and what bpfobj.Read found),
