@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strings"
 
 	"github.com/bpfmatrix/bpfmatrix/bpfobj"
 	"github.com/bpfmatrix/bpfmatrix/realobjects"
@@ -27,6 +28,10 @@ type entry struct {
 	Path     string   `json:"path"` // relative to the corpus directory
 	AlsoIn   []string `json:"also_in,omitempty"`
 	Programs int      `json:"programs"`
+	// ProgTypes counts the programs by the type their section gives ("" for an unknown section).
+	ProgTypes map[string]int `json:"prog_types,omitempty"`
+	// SectionErrors are the reasons bpfobj gives for sections it does not know.
+	SectionErrors []string `json:"section_errors,omitempty"`
 	// LoaderError is cilium/ebpf's refusal when bpfobj read the programs from the ELF itself.
 	LoaderError string `json:"loader_error,omitempty"`
 	ReadError   string `json:"read_error,omitempty"`
@@ -115,6 +120,13 @@ func readObject(dir string, e *entry) {
 		return
 	}
 	e.Programs, e.LoaderError = len(obj.Programs), obj.LoaderError
+	e.ProgTypes = map[string]int{}
+	for _, p := range obj.Programs {
+		e.ProgTypes[p.ProgType]++
+		if p.SectionError != "" {
+			e.SectionErrors = append(e.SectionErrors, p.Section+": "+p.SectionError)
+		}
+	}
 }
 
 // summarize prints objects and programs per package, and the objects bpfobj could not read.
@@ -150,9 +162,28 @@ func summarize(entries []*entry) {
 		fmt.Printf("%-20s %8d %9d %14d %7d\n", n, t.objects, t.programs, t.loaderErrs, t.unread)
 	}
 	fmt.Printf("%-20s %8d %9d %14d %7d\n", "total", total.objects, total.programs, total.loaderErrs, total.unread)
+	types := map[string]int{}
 	for _, e := range entries {
+		for t, n := range e.ProgTypes {
+			types[t] += n
+		}
 		if e.ReadError != "" {
 			fmt.Printf("unread: %s: %s\n", e.Path, e.ReadError)
 		}
+		if e.LoaderError != "" {
+			fmt.Printf("loader refused (programs read from the ELF): %s: %s\n", e.Path, e.LoaderError)
+		}
+		for _, se := range e.SectionErrors {
+			fmt.Printf("unknown section: %s: %s\n", e.Path, se)
+		}
 	}
+	var tl []string
+	for t, n := range types {
+		if t == "" {
+			t = "(unknown section)"
+		}
+		tl = append(tl, fmt.Sprintf("%s %d", t, n))
+	}
+	sort.Strings(tl)
+	fmt.Println("programs by type:", strings.Join(tl, ", "))
 }
