@@ -33,6 +33,11 @@ func suiteRank(suite string) int {
 // compressed in whatever format its configuration chooses (lz4 on Debian's container images), so
 // they are read through apt-helper cat-file, which knows all of them.
 func (a *apt) loadIndex(ctx context.Context) (*packageIndex, error) {
+	return a.loadIndexOf(ctx, nil)
+}
+
+// loadIndexOf reads the stanzas of the packages keep accepts (nil: the kernel-related ones).
+func (a *apt) loadIndexOf(ctx context.Context, keep func(pkg string) bool) (*packageIndex, error) {
 	files, err := a.indexFiles(ctx)
 	if err != nil {
 		return nil, err
@@ -40,7 +45,7 @@ func (a *apt) loadIndex(ctx context.Context) (*packageIndex, error) {
 	if len(files) == 0 {
 		return nil, fmt.Errorf("no Debian package index in %s: run without --offline to download it", a.listsDir())
 	}
-	idx := &packageIndex{}
+	idx := &packageIndex{keep: keep}
 	for _, f := range files {
 		r, wait, err := openIndex(ctx, f.path)
 		if err != nil {
@@ -118,13 +123,23 @@ type pkgRecord struct {
 	Suite         string
 }
 
-// packageIndex holds the kernel packages ("linux-*") of every suite searched.
+// packageIndex holds the kernel packages ("linux-*") of every suite searched, or the packages its keep names.
 type packageIndex struct {
 	byName map[string][]pkgRecord
+	// keep selects the packages held; nil holds the kernel-related ones (linux-*).
+	keep func(pkg string) bool
 }
 
-// add parses one Packages file. Only linux-* stanzas are kept: the rest of the archive (tens of
-// thousands of packages per suite) is not needed and would cost memory. This scanner is kept
+// wants reports whether the index holds a package's stanzas.
+func (idx *packageIndex) wants(pkg string) bool {
+	if idx.keep != nil {
+		return idx.keep(pkg)
+	}
+	return strings.HasPrefix(pkg, "linux-")
+}
+
+// add parses one Packages file. Only the wanted stanzas are kept (linux-* by default): the rest
+// of the archive (tens of thousands of packages per suite) is not needed and would cost memory. This scanner is kept
 // rather than pault.ag/go/debian/control, whose reader builds a map for every stanza: on the ten
 // suites' real indexes (230 MB) it found the same records but took three times as long, with
 // five times the allocations (BenchmarkParseRealIndex).
@@ -160,7 +175,7 @@ func (idx *packageIndex) add(r io.Reader, suite, file string) error {
 		switch k {
 		case "Package":
 			rec.Package = v
-			keep = strings.HasPrefix(v, "linux-")
+			keep = idx.wants(v)
 		case "Version":
 			rec.Version = v
 		case "Architecture":
