@@ -77,7 +77,7 @@ func (r Registries) helperProblem(q question, h bpfobj.Helper) (problem, bool) {
 			c, err = r.Helpers.CheckAt(e.Name, q.prog.ProgType, q.version)
 		}
 		if err == nil && !c.OK {
-			s := fmt.Sprintf("calls %s, not offered to %s on %s", label, placeName(q.prog, c.AttachPoint), q.kernel)
+			s := fmt.Sprintf("calls %s, not offered to %s", label, placeName(q.prog, c.AttachPoint))
 			return problem{observation.CauseHelperNotForType, s, c.Reason, names}, true
 		}
 	}
@@ -122,7 +122,7 @@ func (r Registries) kfuncProblems(q question, out *[]problem) []problem {
 			ok, why, p, err = k.CheckAt(q.prog.ProgType, q.version)
 		}
 		if err == nil && !ok {
-			s := fmt.Sprintf("calls %s, not callable from %s on %s", name, placeName(q.prog, p.Key), q.kernel)
+			s := fmt.Sprintf("calls %s, not callable from %s", name, placeName(q.prog, p.Key))
 			late = append(late, problem{observation.CauseKfuncNotForType, s, why, names})
 		}
 	}
@@ -135,7 +135,7 @@ func placeName(prog bpfobj.Program, attachPoint string) string {
 	if attachPoint != "" {
 		return attachPoint
 	}
-	return prog.ProgType
+	return prog.ProgType + " programs"
 }
 
 // mentions reports whether a kernel's reason names the function p is about.

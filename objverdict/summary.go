@@ -59,7 +59,7 @@ func noFailure(answers []Answer) bool {
 }
 
 // refusals says why the refused answers were refused, each distinct "cause: reason" once, with
-// the kernels it holds for when named is set.
+// the kernels it holds for when named is set or when there is more than one.
 func refusals(answers []Answer, named bool) string {
 	var order []string
 	kernels := map[string][]string{}
@@ -79,7 +79,7 @@ func refusals(answers []Answer, named bool) string {
 	parts := make([]string, len(order))
 	for i, why := range order {
 		parts[i] = why
-		if named {
+		if named || len(order) > 1 {
 			parts[i] = strings.Join(kernels[why], ", ") + " (" + why + ")"
 		}
 	}
