@@ -7,8 +7,9 @@ import (
 )
 
 // Summarize says in one line where one program loads, from its answers across kernels in kernel
-// order: "every kernel", "6.12 and later", "5.10, 6.1; not from 6.12: <cause: reason>", "no kernel:
-// <cause: reason>", or the kernels it loads on and, per refusal, where and why not.
+// order: "every kernel", "6.12 and later; before: <cause: reason>", "5.10, 6.1; not from 6.12:
+// <cause: reason>", "no kernel: <cause: reason>", or the kernels it loads on and, per refusal,
+// where and why not. A failed kernel is always named.
 func Summarize(answers []Answer) string {
 	if len(answers) == 0 {
 		return "no kernel asked"
@@ -29,8 +30,8 @@ func Summarize(answers []Answer) string {
 		return "every kernel"
 	case len(on) == 0:
 		return "no kernel: " + refusals(answers, false)
-	case contiguous(answers, first, last) && last == len(answers)-1 && first > 0 && noFailure(answers):
-		return answers[first].Kernel + " and later"
+	case contiguous(answers, first, last) && last == len(answers)-1 && first > 0 && first < last && noFailure(answers):
+		return answers[first].Kernel + " and later; before: " + refusals(answers[:first], false)
 	case contiguous(answers, first, last) && first == 0 && noFailure(answers):
 		return strings.Join(on, ", ") + "; not from " + answers[last+1].Kernel + ": " + refusals(answers[last+1:], false)
 	}

@@ -30,7 +30,8 @@ func TestSummarize(t *testing.T) {
 	}{
 		{"none asked", nil, "no kernel asked"},
 		{"every kernel", answers("5.10=+", "6.1=+", "7.3=+"), "every kernel"},
-		{"from a release on", answers("5.10=helper_unknown", "6.1=helper_unknown", "6.12=+", "7.3=+"), "6.12 and later"},
+		{"from a release on", answers("5.10=helper_unknown", "6.1=helper_unknown", "6.12=+", "7.3=+"), "6.12 and later; before: helper_unknown: why helper_unknown"},
+		{"the last kernel only", answers("5.10=helper_unknown", "7.3=+"), "7.3; not on 5.10 (helper_unknown: why helper_unknown)"},
 		{"until a release", answers("5.10=+", "6.1=+", "6.12=attach_target", "7.3=attach_target"), "5.10, 6.1; not from 6.12: attach_target: why attach_target"},
 		{"no kernel", answers("5.10=verifier", "7.3=verifier"), "no kernel: verifier: why verifier"},
 		{"no kernel, two reasons", answers("5.10=kfunc_unknown", "7.3=kfunc_not_for_type"),
