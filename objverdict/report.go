@@ -9,13 +9,17 @@ import (
 // Report is the answers of one `bpfmatrix load`: the kernels asked, in kernels.yaml order, every
 // answer, and a summary per program. Its JSON is the command's --format json.
 type Report struct {
-	Kernels  []string         `json:"kernels"`
-	Loads    []Answer         `json:"loads"`
+	// Kernels are the kernels asked, by name, in kernels.yaml order.
+	Kernels []string `json:"kernels"`
+	// Loads are the answers, by object and program, each program's in kernel order.
+	Loads []Answer `json:"loads"`
+	// Programs are the programs' summaries, in the order of Loads.
 	Programs []ProgramSummary `json:"programs"`
 }
 
 // ProgramSummary is one program's answers across kernels in a line.
 type ProgramSummary struct {
+	// Object, Program and Section name the program as its answers do.
 	Object  string `json:"object"`
 	Program string `json:"program"`
 	Section string `json:"section"`
