@@ -1,8 +1,8 @@
 // Package verifierlog owns the BPF verifier's words: the layout of a level-1 verifier log
 // (instruction trace, register state, statistics, the explanation block 7.3 appends) and the
 // grammar of the messages kernels 5.10 to 7.3 print about a probe's call, each message with what
-// it means to the three readers of a log: the helper classifier, the kfunc classifier and the
-// argument pass.
+// it means to the four readers of a log: the helper classifier, the kfunc classifier, the
+// argument pass and the cause of a user's refused program (bpfmatrix load).
 //
 // The package reads text only. What an errno means, and how an outcome is reported, stays with
 // the probe that made the load.
