@@ -1,0 +1,13 @@
+/* Externs from the running kernel's configuration. */
+#include "bpf.h"
+
+extern int CONFIG_HZ __kconfig;
+extern unsigned int LINUX_KERNEL_VERSION __kconfig;
+
+SEC("kprobe/do_sys_openat2")
+int config_values(void *ctx)
+{
+	return (CONFIG_HZ + LINUX_KERNEL_VERSION) & 1;
+}
+
+char LICENSE[] SEC("license") = "GPL";
