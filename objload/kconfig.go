@@ -7,50 +7,81 @@ import (
 	"strings"
 
 	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/btf"
 
 	"github.com/bpfmatrix/bpfmatrix/internal/hostkernel"
 	"github.com/bpfmatrix/bpfmatrix/internal/kconfig"
 )
 
-// kconfigDefaults fills the .kconfig map m from the configuration at path (when path is not "")
-// and says in words where its values came from.
-func kconfigDefaults(m *ebpf.MapSpec, path string) (string, error) {
-	ds, ok := m.Value.(*btf.Datasec)
-	if !ok {
-		return "", prepareError(".kconfig: the map's value is no datasec")
+// kconfigDefaults gives the .kconfig externs prog reads their values and says in words where they
+// came from. With no path, cilium/ebpf reads them from the running kernel's configuration at
+// its usual places (/boot/config-RELEASE, /proc/config.gz), which a guest lacks; with a path,
+// they are read from it into a .kconfig map made here, which prog's loads of them are pointed
+// at (the returned map, to be closed after the load). No note and no map when prog reads none.
+func kconfigDefaults(prog *ebpf.ProgramSpec, path string) (string, *ebpf.Map, error) {
+	spec, refs := kconfigRefs(prog.Instructions)
+	if spec == nil {
+		return "", nil, nil
 	}
-	var names []string
-	for _, vsi := range ds.Vars {
-		if v, ok := vsi.Type.(*btf.Var); ok {
-			names = append(names, v.Name)
-		}
+	ds, ok := spec.Value.(*btf.Datasec)
+	if !ok {
+		return "", nil, prepareError(".kconfig: the map's value is no datasec")
 	}
 	if path == "" {
-		return ".kconfig externs " + strings.Join(names, ", ") + " from the running kernel's configuration (cilium/ebpf)", nil
+		var names []string
+		for _, vsi := range ds.Vars {
+			names = append(names, vsi.Type.TypeName())
+		}
+		return ".kconfig externs " + strings.Join(names, ", ") + " from the running kernel's configuration (cilium/ebpf)", nil, nil
 	}
+	data, values, err := kconfigData(ds, path)
+	if err != nil {
+		return "", nil, err
+	}
+	cpy := spec.Copy()
+	cpy.Contents = []ebpf.MapKV{{Key: uint32(0), Value: data}}
+	m, err := ebpf.NewMap(cpy)
+	if err != nil {
+		return "", nil, fmt.Errorf("map .kconfig: %w", err)
+	}
+	for i, off := range refs {
+		ins := prog.Instructions[i]
+		n := asm.LoadMapValue(ins.Dst, 0, off).WithSymbol(ins.Symbol()).WithSource(ins.Source())
+		n = btf.WithFuncMetadata(n, btf.FuncMetadata(&ins))
+		if err := n.AssociateMap(m); err != nil {
+			m.Close()
+			return "", nil, prepareError(".kconfig: %w", err)
+		}
+		prog.Instructions[i] = n
+	}
+	return ".kconfig externs " + strings.Join(values, ", ") + " from the kernel's configuration " + path, m, nil
+}
+
+// kconfigData is the value of the .kconfig map ds describes, read from the configuration at
+// path, and the values in words.
+func kconfigData(ds *btf.Datasec, path string) ([]byte, []string, error) {
 	cfg, err := kconfig.Read(path)
 	if err != nil {
-		return "", prepareError(".kconfig: %w", err)
+		return nil, nil, prepareError(".kconfig: %w", err)
 	}
 	data := make([]byte, ds.Size)
 	var values []string
 	for _, vsi := range ds.Vars {
 		v, ok := vsi.Type.(*btf.Var)
 		if !ok || uint64(vsi.Offset)+uint64(vsi.Size) > uint64(len(data)) {
-			return "", prepareError(".kconfig: a malformed extern")
+			return nil, nil, prepareError(".kconfig: a malformed extern")
 		}
 		value, err := kconfigValue(v.Name, cfg)
 		if err != nil {
-			return "", err
+			return nil, nil, err
 		}
 		if err := putKconfig(data[vsi.Offset:vsi.Offset+vsi.Size], v.Type, value); err != nil {
-			return "", prepareError(".kconfig: %s: %w", v.Name, err)
+			return nil, nil, prepareError(".kconfig: %s: %w", v.Name, err)
 		}
 		values = append(values, v.Name+"="+value)
 	}
-	m.Contents = []ebpf.MapKV{{Key: uint32(0), Value: data}}
-	return ".kconfig externs " + strings.Join(values, ", ") + " from the kernel's configuration " + path, nil
+	return data, values, nil
 }
 
 // kconfigValue is the value of one extern, as a configuration file writes it.

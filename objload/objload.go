@@ -105,6 +105,8 @@ type loader struct {
 	spec *ebpf.CollectionSpec
 	// pins is the bpffs of pinned maps, made when the first program needs it.
 	pins *pinDir
+	// kconfig is the .kconfig map of the program being loaded, when prepare made one.
+	kconfig *ebpf.Map
 }
 
 func (l *loader) close() {
@@ -127,6 +129,13 @@ func (l *loader) program(r *observation.ProgramLoad) {
 		return
 	}
 	cs, err := l.prepare(r, ps)
+	if l.kconfig != nil {
+		defer func() { l.kconfig.Close(); l.kconfig = nil }()
+	}
+	if errors.Is(err, ebpf.ErrNotSupported) || err != nil && !errors.Is(err, errPrepare) {
+		r.Cause, r.Reason = classifyMap(err)
+		return
+	}
 	if err != nil {
 		r.Cause, r.Reason = classifyPrepare(err)
 		return

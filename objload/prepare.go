@@ -14,7 +14,8 @@ import (
 
 // prepare returns the spec one program is loaded from: the program, the maps its instructions
 // reference and their variables, with the run-time defaults and the user's settings applied,
-// each noted in r.Defaults.
+// each noted in r.Defaults. A .kconfig map made for the program is l.kconfig until the load is
+// over.
 func (l *loader) prepare(r *observation.ProgramLoad, ps *ebpf.ProgramSpec) (*ebpf.CollectionSpec, error) {
 	cs := trim(l.spec, ps)
 	prog := cs.Programs[ps.Name]
@@ -33,13 +34,14 @@ func (l *loader) prepare(r *observation.ProgramLoad, ps *ebpf.ProgramSpec) (*ebp
 			r.Defaults = append(r.Defaults, fmt.Sprintf("map %s: pinned by name in a private bpffs (%s)", name, dir))
 		}
 	}
-	if m := cs.Maps[".kconfig"]; m != nil {
-		note, err := kconfigDefaults(m, l.opts.KernelConfig)
-		if err != nil {
-			return nil, err
-		}
+	note, kc, err := kconfigDefaults(prog, l.opts.KernelConfig)
+	if err != nil {
+		return nil, err
+	}
+	if note != "" {
 		r.Defaults = append(r.Defaults, note)
 	}
+	l.kconfig = kc
 	return cs, nil
 }
 

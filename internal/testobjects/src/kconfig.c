@@ -10,4 +10,12 @@ int config_values(void *ctx)
 	return (CONFIG_HZ + LINUX_KERNEL_VERSION) & 1;
 }
 
+
+/* Returns CONFIG_HZ, so that a test can run it and see the value the loader gave. */
+SEC("xdp")
+int config_hz(void *ctx)
+{
+	return CONFIG_HZ;
+}
+
 char LICENSE[] SEC("license") = "GPL";
