@@ -89,7 +89,8 @@ FUZZ_TARGETS := \
 	./asm/:FuzzReleasingMarshalled \
 	./registry/:FuzzStructOps \
 	./vmimages/:FuzzInspectModule \
-	./bpfobj/:FuzzRead
+	./bpfobj/:FuzzRead \
+	./objload/:FuzzParseSetting
 
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
