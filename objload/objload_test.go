@@ -92,6 +92,8 @@ func TestLoadCauses(t *testing.T) {
 		{"pinned", "count_open", []outcome{loaded}},
 		{"kconfig", "config_values", []outcome{loaded}},
 		{"raw_tp", "on_sys_enter", []outcome{loaded}},
+		{"globals", "count_packets", []outcome{loaded}}, // .rodata and .bss
+		{"unknown_section", "unknown_kind", []outcome{{cause: observation.CauseLoader, reason: "section bpfmatrix/no_such_kind"}}},
 	} {
 		t.Run(tc.object+"/"+tc.program, func(t *testing.T) {
 			got := loadAll(t, tc.object, Options{})
@@ -100,7 +102,7 @@ func TestLoadCauses(t *testing.T) {
 				t.Fatalf("no answer for %s among %v", tc.program, slices.Sorted(mapsKeys(got)))
 			}
 			check(t, r, tc.want...)
-			if r.Object != tc.object+".o" || r.ObjectSHA256 != "sha-"+tc.object || r.Section == "" || r.ProgType == "" {
+			if r.Object != tc.object+".o" || r.ObjectSHA256 != "sha-"+tc.object || r.Section == "" || r.ProgType == "" && r.Cause != observation.CauseLoader {
 				t.Errorf("record not filled in: %+v", r)
 			}
 			if r.Loaded != (r.Cause == "") || r.Loaded != (r.Reason == "") {
