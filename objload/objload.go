@@ -132,12 +132,12 @@ func (l *loader) program(r *observation.ProgramLoad) {
 	if l.kconfig != nil {
 		defer func() { l.kconfig.Close(); l.kconfig = nil }()
 	}
-	if errors.Is(err, ebpf.ErrNotSupported) || err != nil && !errors.Is(err, errPrepare) {
-		r.Cause, r.Reason = classifyMap(err)
-		return
-	}
-	if err != nil {
+	switch {
+	case errors.Is(err, errPrepare):
 		r.Cause, r.Reason = classifyPrepare(err)
+		return
+	case err != nil: // the .kconfig map made for the program
+		r.Cause, r.Reason = classifyMap(err)
 		return
 	}
 	copts := ebpf.CollectionOptions{}
