@@ -4,7 +4,7 @@ BIN     := bin/bpfmatrix
 # The binary is static (no cgo) because it doubles as the /init of the QEMU guests.
 export CGO_ENABLED := 0
 
-.PHONY: all build test faults lint bench matrix deps fuzz clean
+.PHONY: all build test faults lint bench matrix deps fuzz clean objects
 
 # KERNELS=5.10,7.3 limits `make matrix` to some kernels of kernels.yaml (a Ginkgo label filter).
 KERNELS ?=
@@ -89,7 +89,8 @@ FUZZ_TARGETS := \
 	./asm/:FuzzReleasingMarshalled \
 	./registry/:FuzzStructOps \
 	./vmimages/:FuzzInspectModule \
-	./bpfobj/:FuzzRead
+	./bpfobj/:FuzzRead \
+	./objload/:FuzzParseSetting
 
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
@@ -116,6 +117,17 @@ deps:
 	  else \
 	    echo "qemu-system-x86_64 is missing; install it with: sudo apt-get install qemu-system-x86" >&2; exit 1; \
 	  fi; }
+
+# The test objects of `bpfmatrix load` (internal/testobjects): the compiled objects are checked in
+# so that tests run without clang; this rebuilds them from their C sources.
+TESTOBJ_DIR := internal/testobjects
+TESTOBJ_SRC := $(wildcard $(TESTOBJ_DIR)/src/*.c)
+CLANG       ?= clang
+
+objects: $(patsubst $(TESTOBJ_DIR)/src/%.c,$(TESTOBJ_DIR)/%.o,$(TESTOBJ_SRC))
+
+$(TESTOBJ_DIR)/%.o: $(TESTOBJ_DIR)/src/%.c $(TESTOBJ_DIR)/src/bpf.h
+	$(CLANG) -O2 -g -target bpf -c $< -o $@
 
 clean:
 	rm -rf bin out

@@ -23,13 +23,15 @@ func newCallSet() *callSet {
 	return &callSet{helpers: map[int]bool{}, kfuncs: map[string]bool{}, maps: map[string]string{}}
 }
 
-// calls returns the set in Calls' order, naming helpers from reg.
+// calls returns the set in Calls' order, naming helpers from reg (none when reg is nil).
 func (c *callSet) calls(reg *registry.Registry) Calls {
 	var out Calls
 	for _, id := range slices.Sorted(maps.Keys(c.helpers)) {
 		h := Helper{ID: id}
-		if e, ok := reg.ByID(id); ok {
-			h.Name = "bpf_" + e.Name
+		if reg != nil {
+			if e, ok := reg.ByID(id); ok {
+				h.Name = "bpf_" + e.Name
+			}
 		}
 		out.Helpers = append(out.Helpers, h)
 	}

@@ -111,6 +111,15 @@ var sourceWordings = []string{
 	"expected uninitialized iter_task as arg #1",
 	"kernel func bpf_x requires RCU critical section protection",
 	"invalid access to map value, value_size=8 off=0 size=64",
+	"invalid func unknown#195896080",
+	"invalid func unknown#233750750",
+	"attach_btf_id 1234 is not a function",
+	"The address of function bpf_x cannot be found",
+	"attach_btf_id 1234 points to wrong type name bpf_x",
+	"Tracing programs must provide btf_id",
+	"LSM programs must use GPL compatible license",
+	"Global function pick() doesn't return scalar. Only those are supported.",
+	"back-edge from insn 3 to 1",
 }
 
 // TestGrammarGolden keeps the grammar honest against the real logs: every row is matched by a

@@ -47,12 +47,16 @@ func ProbeKernel(ctx context.Context, opts Options, header, result func(any) err
 	return header(p.Facts())
 }
 
-// RunAgent is the whole life of a guest's init: Main with ProbeKernel. It never returns.
+// RunAgent is the whole life of a guest's init: Main with ProbeKernel, or with LoadObjects when
+// the host put a load plan in the initramfs. It never returns.
 func RunAgent() {
 	Main(func(ctx context.Context, opts Options, header, result func(any) error) error {
 		// The console is an emulated UART (about 100 KB/s under TCG): a chatty probe would
 		// slow the guest down, so only the first few KB of its log reach it.
 		opts.Log = &cappedWriter{w: opts.Log, left: 8 << 10}
+		if HasLoadPlan() {
+			return LoadObjects(ctx, opts, header, result)
+		}
 		return ProbeKernel(ctx, opts, header, result)
 	})
 }

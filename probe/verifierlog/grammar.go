@@ -34,6 +34,10 @@ type Row struct {
 	// not read it. Flag is the kfunc's flag (KF_ACQUIRE, ...) the message shows, "" for none.
 	Kfunc observation.Outcome
 	Flag  string
+	// Cause is what the message means when a user's whole program was refused (bpfmatrix
+	// load): the first line of its log a row with a Cause matches names the cause; "" when the
+	// load reader does not read the message.
+	Cause observation.Cause
 	// Arg is how the argument pass reads the message; nil when it does not.
 	Arg *Reading
 	// Shape marks a row that matches a family of messages by their form (a line that starts
@@ -87,6 +91,8 @@ var (
 	Helpers = reader(func(r *Row) bool { return r.Helper != "" })
 	// Kfuncs reads the log of a kfunc probe: the rows with a Kfunc outcome.
 	Kfuncs = reader(func(r *Row) bool { return r.Kfunc != "" })
+	// Loads reads the log of a user's program that a kernel refused: the rows with a Cause.
+	Loads = reader(func(r *Row) bool { return r.Cause != "" })
 	// args reads an argument probe's complaint: the rows with a Reading.
 	args = reader(func(r *Row) bool { return r.Arg != nil })
 )
@@ -162,7 +168,7 @@ func compile(rows []Row) []Row {
 			r.prefix, _ = regexp.MustCompile(rest).LiteralPrefix()
 		}
 	}
-	if slices.ContainsFunc(rows, func(r Row) bool { return r.Helper == "" && r.Kfunc == "" && r.Arg == nil }) {
+	if slices.ContainsFunc(rows, func(r Row) bool { return r.Helper == "" && r.Kfunc == "" && r.Arg == nil && r.Cause == "" }) {
 		panic("verifierlog: a row no reader reads")
 	}
 	return rows

@@ -1,8 +1,8 @@
 // Package verifierlog owns the BPF verifier's words: the layout of a level-1 verifier log
 // (instruction trace, register state, statistics, the explanation block 7.3 appends) and the
 // grammar of the messages kernels 5.10 to 7.3 print about a probe's call, each message with what
-// it means to the three readers of a log: the helper classifier, the kfunc classifier and the
-// argument pass.
+// it means to the four readers of a log: the helper classifier, the kfunc classifier, the
+// argument pass and the cause of a user's refused program (bpfmatrix load).
 //
 // The package reads text only. What an errno means, and how an outcome is reported, stays with
 // the probe that made the load.
@@ -11,6 +11,7 @@ package verifierlog
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -94,4 +95,27 @@ func complaintLines(log string) []string {
 		out = append(out, strings.TrimSpace(line))
 	}
 	return out
+}
+
+// noteRE is a note the verifier prints while it reads the BTF of a program's main function
+// ("arg#0 reference type('UNKNOWN ') size cannot be determined: -22" for a void *ctx): it
+// precedes the trace and never decides a load.
+var noteRE = regexp.MustCompile(`^arg#\d+ reference type\('[^']*'\) size cannot be determined`)
+
+// Refusal returns the line of a refused program's log that decided it and the Loads row that
+// reads it: the first of the messages after the trace's last instruction (the whole log when
+// the verifier refused before walking one) that a row matches, else the first of them with a
+// nil row; "" when the log has no message. Notes the verifier prints before the trace are
+// skipped.
+func Refusal(log string) (*Row, string) {
+	lines := slices.DeleteFunc(complaintLines(log), func(line string) bool { return line == "" || noteRE.MatchString(line) })
+	for _, line := range lines {
+		if r := Loads.Match(line); r != nil {
+			return r, line
+		}
+	}
+	if len(lines) > 0 {
+		return nil, lines[0]
+	}
+	return nil, ""
 }
