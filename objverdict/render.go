@@ -46,14 +46,13 @@ func (r *Report) WriteText(w io.Writer) error {
 	return bw.Flush()
 }
 
-// writeRefusals writes each distinct refusal of obj's programs once, with the kernels it holds
-// for, its reason and explanation.
+// writeRefusals adds the registries' explanation of each distinct refusal of obj's programs, with
+// the kernels it holds for; the summary lines above already give each cause and reason.
 func (r *Report) writeRefusals(w io.Writer, obj string) {
 	for _, p := range r.programsOf(obj) {
 		for _, ref := range r.refusalsOf(p) {
-			fmt.Fprintf(w, "  %s on %s: %s: %s\n", p.Program, strings.Join(ref.kernels, ", "), ref.a.Cause, ref.a.Reason)
 			if ref.a.Explanation != "" {
-				fmt.Fprintf(w, "    %s\n", ref.a.Explanation)
+				fmt.Fprintf(w, "  %s on %s: %s\n", p.Program, strings.Join(ref.kernels, ", "), ref.a.Explanation)
 			}
 		}
 	}

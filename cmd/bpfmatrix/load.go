@@ -13,6 +13,7 @@ import (
 
 	"github.com/bpfmatrix/bpfmatrix/bpfobj"
 	"github.com/bpfmatrix/bpfmatrix/internal/files"
+	"github.com/bpfmatrix/bpfmatrix/objload"
 	"github.com/bpfmatrix/bpfmatrix/objverdict"
 	"github.com/bpfmatrix/bpfmatrix/observation"
 	"github.com/bpfmatrix/bpfmatrix/observe"
@@ -87,14 +88,11 @@ func (s *settings) Set(v string) error {
 	return nil
 }
 
-// checkSetting checks a --set word. The syntax belongs to the loader (objload.ParseSetting);
-// until it is in the tree, a word is only checked to have the KEY=VALUE form.
+// checkSetting checks a --set word with the loader's own parser, so that a word the guest would
+// refuse is bad input here, before anything boots.
 func checkSetting(s string) error {
-	key, value, ok := strings.Cut(s, "=")
-	if !ok || key == "" || value == "" {
-		return fmt.Errorf("%q is not KEY=VALUE ([OBJECT:]PROG.target=FUNC or [OBJECT:]MAP.max_entries=N)", s)
-	}
-	return nil
+	_, err := objload.ParseSetting(s)
+	return err
 }
 
 func runLoad(args []string, stdout, stderr io.Writer) int {
