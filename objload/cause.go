@@ -66,6 +66,9 @@ func classifyProgram(err error, ps *ebpf.ProgramSpec) (cause observation.Cause, 
 		log = strings.Join(ve.Log, "\n")
 		var row *verifierlog.Row
 		if row, line = verifierlog.Refusal(log); row != nil {
+			if row.Cause == observation.CauseCORERelocation {
+				line = withRelocation(line, ps, verifierlog.LastInsn(log))
+			}
 			return row.Cause, line, tail(log)
 		}
 	}
@@ -133,4 +136,26 @@ func tail(log string) string {
 		t = t[i+1:]
 	}
 	return t
+}
+
+// withRelocation adds to the verifier's line about a poisoned instruction the CO-RE relocation
+// that poisoned it: the line only shows cilium/ebpf's sentinel, while the user needs the type and
+// field that the kernel's BTF lacks. insn is the instruction's offset in the program as the
+// verifier counts (an offset outside the program's own instructions, in a subprogram linked
+// after them, leaves line as it is).
+func withRelocation(line string, ps *ebpf.ProgramSpec, insn int) string {
+	if insn < 0 {
+		return line
+	}
+	iter := ps.Instructions.Iterate()
+	for iter.Next() {
+		if int(iter.Offset) != insn {
+			continue
+		}
+		if relo := btf.CORERelocationMetadata(iter.Ins); relo != nil {
+			return line + " (instruction poisoned by cilium/ebpf: no match in the kernel's BTF for " + relo.String() + ")"
+		}
+		break
+	}
+	return line
 }

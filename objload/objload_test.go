@@ -81,7 +81,7 @@ func TestLoadCauses(t *testing.T) {
 		{"attach_target", "tp_btf_missing", []outcome{{cause: observation.CauseAttachTarget, reason: `"bpfmatrix_no_such_event" not found`}}},
 		{"fentry_dummy", "retargeted", []outcome{{cause: observation.CauseAttachTarget, reason: `"dummy_fentry" not found`}}},
 		{"fentry_dummy", "retargeted_kprobe", []outcome{loaded}}, // a kprobe's target is checked when it attaches
-		{"core_relocation", "read_missing_field", []outcome{{cause: observation.CauseCORERelocation, reason: "195896080"}}},
+		{"core_relocation", "read_missing_field", []outcome{{cause: observation.CauseCORERelocation, reason: `no match in the kernel's BTF for CORERelocation(byte_off, Struct:"task_struct"`}}},
 		{"map", "use_bad_ring", []outcome{{cause: observation.CauseMap, reason: "map bad_ring"}}},
 		{"btf", "call_pick", []outcome{{cause: observation.CauseBTF, reason: "pick() doesn't return scalar"}}},
 		{"verifier", "null_deref", []outcome{{cause: observation.CauseVerifier, reason: "invalid mem access 'map_value_or_null'"}}},

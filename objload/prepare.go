@@ -31,7 +31,12 @@ func (l *loader) prepare(r *observation.ProgramLoad, ps *ebpf.ProgramSpec) (*ebp
 			if err != nil {
 				return nil, err
 			}
-			r.Defaults = append(r.Defaults, fmt.Sprintf("map %s: pinned by name in a private bpffs (%s)", name, dir))
+			// The private directory's name is random: left out, so that answers of two runs compare equal.
+			where := "in a private bpffs"
+			if l.opts.PinDir != "" {
+				where = "under " + dir
+			}
+			r.Defaults = append(r.Defaults, fmt.Sprintf("map %s: pinned by name %s", name, where))
 		}
 	}
 	note, kc, err := kconfigDefaults(prog, l.opts.KernelConfig)

@@ -119,6 +119,7 @@ var sourceWordings = []string{
 	"Tracing programs must provide btf_id",
 	"LSM programs must use GPL compatible license",
 	"Global function pick() doesn't return scalar. Only those are supported.",
+	"Global function pick() return value not void or scalar. Only those are supported.",
 	"back-edge from insn 3 to 1",
 }
 

@@ -45,6 +45,7 @@ var grammar = compile([]Row{
 	{Name: "attach-no-btf-id", Pattern: `^Tracing programs must provide btf_id$`, Source: "verifier.c, bpf_check_attach_target", Cause: causeAttachTarget},
 	{Name: "lsm-gpl", Pattern: `^LSM programs must use GPL compatible license$`, Source: "bpf_lsm.c, bpf_lsm_verify_prog", Cause: causeGPL},
 	{Name: "global-func-return", Pattern: `^Global function \S+\(\) doesn't return scalar\. Only those are supported\.$`, Source: "btf.c, btf_prepare_func_args", Cause: causeBTF},
+	{Name: "global-func-return-void", Pattern: `^Global function \S+\(\) return value not void or scalar\. Only those are supported\.$`, Source: "btf.c, btf_prepare_func_args, since global functions may return void (seen on 7.3)", Cause: causeBTF},
 	// What the verifier says of a program's own instructions (not of a call): a family of
 	// messages, read by their first words.
 	{Name: "own-instructions", Pattern: `^(back-edge from insn|infinite loop detected|unreachable insn|jump out of range|BPF program is too large|The sequence of \d+ jumps is too complex|combined stack size|misaligned |dereference of modified ctx ptr|invalid bpf_context access|math between |value -?\d+ makes \S+ pointer be out of bounds|loop detected)`,
