@@ -119,7 +119,8 @@ deps:
 	  fi; }
 
 # The test objects of `bpfmatrix load` (internal/testobjects): the compiled objects are checked in
-# so that tests run without clang; this rebuilds them from their C sources.
+# so that tests run without clang; this rebuilds them from their C sources. The debug info names
+# the sources relative to the checkout, so that every clone builds the same bytes.
 TESTOBJ_DIR := internal/testobjects
 TESTOBJ_SRC := $(wildcard $(TESTOBJ_DIR)/src/*.c)
 CLANG       ?= clang
@@ -127,7 +128,7 @@ CLANG       ?= clang
 objects: $(patsubst $(TESTOBJ_DIR)/src/%.c,$(TESTOBJ_DIR)/%.o,$(TESTOBJ_SRC))
 
 $(TESTOBJ_DIR)/%.o: $(TESTOBJ_DIR)/src/%.c $(TESTOBJ_DIR)/src/bpf.h
-	$(CLANG) -O2 -g -target bpf -c $< -o $@
+	$(CLANG) -O2 -g -target bpf -ffile-prefix-map=$(CURDIR)=. -c $< -o $@
 
 clean:
 	rm -rf bin out

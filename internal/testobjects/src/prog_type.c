@@ -1,10 +1,24 @@
-/* An LSM program: the kernel needs BPF trampolines (and the bpf LSM) to load it. */
+/* Program types some kernels lack or cannot load: an LSM program needs BPF trampolines and the
+ * BPF LSM (this machine's Firecracker kernel has neither); syscall programs arrived in 5.14 and
+ * netfilter programs in 6.4, so 5.10 refuses both before its verifier says a word. */
 #include "bpf.h"
 
 SEC("lsm/file_open")
 int lsm_open(void *ctx)
 {
 	return 0;
+}
+
+SEC("syscall")
+int syscall_prog(void *ctx)
+{
+	return 0;
+}
+
+SEC("netfilter")
+int netfilter_prog(void *ctx)
+{
+	return 1; /* NF_ACCEPT */
 }
 
 char LICENSE[] SEC("license") = "GPL";
