@@ -42,8 +42,8 @@ type LoadObservation struct {
 	Image observation.Image
 	// Loads holds one answer per (object, program): the objects in the order given (an
 	// object given twice answers twice), each object's programs in the guest's order. A
-	// failed kernel keeps the answers it had from the cache; what its guest sent before it
-	// failed is no evidence and is left out (it stays in nothing but the guest's console).
+	// failed kernel keeps the answers it had from the cache and those its guest sent before it
+	// failed.
 	Loads []observation.ProgramLoad
 	// Cached is true when every answer came from the cache and no guest was booted.
 	Cached bool
@@ -207,15 +207,17 @@ func (r *loadRun) finishCached(img vmimages.Image, docs []*observation.Document)
 // guestDone finishes the kernel of a guest that ended. An object cached for this kernel keeps
 // its cached answer (the plan holds every object some kernel lacks, so a guest may load an
 // object its kernel had cached: one answer per key, whatever the run); the others come from
-// the guest, and are cached when it was ok.
+// the guest, and are cached when it was ok. A guest that failed keeps the answers it sent before
+// it failed (each is the kernel's word on one program, loaded on its own), uncached; the kernel
+// is still failed, and the programs it did not answer have no answer.
 func (r *loadRun) guestDone(res *harness.Result) {
 	o := &LoadObservation{Name: res.Kernel.Name, Image: res.Kernel.Image, Guest: res.Doc.Guest, Failed: !res.OK()}
 	cached := r.cached[o.Name]
 	booted := map[int][]observation.ProgramLoad{}
-	if res.OK() {
-		for _, j := range r.planned {
-			if cached[j] == nil {
-				booted[j] = r.answersOf(j, res.Doc.Loads)
+	for _, j := range r.planned {
+		if cached[j] == nil {
+			booted[j] = r.answersOf(j, res.Doc.Loads)
+			if res.OK() {
 				r.store(res, j, booted[j])
 			}
 		}

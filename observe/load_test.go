@@ -317,3 +317,31 @@ func TestLoadCancel(t *testing.T) {
 		t.Errorf("%d cache entries after a cancelled run", n)
 	}
 }
+
+// TestLoadCutKeepsAnswers: a guest whose stream is cut is a failed kernel that keeps the answers
+// it sent before the cut (each is the kernel's word on one program) and caches none of them, so a
+// second run boots it again.
+func TestLoadCutKeepsAnswers(t *testing.T) {
+	kfile := fakeImages(t, fakeqemu.Cut)
+	cache := t.TempDir()
+	a := testObject(t, "a.o", "object a")
+	var sent []observation.ProgramLoad
+	for _, p := range []string{"p1", "p2", "p3", "p4", "p5", "p6"} {
+		sent = append(sent, answer(a, p, ""))
+	}
+	t.Setenv(fakeqemu.EnvStream, loadStream(t, sent...))
+	for run := 1; run <= 2; run++ {
+		boots := map[string]int{}
+		obs, err := Load(context.Background(), loadOpts(t, kfile, cache, boots, a))
+		if err != nil {
+			t.Fatal(err)
+		}
+		o := obs[0]
+		if !o.Failed || o.Cached || boots[fakeqemu.Cut] != 1 {
+			t.Fatalf("run %d: failed %v, cached %v, boots %v", run, o.Failed, o.Cached, boots)
+		}
+		if len(o.Loads) == 0 || len(o.Loads) >= len(sent) || o.Loads[0].Program != "p1" {
+			t.Fatalf("run %d: %d answers kept of the %d sent before the cut: %+v", run, len(o.Loads), len(sent), o.Loads)
+		}
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/bpfmatrix/bpfmatrix/internal/testenv"
+	"github.com/bpfmatrix/bpfmatrix/internal/testobjects"
 	"github.com/bpfmatrix/bpfmatrix/observation"
 	"github.com/bpfmatrix/bpfmatrix/observe"
 )
@@ -199,6 +200,129 @@ func TestKernelAnswers(t *testing.T) {
 	for _, a := range failed {
 		if a.Cause != observation.CauseKernelFailed || !strings.Contains(a.Reason, "no trailer") || (a.Object != paths[0] && a.Object != paths[1]) {
 			t.Errorf("failed kernel: %+v", a)
+		}
+	}
+}
+
+// TestLoadBooted loads every test object on 5.10 and 7.3 in real guests (one boot per kernel)
+// and checks each program's answer: every cause a kernel can give is exercised, with the
+// run-time defaults (a ring buffer sized 0, a pinned map, .kconfig, a retargeted fentry) and
+// attaching. Then --static is asked the same: where it names a cause the registries can know, the
+// kernels must agree, and where the kernels refuse for such a cause, --static must say so too.
+func TestLoadBooted(t *testing.T) {
+	needQEMU(t)
+	var objs []string
+	for _, name := range testobjects.Names() {
+		objs = append(objs, testobjects.Path(t, name))
+	}
+	args := append([]string{"load", "--kernels-file", repoKernels, "--kernels", "5.10,7.3", "--format", "json",
+		"--attach", "--set", "fentry_dummy.o:retargeted.target=vfs_read"}, objs...)
+	code, stdout, stderr := run(args...)
+	if code != exitNo {
+		t.Fatalf("exit %d, want %d (some programs are refused)\nstderr: %s", code, exitNo, stderr)
+	}
+	booted := loadAnswers(t, stdout)
+	refused := func(c observation.Cause) [2]observation.Cause { return [2]observation.Cause{c, c} }
+	loaded := [2]observation.Cause{}
+	want := map[string][2]observation.Cause{ // object/program -> cause on 5.10, on 7.3 ("" loaded)
+		"attach_target/fentry_missing":           refused(observation.CauseAttachTarget),
+		"attach_target/tp_btf_missing":           refused(observation.CauseAttachTarget),
+		"btf/call_pick":                          refused(observation.CauseBTF),
+		"core_relocation/read_missing_field":     refused(observation.CauseCORERelocation),
+		"fentry_dummy/retargeted":                loaded,
+		"fentry_dummy/retargeted_kprobe":         loaded,
+		"globals/count_packets":                  loaded,
+		"gpl_only/read_proprietary":              refused(observation.CauseGPLOnly),
+		"helper_not_for_type/override_in_socket": refused(observation.CauseHelperNotForType),
+		"helper_unknown/new_helper":              refused(observation.CauseHelperUnknown),
+		"kconfig/config_values":                  loaded,
+		"kconfig/config_hz":                      loaded,
+		"kfunc_not_for_type/task_in_socket":      {observation.CauseKfuncUnknown, observation.CauseKfuncNotForType},
+		"kfunc_unknown/call_missing":             refused(observation.CauseKfuncUnknown),
+		"loader_weak/plain_kprobe":               refused(observation.CauseLoader),
+		"loader_weak/usdt_like":                  refused(observation.CauseLoader),
+		"map/use_bad_ring":                       refused(observation.CauseMap),
+		"pinned/count_open":                      loaded,
+		"prog_type/lsm_open":                     loaded,
+		"prog_type/syscall_prog":                 {observation.CauseProgType, ""},
+		"prog_type/netfilter_prog":               {observation.CauseProgType, ""},
+		"raw_tp/on_sys_enter":                    loaded,
+		"ringbuf_zero/send_event":                loaded,
+		"unknown_section/unknown_kind":           refused(observation.CauseLoader),
+		"verifier/null_deref":                    refused(observation.CauseVerifier),
+		"xdp_pass/pass":                          loaded,
+	}
+	got := map[string][2]observation.Cause{}
+	for _, a := range booted {
+		key := strings.TrimSuffix(filepath.Base(a.Object), ".o") + "/" + a.Program
+		i := map[string]int{"5.10": 0, "7.3": 1}[a.Kernel]
+		c := got[key]
+		c[i] = a.Cause
+		got[key] = c
+		if !a.Loaded && (a.Cause == "" || a.Reason == "") {
+			t.Errorf("%s on %s: refused without cause and reason: %+v", key, a.Kernel, a)
+		}
+		if a.Loaded != (a.Cause == "") {
+			t.Errorf("%s on %s: loaded %v with cause %q", key, a.Kernel, a.Loaded, a.Cause)
+		}
+	}
+	for key, w := range want {
+		if got[key] != w {
+			t.Errorf("%s: causes on 5.10, 7.3 are %q, want %q", key, got[key], w)
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("%d programs answered, want %d: %v", len(got), len(want), got)
+	}
+	compareStatic(t, objs, booted)
+}
+
+// loadAnswer is what the tests read of one answer of `load --format json`.
+type loadAnswer struct {
+	Object, Program, Kernel, Reason string
+	Loaded                          bool
+	Cause                           observation.Cause
+	Defaults                        []string
+	Attached                        *bool
+}
+
+func loadAnswers(t *testing.T, stdout string) []loadAnswer {
+	t.Helper()
+	var doc struct{ Loads []loadAnswer }
+	if err := json.Unmarshal([]byte(stdout), &doc); err != nil {
+		t.Fatalf("load --format json: %v\n%s", err, stdout)
+	}
+	return doc.Loads
+}
+
+// staticKnows are the causes the registries and the ELF can tell without a kernel; the others
+// (a target, a relocation, a map, BTF, the verifier) are the documented limits of --static.
+var staticKnows = map[observation.Cause]bool{
+	observation.CauseHelperUnknown: true, observation.CauseHelperNotForType: true, observation.CauseKfuncUnknown: true,
+	observation.CauseKfuncNotForType: true, observation.CauseGPLOnly: true, observation.CauseProgType: true,
+	observation.CauseLoader: true,
+}
+
+// compareStatic asks --static about the same objects and checks it against the kernels' answers.
+func compareStatic(t *testing.T, objs []string, booted []loadAnswer) {
+	t.Helper()
+	args := append([]string{"load", "--static", "--kernels-file", repoKernels, "--kernels", "5.10,7.3", "--format", "json"}, objs...)
+	_, stdout, stderr := run(args...)
+	static := loadAnswers(t, stdout)
+	if len(static) != len(booted) {
+		t.Fatalf("--static gave %d answers, the kernels %d\n%s", len(static), len(booted), stderr)
+	}
+	byKey := map[string]loadAnswer{}
+	for _, a := range booted {
+		byKey[a.Object+"/"+a.Program+"/"+a.Kernel] = a
+	}
+	for _, s := range static {
+		b := byKey[s.Object+"/"+s.Program+"/"+s.Kernel]
+		switch {
+		case staticKnows[s.Cause] && s.Cause != b.Cause:
+			t.Errorf("%s %s on %s: --static says %s (%s), the kernel %q (%s)", s.Object, s.Program, s.Kernel, s.Cause, s.Reason, b.Cause, b.Reason)
+		case staticKnows[b.Cause] && s.Cause != b.Cause:
+			t.Errorf("%s %s on %s: the kernel refused it for %s (%s), --static says %q", s.Object, s.Program, s.Kernel, b.Cause, b.Reason, s.Cause)
 		}
 	}
 }
