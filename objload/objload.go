@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/btf"
 
 	"github.com/bpfmatrix/bpfmatrix/bpfobj"
 	"github.com/bpfmatrix/bpfmatrix/observation"
@@ -48,6 +49,10 @@ type Options struct {
 	// KernelConfig is the kernel's build configuration the .kconfig externs are read from; ""
 	// leaves them to cilium/ebpf, which reads /boot/config-RELEASE or /proc/config.gz.
 	KernelConfig string
+	// BTFCache holds the kernel's BTF once decoded, for CO-RE relocations and attach targets:
+	// decoding it is most of a small program's load time, so a caller loading several objects
+	// shares one. Nil makes one per Load.
+	BTFCache *btf.Cache
 }
 
 // logTail bounds the verifier log kept in an answer.
@@ -72,6 +77,9 @@ func Load(ctx context.Context, obj Object, opts Options, emit func(observation.P
 		if spec, err = ebpf.LoadCollectionSpec(obj.Path); err != nil {
 			loaderErr = err.Error()
 		}
+	}
+	if opts.BTFCache == nil {
+		opts.BTFCache = btf.NewCache()
 	}
 	l := &loader{obj: obj, opts: opts, spec: spec}
 	defer l.close()
@@ -107,9 +115,41 @@ type loader struct {
 	pins *pinDir
 	// kconfig is the .kconfig map of the program being loaded, when prepare made one.
 	kconfig *ebpf.Map
+	// maps are the object's maps created so far, kept for its next programs: every program
+	// gets the same spec of a map (defaults and settings are per map), and creating a large
+	// preallocated map is most of what loading a small program costs.
+	maps map[string]*ebpf.Map
+}
+
+// madeMaps returns the maps of cs already created for an earlier program of the object.
+func (l *loader) madeMaps(cs *ebpf.CollectionSpec) map[string]*ebpf.Map {
+	out := map[string]*ebpf.Map{}
+	for name := range cs.Maps {
+		if m := l.maps[name]; m != nil {
+			out[name] = m
+		}
+	}
+	return out
+}
+
+// keepMaps takes the maps coll created for the object's next programs.
+func (l *loader) keepMaps(coll *ebpf.Collection, cs *ebpf.CollectionSpec) {
+	if l.maps == nil {
+		l.maps = map[string]*ebpf.Map{}
+	}
+	for name := range cs.Maps {
+		if l.maps[name] == nil {
+			if m := coll.DetachMap(name); m != nil {
+				l.maps[name] = m
+			}
+		}
+	}
 }
 
 func (l *loader) close() {
+	for _, m := range l.maps {
+		m.Close()
+	}
 	if l.pins != nil {
 		l.pins.close()
 	}
@@ -140,19 +180,22 @@ func (l *loader) program(r *observation.ProgramLoad) {
 		r.Cause, r.Reason = classifyMap(err)
 		return
 	}
-	copts := ebpf.CollectionOptions{}
+	copts := ebpf.CollectionOptions{Cache: l.opts.BTFCache, MapReplacements: l.madeMaps(cs)}
 	if l.pins != nil {
 		copts.Maps.PinPath = l.pins.dir
 	}
-	if err := createMaps(cs, copts); err != nil {
-		r.Cause, r.Reason = classifyMap(err)
-		return
-	}
 	coll, err := ebpf.NewCollectionWithOptions(cs, copts)
 	if err != nil {
+		// Only now are the maps created on their own: a map the kernel refuses is told apart
+		// from a program it refuses, and a program that loads does not pay for its maps twice.
+		if merr := createMaps(cs, copts); merr != nil {
+			r.Cause, r.Reason = classifyMap(merr)
+			return
+		}
 		r.Cause, r.Reason, r.Log = classifyProgram(err, cs.Programs[r.Program])
 		return
 	}
+	l.keepMaps(coll, cs)
 	defer coll.Close()
 	r.Loaded = true
 	if l.opts.Attach {

@@ -12,6 +12,7 @@ import (
 	"github.com/bpfmatrix/bpfmatrix/objload"
 	"github.com/bpfmatrix/bpfmatrix/observation"
 	"github.com/bpfmatrix/bpfmatrix/probe"
+	"github.com/cilium/ebpf/btf"
 )
 
 // planLimit bounds the load plan read: it names objects and --set words, a few KiB.
@@ -74,7 +75,7 @@ func readPlan(path string) (wire.LoadPlan, error) {
 // loadOptions are objload's options for plan: its --set words parsed, attach, and the kernel
 // configuration at kconfigPath when the file exists.
 func loadOptions(plan wire.LoadPlan, kconfigPath string) (objload.Options, error) {
-	opts := objload.Options{Attach: plan.Attach}
+	opts := objload.Options{Attach: plan.Attach, BTFCache: btf.NewCache()}
 	for _, w := range plan.Set {
 		s, err := objload.ParseSetting(w)
 		if err != nil {
