@@ -25,7 +25,8 @@ type guestFlags struct {
 	agent                 *string
 	retries               *int
 	streamDir             *string
-	// fs tells whether --kernels-file was given: only the default falls back to the built-in file.
+	// fs tells which flags were given: only the default --kernels-file falls back to the
+	// built-in file, and only the default --timeout grows with the programs load loads.
 	fs *flag.FlagSet
 }
 
@@ -95,15 +96,20 @@ func (g *guestFlags) options(kernels string) (observe.Options, error) {
 	return opts, nil
 }
 
+// given reports whether the flag called name was on the command line.
+func (g *guestFlags) given(name string) bool {
+	given := false
+	g.fs.Visit(func(f *flag.Flag) { given = given || f.Name == name })
+	return given
+}
+
 // guestOptions is options without the cache: what judging saved observations needs. Without
 // --kernels-file it settles which kernels file the command uses (kernels.yaml here, else the
 // built-in one: an installed bpfmatrix works in any directory) and records it in g.kernelsFile,
 // which later steps (verify --in) read. A --kernels-file that was given is used as is, so a
 // missing one is still an error.
 func (g *guestFlags) guestOptions(kernels string) (observe.Options, error) {
-	given := false
-	g.fs.Visit(func(f *flag.Flag) { given = given || f.Name == "kernels-file" })
-	if !given {
+	if !g.given("kernels-file") {
 		g.kernelsFile = vmimages.DefaultKernelsFile()
 	}
 	hcfg, err := g.config()

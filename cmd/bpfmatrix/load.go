@@ -41,7 +41,8 @@ with the line that decided it and the registries' explanation, then a summary li
 program calls is offered on each kernel (maps, CO-RE, attach targets and the verifier's walk are
 settled only by a kernel). --set gives what a loader sets at run time (repeatable); --attach also
 attaches each program whose section names a target. --out DIR also writes DIR/load.json,
-DIR/load.md and DIR/load.xml (JUnit).
+DIR/load.md and DIR/load.xml (JUnit). Answers are cached per kernel image and object; without
+--timeout a guest gets the default limit plus 2 s per program.
 Exit status: 0 every program loads on every kernel asked, 1 some program is refused or a kernel
 failed, 2 bad input (a file that is no BPF object, an unknown kernel, a bad flag).
 `
@@ -162,7 +163,7 @@ func readObjects(paths []string) ([]*bpfobj.Object, []loadInput, error) {
 			return nil, nil, err
 		}
 		sum := sha256.Sum256(data)
-		in := loadInput{Path: p, Name: filepath.Base(p), SHA256: hex.EncodeToString(sum[:])}
+		in := loadInput{Path: p, Name: filepath.Base(p), SHA256: hex.EncodeToString(sum[:]), Programs: len(obj.Programs)}
 		for _, prev := range inputs {
 			if prev.Path == p {
 				return nil, nil, fmt.Errorf("%s: named twice", p)
