@@ -90,7 +90,9 @@ FUZZ_TARGETS := \
 	./registry/:FuzzStructOps \
 	./vmimages/:FuzzInspectModule \
 	./bpfobj/:FuzzRead \
-	./objload/:FuzzParseSetting
+	./objload/:FuzzParseSetting \
+	./objverdict/:FuzzReport \
+	./realobjects/:FuzzFindEmbedded
 
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \

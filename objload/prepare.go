@@ -83,6 +83,9 @@ func (l *loader) retarget(r *observation.ProgramLoad, prog *ebpf.ProgramSpec) {
 	}
 }
 
+// perfMaxStack is the kernel's default kernel.perf_event_max_stack (PERF_MAX_STACK_DEPTH).
+const perfMaxStack = 127
+
 // size applies the user's MAP.max_entries setting to m, or gives a map sized 0 in the object
 // the smallest size its type takes: user space sizes such maps when it starts.
 func (l *loader) size(r *observation.ProgramLoad, m *ebpf.MapSpec) {
@@ -92,6 +95,11 @@ func (l *loader) size(r *observation.ProgramLoad, m *ebpf.MapSpec) {
 			m.MaxEntries = s.MaxEntries
 			return
 		}
+	}
+	if m.Type == ebpf.StackTrace && m.ValueSize == 0 {
+		// Tools size a stack map's values from kernel.perf_event_max_stack when they start.
+		m.ValueSize = perfMaxStack * 8
+		r.Defaults = append(r.Defaults, fmt.Sprintf("map %s: value_size 0 set to %d (%d frames of 8 bytes, the kernel's default perf_event_max_stack)", m.Name, m.ValueSize, perfMaxStack))
 	}
 	if m.MaxEntries != 0 {
 		return

@@ -120,6 +120,9 @@ var sourceWordings = []string{
 	"LSM programs must use GPL compatible license",
 	"Global function pick() doesn't return scalar. Only those are supported.",
 	"Global function pick() return value not void or scalar. Only those are supported.",
+	"BPF_STX uses reserved fields",
+	"struct flow_offload_tuple doesn't have field at offset 50",
+	"number of funcs in func_info doesn't match number of subprogs",
 	"back-edge from insn 3 to 1",
 }
 

@@ -45,6 +45,9 @@ var grammar = compile([]Row{
 	{Name: "attach-no-btf-id", Pattern: `^Tracing programs must provide btf_id$`, Source: "verifier.c, bpf_check_attach_target", Cause: causeAttachTarget},
 	{Name: "lsm-gpl", Pattern: `^LSM programs must use GPL compatible license$`, Source: "bpf_lsm.c, bpf_lsm_verify_prog", Cause: causeGPL},
 	{Name: "global-func-return", Pattern: `^Global function \S+\(\) doesn't return scalar\. Only those are supported\.$`, Source: "btf.c, btf_prepare_func_args", Cause: causeBTF},
+	{Name: "stx-reserved", Pattern: `^BPF_STX uses reserved fields$`, Source: "verifier.c, do_check before 5.12: an atomic operation (BPF_ATOMIC other than add) the kernel does not know", Cause: causeVerifier},
+	{Name: "no-field-at-offset", Pattern: `^struct \S+ doesn't have field at offset \d+$`, Source: "btf.c, btf_struct_walk: an access to a kernel struct at an offset no member of the kernel's layout has", Cause: causeVerifier},
+	{Name: "func-info-count", Pattern: `^number of funcs in func_info doesn't match number of subprogs$`, Source: "verifier.c, check_btf_func: the object's BTF func_info against the kernel's count of subprograms", Cause: causeBTF},
 	{Name: "global-func-return-void", Pattern: `^Global function \S+\(\) return value not void or scalar\. Only those are supported\.$`, Source: "btf.c, btf_prepare_func_args, since global functions may return void (seen on 7.3)", Cause: causeBTF},
 	// What the verifier says of a program's own instructions (not of a call): a family of
 	// messages, read by their first words.
