@@ -169,6 +169,12 @@ func checkELF(path string, data []byte) (*elf.File, error) {
 func describe(name, sec, license string) Program {
 	p := Program{Name: name, Section: sec, License: license, GPL: gplCompatible(license)}
 	s, err := section.Parse(sec)
+	if err != nil && s.ProgType != "" {
+		// Only the target is malformed (a placeholder the tool replaces when it starts):
+		// the program loads as its prefix says; attaching it is what would fail.
+		p.ProgType, p.AttachType, p.Target = s.ProgType, s.AttachType, s.Target
+		return p
+	}
 	if err != nil {
 		var se *section.Error
 		if errors.As(err, &se) {

@@ -45,8 +45,9 @@ var attachTypeSince = map[string]string{
 func progTypeProblem(q question) (problem, bool) {
 	p := q.prog
 	if p.ProgType == "" {
+		// The loader cannot tell the kernel what to load: no kernel is asked, as when booted.
 		s := fmt.Sprintf("section %q names no program type: %s", p.Section, p.SectionError)
-		return problem{observation.CauseProgType, s, s, nil}, true
+		return problem{observation.CauseLoader, s, s, nil}, true
 	}
 	if since, ok := progTypeSince[p.ProgType]; ok && q.version.Less(registry.MustParseVersion(since)) {
 		s := fmt.Sprintf("%s programs arrived in %s; %s does not have them", p.ProgType, since, q.kernel)

@@ -80,7 +80,9 @@ func short(s string) string {
 }
 
 // Parse reads a section name. A name no libbpf section and no program type matches, a target
-// where the section takes none, and a target of the wrong shape are errors of type *Error.
+// where the section takes none, and a target of the wrong shape are errors of type *Error; with
+// an error about the target, the Section returned still says what the prefix means (program type,
+// attach type, the target as written), which is what a loader of a compiled object goes by.
 func Parse(name string) (Section, error) {
 	switch {
 	case name == "":
@@ -100,7 +102,9 @@ func Parse(name string) (Section, error) {
 	if len(name) > len(r.prefix) {
 		s.Target = name[len(r.prefix)+1:]
 		if err := s.readTarget(); err != nil {
-			return Section{}, err
+			// What the prefix means still holds: a loader takes a program whose target is a
+			// placeholder (a tool fills in kprobe/skb-1 when it starts); only attaching fails.
+			return s, err
 		}
 	}
 	return s, nil

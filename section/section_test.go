@@ -301,3 +301,22 @@ func TestTargetKindString(t *testing.T) {
 		t.Errorf("out of range: %q", got)
 	}
 }
+
+// TestParseBadTargetKeepsPrefix: a target of the wrong shape is an error, and the Section still
+// says what the prefix means, which a loader of compiled objects goes by (pwru's kprobe/skb-1).
+func TestParseBadTargetKeepsPrefix(t *testing.T) {
+	tests := []struct{ name, progType, target string }{
+		{"kprobe/skb-1", "kprobe", "skb-1"},
+		{"kprobe.multi/skb-3", "kprobe", "skb-3"},
+		{"fentry/1abc", "tracing", "1abc"},
+	}
+	for _, tt := range tests {
+		s, err := Parse(tt.name)
+		if err == nil || s.ProgType != tt.progType || s.Target != tt.target {
+			t.Errorf("Parse(%q) = prog type %q, target %q, error %v; want %q, %q and an error", tt.name, s.ProgType, s.Target, err, tt.progType, tt.target)
+		}
+	}
+	if s, err := Parse("bpfmatrix/x"); err == nil || s.ProgType != "" {
+		t.Errorf("an unknown prefix: prog type %q, error %v", s.ProgType, err)
+	}
+}
