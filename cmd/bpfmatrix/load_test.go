@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"encoding/xml"
 	"os"
@@ -9,10 +10,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bpfmatrix/bpfmatrix/bpfobj"
 	"github.com/bpfmatrix/bpfmatrix/internal/testenv"
 	"github.com/bpfmatrix/bpfmatrix/internal/testobjects"
 	"github.com/bpfmatrix/bpfmatrix/observation"
 	"github.com/bpfmatrix/bpfmatrix/observe"
+	"github.com/bpfmatrix/bpfmatrix/realobjects"
 )
 
 // loadObjects are the test objects of package objverdict: compiled BPF objects checked in.
@@ -326,4 +329,52 @@ func compareStatic(t *testing.T, objs []string, booted []loadAnswer) {
 			t.Errorf("%s %s on %s: the kernel refused it for %s (%s), --static says %q", s.Object, s.Program, s.Kernel, b.Cause, b.Reason, s.Cause)
 		}
 	}
+}
+
+// TestLoadRealObjects loads the pinned objects of Debian's libxdp1 and xdp-tools (from the cache;
+// fetched into it when BPFMATRIX_TEST_NETWORK allows, as the kernels are) on 5.10 and 7.3: every
+// program of every object gets an answer on both kernels, every refusal a known cause and the
+// line that decided it, and --static agrees with the kernels where it can know.
+func TestLoadRealObjects(t *testing.T) {
+	needQEMU(t)
+	lock, err := realobjects.Pinned()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := realobjects.Fetch(context.Background(), lock, realobjects.Options{Offline: !testenv.Network()})
+	switch {
+	case err != nil && testenv.Network():
+		t.Fatal(err)
+	case err != nil:
+		t.Skipf("the pinned objects are not cached (%v); set %s=1 to fetch them", err, testenv.EnvNetwork)
+	}
+	var paths []string
+	programs := 0
+	seen := map[string]bool{}
+	for _, o := range got {
+		if !seen[o.SHA256] {
+			seen[o.SHA256] = true
+			paths = append(paths, o.Path)
+			obj, err := bpfobj.Read(o.Path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			programs += len(obj.Programs)
+		}
+	}
+	args := append([]string{"load", "--kernels-file", repoKernels, "--kernels", "5.10,7.3", "--format", "json"}, paths...)
+	code, stdout, stderr := run(args...)
+	if code != exitOK && code != exitNo {
+		t.Fatalf("exit %d\nstderr: %s", code, stderr)
+	}
+	answers := loadAnswers(t, stdout)
+	if len(answers) != 2*programs {
+		t.Errorf("%d answers for %d programs on 2 kernels", len(answers), programs)
+	}
+	for _, a := range answers {
+		if !a.Loaded && (!a.Cause.Valid() || a.Cause == observation.CauseUnknown || a.Cause == observation.CauseKernelFailed || a.Reason == "") {
+			t.Errorf("%s %s on %s: refused with cause %q, reason %q", a.Object, a.Program, a.Kernel, a.Cause, a.Reason)
+		}
+	}
+	compareStatic(t, paths, answers)
 }
