@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"encoding/xml"
+	"os"
+	"strings"
 	"testing"
 
 	"github.com/bpfmatrix/bpfmatrix/observation"
@@ -44,6 +46,40 @@ func FuzzReport(f *testing.F) {
 		}
 		if err := r.WriteMarkdown(&b); err != nil {
 			t.Fatal(err)
+		}
+	})
+}
+
+// FuzzParseReport reads any bytes as a load.json: either an error naming the input, or a
+// report whose JSON reads back as the same report (what ReadReport accepts, report shows).
+func FuzzParseReport(f *testing.F) {
+	if golden, err := os.ReadFile(goldenJSON); err == nil {
+		f.Add(golden)
+	}
+	f.Add([]byte(`{"kernels":["5.10"],"loads":[{"object":"a.o","program":"p","kernel":"5.10","loaded":false,"cause":"map","reason":"r"}],"programs":[{"object":"a.o","program":"p","loads_on":[]}]}`))
+	f.Add([]byte(`{"kernels":[],"loads":[],"programs":[]}`))
+	f.Add([]byte(`{"Kernels":["x"],"loads":null}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r, err := ParseReport("in.json", data)
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), "in.json") {
+				t.Fatalf("error does not name the input: %v", err)
+			}
+			return
+		}
+		var b1, b2 bytes.Buffer
+		if err := r.WriteJSON(&b1); err != nil {
+			t.Fatal(err)
+		}
+		again, err := ParseReport("again.json", b1.Bytes())
+		if err != nil {
+			t.Fatalf("an accepted report does not read back: %v\n%s", err, b1.String())
+		}
+		if err := again.WriteJSON(&b2); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(b1.Bytes(), b2.Bytes()) {
+			t.Fatalf("read back differently:\n%s\n%s", b1.String(), b2.String())
 		}
 	})
 }

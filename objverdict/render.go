@@ -99,11 +99,16 @@ func (r *Report) programsOf(obj string) []ProgramSummary {
 
 // WriteMarkdown writes a section per object: a table of programs x kernels, each refused cell
 // holding its cause, then the summaries and the refusals' reasons.
-func (r *Report) WriteMarkdown(w io.Writer) error {
+func (r *Report) WriteMarkdown(w io.Writer) error { return r.WriteMarkdownAt(w, 1) }
+
+// WriteMarkdownAt writes WriteMarkdown's document with its title at heading level (1 for "#"),
+// so that another document (report.md) can hold it as one of its sections.
+func (r *Report) WriteMarkdownAt(w io.Writer, level int) error {
 	bw := bufio.NewWriter(w)
-	fmt.Fprintln(bw, "# BPF objects on kernels")
+	h := strings.Repeat("#", max(level, 1))
+	fmt.Fprintln(bw, h+" BPF objects on kernels")
 	for _, obj := range r.Objects() {
-		fmt.Fprintf(bw, "\n## %s\n\n", mdEscape(obj))
+		fmt.Fprintf(bw, "\n%s# %s\n\n", h, mdEscape(obj))
 		fmt.Fprintf(bw, "| program | section | %s |\n", strings.Join(r.Kernels, " | "))
 		fmt.Fprintf(bw, "|---|---|%s\n", strings.Repeat("---|", len(r.Kernels)))
 		for _, p := range r.programsOf(obj) {

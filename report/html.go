@@ -80,6 +80,8 @@ func (r *Report) WriteHTML(w io.Writer) error {
 		"KfuncRows":  r.kfuncRows(),
 		"PointRows":  r.pointRows(),
 		"CondRows":   r.conditionRows(),
+		"LoadRows":   r.loadRows(),
+		"Loads":      r.Loads,
 	})
 }
 

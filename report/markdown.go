@@ -72,6 +72,9 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	}
 	r.writeKfuncsMarkdown(b)
 	r.writePointsMarkdown(b)
+	if err := r.writeLoadsMarkdown(b); err != nil {
+		return err
+	}
 	if len(r.Summary.FailedKernels) > 0 {
 		fmt.Fprintf(b, "\n## Failed kernels\n\nTheir cells are no evidence either way.\n")
 		for _, k := range r.Kernels {

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/bpfmatrix/bpfmatrix/internal/files"
+	"github.com/bpfmatrix/bpfmatrix/objverdict"
 	"github.com/bpfmatrix/bpfmatrix/observation"
 	"github.com/bpfmatrix/bpfmatrix/registry"
 	"github.com/bpfmatrix/bpfmatrix/registry/foreign"
@@ -83,6 +84,9 @@ type Report struct {
 	Helpers  []verdict.HelperVerdict `json:"helpers"`
 	// Kfuncs are the kfunc verdicts, when the report was given a kfunc table (AddKfuncs).
 	Kfuncs []verdict.KfuncVerdict `json:"kfuncs,omitempty"`
+	// Loads are what `bpfmatrix load` answered for a user's BPF objects, when the report was
+	// given a load.json (AddLoads); the same document as that file.
+	Loads *objverdict.Report `json:"loads,omitempty"`
 }
 
 // RegistryInfo says which registry the verdicts were computed against.

@@ -5,8 +5,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 
 	"github.com/bpfmatrix/bpfmatrix/internal/files"
+	"github.com/bpfmatrix/bpfmatrix/objverdict"
 	"github.com/bpfmatrix/bpfmatrix/registry"
 	"github.com/bpfmatrix/bpfmatrix/report"
 	"github.com/bpfmatrix/bpfmatrix/verdict"
@@ -20,10 +23,12 @@ func init() {
 	})
 }
 
-const reportUsage = `usage: bpfmatrix report [--in DIR] [--out DIR] [--registry FILE] [--kfuncs FILE] [--skip-bad]
+const reportUsage = `usage: bpfmatrix report [--in DIR] [--out DIR] [--registry FILE] [--kfuncs FILE] [--loads FILE] [--skip-bad]
 
 Writes report.json, report.md and report.html into --out from the per-kernel observations in --in
-(by default where bpfmatrix run writes them), judging the registry and the kfunc table.
+(by default where bpfmatrix run writes them), judging the registry and the kfunc table. With a
+load.json that bpfmatrix load --out wrote (--loads, or load.json next to --in when it is there),
+the reports also show the user's BPF objects on the kernels.
 `
 
 func runReport(args []string, stdout, stderr io.Writer) int {
@@ -34,9 +39,14 @@ func runReport(args []string, stdout, stderr io.Writer) int {
 	kfuncsPath := kfuncsFlag(fs)
 	sf := addSavedFlags(fs)
 	kernelsFile := fs.String("kernels-file", "kernels.yaml", "the kernels file whose kernels.lock names the images (for observations that lack the Debian version)")
+	loadsPath := fs.String("loads", "", "a load.json written by bpfmatrix load --out, shown as the reports' objects section (default: load.json in the directory holding --in, when it exists)")
 	c := cmdline{"report", reportUsage}
 	if _, code := c.parse(fs, 0, args, stdout, stderr); code >= 0 {
 		return code
+	}
+	loads, err := readLoads(*loadsPath, *in)
+	if err != nil {
+		return c.fail(stderr, err)
 	}
 	reg, kfuncs, err := loadTables(*regPath, *kfuncsPath)
 	if err != nil {
@@ -49,6 +59,9 @@ func runReport(args []string, stdout, stderr io.Writer) int {
 	r := report.Build(reg.Registry, reg.prov, kernels, toolVersion())
 	if kfuncs.Len() > 0 {
 		r.AddKfuncs(kfuncs, kernels)
+	}
+	if loads != nil {
+		r.AddLoads(loads)
 	}
 	paths, err := r.WriteFiles(*out)
 	if err != nil {
@@ -63,6 +76,19 @@ func runReport(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "wrote %s\n", p)
 	}
 	return exitOK
+}
+
+// readLoads reads the load.json the report shows: path when given (then it must be there), else
+// load.json beside the observations directory in, as bpfmatrix load --out DIR and bpfmatrix run
+// share DIR (out/load.json next to out/observations), nil when there is none.
+func readLoads(path, in string) (*objverdict.Report, error) {
+	if path == "" {
+		path = filepath.Join(filepath.Dir(filepath.Clean(in)), "load.json")
+		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+			return nil, nil
+		}
+	}
+	return objverdict.ReadReport(path)
 }
 
 // loadTables loads the helper registry and the kfunc table of the commands that judge both
