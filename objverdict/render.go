@@ -6,6 +6,8 @@ import (
 	"io"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/bpfmatrix/bpfmatrix/internal/mdtext"
 )
 
 // cell is what a table shows for one answer: "ok", or the cause word; "-" when none.
@@ -108,7 +110,7 @@ func (r *Report) WriteMarkdownAt(w io.Writer, level int) error {
 	h := strings.Repeat("#", max(level, 1))
 	fmt.Fprintln(bw, h+" BPF objects on kernels")
 	for _, obj := range r.Objects() {
-		fmt.Fprintf(bw, "\n%s# %s\n\n", h, mdEscape(obj))
+		fmt.Fprintf(bw, "\n%s# %s\n\n", h, mdtext.Cell(obj))
 		fmt.Fprintf(bw, "| program | section | %s |\n", strings.Join(r.Kernels, " | "))
 		fmt.Fprintf(bw, "|---|---|%s\n", strings.Repeat("---|", len(r.Kernels)))
 		for _, p := range r.programsOf(obj) {
@@ -120,24 +122,19 @@ func (r *Report) WriteMarkdownAt(w io.Writer, level int) error {
 					cells[j] = "`" + cells[j] + "`"
 				}
 			}
-			fmt.Fprintf(bw, "| %s | `%s` | %s |\n", mdEscape(p.Program), mdEscape(p.Section), strings.Join(cells, " | "))
+			fmt.Fprintf(bw, "| %s | `%s` | %s |\n", mdtext.Cell(p.Program), mdtext.Cell(p.Section), strings.Join(cells, " | "))
 		}
 		fmt.Fprintln(bw)
 		for _, p := range r.programsOf(obj) {
-			fmt.Fprintf(bw, "- **%s**: %s\n", mdEscape(p.Program), mdEscape(p.Summary))
+			fmt.Fprintf(bw, "- **%s**: %s\n", mdtext.Cell(p.Program), mdtext.Cell(p.Summary))
 			for _, ref := range r.refusalsOf(p) {
-				fmt.Fprintf(bw, "  - %s: `%s` %s", strings.Join(ref.kernels, ", "), ref.a.Cause, mdEscape(ref.a.Reason))
+				fmt.Fprintf(bw, "  - %s: `%s` %s", strings.Join(ref.kernels, ", "), ref.a.Cause, mdtext.Cell(ref.a.Reason))
 				if ref.a.Explanation != "" {
-					fmt.Fprintf(bw, " (%s)", mdEscape(ref.a.Explanation))
+					fmt.Fprintf(bw, " (%s)", mdtext.Cell(ref.a.Explanation))
 				}
 				fmt.Fprintln(bw)
 			}
 		}
 	}
 	return bw.Flush()
-}
-
-// mdEscape keeps text from breaking a Markdown table or list: pipes and newlines.
-func mdEscape(s string) string {
-	return strings.NewReplacer("|", `\|`, "\n", " ", "\r", " ").Replace(s)
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/bpfmatrix/bpfmatrix/internal/mdtext"
 	"github.com/bpfmatrix/bpfmatrix/verdict"
 )
 
@@ -66,6 +67,6 @@ func (r *Report) writePointsMarkdown(b *strings.Builder) {
 	fmt.Fprintf(b, "\n## Attach points\n\nThe attach points whose facts the registry records because they answer otherwise than their program type.\n\n")
 	fmt.Fprintf(b, "| function | attach point | registry | verdict | evidence |\n| --- | --- | --- | --- | --- |\n")
 	for _, row := range rows {
-		fmt.Fprintf(b, "| %s | %s | %s | %s | %s |\n", mdCell(row.Function), mdCell(row.Key), mdCell(row.Claim), row.Verdict, mdCell(row.Reason))
+		fmt.Fprintf(b, "| %s | %s | %s | %s | %s |\n", mdtext.Cell(row.Function), mdtext.Cell(row.Key), mdtext.Cell(row.Claim), row.Verdict, mdtext.Cell(row.Reason))
 	}
 }

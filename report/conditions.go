@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/bpfmatrix/bpfmatrix/internal/mdtext"
 	"github.com/bpfmatrix/bpfmatrix/registry"
 	"github.com/bpfmatrix/bpfmatrix/verdict"
 )
@@ -78,7 +79,7 @@ func (s *KfuncSummary) writeConditionsMarkdown(b *strings.Builder) {
 		if o.Registry != "" {
 			registryText = "the registry records it"
 		}
-		fmt.Fprintf(b, "- %s in %s: %s (%s)\n", mdCell(o.Kfunc), mdCell(o.ProgType), mdCell(strings.Join(ks, "; ")), registryText)
+		fmt.Fprintf(b, "- %s in %s: %s (%s)\n", mdtext.Cell(o.Kfunc), mdtext.Cell(o.ProgType), mdtext.Cell(strings.Join(ks, "; ")), registryText)
 	}
 }
 

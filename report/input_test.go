@@ -1,10 +1,11 @@
 package report
 
 import (
-	"github.com/bpfmatrix/bpfmatrix/observation"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/bpfmatrix/bpfmatrix/observation"
 
 	"github.com/bpfmatrix/bpfmatrix/registry"
 )

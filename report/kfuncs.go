@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/bpfmatrix/bpfmatrix/internal/mdtext"
 	"github.com/bpfmatrix/bpfmatrix/observation"
 	"github.com/bpfmatrix/bpfmatrix/registry"
 	"github.com/bpfmatrix/bpfmatrix/verdict"
@@ -120,7 +121,7 @@ func (r *Report) writeKfuncsMarkdown(b *strings.Builder) {
 	fmt.Fprintf(b, "\n## kfuncs\n\n`%s` (%d kfuncs). Per kernel:", s.Registry.File, s.Registry.Helpers)
 	for _, k := range r.Kernels {
 		if n, ok := s.PerKernel[k.Name]; ok {
-			fmt.Fprintf(b, " %s %d;", mdCell(k.Name), n)
+			fmt.Fprintf(b, " %s %d;", mdtext.Cell(k.Name), n)
 		}
 	}
 	if s.Answers > 0 {
@@ -140,7 +141,7 @@ func (r *Report) writeKfuncsMarkdown(b *strings.Builder) {
 		}
 		fmt.Fprintf(b, "- **%s**\n", kv.Name)
 		for _, f := range kv.Findings {
-			fmt.Fprintf(b, "  - %s\n", mdCell(f.String()))
+			fmt.Fprintf(b, "  - %s\n", mdtext.Cell(f.String()))
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/bpfmatrix/bpfmatrix/internal/mdtext"
 	"github.com/bpfmatrix/bpfmatrix/observation"
 	"github.com/bpfmatrix/bpfmatrix/verdict"
 )
@@ -23,19 +24,19 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	for _, k := range r.Kernels {
 		status := k.Status
 		if k.Error != "" {
-			status += ": " + mdCell(firstLine(k.Error))
+			status += ": " + mdtext.Cell(firstLine(k.Error))
 		}
 		fmt.Fprintf(b, "| %s | %s | %s | %d | %d | %d | %d | %d | %d | %d | %d | `%s` |\n",
-			mdCell(k.Name), mdCell(k.Version), status, k.HelpersKnown, k.HelpersUnknown, k.HelpersNoEvidence,
+			mdtext.Cell(k.Name), mdtext.Cell(k.Version), status, k.HelpersKnown, k.HelpersUnknown, k.HelpersNoEvidence,
 			k.Outcomes[observation.Supported], k.Outcomes[observation.GPLOnly],
 			k.Outcomes[observation.NotForType], k.Inconclusive(), k.VariantAbsent, short(k.SHA256))
 	}
 	for _, k := range r.Kernels {
 		if len(k.AbsentTypes) > 0 {
-			fmt.Fprintf(b, "\n%s: no answer for program types %s (absent or refused before verification).\n", mdCell(k.Name), strings.Join(k.AbsentTypes, ", "))
+			fmt.Fprintf(b, "\n%s: no answer for program types %s (absent or refused before verification).\n", mdtext.Cell(k.Name), strings.Join(k.AbsentTypes, ", "))
 		}
 		for _, e := range k.FailedAttempts {
-			fmt.Fprintf(b, "\n%s: an earlier boot failed and the kernel was booted again: %s\n", mdCell(k.Name), mdCell(firstLine(e)))
+			fmt.Fprintf(b, "\n%s: an earlier boot failed and the kernel was booted again: %s\n", mdtext.Cell(k.Name), mdtext.Cell(firstLine(e)))
 		}
 	}
 
@@ -59,7 +60,7 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 		}
 		fmt.Fprintf(b, "- **bpf_%s** (id %d)\n", hv.Name, hv.ID)
 		for _, p := range hv.Problems {
-			fmt.Fprintf(b, "  - %s\n", mdCell(p))
+			fmt.Fprintf(b, "  - %s\n", mdtext.Cell(p))
 		}
 	}
 	if len(r.Summary.MissingTypes) > 0 {
@@ -81,7 +82,7 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 			if !k.Failed() {
 				continue
 			}
-			fmt.Fprintf(b, "\n### %s\n\n%s\n", k.Name, mdCell(k.Error))
+			fmt.Fprintf(b, "\n### %s\n\n%s\n", k.Name, mdtext.Cell(k.Error))
 			if k.ConsoleTail != "" {
 				fmt.Fprintf(b, "\n```\n%s\n```\n", strings.ReplaceAll(tail(k.ConsoleTail, 20), "```", "'''"))
 			}
@@ -89,14 +90,6 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
-}
-
-// mdCell keeps kernel-supplied text from breaking a table row or injecting markup.
-func mdCell(s string) string {
-	s = strings.ReplaceAll(s, "\n", " ")
-	s = strings.ReplaceAll(s, "|", "\\|")
-	s = strings.ReplaceAll(s, "<", "&lt;")
-	return s
 }
 
 func firstLine(s string) string {

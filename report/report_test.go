@@ -2,11 +2,12 @@ package report
 
 import (
 	"encoding/json"
-	"github.com/bpfmatrix/bpfmatrix/observation"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/bpfmatrix/bpfmatrix/observation"
 
 	"github.com/bpfmatrix/bpfmatrix/registry"
 	"github.com/bpfmatrix/bpfmatrix/verdict"
