@@ -130,6 +130,15 @@ type PassStats struct {
 	ArgSeconds    float64 `json:"arg_seconds"`
 	KfuncLoads    int     `json:"kfunc_loads"`
 	KfuncSeconds  float64 `json:"kfunc_seconds"`
+	// Floor is set by a guest asked for the bare-load floor instead of a probe (make bench).
+	Floor *FloorStats `json:"floor,omitempty"`
+}
+
+// FloorStats is the bare-load floor a kernel measured: Loads loads of `call N; r0 = 0; exit` for
+// every program type and helper id, with a verifier log, one at a time, in Seconds.
+type FloorStats struct {
+	Loads   int     `json:"loads"`
+	Seconds float64 `json:"seconds"`
 }
 
 // HeldObject is whether programs of one variant may hold one object in a map value.

@@ -27,6 +27,7 @@ func BenchmarkMatrix(b *testing.B) {
 	hcfg := harness.DefaultConfig()
 	hcfg.QEMU = testenv.NeedQEMU(b)
 	for i := 0; i < b.N; i++ {
+		floor := measureFloor(b, hcfg)
 		helpersOnly := hcfg
 		helpersOnly.Kfuncs = []string{wire.NoKfuncs}
 		base := runMatrix(b, "helpers only", helpersOnly)
@@ -39,6 +40,12 @@ func BenchmarkMatrix(b *testing.B) {
 		fmt.Printf("matrix: within the run with kfuncs, the attach-point variants (struct_ops kinds and members, session and multi attach types, targets) and module kfuncs took %d loads and %.1fs in the kernels, %.0f%% on top of the other variants' %d loads and %.1fs (loads: %+.0f%%)\n",
 			full.attach.loads, full.attach.seconds, 100*full.attach.seconds/full.other.seconds, full.other.loads, full.other.seconds,
 			100*float64(full.attach.loads)/float64(full.other.loads))
+		for _, k := range floorKernels {
+			f := floor[k]
+			fmt.Printf("matrix: the full run (%.1fs) is %.1f times the bare-load floor of %s (%d loads in %.2fs, measured in this run)\n",
+				full.wall, full.wall/f.Seconds, k, f.Loads, f.Seconds)
+		}
+		b.ReportMetric(full.wall/floor[floorKernels[0]].Seconds, "x-floor")
 		b.ReportMetric(full.wall, "wall-s")
 		b.ReportMetric(base.wall, "helpers-only-wall-s")
 	}
@@ -134,6 +141,10 @@ func runMatrix(b *testing.B, what string, hcfg harness.Config) (f matrixFigures)
 	for _, o := range obs {
 		g := o.Doc.Guest
 		fmt.Fprintf(&sb, "  %-8s %-6s %-4s %8.2f %8.2f %8.2f %8d %10d\n", o.Name, g.Status, g.Accel, g.BootSeconds, g.ProbeSeconds, g.CPUSeconds, len(o.Doc.Results), g.StreamBytes)
+		if p := o.Doc.Passes; p != nil {
+			fmt.Fprintf(&sb, "  %-8s passes: %s, %s, %s\n", "", passFigures("helpers", p.HelperLoads, p.HelperSeconds),
+				passFigures("arguments", p.ArgLoads, p.ArgSeconds), passFigures("kfuncs", p.KfuncLoads, p.KfuncSeconds))
+		}
 		f.cpu += g.CPUSeconds
 		f.guest += g.BootSeconds + g.ProbeSeconds
 		if p := o.Doc.Passes; p != nil {
@@ -153,4 +164,9 @@ func runMatrix(b *testing.B, what string, hcfg harness.Config) (f matrixFigures)
 	}
 	f.wall = elapsed.Seconds()
 	return f
+}
+
+// passFigures says one pass's loads, seconds and milliseconds per load.
+func passFigures(name string, loads int, seconds float64) string {
+	return fmt.Sprintf("%s %d loads %.1fs %.2f ms/load", name, loads, seconds, 1000*seconds/float64(max(loads, 1)))
 }

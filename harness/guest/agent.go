@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"strconv"
 	"sync"
 
 	"github.com/bpfmatrix/bpfmatrix/harness/wire"
@@ -57,6 +59,9 @@ func RunAgent() {
 		if HasLoadPlan() {
 			return LoadObjects(ctx, opts, header, result)
 		}
+		if rounds := os.Getenv(wire.EnvFloor); rounds != "" {
+			return MeasureFloor(rounds, header)
+		}
 		return ProbeKernel(ctx, opts, header, result)
 	})
 }
@@ -82,4 +87,19 @@ func (c *cappedWriter) Write(p []byte) (int, error) {
 		c.left = 0
 	}
 	return len(p), nil
+}
+
+// MeasureFloor is the Probe of a guest asked for the bare-load floor: rounds (a number) rounds of
+// probe.Floor, sent as the header's passes with the kernel's release.
+func MeasureFloor(rounds string, header func(any) error) error {
+	n, err := strconv.Atoi(rounds)
+	if err != nil || n < 1 || n > 100 {
+		return fmt.Errorf("%s=%q: want a number of rounds from 1 to 100", wire.EnvFloor, rounds)
+	}
+	release, _, _ := probe.RunningKernel()
+	floor, err := probe.Floor(n)
+	if err != nil {
+		return err
+	}
+	return header(observation.Facts{Kernel: observation.KernelInfo{Release: release}, Passes: &observation.PassStats{Floor: &floor}})
 }

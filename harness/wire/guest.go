@@ -24,6 +24,10 @@ const (
 	// "panic" crashes init (a kernel panic) after the header, "truncate" powers off after
 	// TruncateAfter results without a trailer. Nothing but tests sets it.
 	EnvFault = "BPFMATRIX_AGENT_FAULT"
+	// EnvFloor set to a number of rounds asks the agent for the bare-load floor instead of a
+	// probe (probe.Floor): its header's passes carry the floor's loads and seconds, and it sends
+	// no results. make bench sets it.
+	EnvFloor = "BPFMATRIX_FLOOR"
 )
 
 // TruncateAfter is the number of results after which the "truncate" fault cuts the stream.
