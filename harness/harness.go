@@ -104,14 +104,15 @@ type Config struct {
 // vCPU also takes the kernel's own deferred work (RCU, freeing programs) off the probing one, and
 // a second guest fills the cores while the first boots. So: as many guests as host cores, two
 // vCPUs each.
+//
+// On a machine with more cores there are as many guests as cores, as far as the memory the
+// machine has available holds them (guestMemoryMB each, with QEMU's own share) and never more
+// than MaxParallel; Layout says what was chosen and why.
 func DefaultConfig() Config {
-	par := runtime.NumCPU()
-	if par < 1 {
-		par = 1
-	}
+	par := parallelFor(runtime.NumCPU(), availableMB())
 	return Config{
 		QEMU:        "qemu-system-x86_64",
-		MemoryMB:    1024,
+		MemoryMB:    guestMemoryMB,
 		CPUs:        2,
 		Parallel:    par,
 		Timeout:     5 * time.Minute,

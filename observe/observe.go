@@ -253,7 +253,7 @@ func (p *pipeline) boot(ctx context.Context, hcfg harness.Config, images []vmima
 	hcfg.Agent = p.hcfg.Agent // needAgent may just have found or built it
 	hcfg.Notice = func(msg string) { p.event(Event{Phase: PhaseNote, Message: msg}) }
 	start := time.Now()
-	p.event(Event{Phase: PhaseNote, Message: fmt.Sprintf("booting %d kernel(s), %d at a time", len(kernels), hcfg.Parallel)})
+	p.event(Event{Phase: PhaseNote, Message: fmt.Sprintf("booting %d kernel(s), %s", len(kernels), harness.Layout(hcfg))})
 	_, err := harness.Run(ctx, hcfg, kernels, func(e harness.Event) {
 		if e.Phase == "done" {
 			done(e.Result)
