@@ -15,10 +15,12 @@ import (
 )
 
 // kconfigDefaults gives the .kconfig externs prog reads their values and says in words where they
-// came from. With no path, cilium/ebpf reads them from the running kernel's configuration at
-// its usual places (/boot/config-RELEASE, /proc/config.gz), which a guest lacks; with a path,
-// they are read from it into a .kconfig map made here, which prog's loads of them are pointed
-// at (the returned map, to be closed after the load). No note and no map when prog reads none.
+// came from: from the configuration at path, or, with no path, from the running kernel itself
+// when only its own facts are asked (LINUX_KERNEL_VERSION, ...), into a .kconfig map made here,
+// which prog's loads of them are pointed at (the returned map, to be closed after the load).
+// With no path and options of the build asked, cilium/ebpf reads the running kernel's
+// configuration at its usual places (/boot/config-RELEASE, /proc/config.gz), which a guest
+// lacks. No note and no map when prog reads none.
 func kconfigDefaults(prog *ebpf.ProgramSpec, path string) (string, *ebpf.Map, error) {
 	spec, refs := kconfigRefs(prog.Instructions)
 	if spec == nil {
@@ -28,16 +30,30 @@ func kconfigDefaults(prog *ebpf.ProgramSpec, path string) (string, *ebpf.Map, er
 	if !ok {
 		return "", nil, prepareError(".kconfig: the map's value is no datasec")
 	}
-	if path == "" {
+	from := "the kernel's configuration " + path
+	var cfg kconfig.Config
+	if path != "" {
+		var err error
+		if cfg, err = kconfig.Read(path); err != nil {
+			return "", nil, prepareError(".kconfig: %w", err)
+		}
+	}
+	data, values, err := kconfigData(ds, cfg)
+	switch {
+	case err != nil && path == "":
+		// Options of the build are asked and no configuration was given: cilium/ebpf reads
+		// the running kernel's at its usual places (/boot/config-RELEASE, /proc/config.gz).
 		var names []string
 		for _, vsi := range ds.Vars {
 			names = append(names, vsi.Type.TypeName())
 		}
 		return ".kconfig externs " + strings.Join(names, ", ") + " from the running kernel's configuration (cilium/ebpf)", nil, nil
-	}
-	data, values, err := kconfigData(ds, path)
-	if err != nil {
+	case err != nil:
 		return "", nil, err
+	case path == "":
+		// Only what the running kernel says itself (LINUX_KERNEL_VERSION, ...): filled here,
+		// as cilium/ebpf refuses some of their declarations (a __u32 typedef).
+		from = "the running kernel"
 	}
 	cpy := spec.Copy()
 	cpy.Contents = []ebpf.MapKV{{Key: uint32(0), Value: data}}
@@ -55,16 +71,12 @@ func kconfigDefaults(prog *ebpf.ProgramSpec, path string) (string, *ebpf.Map, er
 		}
 		prog.Instructions[i] = n
 	}
-	return ".kconfig externs " + strings.Join(values, ", ") + " from the kernel's configuration " + path, m, nil
+	return ".kconfig externs " + strings.Join(values, ", ") + " from " + from, m, nil
 }
 
-// kconfigData is the value of the .kconfig map ds describes, read from the configuration at
-// path, and the values in words.
-func kconfigData(ds *btf.Datasec, path string) ([]byte, []string, error) {
-	cfg, err := kconfig.Read(path)
-	if err != nil {
-		return nil, nil, prepareError(".kconfig: %w", err)
-	}
+// kconfigData is the value of the .kconfig map ds describes, from the configuration cfg (nil:
+// none, only what the running kernel says of itself), and the values in words.
+func kconfigData(ds *btf.Datasec, cfg kconfig.Config) ([]byte, []string, error) {
 	data := make([]byte, ds.Size)
 	var values []string
 	for _, vsi := range ds.Vars {

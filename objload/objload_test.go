@@ -90,6 +90,7 @@ func TestLoadCauses(t *testing.T) {
 		{"xdp_pass", "pass", []outcome{loaded}},
 		{"ringbuf_zero", "send_event", []outcome{loaded}}, // its unused map would be refused
 		{"stackmap", "take_stack", []outcome{loaded}},
+		{"kversion", "version_parity", []outcome{loaded}},
 		{"pinned", "count_open", []outcome{loaded}},
 		{"kconfig", "config_values", []outcome{loaded}},
 		{"raw_tp", "on_sys_enter", []outcome{loaded}},
@@ -171,6 +172,7 @@ func TestLoadDefaults(t *testing.T) {
 	}{
 		{"ringbuf sized 0", "ringbuf_zero", "send_event", Options{}, []outcome{loaded}, "map events: max_entries 0 set to", ""},
 		{"stack map without value size", "stackmap", "take_stack", Options{}, []outcome{loaded}, "map stacks: value_size 0 set to 1016", ""},
+		{"kernel version without a configuration", "kversion", "version_parity", Options{}, []outcome{loaded}, "LINUX_KERNEL_VERSION=", ""},
 		{"map sized by --set", "map", "use_bad_ring", Options{Set: set("bad_ring.max_entries=8192")}, []outcome{loaded}, "max_entries 12345 set to 8192 (--set)", ""},
 		{"--set for another object", "map", "use_bad_ring", Options{Set: set("other.o:bad_ring.max_entries=8192")}, []outcome{{cause: observation.CauseMap}}, "", ""},
 		{"--set for this object", "map", "use_bad_ring", Options{Set: set("map.o:bad_ring.max_entries=4096")}, []outcome{loaded}, "set to 4096 (--set)", ""},

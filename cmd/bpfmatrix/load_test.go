@@ -252,6 +252,7 @@ func TestLoadBooted(t *testing.T) {
 		"prog_type/netfilter_prog":               {observation.CauseProgType, ""},
 		"raw_tp/on_sys_enter":                    loaded,
 		"ringbuf_zero/send_event":                loaded,
+		"kversion/version_parity":                loaded,
 		"stackmap/take_stack":                    loaded,
 		"unknown_section/unknown_kind":           refused(observation.CauseLoader),
 		"verifier/null_deref":                    refused(observation.CauseVerifier),
