@@ -206,7 +206,7 @@ func moduleKinds(t *testing.T, vmlinux *btf.Spec, e vmimages.LockEntry) string {
 	if len(specs)+len(noBTF) == 0 {
 		return "; modules: none of the sample in the package"
 	}
-	all, err := kernelbtf.AllStructOpsKinds(vmlinux, specs)
+	all, err := kernelbtf.AllStructOpsKinds(vmlinux, nil, specs)
 	if err != nil {
 		t.Fatal(err)
 	}

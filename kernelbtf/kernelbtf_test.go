@@ -1,6 +1,8 @@
 package kernelbtf
 
 import (
+	"bytes"
+	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -77,12 +79,21 @@ func TestStructOpsKinds(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := StructOpsKinds(testenv.BTFSpec(t, tt.types...), "")
+			raw := testenv.MarshalBTF(t, tt.types...)
+			spec := testenv.BTFSpec(t, tt.types...)
+			got, err := StructOpsKinds(spec, "")
 			if err != nil {
 				t.Fatal(err)
 			}
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("got  %+v\nwant %+v", got, tt.want)
+			}
+			fast, err := VmlinuxStructOpsKinds(spec, raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(fast, got) {
+				t.Errorf("from the string table: %+v\nfrom every type:      %+v", fast, got)
 			}
 		})
 	}
@@ -102,18 +113,18 @@ func TestAllStructOpsKinds(t *testing.T) {
 	tcp := kindStruct("tcp_congestion_ops", btf.Member{Name: "cong_avoid", Type: fnPtr(3)})
 	hid := kindStruct("hid_bpf_ops", btf.Member{Name: "hid_device_event", Type: fnPtr(3)})
 	vmlinux := testenv.BTFSpec(t, wrapper("tcp_congestion_ops", tcp, false))
-	got, err := AllStructOpsKinds(vmlinux, map[string]*btf.Spec{"hid": testenv.BTFSpec(t, wrapper("hid_bpf_ops", hid, false))})
+	got, err := AllStructOpsKinds(vmlinux, nil, map[string]*btf.Spec{"hid": testenv.BTFSpec(t, wrapper("hid_bpf_ops", hid, false))})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(got) != 2 || got[0].Name != "tcp_congestion_ops" || got[0].Module != "" || got[1].Name != "hid_bpf_ops" || got[1].Module != "hid" {
 		t.Errorf("got %+v", got)
 	}
-	_, err = AllStructOpsKinds(vmlinux, map[string]*btf.Spec{"dup": testenv.BTFSpec(t, wrapper("tcp_congestion_ops", tcp, false))})
+	_, err = AllStructOpsKinds(vmlinux, nil, map[string]*btf.Spec{"dup": testenv.BTFSpec(t, wrapper("tcp_congestion_ops", tcp, false))})
 	if err == nil || !strings.Contains(err.Error(), "declared by both vmlinux and module dup") {
 		t.Errorf("a kind declared twice: %v", err)
 	}
-	if _, err := AllStructOpsKinds(vmlinux, map[string]*btf.Spec{"": vmlinux}); err == nil {
+	if _, err := AllStructOpsKinds(vmlinux, nil, map[string]*btf.Spec{"": vmlinux}); err == nil {
 		t.Error("a module without a name was accepted")
 	}
 }
@@ -175,4 +186,34 @@ func TestMayDeclareKinds(t *testing.T) {
 			t.Errorf("%s: StructOpsKinds = %v, %v; the cheap test says %v", tt.name, kinds, err, tt.want)
 		}
 	}
+}
+
+// TestVmlinuxStructOpsKindsHost reads this machine's kernel BTF both ways: the kinds found from
+// the string table are those found by decoding every type.
+func TestVmlinuxStructOpsKindsHost(t *testing.T) {
+	raw, err := os.ReadFile("/sys/kernel/btf/vmlinux")
+	testenv.Need(t, err, "a kernel with CONFIG_DEBUG_INFO_BTF")
+	spec, err := btf.LoadSpecFromReader(bytes.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	all, err := StructOpsKinds(spec, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fast, err := VmlinuxStructOpsKinds(spec, raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(all) == 0 || !reflect.DeepEqual(fast, all) {
+		t.Errorf("from the string table: %s\nfrom every type:      %s", kindNames(fast), kindNames(all))
+	}
+}
+
+func kindNames(kinds []StructOpsKind) []string {
+	var out []string
+	for _, k := range kinds {
+		out = append(out, k.Name)
+	}
+	return out
 }

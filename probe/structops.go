@@ -51,7 +51,7 @@ func structOpsKinds(k *kernelBTF, dir string, log io.Writer) ([]kernelbtf.Struct
 			modules[name] = spec
 		}
 	}
-	return kernelbtf.AllStructOpsKinds(k.spec, modules)
+	return kernelbtf.AllStructOpsKinds(k.spec, k.raw, modules)
 }
 
 // loadModuleBTF parses one module's split BTF, or returns nil for a module whose BTF cannot
