@@ -21,6 +21,9 @@ type pair struct {
 	id     int
 	result observation.Result
 	done   bool // answered without a load of its own
+	// from is 1 + the index of the pair whose answer this pair takes, by the plan (plan.go);
+	// 0 for a pair that is loaded.
+	from int
 }
 
 // Run answers every (helper, variant) pair and calls emit once per pair, in variant order and
@@ -190,6 +193,7 @@ func (p *Prober) newPairs() []pair {
 			pairs = append(pairs, pr)
 		}
 	}
+	p.planHelperCopies(pairs)
 	return pairs
 }
 
@@ -220,7 +224,7 @@ func (p *Prober) startWorkers(ctx context.Context, wg *sync.WaitGroup, first *lo
 					return
 				}
 				for i := c * chunkSize; i < min((c+1)*chunkSize, len(pairs)); i++ {
-					if !pairs[i].done {
+					if !pairs[i].done && pairs[i].from == 0 {
 						p.answer(l, &pairs[i])
 					}
 				}
@@ -250,6 +254,7 @@ func (p *Prober) emitInOrder(ctx context.Context, finished <-chan int, pairs []p
 			}
 			continue
 		}
+		copyHelperAnswer(pairs, next)
 		r := pairs[next].result
 		counts[r.Outcome]++
 		if r.Outcome == observation.Unclassified {
