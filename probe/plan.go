@@ -45,9 +45,13 @@ type PlanKernel struct {
 
 // PlanVariant is what a plan says of one non-base variant.
 type PlanVariant struct {
-	// Releases are the learnt releases whose observation has the variant answering every
-	// helper: the plan speaks for the variant on those only.
+	// Releases are the learnt releases whose observation has the variant and its base usable
+	// and the variant answering every helper: the plan speaks for the variant's helpers on
+	// those only.
 	Releases []string `json:"releases"`
+	// KfuncReleases are those of Releases where the variant answered kfuncs (the kfunc pass
+	// asks some variants none): the plan speaks for its kfuncs on those only.
+	KfuncReleases []string `json:"kfunc_releases"`
 	// Helpers and Kfuncs are the functions the variant must be asked itself.
 	Helpers []int    `json:"helpers"`
 	Kfuncs  []string `json:"kfuncs"`
@@ -117,6 +121,11 @@ func (p *Plan) check() *planError {
 		for _, r := range v.Releases {
 			if !releases[r] {
 				return &planError{at, fmt.Sprintf("variant %s: release %q is not among the kernels", name, r)}
+			}
+		}
+		for _, r := range v.KfuncReleases {
+			if !slices.Contains(v.Releases, r) {
+				return &planError{at, fmt.Sprintf("variant %s: kfunc release %q is not among its releases", name, r)}
 			}
 		}
 		if err := checkFuncs(at, v.Helpers, v.Kfuncs); err != nil {
@@ -198,8 +207,10 @@ func checkDuplicateKeys(data []byte) (int, error) {
 type planFor struct {
 	kernel   *PlanKernel
 	variants map[string]PlanVariant
-	helpers  map[int]bool
-	kfuncs   map[string]bool
+	// kfuncVariants are the variants whose kfuncs the plan speaks for on the release.
+	kfuncVariants map[string]bool
+	helpers       map[int]bool
+	kfuncs        map[string]bool
 }
 
 // forRelease returns the plan's part for release, nil when the plan does not know it.
@@ -211,10 +222,12 @@ func (p *Plan) forRelease(release string) *planFor {
 	if i < 0 {
 		return nil
 	}
-	pf := &planFor{kernel: &p.Kernels[i], variants: map[string]PlanVariant{}, helpers: map[int]bool{}, kfuncs: map[string]bool{}}
+	pf := &planFor{kernel: &p.Kernels[i], variants: map[string]PlanVariant{}, kfuncVariants: map[string]bool{},
+		helpers: map[int]bool{}, kfuncs: map[string]bool{}}
 	for name, v := range p.Variants {
 		if slices.Contains(v.Releases, release) {
 			pf.variants[name] = v
+			pf.kfuncVariants[name] = slices.Contains(v.KfuncReleases, release)
 		}
 	}
 	for _, id := range pf.kernel.Helpers {
@@ -246,7 +259,7 @@ func (pf *planFor) copyHelper(progType, variant string, id int) bool {
 
 // copyKfunc reports whether variant v's answer about kfunc name may be taken from its base.
 func (pf *planFor) copyKfunc(progType, variant, name string) bool {
-	if pf == nil || !pf.kfuncs[name] || variant == pf.base(progType) {
+	if pf == nil || !pf.kfuncs[name] || variant == pf.base(progType) || !pf.kfuncVariants[progType+"/"+variant] {
 		return false
 	}
 	v, ok := pf.variants[progType+"/"+variant]

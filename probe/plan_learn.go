@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 
@@ -31,7 +32,7 @@ type answerWords struct {
 func LearnPlan(docs []*observation.Document) (*Plan, error) {
 	p := &Plan{Variants: map[string]PlanVariant{}}
 	asks := map[string]map[planFunc]bool{}
-	releases := map[string][]string{}
+	releases, kfuncReleases := map[string][]string{}, map[string][]string{}
 	for _, d := range docs {
 		if d.Kernel.Release == "" {
 			continue
@@ -42,9 +43,12 @@ func LearnPlan(docs []*observation.Document) (*Plan, error) {
 		} else {
 			p.Kernels = append(p.Kernels, k)
 		}
-		for _, name := range variants {
+		for name, withKfuncs := range variants {
 			if !slices.Contains(releases[name], k.Release) {
 				releases[name] = append(releases[name], k.Release)
+			}
+			if withKfuncs && !slices.Contains(kfuncReleases[name], k.Release) {
+				kfuncReleases[name] = append(kfuncReleases[name], k.Release)
 			}
 		}
 	}
@@ -52,7 +56,10 @@ func LearnPlan(docs []*observation.Document) (*Plan, error) {
 		return nil, errNoPlanKernels
 	}
 	for name, rs := range releases {
-		v := PlanVariant{Releases: rs, Helpers: []int{}, Kfuncs: []string{}}
+		v := PlanVariant{Releases: rs, KfuncReleases: kfuncReleases[name], Helpers: []int{}, Kfuncs: []string{}}
+		if v.KfuncReleases == nil {
+			v.KfuncReleases = []string{}
+		}
 		for f := range asks[name] {
 			if f.kfunc != "" {
 				v.Kfuncs = append(v.Kfuncs, f.kfunc)
@@ -68,16 +75,60 @@ func LearnPlan(docs []*observation.Document) (*Plan, error) {
 }
 
 // learnKernel learns one document: its kernel's entry, and the non-base variants the plan may
-// speak for there (those that answered every helper of the document), adding to asks, by
-// variant, the functions they must be asked.
-func learnKernel(d *observation.Document, asks map[string]map[planFunc]bool) (PlanKernel, []string) {
+// speak for there (usable, with a usable base, answering every helper of the document), each
+// with whether it answered kfuncs, adding to asks, by variant, the functions they must be asked.
+func learnKernel(d *observation.Document, asks map[string]map[planFunc]bool) (PlanKernel, map[string]bool) {
 	k := PlanKernel{Release: d.Kernel.Release, Bases: map[string]string{}, Helpers: []int{}, Kfuncs: []string{}}
 	for _, t := range d.ProgTypes {
 		if len(t.Variants) > 0 {
 			k.Bases[t.Name] = t.Variants[0].Name
 		}
 	}
-	answers := map[string]map[planFunc]answerWords{} // by "type/variant"
+	answers, funcs := documentAnswers(d)
+	for f := range funcs {
+		if f.kfunc != "" {
+			k.Kfuncs = append(k.Kfuncs, f.kfunc)
+		} else {
+			k.Helpers = append(k.Helpers, f.id)
+		}
+	}
+	slices.Sort(k.Helpers)
+	slices.Sort(k.Kfuncs)
+	planned := map[string]bool{}
+	for _, t := range d.ProgTypes {
+		if len(t.Variants) == 0 || !t.Variants[0].Usable {
+			continue // a base that does not load answers for no other variant
+		}
+		base := answers[t.Name+"/"+k.Bases[t.Name]]
+		for _, v := range t.Variants[1:] {
+			name := t.Name + "/" + v.Name
+			if !v.Usable || !answersEveryHelper(answers[name], k.Helpers) {
+				continue // not loaded, or a scoped variant: asked what the other answers choose
+			}
+			withKfuncs := slices.ContainsFunc(slices.Collect(maps.Keys(answers[name])), func(f planFunc) bool { return f.kfunc != "" })
+			planned[name] = withKfuncs
+			if asks[name] == nil {
+				asks[name] = map[planFunc]bool{}
+			}
+			for f := range funcs {
+				if f.kfunc != "" && !withKfuncs {
+					continue
+				}
+				got, ok1 := answers[name][f]
+				want, ok2 := base[f]
+				if !ok1 || !ok2 || got != want {
+					asks[name][f] = true
+				}
+			}
+		}
+	}
+	return k, planned
+}
+
+// documentAnswers returns a document's answers by "type/variant" and function, and every
+// function answered.
+func documentAnswers(d *observation.Document) (map[string]map[planFunc]answerWords, map[planFunc]bool) {
+	answers := map[string]map[planFunc]answerWords{}
 	funcs := map[planFunc]bool{}
 	for _, r := range d.Results {
 		name := r.ProgType + "/" + r.Variant
@@ -91,37 +142,7 @@ func learnKernel(d *observation.Document, asks map[string]map[planFunc]bool) (Pl
 		answers[name][f] = answerWords{r.Outcome, r.Detail, r.Log, r.Flags}
 		funcs[f] = true
 	}
-	for f := range funcs {
-		if f.kfunc != "" {
-			k.Kfuncs = append(k.Kfuncs, f.kfunc)
-		} else {
-			k.Helpers = append(k.Helpers, f.id)
-		}
-	}
-	slices.Sort(k.Helpers)
-	slices.Sort(k.Kfuncs)
-	var planned []string
-	for _, t := range d.ProgTypes {
-		base := answers[t.Name+"/"+k.Bases[t.Name]]
-		for _, v := range t.Variants[min(1, len(t.Variants)):] {
-			name := t.Name + "/" + v.Name
-			if !answersEveryHelper(answers[name], k.Helpers) {
-				continue // a scoped variant: asked what the other answers choose, never planned
-			}
-			planned = append(planned, name)
-			if asks[name] == nil {
-				asks[name] = map[planFunc]bool{}
-			}
-			for f := range funcs {
-				got, ok1 := answers[name][f]
-				want, ok2 := base[f]
-				if !ok1 || !ok2 || got != want {
-					asks[name][f] = true
-				}
-			}
-		}
-	}
-	return k, planned
+	return answers, funcs
 }
 
 // answersEveryHelper reports whether a variant's answers cover every helper id of ids.

@@ -41,6 +41,7 @@ func TestParsePlanRefuses(t *testing.T) {
 		{"repeated kfunc", `{"kernels":[{"release":"7.3","kfuncs":["a","a"]}]}`, `sorted and once each ("a")`},
 		{"variant name", "{\"kernels\":[" + kernel + "],\"variants\":{\n\"fexit\":{\"releases\":[\"7.3\"]}}}", `bad.json:2: variant "fexit" is not prog_type/variant`},
 		{"variant without releases", "{\"kernels\":[" + kernel + "],\"variants\":{\n\"tracing/fexit\":{}}}", "tracing/fexit: no releases"},
+		{"kfunc release not the variant's", "{\"kernels\":[" + kernel + "],\"variants\":{\n\"tracing/fexit\":{\"releases\":[\"7.3\"],\"kfunc_releases\":[\"6.1\"]}}}", `bad.json:2: variant tracing/fexit: kfunc release "6.1" is not among its releases`},
 		{"variant release unknown", "{\"kernels\":[" + kernel + "],\"variants\":{\n\"tracing/fexit\":{\"releases\":[\"6.1\"]}}}", `release "6.1" is not among the kernels`},
 		{"data after", "{\"kernels\":[" + kernel + "]}\n{}", "bad.json:2: data after the plan"},
 	} {
@@ -54,14 +55,16 @@ func TestParsePlanRefuses(t *testing.T) {
 	}
 }
 
-// planDoc is a document of one kernel: types with their variants in order, and results.
+// planDoc is a document of one kernel: types with their variants in order (a name ending in
+// "!" is a variant the kernel does not load), and results.
 func planDoc(release string, types map[string][]string, order []string, results ...observation.Result) *observation.Document {
 	d := &observation.Document{}
 	d.Kernel.Release = release
 	for _, typ := range order {
 		info := observation.ProgTypeInfo{Name: typ}
 		for _, v := range types[typ] {
-			info.Variants = append(info.Variants, observation.VariantInfo{Name: v})
+			name, unusable := strings.CutSuffix(v, "!")
+			info.Variants = append(info.Variants, observation.VariantInfo{Name: name, Usable: !unusable})
 		}
 		d.ProgTypes = append(d.ProgTypes, info)
 	}
@@ -93,21 +96,37 @@ func TestLearnPlan(t *testing.T) {
 	}{
 		{"alike", []*observation.Document{planDoc("7.3", types, order, append(common,
 			answer("tracing", "fexit", 1, "", sup, ""), answer("tracing", "fexit", 2, "", sup, ""), answer("tracing", "fexit", 0, "k1", sup, ""))...)},
-			map[string]PlanVariant{"tracing/fexit": {Releases: []string{"7.3"}, Helpers: []int{}, Kfuncs: []string{}}}},
-		{"other words, other outcome, no kfunc answer", []*observation.Document{planDoc("7.3", types, order, append(common,
-			answer("tracing", "fexit", 1, "", sup, "other"), answer("tracing", "fexit", 2, "", nft, ""))...)},
-			map[string]PlanVariant{"tracing/fexit": {Releases: []string{"7.3"}, Helpers: []int{1, 2}, Kfuncs: []string{"k1"}}}},
+			map[string]PlanVariant{"tracing/fexit": {Releases: []string{"7.3"}, KfuncReleases: []string{"7.3"}, Helpers: []int{}, Kfuncs: []string{}}}},
+		{"other words, other outcome", []*observation.Document{planDoc("7.3", types, order, append(common,
+			answer("tracing", "fexit", 1, "", sup, "other"), answer("tracing", "fexit", 2, "", nft, ""), answer("tracing", "fexit", 0, "k1", nft, ""))...)},
+			map[string]PlanVariant{"tracing/fexit": {Releases: []string{"7.3"}, KfuncReleases: []string{"7.3"}, Helpers: []int{1, 2}, Kfuncs: []string{"k1"}}}},
+		{"no kfunc answered", []*observation.Document{planDoc("7.3", types, order, append(common,
+			answer("tracing", "fexit", 1, "", sup, ""), answer("tracing", "fexit", 2, "", sup, ""))...)},
+			map[string]PlanVariant{"tracing/fexit": {Releases: []string{"7.3"}, KfuncReleases: []string{}, Helpers: []int{}, Kfuncs: []string{}}}},
+		{"a kfunc the base answered, the variant not", []*observation.Document{planDoc("7.3", types, order, append(common,
+			answer("tracing", "fentry", 0, "k2", sup, ""), answer("tracing", "fexit", 1, "", sup, ""), answer("tracing", "fexit", 2, "", sup, ""),
+			answer("tracing", "fexit", 0, "k1", sup, ""))...)},
+			map[string]PlanVariant{"tracing/fexit": {Releases: []string{"7.3"}, KfuncReleases: []string{"7.3"}, Helpers: []int{}, Kfuncs: []string{"k2"}}}},
+		{"unusable on a kernel", []*observation.Document{
+			planDoc("6.1", map[string][]string{"tracing": {"fentry", "fexit!"}, "xdp": {"xdp"}}, order, append(common,
+				answer("tracing", "fexit", 1, "", observation.Inconclusive, "no"), answer("tracing", "fexit", 2, "", observation.Inconclusive, "no"))...),
+			planDoc("7.3", types, order, append(common, answer("tracing", "fexit", 1, "", sup, ""), answer("tracing", "fexit", 2, "", sup, ""),
+				answer("tracing", "fexit", 0, "k1", sup, ""))...)},
+			map[string]PlanVariant{"tracing/fexit": {Releases: []string{"7.3"}, KfuncReleases: []string{"7.3"}, Helpers: []int{}, Kfuncs: []string{}}}},
+		{"base unusable", []*observation.Document{planDoc("7.3", map[string][]string{"tracing": {"fentry!", "fexit"}, "xdp": {"xdp"}}, order, append(common,
+			answer("tracing", "fexit", 1, "", sup, ""), answer("tracing", "fexit", 2, "", sup, ""))...)},
+			map[string]PlanVariant{}},
 		{"a difference on one kernel counts for all", []*observation.Document{
 			planDoc("6.1", types, order, append(common, answer("tracing", "fexit", 1, "", sup, ""), answer("tracing", "fexit", 2, "", nft, ""),
 				answer("tracing", "fexit", 0, "k1", sup, ""))...),
 			planDoc("7.3", types, order, append(common, answer("tracing", "fexit", 1, "", sup, ""), answer("tracing", "fexit", 2, "", sup, ""),
 				answer("tracing", "fexit", 0, "k1", sup, ""))...)},
-			map[string]PlanVariant{"tracing/fexit": {Releases: []string{"6.1", "7.3"}, Helpers: []int{2}, Kfuncs: []string{}}}},
+			map[string]PlanVariant{"tracing/fexit": {Releases: []string{"6.1", "7.3"}, KfuncReleases: []string{"6.1", "7.3"}, Helpers: []int{2}, Kfuncs: []string{}}}},
 		{"absent on a kernel", []*observation.Document{
 			planDoc("6.1", types, order, common...),
 			planDoc("7.3", types, order, append(common, answer("tracing", "fexit", 1, "", sup, ""), answer("tracing", "fexit", 2, "", sup, ""),
 				answer("tracing", "fexit", 0, "k1", sup, ""))...)},
-			map[string]PlanVariant{"tracing/fexit": {Releases: []string{"7.3"}, Helpers: []int{}, Kfuncs: []string{}}}},
+			map[string]PlanVariant{"tracing/fexit": {Releases: []string{"7.3"}, KfuncReleases: []string{"7.3"}, Helpers: []int{}, Kfuncs: []string{}}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p, err := LearnPlan(tc.docs)
