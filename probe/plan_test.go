@@ -216,3 +216,30 @@ func runHostProbe(t *testing.T, opts Options) *observation.Document {
 	doc.Facts = p.Facts()
 	return doc
 }
+
+// FuzzParsePlan feeds ParsePlan any bytes: it must return a plan that reads back the same
+// through Marshal, or an error that names the file, never panic.
+func FuzzParsePlan(f *testing.F) {
+	f.Add(planJSON)
+	f.Add([]byte(`{"kernels":[{"release":"7.3","bases":{"tracing":"fentry"},"helpers":[1],"kfuncs":["a"]}],"variants":{"tracing/fexit":{"releases":["7.3"],"kfunc_releases":[],"helpers":[1],"kfuncs":[]}}}`))
+	f.Add([]byte(`{"kernels":[{"release":"a","release":"b"}]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) > 1<<20 {
+			t.Skip()
+		}
+		p, err := ParsePlan("fuzz.json", data)
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), "fuzz.json:") {
+				t.Fatalf("error %q does not name the file", err)
+			}
+			return
+		}
+		b, err := p.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ParsePlan("again.json", b); err != nil {
+			t.Fatalf("a plan read from %q does not read back: %v\n%s", data, err, b)
+		}
+	})
+}
