@@ -65,7 +65,7 @@ func DefaultPlan() (*Plan, error) { return ParsePlan("probe/plan.json", planJSON
 // repeated function, a variant release the plan does not list are errors naming name and
 // the line.
 func ParsePlan(name string, data []byte) (*Plan, error) {
-	if line, err := checkDuplicateKeys(data); err != nil {
+	if line, err := checkKeys(data); err != nil {
 		return nil, fmt.Errorf("%s:%d: %w", name, line, err)
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
@@ -159,14 +159,28 @@ func lineAt(data []byte, off int64) int {
 	return 1 + bytes.Count(data[:off], []byte("\n"))
 }
 
-// checkDuplicateKeys reports the first object key repeated within its object, and its line:
-// encoding/json would keep the last silently.
-func checkDuplicateKeys(data []byte) (int, error) {
+// planKeys are the keys each object of a plan file may have, by its path ("*" a map's member,
+// "[]" an array's element); a path not listed is a map, whose keys are names.
+var planKeys = map[string][]string{
+	"$":            {"kernels", "variants"},
+	"$.kernels[]":  {"release", "bases", "helpers", "kfuncs"},
+	"$.variants.*": {"releases", "kfunc_releases", "helpers", "kfuncs"},
+}
+
+// planMaps are the paths of the plan's maps: their keys are names, not fields.
+var planMaps = map[string]bool{"$.variants": true, "$.kernels[].bases": true}
+
+// checkKeys reports the first object key that is not exactly one of its object's fields
+// (encoding/json matches field names case-insensitively), or that is repeated within its
+// object (encoding/json keeps the last silently), and its line.
+func checkKeys(data []byte) (int, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	type frame struct {
-		object bool
-		keys   map[string]bool
-		key    bool // the next string token in an object is a key
+		path    string
+		object  bool
+		keys    map[string]bool
+		lastKey string
+		key     bool // the next string token in an object is a key
 	}
 	var stack []*frame
 	for {
@@ -185,17 +199,28 @@ func checkDuplicateKeys(data []byte) (int, error) {
 			if top.keys[k] {
 				return lineAt(data, dec.InputOffset()), fmt.Errorf("key %q twice", k)
 			}
-			top.keys[k], top.key = true, false
+			if fields, ok := planKeys[top.path]; ok && !planMaps[top.path] && !slices.Contains(fields, k) {
+				return lineAt(data, dec.InputOffset()), fmt.Errorf("unknown key %q", k)
+			}
+			top.keys[k], top.lastKey, top.key = true, k, false
 			continue
 		}
 		if top != nil && top.object {
 			top.key = true // a value read (or opened): a key follows
 		}
 		switch tok {
-		case json.Delim('{'):
-			stack = append(stack, &frame{object: true, keys: map[string]bool{}, key: true})
-		case json.Delim('['):
-			stack = append(stack, &frame{})
+		case json.Delim('{'), json.Delim('['):
+			path := "$"
+			switch {
+			case top == nil:
+			case !top.object:
+				path = top.path + "[]"
+			case planMaps[top.path]:
+				path = top.path + ".*"
+			default:
+				path = top.path + "." + top.lastKey
+			}
+			stack = append(stack, &frame{path: path, object: tok == json.Delim('{'), keys: map[string]bool{}, key: true})
 		case json.Delim('}'), json.Delim(']'):
 			stack = stack[:len(stack)-1]
 		}

@@ -30,8 +30,10 @@ func TestParsePlanRefuses(t *testing.T) {
 		name, plan, want string
 	}{
 		{"not json", "{\n\"kernels\": [\n", "bad.json:"},
-		{"unknown key", "{\"kernels\":[" + kernel + "],\n\"variants\":{},\n\"colour\":1}", `bad.json:3: json: unknown field "colour"`},
+		{"unknown key", "{\"kernels\":[" + kernel + "],\n\"variants\":{},\n\"colour\":1}", `bad.json:3: unknown key "colour"`},
 		{"repeated key", "{\"kernels\":[" + kernel + "],\n\"variants\":{\n\"tracing/fexit\":{},\n\"tracing/fexit\":{}}}", `bad.json:4: key "tracing/fexit" twice`},
+		{"key in other case", "{\"kernels\":[\n{\"releAse\":\"7.3\"}]}", `bad.json:2: unknown key "releAse"`},
+		{"unknown key in a variant", "{\"kernels\":[" + kernel + "],\"variants\":{\"tracing/fexit\":{\n\"Helpers\":[]}}}", `bad.json:2: unknown key "Helpers"`},
 		{"repeated key in a kernel", `{"kernels":[{"release":"a","release":"b"}]}`, `key "release" twice`},
 		{"no kernels", `{"kernels":[],"variants":{}}`, "no kernels"},
 		{"empty release", "{\"kernels\":[\n{\"release\": \"\",\"bases\":{}}]}", `bad.json:2: empty release`},
