@@ -29,9 +29,8 @@ func TestPlannedEqualsExhaustive(t *testing.T) {
 		failIfNotOK(t, e)
 		copies := comparePlanned(t, k.Name, p.Doc, e.Doc)
 		pl, ex := p.Doc.Passes, e.Doc.Passes
-		t.Logf("%s: %d of %d answers copied; planned loads helper %d, args %d, kfunc %d in %.1fs probe; exhaustive %d, %d, %d in %.1fs",
-			k.Name, copies, len(p.Doc.Results), pl.HelperLoads, pl.ArgLoads, pl.KfuncLoads, p.Doc.Guest.ProbeSeconds,
-			ex.HelperLoads, ex.ArgLoads, ex.KfuncLoads, e.Doc.Guest.ProbeSeconds)
+		t.Logf("%s: %d of %d answers copied\n  planned:    %+v, probe %.1fs\n  exhaustive: %+v, probe %.1fs",
+			k.Name, copies, len(p.Doc.Results), *pl, p.Doc.Guest.ProbeSeconds, *ex, e.Doc.Guest.ProbeSeconds)
 		if copies == 0 || pl.HelperLoads+pl.KfuncLoads >= ex.HelperLoads+ex.KfuncLoads {
 			t.Errorf("%s: the plan copied %d answers and took %d loads, exhaustive %d", k.Name, copies,
 				pl.HelperLoads+pl.KfuncLoads, ex.HelperLoads+ex.KfuncLoads)

@@ -43,7 +43,9 @@ type pair struct {
 //     rest); only a GPL-only answer is reloaded with GPL, to see whether the helper is then
 //     accepted or refused for another reason. Variants that refuse non-GPL programs outright
 //     (LSM, struct_ops) are asked with GPL only, so their offered helpers are observation.Supported, never
-//     GPLOnly: no program of theirs can be anything but GPL.
+//     GPLOnly: no program of theirs can be anything but GPL;
+//   - on a release the plan (plan.go) was learnt from, a non-base variant's pair the plan does
+//     not ask takes the base variant's answer, with no load (see planHelperCopies).
 func (p *Prober) Run(ctx context.Context, emit func(observation.Result) error) error {
 	start := time.Now()
 	p.stats.Loads, p.stats.SignalRetries, p.stats.LogRetries = p.stats.BaselineLoads, 0, 0
