@@ -71,6 +71,9 @@ type Config struct {
 	ProgTypes []string
 	Helpers   []int
 	Kfuncs    []string
+	// Exhaustive makes every guest's probe load every pair (wire.EnvExhaustive), not only those
+	// its plan says may answer otherwise than their base variant.
+	Exhaustive bool
 	// Append holds extra kernel command-line words for every guest.
 	Append []string
 	// LoadPlan, when set, makes the run a load run (`bpfmatrix load`): each guest loads the

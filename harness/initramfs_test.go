@@ -220,19 +220,21 @@ func TestCmdline(t *testing.T) {
 	cfg.Append = []string{"A=1"}
 	k := &Kernel{Append: []string{"B=2"}}
 	tests := []struct {
-		channel  string
-		compress bool
-		want     string
+		channel    string
+		compress   bool
+		exhaustive bool
+		want       string
 	}{
-		{wire.ChannelVirtio, false, "console=ttyS0 panic=-1 quiet lsm=lockdown,yama,bpf BPFMATRIX_CHANNEL=virtio BPFMATRIX_PROG_TYPES=xdp,tracing/fentry BPFMATRIX_HELPERS=1,130 A=1 B=2"},
-		{wire.ChannelVirtio, true, "console=ttyS0 panic=-1 quiet lsm=lockdown,yama,bpf BPFMATRIX_CHANNEL=virtio BPFMATRIX_COMPRESS=1 BPFMATRIX_PROG_TYPES=xdp,tracing/fentry BPFMATRIX_HELPERS=1,130 A=1 B=2"},
+		{wire.ChannelVirtio, false, false, "console=ttyS0 panic=-1 quiet lsm=lockdown,yama,bpf BPFMATRIX_CHANNEL=virtio BPFMATRIX_PROG_TYPES=xdp,tracing/fentry BPFMATRIX_HELPERS=1,130 A=1 B=2"},
+		{wire.ChannelVirtio, false, true, "console=ttyS0 panic=-1 quiet lsm=lockdown,yama,bpf BPFMATRIX_CHANNEL=virtio BPFMATRIX_PROG_TYPES=xdp,tracing/fentry BPFMATRIX_HELPERS=1,130 BPFMATRIX_EXHAUSTIVE=1 A=1 B=2"},
+		{wire.ChannelVirtio, true, false, "console=ttyS0 panic=-1 quiet lsm=lockdown,yama,bpf BPFMATRIX_CHANNEL=virtio BPFMATRIX_COMPRESS=1 BPFMATRIX_PROG_TYPES=xdp,tracing/fentry BPFMATRIX_HELPERS=1,130 A=1 B=2"},
 		// The serial line is slow enough that its stream is always compressed.
-		{wire.ChannelSerial, false, "console=ttyS0 panic=-1 quiet lsm=lockdown,yama,bpf BPFMATRIX_CHANNEL=serial BPFMATRIX_COMPRESS=1 BPFMATRIX_PROG_TYPES=xdp,tracing/fentry BPFMATRIX_HELPERS=1,130 A=1 B=2"},
+		{wire.ChannelSerial, false, false, "console=ttyS0 panic=-1 quiet lsm=lockdown,yama,bpf BPFMATRIX_CHANNEL=serial BPFMATRIX_COMPRESS=1 BPFMATRIX_PROG_TYPES=xdp,tracing/fentry BPFMATRIX_HELPERS=1,130 A=1 B=2"},
 	}
 	for _, tt := range tests {
-		t.Run(fmt.Sprintf("%s/%v", tt.channel, tt.compress), func(t *testing.T) {
+		t.Run(fmt.Sprintf("%s/%v/%v", tt.channel, tt.compress, tt.exhaustive), func(t *testing.T) {
 			c := cfg
-			c.Compress = tt.compress
+			c.Compress, c.Exhaustive = tt.compress, tt.exhaustive
 			if got := cmdline(&c, k, tt.channel); got != tt.want {
 				t.Fatalf("cmdline:\n got %s\nwant %s", got, tt.want)
 			}

@@ -88,6 +88,9 @@ func cmdline(cfg *Config, k *Kernel, channel string) string {
 	if len(cfg.Kfuncs) > 0 {
 		words = append(words, wire.EnvKfuncs+"="+strings.Join(cfg.Kfuncs, ","))
 	}
+	if cfg.Exhaustive {
+		words = append(words, wire.EnvExhaustive+"=1")
+	}
 	words = append(words, cfg.Append...)
 	words = append(words, k.Append...)
 	return strings.Join(words, " ")

@@ -24,4 +24,9 @@ type Result struct {
 	// which flag, and the flags of a stream whose facts were sent only before the run. A
 	// string keeps Result comparable.
 	Flags string `json:"flags,omitempty"`
+	// From names the variant of the same program type whose answer this is, when the probe
+	// took it from that variant instead of loading the pair itself: the probe's plan
+	// (probe/plan.json) found the two answering alike for this function on this very kernel
+	// release. Empty for an answer of the pair's own load.
+	From string `json:"from,omitempty"`
 }

@@ -178,6 +178,7 @@ func (r *Result) stringMember(key string) *string {
 		{"detail", &r.Detail},
 		{"log", &r.Log},
 		{"flags", &r.Flags},
+		{"from", &r.From},
 	}
 	for _, m := range members {
 		if m.key == key {

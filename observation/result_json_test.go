@@ -27,6 +27,7 @@ func TestDecodeResultsLikeGeneric(t *testing.T) {
 		{name: "empty", json: `[]`},
 		{name: "null", json: `null`},
 		{name: "helper", json: `[{"helper_id":1,"helper":"map_lookup_elem","prog_type":"xdp","variant":"xdp","outcome":"supported","detail":"R1 type=scalar expected=map_ptr"}]`},
+		{name: "answer taken from the base variant", json: `[{"helper_id":1,"helper":"map_lookup_elem","prog_type":"tracing","variant":"fexit","outcome":"supported","detail":"","from":"fentry"}]`},
 		{name: "kfunc with flags and log", json: `[{"helper_id":0,"kfunc":"bpf_task_acquire","helper":"","prog_type":"tracing","variant":"tp_btf","outcome":"supported","detail":"x","flags":"acquire,trusted_args","log":"0: (b7) r1 = 0\n1: call"}]`},
 		{name: "escapes", json: `[{"detail":"R1 type=ptr_<\u003e \"quoted\" \\ back\/slash \t tab \ud83d\ude00"}]`},
 		{name: "white space", json: " [ { \"helper_id\" : 7 , \"outcome\" : \"gpl_only\" } ,\n{ } ] "},

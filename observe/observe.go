@@ -274,9 +274,10 @@ func (p *pipeline) boot(ctx context.Context, hcfg harness.Config, images []vmima
 func (p *pipeline) guestDone(r *harness.Result) {
 	o := &Observation{Name: r.Kernel.Name, Doc: &r.Doc, Failed: !r.OK()}
 	// A probe narrowed to some types, helpers or kfuncs is not the kernel's observation: it
-	// must not answer a later registry check from the cache.
+	// must not answer a later registry check from the cache. An exhaustive one answers the
+	// same, but the cache keeps what the agent's own plan gives.
 	h := p.hcfg
-	if r.OK() && len(h.ProgTypes) == 0 && len(h.Helpers) == 0 && len(h.Kfuncs) == 0 {
+	if r.OK() && len(h.ProgTypes) == 0 && len(h.Helpers) == 0 && len(h.Kfuncs) == 0 && !h.Exhaustive {
 		if err := p.cache.Put(r.Kernel.SHA256, p.agentSum, o.Doc); err != nil {
 			p.event(Event{Kernel: o.Name, Phase: PhaseNote, Message: err.Error()})
 		}

@@ -9,6 +9,12 @@
 // with attach targets resolved once from the kernel's own BTF, and every program is closed as
 // soon as its answer is read: nothing stays loaded and nothing is attached.
 //
+// On a kernel release its built-in plan (plan.json, learnt by tools/probeplan from exhaustive
+// observations) was learnt from, a variant other than its type's first is loaded only for the
+// functions whose answer differed from the first's there; the rest take the first's answer,
+// marked with observation.Result.From. Options.Exhaustive, and any other release, load every
+// pair.
+//
 // The same engine runs on a developer's machine (bpfmatrix probe) and as the agent inside QEMU
 // guests, one per kernel release.
 package probe

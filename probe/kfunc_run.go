@@ -144,11 +144,15 @@ func (p *Prober) runKfuncs(ctx context.Context, emit func(observation.Result) er
 	answers := map[kfuncKey]*kfuncJob{}
 	unknown := map[int]*kfuncJob{}
 	for _, batch := range p.kfuncBatches(groups) {
-		jobs := batch(answers, unknown)
-		if err := p.runKfuncJobs(ctx, loaders, jobs); err != nil {
+		load, copies := p.planKfuncCopies(batch(answers, unknown), answers)
+		if err := p.runKfuncJobs(ctx, loaders, load); err != nil {
 			return err
 		}
-		for _, j := range jobs {
+		for _, j := range load {
+			answers[kfuncKey{j.v, j.k}] = j
+		}
+		p.copyKfuncAnswers(copies, answers)
+		for _, j := range copies {
 			answers[kfuncKey{j.v, j.k}] = j
 		}
 	}

@@ -41,6 +41,12 @@ type Options struct {
 	// Modules are the modules the agent loaded for their kfuncs before the probe, recorded in
 	// the facts as they are.
 	Modules []observation.ModuleLoad
+	// Exhaustive loads every pair, as on a kernel the built-in plan (plan.go) was not learnt
+	// from: the reference the planned probe's answers must equal, and what a new plan is
+	// learnt from.
+	Exhaustive bool
+	// plan replaces the built-in plan: tests learn one on the host kernel.
+	plan *Plan
 }
 
 // Stats are the costs of a probe, for benchmarks and progress lines.
@@ -108,6 +114,8 @@ type Prober struct {
 	stats    Stats
 	kfunc    kfuncState  // the kfunc pass (kfunc_run.go)
 	held     heldObjects // objects kfuncs work on, asked after the kfunc pass (heldobjects.go)
+	// plan is the built-in plan's part for the running kernel (plan.go); nil asks every pair.
+	plan *planFor
 }
 
 // defaultLogSize is the first log buffer each loader gets. Probe logs are under 1 KB up to 7.2
@@ -144,6 +152,9 @@ func newProber(reg *registry.Registry, opts Options, logSize int) (*Prober, erro
 	}
 	kbtf, err := p.readKernel()
 	if err != nil {
+		return nil, err
+	}
+	if err := p.usePlan(); err != nil {
 		return nil, err
 	}
 	if reg == nil && kbtf == nil {

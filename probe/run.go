@@ -21,6 +21,9 @@ type pair struct {
 	id     int
 	result observation.Result
 	done   bool // answered without a load of its own
+	// from is 1 + the index of the pair whose answer this pair takes, by the plan (plan.go);
+	// 0 for a pair that is loaded.
+	from int
 }
 
 // Run answers every (helper, variant) pair and calls emit once per pair, in variant order and
@@ -40,7 +43,9 @@ type pair struct {
 //     rest); only a GPL-only answer is reloaded with GPL, to see whether the helper is then
 //     accepted or refused for another reason. Variants that refuse non-GPL programs outright
 //     (LSM, struct_ops) are asked with GPL only, so their offered helpers are observation.Supported, never
-//     GPLOnly: no program of theirs can be anything but GPL.
+//     GPLOnly: no program of theirs can be anything but GPL;
+//   - on a release the plan (plan.go) was learnt from, a non-base variant's pair the plan does
+//     not ask takes the base variant's answer, with no load (see planHelperCopies).
 func (p *Prober) Run(ctx context.Context, emit func(observation.Result) error) error {
 	start := time.Now()
 	p.stats.Loads, p.stats.SignalRetries, p.stats.LogRetries = p.stats.BaselineLoads, 0, 0
@@ -190,6 +195,7 @@ func (p *Prober) newPairs() []pair {
 			pairs = append(pairs, pr)
 		}
 	}
+	p.planHelperCopies(pairs)
 	return pairs
 }
 
@@ -220,7 +226,7 @@ func (p *Prober) startWorkers(ctx context.Context, wg *sync.WaitGroup, first *lo
 					return
 				}
 				for i := c * chunkSize; i < min((c+1)*chunkSize, len(pairs)); i++ {
-					if !pairs[i].done {
+					if !pairs[i].done && pairs[i].from == 0 {
 						p.answer(l, &pairs[i])
 					}
 				}
@@ -250,6 +256,7 @@ func (p *Prober) emitInOrder(ctx context.Context, finished <-chan int, pairs []p
 			}
 			continue
 		}
+		copyHelperAnswer(pairs, next)
 		r := pairs[next].result
 		counts[r.Outcome]++
 		if r.Outcome == observation.Unclassified {

@@ -28,7 +28,10 @@ it as init and writes DIR/<name>.json (DIR: out/observations, where bpfmatrix re
 console_tail). Kernel images missing from the cache are fetched first (see bpfmatrix kernels). A
 kernel whose guest panics, hangs or cuts its results short is written with status "failed"; the
 others go on. Ctrl-C stops every guest and keeps the finished kernels. --kfunc-names was spelled
---kfuncs before (which other commands use for a kfunc file); both are read.
+--kfuncs before (which other commands use for a kfunc file); both are read. On a kernel release
+its built-in plan was learnt from, the probe loads a non-base variant's pairs only where the plan
+says its answer may differ from its type's base variant's, and takes the base's answer (marked
+"from") for the rest; --exhaustive loads every pair, and its observations are not cached.
 Exit status: 0 every kernel ok, 1 a kernel failed or the run was interrupted, 2 bad arguments.
 `
 
@@ -41,14 +44,16 @@ type runFlags struct {
 	kernels, out          *string
 	progTypes, kfuncNames *[]string
 	helpers               *[]int
+	exhaustive            *bool
 	gf                    *guestFlags
 }
 
 func addRunFlags(fs *flag.FlagSet) *runFlags {
 	f := &runFlags{
-		kernels: fs.String("kernels", "", "comma-separated kernel names of kernels.yaml (default: all)"),
-		out:     fs.String("out", defaultObservations, "directory for the per-kernel reports"),
-		gf:      addGuestFlags(fs),
+		kernels:    fs.String("kernels", "", "comma-separated kernel names of kernels.yaml (default: all)"),
+		out:        fs.String("out", defaultObservations, "directory for the per-kernel reports"),
+		exhaustive: fs.Bool("exhaustive", false, "load every (variant, function) pair, also where the probe's plan would take the type's base variant's answer (the reference a plan is learnt from; not cached)"),
+		gf:         addGuestFlags(fs),
 	}
 	f.progTypes = listFlag(fs, "prog-types", "probe only these program types or type/variant selectors (comma-separated)")
 	f.helpers = helperIDsFlag(fs, "helpers", "probe only these helper ids (comma-separated)")
@@ -68,6 +73,7 @@ func (f *runFlags) options() (observe.Options, []string, error) {
 		return opts, nil, fmt.Errorf("--prog-types: %w", err)
 	}
 	opts.Harness.ProgTypes, opts.Harness.Helpers, opts.Harness.Kfuncs = *f.progTypes, *f.helpers, *f.kfuncNames
+	opts.Harness.Exhaustive = *f.exhaustive
 	if err := lookQEMU(opts.Harness.QEMU); err != nil {
 		return opts, nil, err
 	}

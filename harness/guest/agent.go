@@ -28,7 +28,7 @@ func ProbeKernel(ctx context.Context, opts Options, header, result func(any) err
 	} else if err != nil {
 		return fmt.Errorf("registry: %w", err)
 	}
-	popts := probe.Options{ProgTypes: opts.ProgTypes, Helpers: opts.Helpers, Kfuncs: opts.Kfuncs, Log: opts.Log, Modules: opts.Modules}
+	popts := probe.Options{ProgTypes: opts.ProgTypes, Helpers: opts.Helpers, Kfuncs: opts.Kfuncs, Log: opts.Log, Modules: opts.Modules, Exhaustive: opts.Exhaustive}
 	// The host puts the image's config here when it has one (Debian kernels do not expose
 	// /proc/config.gz); without it the probe looks for the usual places itself.
 	if c, err := kconfig.Read(wire.KernelConfigPath); err == nil {

@@ -37,6 +37,8 @@ type Options struct {
 	Helpers   []int
 	// Kfuncs limits the kfunc pass to these names (wire.NoKfuncs: none).
 	Kfuncs []string
+	// Exhaustive loads every pair, plan or not (wire.EnvExhaustive).
+	Exhaustive bool
 	// Log receives progress lines; it is the console, so keep it short.
 	Log io.Writer
 	// Modules are the kfunc modules loaded before the probe, with the kernel's refusals.
@@ -202,6 +204,7 @@ func options() (Options, error) {
 	if s := os.Getenv(wire.EnvKfuncs); s != "" {
 		opts.Kfuncs = strings.Split(s, ",")
 	}
+	opts.Exhaustive = os.Getenv(wire.EnvExhaustive) == "1"
 	return opts, nil
 }
 

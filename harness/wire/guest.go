@@ -28,6 +28,9 @@ const (
 	// probe (probe.Floor): its header's passes carry the floor's loads and seconds, and it sends
 	// no results. make bench sets it.
 	EnvFloor = "BPFMATRIX_FLOOR"
+	// EnvExhaustive set to "1" makes the probe load every pair, even on a kernel release its
+	// plan was learnt from (probe.Options.Exhaustive).
+	EnvExhaustive = "BPFMATRIX_EXHAUSTIVE"
 )
 
 // TruncateAfter is the number of results after which the "truncate" fault cuts the stream.

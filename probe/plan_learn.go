@@ -1,0 +1,210 @@
+package probe
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"sort"
+
+	"github.com/bpfmatrix/bpfmatrix/observation"
+)
+
+// planFunc names one function of an answer: a helper id, or a kfunc name (id 0).
+type planFunc struct {
+	id    int
+	kfunc string
+}
+
+// answerWords are what a copied answer must share with the base's for the copy to be exact:
+// everything a Result says but its names.
+type answerWords struct {
+	outcome            observation.Outcome
+	detail, log, flags string
+}
+
+// LearnPlan learns a plan from exhaustive observations (documents of probes that loaded every
+// pair): for each document's kernel, each program type's base variant (the first the
+// document lists), and for each non-base variant that answered every helper there, the
+// functions whose answer differed from its base's, or that one of the two did not answer.
+// Several documents of one release add up.
+func LearnPlan(docs []*observation.Document) (*Plan, error) {
+	p := &Plan{Variants: map[string]PlanVariant{}}
+	asks := map[string]map[planFunc]bool{}
+	releases, kfuncReleases := map[string][]string{}, map[string][]string{}
+	for _, d := range docs {
+		if d.Kernel.Release == "" {
+			continue
+		}
+		k, variants := learnKernel(d, asks)
+		if i := slices.IndexFunc(p.Kernels, func(o PlanKernel) bool { return o.Release == k.Release }); i >= 0 {
+			p.Kernels[i] = mergeKernels(p.Kernels[i], k)
+		} else {
+			p.Kernels = append(p.Kernels, k)
+		}
+		for name, withKfuncs := range variants {
+			if !slices.Contains(releases[name], k.Release) {
+				releases[name] = append(releases[name], k.Release)
+			}
+			if withKfuncs && !slices.Contains(kfuncReleases[name], k.Release) {
+				kfuncReleases[name] = append(kfuncReleases[name], k.Release)
+			}
+		}
+	}
+	if len(p.Kernels) == 0 {
+		return nil, errNoPlanKernels
+	}
+	for name, rs := range releases {
+		v := PlanVariant{Releases: rs, KfuncReleases: kfuncReleases[name], Helpers: []int{}, Kfuncs: []string{}}
+		if v.KfuncReleases == nil {
+			v.KfuncReleases = []string{}
+		}
+		for f := range asks[name] {
+			if f.kfunc != "" {
+				v.Kfuncs = append(v.Kfuncs, f.kfunc)
+			} else {
+				v.Helpers = append(v.Helpers, f.id)
+			}
+		}
+		slices.Sort(v.Helpers)
+		slices.Sort(v.Kfuncs)
+		p.Variants[name] = v
+	}
+	return p, nil
+}
+
+// learnKernel learns one document: its kernel's entry, and the non-base variants the plan may
+// speak for there (usable, with a usable base, answering every helper of the document), each
+// with whether it answered kfuncs, adding to asks, by variant, the functions they must be asked.
+func learnKernel(d *observation.Document, asks map[string]map[planFunc]bool) (PlanKernel, map[string]bool) {
+	k := PlanKernel{Release: d.Kernel.Release, Bases: map[string]string{}, Helpers: []int{}, Kfuncs: []string{}}
+	for _, t := range d.ProgTypes {
+		if len(t.Variants) > 0 {
+			k.Bases[t.Name] = t.Variants[0].Name
+		}
+	}
+	answers, funcs := documentAnswers(d)
+	for f := range funcs {
+		if f.kfunc != "" {
+			k.Kfuncs = append(k.Kfuncs, f.kfunc)
+		} else {
+			k.Helpers = append(k.Helpers, f.id)
+		}
+	}
+	slices.Sort(k.Helpers)
+	slices.Sort(k.Kfuncs)
+	planned := map[string]bool{}
+	for _, t := range d.ProgTypes {
+		if len(t.Variants) == 0 || !t.Variants[0].Usable {
+			continue // a base that does not load answers for no other variant
+		}
+		base := answers[t.Name+"/"+k.Bases[t.Name]]
+		for _, v := range t.Variants[1:] {
+			name := t.Name + "/" + v.Name
+			if !v.Usable || !answersEveryHelper(answers[name], k.Helpers) {
+				continue // not loaded, or a scoped variant: asked what the other answers choose
+			}
+			withKfuncs := slices.ContainsFunc(slices.Collect(maps.Keys(answers[name])), func(f planFunc) bool { return f.kfunc != "" })
+			planned[name] = withKfuncs
+			if asks[name] == nil {
+				asks[name] = map[planFunc]bool{}
+			}
+			for f := range funcs {
+				if f.kfunc != "" && !withKfuncs {
+					continue
+				}
+				got, ok1 := answers[name][f]
+				want, ok2 := base[f]
+				if !ok1 || !ok2 || got != want {
+					asks[name][f] = true
+				}
+			}
+		}
+	}
+	return k, planned
+}
+
+// documentAnswers returns a document's answers by "type/variant" and function, and every
+// function answered.
+func documentAnswers(d *observation.Document) (map[string]map[planFunc]answerWords, map[planFunc]bool) {
+	answers := map[string]map[planFunc]answerWords{}
+	funcs := map[planFunc]bool{}
+	for _, r := range d.Results {
+		name := r.ProgType + "/" + r.Variant
+		if answers[name] == nil {
+			answers[name] = map[planFunc]answerWords{}
+		}
+		f := planFunc{id: r.HelperID, kfunc: r.Kfunc}
+		if r.Kfunc != "" {
+			f.id = 0
+		}
+		answers[name][f] = answerWords{r.Outcome, r.Detail, r.Log, r.Flags}
+		funcs[f] = true
+	}
+	return answers, funcs
+}
+
+// answersEveryHelper reports whether a variant's answers cover every helper id of ids.
+func answersEveryHelper(answers map[planFunc]answerWords, ids []int) bool {
+	if len(answers) == 0 {
+		return false
+	}
+	for _, id := range ids {
+		if _, ok := answers[planFunc{id: id}]; !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// mergeKernels joins two learnings of one release: the functions either answered, the bases of
+// the first (a second document of a release with other bases is another probe's).
+func mergeKernels(a, b PlanKernel) PlanKernel {
+	a.Helpers = slices.Compact(slices.Sorted(slices.Values(append(a.Helpers, b.Helpers...))))
+	a.Kfuncs = slices.Compact(slices.Sorted(slices.Values(append(a.Kfuncs, b.Kfuncs...))))
+	for t, v := range b.Bases {
+		if _, ok := a.Bases[t]; !ok {
+			a.Bases[t] = v
+		}
+	}
+	return a
+}
+
+// Marshal writes the plan as ParsePlan reads it, a kernel or a variant a line, in sorted order,
+// so that a regenerated plan's diff shows what changed.
+func (p *Plan) Marshal() ([]byte, error) {
+	var b bytes.Buffer
+	b.WriteString("{\n\"kernels\": [\n")
+	for i, k := range p.Kernels {
+		line, err := json.Marshal(k)
+		if err != nil {
+			return nil, fmt.Errorf("plan: %w", err)
+		}
+		b.Write(line)
+		if i < len(p.Kernels)-1 {
+			b.WriteByte(',')
+		}
+		b.WriteByte('\n')
+	}
+	b.WriteString("],\n\"variants\": {\n")
+	names := make([]string, 0, len(p.Variants))
+	for name := range p.Variants {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for i, name := range names {
+		key, _ := json.Marshal(name)
+		line, err := json.Marshal(p.Variants[name])
+		if err != nil {
+			return nil, fmt.Errorf("plan: %w", err)
+		}
+		fmt.Fprintf(&b, "%s: %s", key, line)
+		if i < len(names)-1 {
+			b.WriteByte(',')
+		}
+		b.WriteByte('\n')
+	}
+	b.WriteString("}\n}\n")
+	return b.Bytes(), nil
+}
