@@ -90,6 +90,7 @@ func Load(ctx context.Context, opts LoadOptions) ([]LoadObservation, error) {
 	defer p.close()
 	r := &loadRun{pipeline: p, opts: opts, cached: map[string][]*observation.Document{}, obs: map[string]*LoadObservation{}}
 	r.distinct()
+	p.startAgent(ctx)
 	images, err := p.fetch(ctx, r.fetchFailed)
 	if err != nil {
 		return nil, err

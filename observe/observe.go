@@ -62,9 +62,13 @@ type pipeline struct {
 	cache   Cache
 	entries []vmimages.Entry
 	hcfg    harness.Config
-	// agentSum is the agent binary's hash, the second half of the cache key.
-	agentSum string
-	cleanup  []func()
+	// agentSum is the agent binary's hash, the second half of the cache key; agentReady is
+	// closed when findAgent has set it or agentErr, and stopAgent cancels a build still running.
+	agentSum   string
+	agentErr   error
+	agentReady chan struct{}
+	stopAgent  context.CancelFunc
+	cleanup    []func()
 
 	mu  sync.Mutex
 	obs map[string]*Observation
@@ -81,6 +85,7 @@ func Run(ctx context.Context, opts Options) ([]Observation, error) {
 		return nil, err
 	}
 	defer p.close()
+	p.startAgent(ctx)
 	images, err := p.fetch(ctx, p.fetchFailed)
 	if err != nil {
 		return nil, err
@@ -124,6 +129,10 @@ func newPipeline(opts Options) (*pipeline, error) {
 }
 
 func (p *pipeline) close() {
+	if p.agentReady != nil {
+		p.stopAgent()
+		<-p.agentReady
+	}
 	for _, f := range p.cleanup {
 		f()
 	}
@@ -178,11 +187,30 @@ func (p *pipeline) fetch(ctx context.Context, failed func(name string, err error
 // agentDirPrefix starts the name of the temporary directory an agent is built in.
 const agentDirPrefix = "bpfmatrix-agent-"
 
-// needAgent finds or builds the agent binary once and hashes it.
-func (p *pipeline) needAgent(ctx context.Context) error {
-	if p.agentSum != "" {
-		return nil
+// startAgent begins finding or building the agent binary and hashing it, so that a cold run
+// builds it while the kernels download: a fresh machine's Go build cache is empty, and the build
+// takes tens of seconds that the downloads, waiting on the network, leave the CPU for.
+func (p *pipeline) startAgent(ctx context.Context) {
+	if p.agentReady != nil {
+		return
 	}
+	ctx, p.stopAgent = context.WithCancel(ctx)
+	p.agentReady = make(chan struct{})
+	go func() {
+		defer close(p.agentReady)
+		p.agentErr = p.findAgent(ctx)
+	}()
+}
+
+// needAgent waits for the agent binary and its hash (starting on them if nothing has).
+func (p *pipeline) needAgent(ctx context.Context) error {
+	p.startAgent(ctx)
+	<-p.agentReady
+	return p.agentErr
+}
+
+// findAgent finds or builds the agent binary and hashes it.
+func (p *pipeline) findAgent(ctx context.Context) error {
 	if p.hcfg.Agent == "" {
 		// Agent builds of runs killed with SIGKILL go first (harness.Run sweeps its own).
 		tempdir.Sweep("", agentDirPrefix, 0)
