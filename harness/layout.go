@@ -50,7 +50,7 @@ func availableMB() int {
 }
 
 // Layout says how cfg runs its guests and what the machine offered, for the run's first line:
-// "2 at a time with 2 vCPUs each (this machine: 2 cores, 22.9 GiB available)".
+// "2 at a time with 2 vCPUs and 1024 MiB each (this machine: 2 cores, 22.9 GiB available)".
 func Layout(cfg Config) string {
 	machine := fmt.Sprintf("%d cores", runtime.NumCPU())
 	if mb := availableMB(); mb > 0 {
