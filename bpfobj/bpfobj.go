@@ -79,28 +79,30 @@ type Program struct {
 	Calls Calls
 }
 
-// Calls is what a program uses: what decides, besides its type, whether a kernel takes it.
+// Calls is what a program uses: what decides, besides its type, whether a kernel takes it. Its
+// JSON is the "calls" of `bpfmatrix load`'s answers.
 type Calls struct {
 	// Helpers are the helpers called, by id, in id order.
-	Helpers []Helper
+	Helpers []Helper `json:"helpers"`
 	// Kfuncs are the kfuncs called, by name, sorted.
-	Kfuncs []string
+	Kfuncs []string `json:"kfuncs"`
 	// Maps are the maps referenced (the object's data sections, .rodata and .bss, included as
 	// the array maps they become), sorted by name.
-	Maps []Map
+	Maps []Map `json:"maps"`
 }
 
 // Helper is a helper a program calls: its id in enum bpf_func_id and, when the registry knows
 // the id, its name with the bpf_ prefix ("" for an id the registry does not define).
 type Helper struct {
-	ID   int
-	Name string
+	ID   int    `json:"id"`
+	Name string `json:"name"`
 }
 
 // Map is a map a program references: its name in the object and its type as cilium/ebpf's
 // MapType names it ("Hash", "Array", "RingBuf"); Type is "" when the definition cannot be read.
 type Map struct {
-	Name, Type string
+	Name string `json:"name"`
+	Type string `json:"type"`
 }
 
 // helpers is the registry helper names come from, read once.

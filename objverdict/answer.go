@@ -57,26 +57,11 @@ type Answer struct {
 	Static bool `json:"static"`
 }
 
-// Calls is what a program uses, in the JSON shape of `bpfmatrix load`.
+// Calls is what a program uses, in the JSON shape of `bpfmatrix load`: what bpfobj read from
+// the ELF, and the attach target the section names ("" for none).
 type Calls struct {
-	Helpers []Helper `json:"helpers"`
-	Kfuncs  []string `json:"kfuncs"`
-	Maps    []Map    `json:"maps"`
-	// Target is the attach target the section names, "" for none.
+	bpfobj.Calls
 	Target string `json:"target"`
-}
-
-// Helper is a helper a program calls: its id, and its name with the bpf_ prefix ("" for an id
-// the registry does not define).
-type Helper struct {
-	ID   int    `json:"id"`
-	Name string `json:"name"`
-}
-
-// Map is a map a program references: its name in the object and its type.
-type Map struct {
-	Name string `json:"name"`
-	Type string `json:"type"`
 }
 
 // Kernel is one kernel an answer is for: its name in kernels.yaml and its release.
@@ -87,15 +72,11 @@ type Kernel struct {
 // CallsOf is what prog uses, with empty lists rather than nil ones so that the JSON always
 // holds arrays.
 func CallsOf(prog bpfobj.Program) Calls {
-	c := Calls{Helpers: []Helper{}, Kfuncs: []string{}, Maps: []Map{}, Target: prog.Target}
-	for _, h := range prog.Calls.Helpers {
-		c.Helpers = append(c.Helpers, Helper{ID: h.ID, Name: h.Name})
-	}
-	c.Kfuncs = append(c.Kfuncs, prog.Calls.Kfuncs...)
-	for _, m := range prog.Calls.Maps {
-		c.Maps = append(c.Maps, Map{Name: m.Name, Type: m.Type})
-	}
-	return c
+	return Calls{Calls: bpfobj.Calls{
+		Helpers: append([]bpfobj.Helper{}, prog.Calls.Helpers...),
+		Kfuncs:  append([]string{}, prog.Calls.Kfuncs...),
+		Maps:    append([]bpfobj.Map{}, prog.Calls.Maps...),
+	}, Target: prog.Target}
 }
 
 // base is the answer's part that depends on the program and the kernel only.
