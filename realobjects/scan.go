@@ -4,10 +4,8 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path"
 	"strings"
 
@@ -44,39 +42,16 @@ var maxFile = files.Limit{What: "a packaged file", Max: 256 << 20}
 // regular file that is a BPF ELF object, and each object embedded in another ELF file (a libbpf
 // skeleton in .rodata). Files that are not ELF are not searched.
 func ScanDeb(ctx context.Context, debPath string, fn func(Found) error) error {
-	f, err := os.Open(debPath)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	tr, closer, err := debpkg.Data(f, st.Size())
-	if err != nil {
-		return fmt.Errorf("%s: %w", debPath, err)
-	}
-	defer closer.Close()
-	for {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		hdr, err := tr.Next()
-		if errors.Is(err, io.EOF) {
+	return debpkg.Walk(ctx, debPath, nil, func(hdr *tar.Header, r io.Reader) error {
+		if hdr.Typeflag != tar.TypeReg {
 			return nil
 		}
-		if err != nil {
-			return fmt.Errorf("%s: %w", debPath, err)
-		}
-		if hdr.Typeflag != tar.TypeReg {
-			continue
-		}
 		name := strings.TrimPrefix(path.Clean(hdr.Name), "./")
-		if err := scanFile(tr, name, fn); err != nil {
+		if err := scanFile(r, name, fn); err != nil {
 			return fmt.Errorf("%s: %s: %w", debPath, name, err)
 		}
-	}
+		return nil
+	})
 }
 
 // scanFile reports the objects of one packaged file.

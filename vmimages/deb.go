@@ -4,7 +4,6 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -37,9 +36,6 @@ type debContents struct {
 	// Notes say which kfunc modules were left out and why.
 	Notes []string
 }
-
-// errStopWalk, returned by a walkDeb callback, ends the walk early without an error.
-var errStopWalk = errors.New("stop walking the archive")
 
 // extraction is the state of extractDeb over one package.
 type extraction struct {
@@ -75,15 +71,15 @@ func extractDeb(ctx context.Context, deb, staging string, builtin map[string]boo
 	if x.builtin == nil {
 		x.builtin = map[string]bool{}
 	}
-	err := walkDeb(ctx, deb, x.readTail, func(name string, hdr *tar.Header, r io.Reader) error {
-		if err := x.take(name, hdr, r); err != nil {
+	err := debpkg.Walk(ctx, deb, x.readTail, func(hdr *tar.Header, r io.Reader) error {
+		if err := x.take(hdr.Name, hdr, r); err != nil {
 			return err
 		}
 		if err := x.awaitTail(ctx); err != nil {
 			return err
 		}
 		if x.complete() {
-			return errStopWalk
+			return debpkg.ErrStopWalk
 		}
 		return nil
 	})
@@ -289,47 +285,6 @@ func (c *debContents) extractFile(release string, r io.Reader, staging, name str
 	}
 	*taken = true
 	return nil
-}
-
-// walkDeb streams the data archive of a .deb through fn, decompressing it in process
-// (internal/debpkg), until the end or until fn returns errStopWalk; ctx is checked between
-// files. opened, unless nil, is called with the archive before the walk begins.
-func walkDeb(ctx context.Context, deb string, opened func(*debpkg.Archive), fn func(name string, hdr *tar.Header, r io.Reader) error) error {
-	f, err := os.Open(deb)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	a, err := debpkg.Open(f, st.Size())
-	if err != nil {
-		return fmt.Errorf("read %s: %w", filepath.Base(deb), err)
-	}
-	defer a.Close()
-	if opened != nil {
-		opened(a)
-	}
-	tr := a.Tar
-	for {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		hdr, err := tr.Next()
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("read %s: %w", filepath.Base(deb), err)
-		}
-		if err := fn(hdr.Name, hdr, tr); err == errStopWalk {
-			return nil
-		} else if err != nil {
-			return err
-		}
-	}
 }
 
 func writeStream(dst string, r io.Reader) error {

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/bpfmatrix/bpfmatrix/internal/debpkg"
 	"github.com/bpfmatrix/bpfmatrix/internal/testenv"
 )
 
@@ -60,7 +61,7 @@ func BenchmarkUnpackVmlinuxZstd(b *testing.B) { benchmarkPayload(b, "zstd") }
 func BenchmarkUnpackDebData(b *testing.B) {
 	deb := cachedPackage(b, "linux-image-5.10.*.deb")
 	for b.Loop() {
-		err := walkDeb(context.Background(), deb, nil, func(_ string, _ *tar.Header, r io.Reader) error {
+		err := debpkg.Walk(context.Background(), deb, nil, func(_ *tar.Header, r io.Reader) error {
 			_, err := io.Copy(io.Discard, r)
 			return err
 		})

@@ -8,9 +8,12 @@ package debpkg
 import (
 	"archive/tar"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -164,5 +167,49 @@ func tarFrom(data []byte, keep func(string) bool) (files map[string][]byte, ok b
 			return nil, false
 		}
 		files[hdr.Name] = b
+	}
+}
+
+// ErrStopWalk, returned by a Walk callback, ends the walk early without an error.
+var ErrStopWalk = errors.New("stop walking the archive")
+
+// Walk streams the data archive of the .deb at path through fn, one file at a time (its tar
+// header and contents), until the end or until fn returns ErrStopWalk; ctx is checked between
+// files. opened, unless nil, is called with the archive before the walk begins. An error of the
+// archive names the package's file; fn's errors are returned as they are.
+func Walk(ctx context.Context, path string, opened func(*Archive), fn func(hdr *tar.Header, r io.Reader) error) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	a, err := Open(f, st.Size())
+	if err != nil {
+		return fmt.Errorf("read %s: %w", filepath.Base(path), err)
+	}
+	defer a.Close()
+	if opened != nil {
+		opened(a)
+	}
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		hdr, err := a.Tar.Next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("read %s: %w", filepath.Base(path), err)
+		}
+		if err := fn(hdr, a.Tar); errors.Is(err, ErrStopWalk) {
+			return nil
+		} else if err != nil {
+			return err
+		}
 	}
 }
