@@ -2,9 +2,9 @@ package objload
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"slices"
-	"sort"
 
 	"github.com/cilium/ebpf"
 	"golang.org/x/sys/unix"
@@ -20,7 +20,7 @@ func (l *loader) prepare(r *observation.ProgramLoad, ps *ebpf.ProgramSpec) (*ebp
 	cs := trim(l.spec, ps)
 	prog := cs.Programs[ps.Name]
 	l.retarget(r, prog)
-	for _, name := range sortedKeys(cs.Maps) {
+	for _, name := range slices.Sorted(maps.Keys(cs.Maps)) {
 		m := cs.Maps[name]
 		l.size(r, m)
 		if dropped := dropReferences(m); dropped > 0 {
@@ -162,14 +162,4 @@ func (p *pinDir) close() {
 		unix.Unmount(p.dir, unix.MNT_DETACH)
 		os.Remove(p.dir)
 	}
-}
-
-// sortedKeys returns the keys of m in order, so that defaults are noted in a stable order.
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

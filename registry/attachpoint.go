@@ -3,6 +3,7 @@ package registry
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -264,7 +265,7 @@ func (a *Availability) explainAt(name, verb string, r ruling, gap Gap, p Place, 
 func (a *Availability) DifferingPoints(progType string, kernel Version) []string {
 	base := a.defaultOffered(progType, kernel)
 	var out []string
-	for _, key := range sortedKeys(a.AttachPoints) {
+	for _, key := range slices.Sorted(maps.Keys(a.AttachPoints)) {
 		s, err := section.Parse(key)
 		if err != nil || s.ProgType != progType || key == progType {
 			continue
@@ -313,7 +314,7 @@ func (a *Availability) describePoints(b *strings.Builder) {
 		return
 	}
 	fmt.Fprintf(b, "  attach points:\n")
-	for _, key := range sortedKeys(a.AttachPoints) {
+	for _, key := range slices.Sorted(maps.Keys(a.AttachPoints)) {
 		fmt.Fprintf(b, "    %s: %s\n", key, a.AttachPoints[key])
 	}
 }

@@ -3,7 +3,8 @@ package registry
 import (
 	"encoding/json"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 )
 
@@ -116,13 +117,13 @@ func (h *Helper) Describe() string {
 	fmt.Fprintf(&b, "  since kernel:  %s\n", h.MinKernel)
 	fmt.Fprintf(&b, "  GPL only:      %s\n", gpl)
 	fmt.Fprintf(&b, "  program types: %s\n", h.ProgTypes)
-	for _, t := range sortedKeys(h.ProgTypeSince) {
+	for _, t := range slices.Sorted(maps.Keys(h.ProgTypeSince)) {
 		fmt.Fprintf(&b, "    %s: from %s\n", t, h.ProgTypeSince[t])
 	}
-	for _, t := range sortedKeys(h.ProgTypeUntil) {
+	for _, t := range slices.Sorted(maps.Keys(h.ProgTypeUntil)) {
 		fmt.Fprintf(&b, "    %s: until %s\n", t, h.ProgTypeUntil[t])
 	}
-	for _, t := range sortedKeys(h.ProgTypeGaps) {
+	for _, t := range slices.Sorted(maps.Keys(h.ProgTypeGaps)) {
 		for _, g := range h.ProgTypeGaps[t] {
 			fmt.Fprintf(&b, "    %s: not in %s\n", t, g)
 		}
@@ -142,13 +143,4 @@ func (h *Helper) Describe() string {
 		fmt.Fprintf(&b, "\n  note: %s\n", h.Notes)
 	}
 	return b.String()
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

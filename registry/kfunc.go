@@ -3,6 +3,7 @@ package registry
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 )
@@ -100,11 +101,11 @@ func (k *Kfunc) Describe() string {
 		fmt.Fprintf(&b, ", module %s", k.Module)
 	}
 	fmt.Fprintf(&b, "\n  program types: %s\n", k.ProgTypes)
-	for _, t := range sortedKeys(k.ProgTypeSince) {
+	for _, t := range slices.Sorted(maps.Keys(k.ProgTypeSince)) {
 		fmt.Fprintf(&b, "    %s from %s\n", t, k.ProgTypeSince[t])
 	}
 	k.describePoints(&b)
-	for _, t := range sortedKeys(k.Conditions) {
+	for _, t := range slices.Sorted(maps.Keys(k.Conditions)) {
 		c := k.Conditions[t]
 		fmt.Fprintf(&b, "  offered with conditions: %s\n", c.Explain(k.Name, t))
 	}

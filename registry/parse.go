@@ -3,6 +3,7 @@ package registry
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -199,7 +200,7 @@ func (l *loader) checkAvailability(a *Availability, fs fields) {
 	for _, key := range []string{"prog_type_since", "prog_type_until"} {
 		m := *perTypeReleases(a, key)
 		f, _ := fs.get(key)
-		for _, t := range sortedKeys(m) {
+		for _, t := range slices.Sorted(maps.Keys(m)) {
 			if !a.ProgTypes.Contains(t) {
 				l.errorf(f.valN, "%s names %s, which prog_types does not list", key, t)
 			}
@@ -209,13 +210,13 @@ func (l *loader) checkAvailability(a *Availability, fs fields) {
 		}
 	}
 	if f, ok := fs.get("prog_type_gaps"); ok {
-		for _, t := range sortedKeys(a.ProgTypeGaps) {
+		for _, t := range slices.Sorted(maps.Keys(a.ProgTypeGaps)) {
 			if !a.ProgTypes.Contains(t) {
 				l.errorf(f.valN, "prog_type_gaps names %s, which prog_types does not list", t)
 			}
 		}
 	}
-	for _, t := range sortedKeys(a.ProgTypeUntil) {
+	for _, t := range slices.Sorted(maps.Keys(a.ProgTypeUntil)) {
 		until := a.ProgTypeUntil[t]
 		if since, ok := a.ProgTypeSince[t]; ok && until.Less(since.Series()) {
 			f, _ := fs.get("prog_type_until")

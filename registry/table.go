@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"slices"
 )
 
@@ -50,7 +51,7 @@ func (t *table[E]) Categories() []string {
 	for _, e := range t.entries {
 		seen[e.category()] = true
 	}
-	return sortedKeys(seen)
+	return slices.Sorted(maps.Keys(seen))
 }
 
 // filter returns, in table order, the entries keep accepts.
