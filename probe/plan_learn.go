@@ -56,19 +56,11 @@ func LearnPlan(docs []*observation.Document) (*Plan, error) {
 		return nil, errNoPlanKernels
 	}
 	for name, rs := range releases {
-		v := PlanVariant{Releases: rs, KfuncReleases: kfuncReleases[name], Helpers: []int{}, Kfuncs: []string{}}
+		v := PlanVariant{Releases: rs, KfuncReleases: kfuncReleases[name]}
 		if v.KfuncReleases == nil {
 			v.KfuncReleases = []string{}
 		}
-		for f := range asks[name] {
-			if f.kfunc != "" {
-				v.Kfuncs = append(v.Kfuncs, f.kfunc)
-			} else {
-				v.Helpers = append(v.Helpers, f.id)
-			}
-		}
-		slices.Sort(v.Helpers)
-		slices.Sort(v.Kfuncs)
+		v.Helpers, v.Kfuncs = splitFuncs(asks[name])
 		p.Variants[name] = v
 	}
 	return p, nil
@@ -78,22 +70,14 @@ func LearnPlan(docs []*observation.Document) (*Plan, error) {
 // speak for there (usable, with a usable base, answering every helper of the document), each
 // with whether it answered kfuncs, adding to asks, by variant, the functions they must be asked.
 func learnKernel(d *observation.Document, asks map[string]map[planFunc]bool) (PlanKernel, map[string]bool) {
-	k := PlanKernel{Release: d.Kernel.Release, Bases: map[string]string{}, Helpers: []int{}, Kfuncs: []string{}}
+	k := PlanKernel{Release: d.Kernel.Release, Bases: map[string]string{}}
 	for _, t := range d.ProgTypes {
 		if len(t.Variants) > 0 {
 			k.Bases[t.Name] = t.Variants[0].Name
 		}
 	}
 	answers, funcs := documentAnswers(d)
-	for f := range funcs {
-		if f.kfunc != "" {
-			k.Kfuncs = append(k.Kfuncs, f.kfunc)
-		} else {
-			k.Helpers = append(k.Helpers, f.id)
-		}
-	}
-	slices.Sort(k.Helpers)
-	slices.Sort(k.Kfuncs)
+	k.Helpers, k.Kfuncs = splitFuncs(funcs)
 	planned := map[string]bool{}
 	for _, t := range d.ProgTypes {
 		if len(t.Variants) == 0 || !t.Variants[0].Usable {
@@ -207,4 +191,20 @@ func (p *Plan) Marshal() ([]byte, error) {
 	}
 	b.WriteString("}\n}\n")
 	return b.Bytes(), nil
+}
+
+// splitFuncs returns the helper ids and the kfunc names of set, each sorted and never nil (the
+// plan file writes empty lists, not nulls).
+func splitFuncs(set map[planFunc]bool) ([]int, []string) {
+	helpers, kfuncs := []int{}, []string{}
+	for f := range set {
+		if f.kfunc != "" {
+			kfuncs = append(kfuncs, f.kfunc)
+		} else {
+			helpers = append(helpers, f.id)
+		}
+	}
+	slices.Sort(helpers)
+	slices.Sort(kfuncs)
+	return helpers, kfuncs
 }
