@@ -11,7 +11,9 @@ package bpfobj
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"debug/elf"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"sort"
@@ -20,6 +22,7 @@ import (
 	"github.com/bpfmatrix/bpfmatrix/internal/files"
 	"github.com/bpfmatrix/bpfmatrix/registry"
 	"github.com/bpfmatrix/bpfmatrix/section"
+	"github.com/cilium/ebpf"
 )
 
 // Limit bounds the object files Read takes. Real objects with their BTF (-g) weigh from a few KiB
@@ -52,6 +55,12 @@ type Object struct {
 	// LoaderError holds cilium/ebpf's words when its loader refused the object and the programs
 	// were read from the ELF directly; "" when the loader read it.
 	LoaderError string
+	// Spec is what cilium/ebpf's loader read, nil when it refused the object: a loader of the
+	// object's programs starts from it rather than reading the file again, and copies what it
+	// changes.
+	Spec *ebpf.CollectionSpec
+	// SHA256 is the hex SHA-256 of the file as read.
+	SHA256 string
 }
 
 // Program is one entry point of an object.
@@ -133,9 +142,10 @@ func parse(path string, data []byte) (*Object, error) {
 	} else if err != nil {
 		return nil, err
 	}
-	obj := &Object{Path: path}
-	if progs, err := fromLoader(data, reg); err == nil {
-		obj.Programs = progs
+	sum := sha256.Sum256(data)
+	obj := &Object{Path: path, SHA256: hex.EncodeToString(sum[:])}
+	if progs, spec, err := fromLoader(data, reg); err == nil {
+		obj.Programs, obj.Spec = progs, spec
 	} else {
 		obj.LoaderError = err.Error()
 		if obj.Programs, err = fromELF(f, data, reg); err != nil {

@@ -1,6 +1,8 @@
 package bpfobj
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"os"
 	"os/exec"
@@ -55,6 +57,15 @@ func TestReadPrograms(t *testing.T) {
 	if le := objects["weak"].LoaderError; !strings.Contains(le, "STB_WEAK") {
 		t.Errorf("weak.o: LoaderError = %q, want cilium/ebpf's refusal of the weak map", le)
 	}
+	for name, obj := range objects {
+		sum := sha256.Sum256(testenv.Must(os.ReadFile(obj.Path))(t))
+		if obj.SHA256 != hex.EncodeToString(sum[:]) {
+			t.Errorf("%s.o: SHA256 %s is not the file's", name, obj.SHA256)
+		}
+		if (obj.Spec == nil) != (obj.LoaderError != "") {
+			t.Errorf("%s.o: spec %v with loader error %q: one of them, never both or neither", name, obj.Spec != nil, obj.LoaderError)
+		}
+	}
 	for _, tc := range []struct {
 		object, name string
 		want         Program
@@ -92,7 +103,10 @@ func TestReadELFAgrees(t *testing.T) {
 	data := testenv.Must(os.ReadFile(path))(t)
 	f := testenv.Must(checkELF(path, data))(t)
 	reg := testenv.Must(helpers())(t)
-	fromLoaderProgs := testenv.Must(fromLoader(data, reg))(t)
+	fromLoaderProgs, _, err := fromLoader(data, reg)
+	if err != nil {
+		t.Fatal(err)
+	}
 	fromELFProgs := testenv.Must(fromELF(f, data, reg))(t)
 	byName := map[string]Program{}
 	for _, p := range fromELFProgs {

@@ -45,15 +45,15 @@ func (c *callSet) calls(reg *registry.Registry) Calls {
 // fromLoader lists the programs of the object cilium/ebpf's loader reads, or returns its error.
 // A panic of the loader on a malformed object is its refusal too: a broken file must not take
 // the command down with it.
-func fromLoader(data []byte, reg *registry.Registry) (progs []Program, err error) {
+func fromLoader(data []byte, reg *registry.Registry) (progs []Program, spec *ebpf.CollectionSpec, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			progs, err = nil, fmt.Errorf("cilium/ebpf panicked reading the object: %v", r)
+			progs, spec, err = nil, nil, fmt.Errorf("cilium/ebpf panicked reading the object: %v", r)
 		}
 	}()
-	spec, err := ebpf.LoadCollectionSpecFromReader(bytes.NewReader(data))
+	spec, err = ebpf.LoadCollectionSpecFromReader(bytes.NewReader(data))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	for _, ps := range spec.Programs {
 		p := describe(ps.Name, ps.SectionName, ps.License)
@@ -64,7 +64,7 @@ func fromLoader(data []byte, reg *registry.Registry) (progs []Program, err error
 		p.Calls = cs.calls(reg)
 		progs = append(progs, p)
 	}
-	return progs, nil
+	return progs, spec, nil
 }
 
 // loaderInstruction adds to cs what one instruction of a loaded spec uses.

@@ -71,25 +71,18 @@ func Load(ctx context.Context, obj Object, opts Options, emit func(observation.P
 	if obj.Name == "" {
 		obj.Name = filepath.Base(obj.Path)
 	}
-	loaderErr := o.LoaderError
-	var spec *ebpf.CollectionSpec
-	if loaderErr == "" {
-		if spec, err = ebpf.LoadCollectionSpec(obj.Path); err != nil {
-			loaderErr = err.Error()
-		}
-	}
 	if opts.BTFCache == nil {
 		opts.BTFCache = btf.NewCache()
 	}
-	l := &loader{obj: obj, opts: opts, spec: spec}
+	l := &loader{obj: obj, opts: opts, spec: o.Spec}
 	defer l.close()
 	for _, p := range o.Programs {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		r := answer(obj, p)
-		if loaderErr != "" {
-			r.Cause, r.Reason = observation.CauseLoader, "cilium/ebpf: "+loaderErr
+		if o.Spec == nil {
+			r.Cause, r.Reason = observation.CauseLoader, "cilium/ebpf: "+o.LoaderError
 		} else {
 			l.program(&r)
 		}

@@ -2,8 +2,6 @@ package main
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -158,12 +156,7 @@ func readObjects(paths []string) ([]*bpfobj.Object, []loadInput, error) {
 		if err != nil {
 			return nil, nil, err
 		}
-		data, err := files.ReadRegular(p, bpfobj.Limit)
-		if err != nil {
-			return nil, nil, err
-		}
-		sum := sha256.Sum256(data)
-		in := loadInput{Path: p, Name: filepath.Base(p), SHA256: hex.EncodeToString(sum[:]), Programs: len(obj.Programs)}
+		in := loadInput{Path: p, Name: filepath.Base(p), SHA256: obj.SHA256, Programs: len(obj.Programs)}
 		for _, prev := range inputs {
 			if prev.Path == p {
 				return nil, nil, fmt.Errorf("%s: named twice", p)
