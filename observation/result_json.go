@@ -179,6 +179,7 @@ func (r *Result) stringMember(key string) *string {
 		{"log", &r.Log},
 		{"flags", &r.Flags},
 		{"from", &r.From},
+		{"like", &r.Like},
 	}
 	for _, m := range members {
 		if m.key == key {

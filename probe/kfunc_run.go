@@ -143,18 +143,23 @@ func (p *Prober) runKfuncs(ctx context.Context, emit func(observation.Result) er
 	}
 	answers := map[kfuncKey]*kfuncJob{}
 	unknown := map[int]*kfuncJob{}
-	for _, batch := range p.kfuncBatches(groups) {
-		load, copies := p.planKfuncCopies(batch(answers, unknown), answers)
-		if err := p.runKfuncJobs(ctx, loaders, load); err != nil {
-			return err
+	likes := 0
+	for _, step := range p.kfuncBatches(groups) {
+		for _, batch := range p.classSteps(step) {
+			load, liked := splitLikes(batch(answers, unknown))
+			load, copies := p.planKfuncCopies(load, answers)
+			if err := p.runKfuncJobs(ctx, loaders, load); err != nil {
+				return err
+			}
+			record(answers, load)
+			p.copyKfuncAnswers(copies, answers)
+			record(answers, copies)
+			record(answers, liked)
+			likes += len(liked)
 		}
-		for _, j := range load {
-			answers[kfuncKey{j.v, j.k}] = j
-		}
-		p.copyKfuncAnswers(copies, answers)
-		for _, j := range copies {
-			answers[kfuncKey{j.v, j.k}] = j
-		}
+	}
+	if likes > 0 {
+		fmt.Fprintf(p.opts.Log, "probe: %d kfunc answers taken from their class sentinel's refusal in the same variant\n", likes)
 	}
 	if err := p.runKfuncJobs(ctx, loaders, p.deviceBoundJobs(answers)); err != nil {
 		return err
@@ -170,6 +175,13 @@ func (p *Prober) runKfuncs(ctx context.Context, emit func(observation.Result) er
 	}
 	p.logKfuncSummary(counts)
 	return nil
+}
+
+// record files jobs' answers under their (variant, kfunc).
+func record(answers map[kfuncKey]*kfuncJob, jobs []*kfuncJob) {
+	for _, j := range jobs {
+		answers[kfuncKey{j.v, j.k}] = j
+	}
 }
 
 // kfuncKey names one (variant, kfunc) answer.

@@ -41,6 +41,11 @@ type PlanKernel struct {
 	// known to answer alike.
 	Helpers []int    `json:"helpers"`
 	Kfuncs  []string `json:"kfuncs"`
+	// KfuncClasses are the kfuncs the kernel refused for not being in a type's id sets
+	// (verifierlog.TypeRefusedKfunc) in exactly the same variants, in classes of two or more,
+	// each sorted: in a plain variant of the kfunc pass the first of a class, its sentinel, is
+	// loaded, and where the kernel refuses it that way the others are answered from it (Result.Like).
+	KfuncClasses [][]string `json:"kfunc_classes,omitempty"`
 }
 
 // PlanVariant is what a plan says of one non-base variant.
@@ -109,6 +114,9 @@ func (p *Plan) check() *planError {
 		if err := checkFuncs(at, k.Helpers, k.Kfuncs); err != nil {
 			return err
 		}
+		if err := checkClasses(at, k); err != nil {
+			return err
+		}
 	}
 	for name, v := range p.Variants {
 		at := fmt.Sprintf("%q", name)
@@ -150,6 +158,30 @@ func checkFuncs(at string, helpers []int, kfuncs []string) *planError {
 	return nil
 }
 
+// checkClasses checks that k's kfunc classes have two or more members each, sorted, among the
+// kfuncs k answered, and that no kfunc is in two.
+func checkClasses(at string, k PlanKernel) *planError {
+	seen := map[string]bool{}
+	for _, c := range k.KfuncClasses {
+		if len(c) < 2 {
+			return &planError{at, fmt.Sprintf("%s: a kfunc class has %d members: two or more", at, len(c))}
+		}
+		for i, name := range c {
+			_, answered := slices.BinarySearch(k.Kfuncs, name)
+			switch {
+			case i > 0 && name <= c[i-1]:
+				return &planError{at, fmt.Sprintf("%s: a kfunc class must be sorted, each name once (%q)", at, name)}
+			case seen[name]:
+				return &planError{at, fmt.Sprintf("%s: kfunc %s is in two classes", at, name)}
+			case !answered:
+				return &planError{at, fmt.Sprintf("%s: kfunc class member %s is not among the release's kfuncs", at, name)}
+			}
+			seen[name] = true
+		}
+	}
+	return nil
+}
+
 // lineAt is the 1-based line of data's byte off (the last line for an offset past the end or
 // below zero: the error is then about the whole file).
 func lineAt(data []byte, off int64) int {
@@ -163,7 +195,7 @@ func lineAt(data []byte, off int64) int {
 // "[]" an array's element); a path not listed is a map, whose keys are names.
 var planKeys = map[string][]string{
 	"$":            {"kernels", "variants"},
-	"$.kernels[]":  {"release", "bases", "helpers", "kfuncs"},
+	"$.kernels[]":  {"release", "bases", "helpers", "kfuncs", "kfunc_classes"},
 	"$.variants.*": {"releases", "kfunc_releases", "helpers", "kfuncs"},
 }
 
@@ -236,6 +268,8 @@ type planFor struct {
 	kfuncVariants map[string]bool
 	helpers       map[int]bool
 	kfuncs        map[string]bool
+	// sentinels maps each kfunc of a class to its class's first member.
+	sentinels map[string]string
 }
 
 // forRelease returns the plan's part for release, nil when the plan does not know it.
@@ -261,7 +295,22 @@ func (p *Plan) forRelease(release string) *planFor {
 	for _, k := range pf.kernel.Kfuncs {
 		pf.kfuncs[k] = true
 	}
+	pf.sentinels = map[string]string{}
+	for _, c := range pf.kernel.KfuncClasses {
+		for _, name := range c {
+			pf.sentinels[name] = c[0]
+		}
+	}
 	return pf
+}
+
+// sentinel returns the first kfunc of name's class, "" when name is in none (or the plan does
+// not know the release).
+func (pf *planFor) sentinel(name string) string {
+	if pf == nil {
+		return ""
+	}
+	return pf.sentinels[name]
 }
 
 // base returns the base variant name of progType, "" when the plan names none.

@@ -7,8 +7,10 @@ import (
 	"maps"
 	"slices"
 	"sort"
+	"strings"
 
 	"github.com/bpfmatrix/bpfmatrix/observation"
+	"github.com/bpfmatrix/bpfmatrix/probe/verifierlog"
 )
 
 // planFunc names one function of an answer: a helper id, or a kfunc name (id 0).
@@ -78,6 +80,7 @@ func learnKernel(d *observation.Document, asks map[string]map[planFunc]bool) (Pl
 	}
 	answers, funcs := documentAnswers(d)
 	k.Helpers, k.Kfuncs = splitFuncs(funcs)
+	k.KfuncClasses = kfuncClasses(d.Results)
 	planned := map[string]bool{}
 	for _, t := range d.ProgTypes {
 		if len(t.Variants) == 0 || !t.Variants[0].Usable {
@@ -107,6 +110,59 @@ func learnKernel(d *observation.Document, asks map[string]map[planFunc]bool) (Pl
 		}
 	}
 	return k, planned
+}
+
+// kfuncClasses groups the kfuncs of results by the variants that refused them for not being in
+// the type's id sets: kfuncs refused so in exactly the same variants (at least one) share id
+// sets as far as this kernel shows, so one's refusal answers for the others. Classes of one
+// are left out.
+func kfuncClasses(results []observation.Result) [][]string {
+	refusedIn := map[string][]string{}
+	for _, r := range results {
+		if name, ok := verifierlog.TypeRefusedKfunc(r.Detail); ok && name == r.Kfunc && r.Outcome == observation.NotForType {
+			refusedIn[r.Kfunc] = append(refusedIn[r.Kfunc], r.ProgType+"/"+r.Variant)
+		}
+	}
+	byPattern := map[string][]string{}
+	for name, vs := range refusedIn {
+		slices.Sort(vs)
+		key := strings.Join(vs, " ")
+		byPattern[key] = append(byPattern[key], name)
+	}
+	return sortedClasses(slices.Collect(maps.Values(byPattern)))
+}
+
+// sortedClasses sorts each class and the classes by their first member, leaving out classes of
+// fewer than two.
+func sortedClasses(groups [][]string) [][]string {
+	var classes [][]string
+	for _, c := range groups {
+		if len(c) > 1 {
+			classes = append(classes, slices.Sorted(slices.Values(c)))
+		}
+	}
+	slices.SortFunc(classes, func(a, b []string) int { return strings.Compare(a[0], b[0]) })
+	return classes
+}
+
+// refineClasses keeps together only the kfuncs that both learnings of a release put in one
+// class: two documents of one release that disagree split a class rather than join two.
+func refineClasses(a, b [][]string) [][]string {
+	inB := map[string]int{}
+	for i, c := range b {
+		for _, name := range c {
+			inB[name] = i
+		}
+	}
+	groups := map[[2]int][]string{}
+	for i, c := range a {
+		for _, name := range c {
+			if j, ok := inB[name]; ok {
+				groups[[2]int{i, j}] = append(groups[[2]int{i, j}], name)
+			}
+		}
+	}
+	return sortedClasses(slices.Collect(maps.Values(groups)))
 }
 
 // documentAnswers returns a document's answers by "type/variant" and function, and every
@@ -147,6 +203,7 @@ func answersEveryHelper(answers map[planFunc]answerWords, ids []int) bool {
 func mergeKernels(a, b PlanKernel) PlanKernel {
 	a.Helpers = slices.Compact(slices.Sorted(slices.Values(append(a.Helpers, b.Helpers...))))
 	a.Kfuncs = slices.Compact(slices.Sorted(slices.Values(append(a.Kfuncs, b.Kfuncs...))))
+	a.KfuncClasses = refineClasses(a.KfuncClasses, b.KfuncClasses)
 	for t, v := range b.Bases {
 		if _, ok := a.Bases[t]; !ok {
 			a.Bases[t] = v

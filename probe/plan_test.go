@@ -9,6 +9,7 @@ import (
 
 	"github.com/bpfmatrix/bpfmatrix/internal/testenv"
 	"github.com/bpfmatrix/bpfmatrix/observation"
+	"github.com/bpfmatrix/bpfmatrix/probe/verifierlog"
 )
 
 // TestDefaultPlanReads reads the built-in plan: a plan that does not read would fail every probe.
@@ -46,6 +47,11 @@ func TestParsePlanRefuses(t *testing.T) {
 		{"kfunc release not the variant's", "{\"kernels\":[" + kernel + "],\"variants\":{\n\"tracing/fexit\":{\"releases\":[\"7.3\"],\"kfunc_releases\":[\"6.1\"]}}}", `bad.json:2: variant tracing/fexit: kfunc release "6.1" is not among its releases`},
 		{"variant release unknown", "{\"kernels\":[" + kernel + "],\"variants\":{\n\"tracing/fexit\":{\"releases\":[\"6.1\"]}}}", `release "6.1" is not among the kernels`},
 		{"data after", "{\"kernels\":[" + kernel + "]}\n{}", "bad.json:2: data after the plan"},
+		{"class of one", `{"kernels":[{"release":"7.3","kfuncs":["a","b"],"kfunc_classes":[["a"]]}]}`, "a kfunc class has 1 members: two or more"},
+		{"unsorted class", `{"kernels":[{"release":"7.3","kfuncs":["a","b"],"kfunc_classes":[["b","a"]]}]}`, `a kfunc class must be sorted, each name once ("a")`},
+		{"kfunc in two classes", `{"kernels":[{"release":"7.3","kfuncs":["a","b","c"],"kfunc_classes":[["a","b"],["b","c"]]}]}`, "kfunc b is in two classes"},
+		{"class member not answered", `{"kernels":[{"release":"7.3","kfuncs":["a","b"],"kfunc_classes":[["a","z"]]}]}`, "kfunc class member z is not among the release's kfuncs"},
+		{"unknown key in a kernel", "{\"kernels\":[\n{\"release\":\"7.3\",\"kfunc_class\":[]}]}", `bad.json:2: unknown key "kfunc_class"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := ParsePlan("bad.json", []byte(tc.plan))
@@ -177,10 +183,10 @@ func TestPlannedEqualsExhaustive(t *testing.T) {
 	}
 	copies := 0
 	for i, r := range planned.Results {
-		if r.From != "" {
+		if r.From != "" || r.Like != "" {
 			copies++
 		}
-		r.From = ""
+		r.From, r.Like = "", ""
 		if r != exhaustive.Results[i] {
 			t.Errorf("result %d: planned %+v, exhaustive %+v", i, r, exhaustive.Results[i])
 		}
@@ -244,4 +250,52 @@ func FuzzParsePlan(f *testing.F) {
 			t.Fatalf("a plan read from %q does not read back: %v\n%s", data, err, b)
 		}
 	})
+}
+
+// TestKfuncClasses learns kfunc classes from documents: kfuncs the kernel refused for not being
+// in a type's id sets in exactly the same variants share a class; any other answer, or a
+// refusal that names another kfunc, keeps a kfunc out.
+func TestKfuncClasses(t *testing.T) {
+	nft, sup := observation.NotForType, observation.Supported
+	refused := func(variant, k string) observation.Result {
+		return answer("tracing", variant, 0, k, nft, verifierlog.TypeRefusalLine(k))
+	}
+	for _, tc := range []struct {
+		name    string
+		results [][]observation.Result // one document each, all of release 7.3
+		want    [][]string
+	}{
+		{"same variants", [][]observation.Result{{refused("fentry", "b"), refused("fentry", "a"), refused("fexit", "a"), refused("fexit", "b"),
+			refused("fentry", "c"), answer("tracing", "fexit", 0, "c", sup, "")}}, [][]string{{"a", "b"}}},
+		{"two classes, sorted", [][]observation.Result{{refused("fentry", "d"), refused("fentry", "c"), refused("fexit", "a"), refused("fexit", "b")}},
+			[][]string{{"a", "b"}, {"c", "d"}}},
+		{"never refused so", [][]observation.Result{{answer("tracing", "fentry", 0, "a", sup, ""), answer("tracing", "fentry", 0, "b", sup, "")}}, nil},
+		{"refusal naming another kfunc", [][]observation.Result{{refused("fentry", "a"), answer("tracing", "fentry", 0, "b", nft, verifierlog.TypeRefusalLine("a"))}}, nil},
+		{"refusal with another outcome", [][]observation.Result{{refused("fentry", "a"),
+			answer("tracing", "fentry", 0, "b", observation.Inconclusive, verifierlog.TypeRefusalLine("b"))}}, nil},
+		{"two documents split a class", [][]observation.Result{
+			{refused("fentry", "a"), refused("fentry", "b"), refused("fentry", "c")},
+			{refused("fentry", "a"), refused("fentry", "b"), refused("fexit", "c"), refused("fentry", "c")}}, [][]string{{"a", "b"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var docs []*observation.Document
+			for _, rs := range tc.results {
+				docs = append(docs, planDoc("7.3", map[string][]string{"tracing": {"fentry", "fexit"}}, []string{"tracing"}, rs...))
+			}
+			p, err := LearnPlan(docs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := p.Kernels[0].KfuncClasses; !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("classes %q, want %q", got, tc.want)
+			}
+			b, err := p.Marshal()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := ParsePlan("learnt.json", b); err != nil {
+				t.Fatalf("%v\n%s", err, b)
+			}
+		})
+	}
 }

@@ -69,7 +69,7 @@ var grammar = compile([]Row{
 	{Name: "no-func-proto", Pattern: `^kernel function btf_id \d+ does not have a valid func_proto$`, Cause: causeKfuncUnknown, Source: "verifier.c, resolving a kfunc call", Kfunc: unknownID},
 	// A FUNC in BTF that the kernel has no address for (inlined or static): not callable.
 	{Name: "no-address", Pattern: `^cannot find address for kernel function \S+$`, Cause: causeKfuncUnknown, Since: "7.0", Until: "7.3", Kfunc: unknownID},
-	{Name: "kfunc-not-allowed", Pattern: `^calling kernel function \S+ is not allowed$`, Cause: causeKfuncNotForType, Since: "6.1", Until: "7.3", Kfunc: notForType},
+	{Name: "kfunc-not-allowed", Pattern: `^calling kernel function (\S+) is not allowed$`, Cause: causeKfuncNotForType, Since: "6.1", Until: "7.3", Kfunc: notForType},
 	// __bpf_trap (6.16) is what the compiler calls for an uninitialised variable; the verifier
 	// refuses every program that calls it, after finding it in the type's set.
 	{Name: "bpf-trap", Pattern: `^unexpected __bpf_trap\(\) due to uninitialized variable\?$`, Cause: causeVerifier, Since: "6.16", Until: "7.3", Kfunc: notForType},

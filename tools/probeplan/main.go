@@ -4,8 +4,8 @@
 //
 //	go run ./tools/probeplan -in DIR [-in DIR2 ...] -out probe/plan.json
 //
-// A document of a planned probe would teach the plan its own copies: answers with a "from"
-// are refused.
+// A document of a planned probe would teach the plan its own copies: answers with a "from" or
+// a "like" are refused.
 package main
 
 import (
@@ -51,8 +51,8 @@ func run(in []string, out string) error {
 		}
 		for _, o := range obs {
 			for _, r := range o.Doc.Results {
-				if r.From != "" {
-					return fmt.Errorf("%s/%s: %s/%s answers from %s: not an exhaustive probe's document", dir, o.Name, r.ProgType, r.Variant, r.From)
+				if r.From != "" || r.Like != "" {
+					return fmt.Errorf("%s/%s: %s/%s answers from %s%s: not an exhaustive probe's document", dir, o.Name, r.ProgType, r.Variant, r.From, r.Like)
 				}
 			}
 			docs = append(docs, o.Doc)
