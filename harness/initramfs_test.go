@@ -294,29 +294,6 @@ func TestIsStatic(t *testing.T) {
 	}
 }
 
-func TestSchedule(t *testing.T) {
-	tests := []struct {
-		versions []string
-		want     []int
-	}{
-		{[]string{"5.10.262", "7.3.4", "6.12.118", "7.0.13"}, []int{1, 3, 2, 0}},
-		{[]string{"6.1.192", "", "6.10.1", "6.9.12"}, []int{2, 3, 0, 1}},
-		{[]string{"", "local"}, []int{0, 1}},
-		{[]string{"7.3~rc7", "7.3.4"}, []int{1, 0}},
-	}
-	for _, tt := range tests {
-		t.Run(strings.Join(tt.versions, ","), func(t *testing.T) {
-			ks := make([]Kernel, len(tt.versions))
-			for i, v := range tt.versions {
-				ks[i].Version = v
-			}
-			if got := schedule(ks); fmt.Sprint(got) != fmt.Sprint(tt.want) {
-				t.Fatalf("schedule = %v, want %v", got, tt.want)
-			}
-		})
-	}
-}
-
 // TestKernelFiles checks where a kernel's modules go in its initramfs: the virtio modules only
 // when the channel needs them, the kfunc modules always, each set named in load order.
 func TestKernelFiles(t *testing.T) {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -24,6 +23,18 @@ func Run(ctx context.Context, cfg Config, kernels []Kernel, progress func(Event)
 	if len(kernels) == 0 {
 		return nil, errNoKernels
 	}
+	q := NewQueue()
+	for _, k := range kernels {
+		q.Push(k)
+	}
+	q.Close()
+	return Stream(ctx, cfg, q, progress)
+}
+
+// Stream boots the kernels of q as they are pushed, at most cfg.Parallel at a time and the
+// newest release waiting first, until q is closed and empty, and returns one Result per kernel
+// in push order. Failures and cancellation are as for Run.
+func Stream(ctx context.Context, cfg Config, q *Queue, progress func(Event)) ([]*Result, error) {
 	if err := cfg.check(); err != nil {
 		return nil, err
 	}
@@ -39,48 +50,52 @@ func Run(ctx context.Context, cfg Config, kernels []Kernel, progress func(Event)
 		return nil, fmt.Errorf("harness: %w", err)
 	}
 	defer td.Remove()
-	dir := td.Path
-	cfg.WorkDir = dir
-	initrd := filepath.Join(dir, "initrd")
+	cfg.WorkDir = td.Path
+	initrd := filepath.Join(td.Path, "initrd")
 	if err := writeInitramfs(&cfg, initrd); err != nil {
 		return nil, fmt.Errorf("harness: %w", err)
 	}
-
 	if progress != nil {
 		// Callers print from it; one call at a time keeps their output whole.
 		var mu sync.Mutex
 		p := progress
 		progress = func(e Event) { mu.Lock(); defer mu.Unlock(); p(e) }
 	}
-	results := make([]*Result, len(kernels))
-	errs := make([]error, len(kernels))
-	next := make(chan int)
+	return bootQueue(ctx, &cfg, q, acc, initrd, progress)
+}
+
+// bootQueue runs cfg.Parallel workers that boot what they take from q, and returns the results
+// in push order once q is closed and empty (or ctx is done), with the first host error.
+func bootQueue(ctx context.Context, cfg *Config, q *Queue, acc *accelerator, initrd string, progress func(Event)) ([]*Result, error) {
+	var mu sync.Mutex
+	results := map[int]*Result{}
+	var firstErr error
 	var wg sync.WaitGroup
 	for w := 0; w < cfg.Parallel; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := range next {
-				results[i], errs[i] = bootWithRetries(ctx, &cfg, &kernels[i], acc, initrd, progress)
+			for {
+				it, ok := q.take(ctx)
+				if !ok {
+					return
+				}
+				res, err := bootWithRetries(ctx, cfg, &it.k, acc, initrd, progress)
+				mu.Lock()
+				results[it.index] = res
+				if err != nil && firstErr == nil {
+					firstErr = err
+				}
+				mu.Unlock()
 			}
 		}()
 	}
-feed:
-	for _, i := range schedule(kernels) {
-		select {
-		case next <- i:
-		case <-ctx.Done():
-			break feed
-		}
-	}
-	close(next)
 	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return results, err
-		}
+	out := make([]*Result, q.count())
+	for i, r := range results {
+		out[i] = r
 	}
-	return results, nil
+	return out, firstErr
 }
 
 // bootWithRetries boots a kernel up to 1+cfg.Retries times, until a guest succeeds. Each
@@ -162,27 +177,6 @@ func (a *accelerator) cannotRun(accel string, res *Result) bool {
 		}
 	}
 	return true
-}
-
-// schedule returns the order in which to start the kernels: newest version first. Newer
-// kernels know more helpers and program types, so their probes run longest (15 s against 7-10 s
-// for 6.x under TCG); starting them first leaves a short guest, not a long one, for the end of a
-// run, when the other cores idle. Kernels without a version keep their order at the end.
-func schedule(kernels []Kernel) []int {
-	order := make([]int, len(kernels))
-	for i := range order {
-		order[i] = i
-	}
-	sort.SliceStable(order, func(a, b int) bool {
-		va, vb := versionKey(kernels[order[a]].Version), versionKey(kernels[order[b]].Version)
-		for i := range va {
-			if va[i] != vb[i] {
-				return va[i] > vb[i]
-			}
-		}
-		return false
-	})
-	return order
 }
 
 // versionKey parses the leading "MAJOR.MINOR.PATCH" of a kernel version into numbers; missing

@@ -91,7 +91,7 @@ func Load(ctx context.Context, opts LoadOptions) ([]LoadObservation, error) {
 	r := &loadRun{pipeline: p, opts: opts, cached: map[string][]*observation.Document{}, obs: map[string]*LoadObservation{}}
 	r.distinct()
 	p.startAgent(ctx)
-	images, err := p.fetch(ctx, r.fetchFailed)
+	images, err := p.fetch(ctx, r.fetchFailed, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -102,7 +102,7 @@ func Load(ctx context.Context, opts LoadOptions) ([]LoadObservation, error) {
 		}
 	}
 	if boot := r.fromCache(images); len(boot) > 0 {
-		if err := p.boot(ctx, r.harnessConfig(), boot, r.guestDone); err != nil {
+		if err := p.boot(ctx, r.harnessConfig(), queueOf(boot), r.guestDone); err != nil {
 			return nil, err
 		}
 	}

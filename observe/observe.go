@@ -86,25 +86,68 @@ func Run(ctx context.Context, opts Options) ([]Observation, error) {
 	}
 	defer p.close()
 	p.startAgent(ctx)
-	images, err := p.fetch(ctx, p.fetchFailed)
-	if err != nil {
+	ready := make(chan vmimages.Image, len(p.entries))
+	fetched := make(chan error, 1)
+	go func() {
+		_, err := p.fetch(ctx, p.fetchFailed, func(img vmimages.Image) { ready <- img })
+		close(ready)
+		fetched <- err
+	}()
+	bootErr := p.bootReady(ctx, ready)
+	if err := <-fetched; err != nil {
 		return nil, err
 	}
-	boot := images
-	if !opts.Refresh && len(images) > 0 {
-		if err := p.needAgent(ctx); err != nil {
-			return nil, err
-		}
-		boot = p.fromCache(images)
-	}
-	if len(boot) > 0 {
-		if err := p.boot(ctx, p.hcfg, boot, p.guestDone); err != nil {
-			return nil, err
-		}
+	if bootErr != nil {
+		return nil, bootErr
 	}
 	return p.collect(ctx), nil
 }
 
+// bootReady takes each image as it becomes ready: it finishes it from the cache when an
+// observation of the image by this agent is there (unless Refresh), and else boots it at once,
+// beside the downloads still running; it returns when ready is closed and every guest ended.
+func (p *pipeline) bootReady(ctx context.Context, ready <-chan vmimages.Image) error {
+	var (
+		mu     sync.Mutex
+		q      *harness.Queue
+		booted = make(chan error, 1)
+		wg     sync.WaitGroup
+	)
+	enqueue := func(img vmimages.Image) {
+		mu.Lock()
+		defer mu.Unlock()
+		if q == nil {
+			q = harness.NewQueue()
+			go func() { booted <- p.boot(ctx, p.hcfg, q, p.guestDone) }()
+		}
+		q.Push(HarnessKernel(img))
+	}
+	var agentErr error
+	for img := range ready {
+		if p.opts.Refresh {
+			enqueue(img)
+			continue
+		}
+		if agentErr = p.needAgent(ctx); agentErr != nil {
+			continue // the fetch goes on to its end; nothing is booted
+		}
+		wg.Add(1)
+		go func() {
+			// Cache entries are read in parallel: with every kernel cached, that is most of
+			// what a registry check costs.
+			defer wg.Done()
+			if !p.fromCache(img) {
+				enqueue(img)
+			}
+		}()
+	}
+	wg.Wait()
+	if q == nil {
+		return agentErr
+	}
+	q.Close()
+	return errors.Join(agentErr, <-booted)
+}
 func newPipeline(opts Options) (*pipeline, error) {
 	entries, err := opts.entries()
 	if err != nil {
@@ -157,10 +200,11 @@ func (p *pipeline) fetchFailed(name string, err error) {
 	p.finish(failedObservation(harness.Kernel{Name: name}, err))
 }
 
-// fetch makes the kernels' images available. A kernel whose image cannot be had is handed to
-// failed; the error is for problems of every kernel (a kernels.lock that cannot be read).
-func (p *pipeline) fetch(ctx context.Context, failed func(name string, err error)) ([]vmimages.Image, error) {
-	fetcher := &vmimages.Fetcher{CacheDir: p.opts.CacheDir, Offline: p.opts.Offline,
+// fetch makes the kernels' images available, handing each to onImage (when set) as soon as it
+// is ready. A kernel whose image cannot be had is handed to failed; the error is for problems of
+// every kernel (a kernels.lock that cannot be read).
+func (p *pipeline) fetch(ctx context.Context, failed func(name string, err error), onImage func(vmimages.Image)) ([]vmimages.Image, error) {
+	fetcher := &vmimages.Fetcher{CacheDir: p.opts.CacheDir, Offline: p.opts.Offline, OnImage: onImage,
 		OnStep: func(s vmimages.Step) {
 			if !s.Done || s.Err == nil {
 				p.event(fetchEvent(s))
@@ -231,41 +275,26 @@ func (p *pipeline) findAgent(ctx context.Context) error {
 	return nil
 }
 
-// fromCache finishes the kernels whose observations are cached and returns the others.
-// Entries are read and checked in parallel: with every kernel cached, that is most of what a
-// registry check costs.
-func (p *pipeline) fromCache(images []vmimages.Image) []vmimages.Image {
-	docs := make([]*observation.Document, len(images))
-	var wg sync.WaitGroup
-	for i, img := range images {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			doc, err := p.cache.Get(img.SHA256, p.agentSum)
-			if err != nil {
-				p.event(Event{Kernel: img.Name, Phase: PhaseNote, Message: err.Error()})
-			}
-			docs[i] = doc
-		}()
+// fromCache finishes img's kernel from the cache when it holds an observation of the image by
+// this agent, and reports whether it did.
+func (p *pipeline) fromCache(img vmimages.Image) bool {
+	doc, err := p.cache.Get(img.SHA256, p.agentSum)
+	if err != nil {
+		p.event(Event{Kernel: img.Name, Phase: PhaseNote, Message: err.Error()})
 	}
-	wg.Wait()
-	var rest []vmimages.Image
-	for i, img := range images {
-		if docs[i] == nil {
-			rest = append(rest, img)
-			continue
-		}
-		// The cache is keyed by the image's hash: the image's other facts are the same build's,
-		// and fill what an entry stored by an older bpfmatrix lacks.
-		docs[i].Guest.Image = HarnessKernel(img).Image
-		p.finish(&Observation{Name: img.Name, Doc: docs[i], Cached: true})
+	if doc == nil {
+		return false
 	}
-	return rest
+	// The cache is keyed by the image's hash: the image's other facts are the same build's,
+	// and fill what an entry stored by an older bpfmatrix lacks.
+	doc.Guest.Image = HarnessKernel(img).Image
+	p.finish(&Observation{Name: img.Name, Doc: doc, Cached: true})
+	return true
 }
 
-// boot runs the guests of images with hcfg and hands each kernel's result to done as its guest
-// ends (done finishes the kernel and stores what an ok guest observed in the cache).
-func (p *pipeline) boot(ctx context.Context, hcfg harness.Config, images []vmimages.Image, done func(*harness.Result)) error {
+// boot runs the guests of the kernels of q with hcfg and hands each kernel's result to done as
+// its guest ends (done finishes the kernel and stores what an ok guest observed in the cache).
+func (p *pipeline) boot(ctx context.Context, hcfg harness.Config, q *harness.Queue, done func(*harness.Result)) error {
 	if p.opts.NeedQEMU != nil {
 		if err := p.opts.NeedQEMU(); err != nil {
 			return err
@@ -274,15 +303,11 @@ func (p *pipeline) boot(ctx context.Context, hcfg harness.Config, images []vmima
 	if err := p.needAgent(ctx); err != nil {
 		return err
 	}
-	kernels := make([]harness.Kernel, len(images))
-	for i, img := range images {
-		kernels[i] = HarnessKernel(img)
-	}
 	hcfg.Agent = p.hcfg.Agent // needAgent may just have found or built it
 	hcfg.Notice = func(msg string) { p.event(Event{Phase: PhaseNote, Message: msg}) }
 	start := time.Now()
-	p.event(Event{Phase: PhaseNote, Message: fmt.Sprintf("booting %d kernel(s), %s", len(kernels), harness.Layout(hcfg))})
-	_, err := harness.Run(ctx, hcfg, kernels, func(e harness.Event) {
+	p.event(Event{Phase: PhaseNote, Message: "booting kernels as their images are ready, " + harness.Layout(hcfg)})
+	results, err := harness.Stream(ctx, hcfg, q, func(e harness.Event) {
 		if e.Phase == "done" {
 			done(e.Result)
 			return
@@ -294,8 +319,18 @@ func (p *pipeline) boot(ctx context.Context, hcfg harness.Config, images []vmima
 	if err != nil {
 		return err
 	}
-	p.event(Event{Phase: PhaseNote, Message: fmt.Sprintf("guests done in %.1fs", time.Since(start).Seconds())})
+	p.event(Event{Phase: PhaseNote, Message: fmt.Sprintf("%d guest(s) done in %.1fs", len(results), time.Since(start).Seconds())})
 	return nil
+}
+
+// queueOf is a closed queue of the images' kernels.
+func queueOf(images []vmimages.Image) *harness.Queue {
+	q := harness.NewQueue()
+	for _, img := range images {
+		q.Push(HarnessKernel(img))
+	}
+	q.Close()
+	return q
 }
 
 // guestDone finishes the kernel of a guest that ended.

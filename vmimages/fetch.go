@@ -61,6 +61,9 @@ type Fetcher struct {
 	Progress io.Writer
 	// OnStep, when set, receives every step (for a live display).
 	OnStep func(Step)
+	// OnImage, when set, receives each image as soon as it is ready, from the goroutine that
+	// fetched it and before Fetch returns: a caller can boot it while others still download.
+	OnImage func(Image)
 	// Parallel is how many kernels are processed at once; 0 means the number of CPUs, at most 4.
 	// Downloads share the network; extraction (xz decompression) is what uses the CPUs.
 	Parallel int
@@ -210,7 +213,11 @@ func (r *fetchRun) fetchOne(ctx context.Context, e Entry) fetchResult {
 	}
 	le.Name = e.Name
 	r.step(Step{Kernel: e.Name, Done: true, Message: fmt.Sprintf("ready: %s %s sha256 %s (%.1fs)", m.Version, m.Release, shortSum(m.SHA256), time.Since(start).Seconds())})
-	return fetchResult{img: r.cache.image(e.Name, m), lock: le}
+	img := r.cache.image(e.Name, m)
+	if r.f.OnImage != nil {
+		r.f.OnImage(img)
+	}
+	return fetchResult{img: img, lock: le}
 }
 
 // fetchRun is the state one Fetch call shares between kernels.
