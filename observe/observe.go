@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -210,7 +211,8 @@ func (p *pipeline) fetch(ctx context.Context, failed func(name string, err error
 				p.event(fetchEvent(s))
 			}
 		}}
-	images, err := fetcher.Fetch(ctx, p.entries)
+	images, err := fetcher.Fetch(ctx, fetchOrder(p.entries))
+	p.inEntryOrder(images)
 	var fe *vmimages.FetchError
 	if err != nil && !errors.As(err, &fe) {
 		return nil, err
@@ -226,6 +228,31 @@ func (p *pipeline) fetch(ctx context.Context, failed func(name string, err error
 		}
 	}
 	return images, nil
+}
+
+// fetchOrder is entries with the newest series first (the lock keeps kernels.yaml's order, and
+// fetch puts the images back in it): guests start as images become ready, and the newest kernels take the
+// longest to probe, so they had better start first.
+func fetchOrder(entries []vmimages.Entry) []vmimages.Entry {
+	out := slices.Clone(entries)
+	slices.SortStableFunc(out, func(a, b vmimages.Entry) int {
+		va, ea := vmimages.ParseDebianVersion(a.Name)
+		vb, eb := vmimages.ParseDebianVersion(b.Name)
+		if ea != nil || eb != nil {
+			return 0 // a local image's name says nothing of its age
+		}
+		return vb.Compare(va)
+	})
+	return out
+}
+
+// inEntryOrder sorts images as their entries are in kernels.yaml.
+func (p *pipeline) inEntryOrder(images []vmimages.Image) {
+	at := map[string]int{}
+	for i, e := range p.entries {
+		at[e.Name] = i
+	}
+	slices.SortStableFunc(images, func(a, b vmimages.Image) int { return at[a.Name] - at[b.Name] })
 }
 
 // agentDirPrefix starts the name of the temporary directory an agent is built in.
