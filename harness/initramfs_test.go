@@ -225,11 +225,11 @@ func TestCmdline(t *testing.T) {
 		exhaustive bool
 		want       string
 	}{
-		{wire.ChannelVirtio, false, false, "console=ttyS0 panic=-1 quiet lsm=lockdown,yama,bpf BPFMATRIX_CHANNEL=virtio BPFMATRIX_PROG_TYPES=xdp,tracing/fentry BPFMATRIX_HELPERS=1,130 A=1 B=2"},
-		{wire.ChannelVirtio, false, true, "console=ttyS0 panic=-1 quiet lsm=lockdown,yama,bpf BPFMATRIX_CHANNEL=virtio BPFMATRIX_PROG_TYPES=xdp,tracing/fentry BPFMATRIX_HELPERS=1,130 BPFMATRIX_EXHAUSTIVE=1 A=1 B=2"},
-		{wire.ChannelVirtio, true, false, "console=ttyS0 panic=-1 quiet lsm=lockdown,yama,bpf BPFMATRIX_CHANNEL=virtio BPFMATRIX_COMPRESS=1 BPFMATRIX_PROG_TYPES=xdp,tracing/fentry BPFMATRIX_HELPERS=1,130 A=1 B=2"},
+		{wire.ChannelVirtio, false, false, "console=ttyS0 panic=-1 quiet lsm=lockdown,yama,bpf cryptomgr.notests BPFMATRIX_CHANNEL=virtio BPFMATRIX_PROG_TYPES=xdp,tracing/fentry BPFMATRIX_HELPERS=1,130 A=1 B=2"},
+		{wire.ChannelVirtio, false, true, "console=ttyS0 panic=-1 quiet lsm=lockdown,yama,bpf cryptomgr.notests BPFMATRIX_CHANNEL=virtio BPFMATRIX_PROG_TYPES=xdp,tracing/fentry BPFMATRIX_HELPERS=1,130 BPFMATRIX_EXHAUSTIVE=1 A=1 B=2"},
+		{wire.ChannelVirtio, true, false, "console=ttyS0 panic=-1 quiet lsm=lockdown,yama,bpf cryptomgr.notests BPFMATRIX_CHANNEL=virtio BPFMATRIX_COMPRESS=1 BPFMATRIX_PROG_TYPES=xdp,tracing/fentry BPFMATRIX_HELPERS=1,130 A=1 B=2"},
 		// The serial line is slow enough that its stream is always compressed.
-		{wire.ChannelSerial, false, false, "console=ttyS0 panic=-1 quiet lsm=lockdown,yama,bpf BPFMATRIX_CHANNEL=serial BPFMATRIX_COMPRESS=1 BPFMATRIX_PROG_TYPES=xdp,tracing/fentry BPFMATRIX_HELPERS=1,130 A=1 B=2"},
+		{wire.ChannelSerial, false, false, "console=ttyS0 panic=-1 quiet lsm=lockdown,yama,bpf cryptomgr.notests BPFMATRIX_CHANNEL=serial BPFMATRIX_COMPRESS=1 BPFMATRIX_PROG_TYPES=xdp,tracing/fentry BPFMATRIX_HELPERS=1,130 A=1 B=2"},
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprintf("%s/%v/%v", tt.channel, tt.compress, tt.exhaustive), func(t *testing.T) {

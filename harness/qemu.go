@@ -70,6 +70,10 @@ func cmdline(cfg *Config, k *Kernel, channel string) string {
 		"quiet",
 		// The bpf LSM is off by default on 5.10..6.x cloud kernels; lsm programs need it.
 		"lsm=lockdown,yama,bpf",
+		// The crypto API tests every algorithm it registers at boot (7.x: CRYPTO_SELFTESTS);
+		// nothing a probe asks goes through it, and under TCG the tests cost about 1.5 s of
+		// CPU of every boot.
+		"cryptomgr.notests",
 		wire.EnvChannel + "=" + channel,
 	}
 	if cfg.Compress || channel == wire.ChannelSerial {
