@@ -371,7 +371,7 @@ func (g *guestRun) streamError(err error, s *wire.Stream, exitErr error) string 
 }
 
 // decodeStream puts the agent's header and result lines into doc: probe results, or the
-// loads of a load run. It keeps every result that decodes; the error names the first line that
+// loads of a load run. It keeps every result that decodes; the error names each line that
 // does not.
 func decodeStream(s *wire.Stream, doc *observation.Document, load bool) error {
 	var errs []error
@@ -380,19 +380,29 @@ func decodeStream(s *wire.Stream, doc *observation.Document, load bool) error {
 			errs = append(errs, fmt.Errorf("agent header: %w", err))
 		}
 	}
+	var err error
 	if load {
-		return errors.Join(append(errs, decodeLoads(s, doc))...)
+		doc.Loads, err = decodeResults[observation.ProgramLoad](s.Results)
+	} else {
+		doc.Results, err = decodeResults[observation.Result](s.Results)
 	}
-	doc.Results = make([]observation.Result, 0, len(s.Results))
-	for i, raw := range s.Results {
-		var r observation.Result
-		if err := json.Unmarshal(raw, &r); err != nil {
+	return errors.Join(append(errs, err)...)
+}
+
+// decodeResults decodes the agent's result lines as Ts (probe results or loads), keeping every
+// line that decodes; the error names each line that does not.
+func decodeResults[T any](lines []json.RawMessage) ([]T, error) {
+	var errs []error
+	out := make([]T, 0, len(lines))
+	for i, raw := range lines {
+		var v T
+		if err := json.Unmarshal(raw, &v); err != nil {
 			errs = append(errs, fmt.Errorf("agent result %d: %w", i+1, err))
 			continue
 		}
-		doc.Results = append(doc.Results, r)
+		out = append(out, v)
 	}
-	return errors.Join(errs...)
+	return out, errors.Join(errs...)
 }
 
 // stop ends a guest that overran or whose run was cancelled: it asks QMP for the VM's state (for

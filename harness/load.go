@@ -65,21 +65,5 @@ func guestFileName(name string) string {
 	return base
 }
 
-// decodeLoads puts a load run's result lines into doc.Loads, keeping every line that decodes;
-// the error names the first that does not.
-func decodeLoads(s *wire.Stream, doc *observation.Document) error {
-	var errs []error
-	doc.Loads = make([]observation.ProgramLoad, 0, len(s.Results))
-	for i, raw := range s.Results {
-		var l observation.ProgramLoad
-		if err := json.Unmarshal(raw, &l); err != nil {
-			errs = append(errs, fmt.Errorf("agent result %d: %w", i+1, err))
-			continue
-		}
-		doc.Loads = append(doc.Loads, l)
-	}
-	return errors.Join(errs...)
-}
-
 // received is the number of answers a guest's document holds: probe results or loads.
 func received(doc *observation.Document) int { return len(doc.Results) + len(doc.Loads) }

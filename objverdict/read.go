@@ -128,12 +128,6 @@ func (r *Report) checkAnswer(a Answer) error {
 		return errors.New(`empty "object" or "program"`)
 	case !slices.Contains(r.Kernels, a.Kernel):
 		return fmt.Errorf("kernel %q is not one of the report's kernels %v", a.Kernel, r.Kernels)
-	case a.Loaded && a.Cause != "":
-		return fmt.Errorf("loaded but with cause %q", a.Cause)
-	case !a.Loaded && a.Cause == "":
-		return errors.New("refused without a cause")
-	case !a.Loaded && !a.Cause.Valid():
-		return fmt.Errorf("unknown cause %q", a.Cause)
 	}
-	return nil
+	return a.Cause.CheckFor(a.Loaded)
 }

@@ -65,6 +65,21 @@ func (c Cause) Valid() bool {
 	return false
 }
 
+// CheckFor checks c as the cause of an answer that loaded or not: a loaded program has no
+// cause, a refused one has one of the cause words. Load documents and `bpfmatrix load`
+// reports hold their answers to this one rule.
+func (c Cause) CheckFor(loaded bool) error {
+	switch {
+	case loaded && c != "":
+		return fmt.Errorf("loaded but with cause %q", c)
+	case !loaded && c == "":
+		return errors.New("refused without a cause")
+	case !loaded && !c.Valid():
+		return fmt.Errorf("unknown cause %q", c)
+	}
+	return nil
+}
+
 // ProgramLoad is what one kernel answered when a program of a user's BPF object was loaded on its
 // own, with the maps it needs: one result line of a guest that loads objects.
 type ProgramLoad struct {
@@ -130,12 +145,6 @@ func (l *ProgramLoad) check() error {
 		return errors.New("no object or program name")
 	case l.ObjectSHA256 == "":
 		return errors.New("no object sha256")
-	case l.Loaded && l.Cause != "":
-		return fmt.Errorf("loaded but with cause %q", l.Cause)
-	case !l.Loaded && l.Cause == "":
-		return errors.New("refused without a cause")
-	case !l.Loaded && !l.Cause.Valid():
-		return fmt.Errorf("unknown cause %q", l.Cause)
 	}
-	return nil
+	return l.Cause.CheckFor(l.Loaded)
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 
 	"github.com/bpfmatrix/bpfmatrix/harness"
 	"github.com/bpfmatrix/bpfmatrix/harness/wire"
@@ -68,8 +67,7 @@ type loadRun struct {
 	cached  map[string][]*observation.Document
 	planned []int
 
-	mu  sync.Mutex
-	obs map[string]*LoadObservation
+	loads finished[LoadObservation]
 }
 
 // Load loads the objects of opts in every selected kernel and returns one LoadObservation per
@@ -88,10 +86,10 @@ func Load(ctx context.Context, opts LoadOptions) ([]LoadObservation, error) {
 		return nil, err
 	}
 	defer p.close()
-	r := &loadRun{pipeline: p, opts: opts, cached: map[string][]*observation.Document{}, obs: map[string]*LoadObservation{}}
+	r := &loadRun{pipeline: p, opts: opts, cached: map[string][]*observation.Document{}}
 	r.distinct()
 	p.startAgent(ctx)
-	images, err := p.fetch(ctx, r.fetchFailed, nil)
+	images, err := p.fetch(ctx, r.failKernel, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -282,8 +280,9 @@ func (r *loadRun) assemble(of func(j int) []observation.ProgramLoad) []observati
 	return out
 }
 
-func (r *loadRun) fetchFailed(name string, err error) {
-	r.finish(failedLoad(harness.Kernel{Name: name}, err))
+// failKernel finishes a kernel as failed for why, as pipeline.failKernel does for Run.
+func (r *loadRun) failKernel(name string, why error) {
+	r.finish(failedLoad(harness.Kernel{Name: name}, why))
 }
 
 func failedLoad(k harness.Kernel, why error) *LoadObservation {
@@ -293,27 +292,14 @@ func failedLoad(k harness.Kernel, why error) *LoadObservation {
 
 // finish records a kernel's final answers and reports them.
 func (r *loadRun) finish(o *LoadObservation) {
-	r.mu.Lock()
-	r.obs[o.Name] = o
-	r.mu.Unlock()
+	r.loads.put(o.Name, o)
 	r.event(Event{Kernel: o.Name, Phase: PhaseDone, Message: loadDoneMessage(o), Results: len(o.Loads), Failed: o.Failed, Load: o})
 }
 
 // collect returns every kernel's answers in kernels.yaml order; a kernel that has none (the
 // run was cancelled before its turn) is failed with the reason.
 func (r *loadRun) collect(ctx context.Context) []LoadObservation {
-	var out []LoadObservation
-	for _, e := range r.entries {
-		r.mu.Lock()
-		o, ok := r.obs[e.Name]
-		r.mu.Unlock()
-		if !ok {
-			o = failedLoad(harness.Kernel{Name: e.Name}, missing(ctx))
-			r.finish(o)
-		}
-		out = append(out, *o)
-	}
-	return out
+	return r.loads.inOrder(ctx, r.entries, r.failKernel)
 }
 
 // loadDoneMessage is the one-line summary of a kernel finished by Load.

@@ -71,8 +71,7 @@ type pipeline struct {
 	stopAgent  context.CancelFunc
 	cleanup    []func()
 
-	mu  sync.Mutex
-	obs map[string]*Observation
+	done finished[Observation]
 }
 
 // Run observes the selected kernels and returns one Observation per kernel, in kernels.yaml
@@ -90,7 +89,7 @@ func Run(ctx context.Context, opts Options) ([]Observation, error) {
 	ready := make(chan vmimages.Image, len(p.entries))
 	fetched := make(chan error, 1)
 	go func() {
-		_, err := p.fetch(ctx, p.fetchFailed, func(img vmimages.Image) { ready <- img })
+		_, err := p.fetch(ctx, p.failKernel, func(img vmimages.Image) { ready <- img })
 		close(ready)
 		fetched <- err
 	}()
@@ -168,7 +167,6 @@ func newPipeline(opts Options) (*pipeline, error) {
 	return &pipeline{
 		opts: opts, entries: entries, hcfg: opts.Harness,
 		cache: Cache{Dir: filepath.Join(opts.CacheDir, "observations")},
-		obs:   map[string]*Observation{},
 	}, nil
 }
 
@@ -190,15 +188,14 @@ func (p *pipeline) event(e Event) {
 
 // finish records a kernel's final observation and reports it.
 func (p *pipeline) finish(o *Observation) {
-	p.mu.Lock()
-	p.obs[o.Name] = o
-	p.mu.Unlock()
+	p.done.put(o.Name, o)
 	p.event(Event{Kernel: o.Name, Phase: PhaseDone, Message: doneMessage(o), Results: len(o.Doc.Results), Failed: o.Failed, Observation: o})
 }
 
-// fetchFailed finishes a kernel whose image could not be had.
-func (p *pipeline) fetchFailed(name string, err error) {
-	p.finish(failedObservation(harness.Kernel{Name: name}, err))
+// failKernel finishes a kernel as failed for why: its image could not be had, or the run ended
+// before its turn.
+func (p *pipeline) failKernel(name string, why error) {
+	p.finish(failedObservation(harness.Kernel{Name: name}, why))
 }
 
 // fetch makes the kernels' images available, handing each to onImage (when set) as soon as it
@@ -378,18 +375,7 @@ func (p *pipeline) guestDone(r *harness.Result) {
 // collect returns every kernel's observation in kernels.yaml order; a kernel that has none
 // (the run was cancelled before its turn) is failed with the reason.
 func (p *pipeline) collect(ctx context.Context) []Observation {
-	var out []Observation
-	for _, e := range p.entries {
-		p.mu.Lock()
-		o, ok := p.obs[e.Name]
-		p.mu.Unlock()
-		if !ok {
-			o = failedObservation(harness.Kernel{Name: e.Name}, missing(ctx))
-			p.finish(o)
-		}
-		out = append(out, *o)
-	}
-	return out
+	return p.done.inOrder(ctx, p.entries, p.failKernel)
 }
 
 // missing says why a kernel has no observation at the end of a run.

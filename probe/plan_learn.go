@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/bpfmatrix/bpfmatrix/observation"
@@ -229,11 +228,7 @@ func (p *Plan) Marshal() ([]byte, error) {
 		b.WriteByte('\n')
 	}
 	b.WriteString("],\n\"variants\": {\n")
-	names := make([]string, 0, len(p.Variants))
-	for name := range p.Variants {
-		names = append(names, name)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(p.Variants))
 	for i, name := range names {
 		key, _ := json.Marshal(name)
 		line, err := json.Marshal(p.Variants[name])

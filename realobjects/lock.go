@@ -7,13 +7,13 @@ import (
 	"fmt"
 	"io"
 	"path"
-	"slices"
 	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
 
 	"github.com/bpfmatrix/bpfmatrix/internal/files"
+	"github.com/bpfmatrix/bpfmatrix/internal/strictyaml"
 	"github.com/bpfmatrix/bpfmatrix/vmimages"
 )
 
@@ -99,7 +99,7 @@ func ParseLock(data []byte, file string) (*Lock, error) {
 	if len(doc.Content) == 0 {
 		return l, nil
 	}
-	top, err := fields(doc.Content[0], file, topKeys)
+	top, err := strictyaml.Fields(doc.Content[0], file, topKeys...)
 	if err != nil {
 		return nil, err
 	}
@@ -129,7 +129,7 @@ func ParseLock(data []byte, file string) (*Lock, error) {
 // parsePackage reads and checks one package entry.
 func parsePackage(n *yaml.Node, file string) (PackagePin, error) {
 	p := PackagePin{Line: n.Line}
-	f, err := fields(n, file, packageKeys)
+	f, err := strictyaml.Fields(n, file, packageKeys...)
 	if err != nil {
 		return p, err
 	}
@@ -172,7 +172,7 @@ func parsePackage(n *yaml.Node, file string) (PackagePin, error) {
 // parseObject reads and checks one object entry.
 func parseObject(n *yaml.Node, file string) (ObjectPin, error) {
 	o := ObjectPin{Offset: -1, Line: n.Line}
-	f, err := fields(n, file, objectKeys)
+	f, err := strictyaml.Fields(n, file, objectKeys...)
 	if err != nil {
 		return o, err
 	}
@@ -203,25 +203,6 @@ func parseObject(n *yaml.Node, file string) (ObjectPin, error) {
 		}
 	}
 	return o, nil
-}
-
-// fields checks that n is a mapping with only the allowed keys, each at most once.
-func fields(n *yaml.Node, file string, allowed []string) (map[string]*yaml.Node, error) {
-	if n.Kind != yaml.MappingNode {
-		return nil, fmt.Errorf("%s:%d: expected a mapping of %s", file, n.Line, strings.Join(allowed, ", "))
-	}
-	out := map[string]*yaml.Node{}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k := n.Content[i]
-		if !slices.Contains(allowed, k.Value) {
-			return nil, fmt.Errorf("%s:%d: unknown key %q (allowed: %s)", file, k.Line, k.Value, strings.Join(allowed, ", "))
-		}
-		if _, dup := out[k.Value]; dup {
-			return nil, fmt.Errorf("%s:%d: key %q given twice", file, k.Line, k.Value)
-		}
-		out[k.Value] = n.Content[i+1]
-	}
-	return out, nil
 }
 
 // scalar returns a non-empty scalar value.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/bpfmatrix/bpfmatrix"
 	"github.com/bpfmatrix/bpfmatrix/internal/files"
+	"github.com/bpfmatrix/bpfmatrix/internal/strictyaml"
 )
 
 // BuiltinLockFile names the kernels.lock built into the binary, the lock of BuiltinKernelsFile
@@ -110,7 +111,7 @@ func ParseLock(data []byte, path string) (*Lock, error) {
 	if len(doc.Content) == 0 {
 		return l, nil
 	}
-	top, err := mappingFields(deref(doc.Content[0]), path, "kernels")
+	top, err := strictyaml.Fields(deref(doc.Content[0]), path, "kernels")
 	if err != nil {
 		return nil, err
 	}
@@ -126,7 +127,7 @@ func ParseLock(data []byte, path string) (*Lock, error) {
 	}
 	seen := map[string]int{}
 	for _, item := range list.Content {
-		fields, err := mappingFields(deref(item), path, lockFields...)
+		fields, err := strictyaml.Fields(deref(item), path, lockFields...)
 		if err != nil {
 			return nil, err
 		}

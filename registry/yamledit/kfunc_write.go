@@ -2,7 +2,8 @@ package yamledit
 
 import (
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -63,12 +64,7 @@ func MarshalKfuncs(ks []*registry.Kfunc) []byte {
 		}
 		if len(k.Sources) > 0 {
 			b.WriteString("  sources:\n")
-			keys := make([]string, 0, len(k.Sources))
-			for key := range k.Sources {
-				keys = append(keys, key)
-			}
-			sort.Strings(keys)
-			for _, key := range keys {
+			for _, key := range slices.Sorted(maps.Keys(k.Sources)) {
 				fmt.Fprintf(&b, "    %s: %s\n", key, quote(k.Sources[key]))
 			}
 		}

@@ -1,0 +1,54 @@
+package strictyaml
+
+import (
+	"strings"
+	"testing"
+
+	"go.yaml.in/yaml/v3"
+)
+
+func TestFields(t *testing.T) {
+	tests := []struct {
+		name, doc string
+		want      []string // the keys returned, sorted, when no error
+		wantErr   string
+	}{
+		{"all keys", "a: 1\nb: x\n", []string{"a", "b"}, ""},
+		{"some keys", "b: x\n", []string{"b"}, ""},
+		{"empty mapping", "{}\n", nil, ""},
+		{"unknown key", "a: 1\nc: 2\n", nil, `f.yaml:2: unknown key "c" (allowed: a, b)`},
+		{"key twice", "a: 1\nb: 2\na: 3\n", nil, `f.yaml:3: key "a" given twice`},
+		{"a list", "- a\n- b\n", nil, "f.yaml:1: expected a mapping of a, b"},
+		{"a scalar", "a\n", nil, "f.yaml:1: expected a mapping of a, b"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var doc yaml.Node
+			if err := yaml.Unmarshal([]byte(tt.doc), &doc); err != nil {
+				t.Fatal(err)
+			}
+			got, err := Fields(doc.Content[0], "f.yaml", "a", "b")
+			if tt.wantErr != "" {
+				if err == nil || err.Error() != tt.wantErr {
+					t.Fatalf("error %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var keys []string
+			for _, k := range []string{"a", "b"} {
+				if n, ok := got[k]; ok {
+					keys = append(keys, k)
+					if n.Kind != yaml.ScalarNode {
+						t.Errorf("%s: value node of kind %d, want a scalar", k, n.Kind)
+					}
+				}
+			}
+			if strings.Join(keys, ",") != strings.Join(tt.want, ",") || len(got) != len(tt.want) {
+				t.Errorf("keys %v, want %v", keys, tt.want)
+			}
+		})
+	}
+}
