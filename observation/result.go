@@ -29,9 +29,10 @@ type Result struct {
 	// (probe/plan.json) found the two answering alike for this function on this very kernel
 	// release. Empty for an answer of the pair's own load.
 	From string `json:"from,omitempty"`
-	// Like names the kfunc whose refusal in this same variant answered for this kfunc, when the
-	// probe did not load the pair itself: the kernel refused Like for not being in the program
-	// type's kfunc id sets, and the probe's plan found the two refused in exactly the same
-	// variants on this very kernel release. Empty for an answer of the pair's own load.
+	// Like names the function whose refusal in this same variant answered for this one, when
+	// the probe did not load the pair itself: a kfunc's name, or a helper's id in decimal. The
+	// kernel refused Like for the program's type (not in its kfunc id sets, not offered by its
+	// func_proto), and the probe's plan found the two refused in exactly the same variants on
+	// this very kernel release. Empty for an answer of the pair's own load.
 	Like string `json:"like,omitempty"`
 }

@@ -46,6 +46,20 @@ type PlanKernel struct {
 	// each sorted: in a plain variant of the kfunc pass the first of a class, its sentinel, is
 	// loaded, and where the kernel refuses it that way the others are answered from it (Result.Like).
 	KfuncClasses [][]string `json:"kfunc_classes,omitempty"`
+	// HelperClasses are the helpers the kernel refused for the program's type
+	// (verifierlog.TypeRefusedHelper) in exactly the same variants, in classes of two or more.
+	HelperClasses []PlanHelperClass `json:"helper_classes,omitempty"`
+}
+
+// PlanHelperClass is a class of helpers refused alike on a release: in each of Variants the
+// first of Helpers (the class's sentinel) is loaded, and where the kernel refuses it for the
+// type the others are answered from that refusal. Elsewhere every helper is loaded: only the
+// refusal is shared.
+type PlanHelperClass struct {
+	// Helpers are the class's ids, sorted.
+	Helpers []int `json:"helpers"`
+	// Variants are the "type/variant" names that refused the whole class, sorted.
+	Variants []string `json:"variants"`
 }
 
 // PlanVariant is what a plan says of one non-base variant.
@@ -117,6 +131,9 @@ func (p *Plan) check() *planError {
 		if err := checkClasses(at, k); err != nil {
 			return err
 		}
+		if err := checkHelperClasses(at, k); err != nil {
+			return err
+		}
 	}
 	for name, v := range p.Variants {
 		at := fmt.Sprintf("%q", name)
@@ -182,6 +199,33 @@ func checkClasses(at string, k PlanKernel) *planError {
 	return nil
 }
 
+// checkHelperClasses checks that k's helper classes have two or more helpers each, sorted,
+// among the helpers k answered, no helper in two, and their variants sorted names of
+// "type/variant" form, at least one.
+func checkHelperClasses(at string, k PlanKernel) *planError {
+	seen := map[int]bool{}
+	for _, c := range k.HelperClasses {
+		if len(c.Helpers) < 2 || len(c.Variants) == 0 {
+			return &planError{at, fmt.Sprintf("%s: a helper class has %d helpers and %d variants: two or more, and one or more", at, len(c.Helpers), len(c.Variants))}
+		}
+		if err := checkFuncs(at, c.Helpers, nil); err != nil {
+			return err
+		}
+		for _, id := range c.Helpers {
+			if _, answered := slices.BinarySearch(k.Helpers, id); !answered || seen[id] {
+				return &planError{at, fmt.Sprintf("%s: helper %d of a class is not among the release's helpers, or in two classes", at, id)}
+			}
+			seen[id] = true
+		}
+		for i, v := range c.Variants {
+			if typ, name, ok := strings.Cut(v, "/"); !ok || typ == "" || name == "" || i > 0 && v <= c.Variants[i-1] {
+				return &planError{at, fmt.Sprintf("%s: helper class variants must be sorted type/variant names, each once (%q)", at, v)}
+			}
+		}
+	}
+	return nil
+}
+
 // lineAt is the 1-based line of data's byte off (the last line for an offset past the end or
 // below zero: the error is then about the whole file).
 func lineAt(data []byte, off int64) int {
@@ -194,9 +238,10 @@ func lineAt(data []byte, off int64) int {
 // planKeys are the keys each object of a plan file may have, by its path ("*" a map's member,
 // "[]" an array's element); a path not listed is a map, whose keys are names.
 var planKeys = map[string][]string{
-	"$":            {"kernels", "variants"},
-	"$.kernels[]":  {"release", "bases", "helpers", "kfuncs", "kfunc_classes"},
-	"$.variants.*": {"releases", "kfunc_releases", "helpers", "kfuncs"},
+	"$":                            {"kernels", "variants"},
+	"$.kernels[]":                  {"release", "bases", "helpers", "kfuncs", "kfunc_classes", "helper_classes"},
+	"$.kernels[].helper_classes[]": {"helpers", "variants"},
+	"$.variants.*":                 {"releases", "kfunc_releases", "helpers", "kfuncs"},
 }
 
 // planMaps are the paths of the plan's maps: their keys are names, not fields.
@@ -270,6 +315,8 @@ type planFor struct {
 	kfuncs        map[string]bool
 	// sentinels maps each kfunc of a class to its class's first member.
 	sentinels map[string]string
+	// helperClasses maps each helper of a class to its class.
+	helperClasses map[int]*PlanHelperClass
 }
 
 // forRelease returns the plan's part for release, nil when the plan does not know it.
@@ -301,7 +348,27 @@ func (p *Plan) forRelease(release string) *planFor {
 			pf.sentinels[name] = c[0]
 		}
 	}
+	pf.helperClasses = map[int]*PlanHelperClass{}
+	for i, c := range pf.kernel.HelperClasses {
+		for _, id := range c.Helpers {
+			pf.helperClasses[id] = &pf.kernel.HelperClasses[i]
+		}
+	}
 	return pf
+}
+
+// helperSentinel returns the first helper of id's class when the class was refused for the
+// type in variant (type/variant) and id is not that first helper itself.
+func (pf *planFor) helperSentinel(id int, variant string) (int, bool) {
+	if pf == nil {
+		return 0, false
+	}
+	c := pf.helperClasses[id]
+	if c == nil || c.Helpers[0] == id {
+		return 0, false
+	}
+	_, refused := slices.BinarySearch(c.Variants, variant)
+	return c.Helpers[0], refused
 }
 
 // sentinel returns the first kfunc of name's class, "" when name is in none (or the plan does

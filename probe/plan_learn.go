@@ -80,6 +80,7 @@ func learnKernel(d *observation.Document, asks map[string]map[planFunc]bool) (Pl
 	answers, funcs := documentAnswers(d)
 	k.Helpers, k.Kfuncs = splitFuncs(funcs)
 	k.KfuncClasses = kfuncClasses(d.Results)
+	k.HelperClasses = helperClasses(d.Results)
 	planned := map[string]bool{}
 	for _, t := range d.ProgTypes {
 		if len(t.Variants) == 0 || !t.Variants[0].Usable {
@@ -144,6 +145,71 @@ func sortedClasses(groups [][]string) [][]string {
 	return classes
 }
 
+// helperClasses groups the helpers of results by the variants that refused them for the
+// program's type, as kfuncClasses does kfuncs; each class keeps those variants.
+func helperClasses(results []observation.Result) []PlanHelperClass {
+	refusedIn := map[int][]string{}
+	for _, r := range results {
+		if id, ok := verifierlog.TypeRefusedHelper(r.Detail); ok && r.Kfunc == "" && id == r.HelperID && r.Outcome == observation.NotForType {
+			refusedIn[id] = append(refusedIn[id], r.ProgType+"/"+r.Variant)
+		}
+	}
+	byPattern := map[string]*PlanHelperClass{}
+	for id, vs := range refusedIn {
+		slices.Sort(vs)
+		key := strings.Join(vs, " ")
+		if byPattern[key] == nil {
+			byPattern[key] = &PlanHelperClass{Variants: vs}
+		}
+		byPattern[key].Helpers = append(byPattern[key].Helpers, id)
+	}
+	return sortedHelperClasses(slices.Collect(maps.Values(byPattern)))
+}
+
+// sortedHelperClasses sorts each class's helpers and the classes by their first helper, leaving
+// out classes of fewer than two helpers or without a variant.
+func sortedHelperClasses(groups []*PlanHelperClass) []PlanHelperClass {
+	var classes []PlanHelperClass
+	for _, c := range groups {
+		if len(c.Helpers) > 1 && len(c.Variants) > 0 {
+			slices.Sort(c.Helpers)
+			classes = append(classes, *c)
+		}
+	}
+	slices.SortFunc(classes, func(a, b PlanHelperClass) int { return a.Helpers[0] - b.Helpers[0] })
+	return classes
+}
+
+// refineHelperClasses keeps together only the helpers both learnings of a release put in one
+// class, refused where both saw the class refused.
+func refineHelperClasses(a, b []PlanHelperClass) []PlanHelperClass {
+	inB := map[int]int{}
+	for i, c := range b {
+		for _, id := range c.Helpers {
+			inB[id] = i
+		}
+	}
+	groups := map[[2]int]*PlanHelperClass{}
+	for i, c := range a {
+		for _, id := range c.Helpers {
+			j, ok := inB[id]
+			if !ok {
+				continue
+			}
+			g := groups[[2]int{i, j}]
+			if g == nil {
+				g = &PlanHelperClass{Variants: slices.DeleteFunc(slices.Clone(c.Variants), func(v string) bool {
+					_, found := slices.BinarySearch(b[j].Variants, v)
+					return !found
+				})}
+				groups[[2]int{i, j}] = g
+			}
+			g.Helpers = append(g.Helpers, id)
+		}
+	}
+	return sortedHelperClasses(slices.Collect(maps.Values(groups)))
+}
+
 // refineClasses keeps together only the kfuncs that both learnings of a release put in one
 // class: two documents of one release that disagree split a class rather than join two.
 func refineClasses(a, b [][]string) [][]string {
@@ -203,6 +269,7 @@ func mergeKernels(a, b PlanKernel) PlanKernel {
 	a.Helpers = slices.Compact(slices.Sorted(slices.Values(append(a.Helpers, b.Helpers...))))
 	a.Kfuncs = slices.Compact(slices.Sorted(slices.Values(append(a.Kfuncs, b.Kfuncs...))))
 	a.KfuncClasses = refineClasses(a.KfuncClasses, b.KfuncClasses)
+	a.HelperClasses = refineHelperClasses(a.HelperClasses, b.HelperClasses)
 	for t, v := range b.Bases {
 		if _, ok := a.Bases[t]; !ok {
 			a.Bases[t] = v

@@ -2,8 +2,10 @@ package probe
 
 import (
 	"fmt"
+	"strconv"
 
 	"github.com/bpfmatrix/bpfmatrix/observation"
+	"github.com/bpfmatrix/bpfmatrix/probe/verifierlog"
 )
 
 // usePlan sets the prober's plan for the running kernel from the built-in one: none when
@@ -130,4 +132,52 @@ func (p *Prober) copyKfuncAnswers(copies []*kfuncJob, answers map[kfuncKey]*kfun
 		j.result = copyAnswer(base.result, j.v.spec.name)
 		j.flags = base.flags
 	}
+}
+
+// planHelperLikes marks the pairs the plan answers from their helper class's sentinel: a
+// non-first helper of a class in a variant that refused the whole class on the release the plan
+// learnt, when the sentinel's pair in that variant comes before it. Workers skip them;
+// answerHelperLike settles them in emit order.
+func (p *Prober) planHelperLikes(pairs []pair) {
+	if p.plan == nil || p.strategy != minimalLoads {
+		return
+	}
+	at := map[*variant]map[int]int{} // variant -> id -> index in pairs
+	for i, pr := range pairs {
+		if at[pr.v] == nil {
+			at[pr.v] = map[int]int{}
+		}
+		at[pr.v][pr.id] = i
+	}
+	for i := range pairs {
+		pr := &pairs[i]
+		if pr.done || pr.from != 0 {
+			continue
+		}
+		s, ok := p.plan.helperSentinel(pr.id, pr.v.spec.progType+"/"+pr.v.spec.name)
+		if b, found := at[pr.v][s]; ok && found && b < i {
+			pr.like = b + 1
+		}
+	}
+}
+
+// answerHelperLike settles pairs[i] when planHelperLikes marked it: with its sentinel's refusal
+// for the type, worded for its own helper, when the sentinel (final by then: it comes first in
+// emit order) was refused so; by its own load, on l, when the kernel answered the sentinel
+// otherwise than the plan learnt.
+func (p *Prober) answerHelperLike(l *loader, pairs []pair, i int) {
+	pr := &pairs[i]
+	if pr.like == 0 || pr.done {
+		return
+	}
+	s := pairs[pr.like-1].result
+	name, named := p.btfNames[pr.id]
+	if id, ok := verifierlog.TypeRefusedHelper(s.Detail); ok && named && id == s.HelperID && s.Outcome == observation.NotForType {
+		if line, ok := verifierlog.RenameHelperRefusal(s.Detail, "bpf_"+name, pr.id); ok {
+			pr.result.Outcome, pr.result.Detail, pr.result.From = s.Outcome, line, s.From
+			pr.result.Like, pr.done = strconv.Itoa(s.HelperID), true
+			return
+		}
+	}
+	p.answer(l, pr)
 }

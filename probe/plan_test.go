@@ -2,6 +2,7 @@ package probe
 
 import (
 	"context"
+	"fmt"
 	"reflect"
 	"slices"
 	"strings"
@@ -51,6 +52,12 @@ func TestParsePlanRefuses(t *testing.T) {
 		{"unsorted class", `{"kernels":[{"release":"7.3","kfuncs":["a","b"],"kfunc_classes":[["b","a"]]}]}`, `a kfunc class must be sorted, each name once ("a")`},
 		{"kfunc in two classes", `{"kernels":[{"release":"7.3","kfuncs":["a","b","c"],"kfunc_classes":[["a","b"],["b","c"]]}]}`, "kfunc b is in two classes"},
 		{"class member not answered", `{"kernels":[{"release":"7.3","kfuncs":["a","b"],"kfunc_classes":[["a","z"]]}]}`, "kfunc class member z is not among the release's kfuncs"},
+		{"helper class of one", `{"kernels":[{"release":"7.3","helpers":[1,2],"helper_classes":[{"helpers":[1],"variants":["xdp/xdp"]}]}]}`, "a helper class has 1 helpers and 1 variants"},
+		{"helper class without variants", `{"kernels":[{"release":"7.3","helpers":[1,2],"helper_classes":[{"helpers":[1,2],"variants":[]}]}]}`, "a helper class has 2 helpers and 0 variants"},
+		{"helper in two classes", `{"kernels":[{"release":"7.3","helpers":[1,2,3],"helper_classes":[{"helpers":[1,2],"variants":["xdp/xdp"]},{"helpers":[2,3],"variants":["xdp/xdp"]}]}]}`, "helper 2 of a class is not among the release's helpers, or in two classes"},
+		{"helper class member not answered", `{"kernels":[{"release":"7.3","helpers":[1,2],"helper_classes":[{"helpers":[1,9],"variants":["xdp/xdp"]}]}]}`, "helper 9 of a class"},
+		{"helper class variant name", `{"kernels":[{"release":"7.3","helpers":[1,2],"helper_classes":[{"helpers":[1,2],"variants":["xdp"]}]}]}`, `sorted type/variant names, each once ("xdp")`},
+		{"unknown key in a helper class", "{\"kernels\":[{\"release\":\"7.3\",\"helper_classes\":[\n{\"ids\":[]}]}]}", `bad.json:2: unknown key "ids"`},
 		{"unknown key in a kernel", "{\"kernels\":[\n{\"release\":\"7.3\",\"kfunc_class\":[]}]}", `bad.json:2: unknown key "kfunc_class"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -288,6 +295,52 @@ func TestKfuncClasses(t *testing.T) {
 			}
 			if got := p.Kernels[0].KfuncClasses; !reflect.DeepEqual(got, tc.want) {
 				t.Errorf("classes %q, want %q", got, tc.want)
+			}
+			b, err := p.Marshal()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := ParsePlan("learnt.json", b); err != nil {
+				t.Fatalf("%v\n%s", err, b)
+			}
+		})
+	}
+}
+
+// TestHelperClasses learns helper classes: helpers refused for the type in exactly the same
+// variants share a class that keeps those variants; two documents of a release keep only what
+// both saw.
+func TestHelperClasses(t *testing.T) {
+	nft, sup := observation.NotForType, observation.Supported
+	refused := func(variant string, id int) observation.Result {
+		line, _ := verifierlog.RenameHelperRefusal("program of this type cannot use helper bpf_x#1", fmt.Sprintf("bpf_h%d", id), id)
+		return answer("tracing", variant, id, "", nft, line)
+	}
+	for _, tc := range []struct {
+		name    string
+		results [][]observation.Result
+		want    []PlanHelperClass
+	}{
+		{"same variants", [][]observation.Result{{refused("fentry", 2), refused("fentry", 1), refused("fexit", 1), refused("fexit", 2),
+			refused("fentry", 3), answer("tracing", "fexit", 3, "", sup, "")}},
+			[]PlanHelperClass{{Helpers: []int{1, 2}, Variants: []string{"tracing/fentry", "tracing/fexit"}}}},
+		{"refusal naming another helper", [][]observation.Result{{refused("fentry", 1), answer("tracing", "fentry", 2, "", nft, refused("fentry", 1).Detail)}}, nil},
+		{"two documents", [][]observation.Result{
+			{refused("fentry", 1), refused("fentry", 2), refused("fentry", 3), refused("fexit", 1), refused("fexit", 2), refused("fexit", 3)},
+			{refused("fentry", 1), refused("fentry", 2), refused("fexit", 1), refused("fexit", 2), refused("fexit", 3)}},
+			[]PlanHelperClass{{Helpers: []int{1, 2}, Variants: []string{"tracing/fentry", "tracing/fexit"}}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var docs []*observation.Document
+			for _, rs := range tc.results {
+				docs = append(docs, planDoc("7.3", map[string][]string{"tracing": {"fentry", "fexit"}}, []string{"tracing"}, rs...))
+			}
+			p, err := LearnPlan(docs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := p.Kernels[0].HelperClasses; !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("classes %+v, want %+v", got, tc.want)
 			}
 			b, err := p.Marshal()
 			if err != nil {

@@ -24,6 +24,10 @@ type pair struct {
 	// from is 1 + the index of the pair whose answer this pair takes, by the plan (plan.go);
 	// 0 for a pair that is loaded.
 	from int
+	// like is 1 + the index of the pair of its helper class's sentinel in the same variant,
+	// whose refusal for the type answers this pair when it comes (see planHelperLikes); 0 for
+	// a pair the plan does not answer so.
+	like int
 }
 
 // Run answers every (helper, variant) pair and calls emit once per pair, in variant order and
@@ -196,6 +200,7 @@ func (p *Prober) newPairs() []pair {
 		}
 	}
 	p.planHelperCopies(pairs)
+	p.planHelperLikes(pairs)
 	return pairs
 }
 
@@ -226,7 +231,7 @@ func (p *Prober) startWorkers(ctx context.Context, wg *sync.WaitGroup, first *lo
 					return
 				}
 				for i := c * chunkSize; i < min((c+1)*chunkSize, len(pairs)); i++ {
-					if !pairs[i].done && pairs[i].from == 0 {
+					if !pairs[i].done && pairs[i].from == 0 && pairs[i].like == 0 {
 						p.answer(l, &pairs[i])
 					}
 				}
@@ -246,6 +251,8 @@ func numChunks(n int) int { return (n + chunkSize - 1) / chunkSize }
 func (p *Prober) emitInOrder(ctx context.Context, finished <-chan int, pairs []pair, emit func(observation.Result) error) (map[observation.Outcome]int, error) {
 	ready := make([]bool, numChunks(len(pairs)))
 	counts := map[observation.Outcome]int{}
+	l := newLoader(p.logSize) // for the pairs the plan meant to answer from a refusal that did not come
+	defer p.addStats(l)
 	for next := 0; next < len(pairs); {
 		if c := next / chunkSize; !ready[c] {
 			select {
@@ -257,6 +264,7 @@ func (p *Prober) emitInOrder(ctx context.Context, finished <-chan int, pairs []p
 			continue
 		}
 		copyHelperAnswer(pairs, next)
+		p.answerHelperLike(l, pairs, next)
 		r := pairs[next].result
 		counts[r.Outcome]++
 		if r.Outcome == observation.Unclassified {

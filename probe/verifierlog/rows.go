@@ -56,8 +56,8 @@ var grammar = compile([]Row{
 	// check_helper_call: id range, get_func_proto (type, attach type and target), GPL, the
 	// helper's own allowed() callback, sleepability.
 	{Name: "invalid-func", Pattern: `^invalid func \S*#-?\d+$`, Cause: causeHelperUnknown, Since: "5.10", Until: "7.3", Helper: unknownID},
-	{Name: "unknown-func", Pattern: `^unknown func \S+#\d+$`, Cause: causeHelperNotForType, Since: "5.10", Until: "6.1", Helper: notForType},
-	{Name: "type-cannot-use-helper", Pattern: `^program of this type cannot use helper \S+#\d+$`, Cause: causeHelperNotForType, Since: "6.12", Until: "7.3", Helper: notForType},
+	{Name: "unknown-func", Pattern: `^unknown func (\S+)#(\d+)$`, Cause: causeHelperNotForType, Since: "5.10", Until: "6.1", Helper: notForType},
+	{Name: "type-cannot-use-helper", Pattern: `^program of this type cannot use helper (\S+)#(\d+)$`, Cause: causeHelperNotForType, Since: "6.12", Until: "7.3", Helper: notForType},
 	{Name: "gpl-helper", Pattern: `^cannot call GPL-restricted function from non-GPL compatible program$`, Cause: causeGPL, Since: "5.10", Until: "7.3", Helper: gplOnly},
 	{Name: "not-allowed-in-probe", Pattern: `^helper call is not allowed in probe$`, Cause: causeHelperNotForType, Since: "5.10", Until: "7.3", Helper: observation.NotForTarget},
 	{Name: "helper-might-sleep", Pattern: `^helper call might sleep in a non-sleepable prog$`, Cause: causeHelperNotForType, Since: "6.1", Until: "7.0", Helper: sleepableOnly},
