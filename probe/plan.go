@@ -79,6 +79,35 @@ type PlanVariant struct {
 // DefaultPlan returns the plan built into the probe.
 func DefaultPlan() (*Plan, error) { return ParsePlan("probe/plan.json", planJSON) }
 
+// embeddedPlanFor returns the part of the built-in plan a probe of release uses: that release's
+// kernel, if the plan was learnt from it, and the variants. Marshal writes a kernel a line, so
+// only that line is decoded: the whole plan (600 KB) cost every guest half a second of TCG time
+// to read, and TestDefaultPlanReads reads it whole and strictly where it is built.
+func embeddedPlanFor(release string) (*Plan, error) {
+	const variantsKey = "\n\"variants\": "
+	kernels, variants, ok := bytes.Cut(planJSON, []byte(variantsKey))
+	if !ok {
+		return nil, fmt.Errorf("probe/plan.json: no %q", strings.TrimSpace(variantsKey))
+	}
+	p := &Plan{}
+	if err := json.NewDecoder(bytes.NewReader(variants)).Decode(&p.Variants); err != nil {
+		return nil, fmt.Errorf("probe/plan.json: variants: %w", err)
+	}
+	name, _ := json.Marshal(release)
+	prefix := append([]byte(`{"release":`), name...)
+	for line := range bytes.Lines(kernels) {
+		if !bytes.HasPrefix(line, prefix) || len(line) <= len(prefix) || line[len(prefix)] != ',' {
+			continue
+		}
+		var k PlanKernel
+		if err := json.Unmarshal(bytes.TrimSuffix(bytes.TrimSpace(line), []byte(",")), &k); err != nil {
+			return nil, fmt.Errorf("probe/plan.json: kernel %s: %w", release, err)
+		}
+		p.Kernels = append(p.Kernels, k)
+	}
+	return p, nil
+}
+
 // ParsePlan reads a plan strictly: an unknown or repeated key, an empty release, a release
 // twice, a variant name that is not "type/variant", a helper id below 1, an unsorted or
 // repeated function, a variant release the plan does not list are errors naming name and

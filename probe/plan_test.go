@@ -24,6 +24,27 @@ func TestDefaultPlanReads(t *testing.T) {
 	}
 }
 
+// TestEmbeddedPlanFor checks that the part of the built-in plan a probe reads for a release is
+// exactly what the whole plan says of it: its kernel, and every variant.
+func TestEmbeddedPlanFor(t *testing.T) {
+	whole, err := DefaultPlan()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range append(slices.Clone(whole.Kernels), PlanKernel{Release: "9.9.9-unknown"}) {
+		part, err := embeddedPlanFor(k.Release)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(part.Variants, whole.Variants) {
+			t.Errorf("%s: variants differ", k.Release)
+		}
+		if !reflect.DeepEqual(part.forRelease(k.Release), whole.forRelease(k.Release)) {
+			t.Errorf("%s: the part's plan for the release differs from the whole plan's", k.Release)
+		}
+	}
+}
+
 // TestParsePlanRefuses feeds ParsePlan bad plans and expects an error naming the file, the line
 // and what is wrong.
 func TestParsePlanRefuses(t *testing.T) {
