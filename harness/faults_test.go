@@ -56,10 +56,7 @@ func TestFaultQEMU(t *testing.T) {
 			cfg, k := fakeConfig(t, tt.mode)
 			cfg.Timeout = tt.timeout
 			start := time.Now()
-			results, err := Run(context.Background(), cfg, []Kernel{k}, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
+			results := testenv.Must(Run(context.Background(), cfg, []Kernel{k}, nil))(t)
 			r := results[0]
 			if r.OK() {
 				t.Fatal("a misbehaving QEMU gave an ok kernel")
