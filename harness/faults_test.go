@@ -180,12 +180,8 @@ func TestFaultGuestLimits(t *testing.T) {
 func TestFaultAccelUnusable(t *testing.T) {
 	dir := t.TempDir()
 	noVirt, virt := filepath.Join(dir, "cpuinfo-novirt"), filepath.Join(dir, "cpuinfo-vmx")
-	if err := os.WriteFile(noVirt, []byte("processor\t: 0\nflags\t\t: fpu sse2 avx\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(virt, []byte("processor\t: 0\nflags\t\t: fpu vmx sse2\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testenv.WriteFile(t, noVirt, []byte("processor\t: 0\nflags\t\t: fpu sse2 avx\n"))
+	testenv.WriteFile(t, virt, []byte("processor\t: 0\nflags\t\t: fpu vmx sse2\n"))
 	notKVM := filepath.Join(dir, "kvm")
 	testenv.CharDevice(t, notKVM, testenv.DevNull)
 	tests := []struct {
@@ -221,9 +217,7 @@ func TestFaultRunSweepsKilledRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, f := range []string{tempdir.LockName, "initrd"} {
-		if err := os.WriteFile(filepath.Join(dead, f), []byte("x"), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		testenv.WriteFile(t, filepath.Join(dead, f), []byte("x"))
 	}
 	live, err := tempdir.New(cfg.WorkDir, RunDirPrefix)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/bpfmatrix/bpfmatrix/harness/wire"
 	"github.com/bpfmatrix/bpfmatrix/harness/wire/wiretest"
 	"github.com/bpfmatrix/bpfmatrix/internal/fakeqemu"
+	"github.com/bpfmatrix/bpfmatrix/internal/testenv"
 	"github.com/bpfmatrix/bpfmatrix/observation"
 )
 
@@ -25,9 +26,7 @@ func loadPlanConfig(t *testing.T, dir string, names ...string) Config {
 	for i, n := range names {
 		src := filepath.Join(dir, "src", strings.Repeat("d", i+1), "file.o")
 		os.MkdirAll(filepath.Dir(src), 0o755)
-		if err := os.WriteFile(src, []byte("object "+n), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		testenv.WriteFile(t, src, []byte("object "+n))
 		cfg.LoadPlan.Objects = append(cfg.LoadPlan.Objects, wire.LoadObject{Name: n, SHA256: strings.Repeat("a", i+1)})
 		cfg.LoadObjects = append(cfg.LoadObjects, src)
 	}

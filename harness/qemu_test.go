@@ -224,10 +224,7 @@ func assertEmpty(t *testing.T, dir string) {
 func TestQEMUError(t *testing.T) {
 	cfg := testConfig(t)
 	noRetries(&cfg)
-	notKernel := filepath.Join(t.TempDir(), "bzImage")
-	if err := os.WriteFile(notKernel, []byte("not a kernel\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	notKernel := testenv.WriteFile(t, filepath.Join(t.TempDir(), "bzImage"), []byte("not a kernel\n"))
 	tests := []struct {
 		kernel Kernel
 		want   string

@@ -15,6 +15,7 @@ import (
 	"github.com/bpfmatrix/bpfmatrix/harness"
 	"github.com/bpfmatrix/bpfmatrix/harness/wire/wiretest"
 	"github.com/bpfmatrix/bpfmatrix/internal/fakeqemu"
+	"github.com/bpfmatrix/bpfmatrix/internal/testenv"
 	"github.com/bpfmatrix/bpfmatrix/observation"
 )
 
@@ -29,15 +30,10 @@ func fakeImages(t *testing.T, modes ...string) string {
 		copy(img[0x202:], "HdrS")
 		img[0x20e], img[0x20f] = 0x00, 0x03
 		copy(img[0x500:], "7.3.4-fake-"+m+" (test@example.org) #1 SMP\x00")
-		if err := os.WriteFile(filepath.Join(dir, m+".img"), img, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		testenv.WriteFile(t, filepath.Join(dir, m+".img"), img)
 		y += "  - name: " + m + "\n    path: " + m + ".img\n"
 	}
-	kfile := filepath.Join(dir, "kernels.yaml")
-	if err := os.WriteFile(kfile, []byte(y), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	kfile := testenv.WriteFile(t, filepath.Join(dir, "kernels.yaml"), []byte(y))
 	t.Setenv(fakeqemu.EnvMode, fakeqemu.ByImage)
 	return kfile
 }
@@ -45,10 +41,7 @@ func fakeImages(t *testing.T, modes ...string) string {
 // testObject writes a file and returns it as an object to load.
 func testObject(t *testing.T, name, content string) LoadObject {
 	t.Helper()
-	p := filepath.Join(t.TempDir(), name)
-	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	p := testenv.WriteFile(t, filepath.Join(t.TempDir(), name), []byte(content))
 	s := sha256.Sum256([]byte(content))
 	return LoadObject{Path: p, Name: name, SHA256: hex.EncodeToString(s[:])}
 }

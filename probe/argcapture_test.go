@@ -10,6 +10,7 @@ import (
 	ebpfasm "github.com/cilium/ebpf/asm"
 
 	bpfasm "github.com/bpfmatrix/bpfmatrix/asm"
+	"github.com/bpfmatrix/bpfmatrix/internal/testenv"
 	"github.com/bpfmatrix/bpfmatrix/observation"
 	"github.com/bpfmatrix/bpfmatrix/probe/verifierlog"
 )
@@ -243,9 +244,7 @@ func TestCaptureHostArgLogs(t *testing.T) {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(filepath.Join(dir, "arg-"+c.kind+".log"), []byte(header+res.log), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		testenv.WriteFile(t, filepath.Join(dir, "arg-"+c.kind+".log"), []byte(header+res.log))
 		t.Logf("%s: %+v", c.kind, verifierlog.ParseComplaint(res.log))
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	bpfasm "github.com/bpfmatrix/bpfmatrix/asm"
+	"github.com/bpfmatrix/bpfmatrix/internal/testenv"
 	"github.com/bpfmatrix/bpfmatrix/observation"
 	"github.com/bpfmatrix/bpfmatrix/registry"
 	"github.com/cilium/ebpf/btf"
@@ -121,9 +122,7 @@ func TestCaptureHostLogs(t *testing.T) {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(filepath.Join(dir, c.kind+".log"), []byte(header+res.log), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		testenv.WriteFile(t, filepath.Join(dir, c.kind+".log"), []byte(header+res.log))
 		outcome, detail := Classify(res.errno, res.log)
 		t.Logf("%s: %s (%s)", c.kind, outcome, detail)
 	}
@@ -281,9 +280,7 @@ func TestCaptureKfuncLogs(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, c := range captures {
-		if err := os.WriteFile(filepath.Join(dir, c.file), []byte(c.text), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		testenv.WriteFile(t, filepath.Join(dir, c.file), []byte(c.text))
 		t.Logf("%s: %s (%s) %s", c.file, c.result.Outcome, c.result.Detail, c.result.Flags)
 	}
 }

@@ -104,6 +104,16 @@ func Must[T any](v T, err error) func(t testing.TB) T {
 	}
 }
 
+// WriteFile writes data to path, failing t when it cannot, and returns path: the setup of an input
+// file a test cannot go on without, written as testenv.WriteFile(t, path, data).
+func WriteFile(t testing.TB, path string, data []byte) string {
+	t.Helper()
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
 // WantErr checks the error of one case of a table-driven test: want is a part of the message the
 // error must have, or "" for no error, and a mismatch either way fails t at once. It reports
 // whether an error was wanted (and came), which ends the case: if testenv.WantErr(...) { return }.
