@@ -26,9 +26,7 @@ var goldenKfuncLog = regexp.MustCompile(`^kfunc-[a-z0-9-]+\.log$`)
 //
 // Nothing is cached: the guests run no agent, and their results are not observations.
 func TestCaptureGuestKfuncLogs(t *testing.T) {
-	if os.Getenv("BPFMATRIX_CAPTURE_LOGS") == "" {
-		t.Skip("set BPFMATRIX_CAPTURE_LOGS=1 to rewrite probe/testdata/verifier-logs/<kernel>/kfunc-*")
-	}
+	testenv.NeedCaptureLogs(t, "probe/testdata/verifier-logs/<kernel>/kfunc-*")
 	cfg := DefaultConfig()
 	cfg.QEMU = needQEMU(t)
 	cfg.WorkDir = t.TempDir()

@@ -171,9 +171,7 @@ func kptrTaken(m *argMaps) ebpfasm.Instructions {
 // Each file starts with the header of the other golden logs and a second line naming the
 // arguments given.
 func TestCaptureHostArgLogs(t *testing.T) {
-	if os.Getenv("BPFMATRIX_CAPTURE_LOGS") == "" {
-		t.Skip("set BPFMATRIX_CAPTURE_LOGS=1 to rewrite testdata/verifier-logs/host-*/arg-*.log")
-	}
+	testenv.NeedCaptureLogs(t, "testdata/verifier-logs/host-*/arg-*.log")
 	requireRoot(t)
 	reg := testRegistry(t)
 	maps := newArgMaps()

@@ -70,9 +70,7 @@ var captureCases = []captureCase{
 //
 //	BPFMATRIX_CAPTURE_LOGS=1 go test ./probe -run TestCaptureHostLogs
 func TestCaptureHostLogs(t *testing.T) {
-	if os.Getenv("BPFMATRIX_CAPTURE_LOGS") == "" {
-		t.Skip("set BPFMATRIX_CAPTURE_LOGS=1 to rewrite testdata/verifier-logs/host-*")
-	}
+	testenv.NeedCaptureLogs(t, "testdata/verifier-logs/host-*")
 	requireRoot(t)
 	reg := testRegistry(t)
 	l := newLoader(64 << 10)
@@ -267,9 +265,7 @@ func captureVariant(p *Prober, selector string) *variant {
 // The guests' files come from the same loads, in each kernel of kernels.yaml
 // (TestCaptureGuestKfuncLogs in package harness).
 func TestCaptureKfuncLogs(t *testing.T) {
-	if os.Getenv("BPFMATRIX_CAPTURE_LOGS") == "" {
-		t.Skip("set BPFMATRIX_CAPTURE_LOGS=1 to rewrite testdata/verifier-logs/host-*/kfunc-*")
-	}
+	testenv.NeedCaptureLogs(t, "testdata/verifier-logs/host-*/kfunc-*")
 	requireRoot(t)
 	p, captures, err := captureKfuncLogs(testRegistry(t), t.Logf)
 	if err != nil {
