@@ -124,14 +124,8 @@ func TestReadELFAgrees(t *testing.T) {
 
 func TestReadBadInput(t *testing.T) {
 	dir := t.TempDir()
-	text := filepath.Join(dir, "notes.txt")
-	if err := os.WriteFile(text, []byte("this is a text file\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	truncated := filepath.Join(dir, "truncated.o")
-	if err := os.WriteFile(truncated, []byte("\x7fELF\x02\x01\x01"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	text := testenv.WriteFile(t, filepath.Join(dir, "notes.txt"), []byte("this is a text file\n"))
+	truncated := testenv.WriteFile(t, filepath.Join(dir, "truncated.o"), []byte("\x7fELF\x02\x01\x01"))
 	host := testenv.Must(os.Executable())(t) // this test binary: an ELF for the host's machine
 	fifo := testenv.Nodes(t, dir, "fifo")[0]
 	for _, tc := range []struct {

@@ -170,10 +170,7 @@ func TestDynamicAgentBoots(t *testing.T) {
 	cfg.Agent = agent
 	cfg.Helpers = []int{1, 130}
 	cfg.ProgTypes = []string{"socket_filter", "xdp"}
-	results, err := Run(context.Background(), cfg, testKernels(t, "6.1"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	results := testenv.Must(Run(context.Background(), cfg, testKernels(t, "6.1"), nil))(t)
 	r := results[0]
 	failIfNotOK(t, r)
 	supported := 0

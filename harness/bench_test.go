@@ -10,16 +10,14 @@ import (
 	"time"
 
 	"github.com/bpfmatrix/bpfmatrix/harness/wire"
+	"github.com/bpfmatrix/bpfmatrix/internal/testenv"
 )
 
 // runMatrix runs kernels with cfg once and prints wall time and per-kernel figures.
 func runMatrix(b *testing.B, cfg Config, kernels []Kernel) {
 	b.Helper()
 	start := time.Now()
-	results, err := Run(context.Background(), cfg, kernels, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
+	results := testenv.Must(Run(context.Background(), cfg, kernels, nil))(b)
 	wall := time.Since(start)
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "%d kernels, %d guests at a time with %d vCPU(s), %s, channel %s (compress %v): wall %.1fs\n",
@@ -153,10 +151,7 @@ func BenchmarkCrashStudy(b *testing.B) {
 			kernels[i].Name = fmt.Sprintf("%s#%d", name, i+1)
 		}
 		start := time.Now()
-		results, err := Run(context.Background(), cfg, kernels, nil)
-		if err != nil {
-			b.Fatal(err)
-		}
+		results := testenv.Must(Run(context.Background(), cfg, kernels, nil))(b)
 		crashed, probe := 0, 0.0
 		var why []string
 		for _, r := range results {

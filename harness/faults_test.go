@@ -56,10 +56,7 @@ func TestFaultQEMU(t *testing.T) {
 			cfg, k := fakeConfig(t, tt.mode)
 			cfg.Timeout = tt.timeout
 			start := time.Now()
-			results, err := Run(context.Background(), cfg, []Kernel{k}, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
+			results := testenv.Must(Run(context.Background(), cfg, []Kernel{k}, nil))(t)
 			r := results[0]
 			if r.OK() {
 				t.Fatal("a misbehaving QEMU gave an ok kernel")
@@ -183,12 +180,8 @@ func TestFaultGuestLimits(t *testing.T) {
 func TestFaultAccelUnusable(t *testing.T) {
 	dir := t.TempDir()
 	noVirt, virt := filepath.Join(dir, "cpuinfo-novirt"), filepath.Join(dir, "cpuinfo-vmx")
-	if err := os.WriteFile(noVirt, []byte("processor\t: 0\nflags\t\t: fpu sse2 avx\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(virt, []byte("processor\t: 0\nflags\t\t: fpu vmx sse2\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testenv.WriteFile(t, noVirt, []byte("processor\t: 0\nflags\t\t: fpu sse2 avx\n"))
+	testenv.WriteFile(t, virt, []byte("processor\t: 0\nflags\t\t: fpu vmx sse2\n"))
 	notKVM := filepath.Join(dir, "kvm")
 	testenv.CharDevice(t, notKVM, testenv.DevNull)
 	tests := []struct {
@@ -224,9 +217,7 @@ func TestFaultRunSweepsKilledRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, f := range []string{tempdir.LockName, "initrd"} {
-		if err := os.WriteFile(filepath.Join(dead, f), []byte("x"), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		testenv.WriteFile(t, filepath.Join(dead, f), []byte("x"))
 	}
 	live, err := tempdir.New(cfg.WorkDir, RunDirPrefix)
 	if err != nil {

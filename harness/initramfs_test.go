@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"github.com/bpfmatrix/bpfmatrix/harness/wire"
 	"github.com/bpfmatrix/bpfmatrix/internal/kconfig"
+	"github.com/bpfmatrix/bpfmatrix/internal/testenv"
 	"io"
 	"os"
 	"path/filepath"
@@ -70,9 +71,7 @@ func TestInitramfs(t *testing.T) {
 	if err := os.WriteFile(agent, bytes.Repeat([]byte("A"), 4097), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(mod, []byte("modul"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testenv.WriteFile(t, mod, []byte("modul"))
 	tests := []struct {
 		name     string
 		files    []File

@@ -9,6 +9,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/bpfmatrix/bpfmatrix/internal/testenv"
 )
 
 // goldenKfuncLog is the file name a capture guest may give a golden log.
@@ -24,9 +26,7 @@ var goldenKfuncLog = regexp.MustCompile(`^kfunc-[a-z0-9-]+\.log$`)
 //
 // Nothing is cached: the guests run no agent, and their results are not observations.
 func TestCaptureGuestKfuncLogs(t *testing.T) {
-	if os.Getenv("BPFMATRIX_CAPTURE_LOGS") == "" {
-		t.Skip("set BPFMATRIX_CAPTURE_LOGS=1 to rewrite probe/testdata/verifier-logs/<kernel>/kfunc-*")
-	}
+	testenv.NeedCaptureLogs(t, "probe/testdata/verifier-logs/<kernel>/kfunc-*")
 	cfg := DefaultConfig()
 	cfg.QEMU = needQEMU(t)
 	cfg.WorkDir = t.TempDir()
@@ -63,9 +63,7 @@ func TestCaptureGuestKfuncLogs(t *testing.T) {
 				t.Errorf("%s: a result names no golden log: %+v", r.Kernel.Name, res)
 				continue
 			}
-			if err := os.WriteFile(filepath.Join(dir, res.Detail), []byte(res.Log), 0o644); err != nil {
-				t.Fatal(err)
-			}
+			testenv.WriteFile(t, filepath.Join(dir, res.Detail), []byte(res.Log))
 			t.Logf("%s/%s: %s/%s %s %s [%s]", r.Kernel.Name, res.Detail, res.ProgType, res.Variant, res.Kfunc, res.Outcome, res.Flags)
 		}
 	}

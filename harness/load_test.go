@@ -1,7 +1,6 @@
 package harness
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"os"
@@ -10,31 +9,11 @@ import (
 	"testing"
 
 	"github.com/bpfmatrix/bpfmatrix/harness/wire"
+	"github.com/bpfmatrix/bpfmatrix/harness/wire/wiretest"
 	"github.com/bpfmatrix/bpfmatrix/internal/fakeqemu"
+	"github.com/bpfmatrix/bpfmatrix/internal/testenv"
 	"github.com/bpfmatrix/bpfmatrix/observation"
 )
-
-// writeLoadStream writes, as a load-mode agent would, a stream answering loads to a file in dir.
-func writeLoadStream(t *testing.T, dir string, loads []observation.ProgramLoad) string {
-	t.Helper()
-	var buf bytes.Buffer
-	w := wire.NewWriter(&buf, false)
-	w.Hello(wire.Hello{Uptime: 1.5, Kernel: "7.3.4+deb13-cloud-amd64"})
-	w.Header(observation.Facts{Kernel: observation.KernelInfo{Release: "7.3.4+deb13-cloud-amd64", Version: "7.3.4"}})
-	for _, l := range loads {
-		if err := w.Result(l); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	p := filepath.Join(dir, "load.stream")
-	if err := os.WriteFile(p, buf.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
 
 // loadPlanConfig returns a config whose load plan holds the objects named, each a small file
 // of its own in dir; two of the same base name come from two directories.
@@ -47,9 +26,7 @@ func loadPlanConfig(t *testing.T, dir string, names ...string) Config {
 	for i, n := range names {
 		src := filepath.Join(dir, "src", strings.Repeat("d", i+1), "file.o")
 		os.MkdirAll(filepath.Dir(src), 0o755)
-		if err := os.WriteFile(src, []byte("object "+n), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		testenv.WriteFile(t, src, []byte("object "+n))
 		cfg.LoadPlan.Objects = append(cfg.LoadPlan.Objects, wire.LoadObject{Name: n, SHA256: strings.Repeat("a", i+1)})
 		cfg.LoadObjects = append(cfg.LoadObjects, src)
 	}
@@ -151,7 +128,7 @@ func TestLoadRunDecodes(t *testing.T) {
 		{Object: "a.o", ObjectSHA256: "a", Program: "p1", Section: "xdp", ProgType: "xdp", Loaded: true},
 		{Object: "a.o", ObjectSHA256: "a", Program: "p2", Section: "kprobe/x", ProgType: "kprobe", Cause: observation.CauseAttachTarget, Reason: "no x"},
 	}
-	t.Setenv(fakeqemu.EnvStream, writeLoadStream(t, t.TempDir(), loads))
+	wiretest.ReplayLoads(t, loads...)
 	var done Event
 	results, err := Run(context.Background(), cfg, []Kernel{k}, func(e Event) {
 		if e.Phase == "done" {

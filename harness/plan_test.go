@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/bpfmatrix/bpfmatrix/internal/testenv"
 	"github.com/bpfmatrix/bpfmatrix/observation"
 )
 
@@ -14,15 +15,9 @@ import (
 func TestPlannedEqualsExhaustive(t *testing.T) {
 	cfg := testConfig(t)
 	kernels := testKernels(t, "5.10", "7.3")
-	planned, err := Run(context.Background(), cfg, kernels, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	planned := testenv.Must(Run(context.Background(), cfg, kernels, nil))(t)
 	cfg.Exhaustive = true
-	exhaustive, err := Run(context.Background(), cfg, kernels, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	exhaustive := testenv.Must(Run(context.Background(), cfg, kernels, nil))(t)
 	for i, k := range kernels {
 		p, e := planned[i], exhaustive[i]
 		failIfNotOK(t, p)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/bpfmatrix/bpfmatrix/harness/wire"
+	"github.com/bpfmatrix/bpfmatrix/internal/testenv"
 	"github.com/bpfmatrix/bpfmatrix/observation"
 )
 
@@ -28,10 +29,7 @@ func failIfNotOK(t *testing.T, r *Result) {
 func TestKnownAnswers(t *testing.T) {
 	cfg := testConfig(t)
 	kernels := testKernels(t, "5.10", "7.3")
-	results, err := Run(context.Background(), cfg, kernels, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	results := testenv.Must(Run(context.Background(), cfg, kernels, nil))(t)
 	type key struct {
 		kernel string
 		id     int
@@ -132,10 +130,7 @@ func TestGuestFaults(t *testing.T) {
 	}
 	cfg.Timeout = 3 * time.Minute
 	start := time.Now()
-	results, err := Run(context.Background(), cfg, kernels, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	results := testenv.Must(Run(context.Background(), cfg, kernels, nil))(t)
 	t.Logf("%d guests in %.1fs", len(results), time.Since(start).Seconds())
 	for i, tt := range tests {
 		r := results[i]
@@ -229,10 +224,7 @@ func assertEmpty(t *testing.T, dir string) {
 func TestQEMUError(t *testing.T) {
 	cfg := testConfig(t)
 	noRetries(&cfg)
-	notKernel := filepath.Join(t.TempDir(), "bzImage")
-	if err := os.WriteFile(notKernel, []byte("not a kernel\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	notKernel := testenv.WriteFile(t, filepath.Join(t.TempDir(), "bzImage"), []byte("not a kernel\n"))
 	tests := []struct {
 		kernel Kernel
 		want   string
@@ -244,10 +236,7 @@ func TestQEMUError(t *testing.T) {
 	for _, tt := range tests {
 		kernels = append(kernels, tt.kernel)
 	}
-	results, err := Run(context.Background(), cfg, kernels, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	results := testenv.Must(Run(context.Background(), cfg, kernels, nil))(t)
 	for i, tt := range tests {
 		r := results[i]
 		if r.OK() || !strings.Contains(r.Doc.Guest.Error, tt.want) {

@@ -292,9 +292,7 @@ func writeModule(t *testing.T, dir, name string, format decompress.Format, r io.
 	if err != nil {
 		t.Fatalf("%s: %v", name, err)
 	}
-	if err := os.WriteFile(p, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testenv.WriteFile(t, p, data)
 	return p
 }
 

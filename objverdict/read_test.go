@@ -7,6 +7,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/bpfmatrix/bpfmatrix/internal/testenv"
 )
 
 var goldenJSON = filepath.Join("testdata", "golden", "load.json")
@@ -72,10 +74,7 @@ func TestReadReportRefuses(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			path := filepath.Join(t.TempDir(), "load.json")
-			if err := os.WriteFile(path, []byte(tt.text), 0o644); err != nil {
-				t.Fatal(err)
-			}
+			path := testenv.WriteFile(t, filepath.Join(t.TempDir(), "load.json"), []byte(tt.text))
 			r, err := ReadReport(path)
 			if err == nil {
 				t.Fatalf("accepted: %+v", r)

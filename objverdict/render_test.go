@@ -10,6 +10,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/bpfmatrix/bpfmatrix/internal/testenv"
 	"github.com/bpfmatrix/bpfmatrix/observation"
 )
 
@@ -63,9 +64,7 @@ func TestRenderGolden(t *testing.T) {
 			}
 			path := filepath.Join("testdata", "golden", tt.file)
 			if *update {
-				if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
-					t.Fatal(err)
-				}
+				testenv.WriteFile(t, path, b.Bytes())
 			}
 			want, err := os.ReadFile(path)
 			if err != nil {

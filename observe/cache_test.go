@@ -134,9 +134,7 @@ func TestFaultCacheReadOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := c.path("img", "agent")
-	if err := os.WriteFile(p, []byte("{"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testenv.WriteFile(t, p, []byte("{"))
 	if err := makeReadOnly(t, c.Dir); err != nil {
 		t.Fatal(err)
 	}
@@ -174,9 +172,7 @@ func TestFaultCacheEntryWords(t *testing.T) {
 	}
 	for _, tt := range tests {
 		c := Cache{Dir: t.TempDir()}
-		if err := os.WriteFile(c.path(image, agent), []byte(tt.content), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		testenv.WriteFile(t, c.path(image, agent), []byte(tt.content))
 		got, err := c.Get(image, agent)
 		if got != nil || !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%q: %v, %v; want ErrCorrupt saying %q", tt.content, got, err, tt.want)

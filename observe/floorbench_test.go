@@ -23,11 +23,7 @@ const floorRounds = 5
 // the harness (a floor is no observation and must never reach the observation cache), and
 // returns each kernel's floor by name.
 func measureFloor(b *testing.B, hcfg harness.Config) map[string]observation.FloorStats {
-	cfg, err := vmimages.LoadConfig(filepath.Join("..", "kernels.yaml"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	entries, err := cfg.Select(floorKernels)
+	entries, err := Options{KernelsFile: filepath.Join("..", "kernels.yaml"), Kernels: floorKernels}.entries()
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -13,30 +13,11 @@ import (
 	"testing"
 
 	"github.com/bpfmatrix/bpfmatrix/harness"
-	"github.com/bpfmatrix/bpfmatrix/harness/wire"
+	"github.com/bpfmatrix/bpfmatrix/harness/wire/wiretest"
 	"github.com/bpfmatrix/bpfmatrix/internal/fakeqemu"
+	"github.com/bpfmatrix/bpfmatrix/internal/testenv"
 	"github.com/bpfmatrix/bpfmatrix/observation"
 )
-
-// loadStream writes, as a load-mode agent would, a stream answering loads, and returns its path.
-func loadStream(t *testing.T, loads ...observation.ProgramLoad) string {
-	t.Helper()
-	var buf bytes.Buffer
-	w := wire.NewWriter(&buf, false)
-	w.Hello(wire.Hello{Uptime: 1.5, Kernel: "7.3.4+deb13-cloud-amd64"})
-	w.Header(observation.Facts{Kernel: observation.KernelInfo{Release: "7.3.4+deb13-cloud-amd64", Version: "7.3.4"}})
-	for _, l := range loads {
-		w.Result(l)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	p := filepath.Join(t.TempDir(), "load.stream")
-	if err := os.WriteFile(p, buf.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
 
 // fakeImages writes a kernels.yaml of local images whose release names the fake QEMU's mode
 // for each (fakeqemu.ByImage).
@@ -49,15 +30,10 @@ func fakeImages(t *testing.T, modes ...string) string {
 		copy(img[0x202:], "HdrS")
 		img[0x20e], img[0x20f] = 0x00, 0x03
 		copy(img[0x500:], "7.3.4-fake-"+m+" (test@example.org) #1 SMP\x00")
-		if err := os.WriteFile(filepath.Join(dir, m+".img"), img, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		testenv.WriteFile(t, filepath.Join(dir, m+".img"), img)
 		y += "  - name: " + m + "\n    path: " + m + ".img\n"
 	}
-	kfile := filepath.Join(dir, "kernels.yaml")
-	if err := os.WriteFile(kfile, []byte(y), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	kfile := testenv.WriteFile(t, filepath.Join(dir, "kernels.yaml"), []byte(y))
 	t.Setenv(fakeqemu.EnvMode, fakeqemu.ByImage)
 	return kfile
 }
@@ -65,10 +41,7 @@ func fakeImages(t *testing.T, modes ...string) string {
 // testObject writes a file and returns it as an object to load.
 func testObject(t *testing.T, name, content string) LoadObject {
 	t.Helper()
-	p := filepath.Join(t.TempDir(), name)
-	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	p := testenv.WriteFile(t, filepath.Join(t.TempDir(), name), []byte(content))
 	s := sha256.Sum256([]byte(content))
 	return LoadObject{Path: p, Name: name, SHA256: hex.EncodeToString(s[:])}
 }
@@ -109,7 +82,7 @@ func TestLoadCachedSecondRun(t *testing.T) {
 	cache := t.TempDir()
 	a, b := testObject(t, "a.o", "object a"), testObject(t, "b.o", "object b")
 	// The first guest answers for a (and, unasked, for b: such lines are not taken).
-	t.Setenv(fakeqemu.EnvStream, loadStream(t, answer(a, "pass", ""), answer(a, "count", observation.CauseHelperUnknown), answer(b, "drop", "")))
+	wiretest.ReplayLoads(t, answer(a, "pass", ""), answer(a, "count", observation.CauseHelperUnknown), answer(b, "drop", ""))
 	boots := map[string]int{}
 	obs, err := Load(context.Background(), loadOpts(t, kfile, cache, boots, a))
 	if err != nil {
@@ -133,7 +106,7 @@ func TestLoadCachedSecondRun(t *testing.T) {
 	}
 
 	// Now the guest would refuse a: the answer must come from the cache, b's from the boot.
-	t.Setenv(fakeqemu.EnvStream, loadStream(t, answer(a, "pass", observation.CauseVerifier), answer(b, "drop", observation.CauseMap)))
+	wiretest.ReplayLoads(t, answer(a, "pass", observation.CauseVerifier), answer(b, "drop", observation.CauseMap))
 	boots = map[string]int{}
 	obs, err = Load(context.Background(), loadOpts(t, kfile, cache, boots, a, b))
 	if err != nil {
@@ -294,7 +267,7 @@ func TestLoadCancel(t *testing.T) {
 	kfile := fakeImages(t, fakeqemu.Hang, fakeqemu.Replay)
 	cache := t.TempDir()
 	a := testObject(t, "a.o", "object a")
-	t.Setenv(fakeqemu.EnvStream, loadStream(t, answer(a, "pass", "")))
+	wiretest.ReplayLoads(t, answer(a, "pass", ""))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	opts := loadOpts(t, kfile, cache, map[string]int{}, a)
@@ -329,7 +302,7 @@ func TestLoadCutKeepsAnswers(t *testing.T) {
 	for _, p := range []string{"p1", "p2", "p3", "p4", "p5", "p6"} {
 		sent = append(sent, answer(a, p, ""))
 	}
-	t.Setenv(fakeqemu.EnvStream, loadStream(t, sent...))
+	wiretest.ReplayLoads(t, sent...)
 	for run := 1; run <= 2; run++ {
 		boots := map[string]int{}
 		obs, err := Load(context.Background(), loadOpts(t, kfile, cache, boots, a))

@@ -11,6 +11,7 @@ import (
 
 	"github.com/bpfmatrix/bpfmatrix/harness"
 	"github.com/bpfmatrix/bpfmatrix/internal/fakeqemu"
+	"github.com/bpfmatrix/bpfmatrix/internal/testenv"
 	"github.com/bpfmatrix/bpfmatrix/vmimages"
 )
 
@@ -152,13 +153,8 @@ func TestFaultNarrowProbeNotCached(t *testing.T) {
 	copy(img[0x202:], "HdrS")
 	img[0x20e], img[0x20f] = 0x00, 0x03
 	copy(img[0x500:], "7.3.4-fake (test@example.org) #1 SMP\x00")
-	if err := os.WriteFile(filepath.Join(dir, "bzImage"), img, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	kfile := filepath.Join(dir, "kernels.yaml")
-	if err := os.WriteFile(kfile, []byte("kernels:\n  - name: fake\n    path: bzImage\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testenv.WriteFile(t, filepath.Join(dir, "bzImage"), img)
+	kfile := testenv.WriteFile(t, filepath.Join(dir, "kernels.yaml"), []byte("kernels:\n  - name: fake\n    path: bzImage\n"))
 	t.Setenv(fakeqemu.EnvMode, fakeqemu.Replay)
 	t.Setenv(fakeqemu.EnvStream, filepath.Join(rec, "results.stream"))
 	for _, tt := range []struct {

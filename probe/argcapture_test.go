@@ -10,6 +10,7 @@ import (
 	ebpfasm "github.com/cilium/ebpf/asm"
 
 	bpfasm "github.com/bpfmatrix/bpfmatrix/asm"
+	"github.com/bpfmatrix/bpfmatrix/internal/testenv"
 	"github.com/bpfmatrix/bpfmatrix/observation"
 	"github.com/bpfmatrix/bpfmatrix/probe/verifierlog"
 )
@@ -170,9 +171,7 @@ func kptrTaken(m *argMaps) ebpfasm.Instructions {
 // Each file starts with the header of the other golden logs and a second line naming the
 // arguments given.
 func TestCaptureHostArgLogs(t *testing.T) {
-	if os.Getenv("BPFMATRIX_CAPTURE_LOGS") == "" {
-		t.Skip("set BPFMATRIX_CAPTURE_LOGS=1 to rewrite testdata/verifier-logs/host-*/arg-*.log")
-	}
+	testenv.NeedCaptureLogs(t, "testdata/verifier-logs/host-*/arg-*.log")
 	requireRoot(t)
 	reg := testRegistry(t)
 	maps := newArgMaps()
@@ -243,9 +242,7 @@ func TestCaptureHostArgLogs(t *testing.T) {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(filepath.Join(dir, "arg-"+c.kind+".log"), []byte(header+res.log), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		testenv.WriteFile(t, filepath.Join(dir, "arg-"+c.kind+".log"), []byte(header+res.log))
 		t.Logf("%s: %+v", c.kind, verifierlog.ParseComplaint(res.log))
 	}
 }

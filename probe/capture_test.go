@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	bpfasm "github.com/bpfmatrix/bpfmatrix/asm"
+	"github.com/bpfmatrix/bpfmatrix/internal/testenv"
 	"github.com/bpfmatrix/bpfmatrix/observation"
 	"github.com/bpfmatrix/bpfmatrix/registry"
 	"github.com/cilium/ebpf/btf"
@@ -69,9 +70,7 @@ var captureCases = []captureCase{
 //
 //	BPFMATRIX_CAPTURE_LOGS=1 go test ./probe -run TestCaptureHostLogs
 func TestCaptureHostLogs(t *testing.T) {
-	if os.Getenv("BPFMATRIX_CAPTURE_LOGS") == "" {
-		t.Skip("set BPFMATRIX_CAPTURE_LOGS=1 to rewrite testdata/verifier-logs/host-*")
-	}
+	testenv.NeedCaptureLogs(t, "testdata/verifier-logs/host-*")
 	requireRoot(t)
 	reg := testRegistry(t)
 	l := newLoader(64 << 10)
@@ -121,9 +120,7 @@ func TestCaptureHostLogs(t *testing.T) {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(filepath.Join(dir, c.kind+".log"), []byte(header+res.log), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		testenv.WriteFile(t, filepath.Join(dir, c.kind+".log"), []byte(header+res.log))
 		outcome, detail := Classify(res.errno, res.log)
 		t.Logf("%s: %s (%s)", c.kind, outcome, detail)
 	}
@@ -268,9 +265,7 @@ func captureVariant(p *Prober, selector string) *variant {
 // The guests' files come from the same loads, in each kernel of kernels.yaml
 // (TestCaptureGuestKfuncLogs in package harness).
 func TestCaptureKfuncLogs(t *testing.T) {
-	if os.Getenv("BPFMATRIX_CAPTURE_LOGS") == "" {
-		t.Skip("set BPFMATRIX_CAPTURE_LOGS=1 to rewrite testdata/verifier-logs/host-*/kfunc-*")
-	}
+	testenv.NeedCaptureLogs(t, "testdata/verifier-logs/host-*/kfunc-*")
 	requireRoot(t)
 	p, captures, err := captureKfuncLogs(testRegistry(t), t.Logf)
 	if err != nil {
@@ -281,9 +276,7 @@ func TestCaptureKfuncLogs(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, c := range captures {
-		if err := os.WriteFile(filepath.Join(dir, c.file), []byte(c.text), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		testenv.WriteFile(t, filepath.Join(dir, c.file), []byte(c.text))
 		t.Logf("%s: %s (%s) %s", c.file, c.result.Outcome, c.result.Detail, c.result.Flags)
 	}
 }

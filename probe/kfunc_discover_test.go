@@ -50,9 +50,7 @@ func synthKernel(t *testing.T, tagged bool) (string, *kernelBTF) {
 	}
 	raw := testenv.MarshalBTF(t, intT, acquire, plain)
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "vmlinux"), raw, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testenv.WriteFile(t, filepath.Join(dir, "vmlinux"), raw)
 	spec, err := btf.LoadSpec(filepath.Join(dir, "vmlinux"))
 	if err != nil {
 		t.Fatal(err)
@@ -120,9 +118,7 @@ func TestDiscoverModuleKfuncs(t *testing.T) {
 		t.Fatal("vmlinux strings lack the tag name")
 	}
 	mod := splitBTF(vm, uint32(intID), uint32(baseTag))
-	if err := os.WriteFile(filepath.Join(dir, "mod_test"), mod, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testenv.WriteFile(t, filepath.Join(dir, "mod_test"), mod)
 	d, err := discoverKfuncs(k, dir, nil)
 	if err != nil {
 		t.Fatal(err)

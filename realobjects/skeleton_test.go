@@ -118,9 +118,7 @@ func TestFindEmbeddedSkeleton(t *testing.T) {
 
 func write(t *testing.T, path, s string) {
 	t.Helper()
-	if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testenv.WriteFile(t, path, []byte(s))
 }
 
 func run(t *testing.T, name string, args ...string) {

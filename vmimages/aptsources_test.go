@@ -1,7 +1,6 @@
 package vmimages
 
 import (
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -63,10 +62,7 @@ func TestParseDeb822Errors(t *testing.T) {
 }
 
 func TestFindDebianArchive(t *testing.T) {
-	keyring := filepath.Join(t.TempDir(), "keyring.gpg")
-	if err := os.WriteFile(keyring, []byte("k"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	keyring := testenv.WriteFile(t, filepath.Join(t.TempDir(), "keyring.gpg"), []byte("k"))
 	read := func(dir string) []AptSource {
 		d := filepath.Join("testdata", dir)
 		srcs, err := ReadAptSources(filepath.Join(d, "sources.list"), filepath.Join(d, "sources.list.d"))

@@ -7,7 +7,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -103,10 +102,7 @@ func compress(t *testing.T, format string, data []byte) []byte {
 
 func writeImage(t *testing.T, img []byte) string {
 	t.Helper()
-	p := filepath.Join(t.TempDir(), "vmlinuz")
-	if err := os.WriteFile(p, img, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	p := testenv.WriteFile(t, filepath.Join(t.TempDir(), "vmlinuz"), img)
 	return p
 }
 

@@ -215,9 +215,7 @@ func TestDefaultKernelsFile(t *testing.T) {
 	if got := DefaultKernelsFile(); got != BuiltinKernelsFile {
 		t.Errorf("without kernels.yaml: %q, want %q", got, BuiltinKernelsFile)
 	}
-	if err := os.WriteFile("kernels.yaml", []byte("kernels: []\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testenv.WriteFile(t, "kernels.yaml", []byte("kernels: []\n"))
 	if got := DefaultKernelsFile(); got != "kernels.yaml" {
 		t.Errorf("with kernels.yaml: %q, want kernels.yaml", got)
 	}

@@ -142,10 +142,7 @@ func TestBzImageRelease(t *testing.T) {
 		{"short file", []byte("MZ"), "", false},
 	}
 	for _, tt := range tests {
-		p := filepath.Join(dir, tt.name)
-		if err := os.WriteFile(p, tt.data, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		p := testenv.WriteFile(t, filepath.Join(dir, tt.name), tt.data)
 		r, ok, err := bzImageRelease(p)
 		if err != nil || r != tt.release || ok != tt.ok {
 			t.Errorf("%s: bzImageRelease = %q %v %v, want %q %v", tt.name, r, ok, err, tt.release, tt.ok)

@@ -41,9 +41,7 @@ func TestFaultFetchReadOnlyDamagedEntry(t *testing.T) {
 		t.Fatalf("%v\n%s", err, progress)
 	}
 	vmlinuz := imgs[0].Path
-	if err := os.WriteFile(vmlinuz, []byte("damaged"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testenv.WriteFile(t, vmlinuz, []byte("damaged"))
 	mountReadOnly(t, fx.cache)
 	_, progress, err = fx.fetch(t)
 	var fe *FetchError

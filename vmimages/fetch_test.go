@@ -49,9 +49,7 @@ func newOfflineDebianFixtureWith(t *testing.T, extra map[string][]byte) *offline
 	if err := os.MkdirAll(filepath.Dir(fx.deb), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(fx.deb, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testenv.WriteFile(t, fx.deb, data)
 	debSum := sha256Bytes(data)
 	vmSum := sha256Bytes(vmlinuz)
 	writeFile(t, filepath.Join(fx.dir, "kernels.yaml"), "kernels:\n  - name: \"5.10\"\n    debian: {series: \"5.10\"}\n")
@@ -330,9 +328,7 @@ func writeFile(t *testing.T, path, content string) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testenv.WriteFile(t, path, []byte(content))
 }
 
 // TestFetchWithoutDebianArchive is the Ubuntu runner case: apt knows no Debian archive and the

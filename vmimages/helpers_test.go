@@ -107,9 +107,7 @@ func buildDeb(t *testing.T, pkg, version string, files map[string][]byte) string
 		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(full, data, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		testenv.WriteFile(t, full, data)
 	}
 	out := filepath.Join(root, debFileName(pkg, version))
 	cmd := exec.Command("dpkg-deb", "--root-owner-group", "-Zxz", "--build", tree, out)

@@ -1,5 +1,5 @@
 /* Programs cilium/ebpf's loader reads: each uses a different thing bpfobj must find. */
-#include "bpf.h"
+#include "../../internal/testobjects/src/bpf.h"
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -48,21 +48,13 @@ int unknown_helper(void *ctx)
 	return bpf_not_defined();
 }
 
-SEC("iter/task")
-int iterator(void *ctx)
-{
-	return 0;
-}
+EMPTY_PROG("iter/task", iterator)
 
 SEC("struct_ops/tcp_congestion_ops.cong_avoid")
 void member(void *ctx)
 {
 }
 
-SEC("custom/probe")
-int unknown_section(void *ctx)
-{
-	return 0;
-}
+EMPTY_PROG("custom/probe", unknown_section)
 
 char LICENSE[] SEC("license") = "GPL";

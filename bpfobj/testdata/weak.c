@@ -1,6 +1,6 @@
 /* An object as libbpf's USDT support makes them: a map defined weak, which cilium/ebpf's loader
    refuses, so that bpfobj must read the programs from the ELF itself. */
-#include "bpf.h"
+#include "../../internal/testobjects/src/bpf.h"
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);

@@ -1,10 +1,11 @@
 package main
 
 import (
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/bpfmatrix/bpfmatrix/internal/testenv"
 )
 
 // conditionedKfuncs is a kfunc file whose list kfunc is offered to tracepoint with conditions
@@ -26,12 +27,8 @@ func TestKfuncsConditions(t *testing.T) {
 	dir := t.TempDir()
 	good := filepath.Join(dir, "kfuncs.yaml")
 	bad := filepath.Join(dir, "bad.yaml")
-	if err := os.WriteFile(good, []byte(conditionedKfuncs), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(bad, []byte(strings.Replace(conditionedKfuncs, "holds: [bpf_list_head]", "holds: [bpf_wq]", 1)), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testenv.WriteFile(t, good, []byte(conditionedKfuncs))
+	testenv.WriteFile(t, bad, []byte(strings.Replace(conditionedKfuncs, "holds: [bpf_list_head]", "holds: [bpf_wq]", 1)))
 	tests := []struct {
 		args   []string
 		code   int

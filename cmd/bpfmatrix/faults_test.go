@@ -42,15 +42,10 @@ func fakeKernels(t *testing.T, modes ...string) string {
 	var y strings.Builder
 	y.WriteString("kernels:\n")
 	for _, m := range modes {
-		if err := os.WriteFile(filepath.Join(dir, m+".img"), fakeBzImage("7.3.4-fake-"+m), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		testenv.WriteFile(t, filepath.Join(dir, m+".img"), fakeBzImage("7.3.4-fake-"+m))
 		y.WriteString("  - name: " + m + "\n    path: " + m + ".img\n")
 	}
-	kfile := filepath.Join(dir, "kernels.yaml")
-	if err := os.WriteFile(kfile, []byte(y.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	kfile := testenv.WriteFile(t, filepath.Join(dir, "kernels.yaml"), []byte(y.String()))
 	stream, err := filepath.Abs(filepath.Join("..", "..", "observe", "testdata", "guest-7.3", "results.stream"))
 	if err != nil {
 		t.Fatal(err)
@@ -233,9 +228,7 @@ func TestFaultBadObservationFiles(t *testing.T) {
 		{"report file", gz(t, `{"schema":1,"tool":"x","kernels":[]}`)},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			if err := os.WriteFile(bad, tt.data, 0o644); err != nil {
-				t.Fatal(err)
-			}
+			testenv.WriteFile(t, bad, tt.data)
 			code, _, stderr := run("verify", "--in", dir, "--registry", reg, "ringbuf_output")
 			if code != exitBadArgs || !strings.Contains(stderr, bad) {
 				t.Errorf("verify: exit %d, stderr %q; want %d naming %s", code, stderr, exitBadArgs, bad)
@@ -300,15 +293,10 @@ func namedFakeKernels(t *testing.T, names ...string) string {
 	var y strings.Builder
 	y.WriteString("kernels:\n")
 	for _, n := range names {
-		img := filepath.Join(filepath.Dir(kfile), n+".img")
-		if err := os.WriteFile(img, fakeBzImage(n+".0-fake-"+fakeqemu.Replay), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		testenv.WriteFile(t, filepath.Join(filepath.Dir(kfile), n+".img"), fakeBzImage(n+".0-fake-"+fakeqemu.Replay))
 		fmt.Fprintf(&y, "  - name: %q\n    path: %s.img\n", n, n)
 	}
-	if err := os.WriteFile(kfile, []byte(y.String()), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testenv.WriteFile(t, kfile, []byte(y.String()))
 	return kfile
 }
 
@@ -339,9 +327,7 @@ func TestFaultVerifyReadOnlyDamagedImage(t *testing.T) {
 	if damaged == "" {
 		t.Fatalf("no cached 5.10 image among %v", images)
 	}
-	if err := os.WriteFile(damaged, []byte("damaged"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testenv.WriteFile(t, damaged, []byte("damaged"))
 	testenv.NeedRoot(t)
 	if out, err := exec.Command("mount", "--bind", cache, cache).CombinedOutput(); err != nil {
 		testenv.Need(t, fmt.Errorf("cannot bind-mount: %v: %s", err, out), "run as root where mount works")
@@ -369,10 +355,7 @@ func TestFaultVerifyReadOnlyDamagedImage(t *testing.T) {
 // or "not cached".
 func TestFaultVerifyCacheDirSetup(t *testing.T) {
 	kfile := namedFakeKernels(t, "7.3")
-	file := filepath.Join(t.TempDir(), "a-file")
-	if err := os.WriteFile(file, nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	file := testenv.WriteFile(t, filepath.Join(t.TempDir(), "a-file"), nil)
 	tests := []struct{ home, xdg, want string }{
 		{"", "", "HOME"},
 		{"/nonexistent", file, file + " is not a directory"},

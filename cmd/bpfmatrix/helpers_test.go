@@ -26,10 +26,7 @@ func run(args ...string) (int, string, string) {
 var smallRegistry = filepath.Join("..", "..", "registry", "testdata", "small.yaml")
 
 func TestHelpersExitCodes(t *testing.T) {
-	bad := filepath.Join(t.TempDir(), "bad.yaml")
-	if err := os.WriteFile(bad, []byte("- id: 1\n  name: x\n  colour: red\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	bad := testenv.WriteFile(t, filepath.Join(t.TempDir(), "bad.yaml"), []byte("- id: 1\n  name: x\n  colour: red\n"))
 	tests := []struct {
 		args   []string
 		code   int
@@ -190,18 +187,13 @@ var (
 // says which facts they leave out, and refuses a bad one with its file and line.
 func TestHelpersForeignTables(t *testing.T) {
 	dir := t.TempDir()
-	bad := filepath.Join(dir, "helpers.clj")
-	if err := os.WriteFile(bad, []byte("(def helper-metadata\n  {:a {:id 1 :signature {:return :u64 :args []}\n  :min-kernel \"5.8\" :prog-types #{:tc} :category :time :description \"x\"}})\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	bad := testenv.WriteFile(t, filepath.Join(dir, "helpers.clj"), []byte("(def helper-metadata\n  {:a {:id 1 :signature {:return :u64 :args []}\n  :min-kernel \"5.8\" :prog-types #{:tc} :category :time :description \"x\"}})\n"))
 	noExt := filepath.Join(dir, "table")
 	data, err := os.ReadFile(jsonTable)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(noExt, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testenv.WriteFile(t, noExt, data)
 	tests := []struct {
 		args           []string
 		code           int
@@ -322,9 +314,7 @@ func TestHelpersExportC(t *testing.T) {
 		}
 		src := strings.ReplaceAll(exportCProgram, "KERNELS", strings.Join(init, ", "))
 		src = strings.ReplaceAll(src, "BPFMATRIX_FUNC_NAME", "BPFMATRIX_FUNC_"+reg.Helpers()[0].Name)
-		if err := os.WriteFile(filepath.Join(dir, "t.c"), []byte(src), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		testenv.WriteFile(t, filepath.Join(dir, "t.c"), []byte(src))
 		cmd := exec.Command(cc, "-Wall", "-Werror", "-std=c11", "-o", "t", "t.c")
 		cmd.Dir = dir
 		if out, err := cmd.CombinedOutput(); err != nil {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bpfmatrix/bpfmatrix/internal/testenv"
 	"github.com/bpfmatrix/bpfmatrix/vmimages"
 )
 
@@ -21,14 +22,10 @@ func kernelsFixture(t *testing.T) (kernelsFile, cacheDir string) {
 	copy(img[0x202:], "HdrS")
 	binary.LittleEndian.PutUint16(img[0x20e:], 0x300)
 	copy(img[0x500:], "6.13.0-test (t@example.org) #1\x00")
-	if err := os.WriteFile(filepath.Join(dir, "bzImage"), img, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testenv.WriteFile(t, filepath.Join(dir, "bzImage"), img)
 	kernelsFile = filepath.Join(dir, "kernels.yaml")
 	yaml := "kernels:\n  - name: local\n    path: bzImage\n  - name: \"7.3\"\n    debian: {series: \"7.3\"}\n"
-	if err := os.WriteFile(kernelsFile, []byte(yaml), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testenv.WriteFile(t, kernelsFile, []byte(yaml))
 	return kernelsFile, t.TempDir()
 }
 

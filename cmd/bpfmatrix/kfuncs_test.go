@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bpfmatrix/bpfmatrix/internal/testenv"
 	"github.com/bpfmatrix/bpfmatrix/observation"
 )
 
@@ -95,10 +96,7 @@ func TestKfuncsSyncRecorded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	copyPath := filepath.Join(dir, "kfuncs.yaml")
-	if err := os.WriteFile(copyPath, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	copyPath := testenv.WriteFile(t, filepath.Join(dir, "kfuncs.yaml"), data)
 	code, stdout, stderr := run("kfuncs", "sync", "--in", recordedObservations, "--kfuncs", copyPath, "--write")
 	if code != 0 || !strings.Contains(stdout, "wrote "+copyPath) {
 		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)

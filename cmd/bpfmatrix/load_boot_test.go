@@ -11,28 +11,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/bpfmatrix/bpfmatrix/harness/wire"
+	"github.com/bpfmatrix/bpfmatrix/harness/wire/wiretest"
 	"github.com/bpfmatrix/bpfmatrix/internal/fakeqemu"
 	"github.com/bpfmatrix/bpfmatrix/observation"
 )
-
-// fakeLoadStream points the fake QEMU at a stream in which a load-mode agent answers loads.
-func fakeLoadStream(t *testing.T, loads ...observation.ProgramLoad) {
-	t.Helper()
-	var buf bytes.Buffer
-	w := wire.NewWriter(&buf, false)
-	w.Hello(wire.Hello{Uptime: 1, Kernel: "7.3.4+deb13-cloud-amd64"})
-	w.Header(observation.Facts{Kernel: observation.KernelInfo{Release: "7.3.4+deb13-cloud-amd64", Version: "7.3.4"}})
-	for _, l := range loads {
-		w.Result(l)
-	}
-	w.Close()
-	p := filepath.Join(t.TempDir(), "load.stream")
-	if err := os.WriteFile(p, buf.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv(fakeqemu.EnvStream, p)
-}
 
 // TestBootLoads: bootLoads boots the kernels named with the guest flags, shows progress as run
 // does, keeps a kernel whose QEMU fails failed, and answers a second call from the cache.
@@ -43,7 +25,7 @@ func TestBootLoads(t *testing.T) {
 	os.WriteFile(obj, content, 0o644)
 	sum := sha256.Sum256(content)
 	in := loadInput{Path: obj, Name: "xdp.o", SHA256: hex.EncodeToString(sum[:])}
-	fakeLoadStream(t, observation.ProgramLoad{Object: in.Name, ObjectSHA256: in.SHA256, Program: "pass", Section: "xdp", ProgType: "xdp", Loaded: true})
+	wiretest.ReplayLoads(t, observation.ProgramLoad{Object: in.Name, ObjectSHA256: in.SHA256, Program: "pass", Section: "xdp", ProgType: "xdp", Loaded: true})
 	cache := t.TempDir()
 	flags := func() *guestFlags {
 		fs := flag.NewFlagSet("load", flag.ContinueOnError)

@@ -28,10 +28,7 @@ func loadObject(name string) string { return filepath.Join(loadObjects, name) }
 // nowhere).
 func TestLoadStaticExitCodes(t *testing.T) {
 	dir := t.TempDir()
-	text := filepath.Join(dir, "notes.o")
-	if err := os.WriteFile(text, []byte("not an object\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	text := testenv.WriteFile(t, filepath.Join(dir, "notes.o"), []byte("not an object\n"))
 	host, err := os.Executable() // this test binary: an ELF for the host's machine
 	if err != nil {
 		t.Fatal(err)
@@ -90,10 +87,7 @@ func buildObject(t *testing.T, src string) string {
 	t.Helper()
 	clang := testenv.NeedCommand(t, "clang", "clang")
 	dir := t.TempDir()
-	c := filepath.Join(dir, "prog.c")
-	if err := os.WriteFile(c, []byte(src), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	c := testenv.WriteFile(t, filepath.Join(dir, "prog.c"), []byte(src))
 	out := filepath.Join(dir, "prog.o")
 	if b, err := exec.Command(clang, "-target", "bpfel", "-O2", "-g", "-c", c, "-o", out).CombinedOutput(); err != nil {
 		t.Fatalf("clang: %v\n%s", err, b)
@@ -170,9 +164,7 @@ func TestKernelAnswers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(paths[1], data, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testenv.WriteFile(t, paths[1], data)
 	objs, inputs, err := readObjects(paths)
 	if err != nil {
 		t.Fatal(err)

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/bpfmatrix/bpfmatrix/internal/testenv"
 )
 
 var goldenLoadJSON = filepath.Join("..", "..", "objverdict", "testdata", "golden", "load.json")
@@ -23,13 +25,9 @@ func reportDir(t *testing.T, loadJSON []byte) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(obs, "5.10.json.gz"), data, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testenv.WriteFile(t, filepath.Join(obs, "5.10.json.gz"), data)
 	if loadJSON != nil {
-		if err := os.WriteFile(filepath.Join(dir, "load.json"), loadJSON, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		testenv.WriteFile(t, filepath.Join(dir, "load.json"), loadJSON)
 	}
 	return obs
 }
@@ -43,10 +41,7 @@ func TestReportLoads(t *testing.T) {
 		t.Fatal(err)
 	}
 	malformed := []byte(strings.Replace(string(golden), `"cause": "gpl_only"`, `"cause": "gpl"`, 1))
-	elsewhere := filepath.Join(t.TempDir(), "elsewhere.json")
-	if err := os.WriteFile(elsewhere, malformed, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	elsewhere := testenv.WriteFile(t, filepath.Join(t.TempDir(), "elsewhere.json"), malformed)
 	tests := []struct {
 		name      string
 		beside    []byte // load.json next to the observations, nil for none

@@ -115,14 +115,8 @@ func TestRun(t *testing.T) {
 func TestRunFailedKernel(t *testing.T) {
 	needQEMU(t)
 	dir := t.TempDir()
-	image := filepath.Join(dir, "bzImage")
-	if err := os.WriteFile(image, []byte("not a kernel\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	kfile := filepath.Join(dir, "kernels.yaml")
-	if err := os.WriteFile(kfile, []byte("kernels:\n  - name: broken\n    path: bzImage\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testenv.WriteFile(t, filepath.Join(dir, "bzImage"), []byte("not a kernel\n"))
+	kfile := testenv.WriteFile(t, filepath.Join(dir, "kernels.yaml"), []byte("kernels:\n  - name: broken\n    path: bzImage\n"))
 	out := filepath.Join(dir, "out")
 	code, _, stderr := run("run", "--kernels-file", kfile, "--cache-dir", filepath.Join(dir, "cache"), "--out", out,
 		"--helpers", "1", "--prog-types", "socket_filter")

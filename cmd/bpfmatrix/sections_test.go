@@ -1,10 +1,11 @@
 package main
 
 import (
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/bpfmatrix/bpfmatrix/internal/testenv"
 )
 
 // sectionTables writes a helper table and a kfunc table whose one entry each has attach-point
@@ -22,9 +23,7 @@ func sectionTables(t *testing.T) (helpers, kfuncs string) {
 		"  prog_types: [sched_cls, tracing]\n  gpl_only: false\n  category: time\n  description: Time.\n" + points
 	k := "- name: bpf_a\n  prototype: \"int bpf_a(void)\"\n  min_kernel: \"5.8\"\n  prog_types: [sched_cls, tracing]\n  category: misc\n" + points
 	for path, text := range map[string]string{helpers: h, kfuncs: k} {
-		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		testenv.WriteFile(t, path, []byte(text))
 	}
 	return helpers, kfuncs
 }
@@ -122,10 +121,7 @@ func TestDefaultAttachmentAnswers(t *testing.T) {
     struct_ops/tcp_congestion_ops: {offered: false, evidence: "probe: refused on 6.16..7.3 at struct_ops/tcp_congestion_ops (tcp_congestion_ops.cong_avoid)"}
   category: sched_ext
 `
-	path := filepath.Join(t.TempDir(), "kfuncs.yaml")
-	if err := os.WriteFile(path, []byte(table), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	path := testenv.WriteFile(t, filepath.Join(t.TempDir(), "kfuncs.yaml"), []byte(table))
 	tests := []struct {
 		args   []string
 		code   int

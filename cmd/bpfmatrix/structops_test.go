@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bpfmatrix/bpfmatrix/internal/testenv"
 	"github.com/bpfmatrix/bpfmatrix/observation"
 )
 
@@ -31,10 +32,7 @@ func structOpsDocuments(t *testing.T) string {
 func TestStructOpsSyncAndCompat(t *testing.T) {
 	dir := structOpsDocuments(t)
 	kfuncs := writeTemp(t, "kfuncs.yaml", "- name: scx_bpf_dsq_insert\n  prototype: \"void scx_bpf_dsq_insert(struct task_struct *p, u64 dsq_id, u64 slice, u64 enq_flags)\"\n  min_kernel: \"6.12\"\n  prog_types: [struct_ops]\n  category: sched_ext\n")
-	ops := filepath.Join(t.TempDir(), "structops.yaml")
-	if err := os.WriteFile(ops, []byte("[]\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	ops := testenv.WriteFile(t, filepath.Join(t.TempDir(), "structops.yaml"), []byte("[]\n"))
 	synced := writeTemp(t, "synced.yaml", "[]\n") // the kfuncs sync writes, apart from the table asked below
 	code, stdout, stderr := run("kfuncs", "sync", "--in", dir, "--kfuncs", synced, "--structops", ops, "--write")
 	if code != exitOK || !strings.Contains(stdout, "struct_ops: 2 kinds with 5 members\n") || !strings.Contains(stdout, "wrote "+ops+"\n") {

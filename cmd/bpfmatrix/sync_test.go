@@ -162,17 +162,12 @@ func writeDoc(t *testing.T, path string, doc *observation.Document) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(path, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testenv.WriteFile(t, path, data)
 }
 
 func writeTemp(t *testing.T, name, text string) string {
 	t.Helper()
-	p := filepath.Join(t.TempDir(), name)
-	if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	p := testenv.WriteFile(t, filepath.Join(t.TempDir(), name), []byte(text))
 	return p
 }
 

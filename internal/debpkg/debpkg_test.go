@@ -26,9 +26,7 @@ func buildDeb(t *testing.T, comp string, files map[string]string) []byte {
 		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(full, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		testenv.WriteFile(t, full, []byte(body))
 	}
 	out := filepath.Join(root, "t.deb")
 	if msg, err := exec.Command("dpkg-deb", "--root-owner-group", "-Z"+comp, "--build", tree, out).CombinedOutput(); err != nil {

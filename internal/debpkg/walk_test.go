@@ -5,24 +5,19 @@ import (
 	"context"
 	"errors"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/bpfmatrix/bpfmatrix/internal/testenv"
 )
 
 // TestWalk streams a package's files through the callback, stops early on ErrStopWalk without an
 // error, passes the callback's own errors on, names the file of a broken package and stops
 // when the context is done.
 func TestWalk(t *testing.T) {
-	deb := filepath.Join(t.TempDir(), "t.deb")
-	if err := os.WriteFile(deb, buildDeb(t, "xz", map[string]string{"a/one": "1", "a/two": "22"}), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	broken := filepath.Join(t.TempDir(), "broken.deb")
-	if err := os.WriteFile(broken, []byte("!<arch>\nnot really\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	deb := testenv.WriteFile(t, filepath.Join(t.TempDir(), "t.deb"), buildDeb(t, "xz", map[string]string{"a/one": "1", "a/two": "22"}))
+	broken := testenv.WriteFile(t, filepath.Join(t.TempDir(), "broken.deb"), []byte("!<arch>\nnot really\n"))
 	cancelled, cancel := context.WithCancel(context.Background())
 	cancel()
 	mine := errors.New("mine")

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/bpfmatrix/bpfmatrix/internal/testenv"
 )
 
 // TestSHA256Cancel: hashing a large file (a sparse one just under Image.Max) stops within a
@@ -18,9 +20,7 @@ func TestSHA256Cancel(t *testing.T) {
 	dir := t.TempDir()
 	small := filepath.Join(dir, "small")
 	data := bytes.Repeat([]byte("bpf"), 1<<20)
-	if err := os.WriteFile(small, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testenv.WriteFile(t, small, data)
 	sum := sha256.Sum256(data)
 	if got, err := SHA256(context.Background(), small); err != nil || got != hex.EncodeToString(sum[:]) {
 		t.Fatalf("SHA256 = %s, %v", got, err)

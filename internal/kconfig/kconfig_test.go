@@ -3,9 +3,10 @@ package kconfig
 import (
 	"bytes"
 	"compress/gzip"
-	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/bpfmatrix/bpfmatrix/internal/testenv"
 )
 
 const sample = `#
@@ -20,18 +21,12 @@ CONFIG_NR_CPUS=8192
 
 func TestRead(t *testing.T) {
 	dir := t.TempDir()
-	plain := filepath.Join(dir, "config")
-	if err := os.WriteFile(plain, []byte(sample), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	plain := testenv.WriteFile(t, filepath.Join(dir, "config"), []byte(sample))
 	var gz bytes.Buffer
 	zw := gzip.NewWriter(&gz)
 	zw.Write([]byte(sample))
 	zw.Close()
-	zipped := filepath.Join(dir, "config.gz")
-	if err := os.WriteFile(zipped, gz.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	zipped := testenv.WriteFile(t, filepath.Join(dir, "config.gz"), gz.Bytes())
 	for _, p := range []string{plain, zipped} {
 		c, err := Read(p)
 		if err != nil {

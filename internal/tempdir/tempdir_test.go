@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/bpfmatrix/bpfmatrix/internal/testenv"
 )
 
 const envChild = "TEMPDIR_TEST_CHILD"
@@ -123,9 +125,7 @@ func TestMoved(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(d.Path, "vmlinuz"), []byte("x"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testenv.WriteFile(t, filepath.Join(d.Path, "vmlinuz"), []byte("x"))
 	dst := filepath.Join(parent, "entry")
 	if err := os.Rename(d.Path, dst); err != nil {
 		t.Fatal(err)

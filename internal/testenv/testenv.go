@@ -37,6 +37,19 @@ func NeedNetwork(t testing.TB) {
 	}
 }
 
+// EnvCaptureLogs names the environment variable that asks the capture tests to rewrite the
+// golden verifier logs (probe/testdata/verifier-logs) from the kernels they run on.
+const EnvCaptureLogs = "BPFMATRIX_CAPTURE_LOGS"
+
+// NeedCaptureLogs skips t unless EnvCaptureLogs is set, under CI too: a capture test rewrites
+// checked-in golden logs (what names them) and runs only when a person asks.
+func NeedCaptureLogs(t testing.TB, what string) {
+	t.Helper()
+	if os.Getenv(EnvCaptureLogs) == "" {
+		t.Skipf("set %s=1 to rewrite %s", EnvCaptureLogs, what)
+	}
+}
+
 // Optional skips t when err (why an optional input is missing) is not nil, under CI as well:
 // for inputs CI does not provide by design, such as the images of kernels it does not boot.
 // Inputs CI must provide go through Need.
@@ -102,6 +115,16 @@ func Must[T any](v T, err error) func(t testing.TB) T {
 		}
 		return v
 	}
+}
+
+// WriteFile writes data to path, failing t when it cannot, and returns path: the setup of an input
+// file a test cannot go on without, written as testenv.WriteFile(t, path, data).
+func WriteFile(t testing.TB, path string, data []byte) string {
+	t.Helper()
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 // WantErr checks the error of one case of a table-driven test: want is a part of the message the

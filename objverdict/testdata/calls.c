@@ -1,10 +1,6 @@
 /* Programs whose answers the registries decide: each calls what some kernels lack or do not
    offer to its type. GPL, so that only the type and the release decide. */
-#include "bpf.h"
-
-struct task_struct;
-extern struct task_struct *bpf_task_from_pid(__s32 pid) __ksym;
-extern void bpf_task_release(struct task_struct *p) __ksym;
+#include "../../internal/testobjects/src/bpf.h"
 
 static long step(__u32 i, void *ctx)
 {
@@ -29,9 +25,7 @@ int xdp_helper_in_kprobe(void *ctx)
 SEC("kprobe/do_unlinkat")
 int kfunc_in_kprobe(void *ctx)
 {
-	struct task_struct *t = bpf_task_from_pid(1);
-	if (t)
-		bpf_task_release(t);
+	task_from_pid_and_release();
 	return 0;
 }
 
@@ -39,9 +33,7 @@ int kfunc_in_kprobe(void *ctx)
 SEC("xdp")
 int kfunc_in_xdp(void *ctx)
 {
-	struct task_struct *t = bpf_task_from_pid(1);
-	if (t)
-		bpf_task_release(t);
+	task_from_pid_and_release();
 	return 2;
 }
 
@@ -53,11 +45,7 @@ int xdp_pass(void *ctx)
 }
 
 /* syscall programs arrived in 5.14. */
-SEC("syscall")
-int syscall_prog(void *ctx)
-{
-	return 0;
-}
+EMPTY_PROG("syscall", syscall_prog)
 
 /* The guide's example: a kprobe calling a helper id no kernel defines. */
 SEC("kprobe/do_sys_open")

@@ -1,6 +1,6 @@
 /* A program under a license the kernel does not take as GPL-compatible, calling a GPL-only
    helper. */
-#include "bpf.h"
+#include "../../internal/testobjects/src/bpf.h"
 
 SEC("kprobe/do_unlinkat")
 int read_kernel(void *ctx)

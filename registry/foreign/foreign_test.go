@@ -2,11 +2,11 @@ package foreign
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/bpfmatrix/bpfmatrix/internal/testenv"
 	"github.com/bpfmatrix/bpfmatrix/registry"
 )
 
@@ -260,10 +260,7 @@ func TestLoadTableRefusesWhatLoadRefuses(t *testing.T) {
 	if _, _, err := LoadTable(dir); err == nil || !strings.Contains(err.Error(), "not a regular file") {
 		t.Errorf("directory: %v", err)
 	}
-	p := filepath.Join(dir, "t.edn")
-	if err := os.WriteFile(p, []byte("{:a {:id 1}}"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	p := testenv.WriteFile(t, filepath.Join(dir, "t.edn"), []byte("{:a {:id 1}}"))
 	if _, _, err := LoadTable(p); err == nil || !strings.Contains(err.Error(), "t.edn:1: :a: entry is missing required key") {
 		t.Errorf("incomplete entry: %v", err)
 	}

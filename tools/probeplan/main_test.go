@@ -30,9 +30,7 @@ func writeDoc(t *testing.T, dir, name, release, from string) {
 		{HelperID: 2, ProgType: "tracing", Variant: "fexit", Outcome: ok, Detail: "other", From: from},
 	}
 	b := testenv.Must(json.Marshal(d))(t)
-	if err := os.WriteFile(filepath.Join(dir, name+".json"), b, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	testenv.WriteFile(t, filepath.Join(dir, name+".json"), b)
 }
 
 // TestRun learns plans from directories of documents, and refuses a planned probe's.

@@ -1,16 +1,7 @@
 /* As tools ship fentry programs: aimed at a placeholder the tool retargets when it starts. */
 #include "bpf.h"
 
-SEC("fentry/dummy_fentry")
-int retargeted(void *ctx)
-{
-	return 0;
-}
-
-SEC("kprobe/dummy_kprobe")
-int retargeted_kprobe(void *ctx)
-{
-	return 0;
-}
+EMPTY_PROG("fentry/dummy_fentry", retargeted)
+EMPTY_PROG("kprobe/dummy_kprobe", retargeted_kprobe)
 
 char LICENSE[] SEC("license") = "GPL";

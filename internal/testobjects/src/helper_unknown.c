@@ -1,8 +1,6 @@
 /* The guide's own example: a kprobe that calls a helper with an id no kernel defines. */
 #include "bpf.h"
 
-static long (*bpf_not_defined)(void) = (void *)999;
-
 SEC("kprobe/do_sys_openat2")
 int new_helper(void *ctx)
 {

@@ -16,10 +16,6 @@ int usdt_like(void *ctx)
 	return bpf_map_lookup_elem(&specs, &key) != 0;
 }
 
-SEC("kprobe/do_sys_openat2")
-int plain_kprobe(void *ctx)
-{
-	return 0;
-}
+EMPTY_PROG("kprobe/do_sys_openat2", plain_kprobe)
 
 char LICENSE[] SEC("license") = "GPL";

@@ -3,17 +3,8 @@
  * netfilter programs in 6.4, so 5.10 refuses both before its verifier says a word. */
 #include "bpf.h"
 
-SEC("lsm/file_open")
-int lsm_open(void *ctx)
-{
-	return 0;
-}
-
-SEC("syscall")
-int syscall_prog(void *ctx)
-{
-	return 0;
-}
+EMPTY_PROG("lsm/file_open", lsm_open)
+EMPTY_PROG("syscall", syscall_prog)
 
 SEC("netfilter")
 int netfilter_prog(void *ctx)

@@ -1,10 +1,6 @@
 /* A raw tracepoint program: loads and attaches without tracefs. */
 #include "bpf.h"
 
-SEC("raw_tp/sys_enter")
-int on_sys_enter(void *ctx)
-{
-	return 0;
-}
+EMPTY_PROG("raw_tp/sys_enter", on_sys_enter)
 
 char LICENSE[] SEC("license") = "GPL";

@@ -1,10 +1,6 @@
 /* A program in a section no loader knows: its type is unspecified, so no kernel is asked. */
 #include "bpf.h"
 
-SEC("bpfmatrix/no_such_kind")
-int unknown_kind(void *ctx)
-{
-	return 0;
-}
+EMPTY_PROG("bpfmatrix/no_such_kind", unknown_kind)
 
 char LICENSE[] SEC("license") = "GPL";
