@@ -111,7 +111,7 @@ func buildDeb(t *testing.T, pkg, version string, files map[string][]byte) string
 			t.Fatal(err)
 		}
 	}
-	out := filepath.Join(root, debFileName(pkg, version))
+	out := filepath.Join(root, debFileName(pkg, version, ""))
 	cmd := exec.Command("dpkg-deb", "--root-owner-group", "-Zxz", "--build", tree, out)
 	if msg, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("dpkg-deb --build: %v\n%s", err, msg)

@@ -131,12 +131,12 @@ func (s *PathSource) fetch(ctx context.Context, run *fetchRun, e Entry, locked *
 
 // store copies the image whose hash is sum (and the config) into a new cache entry.
 func (s *PathSource) store(ctx context.Context, run *fetchRun, kernel, img, sum string) (*Manifest, error) {
-	release, ok, err := bzImageRelease(img)
+	release, ok, err := vmlinuzRelease(img, run.arch)
 	if err != nil {
 		return nil, err
 	}
 	if !ok {
-		return nil, fmt.Errorf("%s is not an x86 bzImage (no boot protocol header): point the entry at arch/x86/boot/bzImage", img)
+		return nil, fmt.Errorf("%s is not an x86 bzImage (no boot protocol header): point the entry at arch/x86/boot/bzImage, or give it the arch of its image", img)
 	}
 	st, err := run.cache.newStaging()
 	if err != nil {
@@ -153,7 +153,7 @@ func (s *PathSource) store(ctx context.Context, run *fetchRun, kernel, img, sum 
 		}
 		return nil, fmt.Errorf("%s changed while it was copied; run again after the build finishes", img)
 	}
-	m := &Manifest{SHA256: sum, Source: s.Spec(), Release: release, Version: leadingVersion.FindString(release)}
+	m := &Manifest{SHA256: sum, Source: s.Spec(), Arch: lockArch(run.arch), Release: release, Version: leadingVersion.FindString(release)}
 	if s.Config != "" {
 		if err := copyFile(ctx, s.abs(s.Config), filepath.Join(st.Path, "config")); err != nil {
 			return nil, fmt.Errorf("copy config: %w", err)
