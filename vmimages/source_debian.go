@@ -71,7 +71,11 @@ func (s *DebianSource) fetch(ctx context.Context, run *fetchRun, e Entry, locked
 		return s.fetchLocked(ctx, run, e.Name, *locked)
 	}
 	if run.f.Offline {
-		return nil, LockEntry{}, errors.New("not pinned in kernels.lock, and --offline forbids resolving it from the Debian archive: run `bpfmatrix kernels fetch` once with network")
+		flag := ""
+		if run.arch != observation.DefaultArch {
+			flag = " --arch " + string(run.arch)
+		}
+		return nil, LockEntry{}, errors.New("not pinned in kernels.lock, and --offline forbids resolving it from the Debian archive: run `bpfmatrix kernels fetch" + flag + "` once with network")
 	}
 	idx, err := run.packageIndex(ctx)
 	if err != nil {
