@@ -260,11 +260,25 @@ func TestRepoKernelsYAML(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, e := range cfg.Entries {
-			le := lock.Find(e.Name)
-			if le == nil || le.Source != e.Source.Spec() {
-				t.Errorf("kernels.lock does not pin %s (%s): run bpfmatrix kernels fetch", e.Name, e.Source.Spec())
+			for _, a := range e.Arches {
+				le := lock.FindArch(e.Name, a)
+				if le == nil || le.Source != e.Source.Spec() {
+					t.Errorf("kernels.lock does not pin %s (%s) for %s: run bpfmatrix kernels fetch --arch %s", e.Name, e.Source.Spec(), a, a)
+				}
 			}
 		}
+	}
+	// The contract of the arm64 matrix: at least the LTS and the newest series have arm64 builds.
+	arm, err := cfg.SelectArch(observation.ArchARM64, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var armNames []string
+	for _, e := range arm {
+		armNames = append(armNames, e.Name)
+	}
+	if got := " " + strings.Join(armNames, " ") + " "; !strings.Contains(got, " 6.12 ") || !strings.Contains(got, " 7.3 ") {
+		t.Errorf("the arm64 set is %v, want it to hold 6.12 and 7.3", armNames)
 	}
 }
 
@@ -301,8 +315,10 @@ func TestBuiltinKernelsFile(t *testing.T) {
 		t.Error("the built-in kernels.lock differs from the repository's")
 	}
 	for _, e := range cfg.Entries {
-		if le := lock.Find(e.Name); le == nil || le.Source != e.Source.Spec() {
-			t.Errorf("kernel %s is not pinned in the built-in kernels.lock", e.Name)
+		for _, a := range e.Arches {
+			if le := lock.FindArch(e.Name, a); le == nil || le.Source != e.Source.Spec() {
+				t.Errorf("kernel %s (%s) is not pinned in the built-in kernels.lock", e.Name, a)
+			}
 		}
 	}
 }
