@@ -213,14 +213,14 @@ func (r *fetchRun) fetchOne(ctx context.Context, e Entry) fetchResult {
 		r.step(Step{Kernel: e.Name, Done: true, Err: err, Message: "failed: " + err.Error()})
 		return fetchResult{err: err}
 	}
-	le.Name, le.Arch = e.Name, lockArch(r.arch)
-	r.step(Step{Kernel: e.Name, Done: true, Message: fmt.Sprintf("ready: %s %s sha256 %s (%.1fs)", m.Version, m.Release, shortSum(m.SHA256), time.Since(start).Seconds())})
 	if a := archOrDefault(m.Arch); a != r.arch {
 		// Only a path entry can meet this: its file is cached already as another entry's image.
 		err := fmt.Errorf("the image (sha256 %s) is cached as an %s build, not %s", shortSum(m.SHA256), a, r.arch)
 		r.step(Step{Kernel: e.Name, Done: true, Err: err, Message: "failed: " + err.Error()})
 		return fetchResult{err: err}
 	}
+	le.Name, le.Arch = e.Name, lockArch(r.arch)
+	r.step(Step{Kernel: e.Name, Done: true, Message: fmt.Sprintf("ready: %s %s sha256 %s (%.1fs)", m.Version, m.Release, shortSum(m.SHA256), time.Since(start).Seconds())})
 	return fetchResult{img: r.cache.image(e.Name, m), lock: le}
 }
 

@@ -248,8 +248,8 @@ func kernelCandidate(r pkgRecord, arch observation.Arch) (upstream string, ok bo
 }
 
 // resolve picks the newest kernel package of architecture arch of a series, or of one pinned
-// upstream version, by Debian version order (so 6.1.192-2 from bookworm-security beats 6.1.180-1~deb11u1 from
-// bullseye-security, and 7.3.4-1 beats 7.3~rc7-1~exp1).
+// upstream version, by Debian version order (so 6.1.192-2 from bookworm-security beats
+// 6.1.180-1~deb11u1 from bullseye-security, and 7.3.4-1 beats 7.3~rc7-1~exp1).
 func (idx *packageIndex) resolve(arch observation.Arch, series, version string) (pkgRecord, string, error) {
 	var best pkgRecord
 	var bestUp string

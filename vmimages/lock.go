@@ -26,8 +26,9 @@ const BuiltinLockFile = "(built-in)/kernels.lock"
 var ErrReadOnlyLock = errors.New("the built-in kernels.lock is read-only")
 
 // Lock is a loaded kernels.lock: for every kernel of kernels.yaml and each architecture it is
-// fetched in, the exact build that runs use. It is written by `bpfmatrix kernels fetch` and meant to be committed, so that every
-// machine tests the same kernels until someone runs `kernels fetch --update`.
+// fetched in, the exact build that runs use. It is written by `bpfmatrix kernels fetch` and
+// meant to be committed, so that every machine tests the same kernels until someone runs
+// `kernels fetch --update`.
 type Lock struct {
 	Path    string
 	Entries []LockEntry

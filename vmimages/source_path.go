@@ -20,6 +20,7 @@ import (
 //	path: ../linux/arch/x86/boot/bzImage
 //	path: {image: ../linux/arch/x86/boot/bzImage, config: ../linux/.config}
 //
+// An entry with arch: arm64 names an arm64 Image instead (arch/arm64/boot/Image, or Image.gz).
 // The image is copied into the cache, so rebuilding the kernel during a run does not change what
 // the run boots; kernels.lock pins its sha256, and a rebuilt image needs `kernels fetch --update`.
 type PathSource struct {
