@@ -15,6 +15,7 @@ import (
 
 	"github.com/bpfmatrix/bpfmatrix/internal/files"
 	"github.com/bpfmatrix/bpfmatrix/internal/tempdir"
+	"github.com/bpfmatrix/bpfmatrix/observation"
 )
 
 // debianSuites are the suites searched for kernel packages, oldest first. Stable releases carry
@@ -41,7 +42,8 @@ var debianSuites = []struct {
 // and cache, and an empty dpkg status, so that the system's apt state is never read or changed.
 // apt itself downloads and checks the archive's signatures and the packages' hashes.
 type apt struct {
-	dir     string // <cache>/apt
+	dir     string           // <cache>/apt (amd64), <cache>/apt-<arch> (another architecture)
+	arch    observation.Arch // of the packages fetched; empty means amd64
 	archive DebianArchive
 
 	// mu serializes writing the private configuration and running apt-get update. It is held
@@ -49,6 +51,18 @@ type apt struct {
 	mu       ctxMutex
 	prepared bool        // guarded by mu
 	updated  atomic.Bool // the lists were refreshed (or found fresh) during this fetch
+}
+
+// newApt returns the private apt state of one architecture in cacheDir. Each architecture has
+// its own state (sources, lists, cache): apt reads the index of one architecture per state, and
+// the lists of one never pass for the other's. amd64 keeps the directory it had before
+// architectures were told apart, so that its lists stay usable.
+func newApt(cacheDir string, arch observation.Arch, archive DebianArchive) *apt {
+	dir := filepath.Join(cacheDir, "apt")
+	if arch != observation.ArchAMD64 {
+		dir += "-" + string(arch)
+	}
+	return &apt{dir: dir, arch: arch, archive: archive}
 }
 
 // prepareOnce writes the private configuration unless this value already did.
@@ -101,7 +115,7 @@ func (a *apt) sourcesList() string {
 		if uri == "" {
 			continue
 		}
-		fmt.Fprintf(&b, "deb [arch=amd64 target=Packages signed-by=%s] %s %s main\n", a.archive.Keyring, uri, s.name)
+		fmt.Fprintf(&b, "deb [arch=%s target=Packages signed-by=%s] %s %s main\n", archOrDefault(a.arch), a.archive.Keyring, uri, s.name)
 	}
 	return b.String()
 }
@@ -135,9 +149,13 @@ func privateAptConfig(ctx context.Context, emptyDir string) ([]byte, error) {
 	return b.Bytes(), nil
 }
 
-// options are the apt options that make its state private.
+// options are the apt options that make its state private, and make apt's architecture the
+// one fetched whatever the host's is (and whatever foreign architectures dpkg was told of).
 func (a *apt) options() []string {
+	arch := string(archOrDefault(a.arch))
 	return []string{
+		"-o", "APT::Architecture=" + arch,
+		"-o", "APT::Architectures=" + arch,
 		"-o", "Dir::Etc::SourceList=" + a.sourcesListPath(),
 		"-o", "Dir::Etc::SourceParts=" + a.emptyDir(),
 		"-o", "Dir::State::Lists=" + a.listsDir(),
@@ -366,7 +384,7 @@ func (a *apt) download(ctx context.Context, pkg, version, dir string) (string, e
 	}
 	for _, e := range ents {
 		if strings.HasSuffix(e.Name(), ".deb") {
-			dst := filepath.Join(dir, debFileName(pkg, version))
+			dst := filepath.Join(dir, debFileName(pkg, version, a.arch))
 			if err := os.Rename(filepath.Join(tmp, e.Name()), dst); err != nil {
 				return "", fmt.Errorf("download %s: %w", pkg, err)
 			}
@@ -387,9 +405,10 @@ func command(ctx context.Context, name string, args ...string) *exec.Cmd {
 	return cmd
 }
 
-// debFileName names a cached package the way apt does (an epoch's colon is escaped).
-func debFileName(pkg, version string) string {
-	return pkg + "_" + strings.ReplaceAll(version, ":", "%3a") + "_amd64.deb"
+// debFileName names a cached package of architecture arch (empty: amd64) the way apt does (an
+// epoch's colon is escaped).
+func debFileName(pkg, version string, arch observation.Arch) string {
+	return pkg + "_" + strings.ReplaceAll(version, ":", "%3a") + "_" + string(archOrDefault(arch)) + ".deb"
 }
 
 func lastLines(s string, n int) string {

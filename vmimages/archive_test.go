@@ -10,6 +10,7 @@ import (
 
 	"github.com/bpfmatrix/bpfmatrix/internal/kconfig"
 	"github.com/bpfmatrix/bpfmatrix/internal/testenv"
+	"github.com/bpfmatrix/bpfmatrix/observation"
 )
 
 // testWriter sends progress lines to the test log.
@@ -54,7 +55,7 @@ func TestRealArchive(t *testing.T) {
 		{"7.3", regexp.MustCompile(`^linux-binary-7\.3[0-9.]*(\+deb[0-9]+)?-cloud-amd64$`), "7.3.4"},
 	}
 	for _, tt := range tests {
-		rec, up, err := idx.resolve(tt.series, "")
+		rec, up, err := idx.resolve(observation.ArchAMD64, tt.series, "")
 		if err != nil {
 			t.Errorf("resolve %s: %v", tt.series, err)
 			continue

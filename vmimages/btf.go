@@ -42,14 +42,27 @@ func ImageBTF(ctx context.Context, cacheDir, sum string) (*btf.Spec, error) {
 	return VmlinuzBTF(ctx, filepath.Join(c.imageDir(sum), "vmlinuz"))
 }
 
-// VmlinuzBTF returns the BTF of the vmlinux inside the x86 bzImage at path. The boot header
-// says where the compressed vmlinux lies; its first bytes say how it is compressed. gzip is read
-// here, and zstd and lz4 (Debian's 5.10 and 6.1 images use lz4, later ones zstd) and xz
-// without the x86 BCJ filter through internal/decompress, all in process.
+// VmlinuzBTF returns the BTF of the vmlinux inside the kernel image at path: an x86 bzImage or
+// an arm64 Image (uncompressed, as Debian ships it, or gzip-compressed). In a bzImage the boot
+// header says where the compressed vmlinux lies; its first bytes say how it is compressed. gzip
+// is read here, and zstd and lz4 (Debian's 5.10 and 6.1 images use lz4, later ones zstd) and xz
+// without the x86 BCJ filter through internal/decompress, all in process. An arm64 Image is the
+// kernel's memory image, searched for its BTF (imageBTF).
 func VmlinuzBTF(ctx context.Context, path string) (*btf.Spec, error) {
 	data, err := files.ReadRegular(path, files.Image)
 	if err != nil {
 		return nil, err
+	}
+	if !isBzImage(data) {
+		img, aerr := arm64ImageData(data)
+		if aerr != nil {
+			return nil, fmt.Errorf("%s: neither an x86 bzImage (no HdrS setup header) nor an arm64 Image: %w", path, aerr)
+		}
+		spec, err := imageBTF(img)
+		if err != nil {
+			return nil, fmt.Errorf("%s: arm64 Image: %w", path, err)
+		}
+		return spec, nil
 	}
 	payload, err := bzImagePayload(data)
 	if err != nil {
@@ -70,7 +83,7 @@ func VmlinuzBTF(ctx context.Context, path string) (*btf.Spec, error) {
 // added payload_offset and payload_length to the setup header; the offset counts from the
 // protected-mode code, which follows the boot sector and setup_sects sectors of setup code.
 func bzImagePayload(data []byte) ([]byte, error) {
-	if len(data) < 0x250 || string(data[0x202:0x206]) != "HdrS" {
+	if len(data) < 0x250 || !isBzImage(data) {
 		return nil, errors.New("not a bzImage (no HdrS setup header)")
 	}
 	le := binary.LittleEndian
@@ -87,6 +100,11 @@ func bzImagePayload(data []byte) ([]byte, error) {
 		return nil, fmt.Errorf("payload [%d, %d) lies outside the %d-byte image", start, end, len(data))
 	}
 	return data[start:end], nil
+}
+
+// isBzImage reports whether data carries the x86 boot protocol's setup header.
+func isBzImage(data []byte) bool {
+	return len(data) >= 0x206 && string(data[0x202:0x206]) == "HdrS"
 }
 
 // compression is one format the kernel may compress vmlinux with.

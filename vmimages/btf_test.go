@@ -16,6 +16,7 @@ import (
 	"github.com/bpfmatrix/bpfmatrix/internal/decompress"
 	"github.com/bpfmatrix/bpfmatrix/internal/decompress/compresstest"
 	"github.com/bpfmatrix/bpfmatrix/internal/testenv"
+	"github.com/bpfmatrix/bpfmatrix/observation"
 )
 
 // rawBTF encodes a small BTF blob holding one function of the given name.
@@ -134,7 +135,7 @@ func TestVmlinuzBTFErrors(t *testing.T) {
 		image func(t *testing.T) []byte
 		want  string // in the error
 	}{
-		{"no setup header", func(*testing.T) []byte { return make([]byte, 4096) }, "not a bzImage"},
+		{"no setup header", func(*testing.T) []byte { return make([]byte, 4096) }, "neither an x86 bzImage"},
 		{"boot protocol before 2.08", func(*testing.T) []byte { return oldProtocol }, "predates payload_offset"},
 		{"payload past the end", func(*testing.T) []byte { return pastEnd }, "outside the"},
 		{"unknown compression", func(*testing.T) []byte { return bzImage([]byte("plain text, no magic")) }, "no compression format"},
@@ -209,31 +210,37 @@ func TestImageBTFCached(t *testing.T) {
 // run yet; the built-in lock is not written), and otherwise skips, or fails under CI.
 func cachedBuiltin(t *testing.T, name string) (string, KernelStatus) {
 	t.Helper()
+	return cachedBuiltinArch(t, name, observation.ArchAMD64)
+}
+
+// cachedBuiltinArch is cachedBuiltin for the build of architecture arch.
+func cachedBuiltinArch(t *testing.T, name string, arch observation.Arch) (string, KernelStatus) {
+	t.Helper()
 	cacheDir, err := DefaultCacheDir()
 	testenv.Need(t, err, "set HOME or XDG_CACHE_HOME")
 	cfg, err := LoadConfig(BuiltinKernelsFile)
 	if err != nil {
 		t.Fatal(err)
 	}
-	entries, err := cfg.Select([]string{name})
+	entries, err := cfg.SelectArch(arch, []string{name})
 	if err != nil {
 		t.Fatal(err)
 	}
-	sts, err := Status(cacheDir, entries)
+	sts, err := StatusArch(cacheDir, arch, entries)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !sts[0].Cached && testenv.Network() {
-		if _, err := (&Fetcher{CacheDir: cacheDir}).Fetch(context.Background(), entries); err != nil {
-			t.Fatalf("fetching %s: %v", name, err)
+		if _, err := (&Fetcher{CacheDir: cacheDir, Arch: arch}).Fetch(context.Background(), entries); err != nil {
+			t.Fatalf("fetching %s (%s): %v", name, arch, err)
 		}
-		if sts, err = Status(cacheDir, entries); err != nil {
+		if sts, err = StatusArch(cacheDir, arch, entries); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if !sts[0].Cached {
-		testenv.Need(t, errors.New("kernel "+name+"'s pinned image is not cached in "+cacheDir),
-			"bpfmatrix kernels fetch "+name+", or set "+testenv.EnvNetwork+"=1")
+		testenv.Need(t, errors.New("kernel "+name+"'s pinned "+string(arch)+" image is not cached in "+cacheDir),
+			"bpfmatrix kernels fetch --arch "+string(arch)+" "+name+", or set "+testenv.EnvNetwork+"=1")
 	}
 	return cacheDir, sts[0]
 }

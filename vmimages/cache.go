@@ -14,6 +14,7 @@ import (
 	"github.com/bpfmatrix/bpfmatrix/internal/ctxio"
 	"github.com/bpfmatrix/bpfmatrix/internal/files"
 	"github.com/bpfmatrix/bpfmatrix/internal/tempdir"
+	"github.com/bpfmatrix/bpfmatrix/observation"
 )
 
 // DefaultCacheDir is $XDG_CACHE_HOME/bpfmatrix, or ~/.cache/bpfmatrix when XDG_CACHE_HOME is unset.
@@ -67,16 +68,19 @@ func CheckCacheDir(dir string) (string, error) {
 // every file of the entry (relative to its directory) to its sha256, so that reading the entry
 // can prove that nothing was truncated or changed since it was written.
 type Manifest struct {
-	SHA256        string   `json:"sha256"` // of vmlinuz; also the entry's directory name
-	Source        string   `json:"source"`
-	Package       string   `json:"package,omitempty"`
-	DebianVersion string   `json:"debian_version,omitempty"`
-	Version       string   `json:"version,omitempty"`
-	Release       string   `json:"release"`
-	Suite         string   `json:"suite,omitempty"`
-	ConfigPackage string   `json:"config_package,omitempty"`
-	Config        string   `json:"config,omitempty"`  // "config" when the entry has one
-	Modules       []string `json:"modules,omitempty"` // relative paths, in load order
+	SHA256        string `json:"sha256"` // of vmlinuz; also the entry's directory name
+	Source        string `json:"source"`
+	Package       string `json:"package,omitempty"`
+	DebianVersion string `json:"debian_version,omitempty"`
+	Version       string `json:"version,omitempty"`
+	Release       string `json:"release"`
+	// Arch is the architecture the kernel is built for; empty for amd64 (entries written before
+	// architectures were told apart are amd64).
+	Arch          observation.Arch `json:"arch,omitempty"`
+	Suite         string           `json:"suite,omitempty"`
+	ConfigPackage string           `json:"config_package,omitempty"`
+	Config        string           `json:"config,omitempty"`  // "config" when the entry has one
+	Modules       []string         `json:"modules,omitempty"` // relative paths, in load order
 	// KfuncModules are the modules that register kfuncs, with their dependencies, as relative
 	// paths in load order (after Modules).
 	KfuncModules []string `json:"kfunc_modules,omitempty"`
@@ -99,8 +103,8 @@ func (m *Manifest) stale() bool { return m.Package != "" && m.Layout < debianLay
 // imageCache is the on-disk layout under the cache directory:
 //
 //	images/<sha256>/{vmlinuz,config,modules/...,manifest.json}   one entry per kernel image
-//	debs/<package>_<version>_amd64.deb                            downloaded packages
-//	apt/                                                          private apt state (lists, cache)
+//	debs/<package>_<version>_<arch>.deb                           downloaded packages
+//	apt/, apt-<arch>/                                             private apt state (lists, cache) of amd64, of another architecture
 type imageCache struct {
 	dir string
 }
@@ -351,7 +355,7 @@ func (c imageCache) sweep() {
 func (c imageCache) image(name string, m *Manifest) Image {
 	dir := c.imageDir(m.SHA256)
 	img := Image{
-		Name: name, Source: m.Source, Package: m.Package, Version: m.Version,
+		Name: name, Arch: archOrDefault(m.Arch), Source: m.Source, Package: m.Package, Version: m.Version,
 		DebianVersion: m.DebianVersion, Release: m.Release, Suite: m.Suite, SHA256: m.SHA256,
 		Path: filepath.Join(dir, "vmlinuz"),
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/bpfmatrix/bpfmatrix"
 	"github.com/bpfmatrix/bpfmatrix/internal/files"
+	"github.com/bpfmatrix/bpfmatrix/observation"
 )
 
 // Config is a loaded kernels.yaml: the kernels a matrix run boots, in file order.
@@ -31,8 +32,13 @@ type Entry struct {
 	// names: the series ("6.12") for Debian entries, any name for a local image.
 	Name   string
 	Source Source
+	// Arches are the architectures the entry can be had in, in the order written: its "arch"
+	// key, [amd64] when the key is absent.
+	Arches []observation.Arch
 	File   string // kernels.yaml path, for messages
 	Line   int    // line of the entry in File
+	// archLine is the line of the "arch" key (the entry's line when absent), for messages.
+	archLine int
 
 	cfg *Config
 }
@@ -130,7 +136,7 @@ func ParseConfig(data []byte, path string) (*Config, error) {
 	seen := map[string]int{}
 	for _, item := range list.Content {
 		item = deref(item)
-		keys := append([]string{"name"}, slices.Sorted(maps.Keys(sourceKinds))...)
+		keys := append([]string{"name", "arch"}, slices.Sorted(maps.Keys(sourceKinds))...)
 		fields, err := mappingFields(item, path, keys...)
 		if err != nil {
 			return nil, err
@@ -166,7 +172,11 @@ func ParseConfig(data []byte, path string) (*Config, error) {
 		if src == nil {
 			return nil, fmt.Errorf("%s:%d: kernel %q has no source: add one of %s", path, item.Line, name, strings.Join(slices.Sorted(maps.Keys(sourceKinds)), ", "))
 		}
-		cfg.Entries = append(cfg.Entries, Entry{Name: name, Source: src, File: path, Line: item.Line, cfg: cfg})
+		e := Entry{Name: name, Source: src, File: path, Line: item.Line, cfg: cfg}
+		if err := e.parseArches(fields["arch"], path); err != nil {
+			return nil, err
+		}
+		cfg.Entries = append(cfg.Entries, e)
 	}
 	return cfg, nil
 }

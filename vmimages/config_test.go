@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/bpfmatrix/bpfmatrix/internal/testenv"
+	"github.com/bpfmatrix/bpfmatrix/observation"
 )
 
 func TestParseConfig(t *testing.T) {
@@ -66,7 +67,16 @@ func TestFaultKernelsFileParse(t *testing.T) {
 		{"missing name", "kernels:\n  - debian: {series: \"5.10\"}\n", "kernels.yaml:2: kernel entry without a name"},
 		{"bad name", "kernels:\n  - name: \"a b\"\n    debian: {series: \"5.10\"}\n", `kernels.yaml:2: kernel name "a b"`},
 		{"duplicate name", "kernels:\n  - name: x\n    debian: {series: \"5.10\"}\n  - name: x\n    debian: {series: \"6.1\"}\n", `kernels.yaml:4: kernel "x" is listed twice (first at line 2)`},
-		{"unknown key", "kernels:\n  - name: x\n    debain: {series: \"5.10\"}\n", `kernels.yaml:3: unknown key "debain" (allowed: name, debian, path)`},
+		{"unknown key", "kernels:\n  - name: x\n    debain: {series: \"5.10\"}\n", `kernels.yaml:3: unknown key "debain" (allowed: name, arch, debian, path)`},
+		{"arch unknown word", "kernels:\n  - name: x\n    arch: aarch64\n    debian: {series: \"5.10\"}\n", `kernels.yaml:3: kernel "x": unknown architecture "aarch64"`},
+		{"arch unknown in list", "kernels:\n  - name: x\n    arch:\n      - amd64\n      - riscv64\n    debian: {series: \"5.10\"}\n", `kernels.yaml:5: kernel "x": unknown architecture "riscv64"`},
+		{"arch duplicate", "kernels:\n  - name: x\n    debian: {series: \"5.10\"}\n    arch: [arm64, amd64,\n      arm64]\n", `kernels.yaml:5: kernel "x": arch arm64 is listed twice`},
+		{"arch empty list", "kernels:\n  - name: x\n    debian: {series: \"5.10\"}\n    arch: []\n", `kernels.yaml:4: kernel "x": arch is an empty list`},
+		{"arch empty", "kernels:\n  - name: x\n    debian: {series: \"5.10\"}\n    arch:\n", "kernels.yaml:4: arch: expected a value"},
+		{"arch mapping", "kernels:\n  - name: x\n    debian: {series: \"5.10\"}\n    arch: {arm64: yes}\n", "kernels.yaml:4: arch: expected a value"},
+		{"arch nested list", "kernels:\n  - name: x\n    debian: {series: \"5.10\"}\n    arch: [[arm64]]\n", "kernels.yaml:4: arch: expected a value"},
+		{"arch key twice", "kernels:\n  - name: x\n    arch: arm64\n    arch: amd64\n    debian: {series: \"5.10\"}\n", `kernels.yaml:4: key "arch" given twice`},
+		{"path entry with two arches", "kernels:\n  - name: x\n    path: /Image\n    arch: [amd64, arm64]\n", `kernels.yaml:4: kernel "x": a path entry is one image`},
 		{"duplicate key", "kernels:\n  - name: x\n    name: y\n    debian: {series: \"5.10\"}\n", `kernels.yaml:3: key "name" given twice`},
 		{"no source", "kernels:\n  - name: x\n", `kernels.yaml:2: kernel "x" has no source: add one of debian, path`},
 		{"two sources", "kernels:\n  - name: x\n    debian: {series: \"5.10\"}\n    path: /b\n", `kernels.yaml:4: kernel "x" has two sources (debian and path)`},
@@ -100,6 +110,93 @@ func TestParseConfigDocumentMarkers(t *testing.T) {
 	if err != nil || len(cfg.Entries) != 1 {
 		t.Fatalf("config = %+v, %v", cfg, err)
 	}
+}
+
+// TestParseConfigArch checks the arch key's forms: absent (amd64), one word, a flow list and a
+// block list, in the order written.
+func TestParseConfigArch(t *testing.T) {
+	src := `kernels:
+  - name: a
+    debian: {series: "5.10"}
+  - name: b
+    arch: arm64
+    debian: {series: "6.12"}
+  - name: c
+    debian: {series: "7.3"}
+    arch: [arm64, amd64]
+  - name: d
+    arch:
+      - amd64
+      - arm64
+    debian: {series: "7.2"}
+  - name: e
+    arch: arm64
+    path: ./Image
+`
+	cfg, err := ParseConfig([]byte(src), "kernels.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"a": "amd64", "b": "arm64", "c": "arm64 amd64", "d": "amd64 arm64", "e": "arm64"}
+	for _, e := range cfg.Entries {
+		var got []string
+		for _, a := range e.Arches {
+			got = append(got, string(a))
+		}
+		if strings.Join(got, " ") != want[e.Name] {
+			t.Errorf("kernel %s: arches %v, want %s", e.Name, got, want[e.Name])
+		}
+	}
+}
+
+// TestSelectArch checks which entries an architecture selects, and the error for a named
+// kernel without a build of it, which names the kernels file's line of its arch key (or of
+// the entry when the key is absent).
+func TestSelectArch(t *testing.T) {
+	src := "kernels:\n  - name: \"5.10\"\n    debian: {series: \"5.10\"}\n  - name: \"6.12\"\n    debian: {series: \"6.12\"}\n    arch: [amd64, arm64]\n" +
+		"  - name: \"7.3\"\n    arch: [amd64, arm64]\n    debian: {series: \"7.3\"}\n  - name: mine\n    arch: arm64\n    path: ./Image\n"
+	cfg, err := ParseConfig([]byte(src), "kernels.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		arch    observation.Arch
+		names   []string
+		want    string
+		wantErr string
+	}{
+		{"", nil, "5.10,6.12,7.3", ""},
+		{observation.ArchAMD64, []string{"7.3,5.10"}, "5.10,7.3", ""},
+		{observation.ArchARM64, nil, "6.12,7.3,mine", ""},
+		{observation.ArchARM64, []string{"7.3", "6.12"}, "6.12,7.3", ""},
+		{observation.ArchARM64, []string{"5.10", "7.3"}, "", "kernel 5.10 has no arm64 build in kernels.yaml:2 (arch: [amd64])"},
+		{observation.ArchAMD64, []string{"mine"}, "", "kernel mine has no amd64 build in kernels.yaml:11 (arch: [arm64])"},
+		{observation.ArchARM64, []string{"4.19"}, "", `unknown kernel "4.19"`},
+	}
+	for _, tt := range tests {
+		got, err := cfg.SelectArch(tt.arch, tt.names)
+		if tt.wantErr != "" {
+			testenv.WantErr(t, err, tt.wantErr)
+			continue
+		}
+		if err != nil {
+			t.Errorf("SelectArch(%s, %v): %v", tt.arch, tt.names, err)
+			continue
+		}
+		var names []string
+		for _, e := range got {
+			names = append(names, e.Name)
+		}
+		if strings.Join(names, ",") != tt.want {
+			t.Errorf("SelectArch(%s, %v) = %v, want %s", tt.arch, tt.names, names, tt.want)
+		}
+	}
+	only, err := ParseConfig([]byte("kernels:\n  - name: x\n    debian: {series: \"5.10\"}\n"), "k.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = only.SelectArch(observation.ArchARM64, nil)
+	testenv.WantErr(t, err, "k.yaml lists no kernel with an arm64 build")
 }
 
 func TestSelect(t *testing.T) {
@@ -163,11 +260,25 @@ func TestRepoKernelsYAML(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, e := range cfg.Entries {
-			le := lock.Find(e.Name)
-			if le == nil || le.Source != e.Source.Spec() {
-				t.Errorf("kernels.lock does not pin %s (%s): run bpfmatrix kernels fetch", e.Name, e.Source.Spec())
+			for _, a := range e.Arches {
+				le := lock.FindArch(e.Name, a)
+				if le == nil || le.Source != e.Source.Spec() {
+					t.Errorf("kernels.lock does not pin %s (%s) for %s: run bpfmatrix kernels fetch --arch %s", e.Name, e.Source.Spec(), a, a)
+				}
 			}
 		}
+	}
+	// The contract of the arm64 matrix: at least the LTS and the newest series have arm64 builds.
+	arm, err := cfg.SelectArch(observation.ArchARM64, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var armNames []string
+	for _, e := range arm {
+		armNames = append(armNames, e.Name)
+	}
+	if got := " " + strings.Join(armNames, " ") + " "; !strings.Contains(got, " 6.12 ") || !strings.Contains(got, " 7.3 ") {
+		t.Errorf("the arm64 set is %v, want it to hold 6.12 and 7.3", armNames)
 	}
 }
 
@@ -204,8 +315,10 @@ func TestBuiltinKernelsFile(t *testing.T) {
 		t.Error("the built-in kernels.lock differs from the repository's")
 	}
 	for _, e := range cfg.Entries {
-		if le := lock.Find(e.Name); le == nil || le.Source != e.Source.Spec() {
-			t.Errorf("kernel %s is not pinned in the built-in kernels.lock", e.Name)
+		for _, a := range e.Arches {
+			if le := lock.FindArch(e.Name, a); le == nil || le.Source != e.Source.Spec() {
+				t.Errorf("kernel %s (%s) is not pinned in the built-in kernels.lock", e.Name, a)
+			}
 		}
 	}
 }

@@ -1,8 +1,11 @@
 // Package vmimages turns the kernels listed in kernels.yaml into bootable kernel images on disk.
 //
-// A kernel entry names a source: a Debian cloud-amd64 kernel series ("debian"), resolved to the
+// A kernel entry names a source: a Debian cloud kernel series ("debian"), resolved to the
 // newest package the Debian archive serves (or to a pinned upstream version), or a local image
-// ("path", e.g. a bzImage from `vng --build`). Fetching resolves every entry, pins the result in
+// ("path", e.g. a bzImage from `vng --build`), and the architectures it can be had in (amd64,
+// arm64: a Fetcher fetches the builds of one). Each architecture has its own pins in
+// kernels.lock and its own private apt state; images are keyed by content, so an amd64 and an
+// arm64 build never share a cache entry. Fetching resolves every entry, pins the result in
 // kernels.lock next to kernels.yaml, downloads Debian packages with the machine's own apt in a
 // private state directory (the system's sources and package state are never touched, and apt
 // checks the archive's signatures), extracts vmlinuz, the kernel config and the virtio modules

@@ -14,22 +14,24 @@ import (
 	"time"
 
 	"github.com/bpfmatrix/bpfmatrix/internal/files"
+	"github.com/bpfmatrix/bpfmatrix/observation"
 )
 
 // Image is a kernel ready to boot: every path is inside the cache and was checked against its
 // recorded sha256 when the Image was returned.
 type Image struct {
-	Name          string   // the kernels.yaml name (6.12, mybuild)
-	Source        string   // the source spec ("debian series=6.12", "path ./bzImage")
-	Package       string   // Debian package holding vmlinuz; empty for local images
-	Version       string   // upstream kernel version (6.12.117)
-	DebianVersion string   // Debian package version (6.12.117-1); empty for local images
-	Release       string   // what uname -r says in the guest (6.12.117+deb13-cloud-amd64)
-	Suite         string   // Debian suite the package came from
-	SHA256        string   // of vmlinuz
-	Path          string   // vmlinuz
-	ConfigPath    string   // the kernel's .config; empty when the source has none
-	Modules       []string // virtio modules when the kernel builds them as modules, in load order
+	Name          string           // the kernels.yaml name (6.12, mybuild)
+	Arch          observation.Arch // the architecture the kernel is built for
+	Source        string           // the source spec ("debian series=6.12", "path ./bzImage")
+	Package       string           // Debian package holding vmlinuz; empty for local images
+	Version       string           // upstream kernel version (6.12.117)
+	DebianVersion string           // Debian package version (6.12.117-1); empty for local images
+	Release       string           // what uname -r says in the guest (6.12.117+deb13-cloud-amd64)
+	Suite         string           // Debian suite the package came from
+	SHA256        string           // of vmlinuz
+	Path          string           // vmlinuz
+	ConfigPath    string           // the kernel's .config; empty when the source has none
+	Modules       []string         // virtio modules when the kernel builds them as modules, in load order
 	// KfuncModules are the modules the image ships that register kfuncs, with their
 	// dependencies, in load order (to load after Modules).
 	KfuncModules []string
@@ -54,6 +56,9 @@ type Fetcher struct {
 	// Offline forbids any download: kernels must be pinned in kernels.lock and their image (or
 	// package) cached, or they fail with an error naming them.
 	Offline bool
+	// Arch is the architecture of the builds to fetch; empty means amd64. Every entry given to
+	// Fetch must list it in its arch key (Config.SelectArch picks such entries).
+	Arch observation.Arch
 	// Update re-resolves every fetched kernel (newest package of its series, current local image)
 	// and moves its pin in kernels.lock.
 	Update bool
@@ -197,7 +202,7 @@ func (r *fetchRun) fetchAll(ctx context.Context, entries []Entry) []fetchResult 
 func (r *fetchRun) fetchOne(ctx context.Context, e Entry) fetchResult {
 	start := time.Now()
 	var locked *LockEntry
-	if le := r.lock.Find(e.Name); le != nil && !r.f.Update {
+	if le := r.lock.FindArch(e.Name, r.arch); le != nil && !r.f.Update {
 		if le.Source == e.Source.Spec() {
 			c := *le
 			locked = &c
@@ -211,7 +216,13 @@ func (r *fetchRun) fetchOne(ctx context.Context, e Entry) fetchResult {
 		r.step(Step{Kernel: e.Name, Done: true, Err: err, Message: "failed: " + err.Error()})
 		return fetchResult{err: err}
 	}
-	le.Name = e.Name
+	if a := archOrDefault(m.Arch); a != r.arch {
+		// Only a path entry can meet this: its file is cached already as another entry's image.
+		err := fmt.Errorf("the image (sha256 %s) is cached as an %s build, not %s", shortSum(m.SHA256), a, r.arch)
+		r.step(Step{Kernel: e.Name, Done: true, Err: err, Message: "failed: " + err.Error()})
+		return fetchResult{err: err}
+	}
+	le.Name, le.Arch = e.Name, lockArch(r.arch)
 	r.step(Step{Kernel: e.Name, Done: true, Message: fmt.Sprintf("ready: %s %s sha256 %s (%.1fs)", m.Version, m.Release, shortSum(m.SHA256), time.Since(start).Seconds())})
 	img := r.cache.image(e.Name, m)
 	if r.f.OnImage != nil {
@@ -223,6 +234,7 @@ func (r *fetchRun) fetchOne(ctx context.Context, e Entry) fetchResult {
 // fetchRun is the state one Fetch call shares between kernels.
 type fetchRun struct {
 	f     *Fetcher
+	arch  observation.Arch // of the builds fetched: f.Arch, amd64 when that is empty
 	cache imageCache
 	lock  *Lock // as read when the fetch started: the pins the sources reuse
 
@@ -238,6 +250,15 @@ type fetchRun struct {
 }
 
 func (f *Fetcher) newRun(entries []Entry) (*fetchRun, error) {
+	arch := archOrDefault(f.Arch)
+	if _, err := observation.ParseArch(string(arch)); err != nil {
+		return nil, fmt.Errorf("fetch: %w", err)
+	}
+	for _, e := range entries {
+		if !e.HasArch(arch) {
+			return nil, e.archError(arch)
+		}
+	}
 	cacheDir, err := CheckCacheDir(f.CacheDir)
 	if err != nil {
 		return nil, err
@@ -255,7 +276,7 @@ func (f *Fetcher) newRun(entries []Entry) (*fetchRun, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &fetchRun{f: f, cache: imageCache{dir: cacheDir}, lock: lock}, nil
+	return &fetchRun{f: f, arch: arch, cache: imageCache{dir: cacheDir}, lock: lock}, nil
 }
 
 // step reports progress to the Fetcher's writer and callback.
@@ -289,13 +310,14 @@ func (r *fetchRun) writeLock(entries []Entry, pins []LockEntry) error {
 		return err
 	}
 	before := lock.Marshal()
-	order := make([]string, len(entries))
+	names := make([]string, len(entries))
 	for i, e := range entries {
-		order[i] = e.Name
+		names[i] = e.Name
 	}
 	if cfg := entries[0].cfg; cfg != nil {
-		order = cfg.Names()
+		names = cfg.Names()
 	}
+	order := lockOrder(names)
 	for _, p := range pins {
 		lock.put(p, order)
 	}
@@ -331,7 +353,7 @@ func (r *fetchRun) getApt() (*apt, error) {
 		if archive.SecurityMirror == "" {
 			r.step(Step{Message: fmt.Sprintf("warning: no Debian security archive configured (set %s): the newest 5.10, 6.1 and 6.12 builds live there", EnvDebianSecurityMirror)})
 		}
-		r.apt = &apt{dir: r.cache.dir + "/apt", archive: archive}
+		r.apt = newApt(r.cache.dir, archOrDefault(r.arch), archive)
 	})
 	return r.apt, r.aptErr
 }
@@ -403,7 +425,8 @@ func (r *fetchRun) updateLists(ctx context.Context, a *apt) error {
 // kernel waits for the first one's download and then finds the package cached.
 func (r *fetchRun) ensureDeb(ctx context.Context, kernel, pkg, version, sum string, size int64) (string, error) {
 	dir := r.cache.debsDir()
-	path := filepath.Join(dir, debFileName(pkg, version))
+	deb := debFileName(pkg, version, r.arch)
+	path := filepath.Join(dir, deb)
 	if ok, err := r.cachedDeb(ctx, kernel, path, sum); ok || err != nil {
 		return path, err
 	}
@@ -417,7 +440,7 @@ func (r *fetchRun) ensureDeb(ctx context.Context, kernel, pkg, version, sum stri
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", fmt.Errorf("cache: %w", err)
 	}
-	unlock, err := lockFile(ctx, filepath.Join(dir, "."+debFileName(pkg, version)+".lock"), true)
+	unlock, err := lockFile(ctx, filepath.Join(dir, "."+deb+".lock"), true)
 	if err != nil {
 		return "", err
 	}
@@ -480,10 +503,10 @@ func (r *fetchRun) downloadDeb(ctx context.Context, a *apt, kernel, pkg, version
 	}
 	if got != sum {
 		os.Remove(path)
-		return "", fmt.Errorf("%s: sha256 %s, expected %s", debFileName(pkg, version), got, sum)
+		return "", fmt.Errorf("%s: sha256 %s, expected %s", debFileName(pkg, version, r.arch), got, sum)
 	}
 	st, _ := os.Stat(path)
-	r.step(Step{Kernel: kernel, Message: fmt.Sprintf("downloaded %s (%.1f MB in %.1fs)", debFileName(pkg, version), float64(st.Size())/1e6, time.Since(start).Seconds())})
+	r.step(Step{Kernel: kernel, Message: fmt.Sprintf("downloaded %s (%.1f MB in %.1fs)", debFileName(pkg, version, r.arch), float64(st.Size())/1e6, time.Since(start).Seconds())})
 	return path, nil
 }
 

@@ -41,7 +41,7 @@ func newOfflineDebianFixtureWith(t *testing.T, extra map[string][]byte) *offline
 	vmlinuz := files["boot/vmlinuz-"+release]
 	built := buildDeb(t, pkg, ver, files)
 	fx := &offlineDebianFixture{dir: t.TempDir(), cache: t.TempDir(), vmlinuz: vmlinuz}
-	fx.deb = filepath.Join(fx.cache, "debs", debFileName(pkg, ver))
+	fx.deb = filepath.Join(fx.cache, "debs", debFileName(pkg, ver, ""))
 	data, err := os.ReadFile(built)
 	if err != nil {
 		t.Fatal(err)

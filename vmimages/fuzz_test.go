@@ -1,12 +1,18 @@
 package vmimages
 
 import (
+	"bytes"
+	"compress/gzip"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cilium/ebpf/btf"
+
+	"github.com/bpfmatrix/bpfmatrix/internal/testenv"
 )
 
 // FuzzParseConfig: the kernels.yaml loader answers any input with a config or an error naming
@@ -22,6 +28,7 @@ func FuzzParseConfig(f *testing.F) {
 		"kernels:\n  - name: \"5.10\"\n    debian: {series: \"5.10\"}\n",
 		"kernels:\n  - name: mine\n    path: {image: bzImage, config: .config}\n    append: [quiet]\n",
 		"kernels: []\n", "---\n", "kernels:\n  - &a {name: x, path: y}\n  - *a\n", "kernels: !!binary AAAA\n",
+		"kernels:\n  - name: x\n    arch: [amd64, arm64]\n    debian: {series: \"6.12\"}\n  - name: y\n    arch: arm64\n    path: Image\n",
 	)
 }
 
@@ -39,7 +46,40 @@ func FuzzParseLock(f *testing.F) {
 	},
 		"kernels:\n  - name: x\n    source: \"path a\"\n    release: \"7.3.0\"\n    vmlinuz_sha256: \""+strings.Repeat("a", 64)+"\"\n",
 		"kernels:\n", "kernels: 3\n",
+		"kernels:\n  - name: x\n    arch: \"arm64\"\n    source: \"path a\"\n    release: \"7.3.0\"\n    vmlinuz_sha256: \""+strings.Repeat("a", 64)+"\"\n",
 	)
+}
+
+// FuzzARM64Image: the arm64 Image reader (the format check, gzip, the version banner, the BTF
+// search of the memory image) answers any file with a value or an error, never a panic, within
+// the watchdog's time; an Image it accepts has the magic, and a release it reads is one.
+func FuzzARM64Image(f *testing.F) {
+	u64 := &btf.Int{Name: "u64", Size: 8}
+	blob := testenv.MarshalBTF(f, &btf.Func{Name: "f", Type: &btf.FuncProto{Return: u64}, Linkage: btf.GlobalFunc})
+	img := fakeARM64Image("6.12.118+deb13-cloud-arm64", "", blob)
+	f.Add(img)
+	f.Add(img[:0x40])
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write(img)
+	zw.Close()
+	f.Add(gz.Bytes())
+	f.Fuzz(func(t *testing.T, data []byte) {
+		defer watchdog(t, data)()
+		img, err := arm64ImageData(data)
+		if err != nil {
+			return
+		}
+		if !isARM64Image(img) {
+			t.Fatal("accepted an Image without the magic")
+		}
+		if release, ok := bannerRelease(img); ok && !releasePattern.MatchString(release) {
+			t.Errorf("banner release %q is not a kernel release", release)
+		}
+		if spec, err := imageBTF(img); err == nil && spec == nil {
+			t.Error("imageBTF returned neither BTF nor an error")
+		}
+	})
 }
 
 // fuzzKernelsFile fuzzes parse, the reader of the kernels file name, seeded with the

@@ -109,7 +109,7 @@ func buildDeb(t *testing.T, pkg, version string, files map[string][]byte) string
 		}
 		testenv.WriteFile(t, full, data)
 	}
-	out := filepath.Join(root, debFileName(pkg, version))
+	out := filepath.Join(root, debFileName(pkg, version, ""))
 	cmd := exec.Command("dpkg-deb", "--root-owner-group", "-Zxz", "--build", tree, out)
 	if msg, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("dpkg-deb --build: %v\n%s", err, msg)

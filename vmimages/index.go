@@ -14,6 +14,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/bpfmatrix/bpfmatrix/observation"
 )
 
 // ErrNotInIndex reports that the archive's package index has no such package version.
@@ -210,15 +212,18 @@ func (idx *packageIndex) lookup(pkg, version string) (pkgRecord, bool) {
 }
 
 // minKernelInstalledKiB separates packages that hold a kernel image from meta packages of the
-// same name shape: a cloud-amd64 vmlinuz alone is over 10 MiB, while the meta packages (the
-// "linux-image-<ver>" of 6.19 and later, "linux-image-6.12-cloud-amd64") install a few KiB.
+// same name shape: a cloud vmlinuz alone is over 10 MiB (the arm64 one, uncompressed, 30 MiB),
+// while the meta packages (the "linux-image-<ver>" of 6.19 and later,
+// "linux-image-6.12-cloud-amd64") install a few KiB.
 const minKernelInstalledKiB = 4096
 
-// kernelCandidate reports whether a package holds a Debian cloud-amd64 kernel image, and which
-// upstream version: "linux-image-<abi>-cloud-amd64" up to 6.18, "linux-binary-<abi>-cloud-amd64"
-// from 6.19. Unsigned twins (same kernel without the Secure Boot signature) and debug packages
-// are left out so that each kernel build is one candidate.
-func kernelCandidate(r pkgRecord) (upstream string, ok bool) {
+// kernelCandidate reports whether a package holds a Debian cloud kernel image of architecture
+// arch, and which upstream version: "linux-image-<abi>-cloud-<arch>" up to 6.18,
+// "linux-binary-<abi>-cloud-<arch>" from 6.19 (the same names for amd64 and arm64). Unsigned
+// twins (same kernel without the Secure Boot signature) and debug packages are left out so that
+// each kernel build is one candidate.
+func kernelCandidate(r pkgRecord, arch observation.Arch) (upstream string, ok bool) {
+	flavour := "cloud-" + string(arch)
 	name := r.Package
 	var abi string
 	switch {
@@ -229,10 +234,10 @@ func kernelCandidate(r pkgRecord) (upstream string, ok bool) {
 	default:
 		return "", false
 	}
-	if !strings.HasSuffix(abi, "-cloud-amd64") || strings.HasPrefix(abi, "unsigned-") || strings.HasPrefix(abi, "cloud-amd64") {
+	if !strings.HasSuffix(abi, "-"+flavour) || strings.HasPrefix(abi, "unsigned-") || strings.HasPrefix(abi, flavour) {
 		return "", false
 	}
-	if r.Architecture != "amd64" || r.InstalledSize < minKernelInstalledKiB {
+	if r.Architecture != string(arch) || r.InstalledSize < minKernelInstalledKiB {
 		return "", false
 	}
 	up, err := kernelUpstreamVersion(r.Version)
@@ -242,17 +247,17 @@ func kernelCandidate(r pkgRecord) (upstream string, ok bool) {
 	return up, true
 }
 
-// resolve picks the newest kernel package of a series, or of one pinned upstream version, by
-// Debian version order (so 6.1.192-2 from bookworm-security beats 6.1.180-1~deb11u1 from
-// bullseye-security, and 7.3.4-1 beats 7.3~rc7-1~exp1).
-func (idx *packageIndex) resolve(series, version string) (pkgRecord, string, error) {
+// resolve picks the newest kernel package of architecture arch of a series, or of one pinned
+// upstream version, by Debian version order (so 6.1.192-2 from bookworm-security beats
+// 6.1.180-1~deb11u1 from bullseye-security, and 7.3.4-1 beats 7.3~rc7-1~exp1).
+func (idx *packageIndex) resolve(arch observation.Arch, series, version string) (pkgRecord, string, error) {
 	var best pkgRecord
 	var bestUp string
 	found := false
 	var seen []string
 	for _, recs := range idx.byName {
 		for _, r := range recs {
-			up, ok := kernelCandidate(r)
+			up, ok := kernelCandidate(r, arch)
 			if !ok || !inSeries(up, series) {
 				continue
 			}
@@ -281,9 +286,9 @@ func (idx *packageIndex) resolve(series, version string) (pkgRecord, string, err
 	}
 	if !found {
 		if version != "" && len(seen) > 0 {
-			return best, "", fmt.Errorf("no cloud-amd64 kernel %s in the Debian archive (series %s has %s): %w", version, series, summarizeVersions(seen), ErrNotInIndex)
+			return best, "", fmt.Errorf("no cloud-%s kernel %s in the Debian archive (series %s has %s): %w", arch, version, series, summarizeVersions(seen), ErrNotInIndex)
 		}
-		return best, "", fmt.Errorf("no cloud-amd64 kernel of series %s in the searched Debian suites: %w", series, ErrNotInIndex)
+		return best, "", fmt.Errorf("no cloud-%s kernel of series %s in the searched Debian suites: %w", arch, series, ErrNotInIndex)
 	}
 	return best, bestUp, nil
 }

@@ -11,12 +11,19 @@ import (
 	"testing"
 
 	"github.com/bpfmatrix/bpfmatrix/internal/testenv"
+	"github.com/bpfmatrix/bpfmatrix/observation"
 )
 
-// testIndex loads testdata/index/<suite>.Packages: real, trimmed archive stanzas.
+// testIndex loads testdata/index/<suite>.Packages: real, trimmed archive stanzas of amd64.
 func testIndex(t *testing.T) *packageIndex {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join("testdata", "index", "*.Packages"))
+	return testIndexIn(t, filepath.Join("testdata", "index"))
+}
+
+// testIndexIn loads the <suite>.Packages files of dir.
+func testIndexIn(t *testing.T, dir string) *packageIndex {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(dir, "*.Packages"))
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no testdata index: %v", err)
 	}
@@ -37,7 +44,15 @@ func testIndex(t *testing.T) *packageIndex {
 
 func TestResolve(t *testing.T) {
 	idx := testIndex(t)
+	// The arm64 index holds the archive's arm64 stanzas beside the amd64 ones, as no real index
+	// does: an arm64 resolve must never pick an amd64 package, nor the reverse.
+	both := testIndexIn(t, filepath.Join("testdata", "index"))
+	arm := testIndexIn(t, filepath.Join("testdata", "index", "arm64"))
+	for name, recs := range arm.byName {
+		both.byName[name] = append(both.byName[name], recs...)
+	}
 	tests := []struct {
+		arch            observation.Arch
 		series, version string
 		pkg, debVer     string
 		upstream, suite string
@@ -58,9 +73,24 @@ func TestResolve(t *testing.T) {
 		{series: "7.3", version: "7.3-rc7", pkg: "linux-binary-7.3-cloud-amd64", debVer: "7.3~rc7-1~exp1", upstream: "7.3-rc7", suite: "experimental"},
 		{series: "4.19", wantErr: "no cloud-amd64 kernel of series 4.19"},
 		{series: "6.12", version: "6.12.1", wantErr: "no cloud-amd64 kernel 6.12.1 in the Debian archive (series 6.12 has 6.12.118, 6.12.117)"},
+		// arm64: the same package names with -cloud-arm64, the same layouts and suites.
+		{arch: "arm64", series: "6.12", pkg: "linux-image-6.12.118+deb13-cloud-arm64", debVer: "6.12.118-1", upstream: "6.12.118", suite: "trixie-security"},
+		{arch: "arm64", series: "6.12", version: "6.12.117", pkg: "linux-image-6.12.117+deb13-cloud-arm64", debVer: "6.12.117-1", upstream: "6.12.117", suite: "trixie"},
+		{arch: "arm64", series: "6.19", pkg: "linux-binary-6.19.14+deb13-cloud-arm64", debVer: "6.19.14-1~bpo13+1", upstream: "6.19.14", suite: "trixie-backports"},
+		{arch: "arm64", series: "7.3", pkg: "linux-binary-7.3.4+deb13-cloud-arm64", debVer: "7.3.4-1~bpo13+1", upstream: "7.3.4", suite: "trixie-backports"},
+		{arch: "arm64", series: "7.3", version: "7.3-rc7", pkg: "linux-binary-7.3-cloud-arm64", debVer: "7.3~rc7-1~exp1", upstream: "7.3-rc7", suite: "experimental"},
+		{arch: "arm64", series: "5.10", wantErr: "no cloud-arm64 kernel of series 5.10"},
+		{arch: "arm64", series: "6.12", version: "6.12.1", wantErr: "no cloud-arm64 kernel 6.12.1 in the Debian archive (series 6.12 has 6.12.118, 6.12.117)"},
 	}
 	for _, tt := range tests {
-		rec, up, err := idx.resolve(tt.series, tt.version)
+		if tt.arch == "" {
+			tt.arch = observation.ArchAMD64
+		}
+		idx := idx
+		if tt.arch == observation.ArchARM64 {
+			idx = both
+		}
+		rec, up, err := idx.resolve(tt.arch, tt.series, tt.version)
 		if tt.wantErr != "" {
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !errors.Is(err, ErrNotInIndex) {
 				t.Errorf("resolve(%s, %s) error = %v, want %q", tt.series, tt.version, err, tt.wantErr)
@@ -98,8 +128,19 @@ func TestKernelCandidate(t *testing.T) {
 		{pkgRecord{Package: "linux-base-7.3.4+deb13-cloud-amd64", Version: "7.3.4-1", Architecture: "amd64", InstalledSize: big}, false},
 	}
 	for _, tt := range tests {
-		if _, got := kernelCandidate(tt.rec); got != tt.want {
+		if _, got := kernelCandidate(tt.rec, observation.ArchAMD64); got != tt.want {
 			t.Errorf("kernelCandidate(%s) = %v, want %v", tt.rec.Package, got, tt.want)
+		}
+		// The same record renamed and relabelled for arm64 is an arm64 candidate exactly when it
+		// was an amd64 one.
+		arm := tt.rec
+		arm.Package = strings.ReplaceAll(arm.Package, "amd64", "arm64")
+		arm.Architecture = map[string]string{"amd64": "arm64", "arm64": "amd64"}[arm.Architecture]
+		if _, got := kernelCandidate(arm, observation.ArchARM64); got != tt.want {
+			t.Errorf("kernelCandidate(%s, arm64) = %v, want %v", arm.Package, got, tt.want)
+		}
+		if _, got := kernelCandidate(arm, observation.ArchAMD64); got {
+			t.Errorf("kernelCandidate(%s, amd64) = true, want false", arm.Package)
 		}
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/bpfmatrix/bpfmatrix"
 	"github.com/bpfmatrix/bpfmatrix/internal/files"
 	"github.com/bpfmatrix/bpfmatrix/internal/strictyaml"
+	"github.com/bpfmatrix/bpfmatrix/observation"
 )
 
 // BuiltinLockFile names the kernels.lock built into the binary, the lock of BuiltinKernelsFile
@@ -25,9 +26,10 @@ const BuiltinLockFile = "(built-in)/kernels.lock"
 // pins are part of the binary, and moving them takes a kernels file on disk.
 var ErrReadOnlyLock = errors.New("the built-in kernels.lock is read-only")
 
-// Lock is a loaded kernels.lock: for every kernel of kernels.yaml, the exact build that runs
-// use. It is written by `bpfmatrix kernels fetch` and meant to be committed, so that every
-// machine tests the same kernels until someone runs `kernels fetch --update`.
+// Lock is a loaded kernels.lock: for every kernel of kernels.yaml and each architecture it is
+// fetched in, the exact build that runs use. It is written by `bpfmatrix kernels fetch` and
+// meant to be committed, so that every machine tests the same kernels until someone runs
+// `kernels fetch --update`.
 type Lock struct {
 	Path    string
 	Entries []LockEntry
@@ -36,11 +38,14 @@ type Lock struct {
 // LockEntry pins one kernel. The lock tag of a field is its key in kernels.lock, and the fields
 // are in the order the keys are written.
 type LockEntry struct {
-	Name    string `lock:"name"`           // the kernels.yaml name
-	Source  string `lock:"source"`         // the entry's Source.Spec() when it was pinned
-	Version string `lock:"version"`        // upstream kernel version, e.g. 5.10.262
-	Release string `lock:"release"`        // uname -r of the kernel, e.g. 5.10.0-46-cloud-amd64
-	SHA256  string `lock:"vmlinuz_sha256"` // of vmlinuz: the cache key
+	Name string `lock:"name"` // the kernels.yaml name
+	// Arch is the architecture of the build; empty for amd64, so that a lock of amd64 pins
+	// reads as it did before architectures were told apart. A pin is keyed by (Name, Arch).
+	Arch    observation.Arch `lock:"arch"`
+	Source  string           `lock:"source"`         // the entry's Source.Spec() when it was pinned
+	Version string           `lock:"version"`        // upstream kernel version, e.g. 5.10.262
+	Release string           `lock:"release"`        // uname -r of the kernel, e.g. 5.10.0-46-cloud-amd64
+	SHA256  string           `lock:"vmlinuz_sha256"` // of vmlinuz: the cache key
 
 	// Debian sources only.
 	Package         string `lock:"package"`        // e.g. linux-image-5.10.0-46-cloud-amd64
@@ -70,16 +75,20 @@ var lockFields = func() []string {
 	return keys
 }()
 
-// field returns the field whose lock tag is key, nil for a key no field has.
-func (e *LockEntry) field(key string) *string {
+// field returns the (string-kinded) field whose lock tag is key; it panics for a key no field
+// has, which lockFields and mappingFields rule out.
+func (e *LockEntry) field(key string) reflect.Value {
 	v := reflect.ValueOf(e).Elem()
 	for i := range v.NumField() {
 		if v.Type().Field(i).Tag.Get("lock") == key {
-			return v.Field(i).Addr().Interface().(*string)
+			return v.Field(i)
 		}
 	}
-	return nil
+	panic("kernels.lock has no key " + key)
 }
+
+// get returns the value of the field whose lock tag is key.
+func (e *LockEntry) get(key string) string { return e.field(key).String() }
 
 var releasePattern = regexp.MustCompile(`^[0-9][A-Za-z0-9.+_~-]*$`)
 
@@ -125,7 +134,7 @@ func ParseLock(data []byte, path string) (*Lock, error) {
 		}
 		return nil, fmt.Errorf("%s:%d: \"kernels\" must be a list", path, list.Line)
 	}
-	seen := map[string]int{}
+	seen := map[string]int{} // by name and arch
 	for _, item := range list.Content {
 		fields, err := strictyaml.Fields(deref(item), path, lockFields...)
 		if err != nil {
@@ -137,15 +146,16 @@ func ParseLock(data []byte, path string) (*Lock, error) {
 			if err != nil {
 				return nil, err
 			}
-			*e.field(k) = v
+			e.field(k).SetString(v)
 		}
 		if err := e.validate(path, fields); err != nil {
 			return nil, err
 		}
-		if first, dup := seen[e.Name]; dup {
-			return nil, fmt.Errorf("%s:%d: kernel %q is pinned twice (first at line %d)", path, item.Line, e.Name, first)
+		key := e.Name + "\x00" + string(e.Arch)
+		if first, dup := seen[key]; dup {
+			return nil, fmt.Errorf("%s:%d: kernel %q%s is pinned twice (first at line %d)", path, item.Line, e.Name, archSuffix(e.Arch), first)
 		}
-		seen[e.Name] = item.Line
+		seen[key] = item.Line
 		l.Entries = append(l.Entries, e)
 	}
 	return l, nil
@@ -163,12 +173,12 @@ func (e *LockEntry) validate(path string, fields map[string]*yaml.Node) error {
 		need = append(need, "version", "package", "debian_version", "suite", "deb_sha256")
 	}
 	for _, k := range need {
-		if *e.field(k) == "" {
+		if e.get(k) == "" {
 			return fmt.Errorf("%s:%d: kernel %q: missing %s", path, e.Line, e.Name, k)
 		}
 	}
 	for _, k := range []string{"vmlinuz_sha256", "deb_sha256", "config_deb_sha256", "modules_deb_sha256"} {
-		if v := *e.field(k); v != "" && !isSHA256(v) {
+		if v := e.get(k); v != "" && !isSHA256(v) {
 			return fmt.Errorf("%s:%d: kernel %q: %s %q is not a sha256 (64 lower-case hex digits)", path, line(k), e.Name, k, v)
 		}
 	}
@@ -177,6 +187,9 @@ func (e *LockEntry) validate(path string, fields map[string]*yaml.Node) error {
 	}
 	if (e.ModulesPackage == "") != (e.ModulesDebSHA256 == "") {
 		return fmt.Errorf("%s:%d: kernel %q: modules_package and modules_deb_sha256 go together", path, e.Line, e.Name)
+	}
+	if err := e.validateArch(path, line("arch")); err != nil {
+		return err
 	}
 	if !releasePattern.MatchString(e.Release) {
 		return fmt.Errorf("%s:%d: kernel %q: release %q is not a kernel release", path, line("release"), e.Name, e.Release)
@@ -189,36 +202,89 @@ func (e *LockEntry) validate(path string, fields map[string]*yaml.Node) error {
 	return nil
 }
 
-// Find returns the pin of the named kernel, or nil.
-func (l *Lock) Find(name string) *LockEntry {
-	for i := range l.Entries {
-		if l.Entries[i].Name == name {
-			return &l.Entries[i]
-		}
+// validateArch checks the arch key: a known word other than amd64, which a pin says by leaving
+// the key out (so that an amd64 lock written again stays byte for byte the same).
+func (e *LockEntry) validateArch(path string, line int) error {
+	if e.Arch == "" {
+		return nil
+	}
+	a, err := observation.ParseArch(string(e.Arch))
+	if err != nil {
+		return fmt.Errorf("%s:%d: kernel %q: %w", path, line, e.Name, err)
+	}
+	if a == observation.DefaultArch {
+		return fmt.Errorf("%s:%d: kernel %q: arch %q is what a pin without the key means: leave it out", path, line, e.Name, a)
 	}
 	return nil
 }
 
-// put adds the pin p or replaces the pin of the same name in place. A new pin goes after the
-// nearest kernel before it in order (its kernels file's order) that is pinned already, or else
-// before the nearest pinned one after it, so that pins keep the kernels file's order without
-// moving pins that are already there.
-func (l *Lock) put(p LockEntry, order []string) {
-	if old := l.Find(p.Name); old != nil {
+// archSuffix names a non-default architecture in messages about a pin (" (arm64)").
+func archSuffix(a observation.Arch) string {
+	if archOrDefault(a) == observation.DefaultArch {
+		return ""
+	}
+	return " (" + string(a) + ")"
+}
+
+// lockArch is how a pin of architecture a records it: empty for amd64.
+func lockArch(a observation.Arch) observation.Arch {
+	if archOrDefault(a) == observation.DefaultArch {
+		return ""
+	}
+	return a
+}
+
+// Find returns the pin of the named kernel's amd64 build, or nil.
+func (l *Lock) Find(name string) *LockEntry { return l.FindArch(name, observation.DefaultArch) }
+
+// FindArch returns the pin of the named kernel's build for architecture a (empty: amd64), or nil.
+func (l *Lock) FindArch(name string, a observation.Arch) *LockEntry {
+	if i := l.index(name, a); i >= 0 {
+		return &l.Entries[i]
+	}
+	return nil
+}
+
+// lockKey is what a pin is keyed by: the kernel's name and its build's architecture (as the
+// lock records it: empty for amd64).
+type lockKey struct {
+	name string
+	arch observation.Arch
+}
+
+// lockOrder is the order pins are kept in: the amd64 pins in kernels file order, then those of
+// each other architecture, in the same order.
+func lockOrder(names []string) []lockKey {
+	var order []lockKey
+	for _, a := range []observation.Arch{observation.ArchAMD64, observation.ArchARM64} {
+		for _, n := range names {
+			order = append(order, lockKey{n, lockArch(a)})
+		}
+	}
+	return order
+}
+
+// put adds the pin p or replaces the pin of the same name and architecture in place. A new pin
+// goes after the nearest pin before it in order (see lockOrder) that is there already, or else
+// before the nearest one after it, so that pins keep that order without moving pins that are
+// already there.
+func (l *Lock) put(p LockEntry, order []lockKey) {
+	p.Arch = lockArch(p.Arch)
+	if old := l.FindArch(p.Name, p.Arch); old != nil {
 		p.Line = old.Line
 		*old = p
 		return
 	}
 	pos := len(l.Entries)
-	if i := slices.Index(order, p.Name); i >= 0 {
+	if i := slices.Index(order, lockKey{p.Name, p.Arch}); i >= 0 {
 		found := false
 		for j := i - 1; j >= 0 && !found; j-- {
-			if k := l.index(order[j]); k >= 0 {
+			if k := l.index(order[j].name, order[j].arch); k >= 0 {
 				pos, found = k+1, true
 			}
 		}
 		for j := i + 1; j < len(order) && !found; j++ {
-			if k := l.index(order[j]); k >= 0 {
+			if k := l.index(order[j].name, order[j].arch); k >= 0 {
 				pos, found = k, true
 			}
 		}
@@ -226,8 +292,9 @@ func (l *Lock) put(p LockEntry, order []string) {
 	l.Entries = slices.Insert(l.Entries, pos, p)
 }
 
-func (l *Lock) index(name string) int {
-	return slices.IndexFunc(l.Entries, func(e LockEntry) bool { return e.Name == name })
+func (l *Lock) index(name string, a observation.Arch) int {
+	a = lockArch(a)
+	return slices.IndexFunc(l.Entries, func(e LockEntry) bool { return e.Name == name && e.Arch == a })
 }
 
 // Marshal renders the lock in its fixed key order, one "key: value" per line with every value
@@ -242,7 +309,7 @@ func (l *Lock) Marshal() []byte {
 		e := &l.Entries[i]
 		prefix := "  - "
 		for _, k := range lockFields {
-			v := *e.field(k)
+			v := e.get(k)
 			if v == "" {
 				continue
 			}

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/bpfmatrix/bpfmatrix/observation"
 )
 
 const sumA = "2e141d21dc8fa57e2ab27a7d3757c058d9405b5c27e86707497ce915cc615c1b"
@@ -20,6 +22,8 @@ func TestLockRoundTrip(t *testing.T) {
 			Package: "linux-binary-7.3.4+deb13-cloud-amd64", DebianVersion: "7.3.4-1~bpo13+1", Suite: "trixie-backports", DebSHA256: sumA,
 			ConfigPackage: "linux-base-7.3.4+deb13-cloud-amd64", ConfigDebSHA256: sumB},
 		{Name: "mine", Source: "path ./bzImage", Version: "6.13.0", Release: "6.13.0-rc1+", SHA256: sumA},
+		{Name: "7.3", Arch: observation.ArchARM64, Source: "debian series=7.3", Version: "7.3.4", Release: "7.3.4+deb13-cloud-arm64", SHA256: sumA,
+			Package: "linux-binary-7.3.4+deb13-cloud-arm64", DebianVersion: "7.3.4-1~bpo13+1", Suite: "trixie-backports", DebSHA256: sumB},
 	}}
 	if err := l.Write(); err != nil {
 		t.Fatal(err)
@@ -28,7 +32,7 @@ func TestLockRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got.Entries) != 3 {
+	if len(got.Entries) != len(l.Entries) {
 		t.Fatalf("got %d entries", len(got.Entries))
 	}
 	for i := range l.Entries {
@@ -41,8 +45,43 @@ func TestLockRoundTrip(t *testing.T) {
 	if string(got.Marshal()) != string(l.Marshal()) {
 		t.Error("Marshal is not stable across a round trip")
 	}
-	if le := got.Find("7.3"); le == nil || le.Line != 14 {
-		t.Errorf("Find(7.3) = %+v, want the entry at line 14", le)
+	if le := got.Find("7.3"); le == nil || le.Line != 14 || le.Arch != "" {
+		t.Errorf("Find(7.3) = %+v, want the amd64 entry at line 14", le)
+	}
+	if le := got.FindArch("7.3", observation.ArchARM64); le == nil || le.Line != 30 || le.Package != "linux-binary-7.3.4+deb13-cloud-arm64" {
+		t.Errorf("FindArch(7.3, arm64) = %+v, want the arm64 entry at line 30", le)
+	}
+	if le := got.FindArch("5.10", observation.ArchARM64); le != nil {
+		t.Errorf("FindArch(5.10, arm64) = %+v, want none: 5.10 is pinned for amd64 only", le)
+	}
+	text := string(got.Marshal())
+	if n := strings.Count(text, "arch:"); n != 1 || !strings.Contains(text, "  - name: \"7.3\"\n    arch: \"arm64\"\n    source:") {
+		t.Errorf("Marshal wrote %d arch lines, want one, right after the arm64 pin's name:\n%s", n, text)
+	}
+}
+
+// TestCommittedLockRoundTrip checks that the repository's kernels.lock, amd64 pins and arm64
+// pins alike, is written back byte for byte: `kernels fetch` of a pinned kernel changes nothing.
+func TestCommittedLockRoundTrip(t *testing.T) {
+	data, err := os.ReadFile("../kernels.lock")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := ParseLock(data, "kernels.lock")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := l.Marshal(); string(got) != string(data) {
+		t.Errorf("kernels.lock written back differs from the committed file:\n%s", got)
+	}
+	amd := &Lock{}
+	for _, e := range l.Entries {
+		if e.Arch == "" {
+			amd.Entries = append(amd.Entries, e)
+		}
+	}
+	if strings.Contains(string(amd.Marshal()), "arch:") {
+		t.Error("amd64 pins were written with an arch line")
 	}
 }
 
@@ -71,6 +110,10 @@ func TestFaultLockParse(t *testing.T) {
 		{"config pair", entry("    config_package: \"linux-base-x\"\n"), "config_package and config_deb_sha256 go together"},
 		{"modules pair", entry("    modules_package: \"linux-modules-x\"\n"), "modules_package and modules_deb_sha256 go together"},
 		{"modules sha256", entry("    modules_package: \"linux-modules-x\"\n    modules_deb_sha256: \"abc\"\n"), "modules_deb_sha256 \"abc\" is not a sha256"},
+		{"unknown arch", entry("    arch: \"riscv64\"\n"), `kernels.lock:11: kernel "5.10": unknown architecture "riscv64"`},
+		{"explicit amd64", entry("    arch: \"amd64\"\n"), `kernels.lock:11: kernel "5.10": arch "amd64" is what a pin without the key means`},
+		{"duplicate arm64", entry("  - name: \"5.10\"\n    arch: \"arm64\"\n    source: \"path /x\"\n    release: \"5.10.0\"\n    vmlinuz_sha256: \""+sumA+"\"\n") +
+			"  - name: \"5.10\"\n    arch: \"arm64\"\n    source: \"path /x\"\n    release: \"5.10.0\"\n    vmlinuz_sha256: \"" + sumA + "\"\n", `kernels.lock:16: kernel "5.10" (arm64) is pinned twice (first at line 11)`},
 		{"not a list", "kernels: 3\n", `kernels.lock:1: "kernels" must be a list`},
 		{"empty value", strings.Replace(entry(""), "\"bullseye-security\"", "", 1), "kernels.lock:9: suite: expected a value"},
 		{"two documents", entry("---\n" + strings.Replace(entry(""), "5.10", "6.1", -1)), "kernels.lock:11: a second YAML document starts here"},
@@ -86,19 +129,42 @@ func TestFaultLockParse(t *testing.T) {
 }
 
 // TestLockPutOrder checks that pins added one by one, in any order, end up in the kernels file's
-// order, and that a pin of a kernel the file does not list stays where it is.
+// order, amd64 pins first and then the arm64 ones, that a pin of a kernel the file does not list
+// stays where it is, and that an arm64 pin never replaces the amd64 pin of its name.
 func TestLockPutOrder(t *testing.T) {
-	l := &Lock{Entries: []LockEntry{{Name: "other"}}}
-	order := []string{"a", "b", "c"}
-	for _, n := range []string{"c", "a", "b", "a"} {
-		l.put(LockEntry{Name: n}, order)
+	amd, arm := observation.ArchAMD64, observation.ArchARM64
+	tests := []struct {
+		name string
+		puts []lockKey
+		want string
+	}{
+		{"amd64 only", []lockKey{{"c", amd}, {"a", amd}, {"b", amd}, {"a", amd}}, "other a b c"},
+		{"arm64 after amd64", []lockKey{{"c", arm}, {"a", amd}, {"c", amd}, {"a", arm}, {"b", amd}}, "other a b c a/arm64 c/arm64"},
+		{"arm64 first", []lockKey{{"b", arm}, {"a", arm}, {"b", amd}}, "other b a/arm64 b/arm64"},
+		{"replaced in place", []lockKey{{"a", arm}, {"a", amd}, {"a", arm}, {"a", amd}}, "other a a/arm64"},
 	}
-	var got []string
-	for _, e := range l.Entries {
-		got = append(got, e.Name)
-	}
-	if strings.Join(got, " ") != "other a b c" {
-		t.Errorf("lock order = %v, want other a b c", got)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l := &Lock{Entries: []LockEntry{{Name: "other"}}}
+			for _, k := range tt.puts {
+				l.put(LockEntry{Name: k.name, Arch: k.arch}, lockOrder([]string{"a", "b", "c"}))
+			}
+			var got []string
+			for _, e := range l.Entries {
+				if e.Arch != "" {
+					e.Name += "/" + string(e.Arch)
+				}
+				got = append(got, e.Name)
+			}
+			if strings.Join(got, " ") != tt.want {
+				t.Errorf("lock order = %v, want %s", got, tt.want)
+			}
+			for _, e := range l.Entries {
+				if e.Arch == amd {
+					t.Errorf("pin %s records arch amd64; the lock leaves amd64 unsaid", e.Name)
+				}
+			}
+		})
 	}
 }
 

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"slices"
+
+	"github.com/bpfmatrix/bpfmatrix/observation"
 )
 
 // Packages fetches Debian packages other than kernels (the tools that ship BPF objects, say)
@@ -45,7 +47,7 @@ func (p *Packages) run() (*fetchRun, error) {
 	}
 	f := &Fetcher{CacheDir: cacheDir, Offline: p.Offline, Progress: p.Progress, Getenv: p.Getenv,
 		AptSourcesList: p.AptSourcesList, AptSourceParts: p.AptSourceParts}
-	return &fetchRun{f: f, cache: imageCache{dir: cacheDir}}, nil
+	return &fetchRun{f: f, arch: observation.DefaultArch, cache: imageCache{dir: cacheDir}}, nil
 }
 
 // Versions lists every version of the named packages in every suite searched for kernels

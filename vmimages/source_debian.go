@@ -12,10 +12,12 @@ import (
 
 	"github.com/bpfmatrix/bpfmatrix/internal/files"
 	"github.com/bpfmatrix/bpfmatrix/internal/kconfig"
+	"github.com/bpfmatrix/bpfmatrix/observation"
 )
 
-// DebianSource is a "debian" entry: a Debian cloud-amd64 kernel series, resolved to the newest
-// build the archive serves, or to a pinned upstream version of it.
+// DebianSource is a "debian" entry: a Debian cloud kernel series (cloud-amd64, or cloud-arm64
+// for a Fetcher of arm64), resolved to the newest build the archive serves, or to a pinned
+// upstream version of it.
 //
 //	debian: {series: "6.12"}                       # newest 6.12 build
 //	debian: {series: "6.12", version: "6.12.117"}  # that upstream version (newest Debian build of it)
@@ -69,19 +71,23 @@ func (s *DebianSource) fetch(ctx context.Context, run *fetchRun, e Entry, locked
 		return s.fetchLocked(ctx, run, e.Name, *locked)
 	}
 	if run.f.Offline {
-		return nil, LockEntry{}, errors.New("not pinned in kernels.lock, and --offline forbids resolving it from the Debian archive: run `bpfmatrix kernels fetch` once with network")
+		flag := ""
+		if run.arch != observation.DefaultArch {
+			flag = " --arch " + string(run.arch)
+		}
+		return nil, LockEntry{}, errors.New("not pinned in kernels.lock, and --offline forbids resolving it from the Debian archive: run `bpfmatrix kernels fetch" + flag + "` once with network")
 	}
 	idx, err := run.packageIndex(ctx)
 	if err != nil {
 		return nil, LockEntry{}, err
 	}
-	rec, upstream, err := idx.resolve(s.Series, s.Version)
+	rec, upstream, err := idx.resolve(run.arch, s.Series, s.Version)
 	if err != nil {
 		return nil, LockEntry{}, err
 	}
 	run.step(Step{Kernel: e.Name, Message: fmt.Sprintf("resolved %s %s (%s)", rec.Package, rec.Version, rec.Suite)})
 	// --update that finds the pinned build is still the newest keeps the pin and the cached image.
-	if prev := run.lock.Find(e.Name); prev != nil && prev.Source == s.Spec() && prev.Package == rec.Package && prev.DebianVersion == rec.Version && prev.DebSHA256 == rec.SHA256 {
+	if prev := run.lock.FindArch(e.Name, run.arch); prev != nil && prev.Source == s.Spec() && prev.Package == rec.Package && prev.DebianVersion == rec.Version && prev.DebSHA256 == rec.SHA256 {
 		if _, ok, err := run.cached(ctx, e.Name, prev.SHA256); err != nil {
 			return nil, LockEntry{}, err
 		} else if ok {
@@ -137,7 +143,7 @@ func (s *DebianSource) fetchLocked(ctx context.Context, run *fetchRun, kernel st
 		return m, le, nil
 	}
 	old := m
-	deb := filepath.Join(run.cache.debsDir(), debFileName(le.Package, le.DebianVersion))
+	deb := filepath.Join(run.cache.debsDir(), debFileName(le.Package, le.DebianVersion, run.arch))
 	if cached, _ := run.cachedDeb(ctx, kernel, deb, le.DebSHA256); run.f.Offline || !cached {
 		run.step(Step{Kernel: kernel, Message: "warning: the cached image has no kfunc modules and is not extracted again " +
 			"(offline, or its package is no longer cached): its guests probe no module kfuncs"})
@@ -235,14 +241,14 @@ func (s *DebianSource) install(ctx context.Context, run *fetchRun, kernel string
 	if le.SHA256 != "" && sum != le.SHA256 {
 		return nil, fmt.Errorf("vmlinuz of %s %s has sha256 %s, kernels.lock pins %s", le.Package, le.DebianVersion, sum, le.SHA256)
 	}
-	if hdr, ok, err := bzImageRelease(staging + "/vmlinuz"); err == nil && ok && hdr != c.Release {
-		return nil, fmt.Errorf("%s: vmlinuz says release %s, its path says %s", le.Package, hdr, c.Release)
+	if err := checkRelease(staging+"/vmlinuz", run.arch, le.Package, c.Release); err != nil {
+		return nil, err
 	}
 	if err := checkVirtioModules(staging, c); err != nil {
 		run.step(Step{Kernel: kernel, Message: "warning: " + err.Error()})
 	}
 	m := &Manifest{
-		SHA256: sum, Source: s.Spec(), Package: le.Package, DebianVersion: le.DebianVersion,
+		SHA256: sum, Source: s.Spec(), Arch: lockArch(run.arch), Package: le.Package, DebianVersion: le.DebianVersion,
 		Version: le.Version, Release: c.Release, Suite: le.Suite, Modules: c.Modules,
 		KfuncModules: c.KfuncModules, ModulesPackage: le.ModulesPackage, Layout: debianLayout,
 	}
@@ -255,6 +261,12 @@ func (s *DebianSource) install(ctx context.Context, run *fetchRun, kernel string
 	if err := run.cache.store(ctx, st, m); err != nil {
 		return nil, err
 	}
+	run.step(Step{Kernel: kernel, Message: extractedMessage(m)})
+	return run.cache.load(ctx, sum)
+}
+
+// extractedMessage says what a Debian kernel's packages gave: the progress line of install.
+func extractedMessage(m *Manifest) string {
 	mods := ""
 	if len(m.Modules) > 0 {
 		mods = fmt.Sprintf(", %d virtio modules", len(m.Modules))
@@ -263,11 +275,10 @@ func (s *DebianSource) install(ctx context.Context, run *fetchRun, kernel string
 		mods += fmt.Sprintf(", %d kfunc modules and dependencies", len(m.KfuncModules))
 	}
 	cfg := ", no config"
-	if c.Config {
+	if m.Config != "" {
 		cfg = ", config"
 	}
-	run.step(Step{Kernel: kernel, Message: fmt.Sprintf("extracted vmlinuz %s%s%s", c.Release, cfg, mods)})
-	return run.cache.load(ctx, sum)
+	return fmt.Sprintf("extracted vmlinuz %s%s%s", m.Release, cfg, mods)
 }
 
 // extractPart extracts a package that holds part of a kernel (its config, its modules) into
@@ -285,6 +296,19 @@ func extractPart(ctx context.Context, run *fetchRun, kernel, pkg, version, sum, 
 		return nil, fmt.Errorf("%s is for release %s, the image is %s", pkg, pc.Release, c.Release)
 	}
 	return pc, nil
+}
+
+// checkRelease checks that the vmlinuz of a package is an image of arch and names the release
+// its path in the package does.
+func checkRelease(vmlinuz string, arch observation.Arch, pkg, release string) error {
+	hdr, ok, err := vmlinuzRelease(vmlinuz, arch)
+	if err != nil {
+		return fmt.Errorf("%s: %w", pkg, err)
+	}
+	if ok && hdr != release {
+		return fmt.Errorf("%s: vmlinuz says release %s, its path says %s", pkg, hdr, release)
+	}
+	return nil
 }
 
 // checkVirtioModules warns when the config builds the virtio console as a module but the package

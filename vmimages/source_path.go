@@ -20,6 +20,7 @@ import (
 //	path: ../linux/arch/x86/boot/bzImage
 //	path: {image: ../linux/arch/x86/boot/bzImage, config: ../linux/.config}
 //
+// An entry with arch: arm64 names an arm64 Image instead (arch/arm64/boot/Image, or Image.gz).
 // The image is copied into the cache, so rebuilding the kernel during a run does not change what
 // the run boots; kernels.lock pins its sha256, and a rebuilt image needs `kernels fetch --update`.
 type PathSource struct {
@@ -131,12 +132,12 @@ func (s *PathSource) fetch(ctx context.Context, run *fetchRun, e Entry, locked *
 
 // store copies the image whose hash is sum (and the config) into a new cache entry.
 func (s *PathSource) store(ctx context.Context, run *fetchRun, kernel, img, sum string) (*Manifest, error) {
-	release, ok, err := bzImageRelease(img)
+	release, ok, err := vmlinuzRelease(img, run.arch)
 	if err != nil {
 		return nil, err
 	}
 	if !ok {
-		return nil, fmt.Errorf("%s is not an x86 bzImage (no boot protocol header): point the entry at arch/x86/boot/bzImage", img)
+		return nil, fmt.Errorf("%s is not an x86 bzImage (no boot protocol header): point the entry at arch/x86/boot/bzImage, or give it the arch of its image", img)
 	}
 	st, err := run.cache.newStaging()
 	if err != nil {
@@ -153,7 +154,7 @@ func (s *PathSource) store(ctx context.Context, run *fetchRun, kernel, img, sum 
 		}
 		return nil, fmt.Errorf("%s changed while it was copied; run again after the build finishes", img)
 	}
-	m := &Manifest{SHA256: sum, Source: s.Spec(), Release: release, Version: leadingVersion.FindString(release)}
+	m := &Manifest{SHA256: sum, Source: s.Spec(), Arch: lockArch(run.arch), Release: release, Version: leadingVersion.FindString(release)}
 	if s.Config != "" {
 		if err := copyFile(ctx, s.abs(s.Config), filepath.Join(st.Path, "config")); err != nil {
 			return nil, fmt.Errorf("copy config: %w", err)

@@ -1,6 +1,10 @@
 package vmimages
 
-import "path/filepath"
+import (
+	"path/filepath"
+
+	"github.com/bpfmatrix/bpfmatrix/observation"
+)
 
 // KernelStatus is what `kernels list` shows for one entry.
 type KernelStatus struct {
@@ -9,9 +13,14 @@ type KernelStatus struct {
 	Cached bool       // the pinned image is in the cache and intact
 }
 
-// Status reports the lock and cache state of entries without fetching anything. A lock entry
-// whose source spec differs from the entry's is reported as not locked.
+// Status reports the lock and cache state of the amd64 builds of entries without fetching
+// anything. A lock entry whose source spec differs from the entry's is reported as not locked.
 func Status(cacheDir string, entries []Entry) ([]KernelStatus, error) {
+	return StatusArch(cacheDir, observation.DefaultArch, entries)
+}
+
+// StatusArch reports as Status does, for the builds of architecture arch (empty: amd64).
+func StatusArch(cacheDir string, arch observation.Arch, entries []Entry) ([]KernelStatus, error) {
 	if cacheDir == "" {
 		d, err := DefaultCacheDir()
 		if err != nil {
@@ -33,7 +42,7 @@ func Status(cacheDir string, entries []Entry) ([]KernelStatus, error) {
 			locks[lp] = lock
 		}
 		st := KernelStatus{Entry: e}
-		if le := lock.Find(e.Name); le != nil && le.Source == e.Source.Spec() {
+		if le := lock.FindArch(e.Name, arch); le != nil && le.Source == e.Source.Spec() {
 			st.Locked = le
 			st.Cached = cache.Status(le.SHA256) == nil
 		}

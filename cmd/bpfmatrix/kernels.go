@@ -9,6 +9,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/bpfmatrix/bpfmatrix/observation"
 	"github.com/bpfmatrix/bpfmatrix/vmimages"
 )
 
@@ -19,22 +20,25 @@ func init() {
 }
 
 const kernelsUsage = `usage:
-  bpfmatrix kernels list  [--kernels-file F] [--format table|json] [--cache-dir D]
-  bpfmatrix kernels fetch [NAME...] [--update] [--offline] [--kernels-file F] [--cache-dir D]
+  bpfmatrix kernels list  [--arch A] [--kernels-file F] [--format table|json] [--cache-dir D]
+  bpfmatrix kernels fetch [NAME...] [--arch A] [--update] [--offline] [--kernels-file F] [--cache-dir D]
 
 list shows each kernel of kernels.yaml with its pin in kernels.lock and whether the pinned image
 is cached. fetch downloads the pinned images (all kernels, or the NAMEs given) and pins kernels
 that have no pin yet; --update moves the pins to the newest builds, --offline refuses to download.
+--arch (amd64 or arm64; default amd64) picks the builds of that architecture: the kernels whose
+entry lists it in its arch key (all of them for amd64 unless an entry says otherwise).
 The Debian archive comes from this machine's apt configuration, or from ` + vmimages.EnvDebianMirror + `
 (and ` + vmimages.EnvDebianSecurityMirror + `) on machines whose apt is not Debian's.
 `
 
 // kernelsFlags are the flags every kernels subcommand takes.
 type kernelsFlags struct {
-	file, cacheDir string
+	file, cacheDir, arch string
 }
 
 func (k *kernelsFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&k.arch, "arch", string(observation.DefaultArch), "the architecture of the builds: amd64 or arm64")
 	fs.StringVar(&k.file, "kernels-file", "", "the kernels file (default: kernels.yaml here, else the one built into bpfmatrix)")
 	fs.StringVar(&k.cacheDir, "cache-dir", "", "cache directory (default $XDG_CACHE_HOME/bpfmatrix)")
 }
@@ -43,13 +47,20 @@ func (k *kernelsFlags) register(fs *flag.FlagSet) {
 // holds gains nothing.
 const maxFetchParallel = 64
 
-// entries loads the kernels file and returns its kernels named in names (all when none is).
-func (k *kernelsFlags) entries(names []string) ([]vmimages.Entry, error) {
+// entries loads the kernels file and returns its kernels named in names (all that have a build
+// of the --arch architecture when none is), and that architecture. An unknown architecture word
+// or a named kernel without a build of it is an error.
+func (k *kernelsFlags) entries(names []string) ([]vmimages.Entry, observation.Arch, error) {
+	arch, err := observation.ParseArch(k.arch)
+	if err != nil {
+		return nil, "", fmt.Errorf("--arch: %w", err)
+	}
 	cfg, err := vmimages.LoadConfig(k.path())
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	return cfg.Select(names)
+	entries, err := cfg.SelectArch(arch, names)
+	return entries, arch, err
 }
 
 // path is the kernels file to use: the one named, else kernels.yaml in the current directory,
@@ -71,17 +82,18 @@ func runKernelsList(args []string, stdout, stderr io.Writer) int {
 	if code >= 0 {
 		return code
 	}
-	entries, err := kf.entries(pos)
+	entries, arch, err := kf.entries(pos)
 	if err != nil {
 		return c.fail(stderr, err)
 	}
-	sts, err := vmimages.Status(kf.cacheDir, entries)
+	sts, err := vmimages.StatusArch(kf.cacheDir, arch, entries)
 	if err != nil {
 		return c.fail(stderr, err)
 	}
 	if *format == "json" {
 		type row struct {
 			Name          string `json:"name"`
+			Arch          string `json:"arch,omitempty"` // for builds other than amd64
 			Source        string `json:"source"`
 			Locked        bool   `json:"locked"`
 			Version       string `json:"version,omitempty"`
@@ -95,6 +107,9 @@ func runKernelsList(args []string, stdout, stderr io.Writer) int {
 		rows := []row{}
 		for _, st := range sts {
 			r := row{Name: st.Entry.Name, Source: st.Entry.Source.Spec(), Cached: st.Cached}
+			if arch != observation.DefaultArch {
+				r.Arch = string(arch)
+			}
 			if l := st.Locked; l != nil {
 				r.Locked, r.Version, r.Release, r.Package, r.DebianVersion, r.Suite, r.SHA256 = true, l.Version, l.Release, l.Package, l.DebianVersion, l.Suite, l.SHA256
 			}
@@ -136,7 +151,7 @@ func runKernelsFetch(args []string, stdout, stderr io.Writer) int {
 	if *update && *offline {
 		return c.fail(stderr, errors.New("--update needs the network; it cannot be combined with --offline"))
 	}
-	entries, err := kf.entries(pos)
+	entries, arch, err := kf.entries(pos)
 	if err != nil {
 		return c.fail(stderr, err)
 	}
@@ -149,7 +164,7 @@ func runKernelsFetch(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signalContext()
 	defer stop()
 
-	f := &vmimages.Fetcher{CacheDir: kf.cacheDir, Offline: *offline, Update: *update, Parallel: *parallel}
+	f := &vmimages.Fetcher{CacheDir: kf.cacheDir, Arch: arch, Offline: *offline, Update: *update, Parallel: *parallel}
 	var live *liveBoard
 	if isTerminal(stdout) && os.Getenv("CI") == "" {
 		live = newLiveBoard(stdout, cfgNames(entries))

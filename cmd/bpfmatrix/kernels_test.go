@@ -23,8 +23,13 @@ func kernelsFixture(t *testing.T) (kernelsFile, cacheDir string) {
 	binary.LittleEndian.PutUint16(img[0x20e:], 0x300)
 	copy(img[0x500:], "6.13.0-test (t@example.org) #1\x00")
 	testenv.WriteFile(t, filepath.Join(dir, "bzImage"), img)
+	// An arm64 Image: the magic at 0x38, then the kernel's version banner.
+	arm := make([]byte, 0x100)
+	copy(arm[0x38:], "ARM\x64")
+	arm = append(arm, "Linux version 6.13.0-arm (t@example.org) #1 SMP\x00"...)
+	testenv.WriteFile(t, filepath.Join(dir, "Image"), arm)
 	kernelsFile = filepath.Join(dir, "kernels.yaml")
-	yaml := "kernels:\n  - name: local\n    path: bzImage\n  - name: \"7.3\"\n    debian: {series: \"7.3\"}\n"
+	yaml := "kernels:\n  - name: local\n    path: bzImage\n  - name: \"7.3\"\n    debian: {series: \"7.3\"}\n  - name: localarm\n    arch: arm64\n    path: Image\n"
 	testenv.WriteFile(t, kernelsFile, []byte(yaml))
 	return kernelsFile, t.TempDir()
 }
@@ -57,7 +62,19 @@ func TestKernelsCommand(t *testing.T) {
 		{name: "offline fails for the unpinned kernel", args: []string{"kernels", "fetch", "--offline", "--kernels-file", kf, "--cache-dir", cache}, code: exitNo,
 			stdout: []string{"cached image verified", "1 of 2 kernels ready"}, stderr: []string{"kernel 7.3: not pinned in kernels.lock"}},
 		{name: "list after fetch", args: []string{"kernels", "list", "--kernels-file", kf, "--cache-dir", cache}, code: exitOK,
-			stdout: []string{"6.13.0-test", "yes"}},
+			stdout: []string{"6.13.0-test", "yes"}, noStdout: []string{"localarm"}},
+		{name: "unknown arch", args: []string{"kernels", "fetch", "--arch", "riscv64", "--kernels-file", kf, "--cache-dir", cache}, code: exitBadArgs,
+			stderr: []string{`--arch: unknown architecture "riscv64"`}},
+		{name: "kernel without the arch", args: []string{"kernels", "fetch", "7.3", "--arch", "arm64", "--kernels-file", kf, "--cache-dir", cache}, code: exitBadArgs,
+			stderr: []string{"kernel 7.3 has no arm64 build in " + kf + ":4 (arch: [amd64])"}},
+		{name: "list arm64 before fetch", args: []string{"kernels", "list", "--arch", "arm64", "--kernels-file", kf, "--cache-dir", cache}, code: exitOK,
+			stdout: []string{"localarm", "(not locked)"}, noStdout: []string{"7.3", "local "}},
+		{name: "fetch arm64", args: []string{"kernels", "fetch", "--arch", "arm64", "--kernels-file", kf, "--cache-dir", cache}, code: exitOK,
+			stdout: []string{"localarm copied", "ready: 6.13.0 6.13.0-arm", "1 of 1 kernels ready"}},
+		{name: "fetch arm64 as amd64", args: []string{"kernels", "fetch", "localarm", "--kernels-file", kf, "--cache-dir", cache}, code: exitBadArgs,
+			stderr: []string{"kernel localarm has no amd64 build"}},
+		{name: "list arm64 after fetch", args: []string{"kernels", "list", "--arch", "arm64", "--kernels-file", kf, "--cache-dir", cache}, code: exitOK,
+			stdout: []string{"localarm", "6.13.0-arm", "yes"}},
 	}
 	for _, s := range steps {
 		var stdout, stderr bytes.Buffer
@@ -73,6 +90,11 @@ func TestKernelsCommand(t *testing.T) {
 		for _, w := range s.stderr {
 			if !strings.Contains(stderr.String(), w) {
 				t.Errorf("%s: stderr lacks %q:\n%s", s.name, w, stderr.String())
+			}
+		}
+		for _, w := range s.noStdout {
+			if strings.Contains(stdout.String(), w) {
+				t.Errorf("%s: stdout has %q:\n%s", s.name, w, stdout.String())
 			}
 		}
 	}
@@ -93,6 +115,21 @@ func TestKernelsCommand(t *testing.T) {
 	}
 	if len(rows) != 2 || !rows[0].Locked || !rows[0].Cached || rows[0].Release != "6.13.0-test" || len(rows[0].SHA256) != 64 || rows[1].Locked || rows[1].Cached {
 		t.Errorf("json rows = %+v", rows)
+	}
+	if strings.Contains(stdout.String(), `"arch"`) {
+		t.Errorf("amd64 rows carry an arch key:\n%s", stdout.String())
+	}
+	stdout.Reset()
+	if code := dispatch([]string{"kernels", "list", "--arch", "arm64", "--format", "json", "--kernels-file", kf, "--cache-dir", cache}, &stdout, os.Stderr); code != exitOK {
+		t.Fatalf("list --arch arm64 --format json: exit %d", code)
+	}
+	var armRows []struct {
+		Name   string `json:"name"`
+		Arch   string `json:"arch"`
+		Cached bool   `json:"cached"`
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &armRows); err != nil || len(armRows) != 1 || armRows[0].Name != "localarm" || armRows[0].Arch != "arm64" || !armRows[0].Cached {
+		t.Errorf("arm64 json rows = %+v (%v)", armRows, err)
 	}
 	if _, err := os.Stat(filepath.Join(filepath.Dir(kf), "kernels.lock")); err != nil {
 		t.Errorf("fetch wrote no kernels.lock: %v", err)
