@@ -24,10 +24,22 @@ func Run(ctx context.Context, cfg Config, kernels []Kernel, progress func(Event)
 	if len(kernels) == 0 {
 		return nil, errNoKernels
 	}
-	if err := cfg.check(); err != nil {
+	arch, err := runArch(kernels)
+	if err != nil {
+		return nil, err
+	}
+	m, _ := machineFor(arch)
+	if err := cfg.check(m); err != nil {
 		return nil, err
 	}
 	acc := &accelerator{accel: cfg.Accel, pinned: cfg.Accel != "", log: cfg.Notice}
+	if !m.canKVM() {
+		// An emulated architecture: KVM cannot run it, whatever the host has.
+		if cfg.Accel == "kvm" && cfg.Notice != nil {
+			cfg.Notice(fmt.Sprintf("%s guests cannot run under KVM on this %s host: using TCG", arch, HostArch()))
+		}
+		acc.accel, acc.pinned = "tcg", true
+	}
 	if acc.accel == "" {
 		acc.accel = DetectAccel()
 	}
@@ -203,12 +215,12 @@ func versionKey(v string) [3]int {
 	return k
 }
 
-func (cfg *Config) check() error {
+func (cfg *Config) check(m machine) error {
 	switch {
 	case cfg.Agent == "":
 		return fmt.Errorf("harness: no agent binary")
-	case cfg.QEMU == "":
-		return fmt.Errorf("harness: no QEMU binary")
+	case m.qemu(cfg) == "":
+		return fmt.Errorf("harness: no QEMU binary for %s guests", m.arch)
 	case cfg.ConsoleTail <= 0:
 		return fmt.Errorf("harness: console tail must be positive")
 	}
