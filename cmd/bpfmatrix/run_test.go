@@ -29,6 +29,10 @@ func TestRunBadArgs(t *testing.T) {
 		{[]string{"run", "5.10"}, "unexpected arguments"},
 		{[]string{"run", "--bogus"}, "flag provided but not defined: -bogus"},
 		{[]string{"run", "--qemu", "/nonexistent/qemu"}, "--qemu:"},
+		{[]string{"run", "--arch", "riscv64"}, `--arch: unknown architecture "riscv64"`},
+		{[]string{"run", "--arch", ""}, "--arch: empty value"},
+		// arm64 guests run on their own QEMU; the x86 one is no use to them.
+		{[]string{"run", "--arch", "arm64", "--qemu", "/bin/true", "--qemu-arm64", "/nonexistent/qemu"}, "--qemu-arm64:"},
 		{[]string{"run", "--kernels-file", "/nonexistent/kernels.yaml", "--qemu", "/bin/true"}, "/nonexistent/kernels.yaml"},
 		{[]string{"run", "--kernels-file", repoKernels, "--kernels", "4.19", "--qemu", "/bin/true"}, `unknown kernel "4.19"`},
 	}
