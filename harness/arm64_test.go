@@ -2,6 +2,7 @@ package harness
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -149,5 +150,21 @@ func TestRunArch(t *testing.T) {
 				t.Fatalf("runArch = %s, want %s", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestFaultAgentBinaryForeignArch: outside the source tree no arm64 agent can be built, and this
+// amd64 executable cannot stand in for one as it does for amd64 guests: the error wraps
+// ErrNoAgent and says what would supply one.
+func TestFaultAgentBinaryForeignArch(t *testing.T) {
+	if HostArch() != observation.ArchAMD64 {
+		t.Skipf("the host is %s, not amd64", HostArch())
+	}
+	t.Chdir(t.TempDir())
+	t.Setenv("GOWORK", "")
+	_, err := AgentBinary(context.Background(), t.TempDir(), observation.ArchARM64)
+	if !errors.Is(err, ErrNoAgent) || !strings.Contains(err.Error(), "cannot be the /init of arm64 guests") ||
+		!strings.Contains(err.Error(), "GOARCH=arm64 CGO_ENABLED=0") {
+		t.Fatalf("AgentBinary(arm64) outside the tree: %v", err)
 	}
 }

@@ -55,7 +55,8 @@ type Config struct {
 	CPUs int
 	// Parallel is the number of guests that run at the same time.
 	Parallel int
-	// Timeout bounds each guest from QEMU's start to its exit.
+	// Timeout bounds each guest from QEMU's start to its exit (DefaultTimeout: longer for an
+	// emulated architecture).
 	Timeout time.Duration
 	// Accel is "kvm" or "tcg"; empty picks KVM when it works.
 	Accel string
@@ -125,7 +126,7 @@ func DefaultConfig() Config {
 		MemoryMB:    guestMemoryMB,
 		CPUs:        2,
 		Parallel:    par,
-		Timeout:     5 * time.Minute,
+		Timeout:     DefaultTimeout(observation.ArchAMD64),
 		Channel:     wire.ChannelVirtio,
 		Compress:    false,
 		ConsoleTail: 16 << 10,

@@ -4,6 +4,7 @@ import (
 	"debug/elf"
 	"fmt"
 	"runtime"
+	"time"
 
 	"github.com/bpfmatrix/bpfmatrix/observation"
 )
@@ -27,15 +28,22 @@ type machine struct {
 	secondUART bool
 	// elf is the ELF machine of binaries that run in the guest.
 	elf elf.Machine
+	// timeout is the default time limit of one guest (Config.Timeout).
+	timeout time.Duration
 }
 
 var (
-	machineAMD64 = machine{arch: observation.ArchAMD64, console: "ttyS0", secondUART: true, elf: elf.EM_X86_64}
+	machineAMD64 = machine{arch: observation.ArchAMD64, console: "ttyS0", secondUART: true, elf: elf.EM_X86_64,
+		timeout: 5 * time.Minute}
 	// virt is the board for arm64 guests: it has PCI (for virtio-serial-pci) and a PL011 UART
 	// (ttyAMA0). QEMU's default CPU for virt is a Cortex-A15, a 32-bit core that cannot run an
 	// arm64 kernel; "max" enables every feature TCG emulates, as a real server core would have
-	// the ones the BPF JIT looks for (LSE atomics among them).
-	machineARM64 = machine{arch: observation.ArchARM64, board: "virt", console: "ttyAMA0", tcgCPU: "max", elf: elf.EM_AARCH64}
+	// the ones the BPF JIT looks for (LSE atomics among them). Emulated, a full probe of 6.12
+	// took 289 s from QEMU's start on the 2-core build machine under load (2026-12-06, every
+	// pair loaded: the probe's plan names amd64 releases only), against 44 s for amd64 6.12 in
+	// the same hour, hence four times amd64's time limit.
+	machineARM64 = machine{arch: observation.ArchARM64, board: "virt", console: "ttyAMA0", tcgCPU: "max", elf: elf.EM_AARCH64,
+		timeout: 20 * time.Minute}
 )
 
 // machineFor returns the machine of arch; empty is amd64, as in observation.Image.
@@ -47,6 +55,16 @@ func machineFor(arch observation.Arch) (machine, error) {
 		return machineARM64, nil
 	}
 	return machine{}, fmt.Errorf("kernel architecture %q: no QEMU machine for it", arch)
+}
+
+// DefaultTimeout returns the default time limit of one guest of arch (Config.Timeout): amd64's
+// for an unknown word.
+func DefaultTimeout(arch observation.Arch) time.Duration {
+	m, err := machineFor(arch)
+	if err != nil {
+		return machineAMD64.timeout
+	}
+	return m.timeout
 }
 
 // qemu returns the QEMU binary for the machine's guests.

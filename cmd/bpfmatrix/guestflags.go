@@ -43,7 +43,7 @@ func addGuestFlags(fs *flag.FlagSet) *guestFlags {
 	fs.BoolVar(&g.offline, "offline", false, "refuse to download kernels that are not cached")
 	g.parallel = fs.Int("parallel", def.Parallel, "guests run at the same time")
 	g.cpus = fs.Int("cpus", def.CPUs, "vCPUs per guest")
-	g.timeout = fs.Duration("timeout", def.Timeout, "time limit per guest")
+	g.timeout = fs.Duration("timeout", def.Timeout, "time limit per guest (default 20m with --arch arm64)")
 	g.memory = fs.Int("memory", def.MemoryMB, "memory per guest in MB")
 	g.qemu = fs.String("qemu", def.QEMU, "the qemu-system-x86_64 binary")
 	g.qemuARM64 = fs.String("qemu-arm64", def.QEMUARM64, "the qemu-system-aarch64 binary (for --arch arm64)")
@@ -84,6 +84,10 @@ func (g *guestFlags) config() (harness.Config, error) {
 	arch, err := g.archValue()
 	if err != nil {
 		return cfg, err
+	}
+	if !g.given("timeout") {
+		// An emulated architecture's guests take several times as long.
+		cfg.Timeout = harness.DefaultTimeout(arch)
 	}
 	cfg.TCGThread = *g.tcgThread
 	if *g.streamDir != "" {
