@@ -168,3 +168,31 @@ func TestFaultAgentBinaryForeignArch(t *testing.T) {
 		t.Fatalf("AgentBinary(arm64) outside the tree: %v", err)
 	}
 }
+
+// TestAcceleratorArch: an arm64 guest on an amd64 host runs under TCG whatever the configuration
+// asks (KVM cannot run another architecture), and a KVM request is answered with a notice; amd64
+// guests keep what was asked.
+func TestAcceleratorArch(t *testing.T) {
+	if HostArch() != observation.ArchAMD64 {
+		t.Skipf("the host is %s, not amd64", HostArch())
+	}
+	for _, tt := range []struct {
+		arch        observation.Arch
+		asked, want string
+		notice      bool
+	}{
+		{observation.ArchARM64, "kvm", "tcg", true},
+		{observation.ArchARM64, "", "tcg", false},
+		{observation.ArchARM64, "tcg", "tcg", false},
+		{observation.ArchAMD64, "tcg", "tcg", false},
+		{observation.ArchAMD64, "kvm", "kvm", false},
+	} {
+		var notes []string
+		cfg := Config{Accel: tt.asked, Notice: func(s string) { notes = append(notes, s) }}
+		m, _ := machineFor(tt.arch)
+		acc := newAccelerator(&cfg, m)
+		if acc.get() != tt.want || (len(notes) > 0) != tt.notice {
+			t.Errorf("%s asked %q: accel %s, notices %q; want %s, notice %v", tt.arch, tt.asked, acc.get(), notes, tt.want, tt.notice)
+		}
+	}
+}

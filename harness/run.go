@@ -32,17 +32,7 @@ func Run(ctx context.Context, cfg Config, kernels []Kernel, progress func(Event)
 	if err := cfg.check(m); err != nil {
 		return nil, err
 	}
-	acc := &accelerator{accel: cfg.Accel, pinned: cfg.Accel != "", log: cfg.Notice}
-	if !m.canKVM() {
-		// An emulated architecture: KVM cannot run it, whatever the host has.
-		if cfg.Accel == "kvm" && cfg.Notice != nil {
-			cfg.Notice(fmt.Sprintf("%s guests cannot run under KVM on this %s host: using TCG", arch, HostArch()))
-		}
-		acc.accel, acc.pinned = "tcg", true
-	}
-	if acc.accel == "" {
-		acc.accel = DetectAccel()
-	}
+	acc := newAccelerator(&cfg, m)
 	// The directories of runs killed with SIGKILL (an initramfs and the guests' sockets and
 	// consoles each, 40 MB a run with a large agent) go first; those of live runs stay.
 	tempdir.Sweep(cfg.WorkDir, RunDirPrefix, 0)
@@ -150,6 +140,22 @@ type accelerator struct {
 	// pinned is set when the user chose the accelerator: then nothing falls back.
 	pinned bool
 	log    func(string)
+}
+
+// newAccelerator is the accelerator of a run of m's guests: the configured one, else KVM when it
+// works; always TCG for an architecture other than the host's, which KVM cannot run.
+func newAccelerator(cfg *Config, m machine) *accelerator {
+	acc := &accelerator{accel: cfg.Accel, pinned: cfg.Accel != "", log: cfg.Notice}
+	if !m.canKVM() {
+		if cfg.Accel == "kvm" && cfg.Notice != nil {
+			cfg.Notice(fmt.Sprintf("%s guests cannot run under KVM on this %s host: using TCG", m.arch, HostArch()))
+		}
+		acc.accel, acc.pinned = "tcg", true
+	}
+	if acc.accel == "" {
+		acc.accel = DetectAccel()
+	}
+	return acc
 }
 
 func (a *accelerator) get() string {
