@@ -18,23 +18,29 @@ import (
 	"time"
 
 	"github.com/bpfmatrix/bpfmatrix/internal/files"
+	"github.com/bpfmatrix/bpfmatrix/observation"
 	"github.com/bpfmatrix/bpfmatrix/registry"
 )
 
 // ErrNoAgent is returned (wrapped) when no agent binary can be found, built or packed.
 var ErrNoAgent = errors.New("no agent binary")
 
-// IsStatic reports whether the ELF file at path is statically linked (no PT_INTERP program
-// header): only such a binary runs as /init in an initramfs that holds nothing else. A
-// dynamically linked one needs the files SharedObjects lists beside it.
-func IsStatic(path string) (bool, error) {
+// IsStatic reports whether the ELF file at path, which must be built for the guests'
+// architecture arch (empty: amd64), is statically linked (no PT_INTERP program header): only
+// such a binary runs as /init in an initramfs that holds nothing else. A dynamically linked one
+// needs the files SharedObjects lists beside it.
+func IsStatic(path string, arch observation.Arch) (bool, error) {
+	m, err := machineFor(arch)
+	if err != nil {
+		return false, fmt.Errorf("agent binary: %w", err)
+	}
 	f, err := elf.Open(path)
 	if err != nil {
 		return false, fmt.Errorf("agent binary: %w", err)
 	}
 	defer f.Close()
-	if f.Machine != elf.EM_X86_64 {
-		return false, fmt.Errorf("agent binary %s: machine %v, guests are x86-64", path, f.Machine)
+	if f.Machine != m.elf {
+		return false, fmt.Errorf("agent binary %s: machine %v, the guests are %s (%v)", path, f.Machine, m.arch, m.elf)
 	}
 	for _, p := range f.Progs {
 		if p.Type == elf.PT_INTERP {
@@ -51,16 +57,24 @@ func IsStatic(path string) (bool, error) {
 // when static (built with CGO_ENABLED=0), and when dynamically linked (go install with cgo on,
 // the default where a C compiler is installed) a copy in dir marked with its loader and
 // libraries (see BundleAgent), which Initramfs places beside it.
-func AgentBinary(ctx context.Context, dir string) (string, error) {
-	built, buildErr := BuildAgent(ctx, dir)
+//
+// Guests of another architecture than this machine's (arm64 under TCG on an amd64 host) need
+// the toolchain: the running executable cannot be their /init, and the error (wrapping
+// ErrNoAgent) says so.
+func AgentBinary(ctx context.Context, dir string, arch observation.Arch) (string, error) {
+	built, buildErr := BuildAgent(ctx, dir, arch)
 	if buildErr == nil {
 		return built, nil
+	}
+	if m, _ := machineFor(arch); m.arch != HostArch() {
+		return "", fmt.Errorf("%w; this bpfmatrix is a %s program and cannot be the /init of %s guests: run it inside the bpfmatrix source tree with a Go toolchain, which cross-builds the agent, or give --agent a static %s build (GOARCH=%s CGO_ENABLED=0 go build ./cmd/bpfmatrix-agent)",
+			buildErr, HostArch(), m.arch, m.arch, m.arch)
 	}
 	exe, err := os.Executable()
 	if err != nil {
 		return "", fmt.Errorf("agent binary: %w", err)
 	}
-	static, err := IsStatic(exe)
+	static, err := IsStatic(exe, arch)
 	if err != nil {
 		return "", fmt.Errorf("%w: %v; and %v", ErrNoAgent, err, buildErr)
 	}
@@ -77,13 +91,18 @@ func AgentBinary(ctx context.Context, dir string) (string, error) {
 // mainPackage is the import path of the agent command.
 const mainPackage = "github.com/bpfmatrix/bpfmatrix/cmd/bpfmatrix-agent"
 
-// BuildAgent builds the agent command (cmd/bpfmatrix-agent) statically (CGO_ENABLED=0) into dir
-// with the Go toolchain, from the module that contains the current directory. The build is a
+// BuildAgent builds the agent command (cmd/bpfmatrix-agent) statically (CGO_ENABLED=0) for arch
+// (GOARCH; empty: amd64) into dir, one file per architecture, with the Go toolchain, from the
+// module that contains the current directory. The build is a
 // guest-agent build (registry.AgentBuildTag: no embedded helper table) without VCS stamps:
 // observations are cached by the agent binary's hash, and neither a registry edit nor an
 // uncommitted change elsewhere in the tree may change that hash while the probe code stays the
 // same.
-func BuildAgent(ctx context.Context, dir string) (string, error) {
+func BuildAgent(ctx context.Context, dir string, arch observation.Arch) (string, error) {
+	m, err := machineFor(arch)
+	if err != nil {
+		return "", fmt.Errorf("%w: %v", ErrNoAgent, err)
+	}
 	gobin, err := exec.LookPath("go")
 	if err != nil {
 		return "", fmt.Errorf("%w: no Go toolchain in PATH to build %s", ErrNoAgent, mainPackage)
@@ -93,17 +112,27 @@ func BuildAgent(ctx context.Context, dir string) (string, error) {
 		// other directory (verify from a warm cache) should not pay for that.
 		return "", fmt.Errorf("%w: go build %s builds inside the bpfmatrix source tree, and no go.mod or go.work is in this directory or above", ErrNoAgent, mainPackage)
 	}
-	out := filepath.Join(dir, "bpfmatrix-agent")
+	out := filepath.Join(dir, agentFile(m.arch))
 	cmd := exec.CommandContext(ctx, gobin, "build", "-trimpath", "-buildvcs=false",
 		"-tags", registry.AgentBuildTag, "-ldflags=-s -w", "-o", out, mainPackage)
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	// GOARCH always: a GOARCH in the user's environment must not choose the guests' machine.
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOARCH="+string(m.arch))
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("%w: go build %s (it builds inside the bpfmatrix source tree): %v: %s",
-			ErrNoAgent, mainPackage, err, strings.TrimSpace(stderr.String()))
+		return "", fmt.Errorf("%w: GOARCH=%s go build %s (it builds inside the bpfmatrix source tree): %v: %s",
+			ErrNoAgent, m.arch, mainPackage, err, strings.TrimSpace(stderr.String()))
 	}
 	return out, nil
+}
+
+// agentFile names the agent build of arch in BuildAgent's directory: the amd64 one keeps the
+// name it always had, so that one directory can hold the build of each architecture.
+func agentFile(arch observation.Arch) string {
+	if arch == observation.ArchAMD64 {
+		return "bpfmatrix-agent"
+	}
+	return "bpfmatrix-agent-" + string(arch)
 }
 
 // manifestMark starts the list of shared objects that BundleAgent appends to an agent.

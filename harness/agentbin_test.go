@@ -41,7 +41,7 @@ func dynamicBpfmatrix(t *testing.T) string {
 	if dynamicErr != nil {
 		t.Fatalf("go build (cgo): %v\n%s", dynamicErr, dynamicBin)
 	}
-	if static, err := IsStatic(dynamicBin); err != nil || static {
+	if static, err := IsStatic(dynamicBin, observation.ArchAMD64); err != nil || static {
 		t.Fatalf("IsStatic(cgo build) = %v, %v; want a dynamically linked executable", static, err)
 	}
 	return dynamicBin

@@ -177,7 +177,11 @@ func (g *guestRun) prepare(initrd string) error {
 // startQEMU starts the guest's QEMU with the console on its stdout.
 func (g *guestRun) startQEMU() error {
 	g.con = newConsole(g.cfg.ConsoleTail)
-	g.cmd = exec.Command(g.cfg.QEMU, qemuArgs(g.cfg, g.k, g.accel, g.channel)...)
+	m, err := machineFor(g.k.Arch)
+	if err != nil {
+		return err
+	}
+	g.cmd = exec.Command(m.qemu(g.cfg), qemuArgs(g.cfg, g.k, g.accel, g.channel)...)
 	g.cmd.Dir = g.dir
 	g.cmd.Stdout = g.con
 	g.cmd.Stderr = &limitedBuffer{buf: &g.stderr, max: 8 << 10}

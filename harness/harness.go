@@ -2,7 +2,8 @@
 // and brings back every result, or a clear failure for that kernel.
 //
 // The host side (this package) builds an initramfs holding a static agent binary, starts one
-// qemu-system-x86_64 per kernel (KVM when /dev/kvm works, else TCG; no network, no disk), reads
+// qemu-system-x86_64 per amd64 kernel (KVM when /dev/kvm works, else TCG; no network, no disk)
+// or one qemu-system-aarch64 -M virt per arm64 kernel (always TCG on an amd64 host), reads
 // the results on a channel of their own (package wire), watches the console for panics and oopses,
 // and stops a guest that overruns through QMP. The guest side is package guest.
 package harness
@@ -19,7 +20,7 @@ import (
 type Kernel struct {
 	// Name names the kernel in reports and output files (e.g. "6.12").
 	Name string
-	// Path is the kernel image (vmlinuz, bzImage).
+	// Path is the kernel image (vmlinuz: a bzImage on amd64, an Image on arm64).
 	Path string
 	// Modules are kernel modules to load before the result channel opens, in load order: the
 	// virtio drivers of kernels that build virtio-serial as modules (Debian's 5.10).
@@ -30,7 +31,8 @@ type Kernel struct {
 	KfuncModules []string
 	// Config is the kernel's config file, if known; it tells whether virtio-serial is built in.
 	Config string
-	// Image identifies the build in the observations (hash, package, versions).
+	// Image identifies the build in the observations (hash, package, versions), and its Arch
+	// the machine the kernel boots on (empty: amd64).
 	observation.Image
 	// Append holds extra kernel command-line words for this kernel only.
 	Append []string
@@ -40,9 +42,12 @@ type Kernel struct {
 
 // Config controls how guests are run.
 type Config struct {
-	// QEMU is the qemu-system-x86_64 binary.
+	// QEMU is the qemu-system-x86_64 binary, for amd64 kernels.
 	QEMU string
-	// Agent is a statically linked agent binary (see AgentBinary).
+	// QEMUARM64 is the qemu-system-aarch64 binary, for arm64 kernels.
+	QEMUARM64 string
+	// Agent is a statically linked agent binary (see AgentBinary) built for the architecture of
+	// the run's kernels: one run boots kernels of one architecture.
 	Agent string
 	// MemoryMB is each guest's memory.
 	MemoryMB int
@@ -50,17 +55,19 @@ type Config struct {
 	CPUs int
 	// Parallel is the number of guests that run at the same time.
 	Parallel int
-	// Timeout bounds each guest from QEMU's start to its exit.
+	// Timeout bounds each guest from QEMU's start to its exit (DefaultTimeout: longer for an
+	// emulated architecture).
 	Timeout time.Duration
 	// Accel is "kvm" or "tcg"; empty picks KVM when it works.
 	Accel string
 	// TCGThread is QEMU's TCG threading, "multi" (a host thread per vCPU) or "single" (one
 	// thread for all vCPUs); empty leaves QEMU's default (multi on x86 hosts).
 	TCGThread string
-	// CPUModel is QEMU's -cpu model for TCG guests; empty leaves QEMU's default. KVM guests
-	// always get the host's CPU.
+	// CPUModel is QEMU's -cpu model for TCG guests; empty leaves QEMU's default for amd64 and
+	// "max" for arm64 (virt's default CPU is 32-bit). KVM guests always get the host's CPU.
 	CPUModel string
-	// Channel is wire.ChannelVirtio or wire.ChannelSerial.
+	// Channel is wire.ChannelVirtio or wire.ChannelSerial. arm64 guests (virt has one UART, the
+	// console) always use virtio.
 	Channel string
 	// Compress gzips the result stream (always on for the serial channel).
 	Compress bool
@@ -115,10 +122,11 @@ func DefaultConfig() Config {
 	par := parallelFor(runtime.NumCPU(), availableMB())
 	return Config{
 		QEMU:        "qemu-system-x86_64",
+		QEMUARM64:   "qemu-system-aarch64",
 		MemoryMB:    guestMemoryMB,
 		CPUs:        2,
 		Parallel:    par,
-		Timeout:     5 * time.Minute,
+		Timeout:     DefaultTimeout(observation.ArchAMD64),
 		Channel:     wire.ChannelVirtio,
 		Compress:    false,
 		ConsoleTail: 16 << 10,

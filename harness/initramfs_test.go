@@ -4,15 +4,17 @@ import (
 	"bytes"
 	"compress/gzip"
 	"fmt"
-	"github.com/bpfmatrix/bpfmatrix/harness/wire"
-	"github.com/bpfmatrix/bpfmatrix/internal/kconfig"
-	"github.com/bpfmatrix/bpfmatrix/internal/testenv"
 	"io"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/bpfmatrix/bpfmatrix/harness/wire"
+	"github.com/bpfmatrix/bpfmatrix/internal/kconfig"
+	"github.com/bpfmatrix/bpfmatrix/internal/testenv"
+	"github.com/bpfmatrix/bpfmatrix/observation"
 )
 
 // cpioEntry is one decoded newc entry.
@@ -276,18 +278,30 @@ func TestChannelFor(t *testing.T) {
 
 func TestIsStatic(t *testing.T) {
 	needAgent(t)
+	needAgentARM64(t)
 	tests := []struct {
-		path string
-		want bool
+		path    string
+		arch    observation.Arch
+		want    bool
+		wantErr string
 	}{
-		{agentBin, true},
-		{"/bin/sh", false},
+		{agentBin, observation.ArchAMD64, true, ""},
+		{agentBin, "", true, ""},
+		{"/bin/sh", observation.ArchAMD64, false, ""},
+		{agentBinARM64, observation.ArchARM64, true, ""},
+		// An agent of the other architecture cannot be the guests' /init.
+		{agentBinARM64, observation.ArchAMD64, false, "the guests are amd64"},
+		{agentBin, observation.ArchARM64, false, "the guests are arm64"},
+		{agentBin, "riscv64", false, `architecture "riscv64"`},
 	}
 	for _, tt := range tests {
-		t.Run(tt.path, func(t *testing.T) {
-			got, err := IsStatic(tt.path)
-			if err != nil || got != tt.want {
-				t.Fatalf("IsStatic(%s) = %v, %v; want %v", tt.path, got, err, tt.want)
+		t.Run(filepath.Base(tt.path)+"/"+string(tt.arch), func(t *testing.T) {
+			got, err := IsStatic(tt.path, tt.arch)
+			if testenv.WantErr(t, err, tt.wantErr) {
+				return
+			}
+			if got != tt.want {
+				t.Fatalf("IsStatic(%s, %s) = %v; want %v", tt.path, tt.arch, got, tt.want)
 			}
 		})
 	}

@@ -16,12 +16,17 @@ import (
 	"github.com/bpfmatrix/bpfmatrix/vmimages"
 )
 
-// agentBin is the bpfmatrix binary, built statically once for every test that boots a guest.
+// agentBin is the bpfmatrix binary, built statically once for every test that boots a guest;
+// agentBinARM64 its arm64 build, for the tests of arm64 guests.
 var (
 	agentDir  string
 	agentOnce sync.Once
 	agentBin  string
 	agentErr  error
+
+	agentARM64Once sync.Once
+	agentBinARM64  string
+	agentARM64Err  error
 )
 
 func TestMain(m *testing.M) {
@@ -42,9 +47,19 @@ func TestMain(m *testing.M) {
 func needAgent(t testing.TB) {
 	t.Helper()
 	// Built on first use: the fault tests, which run a fake QEMU, need no agent.
-	agentOnce.Do(func() { agentBin, agentErr = BuildAgent(context.Background(), agentDir) })
+	agentOnce.Do(func() { agentBin, agentErr = BuildAgent(context.Background(), agentDir, observation.ArchAMD64) })
 	if agentErr != nil {
 		t.Fatalf("building the agent: %v", agentErr)
+	}
+}
+
+func needAgentARM64(t testing.TB) {
+	t.Helper()
+	agentARM64Once.Do(func() {
+		agentBinARM64, agentARM64Err = BuildAgent(context.Background(), agentDir, observation.ArchARM64)
+	})
+	if agentARM64Err != nil {
+		t.Fatalf("building the arm64 agent: %v", agentARM64Err)
 	}
 }
 

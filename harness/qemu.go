@@ -52,6 +52,10 @@ func cpuHasVirt() bool {
 // and the kernel's config (nil when unknown: then virtio is trusted) builds the drivers as
 // modules that nobody supplied.
 func channelFor(cfg *Config, k *Kernel, conf kconfig.Config) string {
+	if m, _ := machineFor(k.Arch); !m.secondUART {
+		// No second UART: virtio-serial is the only channel there is.
+		return wire.ChannelVirtio
+	}
 	if cfg.Channel != wire.ChannelVirtio || len(k.Modules) > 0 || conf == nil {
 		return cfg.Channel
 	}
@@ -63,8 +67,9 @@ func channelFor(cfg *Config, k *Kernel, conf kconfig.Config) string {
 
 // cmdline is the kernel command line of a guest.
 func cmdline(cfg *Config, k *Kernel, channel string) string {
+	m, _ := machineFor(k.Arch)
 	words := []string{
-		"console=ttyS0",
+		"console=" + m.console,
 		// Reboot at once on a panic; with -no-reboot QEMU then exits instead of hanging.
 		"panic=-1",
 		"quiet",
@@ -109,10 +114,15 @@ const (
 )
 
 // qemuArgs is the QEMU command line of a guest, run in the guest's directory. The console
-// (ttyS0) is QEMU's stdout; results come on a unix socket that QEMU connects to as a client;
-// QMP listens on another socket.
+// (the first UART: ttyS0, ttyAMA0 on arm64) is QEMU's stdout; results come on a unix socket that
+// QEMU connects to as a client; QMP listens on another socket.
 func qemuArgs(cfg *Config, k *Kernel, accel, channel string) []string {
-	args := []string{
+	m, _ := machineFor(k.Arch)
+	var args []string
+	if m.board != "" {
+		args = append(args, "-M", m.board)
+	}
+	args = append(args,
 		"-nodefaults", "-no-user-config", "-display", "none",
 		"-no-reboot", "-nic", "none",
 		"-accel", accelArg(cfg, accel),
@@ -123,13 +133,16 @@ func qemuArgs(cfg *Config, k *Kernel, accel, channel string) []string {
 		"-append", cmdline(cfg, k, channel),
 		"-chardev", "stdio,id=console,signal=off",
 		"-serial", "chardev:console",
-		"-chardev", "socket,id=results,path=" + guestResults,
-		"-qmp", "unix:" + guestQMP + ",server=on,wait=off",
-	}
-	if accel == "kvm" {
+		"-chardev", "socket,id=results,path="+guestResults,
+		"-qmp", "unix:"+guestQMP+",server=on,wait=off",
+	)
+	switch {
+	case accel == "kvm":
 		args = append(args, "-cpu", "host")
-	} else if cfg.CPUModel != "" {
+	case cfg.CPUModel != "":
 		args = append(args, "-cpu", cfg.CPUModel)
+	case m.tcgCPU != "":
+		args = append(args, "-cpu", m.tcgCPU)
 	}
 	switch channel {
 	case wire.ChannelSerial:

@@ -3,6 +3,8 @@ package harness
 import (
 	"context"
 	"sync"
+
+	"github.com/bpfmatrix/bpfmatrix/observation"
 )
 
 // Queue holds the kernels a Stream boots. Kernels may be pushed while guests already run (a
@@ -10,6 +12,9 @@ import (
 // and a free guest slot takes the newest release waiting: the newest kernels take the longest to
 // probe, and starting them first keeps the last guest from running alone at the end.
 type Queue struct {
+	// arch is the architecture of the queue's kernels: a run's guests share one initramfs,
+	// whose /init is an agent built for one architecture.
+	arch    observation.Arch
 	mu      sync.Mutex
 	waiting []queued
 	pushed  int
@@ -25,9 +30,12 @@ type queued struct {
 	index int
 }
 
-// NewQueue returns an empty open queue.
-func NewQueue() *Queue {
-	return &Queue{signal: make(chan struct{}, 1), done: make(chan struct{})}
+// NewQueue returns an empty open queue of kernels of arch (empty: amd64).
+func NewQueue(arch observation.Arch) *Queue {
+	if arch == "" {
+		arch = observation.DefaultArch
+	}
+	return &Queue{arch: arch, signal: make(chan struct{}, 1), done: make(chan struct{})}
 }
 
 // Push adds a kernel; its Result will be at the index of its push (from 0) in Stream's results.

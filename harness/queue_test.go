@@ -27,7 +27,7 @@ func TestQueueOrder(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.versions, ","), func(t *testing.T) {
-			q := NewQueue()
+			q := NewQueue("")
 			for _, v := range tt.versions {
 				q.Push(Kernel{Image: imageOf(v)})
 			}
@@ -50,7 +50,7 @@ func TestQueueOrder(t *testing.T) {
 // TestQueueWaits checks that takers wait for pushes, that every waiting taker gets a kernel
 // pushed while it waits, and that Close and a cancelled context end the wait.
 func TestQueueWaits(t *testing.T) {
-	q := NewQueue()
+	q := NewQueue("")
 	got := make(chan int, 4)
 	for range 2 {
 		go func() {
@@ -80,7 +80,7 @@ func TestQueueWaits(t *testing.T) {
 		t.Fatalf("after Close the takers got %d, %d", a, b)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	open := NewQueue()
+	open := NewQueue("")
 	done := make(chan bool)
 	go func() { _, ok := open.take(ctx); done <- ok }()
 	cancel()

@@ -23,7 +23,11 @@ func Run(ctx context.Context, cfg Config, kernels []Kernel, progress func(Event)
 	if len(kernels) == 0 {
 		return nil, errNoKernels
 	}
-	q := NewQueue()
+	arch, err := runArch(kernels)
+	if err != nil {
+		return nil, err
+	}
+	q := NewQueue(arch)
 	for _, k := range kernels {
 		q.Push(k)
 	}
@@ -35,13 +39,14 @@ func Run(ctx context.Context, cfg Config, kernels []Kernel, progress func(Event)
 // newest release waiting first, until q is closed and empty, and returns one Result per kernel
 // in push order. Failures and cancellation are as for Run.
 func Stream(ctx context.Context, cfg Config, q *Queue, progress func(Event)) ([]*Result, error) {
-	if err := cfg.check(); err != nil {
+	m, err := machineFor(q.arch)
+	if err != nil {
+		return nil, fmt.Errorf("harness: %w", err)
+	}
+	if err := cfg.check(m); err != nil {
 		return nil, err
 	}
-	acc := &accelerator{accel: cfg.Accel, pinned: cfg.Accel != "", log: cfg.Notice}
-	if acc.accel == "" {
-		acc.accel = DetectAccel()
-	}
+	acc := newAccelerator(&cfg, m)
 	// The directories of runs killed with SIGKILL (an initramfs and the guests' sockets and
 	// consoles each, 40 MB a run with a large agent) go first; those of live runs stay.
 	tempdir.Sweep(cfg.WorkDir, RunDirPrefix, 0)
@@ -80,7 +85,7 @@ func bootQueue(ctx context.Context, cfg *Config, q *Queue, acc *accelerator, ini
 				if !ok {
 					return
 				}
-				res, err := bootWithRetries(ctx, cfg, &it.k, acc, initrd, progress)
+				res, err := bootOne(ctx, cfg, q.arch, &it.k, acc, initrd, progress)
 				mu.Lock()
 				results[it.index] = res
 				if err != nil && firstErr == nil {
@@ -96,6 +101,19 @@ func bootQueue(ctx context.Context, cfg *Config, q *Queue, acc *accelerator, ini
 		out[i] = r
 	}
 	return out, firstErr
+}
+
+// bootOne boots k, a kernel of a queue of arch: one of another architecture fails at once,
+// since the run's /init cannot run on it.
+func bootOne(ctx context.Context, cfg *Config, arch observation.Arch, k *Kernel, acc *accelerator, initrd string, progress func(Event)) (*Result, error) {
+	if a := k.Arch; a != "" && a != arch {
+		res := Failed(*k, fmt.Errorf("harness: kernel %s is built for %s, and this run's agent for %s: run each architecture on its own", k.Name, a, arch))
+		if progress != nil {
+			progress(Event{Kernel: k.Name, Phase: "done", Result: res})
+		}
+		return res, nil
+	}
+	return bootWithRetries(ctx, cfg, k, acc, initrd, progress)
 }
 
 // bootWithRetries boots a kernel up to 1+cfg.Retries times, until a guest succeeds. Each
@@ -155,6 +173,22 @@ type accelerator struct {
 	log    func(string)
 }
 
+// newAccelerator is the accelerator of a run of m's guests: the configured one, else KVM when it
+// works; always TCG for an architecture other than the host's, which KVM cannot run.
+func newAccelerator(cfg *Config, m machine) *accelerator {
+	acc := &accelerator{accel: cfg.Accel, pinned: cfg.Accel != "", log: cfg.Notice}
+	if !m.canKVM() {
+		if cfg.Accel == "kvm" && cfg.Notice != nil {
+			cfg.Notice(fmt.Sprintf("%s guests cannot run under KVM on this %s host: using TCG", m.arch, HostArch()))
+		}
+		acc.accel, acc.pinned = "tcg", true
+	}
+	if acc.accel == "" {
+		acc.accel = DetectAccel()
+	}
+	return acc
+}
+
 func (a *accelerator) get() string {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -197,12 +231,12 @@ func versionKey(v string) [3]int {
 	return k
 }
 
-func (cfg *Config) check() error {
+func (cfg *Config) check(m machine) error {
 	switch {
 	case cfg.Agent == "":
 		return fmt.Errorf("harness: no agent binary")
-	case cfg.QEMU == "":
-		return fmt.Errorf("harness: no QEMU binary")
+	case m.qemu(cfg) == "":
+		return fmt.Errorf("harness: no QEMU binary for %s guests", m.arch)
 	case cfg.ConsoleTail <= 0:
 		return fmt.Errorf("harness: console tail must be positive")
 	}

@@ -117,6 +117,11 @@ func (d *Document) check() error {
 	case d.Guest == nil:
 		return errors.New("no guest block")
 	}
+	if d.Guest.Arch != "" {
+		if _, err := ParseArch(string(d.Guest.Arch)); err != nil {
+			return fmt.Errorf("guest block: %v", err)
+		}
+	}
 	if len(d.Loads) > 0 {
 		return d.checkLoads()
 	}

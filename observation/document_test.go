@@ -67,6 +67,7 @@ func TestFaultObservationParse(t *testing.T) {
 		{"odd status", strings.Replace(string(good), `"status":"ok"`, `"status":"fine"`, 1), `guest status "fine"`},
 		{"ok without results", strings.Replace(string(good), `"results":[{`, `"results":[],"x":[{`, 1), "unknown field"},
 		{"unknown outcome", strings.Replace(string(good), `"outcome":"supported"`, `"outcome":"maybe"`, 1), `unknown outcome "maybe"`},
+		{"unknown arch", strings.Replace(string(good), `"version":"7.3.4",`, `"version":"7.3.4","arch":"riscv64",`, 1), `unknown architecture "riscv64"`},
 		{"ok without release", strings.Replace(string(good), `"release":"7.3.4+deb13-cloud-amd64"`, `"release":""`, 1), "no kernel release"},
 	}
 	for _, tt := range tests {
@@ -80,6 +81,16 @@ func TestFaultObservationParse(t *testing.T) {
 	// A failed kernel needs nothing but its guest block: it is what a kernel that never booted leaves.
 	if _, err := Parse("f", []byte(`{"results":[],"guest":{"status":"failed","error":"kernel image: 404"}}`)); err != nil {
 		t.Fatalf("failed kernel: %v", err)
+	}
+	// An arm64 guest says so; an amd64 one (the default) writes no arch key, as before the key existed.
+	arm := validDoc()
+	arm.Guest.Arch = ArchARM64
+	armData, _ := Encode(arm)
+	if d, err := Parse("arm", armData); err != nil || d.Guest.Arch != ArchARM64 {
+		t.Fatalf("arm64 document: %v", err)
+	}
+	if bytes.Contains(good, []byte(`"arch"`)) || !bytes.Contains(armData, []byte(`"arch":"arm64"`)) {
+		t.Fatalf("arch key: amd64 %s / arm64 %s", good, armData)
 	}
 	// Documents written before the schema key are version 1.
 	if _, err := Parse("old", bytes.Replace(good, []byte(`"schema":1,`), nil, 1)); err != nil {

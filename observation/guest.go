@@ -20,6 +20,10 @@ type Image struct {
 	Version string `json:"version"`
 	// DebianVersion is the Debian package version (6.12.117-1); empty for a local image.
 	DebianVersion string `json:"debian_version,omitempty"`
+	// Arch is the architecture the kernel is built for; empty (omitted) means amd64, so the
+	// amd64 documents written before the field existed read as they did and are written back
+	// byte for byte.
+	Arch Arch `json:"arch,omitempty"`
 }
 
 // Guest describes how a kernel's guest ran; it is the "guest" member of a kernel's document.

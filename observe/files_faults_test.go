@@ -27,7 +27,7 @@ func TestFaultOutDirNodes(t *testing.T) {
 		{null, null + ": not a directory (a character device)"},
 		{out, "kernel 7.3: write " + fifo + ": not a regular file (a named pipe)"},
 	} {
-		if err := CheckOutDir(tt.dir, []string{"6.1", "7.3"}); !errors.Is(err, files.ErrRefused) || !strings.Contains(err.Error(), tt.want) {
+		if err := CheckOutDir(tt.dir, "", []string{"6.1", "7.3"}); !errors.Is(err, files.ErrRefused) || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("CheckOutDir(%s): %v, want %q", tt.dir, err, tt.want)
 		}
 	}
@@ -37,7 +37,7 @@ func TestFaultOutDirNodes(t *testing.T) {
 	if st, err := os.Lstat(fifo); err != nil || st.Mode().Type() != os.ModeNamedPipe {
 		t.Errorf("the FIFO is now %v (%v)", st.Mode(), err)
 	}
-	if err := CheckOutDir(filepath.Join(dir, "new"), []string{"7.3"}); err != nil {
+	if err := CheckOutDir(filepath.Join(dir, "new"), "", []string{"7.3"}); err != nil {
 		t.Errorf("a new directory: %v", err)
 	}
 }

@@ -33,7 +33,7 @@ func measureFloor(b *testing.B, hcfg harness.Config) map[string]observation.Floo
 	}
 	if hcfg.Agent == "" {
 		dir := b.TempDir()
-		if hcfg.Agent, err = harness.AgentBinary(context.Background(), dir); err != nil {
+		if hcfg.Agent, err = harness.AgentBinary(context.Background(), dir, observation.ArchAMD64); err != nil {
 			b.Fatal(err)
 		}
 	}

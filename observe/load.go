@@ -100,7 +100,7 @@ func Load(ctx context.Context, opts LoadOptions) ([]LoadObservation, error) {
 		}
 	}
 	if boot := r.fromCache(images); len(boot) > 0 {
-		if err := p.boot(ctx, r.harnessConfig(), queueOf(boot), r.guestDone); err != nil {
+		if err := p.boot(ctx, r.harnessConfig(), p.queueOf(boot), r.guestDone); err != nil {
 			return nil, err
 		}
 	}

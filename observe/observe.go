@@ -31,11 +31,14 @@ type Options struct {
 	CacheDir string
 	// Offline forbids downloads (kernels must be pinned in kernels.lock and cached).
 	Offline bool
+	// Arch is the architecture of the kernel builds to observe; empty means amd64. One run
+	// observes one architecture: the images, the QEMU machine and the agent build follow it.
+	Arch observation.Arch
 	// Refresh ignores cached observations and boots every kernel; what it observes is still
 	// stored in the cache.
 	Refresh bool
-	// Harness configures the guests. An empty Agent is found or built (harness.AgentBinary)
-	// in a temporary directory that Run removes.
+	// Harness configures the guests. An empty Agent is found or built for Arch
+	// (harness.AgentBinary) in a temporary directory that Run removes.
 	Harness harness.Config
 	// OnEvent receives every step as it happens (fetches, cache hits, guests booting and
 	// probing, finished kernels), one call at a time; nil discards them.
@@ -63,7 +66,10 @@ type pipeline struct {
 	cache   Cache
 	entries []vmimages.Entry
 	hcfg    harness.Config
-	// agentSum is the agent binary's hash, the second half of the cache key; agentReady is
+	arch    observation.Arch
+	// agentSum is the agent binary's hash, the second half of the cache key (the agent is built
+	// for the run's architecture, so an arm64 observation is never stored under an amd64 key,
+	// besides the kernel images' hashes differing); agentReady is
 	// closed when findAgent has set it or agentErr, and stopAgent cancels a build still running.
 	agentSum   string
 	agentErr   error
@@ -117,7 +123,7 @@ func (p *pipeline) bootReady(ctx context.Context, ready <-chan vmimages.Image) e
 		mu.Lock()
 		defer mu.Unlock()
 		if q == nil {
-			q = harness.NewQueue()
+			q = harness.NewQueue(p.arch)
 			go func() { booted <- p.boot(ctx, p.hcfg, q, p.guestDone) }()
 		}
 		q.Push(HarnessKernel(img))
@@ -165,7 +171,7 @@ func newPipeline(opts Options) (*pipeline, error) {
 		opts.OnEvent = func(e Event) { mu.Lock(); defer mu.Unlock(); f(e) }
 	}
 	return &pipeline{
-		opts: opts, entries: entries, hcfg: opts.Harness,
+		opts: opts, entries: entries, hcfg: opts.Harness, arch: opts.arch(),
 		cache: Cache{Dir: filepath.Join(opts.CacheDir, "observations")},
 	}, nil
 }
@@ -195,19 +201,34 @@ func (p *pipeline) finish(o *Observation) {
 // failKernel finishes a kernel as failed for why: its image could not be had, or the run ended
 // before its turn.
 func (p *pipeline) failKernel(name string, why error) {
-	p.finish(failedObservation(harness.Kernel{Name: name}, why))
+	p.finish(failedObservation(p.kernel(name), why))
+}
+
+// kernel is the harness kernel of a name before (or without) its image: a failed kernel's
+// document still says its architecture, and is written under its architecture's file name.
+func (p *pipeline) kernel(name string) harness.Kernel {
+	return harness.Kernel{Name: name, Image: observation.Image{Arch: docArch(p.arch)}}
 }
 
 // fetch makes the kernels' images available, handing each to onImage (when set) as soon as it
 // is ready. A kernel whose image cannot be had is handed to failed; the error is for problems of
 // every kernel (a kernels.lock that cannot be read).
 func (p *pipeline) fetch(ctx context.Context, failed func(name string, err error), onImage func(vmimages.Image)) ([]vmimages.Image, error) {
-	fetcher := &vmimages.Fetcher{CacheDir: p.opts.CacheDir, Offline: p.opts.Offline, OnImage: onImage,
+	var ready func(vmimages.Image)
+	if onImage != nil {
+		ready = func(img vmimages.Image) {
+			if imageArch(img) == p.arch { // the others fail when the fetch is over (ofArch)
+				onImage(img)
+			}
+		}
+	}
+	fetcher := &vmimages.Fetcher{CacheDir: p.opts.CacheDir, Offline: p.opts.Offline, OnImage: ready,
 		OnStep: func(s vmimages.Step) {
 			if !s.Done || s.Err == nil {
 				p.event(fetchEvent(s))
 			}
 		}}
+	fetcher.Arch = p.arch
 	images, err := fetcher.Fetch(ctx, fetchOrder(p.entries))
 	p.inEntryOrder(images)
 	var fe *vmimages.FetchError
@@ -224,7 +245,21 @@ func (p *pipeline) fetch(ctx context.Context, failed func(name string, err error
 			failed(name, fmt.Errorf("kernel image: %w", fe.Errs[i]))
 		}
 	}
-	return images, nil
+	return p.ofArch(images, failed), nil
+}
+
+// ofArch returns the images built for the run's architecture and hands each other one to
+// failed: an image of another architecture would boot on the wrong machine, or not at all.
+func (p *pipeline) ofArch(images []vmimages.Image, failed func(name string, err error)) []vmimages.Image {
+	var out []vmimages.Image
+	for _, img := range images {
+		if a := imageArch(img); a != p.arch {
+			failed(img.Name, fmt.Errorf("kernel image %s is built for %s, not %s", img.Path, a, p.arch))
+			continue
+		}
+		out = append(out, img)
+	}
+	return out
 }
 
 // fetchOrder is entries with the newest series first (the lock keeps kernels.yaml's order, and
@@ -287,7 +322,7 @@ func (p *pipeline) findAgent(ctx context.Context) error {
 			return fmt.Errorf("observe: agent: %w", err)
 		}
 		p.cleanup = append(p.cleanup, func() { td.Remove() })
-		if p.hcfg.Agent, err = harness.AgentBinary(ctx, td.Path); err != nil {
+		if p.hcfg.Agent, err = harness.AgentBinary(ctx, td.Path, p.arch); err != nil {
 			return fmt.Errorf("observe: agent: %w", err)
 		}
 	}
@@ -348,8 +383,8 @@ func (p *pipeline) boot(ctx context.Context, hcfg harness.Config, q *harness.Que
 }
 
 // queueOf is a closed queue of the images' kernels.
-func queueOf(images []vmimages.Image) *harness.Queue {
-	q := harness.NewQueue()
+func (p *pipeline) queueOf(images []vmimages.Image) *harness.Queue {
+	q := harness.NewQueue(p.arch)
 	for _, img := range images {
 		q.Push(HarnessKernel(img))
 	}
@@ -390,7 +425,8 @@ func missing(ctx context.Context) error {
 func HarnessKernel(img vmimages.Image) harness.Kernel {
 	return harness.Kernel{
 		Name: img.Name, Path: img.Path, Modules: img.Modules, KfuncModules: img.KfuncModules, Config: img.ConfigPath,
-		Image: observation.Image{SHA256: img.SHA256, Package: img.Package, Version: img.Version, DebianVersion: img.DebianVersion},
+		Image: observation.Image{SHA256: img.SHA256, Package: img.Package, Version: img.Version, DebianVersion: img.DebianVersion,
+			Arch: docArch(imageArch(img))},
 	}
 }
 
@@ -401,8 +437,8 @@ func failedObservation(k harness.Kernel, why error) *Observation {
 	return &Observation{Name: k.Name, Doc: &r.Doc, Failed: true}
 }
 
-// WriteDir writes each observation to dir/<name>.json, the layout `bpfmatrix report --in`
-// reads, and returns the paths.
+// WriteDir writes each observation to dir/<name>.json (FileName: <name>-arm64.json for an arm64
+// kernel), the layout `bpfmatrix report --in` reads, and returns the paths.
 func WriteDir(dir string, obs []Observation) ([]string, error) {
 	var paths []string
 	for _, o := range obs {
@@ -415,8 +451,9 @@ func WriteDir(dir string, obs []Observation) ([]string, error) {
 	return paths, nil
 }
 
-// WriteFile writes one observation to dir/<name>.json through a temporary file, so that an
-// interrupted run never leaves half a document behind, and returns the path.
+// WriteFile writes one observation to dir/<name>.json (FileName, after the architecture its
+// guest block names) through a temporary file, so that an interrupted run never leaves half a
+// document behind, and returns the path.
 func WriteFile(dir string, o Observation) (string, error) {
 	if err := files.MakeDir(dir); err != nil {
 		return "", err
@@ -425,7 +462,11 @@ func WriteFile(dir string, o Observation) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("kernel %s: %w", o.Name, err)
 	}
-	p := outPath(dir, o.Name)
+	var arch observation.Arch
+	if o.Doc.Guest != nil {
+		arch = o.Doc.Guest.Arch
+	}
+	p := filepath.Join(dir, FileName(o.Name, arch))
 	if err := files.WriteAtomic(p, append(data, '\n'), 0o644); err != nil {
 		return "", fmt.Errorf("kernel %s: %w", o.Name, err)
 	}
@@ -433,31 +474,38 @@ func WriteFile(dir string, o Observation) (string, error) {
 }
 
 // CheckOutDir refuses, before any kernel is observed, a dir that WriteFile could not write the
-// observations of the named kernels into: a path that is there but is not a directory, or a
-// <name>.json in it that is not a regular file (a device, a FIFO). The error wraps
-// files.ErrRefused. It creates dir when missing.
-func CheckOutDir(dir string, names []string) error {
+// observations of the named kernels of arch (empty: amd64) into: a path that is there but is not
+// a directory, or a document file in it (FileName) that is not a regular file (a device, a
+// FIFO). The error wraps files.ErrRefused. It creates dir when missing.
+func CheckOutDir(dir string, arch observation.Arch, names []string) error {
 	if err := files.MakeDir(dir); err != nil {
 		return err
 	}
 	for _, n := range names {
-		if err := files.CheckTarget(outPath(dir, n)); err != nil {
+		if err := files.CheckTarget(filepath.Join(dir, FileName(n, arch))); err != nil {
 			return fmt.Errorf("kernel %s: %w", n, err)
 		}
 	}
 	return nil
 }
 
-// entries loads the kernels file of o and picks the entries of the kernels o names.
+// entries loads the kernels file of o and picks the entries of the kernels o names, for o's
+// architecture.
 func (o Options) entries() ([]vmimages.Entry, error) {
 	cfg, err := vmimages.LoadConfig(o.KernelsFile)
 	if err != nil {
 		return nil, err
 	}
-	return cfg.Select(o.Kernels)
+	return selectEntries(cfg, o.arch(), o.Kernels)
 }
 
-func outPath(dir, kernel string) string { return filepath.Join(dir, kernel+".json") }
+// arch is o.Arch, or amd64 when it is empty.
+func (o Options) arch() observation.Arch {
+	if o.Arch == "" {
+		return observation.DefaultArch
+	}
+	return o.Arch
+}
 
 // Select checks the kernels file and the kernel names of opts and returns the names Run would
 // observe, so that a command can refuse a bad name before anything is fetched.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/bpfmatrix/bpfmatrix/harness"
 	"github.com/bpfmatrix/bpfmatrix/internal/files"
+	"github.com/bpfmatrix/bpfmatrix/observation"
 	"github.com/bpfmatrix/bpfmatrix/observe"
 	"github.com/bpfmatrix/bpfmatrix/vmimages"
 )
@@ -21,10 +22,14 @@ type guestFlags struct {
 	memory                *int
 	timeout               *time.Duration
 	qemu, accel, channel  *string
+	qemuARM64             *string
 	tcgThread             *string
 	agent                 *string
 	retries               *int
 	streamDir             *string
+	// arch is the --arch flag of the commands that have it (run); nil elsewhere, which
+	// observe amd64 kernels.
+	arch *string
 	// fs tells which flags were given: only the default --kernels-file falls back to the
 	// built-in file, and only the default --timeout grows with the programs load loads.
 	fs *flag.FlagSet
@@ -38,9 +43,10 @@ func addGuestFlags(fs *flag.FlagSet) *guestFlags {
 	fs.BoolVar(&g.offline, "offline", false, "refuse to download kernels that are not cached")
 	g.parallel = fs.Int("parallel", def.Parallel, "guests run at the same time")
 	g.cpus = fs.Int("cpus", def.CPUs, "vCPUs per guest")
-	g.timeout = fs.Duration("timeout", def.Timeout, "time limit per guest")
+	g.timeout = fs.Duration("timeout", def.Timeout, "time limit per guest (default 20m with --arch arm64)")
 	g.memory = fs.Int("memory", def.MemoryMB, "memory per guest in MB")
 	g.qemu = fs.String("qemu", def.QEMU, "the qemu-system-x86_64 binary")
+	g.qemuARM64 = fs.String("qemu-arm64", def.QEMUARM64, "the qemu-system-aarch64 binary (for --arch arm64)")
 	g.accel = fs.String("accel", "", "kvm or tcg (default: kvm when it works)")
 	g.tcgThread = fs.String("tcg-thread", def.TCGThread, "TCG threading: single (one host thread per guest) or multi (one per vCPU)")
 	g.channel = fs.String("channel", def.Channel, "result channel: virtio or serial")
@@ -50,12 +56,39 @@ func addGuestFlags(fs *flag.FlagSet) *guestFlags {
 	return g
 }
 
+// addArch gives a command that boots guests the --arch flag: the architecture of the kernel
+// builds it observes.
+func (g *guestFlags) addArch(fs *flag.FlagSet) {
+	g.arch = fs.String("arch", string(observation.DefaultArch), "the architecture of the kernel builds to boot: amd64, or arm64 (emulated under TCG on an amd64 host)")
+}
+
+// archValue returns the architecture --arch names, amd64 for a command without the flag.
+func (g *guestFlags) archValue() (observation.Arch, error) {
+	if g.arch == nil {
+		return observation.DefaultArch, nil
+	}
+	arch, err := observation.ParseArch(*g.arch)
+	if err != nil {
+		return "", fmt.Errorf("--arch: %w", err)
+	}
+	return arch, nil
+}
+
 // config checks the flags and returns the harness configuration they describe. The bounds and
 // the accelerator check are the harness's (Config.Check), said here in terms of the flags.
 func (g *guestFlags) config() (harness.Config, error) {
 	cfg := harness.DefaultConfig()
 	cfg.Parallel, cfg.CPUs, cfg.Timeout, cfg.MemoryMB = *g.parallel, *g.cpus, *g.timeout, *g.memory
 	cfg.QEMU, cfg.Accel, cfg.Channel, cfg.Retries = *g.qemu, *g.accel, *g.channel, *g.retries
+	cfg.QEMUARM64 = *g.qemuARM64
+	arch, err := g.archValue()
+	if err != nil {
+		return cfg, err
+	}
+	if !g.given("timeout") {
+		// An emulated architecture's guests take several times as long.
+		cfg.Timeout = harness.DefaultTimeout(arch)
+	}
 	cfg.TCGThread = *g.tcgThread
 	if *g.streamDir != "" {
 		if err := files.MakeDir(*g.streamDir); err != nil {
@@ -71,7 +104,7 @@ func (g *guestFlags) config() (harness.Config, error) {
 		return cfg, err
 	}
 	if *g.agent != "" {
-		static, err := harness.IsStatic(*g.agent)
+		static, err := harness.IsStatic(*g.agent, arch)
 		if err != nil {
 			return cfg, fmt.Errorf("--agent: %w", err)
 		}
@@ -120,16 +153,33 @@ func (g *guestFlags) guestOptions(kernels string) (observe.Options, error) {
 	if err != nil {
 		return observe.Options{}, err
 	}
-	return observe.Options{
+	arch, err := g.archValue()
+	if err != nil {
+		return observe.Options{}, err
+	}
+	opts := observe.Options{
 		KernelsFile: g.kernelsFile, Kernels: names, CacheDir: g.cacheDir, Offline: g.offline, Harness: hcfg,
-		NeedQEMU: func() error { return lookQEMU(hcfg.QEMU) },
-	}, nil
+		Arch: arch,
+	}
+	opts.NeedQEMU = func() error { return lookQEMUFor(opts) }
+	return opts, nil
 }
 
 // lookQEMU checks that QEMU can be run, naming the package to install when it cannot.
 func lookQEMU(qemu string) error {
 	if _, err := exec.LookPath(qemu); err != nil {
 		return fmt.Errorf("--qemu: %w (install qemu-system-x86)", err)
+	}
+	return nil
+}
+
+// lookQEMUFor checks the QEMU of the architecture opts observes.
+func lookQEMUFor(opts observe.Options) error {
+	if opts.Arch != observation.ArchARM64 {
+		return lookQEMU(opts.Harness.QEMU)
+	}
+	if _, err := exec.LookPath(opts.Harness.QEMUARM64); err != nil {
+		return fmt.Errorf("--qemu-arm64: %w (install qemu-system-arm)", err)
 	}
 	return nil
 }

@@ -1,12 +1,14 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"path/filepath"
 	"time"
 
+	"github.com/bpfmatrix/bpfmatrix/harness"
 	"github.com/bpfmatrix/bpfmatrix/observe"
 	"github.com/bpfmatrix/bpfmatrix/probe"
 )
@@ -19,7 +21,7 @@ func init() {
 	})
 }
 
-const runUsage = `usage: bpfmatrix run [--kernels 5.10,7.3] [--out DIR] [--parallel N] [--timeout D] [flags]
+const runUsage = `usage: bpfmatrix run [--kernels 5.10,7.3] [--arch arm64] [--out DIR] [--parallel N] [--timeout D] [flags]
 
 Boots each kernel of kernels.yaml (all, or those named) in a QEMU guest, runs the probe agent in
 it as init and writes DIR/<name>.json (DIR: out/observations, where bpfmatrix report reads, unless
@@ -32,6 +34,10 @@ others go on. Ctrl-C stops every guest and keeps the finished kernels. --kfunc-n
 its built-in plan was learnt from, the probe loads a non-base variant's pairs only where the plan
 says its answer may differ from its type's base variant's, and takes the base's answer (marked
 "from") for the rest; --exhaustive loads every pair, and its observations are not cached.
+--arch arm64 boots the arm64 builds of the kernels (qemu-system-aarch64 -M virt, emulated under TCG
+on an amd64 host, several times slower than amd64 guests) with the agent cross-built for arm64
+(this needs the bpfmatrix source tree and a Go toolchain, or --agent with a static arm64 build),
+and writes DIR/<name>-arm64.json beside the amd64 DIR/<name>.json.
 Exit status: 0 every kernel ok, 1 a kernel failed or the run was interrupted, 2 bad arguments.
 `
 
@@ -55,6 +61,7 @@ func addRunFlags(fs *flag.FlagSet) *runFlags {
 		exhaustive: fs.Bool("exhaustive", false, "load every (variant, function) pair, also where the probe's plan would take the type's base variant's answer (the reference a plan is learnt from; not cached)"),
 		gf:         addGuestFlags(fs),
 	}
+	f.gf.addArch(fs)
 	f.progTypes = listFlag(fs, "prog-types", "probe only these program types or type/variant selectors (comma-separated)")
 	f.helpers = helperIDsFlag(fs, "helpers", "probe only these helper ids (comma-separated)")
 	f.kfuncNames = listFlag(fs, "kfunc-names", "probe only these kfuncs (comma-separated names; - for none)")
@@ -74,7 +81,7 @@ func (f *runFlags) options() (observe.Options, []string, error) {
 	}
 	opts.Harness.ProgTypes, opts.Harness.Helpers, opts.Harness.Kfuncs = *f.progTypes, *f.helpers, *f.kfuncNames
 	opts.Harness.Exhaustive = *f.exhaustive
-	if err := lookQEMU(opts.Harness.QEMU); err != nil {
+	if err := lookQEMUFor(opts); err != nil {
 		return opts, nil, err
 	}
 	names, err := opts.Select()
@@ -94,7 +101,7 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return c.fail(stderr, err)
 	}
-	if err := observe.CheckOutDir(*f.out, names); err != nil {
+	if err := observe.CheckOutDir(*f.out, opts.Arch, names); err != nil {
 		return c.fail(stderr, fmt.Errorf("--out: %w", err))
 	}
 	return observeAndWrite(c, opts, names, *f.out, stderr)
@@ -124,6 +131,10 @@ func observeAndWrite(c cmdline, opts observe.Options, names []string, out string
 	}
 	if err != nil {
 		c.say(stderr, err)
+		if errors.Is(err, harness.ErrNoAgent) && opts.Arch != harness.HostArch() {
+			// An emulated architecture's agent is missing: bad setup, as a missing QEMU is.
+			return exitBadArgs
+		}
 		return exitNo
 	}
 	if ctx.Err() != nil {

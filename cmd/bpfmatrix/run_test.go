@@ -2,11 +2,14 @@ package main
 
 import (
 	"encoding/json"
+	"flag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/bpfmatrix/bpfmatrix/harness"
 	"github.com/bpfmatrix/bpfmatrix/internal/fakeqemu"
 	"github.com/bpfmatrix/bpfmatrix/internal/testenv"
 	"github.com/bpfmatrix/bpfmatrix/observation"
@@ -29,6 +32,10 @@ func TestRunBadArgs(t *testing.T) {
 		{[]string{"run", "5.10"}, "unexpected arguments"},
 		{[]string{"run", "--bogus"}, "flag provided but not defined: -bogus"},
 		{[]string{"run", "--qemu", "/nonexistent/qemu"}, "--qemu:"},
+		{[]string{"run", "--arch", "riscv64"}, `--arch: unknown architecture "riscv64"`},
+		{[]string{"run", "--arch", ""}, "--arch: empty value"},
+		// arm64 guests run on their own QEMU; the x86 one is no use to them.
+		{[]string{"run", "--arch", "arm64", "--qemu", "/bin/true", "--qemu-arm64", "/nonexistent/qemu"}, "--qemu-arm64:"},
 		{[]string{"run", "--kernels-file", "/nonexistent/kernels.yaml", "--qemu", "/bin/true"}, "/nonexistent/kernels.yaml"},
 		{[]string{"run", "--kernels-file", repoKernels, "--kernels", "4.19", "--qemu", "/bin/true"}, `unknown kernel "4.19"`},
 	}
@@ -158,5 +165,38 @@ func TestRunThenReport(t *testing.T) {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("report's stdout lacks %q:\n%s", want, stdout)
 		}
+	}
+}
+
+// TestRunArchFlags: --arch reaches the pipeline's options, and an arm64 run's guests get the
+// longer default time limit of emulated guests unless --timeout says otherwise.
+func TestRunArchFlags(t *testing.T) {
+	for _, tt := range []struct {
+		args        []string
+		wantArch    observation.Arch
+		wantTimeout time.Duration
+	}{
+		{nil, observation.ArchAMD64, harness.DefaultTimeout(observation.ArchAMD64)},
+		{[]string{"--arch", "arm64"}, observation.ArchARM64, harness.DefaultTimeout(observation.ArchARM64)},
+		{[]string{"--arch", "arm64", "--timeout", "90s"}, observation.ArchARM64, 90 * time.Second},
+		{[]string{"--timeout", "90s"}, observation.ArchAMD64, 90 * time.Second},
+	} {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			fs := flag.NewFlagSet("run", flag.ContinueOnError)
+			f := addRunFlags(fs)
+			if err := fs.Parse(append([]string{"--kernels-file", repoKernels, "--cache-dir", t.TempDir()}, tt.args...)); err != nil {
+				t.Fatal(err)
+			}
+			opts, err := f.gf.options("")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if opts.Arch != tt.wantArch || opts.Harness.Timeout != tt.wantTimeout {
+				t.Errorf("arch %q, timeout %v; want %q, %v", opts.Arch, opts.Harness.Timeout, tt.wantArch, tt.wantTimeout)
+			}
+		})
+	}
+	if harness.DefaultTimeout(observation.ArchARM64) <= harness.DefaultTimeout(observation.ArchAMD64) {
+		t.Error("arm64 guests, emulated, get no more time than amd64 ones")
 	}
 }

@@ -217,7 +217,7 @@ func judgeKfuncs(doc *verifyOutput, table *registry.Kfuncs, ks []report.Kernel, 
 func observeKernels(opts observe.Options, out string, verbose bool, stderr io.Writer) ([]report.Kernel, map[string]bool, error) {
 	names, err := opts.Select()
 	if err == nil && out != "" {
-		err = observe.CheckOutDir(out, names)
+		err = observe.CheckOutDir(out, opts.Arch, names)
 	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: %w", errBadInput, err)
