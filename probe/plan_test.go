@@ -306,23 +306,8 @@ func TestKfuncClasses(t *testing.T) {
 			{refused("fentry", "a"), refused("fentry", "b"), refused("fexit", "c"), refused("fentry", "c")}}, [][]string{{"a", "b"}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var docs []*observation.Document
-			for _, rs := range tc.results {
-				docs = append(docs, planDoc("7.3", map[string][]string{"tracing": {"fentry", "fexit"}}, []string{"tracing"}, rs...))
-			}
-			p, err := LearnPlan(docs)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got := p.Kernels[0].KfuncClasses; !reflect.DeepEqual(got, tc.want) {
+			if got := learnTracing(t, tc.results).KfuncClasses; !reflect.DeepEqual(got, tc.want) {
 				t.Errorf("classes %q, want %q", got, tc.want)
-			}
-			b, err := p.Marshal()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := ParsePlan("learnt.json", b); err != nil {
-				t.Fatalf("%v\n%s", err, b)
 			}
 		})
 	}
@@ -352,24 +337,31 @@ func TestHelperClasses(t *testing.T) {
 			[]PlanHelperClass{{Helpers: []int{1, 2}, Variants: []string{"tracing/fentry", "tracing/fexit"}}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var docs []*observation.Document
-			for _, rs := range tc.results {
-				docs = append(docs, planDoc("7.3", map[string][]string{"tracing": {"fentry", "fexit"}}, []string{"tracing"}, rs...))
-			}
-			p, err := LearnPlan(docs)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got := p.Kernels[0].HelperClasses; !reflect.DeepEqual(got, tc.want) {
+			if got := learnTracing(t, tc.results).HelperClasses; !reflect.DeepEqual(got, tc.want) {
 				t.Errorf("classes %+v, want %+v", got, tc.want)
-			}
-			b, err := p.Marshal()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := ParsePlan("learnt.json", b); err != nil {
-				t.Fatalf("%v\n%s", err, b)
 			}
 		})
 	}
+}
+
+// learnTracing learns a plan from documents of release 7.3, one per results, with the tracing
+// variants fentry and fexit, checks that it reads back, and returns its kernel.
+func learnTracing(t *testing.T, results [][]observation.Result) PlanKernel {
+	t.Helper()
+	var docs []*observation.Document
+	for _, rs := range results {
+		docs = append(docs, planDoc("7.3", map[string][]string{"tracing": {"fentry", "fexit"}}, []string{"tracing"}, rs...))
+	}
+	p, err := LearnPlan(docs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := p.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ParsePlan("learnt.json", b); err != nil {
+		t.Fatalf("%v\n%s", err, b)
+	}
+	return p.Kernels[0]
 }
