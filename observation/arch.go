@@ -35,3 +35,22 @@ func ParseArch(s string) (Arch, error) {
 	}
 	return "", fmt.Errorf("unknown architecture %q (want one of %v)", s, known)
 }
+
+// KernelLabel is how one build of a kernels.yaml kernel is named where the builds of several
+// architectures meet (observation files, report columns): the kernel's name for amd64, as before
+// architectures were told apart, and <name>-<arch> for another architecture ("6.12-arm64").
+func KernelLabel(kernel string, arch Arch) string {
+	if arch == "" || arch == DefaultArch {
+		return kernel
+	}
+	return kernel + "-" + string(arch)
+}
+
+// ArchOf returns the architecture a document's kernel was built for: its guest block's, and
+// DefaultArch when the document names none (amd64 documents, host probes).
+func ArchOf(d *Document) Arch {
+	if d == nil || d.Guest == nil || d.Guest.Arch == "" {
+		return DefaultArch
+	}
+	return d.Guest.Arch
+}

@@ -27,3 +27,37 @@ func TestParseArch(t *testing.T) {
 		}
 	}
 }
+
+func TestKernelLabel(t *testing.T) {
+	for _, tc := range []struct {
+		kernel string
+		arch   Arch
+		want   string
+	}{
+		{"6.12", "", "6.12"},
+		{"6.12", ArchAMD64, "6.12"},
+		{"6.12", ArchARM64, "6.12-arm64"},
+		{"mybuild", ArchARM64, "mybuild-arm64"},
+	} {
+		if got := KernelLabel(tc.kernel, tc.arch); got != tc.want {
+			t.Errorf("KernelLabel(%q, %q) = %q, want %q", tc.kernel, tc.arch, got, tc.want)
+		}
+	}
+}
+
+func TestArchOf(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		doc  *Document
+		want Arch
+	}{
+		{"no document", nil, ArchAMD64},
+		{"host probe", &Document{}, ArchAMD64},
+		{"amd64 guest", &Document{Guest: &Guest{}}, ArchAMD64},
+		{"arm64 guest", &Document{Guest: &Guest{Image: Image{Arch: ArchARM64}}}, ArchARM64},
+	} {
+		if got := ArchOf(tc.doc); got != tc.want {
+			t.Errorf("%s: ArchOf = %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}

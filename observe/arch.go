@@ -32,8 +32,5 @@ func docArch(arch observation.Arch) observation.Arch {
 // amd64 (as before architectures were told apart), <name>-<arch>.json for another architecture,
 // so that the amd64 and arm64 documents of one kernel name sit side by side in one --out.
 func FileName(kernel string, arch observation.Arch) string {
-	if arch == "" || arch == observation.DefaultArch {
-		return kernel + ".json"
-	}
-	return kernel + "-" + string(arch) + ".json"
+	return observation.KernelLabel(kernel, arch) + ".json"
 }

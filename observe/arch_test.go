@@ -2,6 +2,7 @@ package observe
 
 import (
 	"bytes"
+	"compress/gzip"
 	"errors"
 	"os"
 	"path/filepath"
@@ -86,4 +87,63 @@ func TestFileName(t *testing.T) {
 			t.Errorf("FileName(%s, %s) = %s, want %s", tt.name, tt.arch, got, tt.want)
 		}
 	}
+}
+
+// TestReadDirArch: ReadDir names each document by its kernels.yaml name and its architecture
+// comes from the document, not from the file's name: an arm64 document under the name run
+// gives it is kernel 6.12 of arm64 (labelled 6.12-arm64), and a file merely named like one
+// keeps its whole name.
+func TestReadDirArch(t *testing.T) {
+	amd, arm := testDoc(), testDoc()
+	arm.Guest.Arch = observation.ArchARM64
+	tests := []struct {
+		file    string
+		doc     *observation.Document
+		name    string
+		arch    observation.Arch
+		label   string
+		gzipped bool
+	}{
+		{file: "6.12.json", doc: amd, name: "6.12", arch: "amd64", label: "6.12"},
+		{file: "6.12-arm64.json", doc: arm, name: "6.12", arch: "arm64", label: "6.12-arm64"},
+		{file: "7.3-arm64.json.gz", doc: arm, name: "7.3", arch: "arm64", label: "7.3-arm64", gzipped: true},
+		{file: "mybuild.json", doc: arm, name: "mybuild", arch: "arm64", label: "mybuild-arm64"},
+		{file: "5.10-arm64.json", doc: amd, name: "5.10-arm64", arch: "amd64", label: "5.10-arm64"},
+		{file: "-arm64.json", doc: arm, name: "-arm64", arch: "arm64", label: "-arm64-arm64"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			dir := t.TempDir()
+			data, err := observation.Encode(tt.doc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.gzipped {
+				data = gzipped(t, data)
+			}
+			testenv.WriteFile(t, filepath.Join(dir, tt.file), data)
+			obs, err := ReadDir(dir)
+			if err != nil || len(obs) != 1 {
+				t.Fatalf("ReadDir: %d observations, %v", len(obs), err)
+			}
+			o := obs[0]
+			if o.Name != tt.name || o.Arch() != tt.arch || o.Label() != tt.label {
+				t.Errorf("name %q arch %q label %q, want %q %q %q", o.Name, o.Arch(), o.Label(), tt.name, tt.arch, tt.label)
+			}
+		})
+	}
+}
+
+// gzipped compresses data as recorded observations are kept.
+func gzipped(t *testing.T, data []byte) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	w := gzip.NewWriter(&b)
+	if _, err := w.Write(data); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
 }

@@ -14,7 +14,9 @@ import (
 )
 
 // ReadDir reads the per-kernel documents in dir (<name>.json, or <name>.json.gz as recorded
-// observations are kept; report.json excluded), in name order. Every file must parse: the error
+// observations are kept; report.json excluded), in file name order. An observation's Name is
+// its kernels.yaml name whatever the document's architecture (kernelName), so that the amd64
+// and arm64 documents of one kernel pair by what they say, not by how their files are named. Every file must parse: the error
 // names each one that does not, and the observations of the others are returned beside it, so
 // that a caller may choose to go on without them.
 func ReadDir(dir string) ([]Observation, error) {
@@ -42,8 +44,7 @@ func ReadDir(dir string) ([]Observation, error) {
 				errs[i] = fmt.Errorf("observations: %w", err)
 				return
 			}
-			name := strings.TrimSuffix(strings.TrimSuffix(filepath.Base(p), ".gz"), ".json")
-			obs[i] = Observation{Name: name, Doc: doc, Cached: true, Failed: !doc.OK()}
+			obs[i] = Observation{Name: kernelName(p, doc), Doc: doc, Cached: true, Failed: !doc.OK()}
 		}()
 	}
 	wg.Wait()
@@ -54,6 +55,20 @@ func ReadDir(dir string) ([]Observation, error) {
 		}
 	}
 	return out, errors.Join(errs...)
+}
+
+// kernelName is the kernels.yaml name of the kernel whose document doc is read from path: the
+// file's name without .json(.gz) and, for an architecture other than amd64, without the
+// -<arch> suffix FileName gives it ("6.12-arm64.json" holding an arm64 document is kernel
+// "6.12"). A file named otherwise keeps its whole name.
+func kernelName(path string, doc *observation.Document) string {
+	name := strings.TrimSuffix(strings.TrimSuffix(filepath.Base(path), ".gz"), ".json")
+	if arch := observation.ArchOf(doc); arch != observation.DefaultArch {
+		if base, ok := strings.CutSuffix(name, "-"+string(arch)); ok && base != "" {
+			return base
+		}
+	}
+	return name
 }
 
 // FillImages completes the image facts of documents written before the guest block carried

@@ -60,6 +60,14 @@ type Observation struct {
 	Failed bool
 }
 
+// Arch returns the architecture the observed kernel was built for, as its document says
+// (amd64 when it names none).
+func (o Observation) Arch() observation.Arch { return observation.ArchOf(o.Doc) }
+
+// Label names the observation where builds of several architectures meet: its Name for amd64,
+// <name>-<arch> otherwise (observation.KernelLabel).
+func (o Observation) Label() string { return observation.KernelLabel(o.Name, o.Arch()) }
+
 // pipeline is the state of one Run.
 type pipeline struct {
 	opts    Options
@@ -462,11 +470,7 @@ func WriteFile(dir string, o Observation) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("kernel %s: %w", o.Name, err)
 	}
-	var arch observation.Arch
-	if o.Doc.Guest != nil {
-		arch = o.Doc.Guest.Arch
-	}
-	p := filepath.Join(dir, FileName(o.Name, arch))
+	p := filepath.Join(dir, FileName(o.Name, o.Arch()))
 	if err := files.WriteAtomic(p, append(data, '\n'), 0o644); err != nil {
 		return "", fmt.Errorf("kernel %s: %w", o.Name, err)
 	}

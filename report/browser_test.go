@@ -93,3 +93,44 @@ func TestFaultKnownNoTypeAfterFilter(t *testing.T) {
 		}
 	}
 }
+
+// TestPageArchDiffInBrowser: an arm64 kernel's cell whose answer differs from its amd64 twin's
+// is marked, with both answers in its title, as the page first shows it and after the script
+// repainted it for a program type; the twin's own cell is not marked.
+func TestPageArchDiffInBrowser(t *testing.T) {
+	if _, err := chromium.Browser(); errors.Is(err, chromium.ErrNoBrowser) {
+		testenv.Need(t, err, "apt-get install chromium")
+	}
+	amd := built("6.12", "6.12.118", "", res(125, "xdp", "supported", "loaded"), res(125, "kprobe", "supported", "loaded"))
+	arm := built("6.12", "6.12.118", "arm64", res(125, "xdp", "not_for_type", "program of this type cannot use helper bpf_ktime_get_boot_ns#125"),
+		res(125, "kprobe", "supported", "loaded"))
+	dir := t.TempDir()
+	if _, err := Build(testRegistry(t), nil, []Kernel{arm, amd}, "test").WriteFiles(dir); err != nil {
+		t.Fatal(err)
+	}
+	cell := regexp.MustCompile(`<td class="cell ([^"]*)" title="([^"]*)">`)
+	for _, tc := range []struct {
+		fragment, arm64Says, amd64Says string
+	}{
+		{fragment: "", arm64Says: "1 type", amd64Says: "2 types"},
+		{fragment: "type=xdp", arm64Says: "cannot use helper bpf_ktime_get_boot_ns#125", amd64Says: "loaded"},
+	} {
+		dom, err := chromium.RenderedDOM(context.Background(), filepath.Join(dir, "report.html"), tc.fragment)
+		if err != nil {
+			t.Fatal(err)
+		}
+		row := regexp.MustCompile(`(?s)<tr data-id="125".*?</tr>`).FindString(dom)
+		cells := cell.FindAllStringSubmatch(row, -1)
+		if len(cells) != 2 {
+			t.Fatalf("#%s: row of ktime_get_boot_ns has %d cells: %s", tc.fragment, len(cells), row)
+		}
+		if strings.Contains(cells[0][1], "archdiff") {
+			t.Errorf("#%s: the amd64 cell is marked: %s", tc.fragment, cells[0][0])
+		}
+		title := cells[1][2]
+		if !strings.Contains(cells[1][1], "archdiff") || !strings.Contains(title, tc.arm64Says) ||
+			!strings.Contains(title, "but on 6.12 (amd64)") || !strings.Contains(title[strings.Index(title, "but on"):], tc.amd64Says) {
+			t.Errorf("#%s: the arm64 cell: %s", tc.fragment, cells[1][0])
+		}
+	}
+}

@@ -31,6 +31,9 @@ type pageType struct {
 	Contra   string       `json:"x"`
 	Details  []int        `json:"d"`
 	Declared bool         `json:"decl"`
+	// Arch flags, per kernel, a cell whose answer differs from the kernel's amd64 twin's
+	// ('1'); omitted when the report has no kernel of another architecture.
+	Arch string `json:"a,omitempty"`
 }
 
 type pageHelper struct {
@@ -46,6 +49,9 @@ type pageData struct {
 	Kernels []string     `json:"kernels"`
 	Strings []string     `json:"strings"`
 	Helpers []pageHelper `json:"helpers"`
+	// Twins holds, per kernel, the index of its amd64 twin or -1; omitted when every kernel
+	// is amd64.
+	Twins []int `json:"twins,omitempty"`
 }
 
 // pageRow is what the template renders before the script runs: the existence view.
@@ -66,7 +72,7 @@ type pageCell struct {
 // the verdict counts and a heat-map helpers x kernels that can be filtered by program type and
 // category, contradictions first. Everything that came from a kernel is escaped by html/template.
 func (r *Report) WriteHTML(w io.Writer) error {
-	b := &pageBuilder{data: pageData{Kernels: []string{}, Strings: []string{}}, strIdx: map[string]int{}}
+	b := &pageBuilder{data: pageData{Kernels: []string{}, Strings: []string{}, Twins: r.twins}, strIdx: map[string]int{}}
 	for _, k := range r.Kernels {
 		b.data.Kernels = append(b.data.Kernels, k.Name)
 	}
@@ -82,6 +88,7 @@ func (r *Report) WriteHTML(w io.Writer) error {
 		"CondRows":   r.conditionRows(),
 		"LoadRows":   r.loadRows(),
 		"Loads":      r.Loads,
+		"ArchTwins":  r.twins != nil,
 	})
 }
 
@@ -106,9 +113,14 @@ func (b *pageBuilder) intern(s string) int {
 // shade letter and a contradiction flag per kernel, and each cell's detail.
 func (b *pageBuilder) pack(tv verdict.TypeVerdict, shade func(int, verdict.Cell) verdict.Shade) pageType {
 	pt := pageType{Verdict: tv.Verdict, Reason: tv.Reason, Declared: tv.Declared}
-	var s, x strings.Builder
+	var s, x, a strings.Builder
 	for i, c := range tv.Cells {
 		s.WriteByte(byte(shade(i, c)))
+		if c.ArchDiffers {
+			a.WriteByte('1')
+		} else {
+			a.WriteByte('0')
+		}
 		if c.Contradicts() {
 			x.WriteByte('1')
 		} else {
@@ -124,6 +136,9 @@ func (b *pageBuilder) pack(tv verdict.TypeVerdict, shade func(int, verdict.Cell)
 		pt.Details = append(pt.Details, b.intern(d))
 	}
 	pt.States, pt.Contra = s.String(), x.String()
+	if b.data.Twins != nil {
+		pt.Arch = a.String()
+	}
 	return pt
 }
 
@@ -153,43 +168,60 @@ func (b *pageBuilder) addHelpers(hs []verdict.HelperVerdict) (rows []pageRow, ty
 		}
 		b.data.Helpers = append(b.data.Helpers, ph)
 		rows = append(rows, pageRow{ID: hv.ID, Name: hv.Name, Category: hv.Category, Verdict: hv.Verdict,
-			Problems: strings.Join(hv.Problems, "\n"), Cells: overviewCells(hv.Availability, "bpf_"+hv.Name, "unknown")})
+			Problems: strings.Join(hv.Problems, "\n"), Cells: overviewCells(hv.Availability, "bpf_"+hv.Name, "unknown", b.data.Twins)})
 	}
 	return rows, slices.Sorted(maps.Keys(typesSeen)), slices.Sorted(maps.Keys(categories))
 }
 
 // overviewCells are an entry's cells where one cell per kernel stands for all its program
 // types: the kernel has it and offers it to so many types, lacks it (lacks names that), failed
-// or said nothing. Shades are the verdict's; name names the entry in the cells' titles.
-func overviewCells(a verdict.Availability, name, lacks string) []pageCell {
+// or said nothing. Shades are the verdict's; name names the entry in the cells' titles. twins
+// (nil when every kernel is amd64) gives each kernel's amd64 twin: a cell whose answers differ
+// from its twin's is marked and its title gives the twin's answer too.
+func overviewCells(a verdict.Availability, name, lacks string, twins []int) []pageCell {
 	var cells []pageCell
 	for i, c := range a.Existence.Cells {
-		shade, offered := a.Overview(i)
-		title := fmt.Sprintf("%s on %s: %s", name, c.Kernel, c.State)
-		if c.Detail != "" {
-			title += ": " + c.Detail
-		}
-		var text string
-		switch shade {
-		case verdict.ShadeOffered, verdict.ShadeConditional:
-			text = plural(offered, "type")
-		case verdict.ShadeKnownNoType:
-			text = "known, 0 types"
-			title += " (the kernel has it but offers it to no program type probed here)"
-		case verdict.ShadeUnknown:
-			text = lacks
-		case verdict.ShadeFailed:
-			text = "failed"
-		default:
-			text = "?"
-		}
+		shade, text, says := overviewCell(a, i, lacks)
+		title := fmt.Sprintf("%s on %s: %s", name, c.Kernel, says)
 		class := "s-" + string(shade)
 		if c.Contradicts() {
 			class += " contra"
 		}
+		if c.ArchDiffers && twins != nil && twins[i] >= 0 {
+			_, twinText, twinSays := overviewCell(a, twins[i], lacks)
+			class += " archdiff"
+			title = fmt.Sprintf("%s on %s: %s, %s\nbut on %s (amd64): %s, %s", name, c.Kernel, text, says,
+				a.Existence.Cells[twins[i]].Kernel, twinText, twinSays)
+		}
 		cells = append(cells, pageCell{Class: class, Text: text, Title: title})
 	}
 	return cells
+}
+
+// overviewCell is kernel i's overview of an entry: its shade, the cell's text and what its
+// title says after the entry and kernel (state, detail, and why a known entry is grey).
+func overviewCell(a verdict.Availability, i int, lacks string) (verdict.Shade, string, string) {
+	c := a.Existence.Cells[i]
+	shade, offered := a.Overview(i)
+	title := string(c.State)
+	if c.Detail != "" {
+		title += ": " + c.Detail
+	}
+	var text string
+	switch shade {
+	case verdict.ShadeOffered, verdict.ShadeConditional:
+		text = plural(offered, "type")
+	case verdict.ShadeKnownNoType:
+		text = "known, 0 types"
+		title += " (the kernel has it but offers it to no program type probed here)"
+	case verdict.ShadeUnknown:
+		text = lacks
+	case verdict.ShadeFailed:
+		text = "failed"
+	default:
+		text = "?"
+	}
+	return shade, text, title
 }
 
 func plural(n int, word string) string {

@@ -8,14 +8,21 @@ import (
 	"github.com/bpfmatrix/bpfmatrix/verdict"
 )
 
-// FromDocument is the report's view of one kernel's observation document. A guest whose status
-// is not "ok" becomes a failed kernel: its results, if any, stay in the document but are no
-// evidence. source names the document in errors.
+// FromDocument is the report's view of one kernel's observation document; name is the
+// kernel's kernels.yaml name. A guest whose status is not "ok" becomes a failed kernel: its
+// results, if any, stay in the document but are no evidence. source names the document in
+// errors. The kernel of a document of another architecture than amd64 is named
+// <name>-<arch> (observation.KernelLabel) and carries its Arch, so that the builds of one
+// kernel name stay two columns and pair as twins (ArchDifferences).
 func FromDocument(name, source string, d *observation.Document) (Kernel, error) {
+	arch := observation.ArchOf(d)
 	k := Kernel{
-		Kernel:       verdict.Kernel{Name: name, Results: d.Results, Facts: d.Facts},
+		Kernel:       verdict.Kernel{Name: observation.KernelLabel(name, arch), Results: d.Results, Facts: d.Facts},
 		ImageFacts:   ImageFacts{Release: d.Kernel.Release},
 		BTFHelperIDs: d.BTFHelperIDs,
+	}
+	if arch != observation.DefaultArch {
+		k.Arch = arch // amd64 stays unsaid, as in the reports written before architectures
 	}
 	version := d.Kernel.Version
 	if g := d.Guest; g != nil {

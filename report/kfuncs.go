@@ -33,11 +33,13 @@ type KfuncSummary struct {
 // AddKfuncs judges the kfunc table against the kernels the report was built from and adds the
 // verdicts, their summary and the per-kernel counts to the report.
 func (r *Report) AddKfuncs(table *registry.Kfuncs, kernels []Kernel) {
+	kernels = sortKernels(kernels) // the columns' order, as Build's
 	vks := make([]verdict.Kernel, len(kernels))
 	for i, k := range kernels {
 		vks[i] = k.Kernel
 	}
 	r.Kfuncs = verdict.JudgeKfuncs(table, vks)
+	r.markKfuncs()
 	s := &KfuncSummary{
 		Registry:     RegistryInfo{File: table.File(), SHA256: table.SHA256(), Helpers: table.Len()},
 		Verdicts:     map[verdict.Word]int{},
@@ -160,7 +162,7 @@ func (r *Report) kfuncRows() []kfuncRow {
 	var rows []kfuncRow
 	for _, kv := range r.Kfuncs {
 		rows = append(rows, kfuncRow{Name: kv.Name, Category: kv.Category, Verdict: kv.Verdict,
-			Problems: strings.Join(kv.Problems, "\n"), Cells: overviewCells(kv.Availability, kv.Name, "absent")})
+			Problems: strings.Join(kv.Problems, "\n"), Cells: overviewCells(kv.Availability, kv.Name, "absent", r.twins)})
 	}
 	return rows
 }

@@ -71,6 +71,7 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 			}
 		}
 	}
+	r.writeArchMarkdown(b)
 	r.writeKfuncsMarkdown(b)
 	r.writePointsMarkdown(b)
 	if err := r.writeLoadsMarkdown(b); err != nil {

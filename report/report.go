@@ -48,6 +48,9 @@ type ImageFacts struct {
 	Accel         string  `json:"accel,omitempty"`
 	BootSeconds   float64 `json:"boot_seconds,omitempty"`
 	ProbeSeconds  float64 `json:"probe_seconds,omitempty"`
+	// Arch is the architecture the kernel was built for; empty (omitted) for amd64, so that
+	// the reports of amd64 kernels read as they did before architectures were told apart.
+	Arch observation.Arch `json:"arch,omitempty"`
 }
 
 // KernelSummary is a kernel's row in the report.
@@ -72,6 +75,10 @@ type KernelSummary struct {
 	VariantAbsent int `json:"variant_absent_answers"`
 	// AbsentTypes lists program types no variant of which could answer on this kernel.
 	AbsentTypes []string `json:"absent_prog_types,omitempty"`
+	// Twin names, for a kernel built for another architecture than amd64, the amd64 kernel
+	// of the same release its answers were compared with (ArchDifferences); empty when the
+	// report has none.
+	Twin string `json:"twin,omitempty"`
 }
 
 // Report is the whole compatibility report.
@@ -87,6 +94,14 @@ type Report struct {
 	// Loads are what `bpfmatrix load` answered for a user's BPF objects, when the report was
 	// given a load.json (AddLoads); the same document as that file.
 	Loads *objverdict.Report `json:"loads,omitempty"`
+	// ArchDifferences are the answers of kernels built for another architecture than amd64
+	// that differ from their amd64 twin's (KernelSummary.Twin); omitted when the report has
+	// no such kernel or no such answer.
+	ArchDifferences []ArchDifference `json:"arch_differences,omitempty"`
+
+	// twins holds, per column of Kernels, the column of its amd64 twin or -1; nil when every
+	// kernel is amd64.
+	twins []int
 }
 
 // RegistryInfo says which registry the verdicts were computed against.
@@ -111,8 +126,7 @@ type Summary struct {
 // entries of a foreign table state (nil: our own YAML, every fact). tool names the bpfmatrix
 // build that produced it.
 func Build(reg *registry.Registry, prov *foreign.Provenance, kernels []Kernel, tool string) *Report {
-	ks := append([]Kernel(nil), kernels...)
-	sort.SliceStable(ks, func(i, j int) bool { return ks[i].Version.Less(ks[j].Version) })
+	ks := sortKernels(kernels)
 	vks := make([]verdict.Kernel, len(ks))
 	for i, k := range ks {
 		vks[i] = k.Kernel
@@ -130,9 +144,15 @@ func Build(reg *registry.Registry, prov *foreign.Provenance, kernels []Kernel, t
 			NoEvidence:    []string{},
 			FailedKernels: []string{},
 		},
+		twins: twinsOf(ks),
 	}
+	r.ArchDifferences = archDifferences(ks, r.twins)
+	r.markHelpers()
 	for i, k := range ks {
 		r.Kernels = append(r.Kernels, summarize(k, i, hvs))
+		if r.twins != nil && r.twins[i] >= 0 {
+			r.Kernels[i].Twin = ks[r.twins[i]].Name
+		}
 		if k.Failed {
 			r.Summary.FailedKernels = append(r.Summary.FailedKernels, k.Name)
 		}

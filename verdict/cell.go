@@ -46,6 +46,10 @@ type Cell struct {
 	// Detail is the decisive verifier line or error of the cell's state.
 	Detail   string          `json:"detail,omitempty"`
 	Variants []VariantAnswer `json:"variants,omitempty"`
+	// ArchDiffers is set, by the report, on a cell of a kernel built for another
+	// architecture than amd64 when some answer under it differs from the answer of the amd64
+	// kernel of the same release to the same question; verdicts leave it unset.
+	ArchDiffers bool `json:"arch_differs,omitempty"`
 }
 
 // Contradicts reports whether the cell's evidence disagrees with the registry.

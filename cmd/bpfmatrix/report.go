@@ -121,4 +121,22 @@ func printSummary(w io.Writer, r *report.Report) {
 			fmt.Fprintf(w, "contradicted: bpf_%s: %s\n", hv.Name, p)
 		}
 	}
+	printArchSummary(w, r)
+}
+
+// printArchSummary prints, for each kernel of another architecture compared with its amd64
+// twin, how many answers differ, and each differing answer; nothing for amd64 kernels alone.
+func printArchSummary(w io.Writer, r *report.Report) {
+	failed := map[string]bool{}
+	for _, k := range r.Kernels {
+		failed[k.Name] = k.Failed()
+	}
+	for _, k := range r.Kernels {
+		if k.Twin != "" && !failed[k.Name] && !failed[k.Twin] {
+			fmt.Fprintf(w, "kernel %s against %s: %d answers differ\n", k.Name, k.Twin, r.CountDifferences(k.Name))
+		}
+	}
+	for _, d := range r.ArchDifferences {
+		fmt.Fprintf(w, "differs: %s at %s on %s: %s, on %s: %s\n", d.Function(), d.Where, d.Kernel, d.Outcome, d.Twin, d.TwinOutcome)
+	}
 }

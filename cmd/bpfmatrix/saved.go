@@ -49,14 +49,15 @@ func (s *savedFlags) read(dir, lockNear string, stderr io.Writer) ([]report.Kern
 	return reportKernels(obs), nil
 }
 
-// reportKernels is the report's view of each observation. A document that cannot be judged
-// (a kernel version that does not parse) becomes a failed kernel, not a lost one.
+// reportKernels is the report's view of each observation, named by its label (6.12-arm64 for
+// an arm64 build, report.FromDocument). A document that cannot be judged (a kernel version
+// that does not parse) becomes a failed kernel, not a lost one.
 func reportKernels(obs []observe.Observation) []report.Kernel {
 	out := make([]report.Kernel, len(obs))
 	for i, o := range obs {
 		k, err := report.FromDocument(o.Name, "observations of kernel "+o.Name, o.Doc)
 		if err != nil {
-			k = report.Kernel{Kernel: verdict.Kernel{Name: o.Name, Failed: true, Error: err.Error()}}
+			k = report.Kernel{Kernel: verdict.Kernel{Name: o.Label(), Failed: true, Error: err.Error()}}
 		}
 		out[i] = k
 	}

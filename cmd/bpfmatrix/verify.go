@@ -240,7 +240,7 @@ func observeKernels(opts observe.Options, out string, verbose bool, stderr io.Wr
 	}
 	cached := map[string]bool{}
 	for _, o := range obs {
-		cached[o.Name] = o.Cached
+		cached[o.Label()] = o.Cached // by the name reportKernels gives it
 	}
 	return reportKernels(obs), cached, nil
 }

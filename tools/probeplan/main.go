@@ -52,7 +52,7 @@ func run(in []string, out string) error {
 		for _, o := range obs {
 			for _, r := range o.Doc.Results {
 				if r.From != "" || r.Like != "" {
-					return fmt.Errorf("%s/%s: %s/%s answers from %s%s: not an exhaustive probe's document", dir, o.Name, r.ProgType, r.Variant, r.From, r.Like)
+					return fmt.Errorf("%s/%s: %s/%s answers from %s%s: not an exhaustive probe's document", dir, o.Label(), r.ProgType, r.Variant, r.From, r.Like)
 				}
 			}
 			docs = append(docs, o.Doc)
