@@ -206,6 +206,7 @@ func (p *ArchProposal) compareRelease(r *releaseDocs, arch observation.Arch) {
 	amd, boots := r.byArch[observation.ArchAMD64], r.byArch[arch]
 	switch {
 	case len(boots) == 0:
+		p.Notes = append(p.Notes, fmt.Sprintf("%s: no %s document: not compared", r.release, arch))
 		return
 	case len(amd) == 0:
 		p.Notes = append(p.Notes, fmt.Sprintf("%s: no amd64 document to compare the %s ones with: not compared", r.release, arch))

@@ -97,6 +97,10 @@ func (t helperTable) compat(h *registry.Helper, where string, kernel registry.Ve
 	return false, c.Reason, c.Note, nil
 }
 
+func (helperTable) archKind() registry.FunctionKind { return registry.KindHelper }
+
+func (helperTable) archName(h *registry.Helper) string { return h.CName() }
+
 func (helperTable) listHeader() string { return "ID\tNAME\tSINCE\tCATEGORY\tGPL\tPROG TYPES" }
 
 func (t helperTable) listRow(h *registry.Helper) string {

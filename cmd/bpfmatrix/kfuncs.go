@@ -89,6 +89,10 @@ func (t kfuncTable) compat(k *registry.Kfunc, where string, kernel registry.Vers
 	return false, why, p.Note, nil
 }
 
+func (kfuncTable) archKind() registry.FunctionKind { return registry.KindKfunc }
+
+func (kfuncTable) archName(k *registry.Kfunc) string { return k.Name }
+
 func (kfuncTable) listHeader() string { return "NAME\tSINCE\tCATEGORY\tPROG TYPES" }
 
 func (kfuncTable) listRow(k *registry.Kfunc) string {
