@@ -184,3 +184,26 @@ func equalArchDiffs(a, b *ArchDiffs) bool {
 	}
 	return true
 }
+
+// FuzzArchDiffs feeds the archdiffs.yaml loader arbitrary bytes (see fuzzTable): what it accepts
+// keeps the loader's promises and writes back as the same table.
+func FuzzArchDiffs(f *testing.F) {
+	fuzzTable(f, ParseArchDiffs, checkLoadedArchDiffs, []byte(archDiffsFixture), embeddedArchDiffs,
+		[]byte(archDiff("where", "cgroup/connect4")), []byte("compared: []\ndifferences: [\n"))
+}
+
+// checkLoadedArchDiffs fails t when a table breaks a promise of the loader: every difference of a
+// compared release and another architecture, its outcomes known and different, and the table
+// written back reads as itself.
+func checkLoadedArchDiffs(t *testing.T, ad *ArchDiffs) {
+	for _, d := range ad.Differences {
+		if _, ok := ad.ComparedAt(d.Release, d.Arch); !ok || d.Arch == observation.ArchAMD64 ||
+			!d.Outcome.Valid() || !d.AMD64Outcome.Valid() || d.Outcome == d.AMD64Outcome {
+			t.Fatalf("loaded difference %+v", d)
+		}
+	}
+	back, err := ParseArchDiffs("back.yaml", ad.Encode())
+	if err != nil || !equalArchDiffs(back, ad) {
+		t.Fatalf("written back: %v\n%s", err, ad.Encode())
+	}
+}
