@@ -228,6 +228,43 @@ func (p *ArchProposal) compareRelease(r *releaseDocs, arch observation.Arch) {
 	for _, k := range base.order {
 		p.compareAnswer(r.release, arch, k, base, bootAnswers)
 	}
+	p.Notes = append(p.Notes, variantNotes(r.release, arch, amd[0].Doc, boots)...)
+}
+
+// variantNotes name the variants that load on one architecture and not on the other in every
+// boot: their answers are inconclusive on one side, which is no fact about any function, so
+// they are not compared as answers, but the reader of the comparison should know.
+func variantNotes(release registry.Version, arch observation.Arch, amd *observation.Document, boots []ArchDocument) []string {
+	usable := func(d *observation.Document, pt, v string) (observation.VariantInfo, bool) {
+		for _, p := range d.ProgTypes {
+			for _, vi := range p.Variants {
+				if p.Name == pt && vi.Name == v {
+					return vi, true
+				}
+			}
+		}
+		return observation.VariantInfo{}, false
+	}
+	var notes []string
+	for _, pt := range amd.ProgTypes {
+		for _, v := range pt.Variants {
+			other, differs := observation.VariantInfo{}, true
+			for _, b := range boots {
+				vi, ok := usable(b.Doc, pt.Name, v.Name)
+				differs = differs && ok && vi.Usable != v.Usable
+				other = vi
+			}
+			if !differs {
+				continue
+			}
+			if v.Usable {
+				notes = append(notes, fmt.Sprintf("%s: %s/%s loads on amd64 but not on %s (%s): its answers are not compared", release, pt.Name, v.Name, arch, other.Reason))
+			} else {
+				notes = append(notes, fmt.Sprintf("%s: %s/%s loads on %s but not on amd64 (%s): its answers are not compared", release, pt.Name, v.Name, arch, v.Reason))
+			}
+		}
+	}
+	return notes
 }
 
 // compareAnswer compares one amd64 answer with every boot's.

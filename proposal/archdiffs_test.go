@@ -130,3 +130,38 @@ func TestCompareArchRefusals(t *testing.T) {
 		t.Errorf("no amd64 document: %v, %+v", err, p)
 	}
 }
+
+// TestCompareArchVariantNotes: a variant that loads on amd64 and on no arm64 boot is named in
+// a note with the kernel's reason; one that fails on a single boot is not.
+func TestCompareArchVariantNotes(t *testing.T) {
+	arm := observation.ArchARM64
+	amd := archDoc(t, observation.ArchAMD64, "7.3", "bpf_x fexit supported")
+	refused := func(doc *observation.Document) *observation.Document {
+		doc.ProgTypes[0].Variants[1].Usable, doc.ProgTypes[0].Variants[1].Reason = false, "attach type unsupported"
+		return doc
+	}
+	tests := []struct {
+		name  string
+		boots []*observation.Document
+		want  bool
+	}{
+		{"every boot", []*observation.Document{refused(archDoc(t, arm, "7.3", "bpf_x fexit inconclusive")), refused(archDoc(t, arm, "7.3", "bpf_x fexit inconclusive"))}, true},
+		{"one boot of two", []*observation.Document{refused(archDoc(t, arm, "7.3", "bpf_x fexit inconclusive")), archDoc(t, arm, "7.3", "bpf_x fexit supported")}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			docs := []ArchDocument{{Path: "amd.json", Doc: amd}}
+			for _, b := range tt.boots {
+				docs = append(docs, ArchDocument{Path: "b.json", Doc: b})
+			}
+			p, err := CompareArch(nil, arm, docs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := slices.Contains(p.Notes, "7.3: tracing/fexit loads on amd64 but not on arm64 (attach type unsupported): its answers are not compared")
+			if got != tt.want || len(p.Table.Differences) != 0 {
+				t.Errorf("notes %q, differences %v; want the note: %v", p.Notes, p.Table.Differences, tt.want)
+			}
+		})
+	}
+}
