@@ -151,12 +151,33 @@ type answers struct {
 	byKey map[answerKey]observation.Result
 	order []answerKey
 	where map[[2]string]string // (prog type, variant) -> attach point key
+	// absent are the kfunc names the kernel has no kfunc of (Facts.KfuncsAbsent): it asks them
+	// nothing, and its answer for each is unknown_id.
+	absent map[string]bool
+}
+
+// absentWords is the words of a kfunc's answer on a kernel that has no kfunc of the name, which
+// the probe decides without loading a program.
+const absentWords = "no kfunc of the name in the kernel's BTF (kfuncs_absent)"
+
+// answer is the document's answer at k: its result, or unknown_id for a kfunc it has none of.
+func (a answers) answer(k answerKey) (observation.Result, bool) {
+	if r, ok := a.byKey[k]; ok {
+		return r, true
+	}
+	if k.kind == registry.KindKfunc && a.absent[k.name] {
+		return observation.Result{Kfunc: k.name, ProgType: k.progType, Variant: k.variant, Outcome: observation.UnknownID, Detail: absentWords}, true
+	}
+	return observation.Result{}, false
 }
 
 // readAnswers indexes a document's answers. Helpers the kernel's BTF did not name (no registry
 // name) are left out: no question can ask for them.
 func readAnswers(d *observation.Document) answers {
-	a := answers{byKey: map[answerKey]observation.Result{}, where: map[[2]string]string{}}
+	a := answers{byKey: map[answerKey]observation.Result{}, where: map[[2]string]string{}, absent: map[string]bool{}}
+	for _, name := range d.KfuncsAbsent {
+		a.absent[name] = true
+	}
 	for _, pt := range d.ProgTypes {
 		for _, v := range pt.Variants {
 			a.where[[2]string{pt.Name, v.Name}] = attachPoint(pt.Name, v)
@@ -228,6 +249,12 @@ func (p *ArchProposal) compareRelease(r *releaseDocs, arch observation.Arch) {
 	for _, k := range base.order {
 		p.compareAnswer(r.release, arch, k, base, bootAnswers)
 	}
+	// The kfuncs amd64's kernel has none of, which the boots' kernels answer for.
+	for _, k := range bootAnswers[0].order {
+		if _, asked := base.byKey[k]; !asked && k.kind == registry.KindKfunc {
+			p.compareAnswer(r.release, arch, k, base, bootAnswers)
+		}
+	}
 	p.Notes = append(p.Notes, variantNotes(r.release, arch, amd[0].Doc, boots)...)
 }
 
@@ -269,15 +296,15 @@ func variantNotes(release registry.Version, arch observation.Arch, amd *observat
 
 // compareAnswer compares one amd64 answer with every boot's.
 func (p *ArchProposal) compareAnswer(release registry.Version, arch observation.Arch, k answerKey, base answers, boots []answers) {
-	amd := base.byKey[k]
+	amd, ok := base.answer(k)
 	where := boots[0].where[[2]string{k.progType, k.variant}]
-	if !fact(amd.Outcome) || where == "" {
+	if !ok || !fact(amd.Outcome) || where == "" {
 		return
 	}
 	outcomes := make([]observation.Outcome, len(boots))
 	differ := 0
 	for i, b := range boots {
-		r, ok := b.byKey[k]
+		r, ok := b.answer(k)
 		if !ok || !fact(r.Outcome) {
 			return // a boot without a fact here: nothing to compare
 		}
@@ -286,7 +313,7 @@ func (p *ArchProposal) compareAnswer(release registry.Version, arch observation.
 			differ++
 		}
 	}
-	first := boots[0].byKey[k]
+	first, _ := boots[0].answer(k)
 	d := registry.ArchDifference{Kind: k.kind, Name: k.name, Where: where, Release: release, Arch: arch,
 		Outcome: first.Outcome, Words: first.Detail, AMD64Outcome: amd.Outcome, AMD64Words: amd.Detail}
 	switch {

@@ -165,3 +165,31 @@ func TestCompareArchVariantNotes(t *testing.T) {
 		})
 	}
 }
+
+// TestCompareArchAbsentKfunc: a kfunc amd64's kernel answers for and every arm64 boot's kernel
+// lists as absent (asked nothing) differs as unknown_id, and the other way round; one a boot
+// merely lacks an answer for (bpf_y) is not compared.
+func TestCompareArchAbsentKfunc(t *testing.T) {
+	arm := observation.ArchARM64
+	amd := archDoc(t, observation.ArchAMD64, "7.3", "bpf_x fentry supported", "bpf_y fentry supported")
+	amd.KfuncsAbsent = []string{"bpf_z"}
+	boot := func() *observation.Document {
+		d := archDoc(t, arm, "7.3", "bpf_z fentry supported")
+		d.KfuncsAbsent = []string{"bpf_x"}
+		return d
+	}
+	p, err := CompareArch(nil, arm, []ArchDocument{{Path: "a", Doc: amd}, {Path: "b1", Doc: boot()}, {Path: "b2", Doc: boot()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Table.Differences) != 2 {
+		t.Fatalf("differences %+v", p.Table.Differences)
+	}
+	x, z := p.Table.Differences[0], p.Table.Differences[1]
+	if x.Name != "bpf_x" || x.Outcome != observation.UnknownID || x.Words != absentWords || x.AMD64Outcome != observation.Supported {
+		t.Errorf("difference %+v", x)
+	}
+	if z.Name != "bpf_z" || z.Outcome != observation.Supported || z.AMD64Outcome != observation.UnknownID || z.AMD64Words != absentWords {
+		t.Errorf("difference %+v", z)
+	}
+}
