@@ -6,3 +6,6 @@ import _ "embed"
 
 //go:embed helpers.yaml
 var embedded []byte
+
+//go:embed archdiffs.yaml
+var embeddedArchDiffs []byte

@@ -11,3 +11,6 @@ var embeddedKfuncs []byte
 
 // embeddedStructOps is nil in guest-agent builds for the same reason.
 var embeddedStructOps []byte
+
+// embeddedArchDiffs is nil in guest-agent builds for the same reason.
+var embeddedArchDiffs []byte

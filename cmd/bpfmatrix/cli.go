@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"github.com/bpfmatrix/bpfmatrix/observation"
 )
 
 // What every subcommand shares: the parse of its command line (help, bad flags, positional
@@ -81,6 +83,22 @@ func formatFlag(fs *flag.FlagSet, allowed ...string) *string {
 	v := &choice{value: allowed[0], allowed: allowed}
 	fs.Var(v, "format", "output format: "+strings.Join(allowed, ", "))
 	return &v.value
+}
+
+// archFlag declares --arch, the architecture of the kernel builds a command is about (amd64 by
+// default); usage says what the word selects there. archOf reads the word once the flags are
+// parsed, so that every command refuses a bad one alike (exit 2, "--arch: ...").
+func archFlag(fs *flag.FlagSet, usage string) *string {
+	return fs.String("arch", string(observation.DefaultArch), usage)
+}
+
+// archOf reads the word given to --arch, by observation.ParseArch, the word's one reader.
+func archOf(word string) (observation.Arch, error) {
+	arch, err := observation.ParseArch(word)
+	if err != nil {
+		return "", fmt.Errorf("--arch: %w", err)
+	}
+	return arch, nil
 }
 
 // choice is a flag.Value restricted to some words.

@@ -59,7 +59,7 @@ func addGuestFlags(fs *flag.FlagSet) *guestFlags {
 // addArch gives a command that boots guests the --arch flag: the architecture of the kernel
 // builds it observes.
 func (g *guestFlags) addArch(fs *flag.FlagSet) {
-	g.arch = fs.String("arch", string(observation.DefaultArch), "the architecture of the kernel builds to boot: amd64, or arm64 (emulated under TCG on an amd64 host)")
+	g.arch = archFlag(fs, "the architecture of the kernel builds to boot: amd64, or arm64 (emulated under TCG on an amd64 host)")
 }
 
 // archValue returns the architecture --arch names, amd64 for a command without the flag.
@@ -67,11 +67,7 @@ func (g *guestFlags) archValue() (observation.Arch, error) {
 	if g.arch == nil {
 		return observation.DefaultArch, nil
 	}
-	arch, err := observation.ParseArch(*g.arch)
-	if err != nil {
-		return "", fmt.Errorf("--arch: %w", err)
-	}
-	return arch, nil
+	return archOf(*g.arch)
 }
 
 // config checks the flags and returns the harness configuration they describe. The bounds and

@@ -21,12 +21,15 @@ func init() {
 }
 
 const helpersUsage = `usage:
-  bpfmatrix helpers list [--prog-type T|SECTION] [--kernel V] [--category C] [--format table|json]
-  bpfmatrix helpers info NAME|ID [--format text|json]
+  bpfmatrix helpers list [--prog-type T|SECTION] [--kernel V] [--category C] [--arch A] [--format table|json]
+  bpfmatrix helpers info NAME|ID [--arch A] [--format text|json]
   bpfmatrix helpers categories [--format table|json]
-  bpfmatrix helpers compat NAME PROG_TYPE|SECTION VERSION
+  bpfmatrix helpers compat NAME PROG_TYPE|SECTION VERSION [--arch A]
   bpfmatrix helpers export [--format yaml|json|edn|c] [--out FILE]
   bpfmatrix helpers sync [--in DIR | --kernels 5.10,7.3 ...] [--format text|json] [--write]
+list, info and compat take --arch arm64 to answer for arm64's kernels: the registry's answers
+with the differences from amd64 that archdiffs.yaml (--archdiffs FILE) records for the releases
+whose builds were compared (bpfmatrix arch sync); other releases get amd64's answer with a note;
 every subcommand takes --registry FILE to read another registry than the built-in one
 (our YAML, a Clojure library's EDN table, or a JSON array with our keys);
 sync proposes the release facts the kernels' observations contradict or the registry lacks
@@ -96,6 +99,10 @@ func (t helperTable) compat(h *registry.Helper, where string, kernel registry.Ve
 	}
 	return false, c.Reason, c.Note, nil
 }
+
+func (helperTable) archKind() registry.FunctionKind { return registry.KindHelper }
+
+func (helperTable) archName(h *registry.Helper) string { return h.CName() }
 
 func (helperTable) listHeader() string { return "ID\tNAME\tSINCE\tCATEGORY\tGPL\tPROG TYPES" }
 

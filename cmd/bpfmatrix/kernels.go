@@ -34,11 +34,12 @@ The Debian archive comes from this machine's apt configuration, or from ` + vmim
 
 // kernelsFlags are the flags every kernels subcommand takes.
 type kernelsFlags struct {
-	file, cacheDir, arch string
+	file, cacheDir string
+	arch           *string
 }
 
 func (k *kernelsFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&k.arch, "arch", string(observation.DefaultArch), "the architecture of the builds: amd64 or arm64")
+	k.arch = archFlag(fs, "the architecture of the builds: amd64 or arm64")
 	fs.StringVar(&k.file, "kernels-file", "", "the kernels file (default: kernels.yaml here, else the one built into bpfmatrix)")
 	fs.StringVar(&k.cacheDir, "cache-dir", "", "cache directory (default $XDG_CACHE_HOME/bpfmatrix)")
 }
@@ -51,9 +52,9 @@ const maxFetchParallel = 64
 // of the --arch architecture when none is), and that architecture. An unknown architecture word
 // or a named kernel without a build of it is an error.
 func (k *kernelsFlags) entries(names []string) ([]vmimages.Entry, observation.Arch, error) {
-	arch, err := observation.ParseArch(k.arch)
+	arch, err := archOf(*k.arch)
 	if err != nil {
-		return nil, "", fmt.Errorf("--arch: %w", err)
+		return nil, "", err
 	}
 	cfg, err := vmimages.LoadConfig(k.path())
 	if err != nil {

@@ -15,11 +15,14 @@ func init() {
 }
 
 const kfuncsUsage = `usage:
-  bpfmatrix kfuncs list [--prog-type T|SECTION] [--kernel V] [--category C] [--format table|json]
-  bpfmatrix kfuncs info NAME [--format text|json]
+  bpfmatrix kfuncs list [--prog-type T|SECTION] [--kernel V] [--category C] [--arch A] [--format table|json]
+  bpfmatrix kfuncs info NAME [--arch A] [--format text|json]
   bpfmatrix kfuncs categories [--format table|json]
-  bpfmatrix kfuncs compat NAME PROG_TYPE|SECTION VERSION
+  bpfmatrix kfuncs compat NAME PROG_TYPE|SECTION VERSION [--arch A]
   bpfmatrix kfuncs sync [--in DIR | --kernels 6.12,7.3 ...] [--write]
+list, info and compat take --arch arm64 to answer for arm64's kernels: the registry's answers
+with the differences from amd64 that archdiffs.yaml (--archdiffs FILE) records for the releases
+whose builds were compared (bpfmatrix arch sync); other releases get amd64's answer with a note;
 every subcommand takes --kfuncs FILE to read another kfunc file than the built-in one;
 sync proposes the file from the kernels' observations and, with --write, writes it
 (to --kfuncs, default registry/kfuncs.yaml), keeping categories, descriptions and notes;
@@ -88,6 +91,10 @@ func (t kfuncTable) compat(k *registry.Kfunc, where string, kernel registry.Vers
 	}
 	return false, why, p.Note, nil
 }
+
+func (kfuncTable) archKind() registry.FunctionKind { return registry.KindKfunc }
+
+func (kfuncTable) archName(k *registry.Kfunc) string { return k.Name }
 
 func (kfuncTable) listHeader() string { return "NAME\tSINCE\tCATEGORY\tPROG TYPES" }
 

@@ -39,6 +39,9 @@ type table[E any] interface {
 	// listHeader and listRow are the lines of list's table, cells separated by tabs.
 	listHeader() string
 	listRow(e E) string
+	// archKind is what the table's entries are in archdiffs.yaml; archName names e there.
+	archKind() registry.FunctionKind
+	archName(e E) string
 	// describe renders e for info.
 	describe(e E) string
 	// categoriesJSON is the JSON document of categories; categoriesLayout its table.
@@ -149,11 +152,15 @@ func (g *tableGroup[E]) list(args []string, stdout, stderr io.Writer) int {
 	category := fs.String("category", "", "only "+g.name+" of this category")
 	format := formatFlag(fs, "table", "json")
 	opsPath := structOpsFlag(fs)
+	aq := addArchQuestion(fs)
 	c, _, t, code := g.setup(fs, 0, args, stdout, stderr)
 	if code >= 0 {
 		return code
 	}
 	es, err := selectEntries(t, *progType, *kernel, *category)
+	if err == nil {
+		es, err = archSelect(aq, t, es, *progType, *kernel, *category, c, stderr)
+	}
 	if err != nil {
 		return c.fail(stderr, err)
 	}
@@ -218,14 +225,29 @@ func selectEntries[E any](t table[E], progType, kernel, category string) ([]E, e
 func (g *tableGroup[E]) info(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("info", flag.ContinueOnError)
 	format := formatFlag(fs, "text", "json")
-	_, _, t, e, code := g.setupEntry(fs, 1, args, stdout, stderr)
+	aq := addArchQuestion(fs)
+	c, _, t, e, code := g.setupEntry(fs, 1, args, stdout, stderr)
 	if code >= 0 {
 		return code
+	}
+	if err := aq.read(); err != nil {
+		return c.fail(stderr, err)
+	}
+	if *format == "json" && aq.other() {
+		doc, err := aq.infoJSON(e, t.archKind(), t.archName(e))
+		if err != nil {
+			return c.fail(stderr, err)
+		}
+		return writeJSON(stdout, stderr, doc)
 	}
 	if *format == "json" {
 		return writeJSON(stdout, stderr, e)
 	}
-	fmt.Fprint(escapeControls(stdout), t.describe(e))
+	w := escapeControls(stdout)
+	fmt.Fprint(w, t.describe(e))
+	if aq.other() {
+		aq.infoText(w, t.archKind(), t.archName(e))
+	}
 	return exitOK
 }
 
@@ -264,11 +286,15 @@ func (g *tableGroup[E]) categories(args []string, stdout, stderr io.Writer) int 
 func (g *tableGroup[E]) compat(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("compat", flag.ContinueOnError)
 	opsPath := structOpsFlag(fs)
+	aq := addArchQuestion(fs)
 	c, pos, t, e, code := g.setupEntry(fs, 3, args, stdout, stderr)
 	if code >= 0 {
 		return code
 	}
 	v, err := registry.ParseVersion(pos[2])
+	if err == nil {
+		err = aq.read()
+	}
 	if err != nil {
 		return c.fail(stderr, err)
 	}
@@ -285,6 +311,13 @@ func (g *tableGroup[E]) compat(args []string, stdout, stderr io.Writer) int {
 		return exitNo
 	}
 	ok, why, note, err := t.compat(e, pos[1], v)
+	if err == nil && aq.other() {
+		var archNote string
+		ok, why, archNote, err = aq.compat(t.archKind(), t.archName(e), pos[1], v, ok, why)
+		if archNote != "" {
+			fmt.Fprintf(stderr, "bpfmatrix %s: note: %s\n", c.path, archNote)
+		}
+	}
 	if err != nil {
 		return c.fail(stderr, err)
 	}
