@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/bpfmatrix/bpfmatrix/internal/files"
@@ -169,28 +170,30 @@ type fetchResult struct {
 	err  error
 }
 
-// fetchAll fetches the entries, f.Parallel at a time, and returns their outcomes in entry order.
+// fetchAll fetches the entries, f.Parallel at a time and in their order, and returns their
+// outcomes in entry order.
 func (r *fetchRun) fetchAll(ctx context.Context, entries []Entry) []fetchResult {
 	results := make([]fetchResult, len(entries))
 	parallel := r.f.Parallel
 	if parallel <= 0 {
 		parallel = min(runtime.NumCPU(), 4)
 	}
-	sem := make(chan struct{}, parallel)
+	// Workers take the entries in their order (a caller that boots images as they come lists
+	// the ones to boot first first); those left when ctx ends fail with its error.
+	var next atomic.Int64
 	var wg sync.WaitGroup
-	for i, e := range entries {
+	for range min(parallel, len(entries)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			select {
-			case sem <- struct{}{}:
-			case <-ctx.Done():
-				results[i].err = ctx.Err()
-				r.step(Step{Kernel: e.Name, Done: true, Err: ctx.Err(), Message: "failed: " + ctx.Err().Error()})
-				return
+			for i := int(next.Add(1) - 1); i < len(entries); i = int(next.Add(1) - 1) {
+				if err := ctx.Err(); err != nil {
+					results[i].err = err
+					r.step(Step{Kernel: entries[i].Name, Done: true, Err: err, Message: "failed: " + err.Error()})
+					continue
+				}
+				results[i] = r.fetchOne(ctx, entries[i])
 			}
-			defer func() { <-sem }()
-			results[i] = r.fetchOne(ctx, e)
 		}()
 	}
 	wg.Wait()
