@@ -14,15 +14,21 @@ import (
 )
 
 // arm64Kernel is the arm64 kernel of testenv.EnvARM64Kernel, with the config its package ships
-// beside it (boot/config-*) when there is one, and a config that boots it with QEMU from PATH
-// and the arm64 agent.
+// beside it (boot/config-*) when there is one, or else kernels.yaml's arm64 build of 6.12 (from
+// the image cache, fetched when the network is allowed), and a config that boots it with
+// qemu-system-aarch64 and the arm64 agent.
 func arm64Kernel(t *testing.T) (Kernel, Config) {
 	t.Helper()
-	image, qemu := testenv.ARM64Kernel(t)
-	k := Kernel{Name: "arm64", Path: image, Image: observation.Image{Arch: observation.ArchARM64}}
-	if confs, _ := filepath.Glob(filepath.Join(filepath.Dir(image), "config-*")); len(confs) == 1 {
-		k.Config = confs[0]
+	var k Kernel
+	if image := testenv.ARM64KernelPath(t); image != "" {
+		k = Kernel{Name: "arm64", Path: image, Image: observation.Image{Arch: observation.ArchARM64}}
+		if confs, _ := filepath.Glob(filepath.Join(filepath.Dir(image), "config-*")); len(confs) == 1 {
+			k.Config = confs[0]
+		}
+	} else {
+		k = testKernelsOf(t, observation.ArchARM64, "6.12")[0]
 	}
+	qemu := testenv.NeedCommand(t, "qemu-system-aarch64", "qemu-system-arm")
 	needAgentARM64(t)
 	cfg := DefaultConfig()
 	cfg.QEMUARM64, cfg.Agent, cfg.WorkDir = qemu, agentBinARM64, t.TempDir()

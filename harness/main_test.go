@@ -80,11 +80,17 @@ var (
 // needs the Debian archive; later runs use kernels.lock and the cache).
 func testKernels(t testing.TB, names ...string) []Kernel {
 	t.Helper()
+	return testKernelsOf(t, observation.ArchAMD64, names...)
+}
+
+// testKernelsOf is testKernels for the builds of arch.
+func testKernelsOf(t testing.TB, arch observation.Arch, names ...string) []Kernel {
+	t.Helper()
 	kernelsMu.Lock()
 	defer kernelsMu.Unlock()
 	var missing []string
 	for _, n := range names {
-		if _, ok := kernelsCache[n]; !ok {
+		if _, ok := kernelsCache[observation.KernelLabel(n, arch)]; !ok {
 			missing = append(missing, n)
 		}
 	}
@@ -93,29 +99,33 @@ func testKernels(t testing.TB, names ...string) []Kernel {
 		if err != nil {
 			t.Fatal(err)
 		}
-		entries, err := cfg.Select(missing)
+		entries, err := cfg.SelectArch(arch, missing)
 		if err != nil {
 			t.Fatal(err)
 		}
 		var log strings.Builder
 		offline := !testenv.Network()
-		images, err := (&vmimages.Fetcher{Progress: &log, Offline: offline}).Fetch(context.Background(), entries)
+		images, err := (&vmimages.Fetcher{Progress: &log, Offline: offline, Arch: arch}).Fetch(context.Background(), entries)
 		if err != nil && offline {
-			testenv.Need(t, err, "bpfmatrix kernels fetch "+strings.Join(missing, " ")+", or set "+testenv.EnvNetwork+"=1")
+			testenv.Need(t, err, "bpfmatrix kernels fetch --arch "+string(arch)+" "+strings.Join(missing, " ")+", or set "+testenv.EnvNetwork+"=1")
 		}
 		if err != nil {
-			t.Fatalf("fetching kernels %v: %v\n%s", missing, err, log.String())
+			t.Fatalf("fetching %s kernels %v: %v\n%s", arch, missing, err, log.String())
+		}
+		docArch := arch // the guest block names an architecture other than amd64 only
+		if arch == observation.DefaultArch {
+			docArch = ""
 		}
 		for _, img := range images {
-			kernelsCache[img.Name] = Kernel{
+			kernelsCache[observation.KernelLabel(img.Name, arch)] = Kernel{
 				Name: img.Name, Path: img.Path, Modules: img.Modules, KfuncModules: img.KfuncModules, Config: img.ConfigPath,
-				Image: observation.Image{SHA256: img.SHA256, Package: img.Package, Version: img.Version, DebianVersion: img.DebianVersion},
+				Image: observation.Image{SHA256: img.SHA256, Package: img.Package, Version: img.Version, DebianVersion: img.DebianVersion, Arch: docArch},
 			}
 		}
 	}
 	out := make([]Kernel, len(names))
 	for i, n := range names {
-		out[i] = kernelsCache[n]
+		out[i] = kernelsCache[observation.KernelLabel(n, arch)]
 	}
 	return out
 }
