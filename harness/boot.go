@@ -153,7 +153,15 @@ func (g *guestRun) prepare(initrd string) error {
 	g.cleanup = append(g.cleanup, func() { os.RemoveAll(dir) })
 	// QEMU runs in dir and sees only the plain names below: its option syntax gives ',' and
 	// '=' meanings that a user's temp directory or image path may well contain.
-	for name, target := range map[string]string{guestKernel: k.Path, guestInitrd: initrd} {
+	kernel := k.Path
+	if m, _ := machineFor(k.Arch); m.arch == observation.ArchAMD64 && !cfg.NoPVH {
+		if vmlinux, why := pvhKernel(context.Background(), k.Path, dir); vmlinux != "" {
+			kernel = vmlinux
+		} else if why != "" && g.cfg.Notice != nil {
+			g.cfg.Notice(fmt.Sprintf("%s: booting %s as it is (%s)", k.Name, k.Path, why))
+		}
+	}
+	for name, target := range map[string]string{guestKernel: kernel, guestInitrd: initrd} {
 		abs, err := filepath.Abs(target)
 		if err == nil {
 			err = os.Symlink(abs, filepath.Join(dir, name))

@@ -73,6 +73,9 @@ type Config struct {
 	Compress bool
 	// CompressInitramfs gzips the initramfs.
 	CompressInitramfs bool
+	// NoPVH boots an amd64 kernel's bzImage as it is, instead of the vmlinux inside it through
+	// its PVH entry (see pvhKernel).
+	NoPVH bool
 	// ProgTypes, Helpers and Kfuncs limit the probe; empty means everything
 	// (Kfuncs: []string{wire.NoKfuncs} asks about no kfunc).
 	ProgTypes []string

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/bpfmatrix/bpfmatrix/internal/bzimage"
 	"github.com/bpfmatrix/bpfmatrix/internal/debpkg"
 	"github.com/bpfmatrix/bpfmatrix/internal/testenv"
 )
@@ -25,9 +26,9 @@ func cachedPayload(b *testing.B, format string) []byte {
 	dir, err := DefaultCacheDir()
 	testenv.Optional(b, err, "set HOME or XDG_CACHE_HOME")
 	var magic []byte
-	for _, c := range compressions {
-		if c.name == format {
-			magic = c.magic
+	for _, c := range bzimage.Compressions {
+		if c.Name == format {
+			magic = c.Magic
 		}
 	}
 	vmlinuzes, _ := filepath.Glob(filepath.Join(dir, "images", "*", "vmlinuz"))
@@ -36,7 +37,7 @@ func cachedPayload(b *testing.B, format string) []byte {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if payload, err := bzImagePayload(data); err == nil && bytes.HasPrefix(payload, magic) {
+		if payload, err := bzimage.Payload(data); err == nil && bytes.HasPrefix(payload, magic) {
 			return payload
 		}
 	}
@@ -48,7 +49,7 @@ func benchmarkPayload(b *testing.B, format string) {
 	payload := cachedPayload(b, format)
 	b.SetBytes(int64(len(payload)))
 	for b.Loop() {
-		if _, err := decompressPayload(context.Background(), payload); err != nil {
+		if _, err := bzimage.Decompress(context.Background(), payload); err != nil {
 			b.Fatal(err)
 		}
 	}
