@@ -152,13 +152,9 @@ func (s *settings) readArch() error {
 }
 
 // judged is k as the verdicts judge it: with the answers recorded for its architecture and
-// release expected instead of the registry's (none for amd64).
+// release expected instead of the registry's (none for amd64, whose Arch is empty).
 func judged(k report.Kernel) report.Kernel {
-	arch := k.Arch
-	if arch == "" {
-		arch = observation.DefaultArch
-	}
-	k.Expect = verdict.ArchExpectation(cfg.archDiffs, k.Version, arch)
+	k.Expect = verdict.ArchExpectation(cfg.archDiffs, k.Version, k.Arch)
 	return k
 }
 

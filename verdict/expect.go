@@ -15,7 +15,8 @@ type Expectation func(kind registry.FunctionKind, name, where string) (offered, 
 // archdiffs records for that release and architecture (ArchDiffs.At, which also answers an
 // attach point from a difference recorded up its chain), where its kernels answer otherwise than
 // amd64's, whose facts the registry states. It is nil, the registry's claims unchanged, for
-// amd64 and for a table without differences for that release: the verdicts of the matrix suite
+// amd64 (or an empty arch, as amd64 documents leave it) and for a table without differences for
+// that release: the verdicts of the matrix suite
 // and of verify both take it from here, so that they apply one table alike.
 func ArchExpectation(t *registry.ArchDiffs, release registry.Version, arch observation.Arch) Expectation {
 	if t == nil || arch == "" || arch == observation.DefaultArch || len(t.On(registry.KindHelper, release, arch))+len(t.On(registry.KindKfunc, release, arch)) == 0 {

@@ -246,3 +246,52 @@ func TestVerifyArgumentKinds(t *testing.T) {
 		t.Errorf("map_update_elem's arguments not confirmed:\n%s", stdout)
 	}
 }
+
+// TestVerifyArch: verify judges an arm64 document with the answers archdiffs.yaml records for
+// its release expected instead of the registry's: the recorded refusal of bpf_task_from_pid to
+// tracing programs on arm64 6.12 is no contradiction, the same refusal without the record is
+// one (named by the kernel's label), and amd64's document is judged as without the table.
+func TestVerifyArch(t *testing.T) {
+	arm := t.TempDir()
+	doc := readDoc(t, filepath.Join(recordedObservations, "6.12.json.gz"))
+	doc.Guest.Arch = observation.ArchARM64
+	for i, r := range doc.Results {
+		if r.Kfunc == "bpf_task_from_pid" && r.ProgType == "tracing" {
+			doc.Results[i].Outcome, doc.Results[i].Detail = observation.NotForType, "arm64 says not_for_type"
+		}
+	}
+	writeDoc(t, filepath.Join(arm, "6.12-arm64.json"), doc)
+	amd := t.TempDir()
+	writeDoc(t, filepath.Join(amd, "6.12.json"), readDoc(t, filepath.Join(recordedObservations, "6.12.json.gz")))
+	ad := writeTemp(t, "archdiffs.yaml", archFixture)
+	none := writeTemp(t, "none.yaml", "compared: []\ndifferences: []\n")
+	bad := writeTemp(t, "bad.yaml", "compared: []\n")
+	tests := []struct {
+		args   []string
+		code   int
+		stdout string
+		stderr string
+	}{
+		{[]string{"--in", arm, "--archdiffs", ad}, exitOK, "bpf_task_from_pid (kfunc): ", ""},
+		{[]string{"--in", arm, "--archdiffs", none}, exitNo, "6.12-arm64", ""},
+		{[]string{"--in", arm}, exitNo, "6.12-arm64", ""}, // the built-in table records no difference
+		{[]string{"--in", amd, "--archdiffs", ad}, exitOK, "bpf_task_from_pid (kfunc): ", ""},
+		{[]string{"--in", arm, "--archdiffs", bad}, exitBadArgs, "", `bad.yaml:1: missing required key "differences"`},
+		{[]string{"--in", arm, "--arch", "arm64"}, exitBadArgs, "", "--arch does not apply"},
+		{[]string{"--arch", "riscv64"}, exitBadArgs, "", `--arch: unknown architecture "riscv64"`},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			code, stdout, stderr := run(append(append([]string{"verify"}, tt.args...), "bpf_task_from_pid")...)
+			if code != tt.code || !strings.Contains(stdout, tt.stdout) || !strings.Contains(stderr, tt.stderr) {
+				t.Fatalf("exit %d, want %d (stdout %q, stderr %q)\nstdout:\n%s\nstderr:\n%s", code, tt.code, tt.stdout, tt.stderr, stdout, stderr)
+			}
+		})
+	}
+	// amd64's verdicts with and without a table of differences are the same, byte for byte.
+	_, with, _ := run("verify", "--in", amd, "--archdiffs", ad, "--format", "json", "bpf_task_from_pid")
+	_, without, _ := run("verify", "--in", amd, "--format", "json", "bpf_task_from_pid")
+	if with != without {
+		t.Errorf("amd64 verdicts differ with --archdiffs:\n%s\n%s", with, without)
+	}
+}
