@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bpfmatrix/bpfmatrix/internal/fakeqemu"
 	"github.com/bpfmatrix/bpfmatrix/observation"
 )
 
@@ -293,5 +294,35 @@ func TestVerifyArch(t *testing.T) {
 	_, without, _ := run("verify", "--in", amd, "--format", "json", "bpf_task_from_pid")
 	if with != without {
 		t.Errorf("amd64 verdicts differ with --archdiffs:\n%s\n%s", with, without)
+	}
+}
+
+// TestVerifyARM64Boot: verify --arch arm64 boots the kernels' arm64 builds (on --qemu-arm64,
+// with an arm64 agent; the fake QEMU replays a recorded guest) and names each kernel by its
+// label; the second call answers from the cache.
+func TestVerifyARM64Boot(t *testing.T) {
+	kfile, agent := fakeARM64Kernels(t)
+	stream, err := filepath.Abs(filepath.Join("..", "..", "observe", "testdata", "guest-7.3", "results.stream"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(fakeqemu.EnvMode, fakeqemu.Replay)
+	t.Setenv(fakeqemu.EnvStream, stream)
+	cache, out := t.TempDir(), t.TempDir()
+	for i, wantCached := range []bool{false, true} {
+		code, stdout, stderr := run("verify", "--arch", "arm64", "--kernels-file", kfile, "--qemu-arm64", os.Args[0], "--qemu", "/nonexistent/qemu",
+			"--agent", agent, "--accel", "tcg", "--retries", "0", "--cache-dir", cache, "--out", out, "--format", "json", "ringbuf_output")
+		var doc struct {
+			Kernels []verifyKernel `json:"kernels"`
+		}
+		if err := json.Unmarshal([]byte(stdout), &doc); err != nil {
+			t.Fatalf("call %d: exit %d, %v\n%s", i+1, code, err, stderr)
+		}
+		if len(doc.Kernels) != 1 || doc.Kernels[0].Name != "6.12-arm64" || doc.Kernels[0].Status != observation.StatusOK || doc.Kernels[0].Cached != wantCached {
+			t.Fatalf("call %d: exit %d, kernels %+v (want cached %v)\n%s", i+1, code, doc.Kernels, wantCached, stderr)
+		}
+	}
+	if d := readDoc(t, filepath.Join(out, "6.12-arm64.json")); observation.ArchOf(d) != observation.ArchARM64 {
+		t.Errorf("--out's document says arch %q", observation.ArchOf(d))
 	}
 }
