@@ -8,6 +8,8 @@ export CGO_ENABLED := 0
 
 # KERNELS=5.10,7.3 limits `make matrix` to some kernels of kernels.yaml (a Ginkgo label filter).
 KERNELS ?=
+# ARCH=arm64 runs `make matrix` on the kernels' arm64 builds (BPFMATRIX_ARCH; amd64 by default).
+ARCH    ?= amd64
 OUT     ?= out
 comma   := ,
 empty   :=
@@ -105,19 +107,22 @@ fuzz:
 matrix: deps
 	@mkdir -p $(OUT) bin
 	$(GO) test -c -o bin/suites.test ./suites
-	@cd suites && BPFMATRIX_OUT=$(abspath $(OUT)) ../bin/suites.test -test.timeout 90m \
+	@cd suites && BPFMATRIX_OUT=$(abspath $(OUT)) BPFMATRIX_ARCH=$(ARCH) ../bin/suites.test -test.timeout 90m \
 		-ginkgo.label-filter='$(LABEL_FILTER)' -ginkgo.junit-report=$(abspath $(OUT))/junit.xml \
 		-ginkgo.silence-skips $(GINKGO_FLAGS); \
 	rc=$$?; echo "reports: $(OUT)/report.json $(OUT)/report.md $(OUT)/report.html $(OUT)/junit.xml"; exit $$rc
 
 # deps installs what the guests need when it is missing: qemu through apt when running as root,
-# else it names the command to run. Kernel images are fetched by the run itself.
+# else it names the command to run (the QEMU of ARCH's guests). Kernel images are fetched by the
+# run itself.
+QEMU_BIN = $(if $(filter arm64,$(ARCH)),qemu-system-aarch64,qemu-system-x86_64)
+QEMU_PKG = $(if $(filter arm64,$(ARCH)),qemu-system-arm,qemu-system-x86)
 deps:
-	@command -v qemu-system-x86_64 >/dev/null 2>&1 || { \
+	@command -v $(QEMU_BIN) >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends qemu-system-x86; \
+	    apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(QEMU_PKG); \
 	  else \
-	    echo "qemu-system-x86_64 is missing; install it with: sudo apt-get install qemu-system-x86" >&2; exit 1; \
+	    echo "$(QEMU_BIN) is missing; install it with: sudo apt-get install $(QEMU_PKG)" >&2; exit 1; \
 	  fi; }
 
 # The test objects of `bpfmatrix load` (internal/testobjects): the compiled objects are checked in

@@ -13,7 +13,10 @@ import (
 // LoadKey is what one object's answers on one kernel depend on: the kernel image, the agent
 // that loaded it, the object's bytes and the words it was loaded with. The object's name is part
 // of the key only when a --set word names an object ("OBJECT:PROG.target=FUNC"), because only
-// then can the same bytes under another name be loaded otherwise.
+// then can the same bytes under another name be loaded otherwise. The architecture needs no
+// field of its own: an arm64 build of a kernel is another image file than its amd64 build (so
+// another Image hash), and the arm64 agent another binary than the amd64 one (another Agent
+// hash), so the answers of two architectures never share a key, and amd64 keys stay as they were.
 type LoadKey struct {
 	// Image and Agent are the hex SHA-256 of the kernel image and of the agent binary.
 	Image, Agent string

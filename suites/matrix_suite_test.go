@@ -11,7 +11,11 @@
 // BPFMATRIX_KERNELS_FILE (default ../kernels.yaml), BPFMATRIX_OUT (default: a new temporary
 // directory, named at the end; `make matrix` sets it to out/),
 // BPFMATRIX_OFFLINE=1, BPFMATRIX_REFRESH=1 (ignore cached observations), BPFMATRIX_QEMU,
-// BPFMATRIX_PARALLEL, BPFMATRIX_TIMEOUT (per guest, a Go duration).
+// BPFMATRIX_PARALLEL, BPFMATRIX_TIMEOUT (per guest, a Go duration; default that of the
+// architecture's guests), BPFMATRIX_ARCH (amd64, the default, or arm64: the kernels' builds to
+// boot, on BPFMATRIX_QEMU_ARM64 for arm64; `make matrix ARCH=arm64` sets it), BPFMATRIX_ARCHDIFFS
+// (an archdiffs file instead of the built-in one: the answers of arm64 kernels expected instead
+// of the registry's, verdict.ArchExpectation). Containers stay labelled kernel:<name>.
 package suites
 
 import (
@@ -52,6 +56,10 @@ type settings struct {
 	offline     bool
 	refresh     bool
 	harness     harness.Config
+	// arch is the architecture of the builds to boot and judge; archDiffs the recorded answers
+	// in which its kernels differ from amd64's.
+	arch      observation.Arch
+	archDiffs *registry.ArchDiffs
 }
 
 var cfg settings
@@ -98,12 +106,23 @@ func loadSettings() (settings, error) {
 	if s.kfuncs, err = tableFromEnv("BPFMATRIX_KFUNCS", registry.LoadKfuncs, registry.DefaultKfuncs); err != nil {
 		return s, err
 	}
+	if err := s.readArch(); err != nil {
+		return s, err
+	}
 	kc, err := vmimages.LoadConfig(s.kernelsFile)
 	if err != nil {
 		return s, err
 	}
-	s.kernels = kc.Names()
+	entries, err := kc.SelectArch(s.arch, nil)
+	if err != nil {
+		return s, err
+	}
+	for _, e := range entries {
+		s.kernels = append(s.kernels, e.Name)
+	}
 	s.harness.QEMU = env("BPFMATRIX_QEMU", s.harness.QEMU)
+	s.harness.QEMUARM64 = env("BPFMATRIX_QEMU_ARM64", s.harness.QEMUARM64)
+	s.harness.Timeout = harness.DefaultTimeout(s.arch)
 	if p := os.Getenv("BPFMATRIX_PARALLEL"); p != "" {
 		if s.harness.Parallel, err = strconv.Atoi(p); err != nil || s.harness.Parallel < 1 {
 			return s, fmt.Errorf("BPFMATRIX_PARALLEL=%q: want a positive number", p)
@@ -115,6 +134,28 @@ func loadSettings() (settings, error) {
 		}
 	}
 	return s, nil
+}
+
+// readArch reads BPFMATRIX_ARCH (amd64 when unset) and the table of architecture differences.
+func (s *settings) readArch() error {
+	s.arch = observation.DefaultArch
+	if w := os.Getenv("BPFMATRIX_ARCH"); w != "" {
+		a, err := observation.ParseArch(w)
+		if err != nil {
+			return fmt.Errorf("BPFMATRIX_ARCH: %w", err)
+		}
+		s.arch = a
+	}
+	var err error
+	s.archDiffs, err = tableFromEnv("BPFMATRIX_ARCHDIFFS", registry.LoadArchDiffs, registry.DefaultArchDiffs)
+	return err
+}
+
+// judged is k as the verdicts judge it: with the answers recorded for its architecture and
+// release expected instead of the registry's (none for amd64, whose Arch is empty).
+func judged(k report.Kernel) report.Kernel {
+	k.Expect = verdict.ArchExpectation(cfg.archDiffs, k.Version, k.Arch)
+	return k
 }
 
 func TestMatrix(t *testing.T) {
@@ -157,6 +198,7 @@ var _ = SynchronizedBeforeSuite(func(ctx SpecContext) {
 	obs, err := observe.Run(ctx, observe.Options{
 		KernelsFile: cfg.kernelsFile,
 		Kernels:     kernels,
+		Arch:        cfg.arch,
 		Offline:     cfg.offline,
 		Refresh:     cfg.refresh,
 		Harness:     cfg.harness,
@@ -175,7 +217,7 @@ var _ = SynchronizedBeforeSuite(func(ctx SpecContext) {
 		if o.Failed {
 			how = "FAILED"
 		}
-		fmt.Fprintf(GinkgoWriter, "kernel %s: %s\n", o.Name, how)
+		fmt.Fprintf(GinkgoWriter, "kernel %s: %s\n", o.Label(), how)
 	}
 }, func() {}, NodeTimeout(90*time.Minute))
 
@@ -190,10 +232,11 @@ func describeKernel(name string) {
 		pointVerdicts := map[string]verdict.PointVerdict{} // by "function at key"
 
 		BeforeAll(func() {
-			doc, err := observation.ReadFile(filepath.Join(observationsDir(), name+".json"))
+			doc, err := observation.ReadFile(filepath.Join(observationsDir(), observe.FileName(name, cfg.arch)))
 			Expect(err).NotTo(HaveOccurred())
 			k, err = report.FromDocument(name, "kernel "+name, doc)
 			Expect(err).NotTo(HaveOccurred())
+			k = judged(k)
 			if k.Failed {
 				Fail(fmt.Sprintf("kernel %s failed: %s\nconsole tail:\n%s", name, k.Error, k.ConsoleTail))
 			}
@@ -374,7 +417,7 @@ var _ = ReportAfterSuite("compatibility report", func(r Report) {
 			fmt.Fprintf(os.Stderr, "report: %v\n", err)
 			continue
 		}
-		kernels = append(kernels, k)
+		kernels = append(kernels, judged(k))
 	}
 	if len(kernels) == 0 {
 		return

@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/bpfmatrix/bpfmatrix/observation"
-	"github.com/bpfmatrix/bpfmatrix/registry"
 	"github.com/bpfmatrix/bpfmatrix/section"
 )
 
@@ -88,10 +87,12 @@ func namesTarget(key string) bool {
 	return err == nil && s.Target != ""
 }
 
-// judgePoints judges every attach point claim of entry against the kernels' answers (answered:
-// per kernel, the entry's answers by program type). A failed kernel is never evidence; nor is a
-// kernel without the function, whose absence the existence verdict judges.
-func judgePoints(entry *registry.Availability, answered []map[string][]observation.Result, ks []Kernel) []PointVerdict {
+// judgePoints judges every attach point claim of s's entry against the kernels' answers
+// (s.answered: per kernel, the entry's answers by program type), each claim as the kernel's
+// Expect may replace it. A failed kernel is never evidence; nor is a kernel without the
+// function, whose absence the existence verdict judges.
+func judgePoints(s subject, ks []Kernel) []PointVerdict {
+	entry, answered := s.entry, s.answered
 	if len(entry.AttachPoints) == 0 {
 		return nil
 	}
@@ -116,7 +117,7 @@ func judgePoints(entry *registry.Availability, answered []map[string][]observati
 			case !ok:
 				c = Cell{Kernel: k.Name, Version: k.Version.String(), State: StateNoEvidence, Detail: "no usable variant answered at " + key}
 			}
-			c.Declared = entry.PointOffered(key, k.Version)
+			c.Declared = declaredFor(k, s.kind, s.name, key, entry.PointOffered(key, k.Version))
 			pv.Cells = append(pv.Cells, c)
 		}
 		decidePoint(&pv)

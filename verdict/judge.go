@@ -41,7 +41,10 @@ type Availability struct {
 
 // subject is what the shared judgement needs of one entry, helper or kfunc.
 type subject struct {
-	category  string
+	category string
+	// kind and name name the entry as registry.ArchDifference does, for Kernel.Expect.
+	kind      registry.FunctionKind
+	name      string
 	minKernel registry.Version
 	progTypes registry.ProgTypes
 	since     map[string]registry.Version
@@ -65,27 +68,30 @@ type subject struct {
 // version.
 func judgeAvailability(s subject, ks []Kernel) Availability {
 	a := Availability{Category: s.category}
-	a.Existence = judgeTypeCells("", true, ks, func(_ string, v registry.Version) bool { return s.exists(v) }, s.minKernel,
+	a.Existence = judgeTypeCells("", true, ks, func(_ string, k Kernel) bool { return s.exists(k.Version) }, s.minKernel,
 		func(i int, k Kernel, c *Cell) { s.known(i, k, c) })
 	typeCells := func(t string) func(int, Kernel, *Cell) {
 		return func(i int, k Kernel, c *Cell) { s.fill(k, c, s.answered[i][t]) }
 	}
+	offeredTo := func(t string, k Kernel) bool {
+		return declaredFor(k, s.kind, s.name, t, s.offeredTo(t, k.Version))
+	}
 	declared, observedOnly := typesToJudge(s.progTypes, s.answered)
 	for _, t := range declared {
-		a.Types = append(a.Types, judgeTypeCells(t, true, ks, s.offeredTo, firstRelease(s.minKernel, s.since, t), typeCells(t)))
+		a.Types = append(a.Types, judgeTypeCells(t, true, ks, offeredTo, firstRelease(s.minKernel, s.since, t), typeCells(t)))
 	}
 	for _, t := range observedOnly {
 		if t == s.skipObserved {
 			continue
 		}
-		tv := judgeTypeCells(t, false, ks, s.offeredTo, firstRelease(s.minKernel, s.since, t), typeCells(t))
+		tv := judgeTypeCells(t, false, ks, offeredTo, firstRelease(s.minKernel, s.since, t), typeCells(t))
 		if tv.FirstOffered == "" {
 			continue // refused everywhere, as the registry says: nothing to show
 		}
 		a.Types = append(a.Types, tv)
 		a.MissingProgTypes = append(a.MissingProgTypes, t)
 	}
-	a.AttachPoints = judgePoints(s.entry, s.answered, ks)
+	a.AttachPoints = judgePoints(s, ks)
 	return a
 }
 
@@ -350,12 +356,12 @@ func typesToJudge(declares registry.ProgTypes, answered []map[string][]observati
 }
 
 // judgeTypeCells builds one program type's verdict for an entry: a cell per kernel, declared as
-// offeredTo says, a failed kernel's cell failed and the others filled by fill, decided against
+// offeredTo says of the type on that kernel, a failed kernel's cell failed and the others filled by fill, decided against
 // the entry's first release for the type.
-func judgeTypeCells(progType string, declared bool, ks []Kernel, offeredTo func(string, registry.Version) bool, first registry.Version, fill func(i int, k Kernel, c *Cell)) TypeVerdict {
+func judgeTypeCells(progType string, declared bool, ks []Kernel, offeredTo func(string, Kernel) bool, first registry.Version, fill func(i int, k Kernel, c *Cell)) TypeVerdict {
 	tv := TypeVerdict{ProgType: progType, Declared: declared}
 	for i, k := range ks {
-		c := Cell{Kernel: k.Name, Version: k.Version.String(), Declared: offeredTo(progType, k.Version)}
+		c := Cell{Kernel: k.Name, Version: k.Version.String(), Declared: offeredTo(progType, k)}
 		if k.Failed {
 			c.State, c.Detail = StateFailed, k.Error
 		} else {

@@ -81,6 +81,7 @@ func kfuncSubject(kf *registry.Kfunc, idx byEntry[string]) subject {
 	objects := registry.ObjectsHeld(kf.Prototype)
 	return subject{
 		category: kf.Category, minKernel: kf.MinKernel, progTypes: kf.ProgTypes, since: kf.ProgTypeSince,
+		kind: registry.KindKfunc, name: kf.Name,
 		offeredTo: kf.OfferedTo, entry: &kf.Availability,
 		exists:   func(v registry.Version) bool { declared, _ := kf.Exists(v); return declared },
 		answered: idx.of(kf.Name),

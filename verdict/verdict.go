@@ -67,6 +67,10 @@ type Kernel struct {
 	// unknown. A helper whose registry entry names kernel_config options is refused, with no
 	// fault of the registry, by a kernel built without them.
 	Config map[string]bool
+	// Expect, when set, replaces the registry's claim where it answers (ArchExpectation: the
+	// recorded answers of a kernel built for another architecture than amd64); nil judges
+	// every answer against the registry.
+	Expect Expectation `json:"-"`
 }
 
 // HelperVerdict judges one registry entry: its availability, and the claims only a helper
@@ -132,6 +136,7 @@ const inheritingType = "ext"
 func helperSubject(h *registry.Helper, idx resultIndex) subject {
 	return subject{
 		category: h.Category, minKernel: h.MinKernel, progTypes: h.ProgTypes, since: h.ProgTypeSince,
+		kind: registry.KindHelper, name: "bpf_" + h.Name,
 		offeredTo:    h.OfferedTo,
 		entry:        &h.Availability,
 		exists:       func(v registry.Version) bool { return !v.Less(h.MinKernel) },

@@ -63,7 +63,7 @@ type archSyncDoc struct {
 func runArchSync(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("sync", flag.ContinueOnError)
 	word := archFlag(fs, "the architecture whose documents are compared with amd64's: arm64")
-	path := fs.String("archdiffs", "", "architecture differences file to propose from and, with --write, to write (default registry/archdiffs.yaml)")
+	path := archDiffsFlag(fs, "architecture differences file to propose from and, with --write, to write (default registry/archdiffs.yaml)")
 	write := fs.Bool("write", false, "write the proposed file")
 	format := formatFlag(fs, "text", "json")
 	c := cmdline{"arch sync", archUsage}

@@ -92,6 +92,12 @@ func archFlag(fs *flag.FlagSet, usage string) *string {
 	return fs.String("arch", string(observation.DefaultArch), usage)
 }
 
+// archDiffsFlag declares --archdiffs, the file of architecture differences a command reads
+// instead of the built-in registry/archdiffs.yaml (loadArchDiffs); usage says what for.
+func archDiffsFlag(fs *flag.FlagSet, usage string) *string {
+	return fs.String("archdiffs", "", usage)
+}
+
 // archOf reads the word given to --arch, by observation.ParseArch, the word's one reader.
 func archOf(word string) (observation.Arch, error) {
 	arch, err := observation.ParseArch(word)

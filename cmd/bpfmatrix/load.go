@@ -26,7 +26,7 @@ func init() {
 	})
 }
 
-const loadUsage = `usage: bpfmatrix load [--kernels 5.10,7.3] [--format text|json|md|junit] [--out DIR] [--static]
+const loadUsage = `usage: bpfmatrix load [--kernels 5.10,7.3] [--arch arm64] [--format text|json|md|junit] [--out DIR] [--static]
                       [--set [OBJECT:]PROG.target=FUNC] [--set [OBJECT:]MAP.max_entries=N] [--attach]
                       [flags] OBJ.o...
 
@@ -40,7 +40,9 @@ program calls is offered on each kernel (maps, CO-RE, attach targets and the ver
 settled only by a kernel). --set gives what a loader sets at run time (repeatable); --attach also
 attaches each program whose section names a target. --out DIR also writes DIR/load.json,
 DIR/load.md and DIR/load.xml (JUnit). Answers are cached per kernel image and object; without
---timeout a guest gets the default limit plus 2 s per program.
+--timeout a guest gets the default limit plus 2 s per program. --arch arm64 boots the arm64 builds
+of the kernels (as bpfmatrix run --arch arm64 does) and names each kernel <name>-arm64 in the
+answers; --static answers for amd64 only (the registries describe amd64 kernels).
 Exit status: 0 every program loads on every kernel asked, 1 some program is refused or a kernel
 failed, 2 bad input (a file that is no BPF object, an unknown kernel, a bad flag).
 `
@@ -66,6 +68,7 @@ func addLoadFlags(fs *flag.FlagSet) *loadFlags {
 	fs.Var(&settings{items: f.set}, "set", "a run-time setting: [OBJECT:]PROG.target=FUNC or [OBJECT:]MAP.max_entries=N (repeatable)")
 	f.registry, f.kfuncs = registryFlag(fs), kfuncsFlag(fs)
 	f.gf = addGuestFlags(fs)
+	f.gf.addArch(fs)
 	return f
 }
 
@@ -122,7 +125,7 @@ func runLoad(args []string, stdout, stderr io.Writer) int {
 		if kernels, code = bootedKernelNames(c, f, stderr); code >= 0 {
 			return code
 		}
-		if answers, err = bootedAnswers(f, kernels, objs, inputs, regs, stderr); err != nil {
+		if kernels, answers, err = bootedAnswers(f, kernels, objs, inputs, regs, stderr); err != nil {
 			c.say(stderr, err)
 			return exitNo
 		}
@@ -179,6 +182,10 @@ func staticAnswers(f *loadFlags, objs []*bpfobj.Object, inputs []loadInput, regs
 	if err != nil {
 		return nil, nil, err
 	}
+	if opts.Arch != observation.DefaultArch {
+		// The registries' answers are amd64 kernels'; saying them of arm64 would be a guess.
+		return nil, nil, fmt.Errorf("--static answers for amd64 kernels only, not --arch %s: boot the %s builds (without --static)", opts.Arch, opts.Arch)
+	}
 	cfg, err := vmimages.LoadConfig(opts.KernelsFile)
 	if err != nil {
 		return nil, nil, err
@@ -212,7 +219,7 @@ func staticAnswers(f *loadFlags, objs []*bpfobj.Object, inputs []loadInput, regs
 func bootedKernelNames(c cmdline, f *loadFlags, stderr io.Writer) ([]string, int) {
 	opts, err := f.gf.options(*f.kernels)
 	if err == nil {
-		err = lookQEMU(opts.Harness.QEMU)
+		err = lookQEMUFor(opts)
 	}
 	var names []string
 	if err == nil {
@@ -285,25 +292,30 @@ func writeLoadFiles(dir string, rep *objverdict.Report) error {
 
 // bootedAnswers boots the kernels with every object and turns what each guest said into answers:
 // calls from the ELF, refusals explained, a failed kernel's programs answered kernel_failed, a
-// program a guest gave no answer for answered unknown (never dropped).
-func bootedAnswers(f *loadFlags, kernels []string, objs []*bpfobj.Object, inputs []loadInput, regs objverdict.Registries, stderr io.Writer) ([]objverdict.Answer, error) {
+// program a guest gave no answer for answered unknown (never dropped). It returns the kernels'
+// labels (kernelAnswers) in the order booted, with the answers.
+func bootedAnswers(f *loadFlags, kernels []string, objs []*bpfobj.Object, inputs []loadInput, regs objverdict.Registries, stderr io.Writer) ([]string, []objverdict.Answer, error) {
 	ctx, stop := signalContext()
 	defer stop()
 	booted, err := bootLoads(ctx, f.gf, kernels, inputs, *f.set, *f.attach, stderr)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	var labels []string
 	var answers []objverdict.Answer
 	for _, o := range booted {
+		labels = append(labels, observation.KernelLabel(o.Name, o.Image.Arch))
 		answers = append(answers, kernelAnswers(o, objs, inputs, regs)...)
 	}
-	return answers, nil
+	return labels, answers, nil
 }
 
 // kernelAnswers are one kernel's answers for every program of every object.
 // A failed kernel keeps the answers it had from the cache; its other programs are kernel_failed.
+// The kernel is named by its label (observation.KernelLabel): its name for amd64, as before,
+// <name>-arm64 for an arm64 build, so that answers of two architectures never pass for one.
 func kernelAnswers(o observe.LoadObservation, objs []*bpfobj.Object, inputs []loadInput, regs objverdict.Registries) []objverdict.Answer {
-	k := objverdict.Kernel{Name: o.Name, Version: o.Image.Version}
+	k := objverdict.Kernel{Name: observation.KernelLabel(o.Name, o.Image.Arch), Version: o.Image.Version}
 	why := "the guest failed"
 	if o.Guest != nil && o.Guest.Error != "" {
 		why = o.Guest.Error
@@ -322,7 +334,7 @@ func kernelAnswers(o observe.LoadObservation, objs []*bpfobj.Object, inputs []lo
 				a = objverdict.KernelFailed(inputs[i].Path, prog, k, why)
 			case !ok:
 				pl = observation.ProgramLoad{Program: prog.Name, Section: prog.Section, Cause: observation.CauseUnknown,
-					Reason: "the guest of kernel " + o.Name + " gave no answer for this program"}
+					Reason: "the guest of kernel " + k.Name + " gave no answer for this program"}
 				a = objverdict.FromLoad(pl, k, prog, regs)
 			default:
 				a = objverdict.FromLoad(pl, k, prog, regs)

@@ -29,7 +29,7 @@ type archQuestion struct {
 func addArchQuestion(fs *flag.FlagSet) *archQuestion {
 	return &archQuestion{
 		word: archFlag(fs, "answer for the kernels of this architecture: amd64, or arm64 (the registry's answers with the differences archdiffs.yaml records)"),
-		file: fs.String("archdiffs", "", "architecture differences file to use instead of the built-in one"),
+		file: archDiffsFlag(fs, "architecture differences file to use instead of the built-in one"),
 	}
 }
 
@@ -45,12 +45,7 @@ func (a *archQuestion) read() error {
 	if arch == observation.ArchAMD64 && *a.file == "" {
 		return nil
 	}
-	var t *registry.ArchDiffs
-	if *a.file != "" {
-		t, err = registry.LoadArchDiffs(*a.file)
-	} else if t, err = registry.DefaultArchDiffs(); err == registry.ErrNotEmbedded {
-		t, err = registry.NewArchDiffs(registry.EmbeddedArchDiffsFile, nil, nil), nil
-	}
+	t, err := loadArchDiffs(*a.file)
 	if err != nil {
 		return fmt.Errorf("--archdiffs: %w", err)
 	}

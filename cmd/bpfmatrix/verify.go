@@ -7,6 +7,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/bpfmatrix/bpfmatrix/harness"
 	"github.com/bpfmatrix/bpfmatrix/observation"
 	"github.com/bpfmatrix/bpfmatrix/observe"
 	"github.com/bpfmatrix/bpfmatrix/registry"
@@ -26,11 +27,15 @@ func init() {
 // that could have told failed.
 const exitNoEvidence = 3
 
-const verifyUsage = `usage: bpfmatrix verify [--registry FILE] [--kernels 5.10,7.3] [--format text|json] [HELPER...]
+const verifyUsage = `usage: bpfmatrix verify [--registry FILE] [--kernels 5.10,7.3] [--arch arm64] [--format text|json] [HELPER...]
 
 Judges registry entries (all, or the HELPERs named, by name or id) against what the kernels of
 kernels.yaml do. Observations are cached per kernel image and agent binary, so a registry edit
 is judged in about a second; kernels not observed yet are fetched and booted first.
+--arch arm64 observes the arm64 builds of the kernels (as bpfmatrix run --arch arm64 does),
+named <name>-arm64, and judges them with the answers archdiffs.yaml (--archdiffs FILE for
+another) records for their release expected instead of the registry's; so are the arm64
+documents of --in.
 Exit status: 0 nothing contradicted, 1 a contradiction or a failed kernel, 2 bad input, 3 a
 requested entry has no evidence (its kernels failed).
 `
@@ -61,13 +66,14 @@ type verifyKernel struct {
 // verifyFlags are verify's flags.
 type verifyFlags struct {
 	regPath, kfuncsPath, kernels, format, out, in *string
+	archDiffs                                     *string
 	refresh, verbose                              *bool
 	gf                                            *guestFlags
 	sf                                            *savedFlags
 }
 
 func addVerifyFlags(fs *flag.FlagSet) *verifyFlags {
-	return &verifyFlags{
+	f := &verifyFlags{
 		regPath:    registryFlag(fs),
 		kfuncsPath: kfuncsFlag(fs),
 		kernels:    fs.String("kernels", "", "comma-separated kernel names of kernels.yaml (default: all)"),
@@ -78,7 +84,10 @@ func addVerifyFlags(fs *flag.FlagSet) *verifyFlags {
 		out:        fs.String("out", "", "also write the per-kernel observations to DIR (the layout bpfmatrix report --in reads)"),
 		in:         fs.String("in", "", "judge the saved observations in DIR (as run, verify --out or the suite write them) instead of observing kernels"),
 		verbose:    fs.Bool("v", false, "show each kernel's progress on stderr (shown anyway on a terminal)"),
+		archDiffs:  archDiffsFlag(fs, "architecture differences file whose answers another architecture's kernels are judged by, instead of the built-in one"),
 	}
+	f.gf.addArch(fs)
+	return f
 }
 
 func runVerify(args []string, stdout, stderr io.Writer) int {
@@ -89,6 +98,9 @@ func runVerify(args []string, stdout, stderr io.Writer) int {
 	}
 	if *f.in != "" && (*f.kernels != "" || *f.refresh || *f.out != "") {
 		return c.fail(stderr, fmt.Errorf("--in judges saved observations: --kernels, --refresh and --out do not apply"))
+	}
+	if *f.in != "" && f.gf.given("arch") {
+		return c.fail(stderr, fmt.Errorf("--in judges saved observations each by the architecture its document says: --arch does not apply"))
 	}
 	reg, kfuncs, err := loadTables(*f.regPath, *f.kfuncsPath)
 	if err != nil {
@@ -105,7 +117,13 @@ func runVerify(args []string, stdout, stderr io.Writer) int {
 	}
 	if err != nil {
 		c.say(stderr, err)
+		if errors.Is(err, harness.ErrNoAgent) && f.gf.given("arch") {
+			return exitBadArgs // no agent for an emulated architecture: bad setup, as for run
+		}
 		return exitNo
+	}
+	if err := expectArch(ks, *f.archDiffs); err != nil {
+		return c.fail(stderr, err)
 	}
 	all := len(wanted) == 0 && len(wantedKfuncs) == 0
 	doc := judge(reg, ks, cached, wanted, all, stderr)
@@ -163,6 +181,27 @@ func (f *verifyFlags) observations(stderr io.Writer) ([]report.Kernel, map[strin
 	}
 	opts.Refresh = *f.refresh
 	return observeKernels(opts, *f.out, *f.verbose, stderr)
+}
+
+// expectArch gives each kernel of another architecture than amd64 the answers the table of
+// architecture differences in path (the built-in one for "") records for its release, to be
+// expected instead of the registry's (verdict.ArchExpectation). amd64 kernels are judged by the
+// registry alone, and without --archdiffs no table is read for them.
+func expectArch(ks []report.Kernel, path string) error {
+	var t *registry.ArchDiffs
+	for i := range ks {
+		if ks[i].Arch == "" && path == "" {
+			continue
+		}
+		if t == nil {
+			var err error
+			if t, err = loadArchDiffs(path); err != nil {
+				return fmt.Errorf("--archdiffs: %w", err)
+			}
+		}
+		ks[i].Expect = verdict.ArchExpectation(t, ks[i].Version, ks[i].Arch)
+	}
+	return nil
 }
 
 // findEntries resolves the entries named on the command line: helpers by name or id, else

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bpfmatrix/bpfmatrix/internal/fakeqemu"
 	"github.com/bpfmatrix/bpfmatrix/observation"
 )
 
@@ -244,5 +245,84 @@ func TestVerifyArgumentKinds(t *testing.T) {
 	}
 	if !strings.Contains(stdout, "argument kinds: confirmed: every argument has the kind the verifier on 7.3 expects") {
 		t.Errorf("map_update_elem's arguments not confirmed:\n%s", stdout)
+	}
+}
+
+// TestVerifyArch: verify judges an arm64 document with the answers archdiffs.yaml records for
+// its release expected instead of the registry's: the recorded refusal of bpf_task_from_pid to
+// tracing programs on arm64 6.12 is no contradiction, the same refusal without the record is
+// one (named by the kernel's label), and amd64's document is judged as without the table.
+func TestVerifyArch(t *testing.T) {
+	arm := t.TempDir()
+	doc := readDoc(t, filepath.Join(recordedObservations, "6.12.json.gz"))
+	doc.Guest.Arch = observation.ArchARM64
+	for i, r := range doc.Results {
+		if r.Kfunc == "bpf_task_from_pid" && r.ProgType == "tracing" {
+			doc.Results[i].Outcome, doc.Results[i].Detail = observation.NotForType, "arm64 says not_for_type"
+		}
+	}
+	writeDoc(t, filepath.Join(arm, "6.12-arm64.json"), doc)
+	amd := t.TempDir()
+	writeDoc(t, filepath.Join(amd, "6.12.json"), readDoc(t, filepath.Join(recordedObservations, "6.12.json.gz")))
+	ad := writeTemp(t, "archdiffs.yaml", archFixture)
+	none := writeTemp(t, "none.yaml", "compared: []\ndifferences: []\n")
+	bad := writeTemp(t, "bad.yaml", "compared: []\n")
+	tests := []struct {
+		args   []string
+		code   int
+		stdout string
+		stderr string
+	}{
+		{[]string{"--in", arm, "--archdiffs", ad}, exitOK, "bpf_task_from_pid (kfunc): ", ""},
+		{[]string{"--in", arm, "--archdiffs", none}, exitNo, "6.12-arm64", ""},
+		{[]string{"--in", arm}, exitNo, "6.12-arm64", ""}, // the built-in table records no difference
+		{[]string{"--in", amd, "--archdiffs", ad}, exitOK, "bpf_task_from_pid (kfunc): ", ""},
+		{[]string{"--in", arm, "--archdiffs", bad}, exitBadArgs, "", `bad.yaml:1: missing required key "differences"`},
+		{[]string{"--in", arm, "--arch", "arm64"}, exitBadArgs, "", "--arch does not apply"},
+		{[]string{"--arch", "riscv64"}, exitBadArgs, "", `--arch: unknown architecture "riscv64"`},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			code, stdout, stderr := run(append(append([]string{"verify"}, tt.args...), "bpf_task_from_pid")...)
+			if code != tt.code || !strings.Contains(stdout, tt.stdout) || !strings.Contains(stderr, tt.stderr) {
+				t.Fatalf("exit %d, want %d (stdout %q, stderr %q)\nstdout:\n%s\nstderr:\n%s", code, tt.code, tt.stdout, tt.stderr, stdout, stderr)
+			}
+		})
+	}
+	// amd64's verdicts with and without a table of differences are the same, byte for byte.
+	_, with, _ := run("verify", "--in", amd, "--archdiffs", ad, "--format", "json", "bpf_task_from_pid")
+	_, without, _ := run("verify", "--in", amd, "--format", "json", "bpf_task_from_pid")
+	if with != without {
+		t.Errorf("amd64 verdicts differ with --archdiffs:\n%s\n%s", with, without)
+	}
+}
+
+// TestVerifyARM64Boot: verify --arch arm64 boots the kernels' arm64 builds (on --qemu-arm64,
+// with an arm64 agent; the fake QEMU replays a recorded guest) and names each kernel by its
+// label; the second call answers from the cache.
+func TestVerifyARM64Boot(t *testing.T) {
+	kfile, agent := fakeARM64Kernels(t)
+	stream, err := filepath.Abs(filepath.Join("..", "..", "observe", "testdata", "guest-7.3", "results.stream"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(fakeqemu.EnvMode, fakeqemu.Replay)
+	t.Setenv(fakeqemu.EnvStream, stream)
+	cache, out := t.TempDir(), t.TempDir()
+	for i, wantCached := range []bool{false, true} {
+		code, stdout, stderr := run("verify", "--arch", "arm64", "--kernels-file", kfile, "--qemu-arm64", os.Args[0], "--qemu", "/nonexistent/qemu",
+			"--agent", agent, "--accel", "tcg", "--retries", "0", "--cache-dir", cache, "--out", out, "--format", "json", "ringbuf_output")
+		var doc struct {
+			Kernels []verifyKernel `json:"kernels"`
+		}
+		if err := json.Unmarshal([]byte(stdout), &doc); err != nil {
+			t.Fatalf("call %d: exit %d, %v\n%s", i+1, code, err, stderr)
+		}
+		if len(doc.Kernels) != 1 || doc.Kernels[0].Name != "6.12-arm64" || doc.Kernels[0].Status != observation.StatusOK || doc.Kernels[0].Cached != wantCached {
+			t.Fatalf("call %d: exit %d, kernels %+v (want cached %v)\n%s", i+1, code, doc.Kernels, wantCached, stderr)
+		}
+	}
+	if d := readDoc(t, filepath.Join(out, "6.12-arm64.json")); observation.ArchOf(d) != observation.ArchARM64 {
+		t.Errorf("--out's document says arch %q", observation.ArchOf(d))
 	}
 }
