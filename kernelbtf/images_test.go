@@ -19,6 +19,7 @@ import (
 	"github.com/bpfmatrix/bpfmatrix/internal/decompress"
 	"github.com/bpfmatrix/bpfmatrix/internal/testenv"
 	"github.com/bpfmatrix/bpfmatrix/kernelbtf"
+	"github.com/bpfmatrix/bpfmatrix/observation"
 	"github.com/bpfmatrix/bpfmatrix/section"
 	"github.com/bpfmatrix/bpfmatrix/vmimages"
 	"github.com/cilium/ebpf/btf"
@@ -59,10 +60,11 @@ func TestImages(t *testing.T) {
 		t.Fatal(err)
 	}
 	var facts []imageFacts
+	last := map[observation.Arch]int{} // 1 + the index in facts of each architecture's latest
 	for _, e := range lock.Entries {
-		t.Run(e.Name, func(t *testing.T) {
-			spec := imageBTF(t, e.Name, e.SHA256)
-			f := imageFacts{kernel: e.Name}
+		t.Run(observation.KernelLabel(e.Name, e.Arch), func(t *testing.T) {
+			spec := imageBTF(t, observation.KernelLabel(e.Name, e.Arch), e.SHA256)
+			f := imageFacts{kernel: observation.KernelLabel(e.Name, e.Arch)}
 			if f.kinds, err = kernelbtf.StructOpsKinds(spec, ""); err != nil {
 				t.Fatal(err)
 			}
@@ -71,15 +73,18 @@ func TestImages(t *testing.T) {
 			}
 			checkKinds(t, f.kinds)
 			checkAttachTypes(t, f.attach)
-			if len(facts) > 0 {
-				checkKept(t, facts[len(facts)-1], f)
+			// Each architecture's pins come in release order: a later release keeps what an
+			// earlier one of the same architecture has.
+			if i := last[e.Arch]; i > 0 {
+				checkKept(t, facts[i-1], f)
 			}
 			f.modules = moduleKinds(t, spec, e)
 			facts = append(facts, f)
+			last[e.Arch] = len(facts)
 		})
 	}
-	if len(facts) > 0 {
-		checkSectionAttachTypes(t, facts[len(facts)-1])
+	if i := last[""]; i > 0 {
+		checkSectionAttachTypes(t, facts[i-1]) // the newest amd64 kernel
 	}
 	for _, f := range facts {
 		t.Logf("%-5s attach types %2d; struct_ops kinds: %s%s", f.kernel, len(f.attach), kindSummary(f.kinds), f.modules)
