@@ -2,6 +2,7 @@ package probe
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -117,117 +118,133 @@ func learnKernel(d *observation.Document, asks map[string]map[planFunc]bool) (Pl
 // sets as far as this kernel shows, so one's refusal answers for the others. Classes of one
 // are left out.
 func kfuncClasses(results []observation.Result) [][]string {
-	refusedIn := map[string][]string{}
-	for _, r := range results {
-		if name, ok := verifierlog.TypeRefusedKfunc(r.Detail); ok && name == r.Kfunc && r.Outcome == observation.NotForType {
-			refusedIn[r.Kfunc] = append(refusedIn[r.Kfunc], r.ProgType+"/"+r.Variant)
-		}
-	}
-	byPattern := map[string][]string{}
-	for name, vs := range refusedIn {
-		slices.Sort(vs)
-		key := strings.Join(vs, " ")
-		byPattern[key] = append(byPattern[key], name)
-	}
-	return sortedClasses(slices.Collect(maps.Values(byPattern)))
-}
-
-// sortedClasses sorts each class and the classes by their first member, leaving out classes of
-// fewer than two.
-func sortedClasses(groups [][]string) [][]string {
-	var classes [][]string
-	for _, c := range groups {
-		if len(c) > 1 {
-			classes = append(classes, slices.Sorted(slices.Values(c)))
-		}
-	}
-	slices.SortFunc(classes, func(a, b []string) int { return strings.Compare(a[0], b[0]) })
-	return classes
+	classes := groupRefusals(results, func(r observation.Result) (string, bool) {
+		name, ok := verifierlog.TypeRefusedKfunc(r.Detail)
+		return name, ok && name == r.Kfunc
+	})
+	return kfuncMembers(classes)
 }
 
 // helperClasses groups the helpers of results by the variants that refused them for the
 // program's type, as kfuncClasses does kfuncs; each class keeps those variants.
 func helperClasses(results []observation.Result) []PlanHelperClass {
-	refusedIn := map[int][]string{}
+	return helperPlanClasses(groupRefusals(results, func(r observation.Result) (int, bool) {
+		id, ok := verifierlog.TypeRefusedHelper(r.Detail)
+		return id, ok && r.Kfunc == "" && id == r.HelperID
+	}))
+}
+
+// refusalClass is functions (kfunc names or helper ids) that a kernel refused for the program's
+// type in exactly the same variants.
+type refusalClass[F cmp.Ordered] struct {
+	members  []F      // sorted
+	variants []string // sorted "type/variant" names; nil when not known (a plan's kfunc class)
+}
+
+// groupRefusals groups the functions that results refuse for the type (refused says which
+// function a result's refusal is of, and whether it is one) by the variants that refused them.
+func groupRefusals[F cmp.Ordered](results []observation.Result, refused func(observation.Result) (F, bool)) []refusalClass[F] {
+	refusedIn := map[F][]string{}
 	for _, r := range results {
-		if id, ok := verifierlog.TypeRefusedHelper(r.Detail); ok && r.Kfunc == "" && id == r.HelperID && r.Outcome == observation.NotForType {
-			refusedIn[id] = append(refusedIn[id], r.ProgType+"/"+r.Variant)
+		if f, ok := refused(r); ok && r.Outcome == observation.NotForType {
+			refusedIn[f] = append(refusedIn[f], r.ProgType+"/"+r.Variant)
 		}
 	}
-	byPattern := map[string]*PlanHelperClass{}
-	for id, vs := range refusedIn {
+	byPattern := map[string]*refusalClass[F]{}
+	for f, vs := range refusedIn {
 		slices.Sort(vs)
 		key := strings.Join(vs, " ")
 		if byPattern[key] == nil {
-			byPattern[key] = &PlanHelperClass{Variants: vs}
+			byPattern[key] = &refusalClass[F]{variants: vs}
 		}
-		byPattern[key].Helpers = append(byPattern[key].Helpers, id)
+		byPattern[key].members = append(byPattern[key].members, f)
 	}
-	return sortedHelperClasses(slices.Collect(maps.Values(byPattern)))
+	return sortedClasses(slices.Collect(maps.Values(byPattern)))
 }
 
-// sortedHelperClasses sorts each class's helpers and the classes by their first helper, leaving
-// out classes of fewer than two helpers or without a variant.
-func sortedHelperClasses(groups []*PlanHelperClass) []PlanHelperClass {
-	var classes []PlanHelperClass
+// sortedClasses sorts each class's members and the classes by their first member, leaving out
+// classes of fewer than two.
+func sortedClasses[F cmp.Ordered](groups []*refusalClass[F]) []refusalClass[F] {
+	var classes []refusalClass[F]
 	for _, c := range groups {
-		if len(c.Helpers) > 1 && len(c.Variants) > 0 {
-			slices.Sort(c.Helpers)
+		if len(c.members) > 1 {
+			slices.Sort(c.members)
 			classes = append(classes, *c)
 		}
 	}
-	slices.SortFunc(classes, func(a, b PlanHelperClass) int { return a.Helpers[0] - b.Helpers[0] })
+	slices.SortFunc(classes, func(a, b refusalClass[F]) int { return cmp.Compare(a.members[0], b.members[0]) })
 	return classes
 }
 
-// refineHelperClasses keeps together only the helpers both learnings of a release put in one
-// class, refused where both saw the class refused.
-func refineHelperClasses(a, b []PlanHelperClass) []PlanHelperClass {
-	inB := map[int]int{}
+// refineClasses keeps together only the functions that both learnings of a release put in one
+// class, refused where both saw the class refused: two documents of one release that disagree
+// split a class rather than join two.
+func refineClasses[F cmp.Ordered](a, b []refusalClass[F]) []refusalClass[F] {
+	inB := map[F]int{}
 	for i, c := range b {
-		for _, id := range c.Helpers {
-			inB[id] = i
+		for _, f := range c.members {
+			inB[f] = i
 		}
 	}
-	groups := map[[2]int]*PlanHelperClass{}
+	groups := map[[2]int]*refusalClass[F]{}
 	for i, c := range a {
-		for _, id := range c.Helpers {
-			j, ok := inB[id]
+		for _, f := range c.members {
+			j, ok := inB[f]
 			if !ok {
 				continue
 			}
 			g := groups[[2]int{i, j}]
 			if g == nil {
-				g = &PlanHelperClass{Variants: slices.DeleteFunc(slices.Clone(c.Variants), func(v string) bool {
-					_, found := slices.BinarySearch(b[j].Variants, v)
+				g = &refusalClass[F]{variants: slices.DeleteFunc(slices.Clone(c.variants), func(v string) bool {
+					_, found := slices.BinarySearch(b[j].variants, v)
 					return !found
 				})}
 				groups[[2]int{i, j}] = g
 			}
-			g.Helpers = append(g.Helpers, id)
-		}
-	}
-	return sortedHelperClasses(slices.Collect(maps.Values(groups)))
-}
-
-// refineClasses keeps together only the kfuncs that both learnings of a release put in one
-// class: two documents of one release that disagree split a class rather than join two.
-func refineClasses(a, b [][]string) [][]string {
-	inB := map[string]int{}
-	for i, c := range b {
-		for _, name := range c {
-			inB[name] = i
-		}
-	}
-	groups := map[[2]int][]string{}
-	for i, c := range a {
-		for _, name := range c {
-			if j, ok := inB[name]; ok {
-				groups[[2]int{i, j}] = append(groups[[2]int{i, j}], name)
-			}
+			g.members = append(g.members, f)
 		}
 	}
 	return sortedClasses(slices.Collect(maps.Values(groups)))
+}
+
+// kfuncMembers is the plan's form of kfunc classes: their members (the plan does not keep the
+// variants: the kfunc pass loads a class's first kfunc in each variant before the others).
+func kfuncMembers(classes []refusalClass[string]) [][]string {
+	var out [][]string
+	for _, c := range classes {
+		out = append(out, c.members)
+	}
+	return out
+}
+
+// kfuncRefusals is kfuncMembers' inverse, with the variants unknown.
+func kfuncRefusals(classes [][]string) []refusalClass[string] {
+	var out []refusalClass[string]
+	for _, c := range classes {
+		out = append(out, refusalClass[string]{members: c})
+	}
+	return out
+}
+
+// helperPlanClasses is the plan's form of helper classes; a class left without a variant (two
+// learnings that saw it refused in none alike) answers nowhere and is dropped.
+func helperPlanClasses(classes []refusalClass[int]) []PlanHelperClass {
+	var out []PlanHelperClass
+	for _, c := range classes {
+		if len(c.variants) > 0 {
+			out = append(out, PlanHelperClass{Helpers: c.members, Variants: c.variants})
+		}
+	}
+	return out
+}
+
+// helperRefusals is helperPlanClasses' inverse.
+func helperRefusals(classes []PlanHelperClass) []refusalClass[int] {
+	var out []refusalClass[int]
+	for _, c := range classes {
+		out = append(out, refusalClass[int]{members: c.Helpers, variants: c.Variants})
+	}
+	return out
 }
 
 // documentAnswers returns a document's answers by "type/variant" and function, and every
@@ -268,8 +285,8 @@ func answersEveryHelper(answers map[planFunc]answerWords, ids []int) bool {
 func mergeKernels(a, b PlanKernel) PlanKernel {
 	a.Helpers = slices.Compact(slices.Sorted(slices.Values(append(a.Helpers, b.Helpers...))))
 	a.Kfuncs = slices.Compact(slices.Sorted(slices.Values(append(a.Kfuncs, b.Kfuncs...))))
-	a.KfuncClasses = refineClasses(a.KfuncClasses, b.KfuncClasses)
-	a.HelperClasses = refineHelperClasses(a.HelperClasses, b.HelperClasses)
+	a.KfuncClasses = kfuncMembers(refineClasses(kfuncRefusals(a.KfuncClasses), kfuncRefusals(b.KfuncClasses)))
+	a.HelperClasses = helperPlanClasses(refineClasses(helperRefusals(a.HelperClasses), helperRefusals(b.HelperClasses)))
 	for t, v := range b.Bases {
 		if _, ok := a.Bases[t]; !ok {
 			a.Bases[t] = v
