@@ -15,15 +15,14 @@ func (p *Prober) usePlan() error {
 		fmt.Fprintf(p.opts.Log, "probe: exhaustive: every pair is loaded\n")
 		return nil
 	}
-	if p.opts.plan != nil {
-		p.plan = p.opts.plan.forRelease(p.facts.Kernel.Release)
-	} else {
-		plan, err := embeddedPlanFor(p.facts.Kernel.Release)
-		if err != nil {
+	plan := p.opts.plan
+	if plan == nil {
+		var err error
+		if plan, err = embeddedPlanFor(p.facts.Kernel.Release); err != nil {
 			return fmt.Errorf("probe: %w", err)
 		}
-		p.plan = plan.forRelease(p.facts.Kernel.Release)
 	}
+	p.plan = plan.forRelease(p.facts.Kernel.Release)
 	if p.plan == nil {
 		fmt.Fprintf(p.opts.Log, "probe: the plan was not learnt from %s: every pair is loaded\n", p.facts.Kernel.Release)
 		return nil
