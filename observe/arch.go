@@ -11,14 +11,6 @@ func selectEntries(cfg *vmimages.Config, arch observation.Arch, names []string) 
 	return cfg.SelectArch(arch, names)
 }
 
-// imageArch returns the architecture img is built for (amd64 when the image does not say).
-func imageArch(img vmimages.Image) observation.Arch {
-	if img.Arch == "" {
-		return observation.DefaultArch
-	}
-	return img.Arch
-}
-
 // docArch returns the value of observation.Image.Arch for a kernel of arch: empty for amd64, so
 // that amd64 documents stay as they were before architectures were told apart.
 func docArch(arch observation.Arch) observation.Arch {

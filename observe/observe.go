@@ -162,6 +162,7 @@ func (p *pipeline) bootReady(ctx context.Context, ready <-chan vmimages.Image) e
 	q.Close()
 	return errors.Join(agentErr, <-booted)
 }
+
 func newPipeline(opts Options) (*pipeline, error) {
 	entries, err := opts.entries()
 	if err != nil {
@@ -222,21 +223,13 @@ func (p *pipeline) kernel(name string) harness.Kernel {
 // is ready. A kernel whose image cannot be had is handed to failed; the error is for problems of
 // every kernel (a kernels.lock that cannot be read).
 func (p *pipeline) fetch(ctx context.Context, failed func(name string, err error), onImage func(vmimages.Image)) ([]vmimages.Image, error) {
-	var ready func(vmimages.Image)
-	if onImage != nil {
-		ready = func(img vmimages.Image) {
-			if imageArch(img) == p.arch { // the others fail when the fetch is over (ofArch)
-				onImage(img)
-			}
-		}
-	}
-	fetcher := &vmimages.Fetcher{CacheDir: p.opts.CacheDir, Offline: p.opts.Offline, OnImage: ready,
+	// The fetcher hands out builds of p.arch only: it fails an image cached as another's.
+	fetcher := &vmimages.Fetcher{CacheDir: p.opts.CacheDir, Offline: p.opts.Offline, Arch: p.arch, OnImage: onImage,
 		OnStep: func(s vmimages.Step) {
 			if !s.Done || s.Err == nil {
 				p.event(fetchEvent(s))
 			}
 		}}
-	fetcher.Arch = p.arch
 	images, err := fetcher.Fetch(ctx, fetchOrder(p.entries))
 	p.inEntryOrder(images)
 	var fe *vmimages.FetchError
@@ -253,26 +246,12 @@ func (p *pipeline) fetch(ctx context.Context, failed func(name string, err error
 			failed(name, fmt.Errorf("kernel image: %w", fe.Errs[i]))
 		}
 	}
-	return p.ofArch(images, failed), nil
-}
-
-// ofArch returns the images built for the run's architecture and hands each other one to
-// failed: an image of another architecture would boot on the wrong machine, or not at all.
-func (p *pipeline) ofArch(images []vmimages.Image, failed func(name string, err error)) []vmimages.Image {
-	var out []vmimages.Image
-	for _, img := range images {
-		if a := imageArch(img); a != p.arch {
-			failed(img.Name, fmt.Errorf("kernel image %s is built for %s, not %s", img.Path, a, p.arch))
-			continue
-		}
-		out = append(out, img)
-	}
-	return out
+	return images, nil
 }
 
 // fetchOrder is entries with the newest series first (the lock keeps kernels.yaml's order, and
-// fetch puts the images back in it): guests start as images become ready, and the newest kernels take the
-// longest to probe, so they had better start first.
+// fetch puts the images back in it): guests start as images become ready, and the newest
+// kernels take the longest to probe, so they had better start first.
 func fetchOrder(entries []vmimages.Entry) []vmimages.Entry {
 	out := slices.Clone(entries)
 	slices.SortStableFunc(out, func(a, b vmimages.Entry) int {
@@ -434,7 +413,7 @@ func HarnessKernel(img vmimages.Image) harness.Kernel {
 	return harness.Kernel{
 		Name: img.Name, Path: img.Path, Modules: img.Modules, KfuncModules: img.KfuncModules, Config: img.ConfigPath,
 		Image: observation.Image{SHA256: img.SHA256, Package: img.Package, Version: img.Version, DebianVersion: img.DebianVersion,
-			Arch: docArch(imageArch(img))},
+			Arch: docArch(img.Arch)},
 	}
 }
 
