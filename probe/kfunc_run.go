@@ -139,7 +139,7 @@ func (p *Prober) runKfuncs(ctx context.Context, emit func(observation.Result) er
 	groups := p.kfuncGroups()
 	loaders := make([]*loader, p.opts.Workers)
 	for i := range loaders {
-		loaders[i] = newLoader(p.logSize)
+		loaders[i] = p.answerLoader()
 	}
 	answers := map[kfuncKey]*kfuncJob{}
 	unknown := map[int]*kfuncJob{}
@@ -317,7 +317,7 @@ func (p *Prober) answerKfunc(l *loader, j *kfuncJob) {
 		j.flags = mergeFlags(first, j.flags)
 		j.result.Flags = strings.Join(j.flags, ",")
 		if j.result.Outcome == observation.Unclassified {
-			j.result.Log = res.log
+			j.result.Log = l.fullLog(&prog, insns, true)
 		}
 		return
 	}
@@ -325,7 +325,7 @@ func (p *Prober) answerKfunc(l *loader, j *kfuncJob) {
 	j.result.Outcome, j.result.Detail, j.flags = ClassifyKfunc(res.errno, res.log)
 	j.result.Flags = strings.Join(j.flags, ",")
 	if j.result.Outcome == observation.Unclassified {
-		j.result.Log = res.log
+		j.result.Log = l.fullLog(&prog, insns, true)
 	}
 }
 

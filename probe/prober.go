@@ -42,8 +42,8 @@ type Options struct {
 	// the facts as they are.
 	Modules []observation.ModuleLoad
 	// Exhaustive loads every pair, as on a kernel the built-in plan (plan.go) was not learnt
-	// from: the reference the planned probe's answers must equal, and what a new plan is
-	// learnt from.
+	// from, each with the verifier's full log: the reference the planned probe's answers
+	// (read from the verifier's messages alone) must equal, and what a new plan is learnt from.
 	Exhaustive bool
 	// plan replaces the built-in plan: tests learn one on the host kernel.
 	plan *Plan
@@ -248,6 +248,17 @@ func (p *Prober) logVariants() {
 	}
 	fmt.Fprintf(p.opts.Log, "probe: kernel %s, %d helper ids in BTF (__BPF_FUNC_MAX_ID %d), %d of %d variants load, %d ids to ask\n",
 		p.facts.Kernel.Release, len(p.facts.BTFHelperIDs), p.maxID, usable, len(p.variants), len(p.ids))
+}
+
+// answerLoader returns a loader for the loads that answer (function, variant) pairs: they ask
+// for the verifier's messages only (see logMessages), except in an exhaustive probe, the
+// reference whose answers the planned ones must equal.
+func (p *Prober) answerLoader() *loader {
+	l := newLoader(p.logSize)
+	if !p.opts.Exhaustive {
+		l.logLevel = logMessages
+	}
+	return l
 }
 
 // Facts returns what New learned about the kernel and, after Run, what Run learned too and

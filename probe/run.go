@@ -92,7 +92,7 @@ func (p *Prober) Run(ctx context.Context, emit func(observation.Result) error) e
 // returns them answered. withSentinels answers the ids past the kernel's last helper first
 // (see Run).
 func (p *Prober) runHelperPairs(ctx context.Context, pairs []pair, withSentinels bool, emit func(observation.Result) error, counts map[observation.Outcome]int) ([]pair, error) {
-	first := newLoader(p.logSize)
+	first := p.answerLoader()
 	if withSentinels && p.strategy == minimalLoads {
 		p.sentinels(first, pairs)
 	}
@@ -219,7 +219,7 @@ func (p *Prober) startWorkers(ctx context.Context, wg *sync.WaitGroup, first *lo
 	for w := range workers {
 		l := first
 		if w > 0 {
-			l = newLoader(p.logSize)
+			l = p.answerLoader()
 		}
 		loaders[w] = l
 		wg.Add(1)
@@ -251,7 +251,7 @@ func numChunks(n int) int { return (n + chunkSize - 1) / chunkSize }
 func (p *Prober) emitInOrder(ctx context.Context, finished <-chan int, pairs []pair, emit func(observation.Result) error) (map[observation.Outcome]int, error) {
 	ready := make([]bool, numChunks(len(pairs)))
 	counts := map[observation.Outcome]int{}
-	l := newLoader(p.logSize) // for the pairs the plan meant to answer from a refusal that did not come
+	l := p.answerLoader() // for the pairs the plan meant to answer from a refusal that did not come
 	defer p.addStats(l)
 	for next := 0; next < len(pairs); {
 		if c := next / chunkSize; !ready[c] {
@@ -341,38 +341,41 @@ func (p *Prober) sentinels(l *loader, pairs []pair) {
 // answer loads pr's probe program as the strategy says and records the outcome.
 func (p *Prober) answer(l *loader, pr *pair) {
 	insns := pr.v.program(p.insns[progKey{pr.id, pr.v.spec.ret}])
-	ask := func(gpl bool) (observation.Outcome, string, string) {
+	lastGPL := false
+	ask := func(gpl bool) (observation.Outcome, string) {
+		lastGPL = gpl
 		res := l.load(&pr.v.prog, insns, gpl)
-		o, d := Classify(res.errno, res.log)
-		return o, d, res.log
+		return Classify(res.errno, res.log)
 	}
 	var outcome observation.Outcome
-	var detail, log string
+	var detail string
 	switch {
 	case p.strategy == everyPair:
-		outcome, detail, log = ask(true)
+		outcome, detail = ask(true)
 		if outcome == observation.Supported {
-			if o, d, _ := ask(false); o == observation.GPLOnly {
+			if o, d := ask(false); o == observation.GPLOnly {
 				outcome, detail = o, d
 			}
 		}
 	case pr.v.gplRequired:
-		outcome, detail, log = ask(true)
+		outcome, detail = ask(true)
 	default:
-		outcome, detail, log = ask(false)
+		outcome, detail = ask(false)
 		switch outcome {
 		case observation.GPLOnly:
 			// Offered, GPL only: a GPL program may still be refused for the target or for not
 			// sleeping, which the verifier checks after the license.
-			if o, d, lg := ask(true); o != observation.Supported {
-				outcome, detail, log = o, d, lg
+			if o, d := ask(true); o != observation.Supported {
+				outcome, detail = o, d
 			}
 		case observation.Inconclusive, observation.Unclassified:
-			outcome, detail, log = ask(true)
+			outcome, detail = ask(true)
 		}
 	}
 	pr.result.Outcome, pr.result.Detail = outcome, detail
 	if outcome == observation.Unclassified {
-		pr.result.Log = log
+		// lastGPL is the license of the load that gave the answer: an unclassified answer
+		// is never replaced by a later load.
+		pr.result.Log = l.fullLog(&pr.v.prog, insns, lastGPL)
 	}
 }

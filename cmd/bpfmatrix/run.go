@@ -33,7 +33,8 @@ others go on. Ctrl-C stops every guest and keeps the finished kernels. --kfunc-n
 --kfuncs before (which other commands use for a kfunc file); both are read. On a kernel release
 its built-in plan was learnt from, the probe loads a non-base variant's pairs only where the plan
 says its answer may differ from its type's base variant's, and takes the base's answer (marked
-"from") for the rest; --exhaustive loads every pair, and its observations are not cached.
+"from") for the rest; --exhaustive loads every pair, reading each answer from the verifier's
+full log where a planned probe reads its messages alone, and its observations are not cached.
 --arch arm64 boots the arm64 builds of the kernels (qemu-system-aarch64 -M virt, emulated under TCG
 on an amd64 host, several times slower than amd64 guests) with the agent cross-built for arm64
 (this needs the bpfmatrix source tree and a Go toolchain, or --agent with a static arm64 build),
@@ -58,7 +59,7 @@ func addRunFlags(fs *flag.FlagSet) *runFlags {
 	f := &runFlags{
 		kernels:    fs.String("kernels", "", "comma-separated kernel names of kernels.yaml (default: all)"),
 		out:        fs.String("out", defaultObservations, "directory for the per-kernel reports"),
-		exhaustive: fs.Bool("exhaustive", false, "load every (variant, function) pair, also where the probe's plan would take the type's base variant's answer (the reference a plan is learnt from; not cached)"),
+		exhaustive: fs.Bool("exhaustive", false, "load every (variant, function) pair, also where the probe's plan would take the type's base variant's answer (the reference a plan is learnt from, each answer read from the verifier's full log; not cached)"),
 		gf:         addGuestFlags(fs),
 	}
 	f.gf.addArch(fs)
