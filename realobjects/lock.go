@@ -1,11 +1,8 @@
 package realobjects
 
 import (
-	"bytes"
 	_ "embed"
-	"errors"
 	"fmt"
-	"io"
 	"path"
 	"strconv"
 	"strings"
@@ -84,17 +81,9 @@ func LoadLock(file string) (*Lock, error) {
 // line, because a damaged lock would silently change which objects are answered for.
 func ParseLock(data []byte, file string) (*Lock, error) {
 	l := &Lock{Path: file}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	var doc yaml.Node
-	if err := dec.Decode(&doc); err != nil {
-		if errors.Is(err, io.EOF) {
-			return l, nil
-		}
-		return nil, fmt.Errorf("%s: %w", file, err)
-	}
-	var next yaml.Node
-	if err := dec.Decode(&next); !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("%s:%d: the file must be one YAML document", file, next.Line)
+	doc, err := strictyaml.Document(data, file)
+	if err != nil {
+		return nil, err
 	}
 	if len(doc.Content) == 0 {
 		return l, nil

@@ -59,6 +59,7 @@ func TestParseLockErrors(t *testing.T) {
 		{"no objects", goodLock[strings.Index(goodLock, "    objects:"):], "    objects: []\n", "x.lock:2: package libxdp1: objects must be a non-empty list"},
 		{"object twice", goodLock, dup, "x.lock:12: package libxdp1: object xdp-bench@120432.o is pinned twice (first at line 7)"},
 		{"package twice", goodLock, goodLock + strings.TrimPrefix(goodLock, "packages:\n"), "x.lock:12: package libxdp1=1.3.1-1 is pinned twice (first at line 2)"},
+		{"second document", goodLock, goodLock + "---\n" + goodLock, "x.lock:12: a second YAML document starts here"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			data := strings.Replace(goodLock, tc.old, tc.new, 1)

@@ -76,7 +76,7 @@ var lockFields = func() []string {
 }()
 
 // field returns the (string-kinded) field whose lock tag is key; it panics for a key no field
-// has, which lockFields and mappingFields rule out.
+// has, which lockFields and strictyaml.Fields rule out.
 func (e *LockEntry) field(key string) reflect.Value {
 	v := reflect.ValueOf(e).Elem()
 	for i := range v.NumField() {
@@ -113,7 +113,7 @@ func LoadLock(path string) (*Lock, error) {
 // ParseLock checks kernels.lock content; path is used in messages.
 func ParseLock(data []byte, path string) (*Lock, error) {
 	l := &Lock{Path: path}
-	doc, err := parseOneDocument(data, path)
+	doc, err := strictyaml.Document(data, path)
 	if err != nil {
 		return nil, err
 	}

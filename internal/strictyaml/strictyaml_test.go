@@ -52,3 +52,32 @@ func TestFields(t *testing.T) {
 		})
 	}
 }
+
+func TestDocument(t *testing.T) {
+	tests := []struct {
+		name, data string
+		kind       yaml.Kind // of the document read, when no error
+		wantErr    string
+	}{
+		{"one document", "a: 1\n", yaml.DocumentNode, ""},
+		{"explicit start", "---\na: 1\n", yaml.DocumentNode, ""},
+		{"empty file", "", 0, ""},
+		{"second document", "a: 1\n---\nb: 2\n", 0, `f.yaml:2: a second YAML document starts here`},
+		{"empty second document", "a: 1\n\n---\n", 0, `f.yaml:3: a second YAML document starts here`},
+		{"not YAML", "a: [\n", 0, "f.yaml: yaml:"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			doc, err := Document([]byte(tt.data), "f.yaml")
+			if tt.wantErr != "" {
+				if err == nil || !strings.HasPrefix(err.Error(), tt.wantErr) {
+					t.Fatalf("error %v, want it to start with %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || doc.Kind != tt.kind {
+				t.Fatalf("document of kind %d, error %v; want kind %d", doc.Kind, err, tt.kind)
+			}
+		})
+	}
+}
