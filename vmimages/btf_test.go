@@ -190,18 +190,24 @@ func TestImageBTFCached(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			// Every kernel with BPF has the enum of helper ids, its last value the end marker.
-			var ids *btf.Enum
-			if err := spec.TypeByName("bpf_func_id", &ids); err != nil {
-				t.Fatal(err)
-			}
-			last := ids.Values[len(ids.Values)-1]
-			if last.Name != "__BPF_FUNC_MAX_ID" || int(last.Value) != len(ids.Values)-1 {
-				t.Errorf("enum bpf_func_id ends with %s = %d after %d values", last.Name, last.Value, len(ids.Values))
-			}
-			t.Logf("kernel %s: __BPF_FUNC_MAX_ID = %d", name, last.Value)
+			t.Logf("kernel %s: __BPF_FUNC_MAX_ID = %d", name, helperIDsEnd(t, spec))
 		})
 	}
+}
+
+// helperIDsEnd checks what the BTF of every kernel with BPF has, the enum of helper ids whose
+// last value is the end marker, and returns that marker's value.
+func helperIDsEnd(t *testing.T, spec *btf.Spec) uint64 {
+	t.Helper()
+	var ids *btf.Enum
+	if err := spec.TypeByName("bpf_func_id", &ids); err != nil {
+		t.Fatal(err)
+	}
+	last := ids.Values[len(ids.Values)-1]
+	if last.Name != "__BPF_FUNC_MAX_ID" || int(last.Value) != len(ids.Values)-1 {
+		t.Errorf("enum bpf_func_id ends with %s = %d after %d values", last.Name, last.Value, len(ids.Values))
+	}
+	return last.Value
 }
 
 // cachedBuiltin returns the user's cache and the status of the built-in kernel name, whose
