@@ -107,6 +107,17 @@ func writeImage(t *testing.T, img []byte) string {
 	return p
 }
 
+// refusesImage writes img as a kernel image and checks that VmlinuzBTF refuses it with an error
+// that names the file and says want.
+func refusesImage(t *testing.T, img []byte, want string) {
+	t.Helper()
+	path := writeImage(t, img)
+	_, err := VmlinuzBTF(context.Background(), path)
+	if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), path) {
+		t.Errorf("VmlinuzBTF = %v, want an error naming %s and containing %q", err, path, want)
+	}
+}
+
 func TestVmlinuzBTFFormats(t *testing.T) {
 	vmlinux := elfWith(t, section{".text", make([]byte, 100)}, section{".BTF", rawBTF(t, "bpf_probe_me")})
 	for _, format := range []string{"gzip", "xz", "zstd", "lz4"} {
@@ -160,11 +171,7 @@ func TestVmlinuzBTFErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			path := writeImage(t, tt.image(t))
-			_, err := VmlinuzBTF(context.Background(), path)
-			if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), path) {
-				t.Errorf("VmlinuzBTF = %v, want an error naming %s and containing %q", err, path, tt.want)
-			}
+			refusesImage(t, tt.image(t), tt.want)
 		})
 	}
 }
