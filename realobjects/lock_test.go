@@ -62,6 +62,7 @@ func TestParseLockErrors(t *testing.T) {
 		{"object twice", goodLock, dup, "x.lock:12: package libxdp1: object xdp-bench@120432.o is pinned twice (first at line 7)"},
 		{"package twice", goodLock, goodLock + strings.TrimPrefix(goodLock, "packages:\n"), "x.lock:12: package libxdp1=1.3.1-1 is pinned twice (first at line 2)"},
 		{"second document", goodLock, goodLock + "---\n" + goodLock, "x.lock:12: a second YAML document starts here"},
+		{"packages not a list", goodLock, "packages: {}\n", `x.lock:1: "packages" must be a list`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			data := strings.Replace(goodLock, tc.old, tc.new, 1)

@@ -54,3 +54,29 @@ func Document(data []byte, path string) (yaml.Node, error) {
 	}
 	return doc, fmt.Errorf("%s:%d: a second YAML document starts here: the file must be one document (remove the \"---\" line)", path, next.Line)
 }
+
+// Records reads a pin file: one document whose root is a mapping of the single key key, which
+// holds the list of records. It returns the list's items, none for an empty file, an absent key
+// or a key written without a value, and an error naming the file and line for anything else.
+func Records(data []byte, file, key string) ([]*yaml.Node, error) {
+	doc, err := Document(data, file)
+	if err != nil || len(doc.Content) == 0 {
+		return nil, err
+	}
+	root := doc.Content[0]
+	if root.Kind == yaml.AliasNode {
+		root = root.Alias
+	}
+	top, err := Fields(root, file, key)
+	if err != nil {
+		return nil, err
+	}
+	list, ok := top[key]
+	switch {
+	case !ok || list.Tag == "!!null":
+		return nil, nil
+	case list.Kind != yaml.SequenceNode:
+		return nil, fmt.Errorf("%s:%d: %q must be a list", file, list.Line, key)
+	}
+	return list.Content, nil
+}

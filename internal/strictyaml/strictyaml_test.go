@@ -81,3 +81,35 @@ func TestDocument(t *testing.T) {
 		})
 	}
 }
+
+func TestRecords(t *testing.T) {
+	tests := []struct {
+		name, data string
+		want       int // records, when no error
+		wantErr    string
+	}{
+		{"two records", "items:\n  - a: 1\n  - a: 2\n", 2, ""},
+		{"empty list", "items: []\n", 0, ""},
+		{"empty file", "# nothing pinned yet\n", 0, ""},
+		{"no key", "{}\n", 0, ""},
+		{"key without a value", "items:\n", 0, ""},
+		{"not a list", "items: 3\n", 0, `f.yaml:1: "items" must be a list`},
+		{"another key", "items: []\nother: 1\n", 0, `f.yaml:2: unknown key "other" (allowed: items)`},
+		{"root not a mapping", "- a: 1\n", 0, "f.yaml:1: expected a mapping of items"},
+		{"second document", "items: []\n---\nitems: []\n", 0, "f.yaml:2: a second YAML document starts here"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			items, err := Records([]byte(tt.data), "f.yaml", "items")
+			if tt.wantErr != "" {
+				if err == nil || !strings.HasPrefix(err.Error(), tt.wantErr) {
+					t.Fatalf("error %v, want it to start with %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || len(items) != tt.want {
+				t.Fatalf("%d records, error %v; want %d", len(items), err, tt.want)
+			}
+		})
+	}
+}
