@@ -1,11 +1,8 @@
 package realobjects
 
 import (
-	"bytes"
 	_ "embed"
-	"errors"
 	"fmt"
-	"io"
 	"path"
 	"strconv"
 	"strings"
@@ -62,7 +59,7 @@ func (o ObjectPin) CacheName() string {
 
 // The keys of the lock file.
 var (
-	topKeys     = []string{"packages"}
+	topKey      = "packages"
 	packageKeys = []string{"package", "version", "suite", "deb_sha256", "objects"}
 	objectKeys  = []string{"file", "offset", "sha256"}
 )
@@ -84,34 +81,12 @@ func LoadLock(file string) (*Lock, error) {
 // line, because a damaged lock would silently change which objects are answered for.
 func ParseLock(data []byte, file string) (*Lock, error) {
 	l := &Lock{Path: file}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	var doc yaml.Node
-	if err := dec.Decode(&doc); err != nil {
-		if errors.Is(err, io.EOF) {
-			return l, nil
-		}
-		return nil, fmt.Errorf("%s: %w", file, err)
-	}
-	var next yaml.Node
-	if err := dec.Decode(&next); !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("%s:%d: the file must be one YAML document", file, next.Line)
-	}
-	if len(doc.Content) == 0 {
-		return l, nil
-	}
-	top, err := strictyaml.Fields(doc.Content[0], file, topKeys...)
+	items, err := strictyaml.Records(data, file, topKey)
 	if err != nil {
 		return nil, err
 	}
-	list, ok := top["packages"]
-	if !ok {
-		return l, nil
-	}
-	if list.Kind != yaml.SequenceNode {
-		return nil, fmt.Errorf("%s:%d: packages must be a list", file, list.Line)
-	}
 	seen := map[string]int{}
-	for _, item := range list.Content {
+	for _, item := range items {
 		p, err := parsePackage(item, file)
 		if err != nil {
 			return nil, err

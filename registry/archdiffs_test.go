@@ -2,7 +2,6 @@ package registry
 
 import (
 	"bytes"
-	"errors"
 	"strings"
 	"testing"
 
@@ -88,10 +87,7 @@ func TestFaultArchDiffs(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := ParseArchDiffs("archdiffs.yaml", []byte(tt.text))
-			var le *LineError
-			if err == nil || !errors.As(err, &le) || !strings.Contains(err.Error(), tt.want) {
-				t.Fatalf("got %v, want an error with %q", err, tt.want)
-			}
+			wantLineError(t, err, tt.want)
 		})
 	}
 }

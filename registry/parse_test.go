@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -31,6 +32,16 @@ func refusedByKfuncLoader(t *testing.T, text, want string) {
 	t.Helper()
 	if _, err := ParseKfuncs("k.yaml", []byte(text)); err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("got %v\nwant %q", err, want)
+	}
+}
+
+// wantLineError fails t unless err is a LineError (alone or joined with others) whose message
+// has want: what every fault of a registry file must be.
+func wantLineError(t *testing.T, err error, want string) {
+	t.Helper()
+	var le *LineError
+	if err == nil || !errors.As(err, &le) || !strings.Contains(err.Error(), want) {
+		t.Fatalf("got %v, want an error with %q", err, want)
 	}
 }
 

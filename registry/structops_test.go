@@ -1,7 +1,6 @@
 package registry
 
 import (
-	"errors"
 	"strings"
 	"testing"
 )
@@ -32,10 +31,7 @@ func TestFaultStructOps(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := ParseStructOps("structops.yaml", []byte(tt.text))
-			var le *LineError
-			if err == nil || !errors.As(err, &le) || !strings.Contains(err.Error(), tt.want) {
-				t.Fatalf("got %v, want an error with %q", err, tt.want)
-			}
+			wantLineError(t, err, tt.want)
 		})
 	}
 }

@@ -188,8 +188,9 @@ func markAvailability(a *verdict.Availability, base cellKey, marked map[cellKey]
 	}
 }
 
-// markHelpers marks the helper cells the report's differences concern.
-func (r *Report) markHelpers() {
+// markArchDiffs marks the helper and kfunc cells the report's differences concern. Marking
+// only sets flags, so Build runs it for the helpers and AddKfuncs again once the kfuncs are in.
+func (r *Report) markArchDiffs() {
 	if len(r.ArchDifferences) == 0 {
 		return
 	}
@@ -197,14 +198,6 @@ func (r *Report) markHelpers() {
 	for h := range r.Helpers {
 		markAvailability(&r.Helpers[h].Availability, cellKey{helperID: r.Helpers[h].ID}, marked)
 	}
-}
-
-// markKfuncs marks the kfunc cells the report's differences concern.
-func (r *Report) markKfuncs() {
-	if len(r.ArchDifferences) == 0 {
-		return
-	}
-	marked := differingCells(r.ArchDifferences)
 	for i := range r.Kfuncs {
 		markAvailability(&r.Kfuncs[i].Availability, cellKey{kfunc: r.Kfuncs[i].Name}, marked)
 	}

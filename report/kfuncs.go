@@ -39,7 +39,7 @@ func (r *Report) AddKfuncs(table *registry.Kfuncs, kernels []Kernel) {
 		vks[i] = k.Kernel
 	}
 	r.Kfuncs = verdict.JudgeKfuncs(table, vks)
-	r.markKfuncs()
+	r.markArchDiffs()
 	s := &KfuncSummary{
 		Registry:     RegistryInfo{File: table.File(), SHA256: table.SHA256(), Helpers: table.Len()},
 		Verdicts:     map[verdict.Word]int{},

@@ -147,7 +147,7 @@ func Build(reg *registry.Registry, prov *foreign.Provenance, kernels []Kernel, t
 		twins: twinsOf(ks),
 	}
 	r.ArchDifferences = archDifferences(ks, r.twins)
-	r.markHelpers()
+	r.markArchDiffs()
 	for i, k := range ks {
 		r.Kernels = append(r.Kernels, summarize(k, i, hvs))
 		if r.twins != nil && r.twins[i] >= 0 {

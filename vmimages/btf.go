@@ -49,24 +49,34 @@ func VmlinuzBTF(ctx context.Context, path string) (*btf.Spec, error) {
 	if err != nil {
 		return nil, err
 	}
+	spec, err := kernelBTF(ctx, data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return spec, nil
+}
+
+// kernelBTF reads the BTF of a kernel image's bytes, an x86 bzImage or an arm64 Image; its
+// errors say which kind of image failed, and VmlinuzBTF names the file once for both.
+func kernelBTF(ctx context.Context, data []byte) (*btf.Spec, error) {
 	if !bzimage.Is(data) {
-		img, aerr := arm64ImageData(data)
-		if aerr != nil {
-			return nil, fmt.Errorf("%s: neither an x86 bzImage (no HdrS setup header) nor an arm64 Image: %w", path, aerr)
+		img, err := arm64ImageData(data)
+		if err != nil {
+			return nil, fmt.Errorf("neither an x86 bzImage (no HdrS setup header) nor an arm64 Image: %w", err)
 		}
 		spec, err := imageBTF(img)
 		if err != nil {
-			return nil, fmt.Errorf("%s: arm64 Image: %w", path, err)
+			return nil, fmt.Errorf("arm64 Image: %w", err)
 		}
 		return spec, nil
 	}
 	vmlinux, err := bzimage.Vmlinux(ctx, data)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, err
 	}
 	spec, err := elfBTF(vmlinux)
 	if err != nil {
-		return nil, fmt.Errorf("%s: vmlinux: %w", path, err)
+		return nil, fmt.Errorf("vmlinux: %w", err)
 	}
 	return spec, nil
 }

@@ -107,6 +107,17 @@ func writeImage(t *testing.T, img []byte) string {
 	return p
 }
 
+// refusesImage writes img as a kernel image and checks that VmlinuzBTF refuses it with an error
+// that names the file and says want.
+func refusesImage(t *testing.T, img []byte, want string) {
+	t.Helper()
+	path := writeImage(t, img)
+	_, err := VmlinuzBTF(context.Background(), path)
+	if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), path) {
+		t.Errorf("VmlinuzBTF = %v, want an error naming %s and containing %q", err, path, want)
+	}
+}
+
 func TestVmlinuzBTFFormats(t *testing.T) {
 	vmlinux := elfWith(t, section{".text", make([]byte, 100)}, section{".BTF", rawBTF(t, "bpf_probe_me")})
 	for _, format := range []string{"gzip", "xz", "zstd", "lz4"} {
@@ -160,11 +171,7 @@ func TestVmlinuzBTFErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			path := writeImage(t, tt.image(t))
-			_, err := VmlinuzBTF(context.Background(), path)
-			if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), path) {
-				t.Errorf("VmlinuzBTF = %v, want an error naming %s and containing %q", err, path, tt.want)
-			}
+			refusesImage(t, tt.image(t), tt.want)
 		})
 	}
 }
@@ -190,18 +197,24 @@ func TestImageBTFCached(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			// Every kernel with BPF has the enum of helper ids, its last value the end marker.
-			var ids *btf.Enum
-			if err := spec.TypeByName("bpf_func_id", &ids); err != nil {
-				t.Fatal(err)
-			}
-			last := ids.Values[len(ids.Values)-1]
-			if last.Name != "__BPF_FUNC_MAX_ID" || int(last.Value) != len(ids.Values)-1 {
-				t.Errorf("enum bpf_func_id ends with %s = %d after %d values", last.Name, last.Value, len(ids.Values))
-			}
-			t.Logf("kernel %s: __BPF_FUNC_MAX_ID = %d", name, last.Value)
+			t.Logf("kernel %s: __BPF_FUNC_MAX_ID = %d", name, helperIDsEnd(t, spec))
 		})
 	}
+}
+
+// helperIDsEnd checks what the BTF of every kernel with BPF has, the enum of helper ids whose
+// last value is the end marker, and returns that marker's value.
+func helperIDsEnd(t *testing.T, spec *btf.Spec) uint64 {
+	t.Helper()
+	var ids *btf.Enum
+	if err := spec.TypeByName("bpf_func_id", &ids); err != nil {
+		t.Fatal(err)
+	}
+	last := ids.Values[len(ids.Values)-1]
+	if last.Name != "__BPF_FUNC_MAX_ID" || int(last.Value) != len(ids.Values)-1 {
+		t.Errorf("enum bpf_func_id ends with %s = %d after %d values", last.Name, last.Value, len(ids.Values))
+	}
+	return last.Value
 }
 
 // cachedBuiltin returns the user's cache and the status of the built-in kernel name, whose

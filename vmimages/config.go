@@ -1,11 +1,9 @@
 package vmimages
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"os"
 	"path/filepath"
@@ -17,6 +15,7 @@ import (
 
 	"github.com/bpfmatrix/bpfmatrix"
 	"github.com/bpfmatrix/bpfmatrix/internal/files"
+	"github.com/bpfmatrix/bpfmatrix/internal/strictyaml"
 	"github.com/bpfmatrix/bpfmatrix/observation"
 )
 
@@ -109,7 +108,7 @@ func LoadConfig(path string) (*Config, error) {
 
 // ParseConfig checks kernels.yaml content; path is used in messages and to resolve relative paths.
 func ParseConfig(data []byte, path string) (*Config, error) {
-	doc, err := parseOneDocument(data, path)
+	doc, err := strictyaml.Document(data, path)
 	if err != nil {
 		return nil, err
 	}
@@ -117,7 +116,7 @@ func ParseConfig(data []byte, path string) (*Config, error) {
 		return nil, fmt.Errorf("%s: empty file: expected a \"kernels:\" list", path)
 	}
 	root := deref(doc.Content[0])
-	top, err := mappingFields(root, path, "kernels")
+	top, err := strictyaml.Fields(root, path, "kernels")
 	if err != nil {
 		return nil, err
 	}
@@ -137,7 +136,7 @@ func ParseConfig(data []byte, path string) (*Config, error) {
 	for _, item := range list.Content {
 		item = deref(item)
 		keys := append([]string{"name", "arch"}, slices.Sorted(maps.Keys(sourceKinds))...)
-		fields, err := mappingFields(item, path, keys...)
+		fields, err := strictyaml.Fields(item, path, keys...)
 		if err != nil {
 			return nil, err
 		}
@@ -247,55 +246,12 @@ func quoteAll(ss []string) []string {
 	return out
 }
 
-// parseOneDocument parses a file that must hold one YAML document. yaml.Unmarshal reads the first
-// document and ignores the rest, so a "---" line would silently drop every entry after it; a
-// second document is an error naming its line instead. An empty file is a document of kind 0.
-func parseOneDocument(data []byte, path string) (yaml.Node, error) {
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	var doc yaml.Node
-	if err := dec.Decode(&doc); err != nil && err != io.EOF {
-		return doc, fmt.Errorf("%s: %w", path, err)
-	}
-	var next yaml.Node
-	switch err := dec.Decode(&next); {
-	case err == io.EOF:
-		return doc, nil
-	case err != nil:
-		return doc, fmt.Errorf("%s: %w", path, err)
-	}
-	return doc, fmt.Errorf("%s:%d: a second YAML document starts here: the file must be one document (remove the \"---\" line)", path, next.Line)
-}
-
 // deref follows YAML aliases so that anchors work like written-out values.
 func deref(n *yaml.Node) *yaml.Node {
 	for n != nil && n.Kind == yaml.AliasNode {
 		n = n.Alias
 	}
 	return n
-}
-
-// mappingFields checks that n is a mapping with only the allowed keys, each at most once, and
-// returns the value nodes by key.
-func mappingFields(n *yaml.Node, file string, allowed ...string) (map[string]*yaml.Node, error) {
-	if n.Kind != yaml.MappingNode {
-		return nil, fmt.Errorf("%s:%d: expected a mapping of %s", file, n.Line, strings.Join(allowed, ", "))
-	}
-	ok := map[string]bool{}
-	for _, a := range allowed {
-		ok[a] = true
-	}
-	out := map[string]*yaml.Node{}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], n.Content[i+1]
-		if !ok[k.Value] {
-			return nil, fmt.Errorf("%s:%d: unknown key %q (allowed: %s)", file, k.Line, k.Value, strings.Join(allowed, ", "))
-		}
-		if _, dup := out[k.Value]; dup {
-			return nil, fmt.Errorf("%s:%d: key %q given twice", file, k.Line, k.Value)
-		}
-		out[k.Value] = v
-	}
-	return out, nil
 }
 
 // requiredScalar returns the value of a key that the mapping n of a source must have, and its

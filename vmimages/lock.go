@@ -76,7 +76,7 @@ var lockFields = func() []string {
 }()
 
 // field returns the (string-kinded) field whose lock tag is key; it panics for a key no field
-// has, which lockFields and mappingFields rule out.
+// has, which lockFields and strictyaml.Fields rule out.
 func (e *LockEntry) field(key string) reflect.Value {
 	v := reflect.ValueOf(e).Elem()
 	for i := range v.NumField() {
@@ -113,29 +113,12 @@ func LoadLock(path string) (*Lock, error) {
 // ParseLock checks kernels.lock content; path is used in messages.
 func ParseLock(data []byte, path string) (*Lock, error) {
 	l := &Lock{Path: path}
-	doc, err := parseOneDocument(data, path)
+	items, err := strictyaml.Records(data, path, "kernels")
 	if err != nil {
 		return nil, err
-	}
-	if len(doc.Content) == 0 {
-		return l, nil
-	}
-	top, err := strictyaml.Fields(deref(doc.Content[0]), path, "kernels")
-	if err != nil {
-		return nil, err
-	}
-	list, ok := top["kernels"]
-	if !ok {
-		return l, nil
-	}
-	if list.Kind != yaml.SequenceNode {
-		if list.Tag == "!!null" {
-			return l, nil
-		}
-		return nil, fmt.Errorf("%s:%d: \"kernels\" must be a list", path, list.Line)
 	}
 	seen := map[string]int{} // by name and arch
-	for _, item := range list.Content {
+	for _, item := range items {
 		fields, err := strictyaml.Fields(deref(item), path, lockFields...)
 		if err != nil {
 			return nil, err

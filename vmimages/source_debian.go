@@ -12,6 +12,7 @@ import (
 
 	"github.com/bpfmatrix/bpfmatrix/internal/files"
 	"github.com/bpfmatrix/bpfmatrix/internal/kconfig"
+	"github.com/bpfmatrix/bpfmatrix/internal/strictyaml"
 	"github.com/bpfmatrix/bpfmatrix/observation"
 )
 
@@ -32,7 +33,7 @@ var (
 )
 
 func parseDebianSource(n *yaml.Node, file, _ string) (Source, error) {
-	fields, err := mappingFields(n, file, "series", "version")
+	fields, err := strictyaml.Fields(n, file, "series", "version")
 	if err != nil {
 		return nil, err
 	}

@@ -11,6 +11,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/bpfmatrix/bpfmatrix/internal/files"
+	"github.com/bpfmatrix/bpfmatrix/internal/strictyaml"
 )
 
 // PathSource is a "path" entry: a kernel image on the local disk, such as the bzImage that
@@ -33,7 +34,7 @@ func parsePathSource(n *yaml.Node, file, dir string) (Source, error) {
 	s := &PathSource{dir: dir}
 	var err error
 	if n.Kind == yaml.MappingNode {
-		fields, ferr := mappingFields(n, file, "image", "config")
+		fields, ferr := strictyaml.Fields(n, file, "image", "config")
 		if ferr != nil {
 			return nil, ferr
 		}

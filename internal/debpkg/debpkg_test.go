@@ -126,9 +126,7 @@ func TestDataRefuses(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, _, err := Data(bytes.NewReader(tt.deb), int64(len(tt.deb)))
-			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("Data = %v, want an error containing %q", err, tt.want)
-			}
+			testenv.WantErr(t, err, tt.want)
 		})
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
 
 	"github.com/bpfmatrix/bpfmatrix/internal/testenv"
@@ -135,9 +134,7 @@ func TestParseErrors(t *testing.T) {
 			files := smallTree()
 			tt.edit(files)
 			_, err := Parse(writeTree(t, files))
-			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("err = %v, want one containing %q", err, tt.want)
-			}
+			testenv.WantErr(t, err, tt.want)
 		})
 	}
 }

@@ -52,3 +52,64 @@ func TestFields(t *testing.T) {
 		})
 	}
 }
+
+func TestDocument(t *testing.T) {
+	tests := []struct {
+		name, data string
+		kind       yaml.Kind // of the document read, when no error
+		wantErr    string
+	}{
+		{"one document", "a: 1\n", yaml.DocumentNode, ""},
+		{"explicit start", "---\na: 1\n", yaml.DocumentNode, ""},
+		{"empty file", "", 0, ""},
+		{"second document", "a: 1\n---\nb: 2\n", 0, `f.yaml:2: a second YAML document starts here`},
+		{"empty second document", "a: 1\n\n---\n", 0, `f.yaml:3: a second YAML document starts here`},
+		{"not YAML", "a: [\n", 0, "f.yaml: yaml:"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			doc, err := Document([]byte(tt.data), "f.yaml")
+			if tt.wantErr != "" {
+				if err == nil || !strings.HasPrefix(err.Error(), tt.wantErr) {
+					t.Fatalf("error %v, want it to start with %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || doc.Kind != tt.kind {
+				t.Fatalf("document of kind %d, error %v; want kind %d", doc.Kind, err, tt.kind)
+			}
+		})
+	}
+}
+
+func TestRecords(t *testing.T) {
+	tests := []struct {
+		name, data string
+		want       int // records, when no error
+		wantErr    string
+	}{
+		{"two records", "items:\n  - a: 1\n  - a: 2\n", 2, ""},
+		{"empty list", "items: []\n", 0, ""},
+		{"empty file", "# nothing pinned yet\n", 0, ""},
+		{"no key", "{}\n", 0, ""},
+		{"key without a value", "items:\n", 0, ""},
+		{"not a list", "items: 3\n", 0, `f.yaml:1: "items" must be a list`},
+		{"another key", "items: []\nother: 1\n", 0, `f.yaml:2: unknown key "other" (allowed: items)`},
+		{"root not a mapping", "- a: 1\n", 0, "f.yaml:1: expected a mapping of items"},
+		{"second document", "items: []\n---\nitems: []\n", 0, "f.yaml:2: a second YAML document starts here"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			items, err := Records([]byte(tt.data), "f.yaml", "items")
+			if tt.wantErr != "" {
+				if err == nil || !strings.HasPrefix(err.Error(), tt.wantErr) {
+					t.Fatalf("error %v, want it to start with %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || len(items) != tt.want {
+				t.Fatalf("%d records, error %v; want %d", len(items), err, tt.want)
+			}
+		})
+	}
+}

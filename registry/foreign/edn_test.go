@@ -3,6 +3,8 @@ package foreign
 import (
 	"strings"
 	"testing"
+
+	"github.com/bpfmatrix/bpfmatrix/internal/testenv"
 )
 
 func TestEDNReaderValues(t *testing.T) {
@@ -55,9 +57,7 @@ func TestFaultEDNReader(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := readEDN("t.edn", []byte(tt.src))
-			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("got %v, want %q", err, tt.want)
-			}
+			testenv.WantErr(t, err, tt.want)
 		})
 	}
 }
