@@ -423,18 +423,20 @@ func (r *fetchRun) updateLists(ctx context.Context, a *apt) error {
 	return nil
 }
 
-// ensureDeb returns the path of a cached, verified package file, downloading it when allowed.
-// The package's lock is taken before deciding to download: a second process fetching the same
-// kernel waits for the first one's download and then finds the package cached.
-func (r *fetchRun) ensureDeb(ctx context.Context, kernel, pkg, version, sum string, size int64) (string, error) {
+// ensureDeb returns the path of the cached package file ref, downloading it when it is missing or
+// damaged: straight from its archive path when kernels.lock knows it, else (or when that fails)
+// through the package index. The package's lock is taken before deciding to download: a second
+// process fetching the same kernel waits for the first one's download and then finds the package
+// cached.
+func (r *fetchRun) ensureDeb(ctx context.Context, kernel string, ref debRef) (string, error) {
 	dir := r.cache.debsDir()
-	deb := debFileName(pkg, version, r.arch)
+	deb := debFileName(ref.pkg, ref.version, r.arch)
 	path := filepath.Join(dir, deb)
-	if ok, err := r.cachedDeb(ctx, kernel, path, sum); ok || err != nil {
+	if ok, err := r.cachedDeb(ctx, kernel, path, ref.sum); ok || err != nil {
 		return path, err
 	}
 	if r.f.Offline {
-		return "", fmt.Errorf("package %s=%s is not cached and --offline forbids downloading it", pkg, version)
+		return "", fmt.Errorf("package %s=%s is not cached and --offline forbids downloading it", ref.pkg, ref.version)
 	}
 	a, err := r.getApt()
 	if err != nil {
@@ -448,13 +450,20 @@ func (r *fetchRun) ensureDeb(ctx context.Context, kernel, pkg, version, sum stri
 		return "", err
 	}
 	defer unlock()
-	if ok, err := r.cachedDeb(ctx, kernel, path, sum); ok || err != nil {
+	if ok, err := r.cachedDeb(ctx, kernel, path, ref.sum); ok || err != nil {
 		return path, err
+	}
+	if ref.pool != "" {
+		path, err := r.downloadPool(ctx, a, kernel, ref)
+		if err == nil || ctx.Err() != nil {
+			return path, err
+		}
+		r.step(Step{Kernel: kernel, Message: "warning: " + err.Error() + ": downloading through the package index"})
 	}
 	if err := r.ensureLists(ctx, a); err != nil {
 		return "", err
 	}
-	return r.downloadDeb(ctx, a, kernel, pkg, version, sum, size)
+	return r.downloadDeb(ctx, a, kernel, ref)
 }
 
 // cachedDeb reports whether the package file at path is there with the sha256 sum; a damaged
@@ -475,14 +484,12 @@ func (r *fetchRun) cachedDeb(ctx context.Context, kernel, path, sum string) (boo
 	return false, nil
 }
 
-// downloadDeb downloads a package into the cache and checks it against sum.
-func (r *fetchRun) downloadDeb(ctx context.Context, a *apt, kernel, pkg, version, sum string, size int64) (string, error) {
+// downloadDeb downloads a package into the cache through the package index (apt-get download)
+// and checks it against its sum.
+func (r *fetchRun) downloadDeb(ctx context.Context, a *apt, kernel string, ref debRef) (string, error) {
 	dir := r.cache.debsDir()
-	what := pkg + " " + version
-	if size > 0 {
-		what += fmt.Sprintf(" (%.1f MB)", float64(size)/1e6)
-	}
-	r.step(Step{Kernel: kernel, Message: "downloading " + what})
+	pkg, version, sum := ref.pkg, ref.version, ref.sum
+	r.step(Step{Kernel: kernel, Message: "downloading " + describeDeb(ref)})
 	start := time.Now()
 	path, err := a.download(ctx, pkg, version, dir)
 	if errors.Is(err, ErrNotInIndex) {

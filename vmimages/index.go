@@ -123,6 +123,9 @@ type pkgRecord struct {
 	SHA256        string
 	Depends       string
 	Suite         string
+	// Filename is the .deb's path below the archive's root (pool/main/...): with it a pinned
+	// package is downloaded without the index (see kernels.lock's deb_path).
+	Filename string
 }
 
 // packageIndex holds the kernel packages ("linux-*") of every suite searched, or the packages its keep names.
@@ -190,6 +193,8 @@ func (idx *packageIndex) add(r io.Reader, suite, file string) error {
 			rec.SHA256 = v
 		case "Depends":
 			rec.Depends = v
+		case "Filename":
+			rec.Filename = v
 		}
 	}
 	if err := sc.Err(); err != nil {

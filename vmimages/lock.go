@@ -52,12 +52,18 @@ type LockEntry struct {
 	DebianVersion   string `lock:"debian_version"` // e.g. 5.10.262-1
 	Suite           string `lock:"suite"`          // where it was found, e.g. bullseye-security
 	DebSHA256       string `lock:"deb_sha256"`     // of the .deb, from the signed index
+	// DebPath is the .deb's path below the archive's root (pool/main/...), from the index: a
+	// fetch downloads a pinned package from there and checks its deb_sha256, without reading
+	// the index first. Empty (a pin made before paths were kept) means through the index.
+	DebPath         string `lock:"deb_path"`
 	ConfigPackage   string `lock:"config_package"` // the package holding the config when the image package does not (6.19+)
 	ConfigDebSHA256 string `lock:"config_deb_sha256"`
+	ConfigDebPath   string `lock:"config_deb_path"`
 	// ModulesPackage holds the modules when the image package does not (6.19+): the kfunc
 	// modules a guest loads come from it.
 	ModulesPackage   string `lock:"modules_package"`
 	ModulesDebSHA256 string `lock:"modules_deb_sha256"`
+	ModulesDebPath   string `lock:"modules_deb_path"`
 
 	Line int // in the lock file, for messages
 }
@@ -171,6 +177,9 @@ func (e *LockEntry) validate(path string, fields map[string]*yaml.Node) error {
 	if (e.ModulesPackage == "") != (e.ModulesDebSHA256 == "") {
 		return fmt.Errorf("%s:%d: kernel %q: modules_package and modules_deb_sha256 go together", path, e.Line, e.Name)
 	}
+	if err := e.validatePoolPaths(path, line); err != nil {
+		return err
+	}
 	if err := e.validateArch(path, line("arch")); err != nil {
 		return err
 	}
@@ -180,6 +189,29 @@ func (e *LockEntry) validate(path string, fields map[string]*yaml.Node) error {
 	if e.DebianVersion != "" {
 		if _, err := ParseDebianVersion(e.DebianVersion); err != nil {
 			return fmt.Errorf("%s:%d: kernel %q: %w", path, line("debian_version"), e.Name, err)
+		}
+	}
+	return nil
+}
+
+// poolPathPattern is a .deb's path below a Debian archive's root, as the index names it.
+var poolPathPattern = regexp.MustCompile(`^pool/[A-Za-z0-9][A-Za-z0-9.+~_/-]*\.deb$`)
+
+// validatePoolPaths checks the deb_path keys: an archive path of a .deb (never leaving the
+// archive's root), each beside the package it locates.
+func (e *LockEntry) validatePoolPaths(path string, line func(string) int) error {
+	for _, p := range []struct{ key, pkg string }{
+		{"deb_path", "package"}, {"config_deb_path", "config_package"}, {"modules_deb_path", "modules_package"},
+	} {
+		v := e.get(p.key)
+		if v == "" {
+			continue
+		}
+		if !poolPathPattern.MatchString(v) || strings.Contains(v, "..") {
+			return fmt.Errorf("%s:%d: kernel %q: %s %q is not a .deb path of the archive's pool (pool/main/...)", path, line(p.key), e.Name, p.key, v)
+		}
+		if e.get(p.pkg) == "" {
+			return fmt.Errorf("%s:%d: kernel %q: %s without %s", path, line(p.key), e.Name, p.key, p.pkg)
 		}
 	}
 	return nil

@@ -20,7 +20,9 @@ func TestLockRoundTrip(t *testing.T) {
 			Package: "linux-image-5.10.0-46-cloud-amd64", DebianVersion: "5.10.262-1", Suite: "bullseye-security", DebSHA256: sumB},
 		{Name: "7.3", Source: "debian series=7.3", Version: "7.3.4", Release: "7.3.4+deb13-cloud-amd64", SHA256: sumB,
 			Package: "linux-binary-7.3.4+deb13-cloud-amd64", DebianVersion: "7.3.4-1~bpo13+1", Suite: "trixie-backports", DebSHA256: sumA,
-			ConfigPackage: "linux-base-7.3.4+deb13-cloud-amd64", ConfigDebSHA256: sumB},
+			DebPath:       "pool/main/l/linux-signed-amd64/linux-binary-7.3.4+deb13-cloud-amd64_7.3.4-1~bpo13+1_amd64.deb",
+			ConfigPackage: "linux-base-7.3.4+deb13-cloud-amd64", ConfigDebSHA256: sumB,
+			ConfigDebPath: "pool/main/l/linux/linux-base-7.3.4+deb13-cloud-amd64_7.3.4-1~bpo13+1_amd64.deb"},
 		{Name: "mine", Source: "path ./bzImage", Version: "6.13.0", Release: "6.13.0-rc1+", SHA256: sumA},
 		{Name: "7.3", Arch: observation.ArchARM64, Source: "debian series=7.3", Version: "7.3.4", Release: "7.3.4+deb13-cloud-arm64", SHA256: sumA,
 			Package: "linux-binary-7.3.4+deb13-cloud-arm64", DebianVersion: "7.3.4-1~bpo13+1", Suite: "trixie-backports", DebSHA256: sumB},
@@ -48,8 +50,8 @@ func TestLockRoundTrip(t *testing.T) {
 	if le := got.Find("7.3"); le == nil || le.Line != 14 || le.Arch != "" {
 		t.Errorf("Find(7.3) = %+v, want the amd64 entry at line 14", le)
 	}
-	if le := got.FindArch("7.3", observation.ArchARM64); le == nil || le.Line != 30 || le.Package != "linux-binary-7.3.4+deb13-cloud-arm64" {
-		t.Errorf("FindArch(7.3, arm64) = %+v, want the arm64 entry at line 30", le)
+	if le := got.FindArch("7.3", observation.ArchARM64); le == nil || le.Line != 32 || le.Package != "linux-binary-7.3.4+deb13-cloud-arm64" {
+		t.Errorf("FindArch(7.3, arm64) = %+v, want the arm64 entry at line 32", le)
 	}
 	if le := got.FindArch("5.10", observation.ArchARM64); le != nil {
 		t.Errorf("FindArch(5.10, arm64) = %+v, want none: 5.10 is pinned for amd64 only", le)
@@ -110,6 +112,10 @@ func TestFaultLockParse(t *testing.T) {
 		{"config pair", entry("    config_package: \"linux-base-x\"\n"), "config_package and config_deb_sha256 go together"},
 		{"modules pair", entry("    modules_package: \"linux-modules-x\"\n"), "modules_package and modules_deb_sha256 go together"},
 		{"modules sha256", entry("    modules_package: \"linux-modules-x\"\n    modules_deb_sha256: \"abc\"\n"), "modules_deb_sha256 \"abc\" is not a sha256"},
+		{"pool path outside the pool", entry("    deb_path: \"../../etc/passwd.deb\"\n"), `kernels.lock:11: kernel "5.10": deb_path "../../etc/passwd.deb" is not a .deb path of the archive's pool`},
+		{"pool path climbing", entry("    deb_path: \"pool/main/../../x.deb\"\n"), `deb_path "pool/main/../../x.deb" is not a .deb path`},
+		{"pool path not a deb", entry("    deb_path: \"pool/main/l/linux/x.tar\"\n"), `deb_path "pool/main/l/linux/x.tar" is not a .deb path`},
+		{"pool path alone", entry("    modules_deb_path: \"pool/main/l/linux/m.deb\"\n"), `kernels.lock:11: kernel "5.10": modules_deb_path without modules_package`},
 		{"unknown arch", entry("    arch: \"riscv64\"\n"), `kernels.lock:11: kernel "5.10": unknown architecture "riscv64"`},
 		{"explicit amd64", entry("    arch: \"amd64\"\n"), `kernels.lock:11: kernel "5.10": arch "amd64" is what a pin without the key means`},
 		{"duplicate arm64", entry("  - name: \"5.10\"\n    arch: \"arm64\"\n    source: \"path /x\"\n    release: \"5.10.0\"\n    vmlinuz_sha256: \""+sumA+"\"\n") +

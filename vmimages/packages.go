@@ -92,5 +92,5 @@ func (p *Packages) Download(ctx context.Context, pkg, version, sum string) (stri
 	if err != nil {
 		return "", err
 	}
-	return r.ensureDeb(ctx, pkg, pkg, version, sum, 0)
+	return r.ensureDeb(ctx, pkg, debRef{pkg: pkg, version: version, sum: sum})
 }

@@ -97,13 +97,13 @@ func (s *DebianSource) fetch(ctx context.Context, run *fetchRun, e Entry, locked
 	}
 	le := LockEntry{
 		Name: e.Name, Source: s.Spec(), Version: upstream, Package: rec.Package,
-		DebianVersion: rec.Version, Suite: rec.Suite, DebSHA256: rec.SHA256,
+		DebianVersion: rec.Version, Suite: rec.Suite, DebSHA256: rec.SHA256, DebPath: rec.Filename,
 	}
 	// 6.19 and later ship the config in linux-base-<release>, an exact dependency of the image.
 	missingBase := ""
 	if dep, ver, ok := exactDependency(rec.Depends, "linux-base-"); ok {
 		if drec, found := idx.lookup(dep, ver); found {
-			le.ConfigPackage, le.ConfigDebSHA256 = dep, drec.SHA256
+			le.ConfigPackage, le.ConfigDebSHA256, le.ConfigDebPath = dep, drec.SHA256, drec.Filename
 		} else {
 			missingBase = dep + " " + ver
 		}
@@ -120,7 +120,7 @@ func (s *DebianSource) fetch(ctx context.Context, run *fetchRun, e Entry, locked
 	}
 	le.Release, le.SHA256 = m.Release, m.SHA256
 	if m.Config == "" {
-		le.ConfigPackage, le.ConfigDebSHA256 = "", ""
+		le.ConfigPackage, le.ConfigDebSHA256, le.ConfigDebPath = "", "", ""
 	}
 	return m, le, nil
 }
@@ -141,6 +141,7 @@ func (s *DebianSource) fetchLocked(ctx context.Context, run *fetchRun, kernel st
 		if err != nil {
 			return nil, LockEntry{}, err
 		}
+		run.addPoolPaths(ctx, &le)
 		return m, le, nil
 	}
 	old := m
@@ -163,7 +164,42 @@ func (s *DebianSource) fetchLocked(ctx context.Context, run *fetchRun, kernel st
 		run.step(Step{Kernel: kernel, Message: "warning: using the cached image without kfunc modules: " + err.Error()})
 		return old, pinned, nil
 	}
+	run.addPoolPaths(ctx, &le)
 	return m, le, nil
+}
+
+// addPoolPaths fills in the archive paths (deb_path and its kin) that a pin made before paths
+// were kept lacks, when this run updated the package index anyway (its downloads went through
+// it): the next fetch of the pin on a machine without the index then downloads without it. A path
+// is taken only from the record with the pinned sha256.
+func (r *fetchRun) addPoolPaths(ctx context.Context, le *LockEntry) {
+	parts := []struct {
+		pkg, sum string
+		path     *string
+	}{
+		{le.Package, le.DebSHA256, &le.DebPath},
+		{le.ConfigPackage, le.ConfigDebSHA256, &le.ConfigDebPath},
+		{le.ModulesPackage, le.ModulesDebSHA256, &le.ModulesDebPath},
+	}
+	missing := false
+	for _, p := range parts {
+		missing = missing || (p.pkg != "" && *p.path == "")
+	}
+	if !missing || r.f.Offline {
+		return
+	}
+	if a, err := r.getApt(); err != nil || !a.updated.Load() {
+		return
+	}
+	idx, err := r.packageIndex(ctx)
+	if err != nil {
+		return
+	}
+	for _, p := range parts {
+		if rec, ok := idx.lookup(p.pkg, le.DebianVersion); ok && p.pkg != "" && *p.path == "" && rec.SHA256 == p.sum {
+			*p.path = rec.Filename
+		}
+	}
 }
 
 // needsModulesPackage says an image package holds no modules: from 6.19 the image is in
@@ -190,14 +226,16 @@ func pinModulesPackage(run *fetchRun, kernel string, idx *packageIndex, rec pkgR
 		run.step(Step{Kernel: kernel, Message: "warning: no kfunc modules: " + dep + " " + ver + " is no longer in the archive"})
 		return
 	}
-	le.ModulesPackage, le.ModulesDebSHA256 = dep, mrec.SHA256
+	le.ModulesPackage, le.ModulesDebSHA256, le.ModulesDebPath = dep, mrec.SHA256, mrec.Filename
 }
 
 // install extracts a pinned package into the cache (downloading it unless it is cached) and
 // returns the entry's manifest. When le already names a vmlinuz sha256, the package must produce
 // exactly that image.
 func (s *DebianSource) install(ctx context.Context, run *fetchRun, kernel string, le LockEntry, size int64) (*Manifest, error) {
-	deb, err := run.ensureDeb(ctx, kernel, le.Package, le.DebianVersion, le.DebSHA256, size)
+	deb, err := run.ensureDeb(ctx, kernel, debRef{
+		pkg: le.Package, version: le.DebianVersion, sum: le.DebSHA256, size: size, pool: le.DebPath, suite: le.Suite,
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -215,7 +253,8 @@ func (s *DebianSource) install(ctx context.Context, run *fetchRun, kernel string
 		return nil, fmt.Errorf("%s %s holds no vmlinuz (a meta package?)", le.Package, le.DebianVersion)
 	}
 	if !c.Config && le.ConfigPackage != "" {
-		cc, err := extractPart(ctx, run, kernel, le.ConfigPackage, le.DebianVersion, le.ConfigDebSHA256, staging, c)
+		ref := debRef{pkg: le.ConfigPackage, version: le.DebianVersion, sum: le.ConfigDebSHA256, pool: le.ConfigDebPath, suite: le.Suite}
+		cc, err := extractPart(ctx, run, kernel, ref, staging, c)
 		if err != nil {
 			return nil, fmt.Errorf("config package: %w", err)
 		}
@@ -224,7 +263,8 @@ func (s *DebianSource) install(ctx context.Context, run *fetchRun, kernel string
 		c.Builtin = cc.Builtin
 	}
 	if le.ModulesPackage != "" {
-		mc, err := extractPart(ctx, run, kernel, le.ModulesPackage, le.DebianVersion, le.ModulesDebSHA256, staging, c)
+		ref := debRef{pkg: le.ModulesPackage, version: le.DebianVersion, sum: le.ModulesDebSHA256, pool: le.ModulesDebPath, suite: le.Suite}
+		mc, err := extractPart(ctx, run, kernel, ref, staging, c)
 		if err != nil {
 			return nil, fmt.Errorf("modules package: %w", err)
 		}
@@ -284,8 +324,8 @@ func extractedMessage(m *Manifest) string {
 
 // extractPart extracts a package that holds part of a kernel (its config, its modules) into
 // staging beside c, what the image package held, and checks that it is of the same release.
-func extractPart(ctx context.Context, run *fetchRun, kernel, pkg, version, sum, staging string, c *debContents) (*debContents, error) {
-	deb, err := run.ensureDeb(ctx, kernel, pkg, version, sum, 0)
+func extractPart(ctx context.Context, run *fetchRun, kernel string, ref debRef, staging string, c *debContents) (*debContents, error) {
+	deb, err := run.ensureDeb(ctx, kernel, ref)
 	if err != nil {
 		return nil, err
 	}
@@ -294,7 +334,7 @@ func extractPart(ctx context.Context, run *fetchRun, kernel, pkg, version, sum, 
 		return nil, err
 	}
 	if pc.Release != c.Release {
-		return nil, fmt.Errorf("%s is for release %s, the image is %s", pkg, pc.Release, c.Release)
+		return nil, fmt.Errorf("%s is for release %s, the image is %s", ref.pkg, pc.Release, c.Release)
 	}
 	return pc, nil
 }
