@@ -209,6 +209,7 @@ var _ = SynchronizedBeforeSuite(func(ctx SpecContext) {
 	Expect(err).NotTo(HaveOccurred(), "observing kernels %s", strings.Join(kernels, ", "))
 	_, err = observe.WriteDir(observationsDir(), obs)
 	Expect(err).NotTo(HaveOccurred())
+	startReport(obs)
 	for _, o := range obs {
 		how := "booted"
 		if o.Cached {
@@ -227,24 +228,18 @@ var _ = SynchronizedBeforeSuite(func(ctx SpecContext) {
 func describeKernel(name string) {
 	Describe("kernel "+name, Ordered, ContinueOnFailure, Label(kernelLabel(name)), func() {
 		var k report.Kernel
-		verdicts := map[int]verdict.HelperVerdict{}
-		kfuncVerdicts := map[string]verdict.KfuncVerdict{}
+		var verdicts map[int]verdict.HelperVerdict
+		var kfuncVerdicts map[string]verdict.KfuncVerdict
+		var tagged []string
+		var tagsErr error
 		pointVerdicts := map[string]verdict.PointVerdict{} // by "function at key"
 
 		BeforeAll(func() {
-			doc, err := observation.ReadFile(filepath.Join(observationsDir(), observe.FileName(name, cfg.arch)))
-			Expect(err).NotTo(HaveOccurred())
-			k, err = report.FromDocument(name, "kernel "+name, doc)
-			Expect(err).NotTo(HaveOccurred())
-			k = judged(k)
+			p := prepared(name)
+			Expect(p.err).NotTo(HaveOccurred())
+			k, verdicts, kfuncVerdicts, tagged, tagsErr = p.k, p.verdicts, p.kfuncVerdicts, p.tagged, p.tagsErr
 			if k.Failed {
 				Fail(fmt.Sprintf("kernel %s failed: %s\nconsole tail:\n%s", name, k.Error, k.ConsoleTail))
-			}
-			for _, hv := range verdict.Judge(cfg.registry, cfg.provenance, []verdict.Kernel{k.Kernel}) {
-				verdicts[hv.ID] = hv
-			}
-			for _, kv := range verdict.JudgeKfuncs(cfg.kfuncs, []verdict.Kernel{k.Kernel}) {
-				kfuncVerdicts[kv.Name] = kv
 			}
 			for _, hv := range verdicts {
 				for _, pv := range hv.AttachPoints {
@@ -258,8 +253,8 @@ func describeKernel(name string) {
 			}
 		})
 
-		It("vmlinux kfuncs in the observation equal the image's bpf_kfunc tags", func(ctx SpecContext) {
-			checkKfuncTags(ctx, k)
+		It("vmlinux kfuncs in the observation equal the image's bpf_kfunc tags", func() {
+			checkKfuncTags(k, tagged, tagsErr)
 		})
 
 		var entries []TableEntry
@@ -363,14 +358,12 @@ func kernelProblems(h *registry.Helper, hv verdict.HelperVerdict, k report.Kerne
 }
 
 // checkKfuncTags holds the guest agent's kfunc discovery against the BTF of the image the guest
-// booted, read here on the host by code that shares none of the agent's: the vmlinux kfuncs
-// observed must be exactly the FUNCs the image tags bpf_kfunc. Module kfuncs come from module
-// BTF, not vmlinux's: they are reported apart, not compared.
-func checkKfuncTags(ctx context.Context, k report.Kernel) {
-	spec, err := vmimages.ImageBTF(ctx, "", k.SHA256)
-	Expect(err).NotTo(HaveOccurred(), "kernel %s: the BTF of its image", k.Name)
-	tagged, err := kfunctags.Tagged(spec)
-	Expect(err).NotTo(HaveOccurred(), "kernel %s: the BTF of its image", k.Name)
+// booted, read on the host by code that shares none of the agent's (see preparedKernel): the
+// vmlinux kfuncs observed must be exactly the FUNCs the image tags bpf_kfunc (tagged, or why
+// they could not be read). Module kfuncs come from module BTF, not vmlinux's: they are reported
+// apart, not compared.
+func checkKfuncTags(k report.Kernel, tagged []string, tagsErr error) {
+	Expect(tagsErr).NotTo(HaveOccurred(), "kernel %s: the BTF of its image", k.Name)
 	if len(tagged) == 0 {
 		Skip(fmt.Sprintf("kernel %s: its image's BTF predates the %s tag; its %d kfuncs were found by known name",
 			k.Name, kfunctags.Tag, len(k.Facts.Kfuncs)))
@@ -401,14 +394,50 @@ func checkKfuncTags(ctx context.Context, k report.Kernel) {
 }
 
 // The report covers the kernels this run observed: it is written even when specs failed, since
-// a contradiction is exactly what it must show.
+// a contradiction is exactly what it must show. It is built from the observation files, not
+// from the specs' outcomes, so the suite starts writing it as soon as the files are there
+// (see startReport) and the specs run beside it.
 var _ = ReportAfterSuite("compatibility report", func(r Report) {
-	if _, err := os.Stat(observationsDir()); err != nil {
-		return
+	if reporting.done == nil {
+		startReport(nil)
 	}
-	obs, err := observe.ReadDir(observationsDir())
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "report: %v\n", err)
+	<-reporting.done
+	if reporting.rep != nil {
+		printReport(reporting.rep, reporting.paths)
+	}
+	Expect(reporting.err).NotTo(HaveOccurred(), "writing the report")
+})
+
+// reporting is the report being written beside the specs.
+var reporting struct {
+	done  chan struct{}
+	rep   *report.Report
+	paths []string
+	err   error
+}
+
+// startReport starts writing the report files from obs, the observations this run wrote, or
+// (nil) from the observation files.
+func startReport(obs []observe.Observation) {
+	reporting.done = make(chan struct{})
+	go func() {
+		defer close(reporting.done)
+		reporting.rep, reporting.paths, reporting.err = writeReport(obs)
+	}()
+}
+
+// writeReport builds the report of the kernels observed (obs, else the observations directory's)
+// and writes its files (and a screenshot of the HTML page when Chromium is there); nil without
+// observations.
+func writeReport(obs []observe.Observation) (*report.Report, []string, error) {
+	if obs == nil {
+		if _, err := os.Stat(observationsDir()); err != nil {
+			return nil, nil, nil
+		}
+		var err error
+		if obs, err = observe.ReadDir(observationsDir()); err != nil {
+			fmt.Fprintf(os.Stderr, "report: %v\n", err)
+		}
 	}
 	var kernels []report.Kernel
 	for _, o := range obs {
@@ -420,20 +449,27 @@ var _ = ReportAfterSuite("compatibility report", func(r Report) {
 		kernels = append(kernels, judged(k))
 	}
 	if len(kernels) == 0 {
-		return
+		return nil, nil, nil
 	}
 	rep := report.Build(cfg.registry, cfg.provenance, kernels, "bpfmatrix matrix suite")
 	if cfg.kfuncs.Len() > 0 {
 		rep.AddKfuncs(cfg.kfuncs, kernels)
 	}
 	paths, err := rep.WriteFiles(cfg.out)
-	Expect(err).NotTo(HaveOccurred())
+	if err != nil {
+		return rep, paths, err
+	}
 	png := filepath.Join(cfg.out, "report.png")
 	if err := chromium.Screenshot(context.Background(), filepath.Join(cfg.out, "report.html"), "", png); err == nil {
 		paths = append(paths, png)
 	} else {
 		fmt.Fprintf(os.Stderr, "report: no screenshot: %v\n", err)
 	}
+	return rep, paths, nil
+}
+
+// printReport prints the report's summary and the paths of its files.
+func printReport(rep *report.Report, paths []string) {
 	fmt.Fprintln(os.Stderr)
 	for _, k := range rep.Kernels {
 		line := fmt.Sprintf("kernel %-6s %-9s %-6s helpers known %3d, unknown ids %3d", k.Name, k.Version, k.Status, k.HelpersKnown, k.HelpersUnknown)
@@ -462,4 +498,4 @@ var _ = ReportAfterSuite("compatibility report", func(r Report) {
 		abs, _ := filepath.Abs(p)
 		fmt.Fprintf(os.Stderr, "  %s\n", abs)
 	}
-})
+}
