@@ -33,8 +33,20 @@ type debContents struct {
 	// Builtin are the modules the package's modules.builtin names: a later package of the same
 	// kernel (the modules of 6.19 and later) needs them to tell a dependency built in.
 	Builtin map[string]bool
+	// KfuncRoots are the package's modules that register kfuncs (sorted): what kernels.lock
+	// pins as kfunc_modules, so that the next extraction of the package inspects only them.
+	KfuncRoots []string
 	// Notes say which kfunc modules were left out and why.
 	Notes []string
+}
+
+// extractOptions is what extractDeb knows of a package before reading it.
+type extractOptions struct {
+	// builtin names the modules a package of the same kernel extracted before says are built in.
+	builtin map[string]bool
+	// kfuncModules, when not nil, are the modules of the package that register kfuncs, as
+	// kernels.lock pins them (empty: none): only they and their dependencies are inspected.
+	kfuncModules []string
 }
 
 // extraction is the state of extractDeb over one package.
@@ -57,16 +69,16 @@ type extraction struct {
 // understood: boot/vmlinuz-<release> with boot/config-<release> and lib/modules/<release>/
 // kernel/... (up to 6.18), and usr/lib/modules/<release>/vmlinuz (from 6.19, whose config is in
 // linux-base-<release>, at usr/lib/modules/<release>/config, and modules in
-// linux-modules-<release>). builtin names modules a package extracted before says are built in.
-// Compressed modules (.ko.xz, .ko.zst, .ko.gz) are stored decompressed so that the guest can load
+// linux-modules-<release>); opt says what is known of the package beforehand. Compressed modules (.ko.xz, .ko.zst, .ko.gz) are stored decompressed so that the guest can load
 // them with finit_module without a decompressor.
 //
 // Every module file is read once, in the walk (a dependency may come before the module naming
 // it), and the walk stops once vmlinuz, the config and every module modules.order lists have
 // been read.
-func extractDeb(ctx context.Context, deb, staging string, builtin map[string]bool) (*debContents, error) {
+func extractDeb(ctx context.Context, deb, staging string, opt extractOptions) (*debContents, error) {
 	x := &extraction{
-		c: &debContents{}, staging: staging, builtin: maps.Clone(builtin), order: map[string]bool{},
+		c: &debContents{}, staging: staging, builtin: maps.Clone(opt.builtin), order: map[string]bool{},
+		mods: moduleSet{pinned: opt.kfuncModules},
 	}
 	if x.builtin == nil {
 		x.builtin = map[string]bool{}
@@ -106,16 +118,25 @@ func extractDeb(ctx context.Context, deb, staging string, builtin map[string]boo
 // each kfunc module with its dependencies (one missing leaves that module out, with a note: the
 // kernel just has no kfuncs of it).
 func (x *extraction) selectModules() error {
-	virtio := x.mods.closure(virtioModules)
+	virtio, err := x.mods.closure(virtioModules)
+	if err != nil {
+		return err
+	}
 	if m, d := missingDep(virtio, x.builtin); m != "" {
 		return fmt.Errorf("module %s depends on %s, which the package neither ships nor builds in", m, d)
 	}
+	if x.c.KfuncRoots, err = x.mods.kfuncRoots(); err != nil {
+		return err
+	}
 	kfunc := map[string]*moduleFile{}
-	for _, root := range x.mods.kfuncRoots() {
+	for _, root := range x.c.KfuncRoots {
 		if virtio[root] != nil {
 			continue
 		}
-		cl := x.mods.closure([]string{root})
+		cl, err := x.mods.closure([]string{root})
+		if err != nil {
+			return err
+		}
 		if m, d := missingDep(cl, x.builtin); m != "" {
 			x.c.Notes = append(x.c.Notes, fmt.Sprintf("kfunc module %s left out: %s depends on %s, which the package neither ships nor builds in", root, m, d))
 			continue
@@ -127,7 +148,6 @@ func (x *extraction) selectModules() error {
 	if err := writeModules(x.staging, all); err != nil {
 		return err
 	}
-	var err error
 	if x.c.Modules, err = loadOrder(virtio, nil); err != nil {
 		return err
 	}

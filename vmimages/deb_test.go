@@ -92,7 +92,7 @@ func TestExtractDeb(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			deb := buildDeb(t, "linux-image-test", "1.0-1", tt.files)
 			staging := t.TempDir()
-			c, err := extractDeb(context.Background(), deb, staging, nil)
+			c, err := extractDeb(context.Background(), deb, staging, extractOptions{})
 			if testenv.WantErr(t, err, tt.wantErr) {
 				return
 			}

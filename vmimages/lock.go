@@ -64,6 +64,11 @@ type LockEntry struct {
 	ModulesPackage   string `lock:"modules_package"`
 	ModulesDebSHA256 string `lock:"modules_deb_sha256"`
 	ModulesDebPath   string `lock:"modules_deb_path"`
+	// KfuncModules names the modules of the pinned packages that register kfuncs, space-separated
+	// and sorted ("none" when there are none), as a fetch that inspected every module found: a
+	// later extraction of the same packages inspects only these and their dependencies. Empty
+	// means not known yet (the next extraction inspects every module and records it).
+	KfuncModules string `lock:"kfunc_modules"`
 
 	Line int // in the lock file, for messages
 }
@@ -180,6 +185,9 @@ func (e *LockEntry) validate(path string, fields map[string]*yaml.Node) error {
 	if err := e.validatePoolPaths(path, line); err != nil {
 		return err
 	}
+	if err := e.validateKfuncModules(path, line("kfunc_modules")); err != nil {
+		return err
+	}
 	if err := e.validateArch(path, line("arch")); err != nil {
 		return err
 	}
@@ -189,6 +197,45 @@ func (e *LockEntry) validate(path string, fields map[string]*yaml.Node) error {
 	if e.DebianVersion != "" {
 		if _, err := ParseDebianVersion(e.DebianVersion); err != nil {
 			return fmt.Errorf("%s:%d: kernel %q: %w", path, line("debian_version"), e.Name, err)
+		}
+	}
+	return nil
+}
+
+// noKfuncModules is kfunc_modules' word for packages without modules that register kfuncs.
+const noKfuncModules = "none"
+
+var moduleNamePattern = regexp.MustCompile(`^[A-Za-z0-9_]+$`)
+
+// pinnedKfuncModules returns the kfunc modules the pin names: nil when it names none yet, an
+// empty list for "none".
+func (e *LockEntry) pinnedKfuncModules() []string {
+	switch e.KfuncModules {
+	case "":
+		return nil
+	case noKfuncModules:
+		return []string{}
+	}
+	return strings.Fields(e.KfuncModules)
+}
+
+// setKfuncModules records names, the kfunc modules an extraction of the pin's packages found.
+func (e *LockEntry) setKfuncModules(names []string) {
+	e.KfuncModules = noKfuncModules
+	if len(names) > 0 {
+		e.KfuncModules = strings.Join(slices.Sorted(slices.Values(names)), " ")
+	}
+}
+
+// validateKfuncModules checks kfunc_modules: "none", or module names separated by single spaces.
+func (e *LockEntry) validateKfuncModules(path string, line int) error {
+	if e.KfuncModules == "" || e.KfuncModules == noKfuncModules {
+		return nil
+	}
+	names := strings.Split(e.KfuncModules, " ")
+	for _, n := range names {
+		if !moduleNamePattern.MatchString(n) {
+			return fmt.Errorf("%s:%d: kernel %q: kfunc_modules %q: %q is not a module name (names separated by single spaces, or \"none\")", path, line, e.Name, e.KfuncModules, n)
 		}
 	}
 	return nil

@@ -115,6 +115,8 @@ func TestFaultLockParse(t *testing.T) {
 		{"pool path outside the pool", entry("    deb_path: \"../../etc/passwd.deb\"\n"), `kernels.lock:11: kernel "5.10": deb_path "../../etc/passwd.deb" is not a .deb path of the archive's pool`},
 		{"pool path climbing", entry("    deb_path: \"pool/main/../../x.deb\"\n"), `deb_path "pool/main/../../x.deb" is not a .deb path`},
 		{"pool path not a deb", entry("    deb_path: \"pool/main/l/linux/x.tar\"\n"), `deb_path "pool/main/l/linux/x.tar" is not a .deb path`},
+		{"kfunc modules", entry("    kfunc_modules: \"nf_nat  tcp_bbr\"\n"), `kernels.lock:11: kernel "5.10": kfunc_modules "nf_nat  tcp_bbr": "" is not a module name`},
+		{"kfunc modules path", entry("    kfunc_modules: \"../x\"\n"), `kfunc_modules "../x": "../x" is not a module name`},
 		{"pool path alone", entry("    modules_deb_path: \"pool/main/l/linux/m.deb\"\n"), `kernels.lock:11: kernel "5.10": modules_deb_path without modules_package`},
 		{"unknown arch", entry("    arch: \"riscv64\"\n"), `kernels.lock:11: kernel "5.10": unknown architecture "riscv64"`},
 		{"explicit amd64", entry("    arch: \"amd64\"\n"), `kernels.lock:11: kernel "5.10": arch "amd64" is what a pin without the key means`},

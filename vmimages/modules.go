@@ -32,12 +32,13 @@ const (
 
 // moduleFile is one module of a package, as the walk met it.
 type moduleFile struct {
-	name   string   // the kernel's name for it (nf_conntrack)
-	path   string   // its path in the archive, for messages and its compression
-	rel    string   // where it goes in the staging directory ("modules/kernel/.../x.ko")
-	packed []byte   // the file as packaged (compressed or not)
-	deps   []string // from .modinfo "depends="
-	kfuncs bool     // it registers kfuncs (kfuncRegistration)
+	name      string   // the kernel's name for it (nf_conntrack)
+	path      string   // its path in the archive, for messages and its compression
+	rel       string   // where it goes in the staging directory ("modules/kernel/.../x.ko")
+	packed    []byte   // the file as packaged (compressed or not)
+	inspected bool     // deps and kfuncs are read
+	deps      []string // from .modinfo "depends="
+	kfuncs    bool     // it registers kfuncs (kfuncRegistration)
 }
 
 // moduleSet is every module file of a package: the walk reads each once (a dependency may come
@@ -45,16 +46,21 @@ type moduleFile struct {
 type moduleSet struct {
 	byName map[string]*moduleFile
 	bytes  int64
-	// Modules are inspected (decompressed, their ELF read) on other goroutines while the walk
-	// decompresses the archive on: the two decoders take about the same time.
+	// pinned, when not nil, names the modules that register kfuncs, as a full inspection of the
+	// same package found (kernels.lock's kfunc_modules): then only they and their dependencies
+	// are inspected, after the walk. Decompressing every module of a package to find them took
+	// about 5 s of CPU per kernel, most of a fetch's.
+	pinned []string
+	// Without pinned, modules are inspected (decompressed, their ELF read) on other goroutines
+	// while the walk decompresses the archive on: the two decoders take about the same time.
 	sem  chan struct{}
 	wg   sync.WaitGroup
 	mu   sync.Mutex
 	errs []error
 }
 
-// add reads one module file of the archive and starts reading its dependencies and whether it
-// has kfuncs; wait waits for that.
+// add reads one module file of the archive and, unless the kfunc modules are pinned, starts
+// reading its dependencies and whether it has kfuncs; wait waits for that.
 func (s *moduleSet) add(archivePath, rest string, r io.Reader) error {
 	if s.byName == nil {
 		s.byName = map[string]*moduleFile{}
@@ -72,6 +78,9 @@ func (s *moduleSet) add(archivePath, rest string, r io.Reader) error {
 	}
 	m := &moduleFile{name: moduleName(rest), path: archivePath, rel: "modules/" + stripCompression(rest), packed: packed}
 	s.byName[m.name] = m
+	if s.pinned != nil {
+		return nil // inspected when closure reaches it
+	}
 	s.sem <- struct{}{}
 	s.wg.Add(1)
 	go func() {
@@ -103,6 +112,7 @@ func (m *moduleFile) inspect() error {
 	if m.deps, m.kfuncs, err = inspectModule(data); err != nil {
 		return fmt.Errorf("module %s: %w", m.path, err)
 	}
+	m.inspected = true
 	return nil
 }
 
@@ -174,36 +184,71 @@ func modinfoDepends(f *elf.File) ([]string, error) {
 	return nil, nil
 }
 
-// closure returns roots and every module they depend on, recursively, that the set holds.
-func (s *moduleSet) closure(roots []string) map[string]*moduleFile {
+// closure returns roots and every module they depend on, recursively, that the set holds,
+// inspecting those the walk left uninspected (pinned kfunc modules).
+func (s *moduleSet) closure(roots []string) (map[string]*moduleFile, error) {
 	out := map[string]*moduleFile{}
-	var visit func(string)
-	visit = func(n string) {
+	var visit func(string) error
+	visit = func(n string) error {
 		m := s.byName[n]
 		if m == nil || out[n] != nil {
-			return
+			return nil
+		}
+		if !m.inspected {
+			if err := m.inspect(); err != nil {
+				return err
+			}
 		}
 		out[n] = m
 		for _, d := range m.deps {
-			visit(d)
+			if err := visit(d); err != nil {
+				return err
+			}
 		}
+		return nil
 	}
 	for _, r := range roots {
-		visit(r)
-	}
-	return out
-}
-
-// kfuncRoots returns the names of the modules that register kfuncs, sorted.
-func (s *moduleSet) kfuncRoots() []string {
-	var out []string
-	for n, m := range s.byName {
-		if m.kfuncs {
-			out = append(out, n)
+		if err := visit(r); err != nil {
+			return nil, err
 		}
 	}
+	return out, nil
+}
+
+// kfuncRoots returns the names of the modules that register kfuncs, sorted: those inspection
+// found, or the pinned ones the package holds, each checked to register kfuncs (a pin that names
+// a module that does not is an error: it was not made from this package).
+func (s *moduleSet) kfuncRoots() ([]string, error) {
+	var out []string
+	if s.pinned != nil && len(s.byName) == 0 {
+		return nil, nil // a package without modules (an image or config package of 6.19+)
+	}
+	if s.pinned == nil {
+		for n, m := range s.byName {
+			if m.kfuncs {
+				out = append(out, n)
+			}
+		}
+		slices.Sort(out)
+		return out, nil
+	}
+	for _, n := range s.pinned {
+		m := s.byName[n]
+		if m == nil {
+			return nil, fmt.Errorf("kernels.lock's kfunc_modules names %s, which the package does not hold", n)
+		}
+		if !m.inspected {
+			if err := m.inspect(); err != nil {
+				return nil, err
+			}
+		}
+		if !m.kfuncs {
+			return nil, fmt.Errorf("kernels.lock's kfunc_modules names %s, which registers no kfuncs", n)
+		}
+		out = append(out, n)
+	}
 	slices.Sort(out)
-	return out
+	return out, nil
 }
 
 // missingDep returns a dependency of one of mods that is neither among mods nor built in, with

@@ -50,7 +50,7 @@ func TestExtractKfuncModulesReal(t *testing.T) {
 			deb := cachedPackage(t, tt.pattern)
 			staging := t.TempDir()
 			start := time.Now()
-			c, err := extractDeb(context.Background(), deb, staging, nil)
+			c, err := extractDeb(context.Background(), deb, staging, extractOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -66,6 +66,15 @@ func TestExtractKfuncModulesReal(t *testing.T) {
 			}
 			if tt.tagged {
 				checkTagged(t, staging, c.KfuncModules, tt.want)
+			}
+			start = time.Now()
+			pinned, err := extractDeb(context.Background(), deb, t.TempDir(), extractOptions{kfuncModules: c.KfuncRoots})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("again with kfunc_modules pinned: %v", time.Since(start).Round(time.Millisecond))
+			if !slices.Equal(pinned.KfuncModules, c.KfuncModules) || !slices.Equal(pinned.Modules, c.Modules) {
+				t.Errorf("pinned: %v and %v, inspecting every module: %v and %v", pinned.Modules, pinned.KfuncModules, c.Modules, c.KfuncModules)
 			}
 		})
 	}
@@ -183,7 +192,7 @@ func TestExtractKfuncModules(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			deb := buildDeb(t, "linux-modules-test", "1.0-1", tt.files)
 			staging := t.TempDir()
-			c, err := extractDeb(context.Background(), deb, staging, tt.builtin)
+			c, err := extractDeb(context.Background(), deb, staging, extractOptions{builtin: tt.builtin})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -201,7 +210,57 @@ func TestExtractKfuncModules(t *testing.T) {
 			if _, err := os.Stat(filepath.Join(staging, "modules", "kernel", "drivers", "net")); err == nil {
 				t.Error("unrelated modules were extracted")
 			}
+			// Pinned as a first extraction found them, a second one inspects only those and
+			// their dependencies and extracts the same.
+			pinned, err := extractDeb(context.Background(), deb, t.TempDir(), extractOptions{builtin: tt.builtin, kfuncModules: c.KfuncRoots})
+			if err != nil {
+				t.Fatalf("with kfunc_modules %v pinned: %v", c.KfuncRoots, err)
+			}
+			if !slices.Equal(pinned.KfuncModules, c.KfuncModules) || !slices.Equal(pinned.KfuncRoots, c.KfuncRoots) || !slices.Equal(pinned.Notes, c.Notes) {
+				t.Errorf("pinned: kfunc modules %v (roots %v, notes %q), inspecting every module: %v (%v, %q)",
+					pinned.KfuncModules, pinned.KfuncRoots, pinned.Notes, c.KfuncModules, c.KfuncRoots, c.Notes)
+			}
 		})
+	}
+}
+
+// TestFaultExtractPinnedKfuncModules extracts a package with kfunc modules pinned that do not
+// match it: a pin naming a module the package lacks, or one that registers no kfuncs, is an
+// error naming the module (the pin was not made from this package); only the pinned modules
+// and their dependencies are inspected.
+func TestFaultExtractPinnedKfuncModules(t *testing.T) {
+	const rel = "6.12.1+deb13-cloud-amd64"
+	mod := func(p string) string { return "usr/lib/modules/" + rel + "/kernel/" + p }
+	deb := buildDeb(t, "linux-modules-test", "1.0-1", map[string][]byte{
+		mod("net/netfilter/nf_conntrack.ko"): fakeKfuncModule("nf_conntrack", "libcrc32c"),
+		mod("lib/libcrc32c.ko"):              fakeModule("libcrc32c", ""),
+		mod("net/ipv4/tcp_bbr.ko"):           fakeKfuncModule("tcp_bbr", ""),
+		mod("drivers/net/dummy.ko"):          fakeModule("dummy", ""),
+	})
+	tests := []struct {
+		pinned []string
+		want   string // the error; "" for none
+	}{
+		{[]string{"nf_conntrack"}, ""},
+		{[]string{}, ""},
+		{[]string{"nf_conntrack", "fou"}, "kernels.lock's kfunc_modules names fou, which the package does not hold"},
+		{[]string{"dummy"}, "kernels.lock's kfunc_modules names dummy, which registers no kfuncs"},
+	}
+	for _, tt := range tests {
+		c, err := extractDeb(context.Background(), deb, t.TempDir(), extractOptions{kfuncModules: tt.pinned})
+		if tt.want != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("pinned %v: error %v, want %q", tt.pinned, err, tt.want)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("pinned %v: %v", tt.pinned, err)
+		}
+		want := map[int][]string{1: {"libcrc32c", "nf_conntrack"}, 0: nil}[len(tt.pinned)]
+		if got := names(c.KfuncModules); !slices.Equal(got, want) {
+			t.Errorf("pinned %v: kfunc modules %v, want %v", tt.pinned, got, want)
+		}
 	}
 }
 

@@ -109,7 +109,7 @@ func (s *DebianSource) fetch(ctx context.Context, run *fetchRun, e Entry, locked
 		}
 	}
 	pinModulesPackage(run, e.Name, idx, rec, &le)
-	m, err := s.install(ctx, run, e.Name, le, rec.Size)
+	m, err := s.install(ctx, run, e.Name, &le, rec.Size)
 	if err != nil {
 		return nil, LockEntry{}, err
 	}
@@ -137,7 +137,7 @@ func (s *DebianSource) fetchLocked(ctx context.Context, run *fetchRun, kernel st
 		return m, le, err
 	}
 	if !ok {
-		m, err := s.install(ctx, run, kernel, le, 0)
+		m, err := s.install(ctx, run, kernel, &le, 0)
 		if err != nil {
 			return nil, LockEntry{}, err
 		}
@@ -160,7 +160,7 @@ func (s *DebianSource) fetchLocked(ctx context.Context, run *fetchRun, kernel st
 			}
 		}
 	}
-	if m, err = s.install(ctx, run, kernel, le, 0); err != nil {
+	if m, err = s.install(ctx, run, kernel, &le, 0); err != nil {
 		run.step(Step{Kernel: kernel, Message: "warning: using the cached image without kfunc modules: " + err.Error()})
 		return old, pinned, nil
 	}
@@ -227,12 +227,13 @@ func pinModulesPackage(run *fetchRun, kernel string, idx *packageIndex, rec pkgR
 		return
 	}
 	le.ModulesPackage, le.ModulesDebSHA256, le.ModulesDebPath = dep, mrec.SHA256, mrec.Filename
+	le.KfuncModules = "" // found again in the modules package
 }
 
 // install extracts a pinned package into the cache (downloading it unless it is cached) and
 // returns the entry's manifest. When le already names a vmlinuz sha256, the package must produce
-// exactly that image.
-func (s *DebianSource) install(ctx context.Context, run *fetchRun, kernel string, le LockEntry, size int64) (*Manifest, error) {
+// exactly that image. A pin that names no kfunc modules yet gets those the extraction found.
+func (s *DebianSource) install(ctx context.Context, run *fetchRun, kernel string, le *LockEntry, size int64) (*Manifest, error) {
 	deb, err := run.ensureDeb(ctx, kernel, debRef{
 		pkg: le.Package, version: le.DebianVersion, sum: le.DebSHA256, size: size, pool: le.DebPath, suite: le.Suite,
 	})
@@ -245,7 +246,8 @@ func (s *DebianSource) install(ctx context.Context, run *fetchRun, kernel string
 	}
 	defer st.Remove() // nothing left to remove after a successful store (renamed)
 	staging := st.Path
-	c, err := extractDeb(ctx, deb, staging, nil)
+	pinned := le.pinnedKfuncModules()
+	c, err := extractDeb(ctx, deb, staging, extractOptions{kfuncModules: pinned})
 	if err != nil {
 		return nil, err
 	}
@@ -254,7 +256,7 @@ func (s *DebianSource) install(ctx context.Context, run *fetchRun, kernel string
 	}
 	if !c.Config && le.ConfigPackage != "" {
 		ref := debRef{pkg: le.ConfigPackage, version: le.DebianVersion, sum: le.ConfigDebSHA256, pool: le.ConfigDebPath, suite: le.Suite}
-		cc, err := extractPart(ctx, run, kernel, ref, staging, c)
+		cc, err := extractPart(ctx, run, kernel, ref, staging, c, pinned)
 		if err != nil {
 			return nil, fmt.Errorf("config package: %w", err)
 		}
@@ -264,12 +266,13 @@ func (s *DebianSource) install(ctx context.Context, run *fetchRun, kernel string
 	}
 	if le.ModulesPackage != "" {
 		ref := debRef{pkg: le.ModulesPackage, version: le.DebianVersion, sum: le.ModulesDebSHA256, pool: le.ModulesDebPath, suite: le.Suite}
-		mc, err := extractPart(ctx, run, kernel, ref, staging, c)
+		mc, err := extractPart(ctx, run, kernel, ref, staging, c, pinned)
 		if err != nil {
 			return nil, fmt.Errorf("modules package: %w", err)
 		}
 		c.Modules = append(c.Modules, mc.Modules...)
 		c.KfuncModules = append(c.KfuncModules, mc.KfuncModules...)
+		c.KfuncRoots = append(c.KfuncRoots, mc.KfuncRoots...)
 		c.Notes = append(c.Notes, mc.Notes...)
 	}
 	for _, n := range c.Notes {
@@ -302,6 +305,9 @@ func (s *DebianSource) install(ctx context.Context, run *fetchRun, kernel string
 	if err := run.cache.store(ctx, st, m); err != nil {
 		return nil, err
 	}
+	if le.KfuncModules == "" {
+		le.setKfuncModules(c.KfuncRoots)
+	}
 	run.step(Step{Kernel: kernel, Message: extractedMessage(m)})
 	return run.cache.load(ctx, sum)
 }
@@ -323,13 +329,14 @@ func extractedMessage(m *Manifest) string {
 }
 
 // extractPart extracts a package that holds part of a kernel (its config, its modules) into
-// staging beside c, what the image package held, and checks that it is of the same release.
-func extractPart(ctx context.Context, run *fetchRun, kernel string, ref debRef, staging string, c *debContents) (*debContents, error) {
+// staging beside c, what the image package held, and checks that it is of the same release;
+// kfuncModules are the pin's kfunc modules (see extractOptions).
+func extractPart(ctx context.Context, run *fetchRun, kernel string, ref debRef, staging string, c *debContents, kfuncModules []string) (*debContents, error) {
 	deb, err := run.ensureDeb(ctx, kernel, ref)
 	if err != nil {
 		return nil, err
 	}
-	pc, err := extractDeb(ctx, deb, staging, c.Builtin)
+	pc, err := extractDeb(ctx, deb, staging, extractOptions{builtin: c.Builtin, kfuncModules: kfuncModules})
 	if err != nil {
 		return nil, err
 	}

@@ -81,7 +81,7 @@ func BenchmarkUnpackExtractDeb(b *testing.B) {
 		b.Run(k, func(b *testing.B) {
 			deb := cachedPackage(b, k+".*.deb")
 			for b.Loop() {
-				if _, err := extractDeb(context.Background(), deb, b.TempDir(), nil); err != nil {
+				if _, err := extractDeb(context.Background(), deb, b.TempDir(), extractOptions{}); err != nil {
 					b.Fatal(err)
 				}
 			}
