@@ -188,6 +188,9 @@ func observationsDir() string { return filepath.Join(cfg.out, "observations") }
 
 // The guests boot once, in the first parallel process, all through one harness pool; every
 // process then reads the per-kernel files.
+// logEvent prints the run's steps, one plain line each.
+var logEvent = observe.LineLogger(os.Stderr)
+
 var _ = SynchronizedBeforeSuite(func(ctx SpecContext) {
 	kernels := selectedKernels()
 	if len(kernels) == 0 {
@@ -203,8 +206,14 @@ var _ = SynchronizedBeforeSuite(func(ctx SpecContext) {
 		Refresh:     cfg.refresh,
 		Harness:     cfg.harness,
 		// Straight to stderr: Ginkgo holds GinkgoWriter back until a spec fails, and a cold
-		// run spends minutes fetching and booting before the first spec.
-		OnEvent: observe.LineLogger(os.Stderr),
+		// run spends minutes fetching and booting before the first spec. A finished kernel is
+		// prepared for its container at once, beside the guests still running.
+		OnEvent: func(e observe.Event) {
+			logEvent(e)
+			if e.Phase == observe.PhaseDone && e.Observation != nil {
+				startPrepare(e.Observation.Name, e.Observation.Doc)
+			}
+		},
 	})
 	Expect(err).NotTo(HaveOccurred(), "observing kernels %s", strings.Join(kernels, ", "))
 	_, err = observe.WriteDir(observationsDir(), obs)

@@ -2,7 +2,6 @@ package suites
 
 import (
 	"context"
-	"fmt"
 	"path/filepath"
 	"runtime"
 	"sync"
@@ -15,10 +14,11 @@ import (
 	"github.com/bpfmatrix/bpfmatrix/vmimages"
 )
 
-// preparedKernel is what one kernel's container checks: its observations read and judged, and
-// the kfuncs its image's BTF tags. Kernels are prepared ahead of their containers, on every
-// core: one after another inside the containers, reading, judging and decompressing the
-// images took most of the suite's time after the guests, on one core of an idle machine.
+// preparedKernel is what one kernel's container checks: its observations judged, and the kfuncs
+// its image's BTF tags. A kernel is prepared as soon as its guest is done, beside the other
+// guests, or ahead of its container from its observation file: one after another inside the
+// containers, reading, judging and decompressing the images took most of the suite's time after
+// the guests, on one core of an idle machine.
 type preparedKernel struct {
 	k             report.Kernel
 	verdicts      map[int]verdict.HelperVerdict
@@ -29,51 +29,59 @@ type preparedKernel struct {
 	done          chan struct{}
 }
 
-// preparing holds every selected kernel's preparation, started by the first container.
+// preparing holds the kernels' preparations, at most one per CPU at a time.
 var preparing struct {
-	once   sync.Once
+	mu     sync.Mutex
 	byName map[string]*preparedKernel
+	sem    chan struct{}
 }
 
-// prepared returns the named kernel's preparation, waiting for it; the first call starts all
-// of them, in the containers' order.
-func prepared(name string) *preparedKernel {
-	preparing.once.Do(func() { startPreparing(selectedKernels()) })
-	p, ok := preparing.byName[name]
-	if !ok {
-		return &preparedKernel{err: fmt.Errorf("kernel %s is not selected", name)}
+// startPrepare starts preparing the named kernel, once: from doc, its observation in memory, or
+// (nil) from its observation file.
+func startPrepare(name string, doc *observation.Document) *preparedKernel {
+	preparing.mu.Lock()
+	defer preparing.mu.Unlock()
+	if preparing.byName == nil {
+		preparing.byName = map[string]*preparedKernel{}
+		preparing.sem = make(chan struct{}, runtime.NumCPU())
 	}
+	if p, ok := preparing.byName[name]; ok {
+		return p
+	}
+	p := &preparedKernel{done: make(chan struct{})}
+	preparing.byName[name] = p
+	go func() {
+		preparing.sem <- struct{}{}
+		defer func() {
+			<-preparing.sem
+			close(p.done)
+		}()
+		p.prepare(name, doc)
+	}()
+	return p
+}
+
+// prepared returns the named kernel's preparation, waiting for it. The selected kernels not
+// prepared yet (their guests ran in another process, or the run ended before them) are started
+// from their files first, in the containers' order.
+func prepared(name string) *preparedKernel {
+	for _, n := range selectedKernels() {
+		startPrepare(n, nil)
+	}
+	p := startPrepare(name, nil)
 	<-p.done
 	return p
 }
 
-// startPreparing prepares the kernels on as many workers as there are CPUs, in order.
-func startPreparing(names []string) {
-	preparing.byName = map[string]*preparedKernel{}
-	queue := make(chan string, len(names))
-	for _, n := range names {
-		preparing.byName[n] = &preparedKernel{done: make(chan struct{})}
-		queue <- n
-	}
-	close(queue)
-	for range min(runtime.NumCPU(), len(names)) {
-		go func() {
-			for n := range queue {
-				p := preparing.byName[n]
-				p.prepare(n)
-				close(p.done)
-			}
-		}()
-	}
-}
-
-// prepare reads and judges the kernel's observations and, for a kernel that did not fail, reads
-// the kfunc tags of its image.
-func (p *preparedKernel) prepare(name string) {
-	doc, err := observation.ReadFile(filepath.Join(observationsDir(), observe.FileName(name, cfg.arch)))
-	if err != nil {
-		p.err = err
-		return
+// prepare judges the kernel's observations (doc, or its file when doc is nil) and, for a kernel
+// that did not fail, reads the kfunc tags of its image.
+func (p *preparedKernel) prepare(name string, doc *observation.Document) {
+	var err error
+	if doc == nil {
+		if doc, err = observation.ReadFile(filepath.Join(observationsDir(), observe.FileName(name, cfg.arch))); err != nil {
+			p.err = err
+			return
+		}
 	}
 	if p.k, err = report.FromDocument(name, "kernel "+name, doc); err != nil {
 		p.err = err
