@@ -61,7 +61,7 @@ type Config struct {
 	// Accel is "kvm" or "tcg"; empty picks KVM when it works.
 	Accel string
 	// TCGThread is QEMU's TCG threading, "multi" (a host thread per vCPU) or "single" (one
-	// thread for all vCPUs); empty leaves QEMU's default (multi on x86 hosts).
+	// thread for all vCPUs); empty chooses (see tcgThreading).
 	TCGThread string
 	// CPUModel is QEMU's -cpu model for TCG guests; empty leaves QEMU's default for amd64 and
 	// "max" for arm64 (virt's default CPU is 32-bit). KVM guests always get the host's CPU.

@@ -50,6 +50,17 @@ func (q *Queue) Push(k Kernel) {
 	q.wake()
 }
 
+// guestsAtOnce is how many of the queue's guests run at the same time with parallel slots:
+// parallel, or fewer when the queue was closed with fewer kernels.
+func (q *Queue) guestsAtOnce(parallel int) int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.closed {
+		return min(parallel, q.pushed)
+	}
+	return parallel
+}
+
 // Close says no kernel will be pushed any more: Stream returns once the queue is empty and its
 // guests have ended.
 func (q *Queue) Close() {

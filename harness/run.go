@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -47,6 +48,7 @@ func Stream(ctx context.Context, cfg Config, q *Queue, progress func(Event)) ([]
 		return nil, err
 	}
 	acc := newAccelerator(&cfg, m)
+	cfg.TCGThread = tcgThreading(&cfg, q.guestsAtOnce(cfg.Parallel), runtime.NumCPU())
 	// The directories of runs killed with SIGKILL (an initramfs and the guests' sockets and
 	// consoles each, 40 MB a run with a large agent) go first; those of live runs stay.
 	tempdir.Sweep(cfg.WorkDir, RunDirPrefix, 0)

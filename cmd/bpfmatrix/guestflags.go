@@ -48,7 +48,7 @@ func addGuestFlags(fs *flag.FlagSet) *guestFlags {
 	g.qemu = fs.String("qemu", def.QEMU, "the qemu-system-x86_64 binary")
 	g.qemuARM64 = fs.String("qemu-arm64", def.QEMUARM64, "the qemu-system-aarch64 binary (for --arch arm64)")
 	g.accel = fs.String("accel", "", "kvm or tcg (default: kvm when it works)")
-	g.tcgThread = fs.String("tcg-thread", def.TCGThread, "TCG threading: single (one host thread per guest) or multi (one per vCPU)")
+	g.tcgThread = fs.String("tcg-thread", def.TCGThread, "TCG threading: single (one host thread per guest) or multi (one per vCPU); default: single when the guests' vCPUs outnumber the cores")
 	g.channel = fs.String("channel", def.Channel, "result channel: virtio or serial")
 	g.retries = fs.Int("retries", def.Retries, "boot a kernel whose guest failed this many more times")
 	g.streamDir = fs.String("stream-dir", "", "also write each guest's raw result stream to DIR/<kernel>.stream, as it crossed the channel (for recording a real guest's output as test data)")
