@@ -19,11 +19,11 @@ const qemuOverheadMB = 512
 
 // tcgThreading is the TCG threading of a run whose guests run guests at a time on a machine of
 // cores cores: the configured one, else "single" (one host thread per guest) when the guests'
-// vCPUs outnumber the cores, else "multi" (a host thread per vCPU). With one host thread per vCPU, two guests of two
-// vCPUs on two cores spent 27 % more CPU on the same probes (4 kernels: 87.5 s against 63.8 s,
-// 45.6 s against 33.8 s of wall time; the same answers): the threads of one guest contend for its
-// translation cache's locks and wait for each other. A guest alone on the machine still gets a
-// thread per vCPU.
+// vCPUs outnumber the cores, else "multi" (a host thread per vCPU). With a host thread per vCPU,
+// two guests of two vCPUs on two cores spent 27 % more CPU on the same probes (4 kernels: 87.5 s
+// against 63.8 s of guest CPU, 45.6 s against 33.8 s of wall time; the same answers), much of it
+// in QEMU's translation-block lookups and locks, which one thread per guest does not contend for.
+// A guest alone on the machine still gets a thread per vCPU.
 func tcgThreading(cfg *Config, guests, cores int) string {
 	if cfg.TCGThread != "" {
 		return cfg.TCGThread
