@@ -48,10 +48,10 @@ type LockEntry struct {
 	SHA256  string           `lock:"vmlinuz_sha256"` // of vmlinuz: the cache key
 
 	// Debian sources only.
-	Package         string `lock:"package"`        // e.g. linux-image-5.10.0-46-cloud-amd64
-	DebianVersion   string `lock:"debian_version"` // e.g. 5.10.262-1
-	Suite           string `lock:"suite"`          // where it was found, e.g. bullseye-security
-	DebSHA256       string `lock:"deb_sha256"`     // of the .deb, from the signed index
+	Package       string `lock:"package"`        // e.g. linux-image-5.10.0-46-cloud-amd64
+	DebianVersion string `lock:"debian_version"` // e.g. 5.10.262-1
+	Suite         string `lock:"suite"`          // where it was found, e.g. bullseye-security
+	DebSHA256     string `lock:"deb_sha256"`     // of the .deb, from the signed index
 	// DebPath is the .deb's path below the archive's root (pool/main/...), from the index: a
 	// fetch downloads a pinned package from there and checks its deb_sha256, without reading
 	// the index first. Empty (a pin made before paths were kept) means through the index.
