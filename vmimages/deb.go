@@ -69,8 +69,9 @@ type extraction struct {
 // understood: boot/vmlinuz-<release> with boot/config-<release> and lib/modules/<release>/
 // kernel/... (up to 6.18), and usr/lib/modules/<release>/vmlinuz (from 6.19, whose config is in
 // linux-base-<release>, at usr/lib/modules/<release>/config, and modules in
-// linux-modules-<release>); opt says what is known of the package beforehand. Compressed modules (.ko.xz, .ko.zst, .ko.gz) are stored decompressed so that the guest can load
-// them with finit_module without a decompressor.
+// linux-modules-<release>); opt says what is known of the package beforehand. Compressed
+// modules (.ko.xz, .ko.zst, .ko.gz) are stored decompressed so that the guest can load them with
+// finit_module without a decompressor.
 //
 // Every module file is read once, in the walk (a dependency may come before the module naming
 // it), and the walk stops once vmlinuz, the config and every module modules.order lists have
