@@ -489,8 +489,7 @@ func (r *fetchRun) cachedDeb(ctx context.Context, kernel, path, sum string) (boo
 func (r *fetchRun) downloadDeb(ctx context.Context, a *apt, kernel string, ref debRef) (string, error) {
 	dir := r.cache.debsDir()
 	pkg, version, sum := ref.pkg, ref.version, ref.sum
-	r.step(Step{Kernel: kernel, Message: "downloading " + describeDeb(ref)})
-	start := time.Now()
+	done := r.startDownload(kernel, ref)
 	path, err := a.download(ctx, pkg, version, dir)
 	if errors.Is(err, ErrNotInIndex) {
 		// The lists may predate the version (or the archive dropped it): refresh once and retry.
@@ -515,8 +514,7 @@ func (r *fetchRun) downloadDeb(ctx context.Context, a *apt, kernel string, ref d
 		os.Remove(path)
 		return "", fmt.Errorf("%s: sha256 %s, expected %s", debFileName(pkg, version, r.arch), got, sum)
 	}
-	st, _ := os.Stat(path)
-	r.step(Step{Kernel: kernel, Message: fmt.Sprintf("downloaded %s (%.1f MB in %.1fs)", debFileName(pkg, version, r.arch), float64(st.Size())/1e6, time.Since(start).Seconds())})
+	done(path)
 	return path, nil
 }
 

@@ -56,10 +56,9 @@ func (r *fetchRun) downloadPool(ctx context.Context, a *apt, kernel string, ref 
 		return "", fmt.Errorf("download %s: %w", ref.pkg, err)
 	}
 	defer td.Remove()
-	r.step(Step{Kernel: kernel, Message: "downloading " + describeDeb(ref)})
-	start := time.Now()
+	done := r.startDownload(kernel, ref)
 	tmp := filepath.Join(td.Path, filepath.Base(ref.pool))
-	n, got, err := getFile(ctx, url, tmp)
+	got, err := getFile(ctx, url, tmp)
 	if err != nil {
 		return "", err
 	}
@@ -70,53 +69,61 @@ func (r *fetchRun) downloadPool(ctx context.Context, a *apt, kernel string, ref 
 	if err := os.Rename(tmp, dst); err != nil {
 		return "", fmt.Errorf("download %s: %w", ref.pkg, err)
 	}
-	r.step(Step{Kernel: kernel, Message: fmt.Sprintf("downloaded %s (%.1f MB in %.1fs)", filepath.Base(dst), float64(n)/1e6, time.Since(start).Seconds())})
+	done(dst)
 	return dst, nil
 }
 
-// describeDeb is a package as progress lines name it: "pkg version (12.3 MB)".
-func describeDeb(ref debRef) string {
+// startDownload reports that the download of ref begins, whichever way it goes, and returns what
+// reports it done, with the package file it left.
+func (r *fetchRun) startDownload(kernel string, ref debRef) (done func(path string)) {
 	what := ref.pkg + " " + ref.version
 	if ref.size > 0 {
 		what += fmt.Sprintf(" (%.1f MB)", float64(ref.size)/1e6)
 	}
-	return what
+	r.step(Step{Kernel: kernel, Message: "downloading " + what})
+	start := time.Now()
+	return func(path string) {
+		var size int64
+		if st, err := os.Stat(path); err == nil {
+			size = st.Size()
+		}
+		r.step(Step{Kernel: kernel, Message: fmt.Sprintf("downloaded %s (%.1f MB in %.1fs)", filepath.Base(path), float64(size)/1e6, time.Since(start).Seconds())})
+	}
 }
 
-// getFile writes what url serves into path and returns its size and sha256. It fails on any
-// status but 200 and when no data came for poolStallTimeout.
-func getFile(ctx context.Context, url, path string) (int64, string, error) {
+// getFile writes what url serves into path and returns its sha256. It fails on any status but
+// 200 and when no data came for poolStallTimeout.
+func getFile(ctx context.Context, url, path string) (string, error) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
-		return 0, "", err
+		return "", err
 	}
 	var progress atomic.Int64
 	stop := watchStall(&progress, func() { cancel(errPoolStalled) })
 	defer stop()
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return 0, "", stallError(ctx, err)
+		return "", stallError(ctx, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return 0, "", fmt.Errorf("GET %s: %s", url, resp.Status)
+		return "", fmt.Errorf("GET %s: %s", url, resp.Status)
 	}
 	f, err := os.Create(path)
 	if err != nil {
-		return 0, "", err
+		return "", err
 	}
 	defer f.Close()
 	h := sha256.New()
-	n, err := io.Copy(io.MultiWriter(f, h, progressWriter{&progress}), resp.Body)
-	if err != nil {
-		return 0, "", fmt.Errorf("GET %s: %w", url, stallError(ctx, err))
+	if _, err := io.Copy(io.MultiWriter(f, h, progressWriter{&progress}), resp.Body); err != nil {
+		return "", fmt.Errorf("GET %s: %w", url, stallError(ctx, err))
 	}
 	if err := f.Close(); err != nil {
-		return 0, "", err
+		return "", err
 	}
-	return n, hex.EncodeToString(h.Sum(nil)), nil
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // watchStall calls stalled once when progress has not moved for poolStallTimeout, until the
