@@ -122,7 +122,7 @@ func parsePackage(n *yaml.Node, file string) (PackagePin, error) {
 	if _, err := vmimages.ParseDebianVersion(p.Version); err != nil {
 		return p, fmt.Errorf("%s:%d: package %s: %w", file, f["version"].Line, p.Package, err)
 	}
-	if !isSHA256(p.DebSHA256) {
+	if !files.IsSHA256(p.DebSHA256) {
 		return p, fmt.Errorf("%s:%d: package %s: deb_sha256 %q is not a sha256 (64 lower-case hex digits)", file, f["deb_sha256"].Line, p.Package, p.DebSHA256)
 	}
 	objs, ok := f["objects"]
@@ -165,7 +165,7 @@ func parseObject(n *yaml.Node, file string) (ObjectPin, error) {
 	if o.SHA256, err = scalar(f["sha256"], file, "sha256"); err != nil {
 		return o, err
 	}
-	if !isSHA256(o.SHA256) {
+	if !files.IsSHA256(o.SHA256) {
 		return o, fmt.Errorf("%s:%d: object %s: sha256 %q is not a sha256 (64 lower-case hex digits)", file, f["sha256"].Line, o.File, o.SHA256)
 	}
 	if on, ok := f["offset"]; ok {
@@ -186,18 +186,6 @@ func scalar(n *yaml.Node, file, key string) (string, error) {
 		return "", fmt.Errorf("%s:%d: %s: expected a value", file, n.Line, key)
 	}
 	return n.Value, nil
-}
-
-func isSHA256(s string) bool {
-	if len(s) != 64 {
-		return false
-	}
-	for _, c := range s {
-		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
-			return false
-		}
-	}
-	return true
 }
 
 // Marshal renders the lock with every value quoted, one key per line, so that a moved pin shows

@@ -28,7 +28,7 @@ func ImageBTF(ctx context.Context, cacheDir, sum string) (*btf.Spec, error) {
 		}
 		cacheDir = d
 	}
-	if !isSHA256(sum) {
+	if !files.IsSHA256(sum) {
 		return nil, fmt.Errorf("image BTF: %q is not a sha256", sum)
 	}
 	c := imageCache{dir: cacheDir}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"time"
 
@@ -399,12 +398,4 @@ func shortSum(s string) string {
 		return s[:12]
 	}
 	return s
-}
-
-// isSHA256 reports whether s is 64 lower-case hex digits.
-func isSHA256(s string) bool {
-	if len(s) != 64 {
-		return false
-	}
-	return strings.Trim(s, "0123456789abcdef") == ""
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bpfmatrix/bpfmatrix/internal/files"
 	"github.com/bpfmatrix/bpfmatrix/internal/testenv"
 	"github.com/bpfmatrix/bpfmatrix/observation"
 )
@@ -104,7 +105,7 @@ func TestResolve(t *testing.T) {
 		if rec.Package != tt.pkg || rec.Version != tt.debVer || up != tt.upstream || rec.Suite != tt.suite {
 			t.Errorf("resolve(%s, %s) = %s %s %s (%s), want %s %s %s (%s)", tt.series, tt.version, rec.Package, rec.Version, up, rec.Suite, tt.pkg, tt.debVer, tt.upstream, tt.suite)
 		}
-		if !isSHA256(rec.SHA256) || rec.Size == 0 {
+		if !files.IsSHA256(rec.SHA256) || rec.Size == 0 {
 			t.Errorf("resolve(%s): record lacks sha256/size: %+v", tt.series, rec)
 		}
 	}

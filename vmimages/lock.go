@@ -172,7 +172,7 @@ func (e *LockEntry) validate(path string, fields map[string]*yaml.Node) error {
 		}
 	}
 	for _, k := range []string{"vmlinuz_sha256", "deb_sha256", "config_deb_sha256", "modules_deb_sha256"} {
-		if v := e.get(k); v != "" && !isSHA256(v) {
+		if v := e.get(k); v != "" && !files.IsSHA256(v) {
 			return fmt.Errorf("%s:%d: kernel %q: %s %q is not a sha256 (64 lower-case hex digits)", path, line(k), e.Name, k, v)
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"slices"
 
+	"github.com/bpfmatrix/bpfmatrix/internal/files"
 	"github.com/bpfmatrix/bpfmatrix/observation"
 )
 
@@ -85,7 +86,7 @@ func (p *Packages) Versions(ctx context.Context, names []string) ([]PackageVersi
 // Download returns the path of the cached package file pkg=version whose SHA-256 is sum,
 // downloading it when it is missing or damaged (unless p.Offline).
 func (p *Packages) Download(ctx context.Context, pkg, version, sum string) (string, error) {
-	if !isSHA256(sum) {
+	if !files.IsSHA256(sum) {
 		return "", fmt.Errorf("package %s=%s: %q is not a sha256", pkg, version, sum)
 	}
 	r, err := p.run()

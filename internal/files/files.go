@@ -13,9 +13,11 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
+
+	"syscall"
 
 	"github.com/bpfmatrix/bpfmatrix/internal/ctxio"
-	"syscall"
 )
 
 // WriteAtomic writes data to path through a temporary file in the same directory that is synced
@@ -114,6 +116,11 @@ func refuseParent(path string) error {
 		}
 	}
 	return &RefusedError{Op: "write", Path: path, Reason: "a parent is not a directory"}
+}
+
+// IsSHA256 reports whether s is a sha256 as this project writes them: 64 lower-case hex digits.
+func IsSHA256(s string) bool {
+	return len(s) == 64 && strings.Trim(s, "0123456789abcdef") == ""
 }
 
 // SHA256 returns the hex sha256 of the file at path, which must be a regular file of at most

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -38,5 +39,26 @@ func TestWriteAtomic(t *testing.T) {
 	}
 	if _, err := SHA256(context.Background(), filepath.Join(dir, "missing")); err == nil {
 		t.Error("SHA256 of a missing file succeeded")
+	}
+}
+
+// TestIsSHA256: 64 lower-case hex digits, nothing else.
+func TestIsSHA256(t *testing.T) {
+	hex64 := strings.Repeat("0123456789abcdef", 4)
+	tests := []struct {
+		s    string
+		want bool
+	}{
+		{hex64, true},
+		{strings.ToUpper(hex64), false},
+		{hex64[:63], false},
+		{hex64 + "0", false},
+		{hex64[:63] + "g", false},
+		{"", false},
+	}
+	for _, tt := range tests {
+		if got := IsSHA256(tt.s); got != tt.want {
+			t.Errorf("IsSHA256(%q) = %v, want %v", tt.s, got, tt.want)
+		}
 	}
 }
