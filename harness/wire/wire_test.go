@@ -165,3 +165,28 @@ func TestHeaderMustBeObject(t *testing.T) {
 		t.Fatal("a JSON array was accepted as header")
 	}
 }
+
+// TestResultLineIsEncodedLine holds the hand-built result line to what encoding the line
+// struct gives, for values whose strings need escaping.
+func TestResultLineIsEncodedLine(t *testing.T) {
+	tests := []any{
+		rec{HelperID: 1, Outcome: "supported"},
+		map[string]string{"log": "R1 type=<ctx> expected=fp & \"quoted\"\n\tnext\u2028"},
+		[]int{1, 2, 3},
+		"plain",
+	}
+	for _, v := range tests {
+		var got bytes.Buffer
+		w := NewWriter(&got, false)
+		must(t, w.Result(v))
+		b, err := json.Marshal(v)
+		must(t, err)
+		var want bytes.Buffer
+		enc := json.NewEncoder(&want)
+		enc.SetEscapeHTML(false)
+		must(t, enc.Encode(&line{Result: b}))
+		if got.String() != want.String() {
+			t.Errorf("%#v:\n got %q\nwant %q", v, got.String(), want.String())
+		}
+	}
+}
