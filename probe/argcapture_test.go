@@ -218,7 +218,7 @@ func TestCaptureHostArgLogs(t *testing.T) {
 				}
 				given = strings.Join(names, ", ")
 			}
-			if res, _, err = a.load(); err != nil {
+			if res, _, _, err = a.load(); err != nil {
 				t.Fatal(err)
 			}
 			for _, r := range c.unset {

@@ -59,6 +59,9 @@ type argWalk struct {
 	// lastGiven is the register given a value last, 0 before any.
 	lastGiven int
 	offers    func(v *variant, id int) bool
+	// messagesOnly lets load ask for the verifier's messages alone where they say enough;
+	// an exhaustive probe, the reference a planned one is held to, reads every full log.
+	messagesOnly bool
 }
 
 // HelperArgs returns what the verifier expects of each argument of each helper the kernel offers
@@ -276,8 +279,13 @@ func (p *Prober) argCount(id int) int {
 	return min(n, bpfasm.MaxArgs)
 }
 
-// load loads the helper's call with the slots' current values in the current variant.
-func (a *argWalk) load() (loadResult, int, error) {
+// load loads the helper's call with the slots' current values in the current variant. It
+// returns what the kernel said, the raw offset of the probed call and that of the instruction
+// the verifier refused (-1 when it refused before walking one). A straight program without a
+// callback is loaded for the verifier's messages alone when a.messagesOnly is set: the
+// statistics line's count of processed instructions then says where it was refused, which
+// otherwise takes formatting and reading the full trace (the pass's most expensive part).
+func (a *argWalk) load() (loadResult, int, int, error) {
 	args := make([]bpfasm.ArgValue, bpfasm.MaxArgs)
 	var unset []int
 	for i := range a.slots {
@@ -288,17 +296,17 @@ func (a *argWalk) load() (loadResult, int, error) {
 	}
 	insns, err := bpfasm.ArgProbeProgram(a.id, a.v.spec.ret, args)
 	if err != nil {
-		return loadResult{}, 0, err
+		return loadResult{}, 0, 0, err
 	}
 	if len(unset) > 0 {
 		if insns, err = unsetArgs(insns, unset); err != nil {
-			return loadResult{}, 0, err
+			return loadResult{}, 0, 0, err
 		}
 	}
 	callAt, callbackAt := offsets(insns)
 	b, err := bpfasm.Marshal(insns)
 	if err != nil {
-		return loadResult{}, 0, err
+		return loadResult{}, 0, 0, err
 	}
 	prog := a.v.prog
 	if callbackAt >= 0 {
@@ -306,7 +314,7 @@ func (a *argWalk) load() (loadResult, int, error) {
 		// with BTF func info.
 		h, mainID, cbID, err := a.maps.progBTF()
 		if err != nil {
-			return loadResult{}, 0, err
+			return loadResult{}, 0, 0, err
 		}
 		info := make([]byte, 2*funcInfoRecSize)
 		binary.NativeEndian.PutUint32(info[4:], uint32(mainID))
@@ -315,7 +323,51 @@ func (a *argWalk) load() (loadResult, int, error) {
 		prog.btfFD, prog.funcInfo = uint32(h.FD()), info
 	}
 	a.loads++
-	return a.l.load(&prog, b, true), callAt, nil
+	if a.messagesOnly && callbackAt < 0 {
+		if steps, ok := straightSteps(insns, callAt); ok {
+			res := a.l.loadAtLevel(logMessages, &prog, b, true)
+			if at, ok := refusedAt(res.log, steps, callAt); ok || res.errno == 0 {
+				return res, callAt, at, nil
+			}
+			// No statistics line to count with: the full log below says where.
+		}
+	}
+	res := a.l.loadAtLevel(logInstructions, &prog, b, true)
+	return res, callAt, verifierlog.LastInsn(res.log), nil
+}
+
+// straightSteps returns the raw offset of each instruction the verifier walks, in order, up to
+// and including the probed call at callAt, and false when the program can jump before it: then
+// the instructions walked are not the program's in order.
+func straightSteps(insns ebpfasm.Instructions, callAt int) ([]int, bool) {
+	var steps []int
+	it := insns.Iterate()
+	for it.Next() && int(it.Offset) <= callAt {
+		op := it.Ins.OpCode
+		if int(it.Offset) < callAt && op.Class().IsJump() && op.JumpOp() != ebpfasm.Call {
+			return nil, false
+		}
+		steps = append(steps, int(it.Offset))
+	}
+	return steps, len(steps) > 0 && steps[len(steps)-1] == callAt
+}
+
+// refusedAt reads from a refused load's statistics line where a straight program (steps, see
+// straightSteps) was refused, as LastInsn reads it from the full log's trace: the raw offset of
+// the refused instruction up to the call, -1 before the first, and past callAt for any
+// instruction after the call. The verifier counts an instruction as processed before it checks
+// it, so N processed means the N-th step was refused. False when the log has no statistics line.
+func refusedAt(log string, steps []int, callAt int) (int, bool) {
+	n, ok := verifierlog.Processed(log)
+	switch {
+	case !ok:
+		return 0, false
+	case n == 0:
+		return -1, true
+	case n <= len(steps):
+		return steps[n-1], true
+	}
+	return callAt + 1, true
 }
 
 // offsets returns the raw offsets of the probed call (the instruction before the probe's "out"
@@ -349,7 +401,8 @@ const maxHelperLoads = (argLoadBudget + untouchedBudget) * (1 + maxRewalks)
 // the most arguments kept.
 func (p *Prober) walkHelper(l *loader, sh *argShared, id int, cands []*variant, offers func(v *variant, id int) bool) observation.HelperArgs {
 	walk := func(v *variant) observation.HelperArgs {
-		a := &argWalk{p: p, l: l, maps: sh.maps, vars: sh.vars, id: id, name: p.helperName(id), cands: cands, offers: offers}
+		a := &argWalk{p: p, l: l, maps: sh.maps, vars: sh.vars, id: id, name: p.helperName(id), cands: cands, offers: offers,
+			messagesOnly: !p.opts.Exhaustive}
 		return a.walk(v)
 	}
 	out := walk(cands[0])
@@ -409,7 +462,7 @@ func (a *argWalk) refine() (complete bool, failedReg int, detail string) {
 		if a.loads >= argLoadBudget {
 			return false, failedReg, fmt.Sprintf("gave up after %d loads: %s", a.loads, detail)
 		}
-		res, callAt, err := a.load()
+		res, callAt, at, err := a.load()
 		if err != nil {
 			return false, failedReg, err.Error()
 		}
@@ -421,7 +474,6 @@ func (a *argWalk) refine() (complete bool, failedReg int, detail string) {
 		if detail == "" {
 			_, detail = Classify(res.errno, res.log)
 		}
-		at := verifierlog.LastInsn(res.log)
 		if at < callAt {
 			// Refused before the call was reached, or before any instruction was walked
 			// ("ldimm64 failed to find the address for kernel symbol ..."): the values the

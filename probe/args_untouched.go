@@ -108,14 +108,14 @@ func (a *argWalk) askUntouched(arg int, rest []int, fd int) (c verifierlog.Compl
 	if arg >= 0 {
 		a.slots[arg].value = bpfasm.ArgMapPtr(fd)
 	}
-	res, callAt, err := a.load()
+	res, callAt, at, err := a.load()
 	for _, i := range rest {
 		a.slots[i].unset = false
 	}
 	if arg >= 0 {
 		a.slots[arg].value = bpfasm.ArgValue{}
 	}
-	switch at := verifierlog.LastInsn(res.log); {
+	switch {
 	case err != nil:
 		return c, false, false
 	case res.errno == 0, at > callAt:

@@ -157,10 +157,15 @@ func (l *loader) load(prog *program, insns []byte, gpl bool) loadResult {
 // fullLog loads insns again asking for the full log, whatever level l asks for: an
 // unclassified answer keeps the log a person needs to read it, instructions included.
 func (l *loader) fullLog(prog *program, insns []byte, gpl bool) string {
-	level := l.logLevel
-	l.logLevel = logInstructions
-	defer func() { l.logLevel = level }()
-	return l.load(prog, insns, gpl).log
+	return l.loadAtLevel(logInstructions, prog, insns, gpl).log
+}
+
+// loadAtLevel is load asking for the log at level, whatever level l asks for.
+func (l *loader) loadAtLevel(level uint32, prog *program, insns []byte, gpl bool) loadResult {
+	was := l.logLevel
+	l.logLevel = level
+	defer func() { l.logLevel = was }()
+	return l.load(prog, insns, gpl)
 }
 
 // loadFD is load that, when keep is set, returns the program's fd open instead of closing it

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -58,6 +59,21 @@ func BeforeVerification(log string) bool {
 	return processed0RE.MatchString(log)
 }
 
+// processedRE is the statistics line the verifier ends every log with, at every log level:
+// how many instructions it walked, the refused one included.
+var processedRE = regexp.MustCompile(`(?m)^processed (\d+) insns `)
+
+// Processed returns the number of instructions the log's statistics line says the verifier
+// walked, and false when the log has no statistics line.
+func Processed(log string) (int, bool) {
+	m := processedRE.FindStringSubmatch(log)
+	if m == nil {
+		return 0, false
+	}
+	n, err := strconv.Atoi(m[1])
+	return n, err == nil
+}
+
 // LastInsn is the index of the last instruction the log's trace shows, -1 when none.
 func LastInsn(log string) int {
 	last := -1
@@ -89,7 +105,9 @@ func complaintLines(log string) []string {
 		if explanation(line) {
 			break
 		}
-		if traceRE.MatchString(line) || stateRE.MatchString(line) {
+		// A log of messages alone has no trace to start after, and keeps the notes the
+		// verifier prints before walking (a full log has them before its first instruction).
+		if traceRE.MatchString(line) || stateRE.MatchString(line) || noteRE.MatchString(line) {
 			continue
 		}
 		out = append(out, strings.TrimSpace(line))
