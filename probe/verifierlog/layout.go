@@ -74,6 +74,13 @@ func Processed(log string) (int, bool) {
 	return n, err == nil
 }
 
+// isInsn reports whether line is an instruction of the trace. The first byte decides most
+// lines without the regular expression: a log of messages alone has no line starting with a
+// digit, and the classifiers read tens of thousands of logs on an emulated CPU.
+func isInsn(line string) bool {
+	return line != "" && line[0] >= '0' && line[0] <= '9' && insnRE.MatchString(line)
+}
+
 // LastInsn is the index of the last instruction the log's trace shows, -1 when none.
 func LastInsn(log string) int {
 	last := -1
@@ -81,7 +88,7 @@ func LastInsn(log string) int {
 		if explanation(line) {
 			break // the explanation quotes instructions in another format
 		}
-		if insnRE.MatchString(line) {
+		if isInsn(line) {
 			var n int
 			fmt.Sscanf(line, "%d:", &n)
 			last = n
@@ -96,7 +103,7 @@ func complaintLines(log string) []string {
 	lines := strings.Split(log, "\n")
 	start := 0
 	for i, line := range lines {
-		if insnRE.MatchString(line) {
+		if isInsn(line) {
 			start = i + 1
 		}
 	}
