@@ -111,7 +111,15 @@ func stage1() error {
 		exe = "/init"
 	}
 	// os.Environ holds the KEY=VALUE words of the kernel command line; they must survive.
+	// Stage 2 runs without the Go runtime's asynchronous preemption: it preempts with
+	// signals, which on an emulated CPU come often (goroutines run long between calls), each
+	// a kernel round trip, and one landing during BPF_PROG_LOAD makes the kernel give up the
+	// load (EAGAIN), to be made again. The agent's goroutines call functions often enough to
+	// be preempted without them. A GODEBUG on the kernel command line is kept instead.
 	env := append(os.Environ(), envStage+"=2")
+	if os.Getenv("GODEBUG") == "" {
+		env = append(env, "GODEBUG=asyncpreemptoff=1")
+	}
 	if err := syscall.Exec(exe, os.Args, env); err != nil {
 		return fmt.Errorf("re-exec %s: %w", exe, err)
 	}
