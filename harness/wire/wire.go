@@ -49,13 +49,15 @@ type line struct {
 	Trailer *Trailer        `json:"trailer,omitempty"`
 }
 
-// flushEvery bounds how long results wait in the compressor: the host shows progress from them,
-// and a stream cut later still keeps them.
+// flushEvery bounds how long results wait in the writer's buffer and the compressor: the host
+// shows progress from them, and a stream cut later still keeps them.
 const flushEvery = 200 * time.Millisecond
 
 // Writer writes a stream. It is not safe for concurrent use.
 type Writer struct {
-	w         io.Writer
+	// bw buffers the channel: a guest's channel write is a trip through the kernel and the
+	// emulated device, and a probe sends tens of thousands of result lines.
+	bw        *bufio.Writer
 	zw        *gzip.Writer
 	sum       hash.Hash
 	count     int
@@ -66,9 +68,9 @@ type Writer struct {
 // NewWriter returns a Writer on w; compress gzips the stream, which pays off on a slow channel
 // such as an emulated UART.
 func NewWriter(w io.Writer, compress bool) *Writer {
-	sw := &Writer{w: w, sum: sha256.New(), lastFlush: time.Now()}
+	sw := &Writer{bw: bufio.NewWriterSize(w, 64<<10), sum: sha256.New(), lastFlush: time.Now()}
 	if compress {
-		sw.zw, _ = gzip.NewWriterLevel(w, gzip.BestSpeed)
+		sw.zw, _ = gzip.NewWriterLevel(sw.bw, gzip.BestSpeed)
 	}
 	return sw
 }
@@ -77,7 +79,7 @@ func (sw *Writer) out() io.Writer {
 	if sw.zw != nil {
 		return sw.zw
 	}
-	return sw.w
+	return sw.bw
 }
 
 func (sw *Writer) put(l *line, flush bool) error {
@@ -112,6 +114,9 @@ func (sw *Writer) Flush() error {
 		if err := sw.zw.Flush(); err != nil {
 			return fmt.Errorf("wire: flush: %w", err)
 		}
+	}
+	if err := sw.bw.Flush(); err != nil {
+		return fmt.Errorf("wire: flush: %w", err)
 	}
 	return nil
 }
@@ -164,6 +169,9 @@ func (sw *Writer) Close() error {
 		if err := sw.zw.Close(); err != nil {
 			return fmt.Errorf("wire: close: %w", err)
 		}
+	}
+	if err := sw.bw.Flush(); err != nil {
+		return fmt.Errorf("wire: close: %w", err)
 	}
 	return nil
 }

@@ -120,20 +120,25 @@ func TestTruncation(t *testing.T) {
 	}
 }
 
-// TestFlushKeepsResults checks that results written before a cut of a compressed stream
-// survive once the writer flushed them, which is what the agent's periodic flush relies on.
+// TestFlushKeepsResults checks that results written before a cut of a stream survive once the
+// writer flushed them, compressed or not (both are buffered), which is what the agent's
+// periodic flush relies on.
 func TestFlushKeepsResults(t *testing.T) {
-	var buf bytes.Buffer
-	w := NewWriter(&buf, true)
-	must(t, w.Hello(Hello{}))
-	must(t, w.Header(map[string]any{}))
-	for i := 1; i <= 10; i++ {
-		must(t, w.Result(rec{HelperID: i}))
-	}
-	must(t, w.Flush())
-	s, err := Read(bytes.NewReader(buf.Bytes()), Events{})
-	if !errors.Is(err, ErrTruncated) || len(s.Results) != 10 {
-		t.Fatalf("got %d results, err %v; want 10 and ErrTruncated", len(s.Results), err)
+	for _, compress := range []bool{true, false} {
+		t.Run(fmt.Sprint("compress=", compress), func(t *testing.T) {
+			var buf bytes.Buffer
+			w := NewWriter(&buf, compress)
+			must(t, w.Hello(Hello{}))
+			must(t, w.Header(map[string]any{}))
+			for i := 1; i <= 10; i++ {
+				must(t, w.Result(rec{HelperID: i}))
+			}
+			must(t, w.Flush())
+			s, err := Read(bytes.NewReader(buf.Bytes()), Events{})
+			if !errors.Is(err, ErrTruncated) || len(s.Results) != 10 {
+				t.Fatalf("got %d results, err %v; want 10 and ErrTruncated", len(s.Results), err)
+			}
+		})
 	}
 }
 
@@ -179,6 +184,7 @@ func TestResultLineIsEncodedLine(t *testing.T) {
 		var got bytes.Buffer
 		w := NewWriter(&got, false)
 		must(t, w.Result(v))
+		must(t, w.Flush())
 		b, err := json.Marshal(v)
 		must(t, err)
 		var want bytes.Buffer
