@@ -136,21 +136,32 @@ func (sw *Writer) Header(v any) error {
 	return sw.put(&line{Header: b}, true)
 }
 
-// Result writes one result (any JSON value).
+// Result writes one result (any JSON value). A value with an AppendJSON method (an
+// observation.Result) encodes itself, which must give json.Marshal's bytes.
 func (sw *Writer) Result(v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return fmt.Errorf("wire: result: %w", err)
-	}
-	sw.count++
 	// The line is what put would write for line{Result: b}, built by hand: encoding the line
-	// would scan b again to compact it, which json.Marshal already did, and a guest writes tens
-	// of thousands of results on an emulated CPU.
+	// would scan b again to compact it, which the value's encoding already did, and a guest
+	// writes tens of thousands of results on an emulated CPU.
 	sw.buf.Reset()
 	sw.buf.WriteString(`{"result":`)
-	sw.buf.Write(b)
+	if a, ok := v.(jsonAppender); ok {
+		sw.buf.Write(a.AppendJSON(sw.buf.AvailableBuffer()))
+	} else {
+		b, err := json.Marshal(v)
+		if err != nil {
+			return fmt.Errorf("wire: result: %w", err)
+		}
+		sw.buf.Write(b)
+	}
+	sw.count++
 	sw.buf.WriteString("}\n")
 	return sw.write(false, false)
+}
+
+// jsonAppender is a value that appends its own JSON encoding to a buffer, without the
+// reflection of encoding/json.
+type jsonAppender interface {
+	AppendJSON(b []byte) []byte
 }
 
 // Error records that the probe failed in the guest.

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/bpfmatrix/bpfmatrix/observation"
 )
 
 type rec struct {
@@ -172,10 +174,11 @@ func TestHeaderMustBeObject(t *testing.T) {
 }
 
 // TestResultLineIsEncodedLine holds the hand-built result line to what encoding the line
-// struct gives, for values whose strings need escaping.
+// struct gives, for values whose strings need escaping and for one that encodes itself.
 func TestResultLineIsEncodedLine(t *testing.T) {
 	tests := []any{
 		rec{HelperID: 1, Outcome: "supported"},
+		observation.Result{HelperID: 5, Helper: "ktime_get_ns", ProgType: "xdp", Variant: "xdp", Outcome: observation.Supported, Detail: "R1 <ctx> & more"},
 		map[string]string{"log": "R1 type=<ctx> expected=fp & \"quoted\"\n\tnext\u2028"},
 		[]int{1, 2, 3},
 		"plain",
