@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -236,7 +237,7 @@ func TestCmdline(t *testing.T) {
 		t.Run(fmt.Sprintf("%s/%v/%v", tt.channel, tt.compress, tt.exhaustive), func(t *testing.T) {
 			c := cfg
 			c.Compress, c.Exhaustive = tt.compress, tt.exhaustive
-			if got := cmdline(&c, k, tt.channel); got != tt.want {
+			if got := cmdline(&c, k, "kvm", tt.channel); got != tt.want {
 				t.Fatalf("cmdline:\n got %s\nwant %s", got, tt.want)
 			}
 		})
@@ -337,5 +338,22 @@ func TestKernelFiles(t *testing.T) {
 		if strings.Join(got, " ") != strings.Join(tt.want, " ") {
 			t.Errorf("%s: files %v, want %v", tt.channel, got, tt.want)
 		}
+	}
+}
+
+// TestCmdlineHighres: guests emulated by TCG run without high-resolution timers; KVM guests keep
+// them, as does the kvm command line TestCmdline checks word for word.
+func TestCmdlineHighres(t *testing.T) {
+	for _, tt := range []struct {
+		accel string
+		want  bool
+	}{{"tcg", true}, {"kvm", false}} {
+		t.Run(tt.accel, func(t *testing.T) {
+			cfg := DefaultConfig()
+			got := slices.Contains(strings.Fields(cmdline(&cfg, &Kernel{}, tt.accel, wire.ChannelVirtio)), "highres=off")
+			if got != tt.want {
+				t.Errorf("highres=off on the %s command line: %v, want %v", tt.accel, got, tt.want)
+			}
+		})
 	}
 }
