@@ -82,10 +82,11 @@ func cmdline(cfg *Config, k *Kernel, accel, channel string) string {
 		wire.EnvChannel + "=" + channel,
 	}
 	if accel == "tcg" {
-		// High-resolution timers program the emulated local APIC timer for each expiry, and
-		// under TCG every programming is a trip into QEMU: with them off (timers expire on the
-		// periodic tick) 7.3's bare-load floor took 15.0 s instead of 20.3 s, 6.12's 6.9 s
-		// instead of 8.7 s, in the same minutes; nothing a probe asks depends on them.
+		// High-resolution timers program the emulated timer (amd64's local APIC) for each
+		// expiry, and under TCG every programming is a trip into QEMU: with them off (timers
+		// expire on the periodic tick) 7.3's bare-load floor took 15.0 s instead of 20.3 s,
+		// 6.12's 6.9 s instead of 8.7 s, in the same minutes. Nothing a probe asks depends on
+		// them: 11 amd64 kernels and arm64 6.12 and 7.3 answered exactly as before.
 		words = append(words, "highres=off")
 	}
 	if cfg.Compress || channel == wire.ChannelSerial {
