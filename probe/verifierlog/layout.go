@@ -26,10 +26,6 @@ var (
 	// stateRE are lines of register state the verifier prints around subprogram calls and
 	// callbacks at log level 1.
 	stateRE = regexp.MustCompile(`^(caller:|callee:|returning from callee:|to caller at \d+:|frame\d+: |\s)`)
-	// processed0RE is the statistics line of a load the verifier refused before it walked a
-	// single instruction: a bad attach target, a license the type refuses, a flag the kernel
-	// lacks.
-	processed0RE = regexp.MustCompile(`(?m)^processed 0 insns `)
 )
 
 // explanation reports whether line opens the block 7.3 appends after the message that decided
@@ -54,9 +50,11 @@ func FirstMessage(log string) string {
 }
 
 // BeforeVerification reports whether log shows a load the verifier refused before it walked a
-// single instruction ("processed 0 insns").
+// single instruction ("processed 0 insns"): a bad attach target, a license the type refuses, a
+// flag the kernel lacks.
 func BeforeVerification(log string) bool {
-	return processed0RE.MatchString(log)
+	n, ok := Processed(log)
+	return ok && n == 0
 }
 
 // processedRE is the statistics line the verifier ends every log with, at every log level:
