@@ -103,8 +103,12 @@ func (s *moduleSet) wait() error {
 	return nil
 }
 
-// inspect sets m's dependencies and whether it registers kfuncs.
+// inspect sets m's dependencies and whether it registers kfuncs, once: a module already
+// inspected (by the walk, or reached again by another closure) is left as it is.
 func (m *moduleFile) inspect() error {
+	if m.inspected {
+		return nil
+	}
 	data, err := unpackModule(m.path, m.packed)
 	if err != nil {
 		return err
@@ -194,10 +198,8 @@ func (s *moduleSet) closure(roots []string) (map[string]*moduleFile, error) {
 		if m == nil || out[n] != nil {
 			return nil
 		}
-		if !m.inspected {
-			if err := m.inspect(); err != nil {
-				return err
-			}
+		if err := m.inspect(); err != nil {
+			return err
 		}
 		out[n] = m
 		for _, d := range m.deps {
@@ -237,10 +239,8 @@ func (s *moduleSet) kfuncRoots() ([]string, error) {
 		if m == nil {
 			return nil, fmt.Errorf("kernels.lock's kfunc_modules names %s, which the package does not hold", n)
 		}
-		if !m.inspected {
-			if err := m.inspect(); err != nil {
-				return nil, err
-			}
+		if err := m.inspect(); err != nil {
+			return nil, err
 		}
 		if !m.kfuncs {
 			return nil, fmt.Errorf("kernels.lock's kfunc_modules names %s, which registers no kfuncs", n)
